@@ -1,0 +1,42 @@
+/**
+ * Which test files run where. Shared by vite.config.ts (node, workerd, chromium) and
+ * vitest.deno.config.ts (deno), so that the four runtimes cannot drift apart.
+ *
+ * - `*.test.ts` under kernel/, drivers/ and test/ run in all four runtimes.
+ * - `*.node.test.ts` use the file system (`node:fs/promises`, ...) and run in Node and Deno only.
+ */
+export const TEST_FILES_EVERYWHERE = ['kernel/**/*.test.ts', 'drivers/**/*.test.ts', 'test/**/*.test.ts'];
+
+export const TEST_FILES_NODE_ONLY = ['**/*.node.test.ts'];
+
+export const TEST_FILES_EXCLUDED = ['**/node_modules/**', 'bench/**', 'examples/**'];
+
+/** The runtime names as they appear in test output and as `inject('expectedRuntime')` values. */
+export type RuntimeName = 'node' | 'deno' | 'workerd' | 'chromium';
+
+/**
+ * Per-test timeout. Generous because two cores run four runtimes; a test that needs more
+ * should say so itself.
+ */
+export const TEST_TIMEOUT_MS = 30_000;
+
+/** Chromium from Debian; `scripts/prepare-test.sh` installs it when missing. */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/**
+ * Flags for headless Chromium on this machine: no sandbox (tests run as root), and no background
+ * traffic, since the network is closed and Chromium would otherwise keep retrying Google's hosts.
+ */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-dev-shm-usage',
+];
+
+/** The workerd compatibility date: fixed, so a run does not depend on the day it runs. */
+export const WORKERD_COMPATIBILITY_DATE = '2026-04-01';

@@ -1,0 +1,69 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { playwright } from '@vitest/browser-playwright';
+import { defineConfig } from 'vitest/config';
+import {
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  TEST_FILES_EVERYWHERE,
+  TEST_FILES_EXCLUDED,
+  TEST_FILES_NODE_ONLY,
+  TEST_TIMEOUT_MS,
+  WORKERD_COMPATIBILITY_DATE,
+} from './scripts/test-matrix.ts';
+
+/**
+ * The runtime matrix, run by `npm run test:matrix` (`vitest run`): three projects, one per
+ * runtime. Deno runs the same files through vitest.deno.config.ts (`npm run test:deno`), because
+ * vitest itself must run under Deno there.
+ *
+ * Every project provides `expectedRuntime`, which test/runtime-matrix.test.ts checks against the
+ * runtime it detects.
+ */
+export default defineConfig({
+  test: {
+    testTimeout: TEST_TIMEOUT_MS,
+    hookTimeout: TEST_TIMEOUT_MS,
+    passWithNoTests: false,
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: [...TEST_FILES_EVERYWHERE, ...TEST_FILES_NODE_ONLY],
+          exclude: TEST_FILES_EXCLUDED,
+          environment: 'node',
+          provide: { expectedRuntime: 'node' },
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            miniflare: { compatibilityDate: WORKERD_COMPATIBILITY_DATE },
+          }),
+        ],
+        test: {
+          name: 'workerd',
+          include: TEST_FILES_EVERYWHERE,
+          exclude: [...TEST_FILES_EXCLUDED, ...TEST_FILES_NODE_ONLY],
+          provide: { expectedRuntime: 'workerd' },
+        },
+      },
+      {
+        test: {
+          name: 'browser', // its one instance below is the project `chromium`
+          include: TEST_FILES_EVERYWHERE,
+          exclude: [...TEST_FILES_EXCLUDED, ...TEST_FILES_NODE_ONLY],
+          provide: { expectedRuntime: 'chromium' },
+          browser: {
+            enabled: true,
+            headless: true,
+            screenshotFailures: false,
+            provider: playwright({
+              launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
+            }),
+            instances: [{ browser: 'chromium', name: 'chromium' }],
+          },
+        },
+      },
+    ],
+  },
+});
