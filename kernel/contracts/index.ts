@@ -1,0 +1,4 @@
+export * from './metastore.ts';
+export * from './object-store.ts';
+export * from './cache-store.ts';
+export * from './record-store.ts';

@@ -1,0 +1,155 @@
+/**
+ * Operating errors: the few classes every layer throws, each with a stable `code` that is the same
+ * in every runtime and across the HTTP API. Messages say what was attempted and what was found.
+ *
+ * Broken invariants are not operating errors: they are `assert()` failures (see `assert.ts`) that
+ * nothing catches.
+ */
+
+export const ERROR_CODES = [
+  'ENOENT',
+  'EEXIST',
+  'ENOTDIR',
+  'EISDIR',
+  'ENOTEMPTY',
+  'EINVAL',
+  'EACCES',
+  'ECONFLICT',
+  'EXDEV',
+  'EBUSY',
+  'ECOMPACTED',
+  'ECORRUPT',
+  'ECLOSED',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class NexusError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** A path, key or object that the operation needs does not exist. */
+export class NotFoundError extends NexusError {
+  constructor(message: string) {
+    super('ENOENT', message);
+  }
+}
+
+/** The operation would create something that already exists. */
+export class AlreadyExistsError extends NexusError {
+  constructor(message: string) {
+    super('EEXIST', message);
+  }
+}
+
+/** A path component that must be a directory is not one. */
+export class NotDirectoryError extends NexusError {
+  constructor(message: string) {
+    super('ENOTDIR', message);
+  }
+}
+
+/** A file operation was asked of a directory. */
+export class IsDirectoryError extends NexusError {
+  constructor(message: string) {
+    super('EISDIR', message);
+  }
+}
+
+/** A directory that must be empty is not. */
+export class NotEmptyError extends NexusError {
+  constructor(message: string) {
+    super('ENOTEMPTY', message);
+  }
+}
+
+/** An argument is malformed: a bad path, a negative range, an edit that does not match. */
+export class InvalidArgumentError extends NexusError {
+  constructor(message: string) {
+    super('EINVAL', message);
+  }
+}
+
+/** The caller may not do this: a reserved path, a missing permission. */
+export class AccessDeniedError extends NexusError {
+  constructor(message: string) {
+    super('EACCES', message);
+  }
+}
+
+/** A precondition failed: `ifMatch` named another version, or a compare-and-set lost a race. */
+export class ConflictError extends NexusError {
+  constructor(message: string) {
+    super('ECONFLICT', message);
+  }
+}
+
+/** The operation would cross a mount (an ObjectStore or zone boundary). */
+export class CrossDeviceError extends NexusError {
+  constructor(message: string) {
+    super('EXDEV', message);
+  }
+}
+
+/** The target is in use: a mount point, the root, a mount with entries below it. */
+export class BusyError extends NexusError {
+  constructor(message: string) {
+    super('EBUSY', message);
+  }
+}
+
+/** A revision asked for has been dropped from the change log. */
+export class CompactedError extends NexusError {
+  constructor(message: string) {
+    super('ECOMPACTED', message);
+  }
+}
+
+/** Stored data failed its checksum or could not be decoded: never returned as data. */
+export class CorruptionError extends NexusError {
+  constructor(message: string) {
+    super('ECORRUPT', message);
+  }
+}
+
+/** The store or file system was closed. */
+export class ClosedError extends NexusError {
+  constructor(message: string) {
+    super('ECLOSED', message);
+  }
+}
+
+const ERROR_CLASSES: Record<ErrorCode, new (message: string) => NexusError> = {
+  ENOENT: NotFoundError,
+  EEXIST: AlreadyExistsError,
+  ENOTDIR: NotDirectoryError,
+  EISDIR: IsDirectoryError,
+  ENOTEMPTY: NotEmptyError,
+  EINVAL: InvalidArgumentError,
+  EACCES: AccessDeniedError,
+  ECONFLICT: ConflictError,
+  EXDEV: CrossDeviceError,
+  EBUSY: BusyError,
+  ECOMPACTED: CompactedError,
+  ECORRUPT: CorruptionError,
+  ECLOSED: ClosedError,
+};
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** Rebuilds the error class for a code, e.g. from an HTTP error body. */
+export function errorFromCode(code: ErrorCode, message: string): NexusError {
+  return new ERROR_CLASSES[code](message);
+}
