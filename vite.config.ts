@@ -37,7 +37,14 @@ export default defineConfig({
       {
         plugins: [
           cloudflareTest({
-            miniflare: { compatibilityDate: WORKERD_COMPATIBILITY_DATE },
+            miniflare: {
+              compatibilityDate: WORKERD_COMPATIBILITY_DATE,
+              // Workers cannot compile WebAssembly from bytes at run time ("Wasm code generation
+              // disallowed by embedder"). With this rule, `import wasmModule from 'x.wasm'` (a file
+              // of ours or under node_modules) gives a compiled WebAssembly.Module, as it does
+              // when wrangler deploys a Worker.
+              modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+            },
           }),
         ],
         test: {
