@@ -191,6 +191,8 @@ export function describeReadWrite(harness: SuiteHarness): void {
       await fs.append('/log', 'two\n', { ifMatch: written.version });
       await expectError(fs.append('/log', 'stale\n', { ifMatch: written.version }), 'ECONFLICT');
       expect(text(await fs.read('/log'))).toBe('one\ntwo\n');
+      await expectError(fs.append('/missing', 'x', { ifMatch: written.version }), 'ECONFLICT');
+      expect(await fs.exists('/missing')).toBe(false);
     });
 
     test(harness, 'rejects a directory with EISDIR', async ({ fs }) => {

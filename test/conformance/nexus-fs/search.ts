@@ -1,5 +1,6 @@
 import { describe, expect } from 'vitest';
 import type { FileSystem } from '../../../kernel/fs/types.ts';
+import { GREP_FILE_BYTES_MAX } from '../../../kernel/fs/types.ts';
 import { type SuiteHarness, bytes, expectError, test, text } from './harness.ts';
 
 async function writeGlobTree(fs: FileSystem): Promise<void> {
@@ -195,6 +196,16 @@ export function describeSearch(harness: SuiteHarness): void {
     test(harness, 'returns nothing when nothing matches', async ({ fs }) => {
       await writeGrepTree(fs);
       expect(await fs.grep('absent-word')).toEqual([]);
+    });
+
+    test(harness, 'skips files larger than GREP_FILE_BYTES_MAX, searching one of exactly that size', async ({ fs }) => {
+      const atLimit = new Uint8Array(GREP_FILE_BYTES_MAX).fill(0x61);
+      atLimit.set(bytes('needle\n'));
+      const overLimit = new Uint8Array(GREP_FILE_BYTES_MAX + 1).fill(0x61);
+      overLimit.set(bytes('needle\n'));
+      await fs.write('/at-limit', atLimit);
+      await fs.write('/over-limit', overLimit);
+      expect((await fs.grep('^needle$')).map((match) => match.path)).toEqual(['/at-limit']);
     });
   });
 

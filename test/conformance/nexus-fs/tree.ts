@@ -449,6 +449,16 @@ export function describeTree(harness: SuiteHarness): void {
       expect(text(await fs.read('/a'))).toBe('a');
     });
 
+    test(harness, 'rejects a directory copy onto an existing entry with EEXIST', async ({ fs }) => {
+      await fs.write('/src/file', 'x');
+      await fs.write('/dst/other', 'y');
+      await fs.write('/plain', 'z');
+      await expectError(fs.copy('/src', '/dst', { recursive: true }), 'EEXIST');
+      await expectError(fs.copy('/src', '/plain', { recursive: true }), ['EEXIST', 'ENOTDIR']);
+      expect(await listPaths(fs, '/dst')).toEqual(['/dst/other']);
+      expect(text(await fs.read('/plain'))).toBe('z');
+    });
+
     test(harness, 'rejects a missing source with ENOENT', async ({ fs }) => {
       await expectError(fs.copy('/missing', '/b'), 'ENOENT');
     });

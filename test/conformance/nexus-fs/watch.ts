@@ -101,6 +101,27 @@ export function describeWatch(harness: SuiteHarness): void {
       }
     });
 
+    test(harness, 'replays only the events of the watched path and below', async ({ fs }) => {
+      await fs.mkdir('/a');
+      const since = await fs.revision();
+      await fs.write('/ab', 'sibling');
+      await fs.write('/a/x', 'below');
+      await fs.write('/b/a', 'elsewhere');
+      await fs.delete('/a/x');
+      const watcher = new EventCollector(fs, '/a', { since });
+      try {
+        await fs.write('/a/marker', 'live');
+        const events = await watcher.until((event) => event.path === '/a/marker');
+        expect(summary(events)).toEqual([
+          ['write', '/a/x', undefined],
+          ['delete', '/a/x', undefined],
+          ['write', '/a/marker', undefined],
+        ]);
+      } finally {
+        watcher.close();
+      }
+    });
+
     test(harness, 'a watcher on a file sees its changes', async ({ fs }) => {
       await fs.write('/f', 'one');
       const watcher = new EventCollector(fs, '/f', { since: await fs.revision() });
