@@ -16,6 +16,9 @@ export const SQLITE_CONNECTION_WAITERS_MAX = 10_000;
  */
 export const SQLITE_QUERY_ROWS_MAX = 1_000_000;
 
+/** Rows per chunk of `stream()` when Kysely does not say (it passes its own default, 100). */
+export const SQLITE_STREAM_CHUNK_ROWS_DEFAULT = 100;
+
 /** Statements in one compiled query (`sql` text that holds several, separated by `;`). */
 export const SQLITE_STATEMENTS_PER_QUERY_MAX = 1_000;
 

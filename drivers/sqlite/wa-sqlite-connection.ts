@@ -2,7 +2,7 @@ import * as SQLite from '@journeyapps/wa-sqlite';
 import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely';
 import { assert } from '../../kernel/assert.ts';
 import { InvalidArgumentError } from '../../kernel/errors.ts';
-import { SQLITE_QUERY_ROWS_MAX, SQLITE_STATEMENTS_PER_QUERY_MAX } from './limits.ts';
+import { SQLITE_QUERY_ROWS_MAX, SQLITE_STATEMENTS_PER_QUERY_MAX, SQLITE_STREAM_CHUNK_ROWS_DEFAULT } from './limits.ts';
 import { quoteSql, translateSqliteError } from './sqlite-errors.ts';
 import type { SqliteLibrary } from './sqlite-library.ts';
 import { bindParameters, readRow } from './sqlite-values.ts';
@@ -38,7 +38,7 @@ export class WaSqliteConnection implements DatabaseConnection {
     }
   }
 
-  async *streamQuery<R>(compiledQuery: CompiledQuery, chunkSizeRows = 100): AsyncIterableIterator<QueryResult<R>> {
+  async *streamQuery<R>(compiledQuery: CompiledQuery, chunkSizeRows = SQLITE_STREAM_CHUNK_ROWS_DEFAULT): AsyncIterableIterator<QueryResult<R>> {
     assert(Number.isSafeInteger(chunkSizeRows) && chunkSizeRows > 0, 'chunkSizeRows must be a positive integer');
     const { api } = this.#library;
     try {

@@ -15,35 +15,39 @@ import type { Kysely } from 'kysely';
  * transaction holds until it ends, so a statement sent through `db` from inside `fn` waits for the
  * transaction and the two wait for each other forever.
  *
- * Ordering: statements that do not share a transaction are applied in the order they were issued
- * on SQLite (one connection, first come first served); on Postgres they may run concurrently, and
- * only a transaction orders them.
+ * Ordering: on SQLite, statements run one at a time, in the order they reach the connection (first
+ * come, first served); on Postgres, statements from different callers may run concurrently. On
+ * every driver, only awaiting a statement before sending the next, or a transaction, orders them.
  *
  * Values, as parameters and as results, the same on every driver:
  * - integers: a JavaScript number for safe integers (|n| <= 2^53 - 1), stored exactly; a bigint
  *   parameter is accepted within the signed 64-bit range, and results beyond 2^53 - 1 come back
  *   as bigint;
- * - text: a string, any Unicode, NUL characters included;
+ * - text: a string, any well-formed Unicode (NUL characters only on SQLite: Postgres text cannot
+ *   hold them);
  * - bytes: a `Uint8Array` (a `blob` column on SQLite, `bytea` on Postgres), the empty one
  *   included. The store copies a parameter before its statement returns; a `Uint8Array` it
  *   returns belongs to the caller;
  * - null: `null` (an `undefined` parameter also binds NULL);
  * - booleans: store them as integers 0 and 1; SQLite has no boolean type and returns numbers.
- * A parameter of any other type (a Date, a plain object) is rejected with InvalidArgumentError.
+ * Other parameter types (a Date, a plain object) are not portable: SQLite rejects them with
+ * InvalidArgumentError, Postgres converts some of them.
  *
  * Schema: each service names its own migrations; `migrate` applies those not yet applied, in the
  * order given, each in its own transaction together with the row that records it in the table
  * `RECORD_STORE_MIGRATIONS_TABLE`, so a second call applies nothing. A migration that throws is
  * rolled back with its record, its error is rethrown unchanged, and the migrations after it in the
  * list are not applied (a later call retries it). Whether a migration applied is known by name
- * only: changing an applied migration's `up` has no effect.
+ * only: changing an applied migration's `up` has no effect. Foreign keys are enforced on every
+ * driver.
  *
  * Errors: driver errors are translated where they have a meaning of their own, wherever the
  * statement was sent (through `db`, inside a transaction, in `run` or in a migration):
  * - AlreadyExistsError (EEXIST): a unique or primary-key violation;
  * - ClosedError (ECLOSED): `run`, `migrate` or a statement started after `close()` was called;
- * - InvalidArgumentError (EINVAL): a parameter of a type the store cannot hold, a parameter count
- *   that does not match the SQL, a bad migration list (see the limits below);
+ * - InvalidArgumentError (EINVAL): a bad migration list (see the limits below); on SQLite also a
+ *   parameter it cannot hold, a parameter count that does not match the SQL, or a result larger
+ *   than the driver's row bound;
  * - BusyError (EBUSY): more calls wait for the connection than the driver queues.
  * Other database errors (syntax, NOT NULL, CHECK, foreign keys) pass through with their driver's
  * message.
