@@ -54,6 +54,7 @@ import {
 } from './paths.ts';
 import { compileGlob, compileGrepPattern, grepText, looksBinary } from './search.ts';
 import {
+  BATCH_ITEMS_MAX,
   type BatchResult,
   type ChangeEvent,
   CHANGE_LOG_RETAINED,
@@ -79,6 +80,7 @@ import {
   type MkdirOptions,
   type MountAdmin,
   type MountInfo,
+  MOUNT_PATH_BYTES_MAX,
   type ReadOptions,
   type RenameOptions,
   type WatchOptions,
@@ -107,7 +109,6 @@ const READ_MODIFY_WRITE_ATTEMPTS_MAX = 8;
 const LOG_SCAN_PAGE = 256;
 const LIST_SCAN_PAGE = 1000;
 const BATCH_READ_CONCURRENCY = 16;
-const BATCH_ITEMS_MAX = 1000;
 
 const ROOT_ENTRY: StoredEntry = {
   type: 'DIR',
@@ -720,6 +721,9 @@ export class NexusFS implements FileSystem, MountAdmin {
     const mountPath = normalizeUserPath(path, 'mount');
     if (typeof store?.put !== 'function' || typeof store.get !== 'function') {
       throw new InvalidArgumentError(`cannot mount at ${mountPath}: the store is not an ObjectStore`);
+    }
+    if (encoder.encode(mountPath).byteLength > MOUNT_PATH_BYTES_MAX) {
+      throw new InvalidArgumentError(`cannot mount at ${mountPath.slice(0, 80)}…: a mount point path is longer than ${MOUNT_PATH_BYTES_MAX} bytes`);
     }
     const name = options.name ?? (mountPath === ROOT_PATH ? 'root' : mountPath);
     await this.#ready();

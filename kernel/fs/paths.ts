@@ -10,8 +10,8 @@ export const ROOT_PATH = '/';
 export const SYSTEM_PATH = '/__sys__';
 
 const encoder = new TextEncoder();
-// Control characters C0 and DEL. Names may hold any other Unicode scalar value.
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+// Unicode control characters (C0, DEL and C1). Names may hold any other Unicode scalar value.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Normalises `path` or throws InvalidArgumentError saying what is wrong with it. */

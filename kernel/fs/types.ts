@@ -7,7 +7,7 @@ import type { ObjectStore } from '../contracts/object-store.ts';
  * Paths are absolute, `/`-separated strings. They are normalised before use: repeated slashes and
  * `.` collapse, a trailing slash is dropped, `..` steps up one level. Rejected with
  * InvalidArgumentError (EINVAL): a relative or empty path, a `..` that would climb above `/`, a NUL
- * or other control character, invalid Unicode (lone surrogates, which cannot be UTF-8), a component
+ * or other control character (C0, DEL, C1), invalid Unicode (lone surrogates, which cannot be UTF-8), a component
  * longer than `NAME_BYTES_MAX` or a path longer than `PATH_BYTES_MAX` UTF-8 bytes. Paths under
  * `/__sys__` are reserved for the kernel: AccessDeniedError (EACCES).
  *
@@ -225,7 +225,15 @@ export interface MountInfo {
   name: string;
 }
 
-export const PATH_BYTES_MAX = 4096;
+/**
+ * Like Linux's PATH_MAX of 4096 bytes with its terminating NUL. The entry key of a path is one byte
+ * longer than the path, so this keeps every entry key within METASTORE_KEY_BYTES_MAX.
+ */
+export const PATH_BYTES_MAX = 4095;
+/** Mount points are recorded in keys beside a content id, so their paths are kept shorter. */
+export const MOUNT_PATH_BYTES_MAX = 1024;
+/** Items in one readMany, writeMany or statMany. */
+export const BATCH_ITEMS_MAX = 1000;
 export const NAME_BYTES_MAX = 255;
 export const LIST_LIMIT_DEFAULT = 1000;
 export const LIST_LIMIT_MAX = 10_000;
