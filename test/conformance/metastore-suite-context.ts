@@ -1,0 +1,47 @@
+import { expect } from 'vitest';
+import type { Metastore, MetastoreEntry, MetastoreScanOptions } from '../../kernel/contracts/metastore.ts';
+
+export interface MetastoreSuiteCapabilities {
+  /**
+   * Opens the storage behind `closed` (already closed) again, to check that commits survive a
+   * restart. Omit for stores that keep nothing once closed; those tests then skip with that reason.
+   */
+  reopen?: (closed: Metastore) => Promise<Metastore>;
+}
+
+/** What each group of tests in the Metastore suite needs: the store under test, and more stores. */
+export interface MetastoreSuiteContext {
+  /** The fresh store of the current test. */
+  store(): Metastore;
+  /** Another fresh store, closed after the current test. */
+  open(): Promise<Metastore>;
+  capabilities: MetastoreSuiteCapabilities;
+}
+
+/** The most pages `scanAll` follows before it calls the scan endless. */
+const SCAN_PAGES_MAX = 1_000;
+
+/**
+ * Follows cursors until a page comes without one, checking on every page what the contract says
+ * about pages: never more than the limit, and no cursor on a short page.
+ */
+export async function scanAll(store: Metastore, options: MetastoreScanOptions): Promise<MetastoreEntry[]> {
+  const entries: MetastoreEntry[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < SCAN_PAGES_MAX; page++) {
+    const result = await store.scan({ ...options, ...(cursor === undefined ? {} : { cursor }) });
+    if (options.limit !== undefined) {
+      expect(result.entries.length).toBeLessThanOrEqual(options.limit);
+      if (result.entries.length < options.limit) expect(result.cursor).toBeUndefined();
+    }
+    entries.push(...result.entries);
+    if (result.cursor === undefined) return entries;
+    expect(typeof result.cursor).toBe('string');
+    cursor = result.cursor;
+  }
+  throw new Error(`scan did not end after ${SCAN_PAGES_MAX} pages`);
+}
+
+export async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  await expect(promise).rejects.toMatchObject({ code });
+}
