@@ -1,0 +1,1 @@
+export { LOCAL_OBJECT_STREAM_CHUNK_BYTES, LocalObjectStore, type LocalObjectStoreOptions } from './local-object-store.ts';
