@@ -1,0 +1,68 @@
+/**
+ * Every limit of the Raft core, in one place. A `RaftConfig` may lower (never raise above a
+ * `*_MAX_*` bound) most of them; the defaults are what a zone uses when it says nothing.
+ *
+ * Why each bound exists: Raft queues grow with load (proposals, in-flight appends, read requests)
+ * and with faults (a follower that never answers). An unbounded queue turns a slow peer into an
+ * out-of-memory crash of the leader, so every queue stops at a named limit and says so.
+ */
+
+/** Ticks without hearing from a leader before a follower campaigns (randomized up to twice this). */
+export const ELECTION_TIMEOUT_TICKS_DEFAULT = 10;
+
+/** Ticks between the heartbeats a leader sends; must be well below the election timeout. */
+export const HEARTBEAT_INTERVAL_TICKS_DEFAULT = 1;
+
+/**
+ * Accounting overhead of one entry beyond its payload (index, term, type), so that empty entries
+ * still count against the byte budgets below and a budget of N bytes bounds the entry count too.
+ */
+export const ENTRY_OVERHEAD_BYTES = 24;
+
+/** Largest payload of one proposed entry. Larger proposals are refused, not split. */
+export const ENTRY_PAYLOAD_SIZE_BYTES_MAX = 8 * 1024 * 1024;
+
+/**
+ * Byte budget of the entries in one append message. One entry larger than the budget is still
+ * sent alone, so progress is always possible.
+ */
+export const MESSAGE_ENTRIES_SIZE_BYTES_DEFAULT = 1024 * 1024;
+
+/** Append messages a leader may have unacknowledged to one follower (pipelining depth). */
+export const INFLIGHT_MESSAGES_DEFAULT = 256;
+
+/** Upper bound for `RaftConfig.inflightMessagesMax`: the in-flight queue is an array of this size. */
+export const INFLIGHT_MESSAGES_MAX = 4096;
+
+/** Entry bytes a leader may have unacknowledged to one follower. */
+export const INFLIGHT_BYTES_DEFAULT = 32 * 1024 * 1024;
+
+/**
+ * Payload bytes a leader accepts into its log beyond the applied index. Beyond it, proposals are
+ * refused until the log drains; this is the back-pressure a slow quorum exerts on clients.
+ */
+export const UNCOMMITTED_ENTRIES_SIZE_BYTES_DEFAULT = 64 * 1024 * 1024;
+
+/** Byte budget of the committed entries one `Ready` hands to the application to apply. */
+export const COMMITTED_ENTRIES_SIZE_BYTES_PER_READY_DEFAULT = 8 * 1024 * 1024;
+
+/**
+ * Read requests a new leader holds until it has committed an entry of its own term (it cannot
+ * know the commit index before that). Beyond it, read requests are dropped.
+ */
+export const PENDING_READ_INDEX_REQUESTS_MAX = 4096;
+
+/** Safe read requests waiting for a quorum of heartbeat acknowledgements. */
+export const READ_ONLY_REQUESTS_MAX = 4096;
+
+/** Length of a read request's context string (it travels in every heartbeat). */
+export const READ_CONTEXT_LENGTH_MAX = 256;
+
+/** Voters plus learners of one Raft group. */
+export const GROUP_MEMBERS_MAX = 64;
+
+/**
+ * Bounds the loop that keeps sending appends to one follower after an acknowledgement; the
+ * in-flight limit stops it first, this is the backstop that makes the bound visible.
+ */
+export const APPENDS_PER_ACKNOWLEDGEMENT_MAX = INFLIGHT_MESSAGES_MAX;

@@ -1,0 +1,17 @@
+/**
+ * The Raft core: a deterministic, synchronous consensus state machine (see raw-node.ts for how an
+ * application drives it, and storage.ts for what it reads). No timers, promises or I/O inside.
+ */
+export * from './constants.ts';
+export { applyConfChangeTo, decodeConfChange, describeConfChange, encodeConfChange } from './conf-change.ts';
+export { entrySizeBytes } from './entry-size.ts';
+export { ProposalDroppedError } from './errors.ts';
+export { MemoryRaftStorage, type MemoryRaftStorageOptions } from './memory-storage.ts';
+export type * from './message.ts';
+export { isResponseMessage } from './message.ts';
+export type { ProgressState } from './progress.ts';
+export { SeededRandom, type RandomSource } from './random.ts';
+export type { RaftConfig, RaftLogger, ReadOnlyOption } from './raft-config.ts';
+export { RawNode, type ProgressStatus, type RaftStatus, type Ready } from './raw-node.ts';
+export type { RaftStorage } from './storage.ts';
+export * from './types.ts';

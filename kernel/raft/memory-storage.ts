@@ -1,0 +1,130 @@
+import { assert } from '../assert.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { limitSize } from './entry-size.ts';
+import { throwCompacted, type RaftStorage } from './storage.ts';
+import { EMPTY_CONF_STATE, EMPTY_HARD_STATE, type ConfState, type Entry, type HardState, type Snapshot } from './types.ts';
+
+export interface MemoryRaftStorageOptions {
+  /** Membership to start with, recorded as a snapshot at `bootstrapIndex`. */
+  confState?: ConfState;
+  /** Index (and term) of the bootstrap snapshot; 0 when the node starts with nothing. */
+  bootstrapIndex?: number;
+  bootstrapTerm?: number;
+  hardState?: HardState;
+}
+
+/**
+ * `RaftStorage` in memory: the reference implementation, and the durable state of a node in
+ * tests and simulations (a simulated crash keeps this object and drops the node).
+ *
+ * The application writes to it in the order a `Ready` prescribes: `applySnapshot`, then `append`,
+ * then `setHardState`. `createSnapshot` and `compact` are the application's log compaction.
+ */
+export class MemoryRaftStorage implements RaftStorage {
+  private hardState: HardState;
+  private currentSnapshot: Snapshot;
+  /** `log[0]` is a placeholder for the entry at the compaction point: its index and term only. */
+  private log: Entry[];
+
+  constructor(options: MemoryRaftStorageOptions = {}) {
+    const index = options.bootstrapIndex ?? 0;
+    const term = options.bootstrapTerm ?? (index > 0 ? 1 : 0);
+    assert(Number.isSafeInteger(index) && index >= 0 && Number.isSafeInteger(term) && term >= 0, 'bootstrap index and term must be non-negative integers');
+    this.hardState = options.hardState ?? (index > 0 ? { term, vote: 0, commit: index } : EMPTY_HARD_STATE);
+    this.currentSnapshot = {
+      metadata: { index, term, confState: options.confState ?? EMPTY_CONF_STATE },
+      data: new Uint8Array(0),
+    };
+    this.log = [placeholder(index, term)];
+  }
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: this.hardState, confState: this.currentSnapshot.metadata.confState };
+  }
+
+  entries(low: number, high: number, sizeBytesMax: number): Entry[] {
+    const offset = this.log[0]!.index;
+    if (low <= offset) throwCompacted(low, offset + 1);
+    assert(low <= high, `entries(${low}, ${high}): low is above high`);
+    assert(high <= this.lastIndex() + 1, `entries(${low}, ${high}): high is beyond the last index ${this.lastIndex()}`);
+    return limitSize(this.log.slice(low - offset, high - offset), sizeBytesMax);
+  }
+
+  term(index: number): number {
+    const offset = this.log[0]!.index;
+    if (index < offset) throwCompacted(index, offset + 1);
+    assert(index <= this.lastIndex(), `term(${index}): beyond the last index ${this.lastIndex()}`);
+    return this.log[index - offset]!.term;
+  }
+
+  firstIndex(): number {
+    return this.log[0]!.index + 1;
+  }
+
+  lastIndex(): number {
+    return this.log[0]!.index + this.log.length - 1;
+  }
+
+  snapshot(): Snapshot {
+    return this.currentSnapshot;
+  }
+
+  setHardState(state: HardState): void {
+    this.hardState = state;
+  }
+
+  /** Replaces the whole log with `snapshot`, as a node does when it installs one from its leader. */
+  applySnapshot(snapshot: Snapshot): void {
+    const { index, term } = snapshot.metadata;
+    assert(index >= this.currentSnapshot.metadata.index, `applySnapshot: snapshot ${index} is older than the current one ${this.currentSnapshot.metadata.index}`);
+    this.currentSnapshot = snapshot;
+    this.log = [placeholder(index, term)];
+  }
+
+  /**
+   * Appends entries, first dropping any entries at or after `entries[0].index` (a new leader
+   * overwrote them). Entries below the compaction point are ignored: they are already in the snapshot.
+   */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const firstIndex = this.firstIndex();
+    const lastNewIndex = entries[entries.length - 1]!.index;
+    if (lastNewIndex < firstIndex) return;
+    const kept = entries[0]!.index < firstIndex ? entries.slice(firstIndex - entries[0]!.index) : entries;
+    const offset = kept[0]!.index - this.log[0]!.index;
+    assert(offset <= this.log.length, `append: entry ${kept[0]!.index} would leave a gap after ${this.lastIndex()}`);
+    this.log = this.log.slice(0, offset).concat(kept);
+  }
+
+  /**
+   * Records the application's state as of `index` (at most the applied index, which the caller
+   * knows) as the snapshot a leader sends to followers that are too far behind.
+   */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+    if (index <= this.currentSnapshot.metadata.index) {
+      throw new InvalidArgumentError(`cannot create a snapshot at ${index}: the current snapshot is already at ${this.currentSnapshot.metadata.index}`);
+    }
+    assert(index <= this.lastIndex(), `createSnapshot(${index}): beyond the last index ${this.lastIndex()}`);
+    this.currentSnapshot = { metadata: { index, term: this.term(index), confState }, data };
+    return this.currentSnapshot;
+  }
+
+  /**
+   * Drops the entries before `compactIndex`, keeping the term of the entry at `compactIndex`. The
+   * dropped entries must be covered by the snapshot, or a lagging follower could never catch up.
+   */
+  compact(compactIndex: number): void {
+    const offset = this.log[0]!.index;
+    if (compactIndex <= offset) throwCompacted(compactIndex, offset + 1);
+    if (compactIndex > this.currentSnapshot.metadata.index) {
+      throw new InvalidArgumentError(`cannot compact the raft log up to ${compactIndex}: the snapshot only covers up to ${this.currentSnapshot.metadata.index}`);
+    }
+    const kept = this.log.slice(compactIndex - offset);
+    kept[0] = placeholder(compactIndex, kept[0]!.term);
+    this.log = kept;
+  }
+}
+
+function placeholder(index: number, term: number): Entry {
+  return { index, term, type: 'normal', data: new Uint8Array(0) };
+}
