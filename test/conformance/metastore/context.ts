@@ -1,5 +1,7 @@
+/** What the groups of the Metastore suite share: the context they run in, and small helpers. */
 import { expect } from 'vitest';
-import type { Metastore, MetastoreEntry, MetastoreScanOptions } from '../../kernel/contracts/metastore.ts';
+import type { Metastore, MetastoreEntry, MetastoreOperation, MetastoreScanOptions } from '../../../kernel/contracts/metastore.ts';
+import { fromUtf8, toHex, utf8 } from '../test-bytes.ts';
 
 export interface MetastoreSuiteCapabilities {
   /**
@@ -44,4 +46,37 @@ export async function scanAll(store: Metastore, options: MetastoreScanOptions): 
 
 export async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
   await expect(promise).rejects.toMatchObject({ code });
+}
+
+export function putOperation(key: Uint8Array, value: Uint8Array): MetastoreOperation {
+  return { type: 'put', key, value };
+}
+
+/** Stores every key with its own text as the value, in one batch; returns the commit version. */
+export async function putKeys(store: Metastore, keys: readonly Uint8Array[]): Promise<number> {
+  return store.batch(keys.map((key) => putOperation(key, key)));
+}
+
+export function textKeys(texts: readonly string[]): Uint8Array[] {
+  return texts.map(utf8);
+}
+
+/** Keys as text, for readable assertions on scans. */
+export function keyTexts(entries: readonly MetastoreEntry[]): string[] {
+  return entries.map((entry) => fromUtf8(entry.key));
+}
+
+/** Keys as hex, for keys that are not text. */
+export function keyHexes(entries: readonly MetastoreEntry[]): string[] {
+  return entries.map((entry) => toHex(entry.key));
+}
+
+/** Interleaves from both ends, so no driver gets its keys already sorted. */
+export function shuffled<T>(items: readonly T[]): T[] {
+  const result: T[] = [];
+  for (let low = 0, high = items.length - 1; low <= high; low++, high--) {
+    result.push(items[high]!);
+    if (low !== high) result.push(items[low]!);
+  }
+  return result;
 }

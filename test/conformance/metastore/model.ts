@@ -1,4 +1,4 @@
-import { toHex } from './test-bytes.ts';
+import { toHex } from '../test-bytes.ts';
 
 /**
  * A Metastore reduced to what is obviously right, for the differential test to compare a driver

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import type { Metastore, MetastoreEntry, MetastoreOperation, MetastorePrecondition } from '../../kernel/contracts/metastore.ts';
-import { MetastoreModel, type ModelEntry } from './metastore-model.ts';
-import { expectCode, type MetastoreSuiteContext, scanAll } from './metastore-suite-context.ts';
-import { toHex } from './test-bytes.ts';
+import type { Metastore, MetastoreEntry, MetastoreOperation, MetastorePrecondition } from '../../../kernel/contracts/metastore.ts';
+import { MetastoreModel, type ModelEntry } from './model.ts';
+import { expectCode, type MetastoreSuiteContext, scanAll } from './context.ts';
+import { toHex } from '../test-bytes.ts';
 
 /**
  * Random sequences of operations, run on the driver and on MetastoreModel side by side, comparing
