@@ -93,7 +93,7 @@ export interface MetastorePrecondition {
  * Bounds are byte strings of 0..`METASTORE_KEY_BYTES_MAX` bytes (the empty string sorts before every
  * key, so an empty prefix or start does not narrow). `start` after `end` is EINVAL; `start` equal to
  * `end`, or bounds that miss the prefix, are an empty range. `reverse` only changes the order: the
- * range is the same. A cursor that no scan handed out is EINVAL.
+ * range is the same. A malformed cursor (one no scan could have handed out) is EINVAL.
  */
 export interface MetastoreScanOptions {
   prefix?: Uint8Array;

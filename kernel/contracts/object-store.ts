@@ -48,7 +48,7 @@ export interface ObjectStore {
    * Ids in ascending order, after `cursor` (exclusive) when given, at most `limit`
    * (default and ceiling `OBJECT_STORE_LIST_LIMIT_MAX`: a larger limit is clamped to it; zero,
    * negative or fractional limits are EINVAL). `cursor` is set when more may follow, never on a page
-   * shorter than the limit. A cursor no listing handed out is EINVAL.
+   * shorter than the limit. A malformed cursor (one no listing could have handed out) is EINVAL.
    */
   list(options?: { cursor?: string; limit?: number }): Promise<{ ids: string[]; cursor?: string }>;
 
