@@ -1,3 +1,4 @@
+import { decodeBase64url, encodeBase64url } from '../contracts/base64url.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { isWithin, normalizePath } from './paths.ts';
 
@@ -10,18 +11,16 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeCursor(lastPath: string, recursive: boolean): string {
-  const bytes = encoder.encode(JSON.stringify({ v: CURSOR_VERSION, last: lastPath, recursive }));
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replaceAll('=', '');
+  return encodeBase64url(encoder.encode(JSON.stringify({ v: CURSOR_VERSION, last: lastPath, recursive })));
 }
 
 /** The last path of the previous page; EINVAL for a cursor of another listing or a damaged one. */
 export function decodeCursor(cursor: string, directory: string, recursive: boolean): string {
   let parsed: { v?: unknown; last?: unknown; recursive?: unknown };
   try {
-    const binary = atob(cursor.replaceAll('-', '+').replaceAll('_', '/'));
-    parsed = JSON.parse(decoder.decode(Uint8Array.from(binary, (character) => character.charCodeAt(0))));
+    const bytes = typeof cursor === 'string' ? decodeBase64url(cursor) : undefined;
+    if (bytes === undefined) throw new InvalidArgumentError('not base64url');
+    parsed = JSON.parse(decoder.decode(bytes));
   } catch {
     throw new InvalidArgumentError(`cannot list ${directory}: the cursor is malformed`);
   }
