@@ -9,3 +9,4 @@ export * from './metastore-cursor.ts';
 export * from './metastore-validation.ts';
 export * from './object-store-validation.ts';
 export * from './cache-store-validation.ts';
+export * from './storage-file.ts';
