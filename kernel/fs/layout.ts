@@ -1,6 +1,6 @@
 import { CorruptionError } from '../errors.ts';
 import { pathComponents, ROOT_PATH } from './paths.ts';
-import type { ChangeEvent, EntryType } from './types.ts';
+import type { ChangeEvent, FileMetadata } from './types.ts';
 
 /**
  * How a zone's state is laid out in its Metastore. Everything for one zone lives under these keys:
@@ -75,17 +75,7 @@ export function pathOfEntryKey(key: Uint8Array): string {
 }
 
 /** What the Metastore holds for one path; the path itself is the key. */
-export interface StoredEntry {
-  type: EntryType;
-  sizeBytes: number;
-  contentId: string | null;
-  version: number;
-  createdAtMs: number;
-  modifiedAtMs: number;
-  mimeType: string | null;
-  owner: string | null;
-  targetZone: string | null;
-}
+export type StoredEntry = Omit<FileMetadata, 'path' | 'zoneId'>;
 
 export function encodeJson(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
