@@ -223,6 +223,7 @@ export class RawNode {
     const ready = this.inProgress;
     assert(ready !== undefined, 'advance() without a Ready in progress');
     const raft = this.raft;
+    this.assertPersisted(ready);
     if (ready.softState !== undefined) this.previousSoftState = ready.softState;
     if (ready.hardState !== undefined) this.previousHardState = ready.hardState;
     if (ready.snapshot !== undefined) {
@@ -238,6 +239,21 @@ export class RawNode {
     }
     this.inProgress = undefined;
     raft.onPersisted();
+  }
+
+  /** Catches an application that advances without persisting: Raft would forget entries silently. */
+  private assertPersisted(ready: Ready): void {
+    const storage = this.raft.log.storage;
+    const lastEntry = ready.entries[ready.entries.length - 1];
+    if (lastEntry !== undefined) {
+      assert(
+        storage.lastIndex() >= lastEntry.index && storage.term(lastEntry.index) === lastEntry.term,
+        `advance(): entry ${lastEntry.index}/${lastEntry.term} of the Ready is not in storage; persist the Ready first`,
+      );
+    }
+    if (ready.snapshot !== undefined) {
+      assert(storage.snapshot().metadata.index >= ready.snapshot.metadata.index, 'advance(): the Ready\'s snapshot is not in storage; persist the Ready first');
+    }
   }
 
   status(): RaftStatus {

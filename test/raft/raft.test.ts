@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { AssertionError } from '../../kernel/assert.ts';
+import { InvalidArgumentError } from '../../kernel/errors.ts';
+import {
+  ENTRY_PAYLOAD_SIZE_BYTES_MAX,
+  entrySizeBytes,
+  MemoryRaftStorage,
+  ProposalDroppedError,
+  RawNode,
+  SeededRandom,
+  type AppendMessage,
+  type Message,
+} from '../../kernel/raft/index.ts';
+import { bytes, TestCluster, text } from './test-cluster.ts';
+
+function appendsTo(messages: readonly Message[], to: number): AppendMessage[] {
+  return messages.filter((message): message is AppendMessage => message.type === 'append' && message.to === to);
+}
+
+describe('the Ready contract', () => {
+  it('a single-node leader commits only after its own entries are persisted', () => {
+    const cluster = new TestCluster([1]);
+    const raw = cluster.raw(1);
+    raw.campaign();
+    expect(raw.status().role).toBe('leader');
+    const first = cluster.processReady(1)!;
+    expect(first.entries.map((entry) => entry.index)).toEqual([2]);
+    expect(first.committedEntries).toEqual([]); // not durable yet, so not counted
+    expect(first.hardState).toEqual({ term: 2, vote: 1, commit: 1 });
+    expect(first.mustSync).toBe(true);
+    expect(raw.hasReady()).toBe(true);
+    const second = cluster.processReady(1)!;
+    expect(second.committedEntries.map((entry) => entry.index)).toEqual([2]);
+    expect(second.hardState).toEqual({ term: 2, vote: 1, commit: 2 });
+    expect(second.mustSync).toBe(false); // only the commit index changed
+    expect(raw.hasReady()).toBe(false);
+  });
+
+  it('a vote travels with the HardState that records it', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.raw(1).campaign();
+    const candidateReady = cluster.processReady(1)!;
+    expect(candidateReady.hardState).toMatchObject({ term: 2, vote: 1 });
+    expect(candidateReady.messages.filter((message) => message.type === 'vote')).toHaveLength(2);
+    cluster.deliverAll();
+    const voterReady = cluster.processReady(2)!;
+    expect(voterReady.hardState).toMatchObject({ term: 2, vote: 1 });
+    expect(voterReady.mustSync).toBe(true);
+    expect(voterReady.messages).toEqual([expect.objectContaining({ type: 'vote-response', reject: false })]);
+  });
+
+  it('refuses calls between ready() and advance(), except applyConfChange', () => {
+    const cluster = new TestCluster([1]);
+    const raw = cluster.raw(1);
+    raw.campaign();
+    const ready = raw.ready();
+    expect(() => raw.tick()).toThrow(AssertionError);
+    expect(() => raw.propose(bytes('x'))).toThrow(AssertionError);
+    expect(() => raw.ready()).toThrow(AssertionError);
+    expect(() => raw.advance()).toThrow(/not in storage; persist the Ready first/);
+    cluster.node(1).storage.append(ready.entries);
+    raw.advance();
+    expect(() => raw.advance()).toThrow(AssertionError);
+  });
+
+  it('a restarted node remembers its vote and does not vote twice in a term', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.raw(1).campaign();
+    cluster.processReady(1);
+    cluster.deliverAll();
+    cluster.processReady(2); // 2 persists its vote for 1
+    cluster.network = [];
+    cluster.restart(2);
+    expect(cluster.raw(2).status()).toMatchObject({ term: 2, vote: 1 });
+    cluster.raw(2).step({ type: 'vote', from: 3, to: 2, term: 2, lastLogIndex: 5, lastLogTerm: 2, transfer: false });
+    const ready = cluster.processReady(2)!;
+    expect(ready.messages).toEqual([expect.objectContaining({ type: 'vote-response', to: 3, reject: true })]);
+  });
+});
+
+describe('proposals', () => {
+  it('are refused without a leader, forwarded by followers, refused during transfer', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    expect(() => cluster.propose(2, 'early')).toThrow(ProposalDroppedError);
+    cluster.elect(1);
+    cluster.propose(2, 'forwarded');
+    cluster.stabilize();
+    expect(cluster.node(3).applied).toEqual(['forwarded']);
+    cluster.isolated.add(3);
+    cluster.raw(1).transferLeadership(3);
+    expect(() => cluster.propose(1, 'during transfer')).toThrow(/leadership is being transferred to 3/);
+  });
+
+  it('refuses a payload larger than an entry may be', () => {
+    const cluster = new TestCluster([1]);
+    cluster.elect(1);
+    expect(() => cluster.raw(1).propose(new Uint8Array(ENTRY_PAYLOAD_SIZE_BYTES_MAX + 1))).toThrow(InvalidArgumentError);
+  });
+
+  it('are refused once the uncommitted log is full, and accepted again after it is applied', () => {
+    const cluster = new TestCluster([1, 2, 3], { uncommittedEntriesSizeBytesMax: 100 });
+    cluster.elect(1);
+    cluster.isolated.add(2);
+    cluster.isolated.add(3);
+    cluster.propose(1, 'x'.repeat(60));
+    expect(() => cluster.propose(1, 'y'.repeat(60))).toThrow(/uncommitted log is full/);
+    cluster.isolated.clear();
+    cluster.raw(1).tick();
+    cluster.stabilize();
+    cluster.propose(1, 'y'.repeat(60));
+  });
+
+  it('allow one membership change at a time', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.raw(1).proposeConfChange({ type: 'add-learner', nodeId: 4 });
+    expect(() => cluster.raw(1).proposeConfChange({ type: 'add-voter', nodeId: 5 })).toThrow(/not applied yet/);
+    cluster.stabilize();
+    cluster.raw(1).proposeConfChange({ type: 'add-voter', nodeId: 5 });
+    expect(() => cluster.raw(1).proposeConfChange({ type: 'remove-node', nodeId: 1 })).toThrow(ProposalDroppedError);
+  });
+});
+
+describe('replication flow control', () => {
+  it('bounds the entries in one append by the message byte budget (at least one entry)', () => {
+    const entrySize = entrySizeBytes({ index: 0, term: 0, type: 'normal', data: bytes('p0') });
+    const cluster = new TestCluster([1, 2], { messageEntriesSizeBytesMax: entrySize * 2, inflightMessagesMax: 100 });
+    cluster.elect(1);
+    for (let proposal = 0; proposal < 5; proposal++) cluster.propose(1, `p${proposal}`);
+    const ready = cluster.processReady(1)!;
+    const appends = appendsTo(ready.messages, 2).filter((message) => message.entries.length > 0);
+    expect(appends.map((message) => message.entries.length)).toEqual([1, 1, 1, 1, 1]);
+    cluster.network = [];
+  });
+
+  it('stops sending to a silent follower at the in-flight limit, and resumes on acknowledgement', () => {
+    const cluster = new TestCluster([1, 2], { inflightMessagesMax: 2 });
+    cluster.elect(1);
+    for (let proposal = 0; proposal < 5; proposal++) cluster.propose(1, `p${proposal}`);
+    const ready = cluster.processReady(1)!;
+    expect(appendsTo(ready.messages, 2).filter((message) => message.entries.length > 0)).toHaveLength(2);
+    expect(cluster.raw(1).status().progress.get(2)).toMatchObject({ state: 'replicate', paused: true, inflightMessages: 2 });
+    cluster.stabilize();
+    expect(cluster.node(2).applied).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
+  });
+
+  it('a heartbeat never carries a commit index beyond what the follower has', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.isolated.add(3);
+    cluster.propose(1, 'a');
+    cluster.stabilize();
+    cluster.isolated.clear();
+    cluster.raw(1).tick();
+    const heartbeat = cluster.processReady(1)!.messages.find((message) => message.type === 'heartbeat' && message.to === 3);
+    expect(heartbeat).toMatchObject({ commit: 2 });
+    expect(cluster.raw(1).status().commit).toBe(3);
+  });
+});
+
+describe('reads', () => {
+  it('a new leader holds read requests until an entry of its term commits', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.raw(1).campaign();
+    cluster.processReady(1);
+    cluster.deliverAll();
+    cluster.processReady(2);
+    cluster.processReady(3);
+    cluster.deliverAll(); // 1 is leader; its empty entry is not committed
+    expect(cluster.raw(1).status().role).toBe('leader');
+    cluster.raw(1).readIndex('early');
+    const ready = cluster.processReady(1)!;
+    expect(ready.readStates).toEqual([]);
+    cluster.stabilize();
+    const readStates = cluster.node(1).readies.flatMap((each) => each.readStates);
+    expect(readStates).toEqual([{ index: 2, context: 'early' }]);
+  });
+});
+
+describe('elections', () => {
+  it('learners neither campaign nor count toward commit', () => {
+    const storage = (id: number): MemoryRaftStorage =>
+      new MemoryRaftStorage({ confState: { voters: [1, 2], learners: [3] }, bootstrapIndex: 1 });
+    const learner = new RawNode({ id: 3, storage: storage(3), random: new SeededRandom(3) });
+    for (let tick = 0; tick < 100; tick++) learner.tick();
+    expect(learner.status().role).toBe('follower');
+    expect(learner.hasReady()).toBe(false);
+  });
+
+  it('a leader removed from the group steps down', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.raw(1).proposeConfChange({ type: 'remove-node', nodeId: 1 });
+    cluster.stabilize();
+    expect(cluster.raw(1).status().role).toBe('follower');
+    expect(cluster.raw(2).status().confState.voters).toEqual([2, 3]);
+    for (let tick = 0; tick < 30; tick++) cluster.raw(2).tick();
+    cluster.stabilize();
+    expect(cluster.raw(2).status().role === 'leader' || cluster.raw(3).status().role === 'leader').toBe(true);
+  });
+
+  it('a leadership transfer to an unreachable node is abandoned after an election timeout', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.isolated.add(3);
+    cluster.propose(1, 'behind');
+    cluster.stabilize();
+    cluster.raw(1).transferLeadership(3);
+    expect(cluster.raw(1).status().leadTransferee).toBe(3);
+    for (let tick = 0; tick < 10; tick++) cluster.raw(1).tick();
+    expect(cluster.raw(1).status()).toMatchObject({ role: 'leader', leadTransferee: 0 });
+    cluster.propose(1, 'after');
+  });
+
+  it('a node with an older log cannot win an election', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.isolated.add(3);
+    cluster.propose(1, 'a');
+    cluster.stabilize();
+    cluster.isolated.clear();
+    cluster.raw(3).campaign();
+    cluster.stabilize();
+    expect(cluster.raw(3).status().role).not.toBe('leader');
+    expect(cluster.raw(3).status().term).toBe(3); // without PreVote its campaign did bump the term
+  });
+});
+
+describe('snapshots', () => {
+  it('are sent only to followers heard from recently', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.isolated.add(3);
+    cluster.propose(1, 'a');
+    cluster.stabilize();
+    const leader = cluster.node(1);
+    leader.storage.createSnapshot(3, leader.confState, new Uint8Array());
+    leader.storage.compact(3);
+    cluster.isolated.clear();
+    cluster.raw(1).tick();
+    cluster.stabilize();
+    expect(cluster.raw(3).status().commit).toBe(3);
+    const snapshotsSent = leader.readies.flatMap((ready) => ready.messages).filter((message) => message.type === 'snapshot');
+    expect(snapshotsSent).toHaveLength(1);
+    expect(text(new TextEncoder().encode('ok'))).toBe('ok');
+  });
+});
