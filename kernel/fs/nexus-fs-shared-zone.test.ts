@@ -79,3 +79,15 @@ describe('NexusFS instances sharing one zone', () => {
     expect(after.listMounts().map((mount) => mount.path)).toEqual(['/', '/data']);
   });
 });
+
+describe('NexusFS over a damaged ObjectStore', () => {
+  it('reports a blob the ObjectStore lost as ECORRUPT, not as a missing file', async () => {
+    const store = new MemoryObjectStore();
+    const nexusFS = await openZone(new MemoryMetastore(), store);
+    const written = await nexusFS.write('/lost.txt', 'gone');
+    await store.delete(written.contentId!);
+    await expect(nexusFS.read('/lost.txt')).rejects.toMatchObject({ code: 'ECORRUPT' });
+    await expect(nexusFS.readStream('/lost.txt')).rejects.toMatchObject({ code: 'ECORRUPT' });
+    expect((await nexusFS.stat('/lost.txt')).contentId).toBe(written.contentId);
+  });
+});

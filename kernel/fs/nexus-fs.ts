@@ -10,6 +10,7 @@ import {
   ClosedError,
   CompactedError,
   ConflictError,
+  CorruptionError,
   CrossDeviceError,
   InvalidArgumentError,
   IsDirectoryError,
@@ -835,11 +836,13 @@ export class NexusFS implements FileSystem, MountAdmin {
 
   /**
    * Runs `use` with the blob of a file. If the blob vanished (the file was overwritten and its old
-   * blob reclaimed between the metadata read and the blob read), reads the metadata again once.
+   * blob reclaimed between the metadata read and the blob read), reads the metadata again; the same
+   * blob missing twice means the ObjectStore lost it: ECORRUPT, never ENOENT for a file that exists.
    */
   async #withBlob<T>(path: string, operation: string, use: (store: ObjectStore, entry: StoredEntry) => Promise<T>): Promise<T> {
     await this.#ready();
-    for (let attempt = 1; ; attempt++) {
+    let missingContentId: string | undefined;
+    for (;;) {
       const entry = await this.#readEntry(path);
       if (entry === undefined) throw new NotFoundError(`cannot ${operation} ${path}: no such file`);
       if (entry.type !== 'REG') throw new IsDirectoryError(`cannot ${operation} ${path}: it is a ${describeType(entry)}`);
@@ -847,7 +850,11 @@ export class NexusFS implements FileSystem, MountAdmin {
       try {
         return await use(mount.store, entry);
       } catch (error) {
-        if (!(error instanceof NotFoundError) || attempt >= 2) throw error;
+        if (!(error instanceof NotFoundError)) throw error;
+        if (missingContentId === entry.contentId) {
+          throw new CorruptionError(`cannot ${operation} ${path}: its content ${entry.contentId} is missing from the ObjectStore at ${mount.mountPath}`);
+        }
+        missingContentId = entry.contentId!;
       }
     }
   }
