@@ -1,0 +1,74 @@
+/**
+ * Every limit and layout constant of the KV engine, in one place.
+ *
+ * Why the bounds exist: a page must always hold several entries (so splits terminate and the tree
+ * stays shallow), a commit group must not grow without bound while the writer is busy, and the
+ * page cache must bound memory however large the store is.
+ */
+
+/** Bytes of one page: the unit of I/O, checksumming, caching and copy-on-write. */
+export const PAGE_BYTES = 4096;
+
+/** Bytes of the header every page starts with (checksum, kind, format, count, page id, txn). */
+export const PAGE_HEADER_BYTES = 24;
+
+/** Payload bytes of one page after its header. */
+export const PAGE_PAYLOAD_BYTES = PAGE_BYTES - PAGE_HEADER_BYTES;
+
+/** Pages 0 and 1 are the two meta slots; tree pages start after them. */
+export const META_SLOT_COUNT = 2;
+
+/** The first page id a tree, overflow or freelist page may have. */
+export const FIRST_DATA_PAGE_ID = META_SLOT_COUNT;
+
+/**
+ * Page ids are stored as unsigned 32-bit integers: at 4 KiB pages, a 16 TiB file. The allocator
+ * refuses to grow beyond it.
+ */
+export const PAGE_ID_MAX = 0xffff_ffff;
+
+/**
+ * Keys longer than this live in an overflow run of their own, with a reference in the node. Chosen
+ * with VALUE_INLINE_BYTES_MAX so that the largest inline entry fits at least four times in a leaf:
+ * the tree never degenerates into pages of one or two entries.
+ */
+export const KEY_INLINE_BYTES_MAX = 448;
+
+/** Values longer than this live in an overflow run, with a reference in the leaf. */
+export const VALUE_INLINE_BYTES_MAX = 448;
+
+/**
+ * A node with fewer payload bytes than this after a delete is merged with a sibling when the two
+ * fit in one page; a quarter page keeps pages reasonably full without merging on every delete.
+ */
+export const NODE_MERGE_THRESHOLD_BYTES = PAGE_PAYLOAD_BYTES / 4;
+
+/** Decoded pages the cache keeps by default (16 MiB of pages at 4 KiB). */
+export const CACHE_PAGES_DEFAULT = 4096;
+
+/** The smallest cache a store may be opened with: the deepest path plus room for siblings. */
+export const CACHE_PAGES_MIN = 16;
+
+/**
+ * Depth bound of the tree. With at least four entries per page, 32 levels would hold more keys
+ * than 2^53; reaching it means a broken page, so descents assert on it.
+ */
+export const TREE_DEPTH_MAX = 32;
+
+/** Batches one commit group takes from the queue at most; the rest wait for the next group. */
+export const GROUP_COMMIT_BATCHES_MAX = 1024;
+
+/**
+ * Operations one commit group takes at most (a single larger batch still forms a group of its
+ * own), so a flood of small batches cannot build an unbounded set of dirty pages.
+ */
+export const GROUP_COMMIT_OPERATIONS_MAX = 100_000;
+
+/** Batches and sync requests waiting in the commit queue before `commit` rejects with EBUSY. */
+export const COMMIT_QUEUE_LENGTH_MAX = 100_000;
+
+/** Identifies a nexusfs KV store in its meta pages ("NXKV"). */
+export const META_MAGIC = 0x4e584b56;
+
+/** The on-disk format; a store written in another format is refused, not guessed at. */
+export const FORMAT_VERSION = 1;

@@ -1,0 +1,97 @@
+import type {
+  Metastore,
+  MetastoreEntry,
+  MetastoreOperation,
+  MetastorePrecondition,
+  MetastoreScanOptions,
+  MetastoreScanPage,
+} from '../contracts/metastore.ts';
+
+/**
+ * How a commit is made durable:
+ * - `durable`: the commit resolves only after its pages and meta page are synced; it survives a
+ *   crash or power loss from then on.
+ * - `relaxed`: the commit resolves once written, without a sync. A crash may lose it (and every
+ *   later relaxed commit) but never the last durable state, and never half of it. The next durable
+ *   commit, `sync()` or `close()` makes it durable.
+ */
+export type KvDurability = 'durable' | 'relaxed';
+
+export interface KvCommitOptions {
+  durability: KvDurability;
+}
+
+export interface KvStoreOptions {
+  /** Decoded pages the cache keeps (`CACHE_PAGES_DEFAULT`; at least `CACHE_PAGES_MIN`). */
+  cachePages?: number;
+  /** The durability of `put`, `delete` and `batch` (the Metastore calls); `durable` by default. */
+  durability?: KvDurability;
+}
+
+/**
+ * A read transaction on one consistent state of the store: every read sees exactly the commits
+ * that completed before `snapshot()` was called, whatever is committed meanwhile. The pages that
+ * state needs are kept (not reused) until `release()`, so release snapshots promptly: a forgotten
+ * one makes the file grow. Reads after `release()` or after the store closed throw ClosedError.
+ * Buffers returned belong to the caller, as with Metastore reads.
+ */
+export interface KvSnapshot {
+  /** The version of the last commit this snapshot sees (0 for an empty, never written store). */
+  readonly version: number;
+  get(key: Uint8Array): Promise<MetastoreEntry | undefined>;
+  getMany(keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]>;
+  scan(options: MetastoreScanOptions): Promise<MetastoreScanPage>;
+  /** Unpins the state. Idempotent. */
+  release(): void;
+}
+
+export interface KvStoreStats {
+  /** The size of the StorageFile now. */
+  fileSizeBytes: number;
+  /** Pages the committed state accounts for (tree, overflow, freelist, free and the meta slots). */
+  pageCount: number;
+  /** Pages on the freelist (reusable now, or once older snapshots and commits allow). */
+  freePageCount: number;
+  cacheHits: number;
+  cacheMisses: number;
+  /** Pages in the cache now. */
+  cachedPages: number;
+  /** Syncs the store asked of its StorageFile since it opened. */
+  syncCount: number;
+  /** Write transactions (commit groups) since it opened; each may carry several commits. */
+  writeTransactionCount: number;
+  /** The version of the last commit. */
+  lastVersion: number;
+}
+
+/**
+ * The KV engine's store: a Metastore (whose writes are `durable` unless the store was opened with
+ * another default) with explicit durability, read snapshots, sync and statistics.
+ *
+ * The store owns its StorageFile from `openKvStore` on: nothing else may write it, and `close()`
+ * closes it. After an I/O failure while writing a commit the store cannot know what reached the
+ * medium, so it refuses every later call with that failure; reopen it to recover.
+ */
+export interface KvStore extends Metastore {
+  /**
+   * Like `Metastore.batch`, with the durability chosen explicitly. Commits that arrive while the
+   * writer is busy form a group: each is checked against the state including the commits queued
+   * before it, each gets its own version, and the group is written once and synced at most once.
+   */
+  commit(
+    operations: readonly MetastoreOperation[],
+    preconditions?: readonly MetastorePrecondition[],
+    options?: KvCommitOptions,
+  ): Promise<number>;
+
+  /** Pins the current state for reads; see KvSnapshot. */
+  snapshot(): KvSnapshot;
+
+  /** Makes every commit that resolved before the call durable (one sync when any was relaxed). */
+  sync(): Promise<void>;
+
+  stats(): Promise<KvStoreStats>;
+
+  /** Waits for queued commits, syncs, and closes the StorageFile. Idempotent. */
+  close(): Promise<void>;
+}
