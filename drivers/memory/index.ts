@@ -7,3 +7,4 @@ export {
   type MemoryCacheStoreOptions,
 } from './cache-store.ts';
 export { createMemoryRecordStore, type MemoryRecordStoreOptions } from './record-store.ts';
+export { MEMORY_STORAGE_FILE_BYTES_MAX, MemoryStorageFile } from './storage-file.ts';

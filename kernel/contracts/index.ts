@@ -10,3 +10,4 @@ export * from './metastore-validation.ts';
 export * from './object-store-validation.ts';
 export * from './cache-store-validation.ts';
 export * from './storage-file.ts';
+export * from './storage-file-validation.ts';

@@ -4,3 +4,4 @@ export { runMetastoreSuite, type MetastoreSuiteCapabilities } from './metastore-
 export { runObjectStoreSuite, type ObjectStoreSuiteCapabilities } from './object-store-suite.ts';
 export { runCacheStoreSuite, type CacheStoreSuiteCapabilities } from './cache-store-suite.ts';
 export { ManualClock } from './manual-clock.ts';
+export { runStorageFileSuite, type StorageFileSuiteCapabilities } from './storage-file-suite.ts';

@@ -1,0 +1,156 @@
+import { type FileHandle, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { assert } from '../../kernel/assert.ts';
+import type { StorageFile } from '../../kernel/contracts/storage-file.ts';
+import {
+  assertStorageFileRead,
+  assertStorageFileSize,
+  assertStorageFileWrite,
+} from '../../kernel/contracts/storage-file-validation.ts';
+import { ClosedError } from '../../kernel/errors.ts';
+
+/**
+ * Errors from fsync on a directory that mean "this platform cannot do that" (Windows, some network
+ * file systems, Deno's compatibility layer), not "the data is lost".
+ */
+const DIRECTORY_SYNC_UNSUPPORTED_CODES = new Set(['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF', 'ENOTSUP', 'ENOSYS']);
+
+/**
+ * A StorageFile on the local disk through a `node:fs/promises` FileHandle (Node and Deno): reads and
+ * writes are pread/pwrite at a position, `sync` is fdatasync, `truncate` is ftruncate.
+ *
+ * The file has one writer: this object. It keeps the size in memory (read once at open, then
+ * updated by its own writes and truncates), so `size()` and reads cost no stat; a file changed
+ * behind its back by another process is outside the contract.
+ *
+ * Opening creates the file when it is missing and then fsyncs its directory, so the file's name is
+ * as durable as the first synced bytes in it.
+ */
+export class NodeStorageFile implements StorageFile {
+  readonly #handle: FileHandle;
+  readonly #path: string;
+  #sizeBytes: number;
+  #closed = false;
+
+  private constructor(handle: FileHandle, path: string, sizeBytes: number) {
+    this.#handle = handle;
+    this.#path = path;
+    this.#sizeBytes = sizeBytes;
+  }
+
+  /** Opens the file at `path` for reading and writing, creating it (empty) when it is missing. */
+  static async open(path: string): Promise<NodeStorageFile> {
+    assert(typeof path === 'string' && path.length > 0, 'NodeStorageFile.open needs a path');
+    const handle = await openOrCreate(path);
+    try {
+      return new NodeStorageFile(handle, path, (await handle.stat()).size);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  get path(): string {
+    return this.#path;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    this.#assertOpen('read');
+    assertStorageFileRead(offset, length);
+    // Cut at the end first, so a read far past the end allocates nothing.
+    const available = Math.max(0, Math.min(length, this.#sizeBytes - offset));
+    const bytes = new Uint8Array(available);
+    let read = 0;
+    while (read < available) {
+      const { bytesRead } = await this.#handle.read(bytes, read, available - read, offset + read);
+      if (bytesRead === 0) break; // The file is shorter than we knew: someone else cut it.
+      read += bytesRead;
+    }
+    return read === available ? bytes : bytes.slice(0, read);
+  }
+
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    this.#assertOpen('write');
+    assertStorageFileWrite(offset, data);
+    // pwrite(2) of zero bytes changes nothing, not even the size; say so rather than rely on it.
+    if (data.length === 0) return;
+    let written = 0;
+    while (written < data.length) {
+      const { bytesWritten } = await this.#handle.write(data, written, data.length - written, offset + written);
+      assert(bytesWritten > 0, 'a file write made no progress');
+      written += bytesWritten;
+    }
+    this.#sizeBytes = Math.max(this.#sizeBytes, offset + data.length);
+  }
+
+  async size(): Promise<number> {
+    this.#assertOpen('size');
+    return this.#sizeBytes;
+  }
+
+  async truncate(sizeBytes: number): Promise<void> {
+    this.#assertOpen('truncate');
+    assertStorageFileSize(sizeBytes);
+    await this.#handle.truncate(sizeBytes);
+    this.#sizeBytes = sizeBytes;
+  }
+
+  async sync(): Promise<void> {
+    this.#assertOpen('sync');
+    await this.#handle.datasync();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close();
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#closed) throw new ClosedError(`cannot ${operation}: the storage file ${this.#path} is closed`);
+  }
+}
+
+/**
+ * Opens an existing file read-write, or creates it exclusively and makes its directory entry
+ * durable. Exclusive creation tells apart "we created it" (sync the directory) from "it was there";
+ * losing a race with another creator just means opening what it created.
+ */
+async function openOrCreate(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r+');
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+  }
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'wx+');
+  } catch (error) {
+    if (errorCode(error) === 'EEXIST') return open(path, 'r+');
+    throw error;
+  }
+  try {
+    await syncDirectory(dirname(path));
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(directory, 'r');
+    await handle.sync();
+  } catch (error) {
+    if (!DIRECTORY_SYNC_UNSUPPORTED_CODES.has(errorCode(error) ?? '')) throw error;
+  } finally {
+    await handle?.close();
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
