@@ -9,7 +9,7 @@ import { Simulation, type SimulationOptions } from './simulation.ts';
  * (Node and Deno read the variable; elsewhere the fixed seeds run). RAFT_SIMULATION_SEEDS=<n>
  * runs n seeds instead of the default.
  */
-const SEEDS_DEFAULT = 160;
+const SEEDS_DEFAULT = 120;
 const STEPS_PER_SEED = 2000;
 /** Seeds per test case, so that no single case nears the per-test timeout in a slow runtime. */
 const SEEDS_PER_CASE = 20;

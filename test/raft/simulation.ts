@@ -1,9 +1,12 @@
+import { InvalidArgumentError } from '../../kernel/errors.ts';
 import {
+  applyConfChangeTo,
   decodeConfChange,
   MemoryRaftStorage,
   ProposalDroppedError,
   RawNode,
   SeededRandom,
+  type ConfChange,
   type ConfState,
   type Entry,
   type Message,
@@ -21,7 +24,8 @@ import { describeMessage } from './describe.ts';
  * Faults: messages are delayed and reordered (any in-flight message may be delivered next),
  * dropped and duplicated; partitions cut a node off, split the group in two, or cut one
  * direction only; a node crashes and loses everything it had not persisted, including a Ready it
- * was in the middle of persisting (the write is atomic: all of it or none of it).
+ * was in the middle of persisting (the write is atomic: all of it or none of it); membership
+ * changes add spare nodes as learners, promote, demote and remove members one at a time.
  *
  * Checked after every step:
  * - election safety: at most one leader per term, ever;
@@ -30,7 +34,7 @@ import { describeMessage } from './describe.ts';
  * - state machine safety: all nodes apply the same entry at each index, in index order;
  * - monotonic commit: a node's commit index never decreases (in memory within one run of the
  *   node, and persisted across crashes), and neither does its persisted term.
- * After the faults stop, the group must elect a leader and commit a new entry on every node.
+ * After the faults stop, the group must elect a leader and commit a new entry on every member.
  */
 
 export interface SimulationOptions {
@@ -66,6 +70,8 @@ const LIVENESS_ROUNDS_MAX = 400;
 const LIVENESS_RETRY_ROUNDS = 50;
 const SIZE_UNLIMITED = Number.MAX_SAFE_INTEGER;
 const KEEP_ENTRIES_AFTER_COMPACTION = 3;
+/** Node ids beyond the initial voters that membership changes may add. */
+const SPARE_NODES = 2;
 
 /** Relative weights of the actions a step may take. */
 const ACTION_WEIGHTS = {
@@ -83,12 +89,13 @@ const ACTION_WEIGHTS = {
   transferLeadership: 0.1,
   campaign: 0.1,
   crashLeader: 0.1,
+  changeMembership: 0.25,
 } as const;
 
 type Action = keyof typeof ACTION_WEIGHTS;
 
 /** Actions scaled by `faultLevel`. */
-const FAULT_ACTIONS: ReadonlySet<Action> = new Set(['drop', 'duplicate', 'crash', 'partition', 'compact', 'transferLeadership', 'campaign', 'crashLeader']);
+const FAULT_ACTIONS: ReadonlySet<Action> = new Set(['drop', 'duplicate', 'crash', 'partition', 'compact', 'transferLeadership', 'campaign', 'crashLeader', 'changeMembership']);
 
 /** Chance that a crash happens while a node persists a Ready, losing that whole Ready. */
 const CRASH_WHILE_PERSISTING_PROBABILITY = 0.004;
@@ -124,6 +131,8 @@ export class Simulation {
   private readonly cuts = new Set<string>();
   private readonly leaderOfTerm = new Map<number, NodeId>();
   private readonly committed = new Map<number, KnownEntry>();
+  /** Membership as of the committed log: entries are first applied (by any node) in index order. */
+  private committedMembership: ConfState;
   private history: string[] = [];
   private step = 0;
   private proposalCounter = 0;
@@ -134,6 +143,7 @@ export class Simulation {
     this.options = options;
     this.random = new SeededRandom(options.seed);
     const voters = Array.from({ length: options.nodeCount }, (_, index) => index + 1);
+    this.committedMembership = { voters, learners: [] };
     for (const id of voters) {
       const storage = new MemoryRaftStorage({ confState: { voters, learners: [] }, bootstrapIndex: 1 });
       const node: SimulatedNode = {
@@ -213,6 +223,9 @@ export class Simulation {
         if (leader !== undefined) this.crash(leader, 'crash the leader');
         return;
       }
+      case 'changeMembership':
+        this.changeMembership();
+        return;
       case 'restart': {
         const down = [...this.nodes.values()].filter((node) => node.raw === undefined);
         if (down.length > 0) this.restart(this.pick(down));
@@ -261,6 +274,43 @@ export class Simulation {
     } catch (error) {
       if (!(error instanceof ProposalDroppedError)) throw error;
     }
+  }
+
+  /**
+   * Proposes one membership change at the leader: add a spare node as learner, promote or remove
+   * a learner, remove or demote a voter (keeping at least two voters).
+   */
+  private changeMembership(): void {
+    const leader = this.liveNodes().find((node) => node.raw!.status().role === 'leader');
+    if (leader === undefined) return;
+    const { voters, learners } = leader.raw!.status().confState;
+    const members = new Set([...voters, ...learners]);
+    const changes: ConfChange[] = [];
+    for (let id = 1; id <= this.options.nodeCount + SPARE_NODES; id++) {
+      if (!members.has(id)) changes.push({ type: 'add-learner', nodeId: id });
+    }
+    for (const id of learners) changes.push({ type: 'add-voter', nodeId: id }, { type: 'remove-node', nodeId: id });
+    if (voters.length > 2) for (const id of voters) changes.push({ type: 'remove-node', nodeId: id }, { type: 'add-learner', nodeId: id });
+    if (changes.length === 0) return;
+    const change = this.pick(changes);
+    if (!this.nodes.has(change.nodeId)) this.addEmptyNode(change.nodeId);
+    try {
+      leader.raw!.proposeConfChange(change);
+      this.record(`propose-conf-change ${leader.id} ${change.type} ${change.nodeId}`);
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
+  }
+
+  /** A node that joins later: it starts empty and learns everything from the leader. */
+  private addEmptyNode(id: NodeId): void {
+    const node: SimulatedNode = {
+      id, storage: new MemoryRaftStorage(), raw: undefined, appliedIndex: 0, values: [], confState: { voters: [], learners: [] },
+      commitSeen: 0, persistedCommit: 0, persistedTerm: 0,
+    };
+    this.nodes.set(id, node);
+    this.start(node);
+    this.record(`start empty node ${id}`);
   }
 
   private deliverRandomMessage(): void {
@@ -360,12 +410,22 @@ export class Simulation {
     const known = this.committed.get(entry.index);
     if (known === undefined) {
       this.committed.set(entry.index, { term: entry.term, data, observedTerm: term });
+      if (entry.type === 'config-change') this.applyCommittedMembership(entry);
       return;
     }
     this.expect(
       known.term === entry.term && known.data === data,
       `state machine safety: node ${node.id} applied ${entry.index}/${entry.term} ${JSON.stringify(data)}, another node applied ${entry.index}/${known.term} ${JSON.stringify(known.data)}`,
     );
+  }
+
+  private applyCommittedMembership(entry: Entry): void {
+    try {
+      this.committedMembership = applyConfChangeTo(this.committedMembership, decodeConfChange(entry.data));
+    } catch (error) {
+      // Raft ignores an invalid change the same way on every node.
+      if (!(error instanceof InvalidArgumentError)) throw error;
+    }
   }
 
   private crash(node: SimulatedNode, reason: string): void {
@@ -486,32 +546,38 @@ export class Simulation {
       const status = node.raw!.status();
       if (status.role !== 'leader') continue;
       const log = logs.get(node.id)!;
-      for (const [index, known] of this.committed) {
-        if (known.observedTerm > status.term) continue;
-        if (index < status.firstIndex) continue; // compacted into the leader's snapshot
-        this.expect(index <= status.lastIndex, `leader completeness: leader ${node.id} of term ${status.term} ends at ${status.lastIndex} but ${index}/${known.term} is committed`);
-        const entry = log[index - status.firstIndex]!;
-        this.expect(entry.term === known.term, `leader completeness: leader ${node.id} of term ${status.term} has ${index}/${entry.term}, but ${index}/${known.term} is committed`);
+      // Committed indexes are contiguous from 2 (after the bootstrap snapshot) to `committed.size + 1`.
+      let highest = this.committed.size + 1;
+      while (highest > status.lastIndex && this.committed.get(highest)!.observedTerm > status.term) highest--;
+      this.expect(highest <= status.lastIndex, `leader completeness: leader ${node.id} of term ${status.term} ends at ${status.lastIndex} but ${highest} is committed`);
+      for (const entry of log) {
+        const known = this.committed.get(entry.index);
+        if (known === undefined || known.observedTerm > status.term) continue;
+        this.expect(entry.term === known.term, `leader completeness: leader ${node.id} of term ${status.term} has ${entry.index}/${entry.term}, but ${entry.index}/${known.term} is committed`);
       }
     }
   }
 
   /** With faults over, the group must elect a leader and commit a new entry everywhere. */
   private checkLiveness(): void {
-    this.record('liveness: heal, restart all, no more faults');
+    this.record('liveness: heal, restart all members, stop the others, no more faults');
     this.cuts.clear();
-    for (const node of this.nodes.values()) if (node.raw === undefined) this.start(node);
     const marker = `final-${this.options.seed}`;
     let proposed = false;
+    let members: SimulatedNode[] = [];
     for (let round = 0; round < LIVENESS_ROUNDS_MAX; round++) {
       this.step++;
-      for (const node of this.nodes.values()) {
+      // A change still in flight may commit now: follow the committed membership.
+      members = this.startMembersStopOthers();
+      for (const node of members) {
         while (node.raw!.hasReady()) this.processReadyReliably(node);
       }
       const messages = this.network;
       this.network = [];
       for (const message of messages) {
-        this.nodes.get(message.to)!.raw!.step(message);
+        const recipient = this.nodes.get(message.to)?.raw;
+        if (recipient === undefined) continue;
+        recipient.step(message);
         if (message.type === 'snapshot') this.reportSnapshot(message.from, message.to, 'finished');
       }
       this.check();
@@ -519,7 +585,7 @@ export class Simulation {
       // this): like a client, propose again after a while.
       if (round % LIVENESS_RETRY_ROUNDS === 0) proposed = false;
       if (!proposed) {
-        const leader = [...this.nodes.values()].find((node) => node.raw!.status().role === 'leader');
+        const leader = members.find((node) => node.raw!.status().role === 'leader');
         if (leader !== undefined) {
           try {
             leader.raw!.propose(new TextEncoder().encode(marker));
@@ -529,14 +595,23 @@ export class Simulation {
           }
         }
       }
-      if (proposed && [...this.nodes.values()].every((node) => node.values.includes(marker))) return;
-      if (messages.length === 0) for (const node of this.nodes.values()) node.raw!.tick();
+      if (proposed && members.every((node) => node.values.includes(marker))) return;
+      if (messages.length === 0) for (const node of members) node.raw!.tick();
     }
-    const states = [...this.nodes.values()].map((node) => {
+    const states = members.map((node) => {
       const status = node.raw!.status();
       return `${node.id}: ${status.role} term=${status.term} commit=${status.commit} applied=${node.appliedIndex}`;
     });
-    this.fail(`liveness: no new entry committed on every node within ${LIVENESS_ROUNDS_MAX} rounds after faults stopped (${states.join('; ')})`);
+    this.fail(`liveness: no new entry committed on every member within ${LIVENESS_ROUNDS_MAX} rounds after faults stopped (${states.join('; ')})`);
+  }
+
+  private startMembersStopOthers(): SimulatedNode[] {
+    const memberIds = new Set([...this.committedMembership.voters, ...this.committedMembership.learners]);
+    for (const node of this.nodes.values()) {
+      if (!memberIds.has(node.id)) node.raw = undefined;
+      else if (node.raw === undefined) this.start(node);
+    }
+    return [...this.nodes.values()].filter((node) => memberIds.has(node.id));
   }
 
   private processReadyReliably(node: SimulatedNode): void {
