@@ -29,7 +29,7 @@ export class Inflights {
   }
 
   /** Frees every message whose last index is at most `index`: the follower has them all. */
-  freeLE(index: number): void {
+  freeUpTo(index: number): void {
     let count = 0;
     while (count < this.indexes.length && this.indexes[count]! <= index) {
       this.bytes -= this.sizes[count]!;
@@ -43,7 +43,7 @@ export class Inflights {
   /** Frees the oldest message: used when a heartbeat shows the follower is alive but acks were lost. */
   freeFirstOne(): void {
     const first = this.indexes[0];
-    if (first !== undefined) this.freeLE(first);
+    if (first !== undefined) this.freeUpTo(first);
   }
 
   full(): boolean {

@@ -89,7 +89,7 @@ export class Progress {
    * Returns false when the rejection is stale (an answer to an older append), true when `next`
    * moved back.
    */
-  maybeDecrTo(rejected: number, matchHint: number): boolean {
+  maybeDecreaseTo(rejected: number, matchHint: number): boolean {
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
       this.next = this.match + 1;

@@ -123,7 +123,7 @@ export class Raft {
     this.electionElapsed++;
     if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
-      this.hup('election');
+      this.campaignIfAllowed('election');
     }
   }
 
@@ -156,7 +156,7 @@ export class Raft {
 
   /** Starts an election now (a test or an operator's request), as if the election timeout had passed. */
   campaign(): void {
-    this.hup('election');
+    this.campaignIfAllowed('election');
   }
 
   /**
@@ -398,7 +398,7 @@ export class Raft {
     return this.tracker.isVoter(this.id) && !this.log.hasPendingSnapshot();
   }
 
-  private hup(kind: 'election' | 'transfer'): void {
+  private campaignIfAllowed(kind: 'election' | 'transfer'): void {
     if (this.role === 'leader') {
       this.logInfo(`${this.id} ignoring campaign: already leader`);
       return;
@@ -522,7 +522,7 @@ export class Raft {
       case 'timeout-now':
         this.logInfo(`${this.id} [term ${this.term}] received timeout-now from ${message.from} and starts an election to take leadership`);
         // Leadership transfer never uses a pre-election: the leader asked for this election.
-        this.hup('transfer');
+        this.campaignIfAllowed('transfer');
         return;
       case 'read-index-response':
         this.readStates.push({ index: message.index, context: message.context });
@@ -682,7 +682,7 @@ export class Raft {
       let nextProbeIndex = message.rejectHint;
       // Skip all our entries of terms the follower cannot have at or below its hint.
       if (message.hintTerm > 0) nextProbeIndex = this.log.findConflictByTerm(message.rejectHint, message.hintTerm).index;
-      if (progress.maybeDecrTo(message.index, nextProbeIndex)) {
+      if (progress.maybeDecreaseTo(message.index, nextProbeIndex)) {
         if (progress.state === 'replicate') progress.becomeProbe();
         this.maybeSendAppend(message.from, true);
       }
@@ -697,7 +697,7 @@ export class Raft {
       progress.becomeProbe();
       progress.becomeReplicate();
     } else if (progress.state === 'replicate') {
-      progress.inflights.freeLE(message.index);
+      progress.inflights.freeUpTo(message.index);
     }
     if (this.maybeCommit()) {
       this.releasePendingReadRequests();

@@ -19,7 +19,7 @@ describe('Inflights', () => {
     inflights.add(5, 10);
     expect(inflights.full()).toBe(true);
     expect(() => inflights.add(6, 1)).toThrow(AssertionError);
-    inflights.freeLE(2);
+    inflights.freeUpTo(2);
     expect([inflights.count(), inflights.sizeBytes(), inflights.full()]).toEqual([1, 10, false]);
     inflights.add(7, 95);
     expect(inflights.full()).toBe(true);
@@ -47,20 +47,20 @@ describe('Progress', () => {
     expect(follower.next).toBe(10);
     expect(follower.isPaused()).toBe(true);
     follower.maybeUpdate(8);
-    follower.inflights.freeLE(8);
+    follower.inflights.freeUpTo(8);
     expect(follower.isPaused()).toBe(false);
   });
 
   it('ignores stale rejections and moves next back on fresh ones', () => {
     const follower = progress(10);
     follower.match = 3;
-    expect(follower.maybeDecrTo(7, 5)).toBe(false); // we did not probe at 7
-    expect(follower.maybeDecrTo(9, 5)).toBe(true);
+    expect(follower.maybeDecreaseTo(7, 5)).toBe(false); // we did not probe at 7
+    expect(follower.maybeDecreaseTo(9, 5)).toBe(true);
     expect(follower.next).toBe(6);
     follower.becomeReplicate();
     follower.sentEntries(4, 40);
-    expect(follower.maybeDecrTo(2, 0)).toBe(false); // at or below match: stale
-    expect(follower.maybeDecrTo(5, 0)).toBe(true);
+    expect(follower.maybeDecreaseTo(2, 0)).toBe(false); // at or below match: stale
+    expect(follower.maybeDecreaseTo(5, 0)).toBe(true);
     expect(follower.next).toBe(4);
   });
 

@@ -32,6 +32,7 @@ import { describeMessage } from './describe.ts';
  * - log matching: two logs with an entry of the same index and term agree on all entries before;
  * - leader completeness: a leader's log holds every entry known committed at or before its term;
  * - state machine safety: all nodes apply the same entry at each index, in index order;
+ * - linearizable reads: a ReadIndex answer is at least every index applied before the request;
  * - monotonic commit: a node's commit index never decreases (in memory within one run of the
  *   node, and persisted across crashes), and neither does its persisted term.
  * After the faults stop, the group must elect a leader and commit a new entry on every member.
@@ -56,6 +57,7 @@ export interface SimulationReport {
   readonly crashes: number;
   readonly snapshotsInstalled: number;
   readonly messagesDelivered: number;
+  readonly readsAnswered: number;
 }
 
 export class SimulationFailure extends Error {
@@ -90,6 +92,7 @@ const ACTION_WEIGHTS = {
   campaign: 0.1,
   crashLeader: 0.1,
   changeMembership: 0.25,
+  readIndex: 3,
 } as const;
 
 type Action = keyof typeof ACTION_WEIGHTS;
@@ -137,6 +140,10 @@ export class Simulation {
   private step = 0;
   private proposalCounter = 0;
   private readonly counters = { proposalsAccepted: 0, crashes: 0, snapshotsInstalled: 0, messagesDelivered: 0 };
+  /** Read requests made, by context: the highest index applied anywhere when each was made. */
+  private readonly pendingReads = new Map<string, number>();
+  private readCounter = 0;
+  private readsAnswered = 0;
   private readonly pendingSnapshotReports: Array<{ from: NodeId; to: NodeId; status: 'finished' | 'failed' }> = [];
 
   constructor(options: SimulationOptions) {
@@ -170,6 +177,7 @@ export class Simulation {
       crashes: this.counters.crashes,
       snapshotsInstalled: this.counters.snapshotsInstalled,
       messagesDelivered: this.counters.messagesDelivered,
+      readsAnswered: this.readsAnswered,
     };
   }
 
@@ -226,6 +234,9 @@ export class Simulation {
       case 'changeMembership':
         this.changeMembership();
         return;
+      case 'readIndex':
+        this.requestRead();
+        return;
       case 'restart': {
         const down = [...this.nodes.values()].filter((node) => node.raw === undefined);
         if (down.length > 0) this.restart(this.pick(down));
@@ -273,6 +284,39 @@ export class Simulation {
       this.record(`propose ${node.id} ${value}`);
     } catch (error) {
       if (!(error instanceof ProposalDroppedError)) throw error;
+    }
+  }
+
+  /**
+   * A linearizable read must observe every write acknowledged before it began. Writes are
+   * acknowledged once applied, so the read index must be at least the highest index applied
+   * anywhere at the moment of the request.
+   */
+  private requestRead(): void {
+    const live = this.liveNodes();
+    if (live.length === 0) return;
+    const node = this.pick(live);
+    const context = `read-${++this.readCounter}`;
+    try {
+      node.raw!.readIndex(context);
+      this.pendingReads.set(context, this.committed.size + 1);
+      this.record(`read-index ${node.id} ${context}`);
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
+  }
+
+  private checkReadStates(node: SimulatedNode, ready: Ready): void {
+    for (const state of ready.readStates) {
+      const appliedAtRequest = this.pendingReads.get(state.context);
+      this.expect(appliedAtRequest !== undefined, `node ${node.id} answered unknown read ${state.context}`);
+      this.expect(
+        state.index >= appliedAtRequest!,
+        `linearizable reads: node ${node.id} answered ${state.context} with index ${state.index}, but ${appliedAtRequest} was applied before the read began`,
+      );
+      // Kept: a duplicated request or response may answer the same read again (the application
+      // ignores answers it no longer waits for), and that answer must be linearizable too.
+      this.readsAnswered++;
     }
   }
 
@@ -354,6 +398,7 @@ export class Simulation {
       return;
     }
     this.persist(node, ready);
+    this.checkReadStates(node, ready);
     for (const message of ready.messages) this.send(message);
     this.apply(node, raw, ready);
     raw.advance();
@@ -618,6 +663,7 @@ export class Simulation {
     const raw = node.raw!;
     const ready = raw.ready();
     this.persist(node, ready);
+    this.checkReadStates(node, ready);
     for (const message of ready.messages) this.network.push(message);
     this.apply(node, raw, ready);
     raw.advance();
