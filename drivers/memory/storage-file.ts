@@ -81,6 +81,11 @@ export class MemoryStorageFile implements StorageFile {
     this.#closed = true;
   }
 
+  /** The size now, read synchronously, open or closed. */
+  get sizeBytes(): number {
+    return this.#sizeBytes;
+  }
+
   /** A copy of the file's bytes, open or closed: what a reopened file would start from. */
   image(): Uint8Array {
     return this.#buffer.slice(0, this.#sizeBytes);
