@@ -93,7 +93,9 @@ export class MemoryRaftStorage implements RaftStorage {
     const kept = entries[0]!.index < firstIndex ? entries.slice(firstIndex - entries[0]!.index) : entries;
     const offset = kept[0]!.index - this.log[0]!.index;
     assert(offset <= this.log.length, `append: entry ${kept[0]!.index} would leave a gap after ${this.lastIndex()}`);
-    this.log = this.log.slice(0, offset).concat(kept);
+    // In place: copying the whole log on every append would make a long log quadratic.
+    this.log.length = offset;
+    for (const entry of kept) this.log.push(entry);
   }
 
   /**
