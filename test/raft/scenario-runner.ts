@@ -27,8 +27,8 @@ import { describeEntry, describeMessage, describeReady, describeStatus } from '.
  *   campaign <id> | tick <id> [count] | tick-heartbeat <id> | tick-election <id>
  *   propose <id> <text> | propose-conf-change <id> add-voter|add-learner|remove-node <node>
  *   read-index <id> <context> | transfer-leadership <id> <transferee> | report-unreachable <id> <peer>
- *   process-ready <id...> | deliver-msgs <id...> | drop-msgs <id...> | stabilize [id...]
- *   isolate <id> | heal | crash <id> | restart <id>
+ *   process-ready <id...> | deliver-msgs <id...> | drop-msgs <id...> (or drop) | stabilize [id...]
+ *   isolate <id> | partition (1 2) (3) | heal | crash <id> | restart <id>
  *   snapshot <id> (at its applied index) | compact <id> <index>
  *   status <id> | raft-log <id> | raft-state | applied <id>
  *   log-level none|info: with none, commands other than the queries above print nothing (`ok`)
@@ -124,6 +124,8 @@ export function runScenario(text: string): ScenarioResult {
 class ScenarioInterpreter {
   private readonly nodes = new Map<NodeId, ScenarioNode>();
   private readonly isolated = new Set<NodeId>();
+  /** Directed cuts between partition groups: `${from}>${to}`. */
+  private readonly cuts = new Set<string>();
   private output: string[] = [];
   private indent = '';
   private logging = true;
@@ -178,6 +180,7 @@ class ScenarioInterpreter {
       case 'deliver-msgs':
         for (const id of ids()) this.deliver(id);
         break;
+      case 'drop':
       case 'drop-msgs':
         for (const id of ids()) this.dropInbox(id);
         break;
@@ -187,8 +190,12 @@ class ScenarioInterpreter {
       case 'isolate':
         this.isolated.add(this.nodeId(args[0]));
         break;
+      case 'partition':
+        this.partition(args);
+        break;
       case 'heal':
         this.isolated.clear();
+        this.cuts.clear();
         break;
       case 'crash':
         this.crash(this.nodeId(args[0]));
@@ -349,6 +356,7 @@ class ScenarioInterpreter {
     const reason =
       recipient === undefined ? `${message.to} does not exist`
       : this.isolated.has(message.from) || this.isolated.has(message.to) ? 'isolated'
+      : this.cuts.has(`${message.from}>${message.to}`) ? 'partitioned'
       : recipient.raw === undefined ? `${message.to} is down`
       : undefined;
     if (reason === undefined) {
@@ -393,6 +401,17 @@ class ScenarioInterpreter {
   }
 
   /** Loses everything not persisted: the node's memory and its inbox. Storage survives. */
+  /** `partition (1 2) (3)`: no message crosses between groups; nodes in no group are unaffected. */
+  private partition(args: string[]): void {
+    const groups = args.map(listOption);
+    for (const [position, group] of groups.entries()) {
+      for (const [otherPosition, other] of groups.entries()) {
+        if (position === otherPosition) continue;
+        for (const from of group) for (const to of other) this.cuts.add(`${from}>${to}`);
+      }
+    }
+  }
+
   private crash(id: NodeId): void {
     const node = this.node(id);
     node.raw = undefined;
