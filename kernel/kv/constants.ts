@@ -72,3 +72,6 @@ export const META_MAGIC = 0x4e584b56;
 
 /** The on-disk format; a store written in another format is refused, not guessed at. */
 export const FORMAT_VERSION = 1;
+
+/** Adjacent page writes of one commit are joined into single writes of at most this many bytes. */
+export const WRITE_COALESCE_BYTES_MAX = 1024 * 1024;

@@ -1,8 +1,463 @@
+import { assert } from '../assert.ts';
+import { describeBytes } from '../contracts/bytes.ts';
+import type {
+  MetastoreEntry,
+  MetastoreOperation,
+  MetastorePrecondition,
+  MetastoreScanOptions,
+  MetastoreScanPage,
+} from '../contracts/metastore.ts';
+import {
+  assertMetastoreBatch,
+  assertMetastoreKey,
+  assertMetastoreKeys,
+  assertMetastoreValue,
+  isEmptyMetastoreScan,
+  resolveMetastoreScan,
+} from '../contracts/metastore-validation.ts';
 import type { StorageFile } from '../contracts/storage-file.ts';
-import type { KvStore, KvStoreOptions } from './kv-store-types.ts';
+import { BusyError, ClosedError, ConflictError, InvalidArgumentError } from '../errors.ts';
+import { type QueuedBatch, type QueuedWork, copyOperation, copyPrecondition, takeGroup } from './commit-queue.ts';
+import { CACHE_PAGES_DEFAULT, CACHE_PAGES_MIN, COMMIT_QUEUE_LENGTH_MAX, META_SLOT_COUNT } from './constants.ts';
+import type {
+  KvCommitOptions,
+  KvDurability,
+  KvSnapshot,
+  KvStore,
+  KvStoreOptions,
+  KvStoreStats,
+} from './kv-store-types.ts';
+import { encodeMeta } from './meta.ts';
+import { PageAllocator } from './page-allocator.ts';
+import { pageOffsetBytes } from './page-format.ts';
+import { PageStore } from './page-store.ts';
+import { type RecoveredState, recoverState } from './recovery.ts';
+import { readEntry, scanTree } from './tree-read.ts';
+import { coalesceWrites } from './write-coalescing.ts';
+import { WriteTransaction } from './write-transaction.ts';
 
+/**
+ * Opens the KV store kept in `file` (creating it when the file is empty), recovering the last
+ * intact committed state. Reads only the meta slots and the pages of commits that may not have been
+ * synced (see recovery.ts); everything else is read on demand through the page cache.
+ */
 export async function openKvStore(file: StorageFile, options: KvStoreOptions = {}): Promise<KvStore> {
-  void file;
-  void options;
-  throw new Error('openKvStore: the KV engine is not implemented yet');
+  const cachePages = options.cachePages ?? CACHE_PAGES_DEFAULT;
+  if (!Number.isSafeInteger(cachePages) || cachePages < CACHE_PAGES_MIN) {
+    throw new InvalidArgumentError(`invalid cachePages ${String(cachePages)}: expected an integer of at least ${CACHE_PAGES_MIN}`);
+  }
+  const durability = options.durability ?? 'durable';
+  assertDurability(durability);
+  const pages = new PageStore(file, cachePages);
+  const recovered = await recoverState(pages);
+  return new KvStoreEngine(pages, recovered, durability);
+}
+
+/** The committed state: the last meta written, where, and its freelist in memory. */
+type CommittedState = RecoveredState;
+
+/**
+ * The engine behind KvStore.
+ *
+ * Readers work on a pinned committed state without locks: a pin keeps the writer from reusing the
+ * pages that state can reach (see PageAllocator). A single commit loop is the only writer: it takes
+ * every queued batch as one group, applies them to one WriteTransaction, writes the pages and the
+ * meta page, syncs once if any batch asked for durability, and only then publishes the new state
+ * and resolves the batches.
+ */
+class KvStoreEngine implements KvStore {
+  readonly #pages: PageStore;
+  readonly #defaultDurability: KvDurability;
+  #committed: CommittedState;
+  /** The txn of the last state known durable, and the meta slot holding it (never overwritten). */
+  #durableTxn: number;
+  #durableSlot: number;
+  /** How many readers pin each txn's state. */
+  readonly #pins = new Map<number, number>();
+  readonly #queue: QueuedWork[] = [];
+  #writerRunning = false;
+  /** Set by a failed write or sync: the medium's state is unknown, so nothing more is done. */
+  #failure: { error: unknown } | undefined;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+  #syncCount = 0;
+  #writeTransactionCount = 0;
+
+  constructor(pages: PageStore, recovered: RecoveredState, defaultDurability: KvDurability) {
+    this.#pages = pages;
+    this.#defaultDurability = defaultDurability;
+    this.#committed = recovered;
+    this.#durableTxn = recovered.meta.txn;
+    this.#durableSlot = recovered.slot;
+  }
+
+  async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
+    this.#assertUsable('get');
+    assertMetastoreKey(key);
+    return this.#withPinnedState((state) => readEntry(this.#pages, state.meta.root, key));
+  }
+
+  async getMany(keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
+    this.#assertUsable('getMany');
+    assertMetastoreKeys(keys);
+    return this.#withPinnedState((state) => this.#readMany(state, keys));
+  }
+
+  async scan(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
+    this.#assertUsable('scan');
+    const scan = resolveMetastoreScan(options);
+    if (isEmptyMetastoreScan(scan)) return { entries: [] };
+    return this.#withPinnedState((state) => scanTree(this.#pages, state.meta.root, scan));
+  }
+
+  async put(key: Uint8Array, value: Uint8Array): Promise<number> {
+    this.#assertUsable('put');
+    assertMetastoreKey(key);
+    assertMetastoreValue(value, key);
+    return this.#enqueueBatch([{ type: 'put', key, value }], [], this.#defaultDurability);
+  }
+
+  async delete(key: Uint8Array): Promise<number> {
+    this.#assertUsable('delete');
+    assertMetastoreKey(key);
+    return this.#enqueueBatch([{ type: 'delete', key }], [], this.#defaultDurability);
+  }
+
+  async batch(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
+    return this.commit(operations, preconditions, { durability: this.#defaultDurability });
+  }
+
+  async commit(
+    operations: readonly MetastoreOperation[],
+    preconditions: readonly MetastorePrecondition[] = [],
+    options: KvCommitOptions = { durability: this.#defaultDurability },
+  ): Promise<number> {
+    this.#assertUsable('commit');
+    assertMetastoreBatch(operations, preconditions);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError(`invalid commit options: expected an object, got ${String(options)}`);
+    }
+    assertDurability(options.durability);
+    return this.#enqueueBatch(operations, preconditions, options.durability);
+  }
+
+  snapshot(): KvSnapshot {
+    this.#assertUsable('snapshot');
+    return new PinnedSnapshot(this, this.#pin());
+  }
+
+  async sync(): Promise<void> {
+    this.#assertUsable('sync');
+    await this.#enqueueSync();
+  }
+
+  async stats(): Promise<KvStoreStats> {
+    this.#assertUsable('stats');
+    return {
+      fileSizeBytes: await this.#pages.file.size(),
+      pageCount: this.#committed.meta.pageCount,
+      freePageCount: this.#committed.freelistEntries.length,
+      cacheHits: this.#pages.cache.hits,
+      cacheMisses: this.#pages.cache.misses,
+      cachedPages: this.#pages.cache.size,
+      syncCount: this.#syncCount,
+      writeTransactionCount: this.#writeTransactionCount,
+      lastVersion: this.#committed.meta.lastVersion,
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
+  }
+
+  async #closeOnce(): Promise<void> {
+    try {
+      if (this.#failure === undefined) await this.#enqueueSync();
+    } catch {
+      // A failed final sync leaves the store failed; closing still releases the file.
+    } finally {
+      this.#closed = true;
+      await this.#pages.file.close();
+    }
+  }
+
+  // ---- reads on pinned states (also used by PinnedSnapshot) ----
+
+  /** @internal */
+  assertReadable(operation: string): void {
+    if (this.#closing !== undefined) throw new ClosedError(`cannot ${operation}: the KV store is closed`);
+  }
+
+  /** @internal */
+  pages(): PageStore {
+    return this.#pages;
+  }
+
+  /** @internal */
+  unpin(state: CommittedState): void {
+    const txn = state.meta.txn;
+    const count = this.#pins.get(txn);
+    assert(count !== undefined && count > 0, `unpinning txn ${txn}, which nothing pins`);
+    if (count === 1) this.#pins.delete(txn);
+    else this.#pins.set(txn, count - 1);
+  }
+
+  async #readMany(state: CommittedState, keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
+    const entries: (MetastoreEntry | undefined)[] = [];
+    for (const key of keys) entries.push(await readEntry(this.#pages, state.meta.root, key));
+    return entries;
+  }
+
+  #pin(): CommittedState {
+    const state = this.#committed;
+    this.#pins.set(state.meta.txn, (this.#pins.get(state.meta.txn) ?? 0) + 1);
+    return state;
+  }
+
+  async #withPinnedState<T>(read: (state: CommittedState) => Promise<T>): Promise<T> {
+    const state = this.#pin();
+    try {
+      return await read(state);
+    } finally {
+      this.unpin(state);
+    }
+  }
+
+  /** Pages freed by this txn or earlier can be overwritten: durable, and seen by no pinned reader. */
+  #reuseThroughTxn(): number {
+    let through = this.#durableTxn;
+    for (const txn of this.#pins.keys()) through = Math.min(through, txn);
+    return through;
+  }
+
+  // ---- the commit loop ----
+
+  #enqueueBatch(
+    operations: readonly MetastoreOperation[],
+    preconditions: readonly MetastorePrecondition[],
+    durability: KvDurability,
+  ): Promise<number> {
+    this.#assertQueueRoom();
+    // Copied now: the caller may reuse its buffers as soon as the call returns.
+    const copiedOperations = operations.map(copyOperation);
+    const copiedPreconditions = preconditions.map(copyPrecondition);
+    return new Promise<number>((resolve, reject) => {
+      this.#queue.push({ kind: 'batch', operations: copiedOperations, preconditions: copiedPreconditions, durability, resolve, reject });
+      this.#startWriter();
+    });
+  }
+
+  #enqueueSync(): Promise<void> {
+    this.#assertQueueRoom();
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ kind: 'sync', resolve, reject });
+      this.#startWriter();
+    });
+  }
+
+  #assertQueueRoom(): void {
+    if (this.#queue.length >= COMMIT_QUEUE_LENGTH_MAX) {
+      throw new BusyError(`cannot queue a commit: ${COMMIT_QUEUE_LENGTH_MAX} commits are already waiting for the writer`);
+    }
+  }
+
+  #startWriter(): void {
+    if (this.#writerRunning) return;
+    this.#writerRunning = true;
+    void this.#runWriter();
+  }
+
+  async #runWriter(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const group = takeGroup(this.#queue);
+        if (this.#failure !== undefined) {
+          for (const item of group) item.reject(this.#failure.error);
+          continue;
+        }
+        await this.#commitGroup(group);
+      }
+    } finally {
+      this.#writerRunning = false;
+    }
+  }
+
+  async #commitGroup(group: QueuedWork[]): Promise<void> {
+    const batches = group.filter((item): item is QueuedBatch => item.kind === 'batch');
+    const durable = group.some((item) => item.kind === 'sync' || item.durability === 'durable');
+    const base = this.#committed;
+    const transaction = new WriteTransaction({
+      txn: base.meta.txn + 1,
+      pages: this.#pages,
+      allocator: new PageAllocator({
+        txn: base.meta.txn + 1,
+        pageCount: base.meta.pageCount,
+        freelist: base.freelistEntries,
+        reuseThroughTxn: this.#reuseThroughTxn(),
+      }),
+      root: base.meta.root,
+    });
+    let outcomes: Map<QueuedBatch, number | ConflictError>;
+    try {
+      outcomes = await applyBatches(transaction, batches, base.meta.lastVersion);
+    } catch (error) {
+      // Only reads failed (nothing is written before every batch is applied): the store stays usable.
+      for (const item of group) item.reject(error);
+      return;
+    }
+    try {
+      await this.#writeGroup(transaction, outcomes, durable);
+    } catch (error) {
+      this.#failure = { error };
+      for (const item of group) item.reject(error);
+      return;
+    }
+    for (const item of group) {
+      if (item.kind === 'sync') {
+        item.resolve();
+        continue;
+      }
+      const outcome = outcomes.get(item)!;
+      if (outcome instanceof ConflictError) item.reject(outcome);
+      else item.resolve(outcome);
+    }
+  }
+
+  /** Writes the transaction (when any batch committed) and syncs when asked; then publishes. */
+  async #writeGroup(transaction: WriteTransaction, outcomes: Map<QueuedBatch, number | ConflictError>, durable: boolean): Promise<void> {
+    const versions = [...outcomes.values()].filter((outcome): outcome is number => typeof outcome === 'number');
+    if (versions.length === 0) {
+      if (durable && this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
+      return;
+    }
+    const base = this.#committed;
+    const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
+    const finished = transaction.finish({
+      freelistPageIds: base.freelistPageIds,
+      lastVersion: Math.max(...versions),
+      durableTxn: this.#durableTxn,
+    });
+    const file = this.#pages.file;
+    const writes = coalesceWrites(finished.writes).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
+    writes.push(file.write(pageOffsetBytes(slot), encodeMeta(slot, finished.meta)));
+    await Promise.all(writes);
+    const committed: CommittedState = {
+      meta: finished.meta,
+      slot,
+      freelistEntries: finished.freelistEntries,
+      freelistPageIds: finished.freelistPageIds,
+    };
+    this.#writeTransactionCount++;
+    if (durable) await this.#syncFile(committed);
+    for (const node of transaction.dirtyNodes) this.#pages.cache.set(node);
+    this.#committed = committed;
+  }
+
+  async #syncFile(state: CommittedState): Promise<void> {
+    await this.#pages.file.sync();
+    this.#syncCount++;
+    this.#durableTxn = state.meta.txn;
+    this.#durableSlot = state.slot;
+  }
+
+  #assertUsable(operation: string): void {
+    if (this.#closing !== undefined) throw new ClosedError(`cannot ${operation}: the KV store is closed`);
+    if (this.#failure !== undefined) throw this.#failure.error;
+  }
+}
+
+/**
+ * Applies each batch in queue order: its preconditions are checked against the state so far
+ * (earlier batches of the group included, never its own operations), then its operations applied
+ * under the next version. A batch whose precondition fails gets a ConflictError and changes nothing.
+ */
+async function applyBatches(
+  transaction: WriteTransaction,
+  batches: readonly QueuedBatch[],
+  lastVersion: number,
+): Promise<Map<QueuedBatch, number | ConflictError>> {
+  const outcomes = new Map<QueuedBatch, number | ConflictError>();
+  let version = lastVersion;
+  for (const batch of batches) {
+    const conflict = await checkPreconditions(transaction, batch.preconditions);
+    if (conflict !== undefined) {
+      outcomes.set(batch, conflict);
+      continue;
+    }
+    assert(version < Number.MAX_SAFE_INTEGER, 'metastore versions exhausted');
+    version++;
+    for (const operation of batch.operations) {
+      if (operation.type === 'put') await transaction.put(operation.key, operation.value, version);
+      else await transaction.delete(operation.key);
+    }
+    outcomes.set(batch, version);
+  }
+  return outcomes;
+}
+
+async function checkPreconditions(
+  transaction: WriteTransaction,
+  preconditions: readonly MetastorePrecondition[],
+): Promise<ConflictError | undefined> {
+  for (const precondition of preconditions) {
+    const actualVersion = await transaction.versionOf(precondition.key);
+    if (actualVersion === precondition.version) continue;
+    const expected = precondition.version === null ? 'to be absent' : `at version ${precondition.version}`;
+    const actual = actualVersion === null ? 'it is absent' : `it is at version ${actualVersion}`;
+    return new ConflictError(`batch precondition failed: expected key ${describeBytes(precondition.key)} ${expected}, but ${actual}`);
+  }
+  return undefined;
+}
+
+function assertDurability(durability: unknown): asserts durability is KvDurability {
+  if (durability !== 'durable' && durability !== 'relaxed') {
+    throw new InvalidArgumentError(`invalid durability ${JSON.stringify(durability)}: expected "durable" or "relaxed"`);
+  }
+}
+
+/** A read transaction: one pinned state, read until released. */
+class PinnedSnapshot implements KvSnapshot {
+  readonly version: number;
+  readonly #engine: KvStoreEngine;
+  readonly #state: CommittedState;
+  #released = false;
+
+  constructor(engine: KvStoreEngine, state: CommittedState) {
+    this.#engine = engine;
+    this.#state = state;
+    this.version = state.meta.lastVersion;
+  }
+
+  async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
+    this.#assertReadable('get');
+    assertMetastoreKey(key);
+    return readEntry(this.#engine.pages(), this.#state.meta.root, key);
+  }
+
+  async getMany(keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
+    this.#assertReadable('getMany');
+    assertMetastoreKeys(keys);
+    const entries: (MetastoreEntry | undefined)[] = [];
+    for (const key of keys) entries.push(await readEntry(this.#engine.pages(), this.#state.meta.root, key));
+    return entries;
+  }
+
+  async scan(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
+    this.#assertReadable('scan');
+    const scan = resolveMetastoreScan(options);
+    if (isEmptyMetastoreScan(scan)) return { entries: [] };
+    return scanTree(this.#engine.pages(), this.#state.meta.root, scan);
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#engine.unpin(this.#state);
+  }
+
+  #assertReadable(operation: string): void {
+    if (this.#released) throw new ClosedError(`cannot ${operation}: the snapshot was released`);
+    this.#engine.assertReadable(`${operation} on a snapshot`);
+  }
 }

@@ -1,0 +1,52 @@
+import type { MetastoreOperation, MetastorePrecondition } from '../contracts/metastore.ts';
+import { GROUP_COMMIT_BATCHES_MAX, GROUP_COMMIT_OPERATIONS_MAX } from './constants.ts';
+import type { KvDurability } from './kv-store-types.ts';
+
+/** A commit waiting for the writer. Its keys and values are private copies. */
+export interface QueuedBatch {
+  kind: 'batch';
+  operations: MetastoreOperation[];
+  preconditions: MetastorePrecondition[];
+  durability: KvDurability;
+  resolve(version: number): void;
+  reject(error: unknown): void;
+}
+
+/** A request to make everything committed so far durable. */
+export interface QueuedSync {
+  kind: 'sync';
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export type QueuedWork = QueuedBatch | QueuedSync;
+
+/**
+ * Takes the next group from the front of `queue`: as many items as arrived, up to
+ * GROUP_COMMIT_BATCHES_MAX batches and GROUP_COMMIT_OPERATIONS_MAX operations (the first batch is
+ * always taken, whatever its size, so every batch makes progress).
+ */
+export function takeGroup(queue: QueuedWork[]): QueuedWork[] {
+  let batches = 0;
+  let operations = 0;
+  let count = 0;
+  for (const item of queue) {
+    if (item.kind === 'batch') {
+      const size = item.operations.length + item.preconditions.length;
+      if (batches > 0 && (batches >= GROUP_COMMIT_BATCHES_MAX || operations + size > GROUP_COMMIT_OPERATIONS_MAX)) break;
+      batches++;
+      operations += size;
+    }
+    count++;
+  }
+  return queue.splice(0, count);
+}
+
+export function copyOperation(operation: MetastoreOperation): MetastoreOperation {
+  if (operation.type === 'put') return { type: 'put', key: new Uint8Array(operation.key), value: new Uint8Array(operation.value) };
+  return { type: 'delete', key: new Uint8Array(operation.key) };
+}
+
+export function copyPrecondition(precondition: MetastorePrecondition): MetastorePrecondition {
+  return { key: new Uint8Array(precondition.key), version: precondition.version };
+}

@@ -1,0 +1,272 @@
+import { assert } from '../assert.ts';
+import { CorruptionError } from '../errors.ts';
+import { METASTORE_KEY_BYTES_MAX } from '../contracts/metastore.ts';
+import { PAGE_BYTES, PAGE_PAYLOAD_BYTES } from './constants.ts';
+import {
+  type BranchNode,
+  type LeafNode,
+  type OverflowReference,
+  type PageReference,
+  type TreeNode,
+  assertNodeShape,
+  keyIsInline,
+} from './node.ts';
+import {
+  PAGE_KIND,
+  PAGE_PAYLOAD_OFFSET,
+  type PageExpectation,
+  newPage,
+  openPage,
+  pageView,
+  readUint53,
+  sealPage,
+  writeUint53,
+} from './page-format.ts';
+
+/**
+ * Leaf and branch pages. After the page header, a leaf holds `count` entries:
+ *
+ * ```
+ * flags u8 (1: key in an overflow run, 2: value in an overflow run) | key length u16 | version u64
+ * key bytes, or an overflow reference (page id u32, txn u64, length u32)
+ * value length u16 and value bytes, or an overflow reference
+ * ```
+ *
+ * A branch holds its first child reference (page id u32, txn u64), then `count - 1` separators,
+ * each `flags u8 | key length u16 | key bytes or overflow reference | child reference`.
+ *
+ * Decoding leaves the keys that live in overflow runs empty, with their reference set: the page
+ * store reads those runs before it hands the node out, so decoded nodes always carry full keys.
+ */
+
+const FLAG_KEY_OVERFLOW = 1;
+const FLAG_VALUE_OVERFLOW = 2;
+const EMPTY = new Uint8Array(0);
+
+export function encodeNode(node: TreeNode): Uint8Array {
+  assertNodeShape(node);
+  assert(node.payloadBytes <= PAGE_PAYLOAD_BYTES, `node ${node.pageId} overflows its page: ${node.payloadBytes} bytes`);
+  const kind = node.kind === 'leaf' ? PAGE_KIND.leaf : PAGE_KIND.branch;
+  const count = node.kind === 'leaf' ? node.keys.length : node.children.length;
+  const page = newPage({ kind, count, pageId: node.pageId, txn: node.txn });
+  const writer = new PageWriter(page);
+  if (node.kind === 'leaf') encodeLeafEntries(node, writer);
+  else encodeBranchEntries(node, writer);
+  assert(writer.offset - PAGE_PAYLOAD_OFFSET === node.payloadBytes, `node ${node.pageId} size accounting is off`);
+  return sealPage(page);
+}
+
+function encodeLeafEntries(leaf: LeafNode, writer: PageWriter): void {
+  for (let index = 0; index < leaf.keys.length; index++) {
+    const key = leaf.keys[index]!;
+    const value = leaf.values[index]!;
+    const keyOverflow = leaf.keyOverflows[index];
+    assert(keyIsInline(key) === (keyOverflow === undefined), 'a key is inline exactly when it is short');
+    const valueInline = value instanceof Uint8Array;
+    writer.uint8((keyOverflow ? FLAG_KEY_OVERFLOW : 0) | (valueInline ? 0 : FLAG_VALUE_OVERFLOW));
+    writer.uint16(key.length);
+    writer.uint53(leaf.versions[index]!);
+    if (keyOverflow) writer.overflowReference(keyOverflow);
+    else writer.bytes(key);
+    if (valueInline) {
+      writer.uint16(value.length);
+      writer.bytes(value);
+    } else {
+      writer.overflowReference(value);
+    }
+  }
+}
+
+function encodeBranchEntries(branch: BranchNode, writer: PageWriter): void {
+  writer.pageReference(branch.children[0]!);
+  for (let index = 0; index < branch.keys.length; index++) {
+    const key = branch.keys[index]!;
+    const keyOverflow = branch.keyOverflows[index];
+    assert(keyIsInline(key) === (keyOverflow === undefined), 'a separator is inline exactly when it is short');
+    writer.uint8(keyOverflow ? FLAG_KEY_OVERFLOW : 0);
+    writer.uint16(key.length);
+    if (keyOverflow) writer.overflowReference(keyOverflow);
+    else writer.bytes(key);
+    writer.pageReference(branch.children[index + 1]!);
+  }
+}
+
+/**
+ * Decodes a leaf or branch page read from storage (checked against `expected` first). Keys in
+ * overflow runs come back empty, with their reference in `keyOverflows`.
+ */
+export function decodeNode(page: Uint8Array, expected: PageReference): TreeNode {
+  // The kind byte is read before the checksum only to pick the expectation: a leaf or a branch.
+  const kind = pageKindOf(page) === PAGE_KIND.branch ? PAGE_KIND.branch : PAGE_KIND.leaf;
+  const expectation: PageExpectation = { pageId: expected.pageId, txn: expected.txn, kind };
+  const header = openPage(page, expectation);
+  const reader = new PageReader(page, expected.pageId);
+  const node = kind === PAGE_KIND.leaf ? decodeLeaf(reader, header.count) : decodeBranch(reader, header.count);
+  node.pageId = header.pageId;
+  node.txn = header.txn;
+  node.payloadBytes = reader.offset - PAGE_PAYLOAD_OFFSET;
+  return node;
+}
+
+function pageKindOf(page: Uint8Array): number {
+  return page.length === PAGE_BYTES ? page[4]! : 0;
+}
+
+function decodeLeaf(reader: PageReader, count: number): LeafNode {
+  const leaf: LeafNode = { kind: 'leaf', pageId: 0, txn: 0, keys: [], keyOverflows: [], versions: [], values: [], payloadBytes: 0 };
+  for (let index = 0; index < count; index++) {
+    const flags = reader.uint8();
+    const keyLength = reader.uint16();
+    if (keyLength === 0 || keyLength > METASTORE_KEY_BYTES_MAX) reader.corrupt(`key length ${keyLength}`);
+    leaf.versions.push(reader.uint53());
+    if (flags & FLAG_KEY_OVERFLOW) {
+      const reference = reader.overflowReference();
+      if (reference.lengthBytes !== keyLength) reader.corrupt('key overflow length disagrees with the key length');
+      leaf.keys.push(EMPTY);
+      leaf.keyOverflows.push(reference);
+    } else {
+      leaf.keys.push(reader.bytes(keyLength));
+      leaf.keyOverflows.push(undefined);
+    }
+    if (flags & FLAG_VALUE_OVERFLOW) leaf.values.push(reader.overflowReference());
+    else leaf.values.push(reader.bytes(reader.uint16()));
+  }
+  return leaf;
+}
+
+function decodeBranch(reader: PageReader, count: number): BranchNode {
+  if (count < 1) reader.corrupt(`a branch with ${count} children`);
+  const branch: BranchNode = { kind: 'branch', pageId: 0, txn: 0, keys: [], keyOverflows: [], children: [], payloadBytes: 0 };
+  branch.children.push(reader.pageReference());
+  for (let index = 1; index < count; index++) {
+    const flags = reader.uint8();
+    const keyLength = reader.uint16();
+    if (keyLength === 0 || keyLength > METASTORE_KEY_BYTES_MAX) reader.corrupt(`separator length ${keyLength}`);
+    if (flags & FLAG_KEY_OVERFLOW) {
+      branch.keys.push(EMPTY);
+      branch.keyOverflows.push(reader.overflowReference());
+    } else {
+      branch.keys.push(reader.bytes(keyLength));
+      branch.keyOverflows.push(undefined);
+    }
+    branch.children.push(reader.pageReference());
+  }
+  return branch;
+}
+
+/** Sequential little-endian writes into a page's payload. */
+export class PageWriter {
+  readonly #page: Uint8Array;
+  readonly #view: DataView;
+  offset = PAGE_PAYLOAD_OFFSET;
+
+  constructor(page: Uint8Array) {
+    this.#page = page;
+    this.#view = pageView(page);
+  }
+
+  uint8(value: number): void {
+    this.#view.setUint8(this.offset, value);
+    this.offset += 1;
+  }
+
+  uint16(value: number): void {
+    this.#view.setUint16(this.offset, value, true);
+    this.offset += 2;
+  }
+
+  uint32(value: number): void {
+    this.#view.setUint32(this.offset, value, true);
+    this.offset += 4;
+  }
+
+  uint53(value: number): void {
+    writeUint53(this.#view, this.offset, value);
+    this.offset += 8;
+  }
+
+  bytes(value: Uint8Array): void {
+    this.#page.set(value, this.offset);
+    this.offset += value.length;
+  }
+
+  pageReference(reference: PageReference): void {
+    this.uint32(reference.pageId);
+    this.uint53(reference.txn);
+  }
+
+  overflowReference(reference: OverflowReference): void {
+    this.pageReference(reference);
+    this.uint32(reference.lengthBytes);
+  }
+}
+
+/**
+ * Sequential reads from a page whose checksum already held. A field that runs past the page is
+ * still CorruptionError (a page from a buggy or foreign writer), never an out-of-range read.
+ */
+export class PageReader {
+  readonly #page: Uint8Array;
+  readonly #view: DataView;
+  readonly #pageId: number;
+  offset = PAGE_PAYLOAD_OFFSET;
+
+  constructor(page: Uint8Array, pageId: number) {
+    this.#page = page;
+    this.#view = pageView(page);
+    this.#pageId = pageId;
+  }
+
+  uint8(): number {
+    this.#need(1);
+    return this.#view.getUint8(this.offset++);
+  }
+
+  uint16(): number {
+    this.#need(2);
+    const value = this.#view.getUint16(this.offset, true);
+    this.offset += 2;
+    return value;
+  }
+
+  uint32(): number {
+    this.#need(4);
+    const value = this.#view.getUint32(this.offset, true);
+    this.offset += 4;
+    return value;
+  }
+
+  uint53(): number {
+    this.#need(8);
+    const value = readUint53(this.#view, this.offset);
+    this.offset += 8;
+    return value;
+  }
+
+  /** A view into the page: decoded nodes keep their page's buffer alive and never change it. */
+  bytes(length: number): Uint8Array {
+    this.#need(length);
+    const value = this.#page.subarray(this.offset, this.offset + length);
+    this.offset += length;
+    return value;
+  }
+
+  pageReference(): PageReference {
+    return { pageId: this.uint32(), txn: this.uint53() };
+  }
+
+  overflowReference(): OverflowReference {
+    const { pageId, txn } = this.pageReference();
+    const lengthBytes = this.uint32();
+    if (lengthBytes === 0) this.corrupt('an empty overflow run');
+    return { pageId, txn, lengthBytes };
+  }
+
+  corrupt(what: string): never {
+    throw new CorruptionError(`page ${this.#pageId} is malformed: ${what} at offset ${this.offset}`);
+  }
+
+  #need(length: number): void {
+    if (this.offset + length > PAGE_BYTES) this.corrupt(`a field of ${length} bytes runs past the page end`);
+  }
+}

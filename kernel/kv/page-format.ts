@@ -1,0 +1,134 @@
+import { CorruptionError } from '../errors.ts';
+import { assert } from '../assert.ts';
+import { crc32c } from './crc32c.ts';
+import { FORMAT_VERSION, PAGE_BYTES, PAGE_HEADER_BYTES, PAGE_ID_MAX } from './constants.ts';
+
+/**
+ * The header every page starts with, and the checksum that seals it.
+ *
+ * ```
+ * offset  size  field
+ *      0     4  CRC-32C of bytes [4, PAGE_BYTES): everything but the checksum itself
+ *      4     1  kind (PAGE_KIND)
+ *      5     1  format version
+ *      6     2  count: entries (leaf, branch separators + 1, freelist), 0 otherwise
+ *      8     4  page id: where the page belongs, so a page written to the wrong place is caught
+ *     12     8  txn: the write transaction that wrote the page
+ *     20     4  reserved, zero
+ * ```
+ *
+ * Integers are little-endian. Transaction ids and versions are below 2^53 and stored as 8 bytes
+ * (low word, then high word).
+ */
+
+export const PAGE_KIND = { meta: 1, branch: 2, leaf: 3, overflow: 4, freelist: 5 } as const;
+export type PageKind = (typeof PAGE_KIND)[keyof typeof PAGE_KIND];
+
+const CHECKSUM_OFFSET = 0;
+const KIND_OFFSET = 4;
+const FORMAT_OFFSET = 5;
+const COUNT_OFFSET = 6;
+const PAGE_ID_OFFSET = 8;
+const TXN_OFFSET = 12;
+const TWO_TO_THE_32 = 0x1_0000_0000;
+
+export interface PageHeader {
+  kind: PageKind;
+  count: number;
+  pageId: number;
+  txn: number;
+}
+
+/** What a reader expects of a page it reads; any mismatch is corruption. */
+export interface PageExpectation {
+  pageId: number;
+  kind: PageKind;
+  /** The txn the reference to the page recorded; undefined for the meta slots, which have none. */
+  txn: number | undefined;
+}
+
+export function pageView(page: Uint8Array): DataView {
+  return new DataView(page.buffer, page.byteOffset, page.byteLength);
+}
+
+export function writeUint53(view: DataView, offset: number, value: number): void {
+  assert(Number.isSafeInteger(value) && value >= 0, `not a non-negative safe integer: ${value}`);
+  view.setUint32(offset, value % TWO_TO_THE_32, true);
+  view.setUint32(offset + 4, Math.floor(value / TWO_TO_THE_32), true);
+}
+
+export function readUint53(view: DataView, offset: number): number {
+  const value = view.getUint32(offset + 4, true) * TWO_TO_THE_32 + view.getUint32(offset, true);
+  if (!Number.isSafeInteger(value)) throw new CorruptionError(`page field at offset ${offset} exceeds 2^53`);
+  return value;
+}
+
+/** A zeroed page with its header filled in; the caller writes the payload, then seals it. */
+export function newPage(header: PageHeader): Uint8Array {
+  assert(header.pageId >= 0 && header.pageId <= PAGE_ID_MAX, `page id out of range: ${header.pageId}`);
+  assert(header.count >= 0 && header.count <= 0xffff, `page count out of range: ${header.count}`);
+  const page = new Uint8Array(PAGE_BYTES);
+  const view = pageView(page);
+  view.setUint8(KIND_OFFSET, header.kind);
+  view.setUint8(FORMAT_OFFSET, FORMAT_VERSION);
+  view.setUint16(COUNT_OFFSET, header.count, true);
+  view.setUint32(PAGE_ID_OFFSET, header.pageId, true);
+  writeUint53(view, TXN_OFFSET, header.txn);
+  return page;
+}
+
+/** Computes and stores the checksum. Nothing may change the page afterwards. */
+export function sealPage(page: Uint8Array): Uint8Array {
+  assert(page.length === PAGE_BYTES, 'a page is PAGE_BYTES long');
+  pageView(page).setUint32(CHECKSUM_OFFSET, crc32c(page.subarray(KIND_OFFSET)), true);
+  return page;
+}
+
+/**
+ * Checks a page read back from storage: its checksum first (so nothing else is read from a torn
+ * or corrupted page), then that it is the page, of the kind and transaction, the reader expected.
+ * Any failure is CorruptionError: such bytes are never returned as data.
+ */
+export function openPage(page: Uint8Array, expected: PageExpectation): PageHeader {
+  const where = `page ${expected.pageId}`;
+  if (page.length !== PAGE_BYTES) {
+    throw new CorruptionError(`${where} is cut short: read ${page.length} of ${PAGE_BYTES} bytes`);
+  }
+  const view = pageView(page);
+  const stored = view.getUint32(CHECKSUM_OFFSET, true);
+  const computed = crc32c(page.subarray(KIND_OFFSET));
+  if (stored !== computed) {
+    throw new CorruptionError(`${where} fails its checksum: stored ${hex(stored)}, computed ${hex(computed)}`);
+  }
+  const header = readHeader(view);
+  if (view.getUint8(FORMAT_OFFSET) !== FORMAT_VERSION) {
+    throw new CorruptionError(`${where} has format ${view.getUint8(FORMAT_OFFSET)}, expected ${FORMAT_VERSION}`);
+  }
+  if (header.pageId !== expected.pageId) throw new CorruptionError(`${where} holds the contents of page ${header.pageId}`);
+  if (header.kind !== expected.kind) {
+    throw new CorruptionError(`${where} is of kind ${header.kind}, expected kind ${expected.kind}`);
+  }
+  if (expected.txn !== undefined && header.txn !== expected.txn) {
+    throw new CorruptionError(`${where} was written by txn ${header.txn}, but its reference expects txn ${expected.txn}`);
+  }
+  return header;
+}
+
+function readHeader(view: DataView): PageHeader {
+  return {
+    kind: view.getUint8(KIND_OFFSET) as PageKind,
+    count: view.getUint16(COUNT_OFFSET, true),
+    pageId: view.getUint32(PAGE_ID_OFFSET, true),
+    txn: readUint53(view, TXN_OFFSET),
+  };
+}
+
+export function pageOffsetBytes(pageId: number): number {
+  return pageId * PAGE_BYTES;
+}
+
+export const PAGE_PAYLOAD_OFFSET = PAGE_HEADER_BYTES;
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, '0')}`;
+}

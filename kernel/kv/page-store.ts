@@ -1,0 +1,87 @@
+import { assert } from '../assert.ts';
+import { CorruptionError } from '../errors.ts';
+import type { StorageFile } from '../contracts/storage-file.ts';
+import { META_SLOT_COUNT, PAGE_BYTES } from './constants.ts';
+import { type FreePage, decodeFreelistPage } from './freelist.ts';
+import type { OverflowReference, PageReference, TreeNode } from './node.ts';
+import { decodeNode } from './node-codec.ts';
+import { decodeOverflowRun, overflowPageCount } from './overflow.ts';
+import { PageCache } from './page-cache.ts';
+import { pageOffsetBytes } from './page-format.ts';
+
+/**
+ * Reads pages from the StorageFile, checks them, decodes them and caches the decoded tree nodes.
+ * Every page read from the file is checked (checksum, page id, kind, txn) before anything in it is
+ * used; what fails is CorruptionError. Concurrent reads of one page share one file read.
+ */
+export class PageStore {
+  readonly file: StorageFile;
+  readonly cache: PageCache;
+  readonly #inFlight = new Map<number, Promise<TreeNode>>();
+
+  constructor(file: StorageFile, cachePages: number) {
+    this.file = file;
+    this.cache = new PageCache(cachePages);
+  }
+
+  /** The node `reference` points at, with every key complete (overflow keys read in). */
+  async readNode(reference: PageReference): Promise<TreeNode> {
+    assert(reference.pageId >= META_SLOT_COUNT, `a tree page id is past the meta slots: ${reference.pageId}`);
+    const cached = this.cache.get(reference.pageId, reference.txn);
+    if (cached !== undefined) return cached;
+    const pending = this.#inFlight.get(reference.pageId);
+    if (pending !== undefined) {
+      const node = await pending;
+      if (node.txn === reference.txn) return node;
+    }
+    const reading = this.#readNodeFromFile(reference);
+    this.#inFlight.set(reference.pageId, reading);
+    try {
+      return await reading;
+    } finally {
+      if (this.#inFlight.get(reference.pageId) === reading) this.#inFlight.delete(reference.pageId);
+    }
+  }
+
+  async #readNodeFromFile(reference: PageReference): Promise<TreeNode> {
+    const page = await this.file.read(pageOffsetBytes(reference.pageId), PAGE_BYTES);
+    const node = decodeNode(page, reference);
+    for (let index = 0; index < node.keys.length; index++) {
+      const overflow = node.keyOverflows[index];
+      if (overflow !== undefined) node.keys[index] = await this.readOverflow(overflow);
+    }
+    if (node.kind === 'branch') {
+      for (const child of node.children) {
+        if (child.txn > node.txn) throw new CorruptionError(`page ${node.pageId} refers to a page newer than itself`);
+      }
+    }
+    this.cache.set(node);
+    return node;
+  }
+
+  /** The bytes of an overflow run, every page checked. Not cached: runs are large and read once. */
+  async readOverflow(reference: OverflowReference): Promise<Uint8Array> {
+    assert(reference.pageId >= META_SLOT_COUNT, `an overflow page id is past the meta slots: ${reference.pageId}`);
+    const lengthBytes = overflowPageCount(reference.lengthBytes) * PAGE_BYTES;
+    const run = await this.file.read(pageOffsetBytes(reference.pageId), lengthBytes);
+    if (run.length !== lengthBytes) {
+      throw new CorruptionError(`overflow run at page ${reference.pageId} is cut short: read ${run.length} of ${lengthBytes} bytes`);
+    }
+    return decodeOverflowRun(run, reference);
+  }
+
+  /** The whole freelist chain from `head`: its entries and the ids of the chain's own pages. */
+  async readFreelist(head: PageReference | undefined, pagesMax: number): Promise<{ entries: FreePage[]; pageIds: number[] }> {
+    const entries: FreePage[] = [];
+    const pageIds: number[] = [];
+    for (let reference = head; reference !== undefined; ) {
+      if (pageIds.length >= pagesMax) throw new CorruptionError(`the freelist chain is longer than the ${pagesMax} pages of the store`);
+      const page = await this.file.read(pageOffsetBytes(reference.pageId), PAGE_BYTES);
+      const decoded = decodeFreelistPage(page, reference);
+      pageIds.push(reference.pageId);
+      entries.push(...decoded.entries);
+      reference = decoded.next;
+    }
+    return { entries, pageIds };
+  }
+}

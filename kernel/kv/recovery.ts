@@ -1,0 +1,141 @@
+import { CorruptionError } from '../errors.ts';
+import { FIRST_DATA_PAGE_ID, META_SLOT_COUNT, PAGE_BYTES, TREE_DEPTH_MAX } from './constants.ts';
+import type { FreePage } from './freelist.ts';
+import { type Meta, decodeMeta, encodeMeta } from './meta.ts';
+import type { PageReference } from './node.ts';
+import { overflowPageCount } from './overflow.ts';
+import type { PageStore } from './page-store.ts';
+
+/**
+ * Choosing the committed state when a store opens.
+ *
+ * A commit writes its pages, then its meta page into the slot that does not hold the last durable
+ * state, then syncs once. A crash before that sync may leave any subset of those writes, torn or
+ * whole, so a meta page with a valid checksum proves nothing about the pages it points at. Recovery
+ * therefore takes the newest valid meta and verifies the pages that may not have been synced: those
+ * written by a txn after the last state known durable (the older slot, or the durable txn the meta
+ * recorded, whichever is older). COW means a page older than that threshold was synced before the
+ * meta was written and never overwritten since, so a subtree whose root is older is skipped whole:
+ * opening reads only the meta slots and the pages of the last unsynced commits.
+ *
+ * If the newest state fails, the other slot holds the last durable state, whose pages were synced.
+ */
+
+/** The committed state a store starts from. */
+export interface RecoveredState {
+  meta: Meta;
+  slot: number;
+  freelistEntries: FreePage[];
+  freelistPageIds: number[];
+}
+
+/** The state of a store that has never committed. */
+export function emptyMeta(): Meta {
+  return {
+    txn: 0,
+    lastVersion: 0,
+    root: undefined,
+    freelist: undefined,
+    freelistEntryCount: 0,
+    pageCount: META_SLOT_COUNT,
+    durableTxnAtWrite: 0,
+  };
+}
+
+export async function recoverState(pages: PageStore): Promise<RecoveredState> {
+  const sizeBytes = await pages.file.size();
+  const slots = await readMetaSlots(pages);
+  const valid: { slot: number; meta: Meta }[] = [];
+  for (const { slot, meta } of slots) if (meta !== undefined) valid.push({ slot, meta });
+  if (valid.length === 0) {
+    // Creating a store writes slot 0 and syncs; a crash during that leaves at most the two slots.
+    if (sizeBytes <= META_SLOT_COUNT * PAGE_BYTES) return createStore(pages);
+    const reasons = slots.map((slot) => `slot ${slot.slot}: ${slot.problem}`).join('; ');
+    throw new CorruptionError(`cannot open the KV store: neither meta slot holds a valid meta page (${reasons})`);
+  }
+  valid.sort((a, b) => b.meta.txn - a.meta.txn);
+  const failures: string[] = [];
+  for (const candidate of valid) {
+    const other = valid.find((slot) => slot !== candidate && slot.meta.txn < candidate.meta.txn);
+    const trustedThroughTxn = Math.min(candidate.meta.durableTxnAtWrite, other?.meta.txn ?? Number.POSITIVE_INFINITY);
+    try {
+      await verifyTree(pages, candidate.meta, candidate.meta.root, trustedThroughTxn, 0);
+      const freelist = await readCheckedFreelist(pages, candidate.meta);
+      // What recovery chose may not have been synced (a relaxed commit the OS kept): sync it now,
+      // since the next commit overwrites the other slot.
+      await pages.file.sync();
+      return { meta: candidate.meta, slot: candidate.slot, freelistEntries: freelist.entries, freelistPageIds: freelist.pageIds };
+    } catch (error) {
+      if (!(error instanceof CorruptionError)) throw error;
+      failures.push(`slot ${candidate.slot} (txn ${candidate.meta.txn}): ${error.message}`);
+      // Nodes of a rejected state must not be served from the cache.
+      pages.cache.clear();
+    }
+  }
+  throw new CorruptionError(`cannot open the KV store: no meta slot leads to an intact state (${failures.join('; ')})`);
+}
+
+async function readMetaSlots(pages: PageStore): Promise<{ slot: number; meta: Meta | undefined; problem: string }[]> {
+  const bytes = await pages.file.read(0, META_SLOT_COUNT * PAGE_BYTES);
+  const result = [];
+  for (let slot = 0; slot < META_SLOT_COUNT; slot++) {
+    const page = bytes.slice(slot * PAGE_BYTES, (slot + 1) * PAGE_BYTES);
+    try {
+      result.push({ slot, meta: decodeMeta(slot, page), problem: '' });
+    } catch (error) {
+      if (!(error instanceof CorruptionError)) throw error;
+      result.push({ slot, meta: undefined, problem: error.message });
+    }
+  }
+  return result;
+}
+
+async function createStore(pages: PageStore): Promise<RecoveredState> {
+  const meta = emptyMeta();
+  await pages.file.write(0, encodeMeta(0, meta));
+  await pages.file.sync();
+  return { meta, slot: 0, freelistEntries: [], freelistPageIds: [] };
+}
+
+/** Reads and checks every page of the state newer than `trustedThroughTxn`. */
+async function verifyTree(
+  pages: PageStore,
+  meta: Meta,
+  reference: PageReference | undefined,
+  trustedThroughTxn: number,
+  depth: number,
+): Promise<void> {
+  if (reference === undefined) return;
+  if (depth >= TREE_DEPTH_MAX) throw new CorruptionError(`the tree is deeper than ${TREE_DEPTH_MAX} levels`);
+  assertInside(meta, reference.pageId, 1);
+  if (reference.txn <= trustedThroughTxn) return;
+  const node = await pages.readNode(reference);
+  for (const overflow of node.keyOverflows) {
+    if (overflow !== undefined) assertInside(meta, overflow.pageId, overflowPageCount(overflow.lengthBytes));
+  }
+  if (node.kind === 'leaf') {
+    for (const value of node.values) {
+      if (value instanceof Uint8Array) continue;
+      assertInside(meta, value.pageId, overflowPageCount(value.lengthBytes));
+      if (value.txn > trustedThroughTxn) await pages.readOverflow(value);
+    }
+    return;
+  }
+  for (const child of node.children) await verifyTree(pages, meta, child, trustedThroughTxn, depth + 1);
+}
+
+async function readCheckedFreelist(pages: PageStore, meta: Meta): Promise<{ entries: FreePage[]; pageIds: number[] }> {
+  const freelist = await pages.readFreelist(meta.freelist, meta.pageCount);
+  if (freelist.entries.length !== meta.freelistEntryCount) {
+    throw new CorruptionError(`the freelist holds ${freelist.entries.length} entries, the meta page says ${meta.freelistEntryCount}`);
+  }
+  for (const pageId of freelist.pageIds) assertInside(meta, pageId, 1);
+  for (const entry of freelist.entries) assertInside(meta, entry.pageId, 1);
+  return freelist;
+}
+
+function assertInside(meta: Meta, pageId: number, pageCount: number): void {
+  if (pageId < FIRST_DATA_PAGE_ID || pageId + pageCount > meta.pageCount) {
+    throw new CorruptionError(`page ${pageId} (${pageCount} pages) lies outside the ${meta.pageCount} pages of txn ${meta.txn}`);
+  }
+}

@@ -1,0 +1,81 @@
+import type { StorageFile } from '../contracts/storage-file.ts';
+import { ClosedError } from '../errors.ts';
+
+/**
+ * A StorageFile over a growable Uint8Array for the engine's own tests, counting what the engine
+ * asks of it (syncs above all: group commit is judged by them). `image()` is what a reopened file
+ * starts from; `failNextSync` makes the next sync throw, as a failing disk would.
+ */
+export class CountingStorageFile implements StorageFile {
+  #bytes: Uint8Array;
+  #sizeBytes: number;
+  #closed = false;
+  syncCount = 0;
+  writeCount = 0;
+  readCount = 0;
+  failNextSync = false;
+
+  constructor(image: Uint8Array = new Uint8Array(0)) {
+    this.#bytes = new Uint8Array(Math.max(4096, image.length));
+    this.#bytes.set(image);
+    this.#sizeBytes = image.length;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    this.#assertOpen();
+    this.readCount++;
+    const start = Math.min(offset, this.#sizeBytes);
+    return this.#bytes.slice(start, Math.min(offset + length, this.#sizeBytes));
+  }
+
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    this.#assertOpen();
+    this.writeCount++;
+    const end = offset + data.length;
+    if (end > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(end, this.#bytes.length * 2));
+      grown.set(this.#bytes.subarray(0, this.#sizeBytes));
+      this.#bytes = grown;
+    }
+    this.#bytes.set(data, offset);
+    this.#sizeBytes = Math.max(this.#sizeBytes, end);
+  }
+
+  async size(): Promise<number> {
+    this.#assertOpen();
+    return this.#sizeBytes;
+  }
+
+  async truncate(sizeBytes: number): Promise<void> {
+    this.#assertOpen();
+    if (sizeBytes < this.#sizeBytes) this.#bytes.fill(0, sizeBytes, this.#sizeBytes);
+    else await this.write(sizeBytes, new Uint8Array(0));
+    this.#sizeBytes = sizeBytes;
+  }
+
+  async sync(): Promise<void> {
+    this.#assertOpen();
+    this.syncCount++;
+    if (this.failNextSync) {
+      this.failNextSync = false;
+      throw new Error('simulated sync failure');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  image(): Uint8Array {
+    return this.#bytes.slice(0, this.#sizeBytes);
+  }
+
+  /** Flips the bits of one byte in place, as a bad sector would. */
+  corrupt(offset: number): void {
+    this.#bytes[offset] = this.#bytes[offset]! ^ 0xff;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ClosedError('the counting storage file is closed');
+  }
+}

@@ -1,0 +1,102 @@
+import { assert } from '../assert.ts';
+import { copyBytes } from '../contracts/bytes.ts';
+import type { MetastoreEntry, MetastoreScanPage } from '../contracts/metastore.ts';
+import { encodeScanCursor } from '../contracts/metastore-cursor.ts';
+import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
+import { TREE_DEPTH_MAX } from './constants.ts';
+import type { LeafNode, OverflowReference, PageReference } from './node.ts';
+import type { PageStore } from './page-store.ts';
+import { childIndexFor, lowerBound, searchLeaf, upperBound } from './tree-search.ts';
+
+/**
+ * Reads of one committed tree, given its root. The caller keeps that state pinned while a read
+ * runs, so no page of it is reused underneath the read. Every returned buffer is a fresh copy.
+ */
+
+/** The leaf whose range holds `key`. */
+export async function findLeaf(pages: PageStore, root: PageReference, key: Uint8Array): Promise<LeafNode> {
+  let node = await pages.readNode(root);
+  for (let depth = 0; node.kind === 'branch'; depth++) {
+    assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
+    node = await pages.readNode(node.children[childIndexFor(node.keys, key)]!);
+  }
+  return node;
+}
+
+export async function readEntry(
+  pages: PageStore,
+  root: PageReference | undefined,
+  key: Uint8Array,
+): Promise<MetastoreEntry | undefined> {
+  if (root === undefined) return undefined;
+  const leaf = await findLeaf(pages, root, key);
+  const { index, found } = searchLeaf(leaf.keys, key);
+  if (!found) return undefined;
+  return { key: copyBytes(key), value: await readValue(pages, leaf.values[index]!), version: leaf.versions[index]! };
+}
+
+export async function readValue(pages: PageStore, value: Uint8Array | OverflowReference): Promise<Uint8Array> {
+  return value instanceof Uint8Array ? copyBytes(value) : pages.readOverflow(value);
+}
+
+/** An entry found by a scan, before its value is read: a scan reads values only of what it returns. */
+interface ScanHit {
+  key: Uint8Array;
+  version: number;
+  value: Uint8Array | OverflowReference;
+}
+
+/**
+ * One page of a scan. It collects one entry more than the limit: when that one exists, more entries
+ * follow and the page gets a cursor naming its last key (the shared cursor format).
+ */
+export async function scanTree(
+  pages: PageStore,
+  root: PageReference | undefined,
+  scan: ResolvedMetastoreScan,
+): Promise<MetastoreScanPage> {
+  if (root === undefined) return { entries: [] };
+  const hits: ScanHit[] = [];
+  await collect(pages, root, scan, hits, 0);
+  const returned = hits.slice(0, scan.limit);
+  const entries: MetastoreEntry[] = [];
+  for (const hit of returned) {
+    entries.push({ key: copyBytes(hit.key), value: await readValue(pages, hit.value), version: hit.version });
+  }
+  if (hits.length > scan.limit) return { entries, cursor: encodeScanCursor(entries.at(-1)!.key) };
+  return { entries };
+}
+
+/** Appends the entries of the subtree in the scan's range and order until it has `limit + 1`. */
+async function collect(
+  pages: PageStore,
+  reference: PageReference,
+  scan: ResolvedMetastoreScan,
+  hits: ScanHit[],
+  depth: number,
+): Promise<void> {
+  assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
+  const node = await pages.readNode(reference);
+  const wanted = scan.limit + 1;
+  if (node.kind === 'leaf') {
+    collectFromLeaf(node, scan, hits, wanted);
+    return;
+  }
+  // Children that can hold keys in [start, end): from the one holding start to the last one whose
+  // lower separator is below end.
+  const first = scan.start === undefined ? 0 : upperBound(node.keys, scan.start);
+  const last = scan.end === undefined ? node.keys.length : lowerBound(node.keys, scan.end);
+  for (let step = 0; step <= last - first && hits.length < wanted; step++) {
+    const index = scan.reverse ? last - step : first + step;
+    await collect(pages, node.children[index]!, scan, hits, depth + 1);
+  }
+}
+
+function collectFromLeaf(leaf: LeafNode, scan: ResolvedMetastoreScan, hits: ScanHit[], wanted: number): void {
+  const first = scan.start === undefined ? 0 : lowerBound(leaf.keys, scan.start);
+  const end = scan.end === undefined ? leaf.keys.length : lowerBound(leaf.keys, scan.end);
+  for (let step = 0; step < end - first && hits.length < wanted; step++) {
+    const index = scan.reverse ? end - 1 - step : first + step;
+    hits.push({ key: leaf.keys[index]!, version: leaf.versions[index]!, value: leaf.values[index]! });
+  }
+}
