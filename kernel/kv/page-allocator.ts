@@ -34,6 +34,7 @@ export class PageAllocator {
       if (entry.freedTxn <= options.reuseThroughTxn) this.#reusable.push(entry);
       else this.#retained.push(entry);
     }
+    orderShortRunsLast(this.#reusable);
   }
 
   get pageCount(): number {
@@ -102,4 +103,22 @@ export class PageAllocator {
     }
     return undefined;
   }
+}
+
+/**
+ * Orders free pages so that `pop()` takes pages from the shortest runs of consecutive ids first:
+ * single pages for tree nodes then leave long runs whole for overflow values of the same size.
+ */
+function orderShortRunsLast(pages: FreePage[]): void {
+  if (pages.length < 2) return;
+  pages.sort((a, b) => a.pageId - b.pageId);
+  const runLengths = new Map<number, number>();
+  let runStart = 0;
+  for (let index = 1; index <= pages.length; index++) {
+    if (index === pages.length || pages[index]!.pageId !== pages[index - 1]!.pageId + 1) {
+      for (let member = runStart; member < index; member++) runLengths.set(pages[member]!.pageId, index - runStart);
+      runStart = index;
+    }
+  }
+  pages.sort((a, b) => runLengths.get(b.pageId)! - runLengths.get(a.pageId)! || a.pageId - b.pageId);
 }
