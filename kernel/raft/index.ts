@@ -3,7 +3,7 @@
  * application drives it, and storage.ts for what it reads). No timers, promises or I/O inside.
  */
 export * from './constants.ts';
-export { applyConfChangeTo, decodeConfChange, describeConfChange, encodeConfChange } from './conf-change.ts';
+export { applyConfChangeTo, decodeConfChange, describeConfChange, encodeConfChange, isJoint } from './conf-change.ts';
 export { entrySizeBytes } from './entry-size.ts';
 export { ProposalDroppedError } from './errors.ts';
 export { MemoryRaftStorage, type MemoryRaftStorageOptions } from './memory-storage.ts';

@@ -11,11 +11,15 @@ export interface ProgressTrackerOptions {
 
 /**
  * Membership (voters, learners), the leader's replication progress for each member, and the votes
- * of the current election. Decisions are by simple majority of voters; learners never count.
+ * of the current election. Decisions need a majority of `voters` and, in a joint configuration,
+ * also a majority of `votersOutgoing`; learners never count.
  */
 export class ProgressTracker {
   voters = new Set<NodeId>();
+  votersOutgoing = new Set<NodeId>();
   learners = new Set<NodeId>();
+  learnersNext = new Set<NodeId>();
+  autoLeave = false;
   readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
   private readonly options: ProgressTrackerOptions;
@@ -27,12 +31,16 @@ export class ProgressTracker {
   /** Replaces membership; members that stay keep their progress, new ones start probing at `nextIndex`. */
   setConfig(confState: ConfState, nextIndex: number): void {
     const voters = new Set(confState.voters);
+    const votersOutgoing = new Set(confState.votersOutgoing ?? []);
     const learners = new Set(confState.learners);
-    for (const id of learners) assert(!voters.has(id), `node ${id} cannot be both voter and learner`);
+    const learnersNext = new Set(confState.learnersNext ?? []);
+    for (const id of learners) assert(!voters.has(id) && !votersOutgoing.has(id), `node ${id} cannot be both voter and learner`);
+    for (const id of learnersNext) assert(votersOutgoing.has(id) && !voters.has(id), `node ${id} in learnersNext must be an outgoing voter only`);
+    const members = new Set([...voters, ...votersOutgoing, ...learners]);
     for (const id of [...this.progress.keys()]) {
-      if (!voters.has(id) && !learners.has(id)) this.progress.delete(id);
+      if (!members.has(id)) this.progress.delete(id);
     }
-    for (const id of [...voters, ...learners]) {
+    for (const id of members) {
       const existing = this.progress.get(id);
       if (existing !== undefined) {
         existing.isLearner = learners.has(id);
@@ -45,7 +53,10 @@ export class ProgressTracker {
       }
     }
     this.voters = voters;
+    this.votersOutgoing = votersOutgoing;
     this.learners = learners;
+    this.learnersNext = learnersNext;
+    this.autoLeave = votersOutgoing.size > 0 && confState.autoLeave === true;
   }
 
   newProgress(nextIndex: number, isLearner: boolean): Progress {
@@ -53,35 +64,47 @@ export class ProgressTracker {
   }
 
   confState(): ConfState {
-    return { voters: [...this.voters].sort(byNumber), learners: [...this.learners].sort(byNumber) };
+    const state = { voters: sortedIds(this.voters), learners: sortedIds(this.learners) };
+    if (!this.isJoint()) return state;
+    return { ...state, votersOutgoing: sortedIds(this.votersOutgoing), learnersNext: sortedIds(this.learnersNext), autoLeave: this.autoLeave };
   }
 
+  isJoint(): boolean {
+    return this.votersOutgoing.size > 0;
+  }
+
+  /** A voter of the incoming or (in a joint configuration) the outgoing configuration. */
   isVoter(id: NodeId): boolean {
-    return this.voters.has(id);
+    return this.voters.has(id) || this.votersOutgoing.has(id);
   }
 
-  isSingleton(): boolean {
-    return this.voters.size === 1;
+  /** Every voter, incoming and outgoing, ascending. */
+  allVoters(): NodeId[] {
+    return sortedIds(new Set([...this.voters, ...this.votersOutgoing]));
   }
 
-  quorum(): number {
-    return Math.floor(this.voters.size / 2) + 1;
+  /** True when `ids` hold a majority of the voters (of both configurations when joint). */
+  hasQuorum(ids: ReadonlySet<NodeId>): boolean {
+    return hasMajority(this.voters, ids) && (this.votersOutgoing.size === 0 || hasMajority(this.votersOutgoing, ids));
   }
 
-  /** The highest index a majority of voters have (in the order of their `match`). */
+  /** The highest index a majority of voters have (of both configurations when joint). */
   committedIndex(): number {
-    if (this.voters.size === 0) return 0;
-    const matches = [...this.voters].map((id) => this.progress.get(id)?.match ?? 0).sort(byNumberDescending);
-    return matches[this.quorum() - 1]!;
+    const incoming = this.majorityIndex(this.voters);
+    return this.votersOutgoing.size === 0 ? incoming : Math.min(incoming, this.majorityIndex(this.votersOutgoing));
+  }
+
+  private majorityIndex(voters: ReadonlySet<NodeId>): number {
+    if (voters.size === 0) return 0;
+    const matches = [...voters].map((id) => this.progress.get(id)?.match ?? 0).sort(byNumberDescending);
+    return matches[quorumOf(voters.size) - 1]!;
   }
 
   /** True when a majority of voters was heard from in the last election timeout. */
   quorumActive(selfId: NodeId): boolean {
-    let active = 0;
-    for (const id of this.voters) {
-      if (id === selfId || this.progress.get(id)?.recentActive === true) active++;
-    }
-    return active >= this.quorum();
+    const active = new Set<NodeId>([selfId]);
+    for (const [id, progress] of this.progress) if (progress.recentActive) active.add(id);
+    return this.hasQuorum(active);
   }
 
   resetVotes(): void {
@@ -96,19 +119,42 @@ export class ProgressTracker {
   tallyVotes(): { granted: number; rejected: number; result: VoteResult } {
     let granted = 0;
     let rejected = 0;
-    for (const id of this.voters) {
+    for (const id of this.allVoters()) {
       const vote = this.votes.get(id);
       if (vote === true) granted++;
       if (vote === false) rejected++;
     }
-    const quorum = this.quorum();
-    const result: VoteResult = granted >= quorum ? 'won' : rejected > this.voters.size - quorum ? 'lost' : 'pending';
+    const incoming = this.voteResult(this.voters);
+    const outgoing = this.votersOutgoing.size === 0 ? 'won' : this.voteResult(this.votersOutgoing);
+    const result: VoteResult = incoming === 'lost' || outgoing === 'lost' ? 'lost' : incoming === 'won' && outgoing === 'won' ? 'won' : 'pending';
     return { granted, rejected, result };
+  }
+
+  private voteResult(voters: ReadonlySet<NodeId>): VoteResult {
+    let granted = 0;
+    let rejected = 0;
+    for (const id of voters) {
+      const vote = this.votes.get(id);
+      if (vote === true) granted++;
+      if (vote === false) rejected++;
+    }
+    const quorum = quorumOf(voters.size);
+    return granted >= quorum ? 'won' : rejected > voters.size - quorum ? 'lost' : 'pending';
   }
 }
 
-function byNumber(a: number, b: number): number {
-  return a - b;
+function quorumOf(voterCount: number): number {
+  return Math.floor(voterCount / 2) + 1;
+}
+
+function hasMajority(voters: ReadonlySet<NodeId>, ids: ReadonlySet<NodeId>): boolean {
+  let count = 0;
+  for (const id of voters) if (ids.has(id)) count++;
+  return count >= quorumOf(voters.size);
+}
+
+function sortedIds(ids: ReadonlySet<NodeId>): NodeId[] {
+  return [...ids].sort((a, b) => a - b);
 }
 
 function byNumberDescending(a: number, b: number): number {

@@ -1,6 +1,6 @@
 import { assert } from '../assert.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { applyConfChangeTo, decodeConfChange, describeConfChange } from './conf-change.ts';
+import { applyConfChangeTo, decodeConfChange, describeConfChange, encodeConfChange } from './conf-change.ts';
 import { APPENDS_PER_ACKNOWLEDGEMENT_MAX, PENDING_READ_INDEX_REQUESTS_MAX } from './constants.ts';
 import { entriesSizeBytes } from './entry-size.ts';
 import type {
@@ -22,6 +22,7 @@ import {
   isEmptyHardState,
   NO_NODE,
   type ConfChange,
+  type ConfChangeBatch,
   type ConfState,
   type Entry,
   type EntryType,
@@ -91,8 +92,7 @@ export class Raft {
     this.becomeFollower(this.term, NO_NODE);
     this.logInfo(
       `${this.id} started: term ${this.term}, commit ${this.log.committed}, applied ${this.log.applied}, ` +
-        `last ${this.log.lastIndex()}/${this.log.lastTerm()}, voters (${confState.voters.join(' ')})` +
-        (confState.learners.length > 0 ? `, learners (${confState.learners.join(' ')})` : ''),
+        `last ${this.log.lastIndex()}/${this.log.lastTerm()}, ${describeMembership(confState)}`,
     );
   }
 
@@ -436,7 +436,7 @@ export class Raft {
     if (this.poll(this.id, true) === 'won') return;
     const lastLogIndex = this.log.lastIndex();
     const lastLogTerm = this.log.lastTerm();
-    for (const id of [...this.tracker.voters].sort((a, b) => a - b)) {
+    for (const id of this.tracker.allVoters()) {
       if (id === this.id) continue;
       this.logInfo(`${this.id} [last ${lastLogIndex}/${lastLogTerm}] sent ${isPreVote ? 'pre-vote' : 'vote'} request to ${id} at term ${term}`);
       this.send({
@@ -722,7 +722,7 @@ export class Raft {
     if (progress.match < this.log.lastIndex() || progress.state === 'probe') this.maybeSendAppend(message.from, true);
     if (this.config.readOnly !== 'safe' || message.context === undefined) return;
     const acknowledgements = this.readOnlyQueue.acknowledge(message.from, message.context);
-    if (acknowledgements !== undefined && this.countVoters(acknowledgements) >= this.tracker.quorum()) {
+    if (acknowledgements !== undefined && this.tracker.hasQuorum(acknowledgements)) {
       this.releaseReadRequests(message.context);
     }
   }
@@ -827,7 +827,7 @@ export class Raft {
     if (!this.readOnlyQueue.add(this.log.committed, from, context)) return `a read with context "${context}" is already pending, or too many are`;
     const acknowledgements = this.readOnlyQueue.acknowledge(this.id, context);
     assert(acknowledgements !== undefined, 'the read request was just added');
-    if (this.countVoters(acknowledgements) >= this.tracker.quorum()) this.releaseReadRequests(context);
+    if (this.tracker.hasQuorum(acknowledgements)) this.releaseReadRequests(context);
     else this.broadcastHeartbeat(context);
     return undefined;
   }
@@ -849,12 +849,6 @@ export class Raft {
   private answerRead(from: NodeId, context: string, index: number): void {
     if (from === this.id) this.readStates.push({ index, context });
     else this.send({ type: 'read-index-response', ...this.header(from), index, context });
-  }
-
-  private countVoters(ids: ReadonlySet<NodeId>): number {
-    let count = 0;
-    for (const id of ids) if (this.tracker.isVoter(id)) count++;
-    return count;
   }
 
   private handleTransferLeader(transferee: NodeId): string | undefined {
@@ -889,7 +883,7 @@ export class Raft {
    * entry). A change that is invalid against the current membership is ignored, identically on
    * every node. Returns the membership now in force.
    */
-  applyConfChange(change: ConfChange): ConfState {
+  applyConfChange(change: ConfChange | ConfChangeBatch): ConfState {
     let next: ConfState;
     try {
       next = applyConfChangeTo(this.tracker.confState(), change);
@@ -899,8 +893,19 @@ export class Raft {
       return this.tracker.confState();
     }
     this.switchToConfig(next);
-    this.logInfo(`${this.id} applied membership change ${describeConfChange(change)}: voters (${next.voters.join(' ')})` + (next.learners.length > 0 ? ` learners (${next.learners.join(' ')})` : ''));
+    this.logInfo(`${this.id} applied membership change ${describeConfChange(change)}: ${describeMembership(next)}`);
     return next;
+  }
+
+  /**
+   * A leader leaves a joint configuration marked auto-leave as soon as it is applied (called after
+   * each Ready). If the proposal is refused now (a transfer is in progress), the next call retries.
+   */
+  maybeAutoLeave(): void {
+    if (this.role !== 'leader' || !this.tracker.autoLeave || this.pendingConfIndex > this.log.applied) return;
+    const leave: ConfChangeBatch = { changes: [], transition: 'auto' };
+    const reason = this.appendProposal([{ type: 'config-change', data: encodeConfChange(leave) }]);
+    this.logInfo(`${this.id} ${reason === undefined ? 'proposed' : `could not propose (${reason})`} leaving the joint configuration`);
   }
 
   private switchToConfig(confState: ConfState): void {
@@ -956,4 +961,14 @@ function payloadSizeBytes(entries: readonly ProposedEntry[]): number {
   let total = 0;
   for (const entry of entries) total += entry.data.byteLength;
   return total;
+}
+
+/** Membership for log lines: `voters (1 2 3)`, plus learners and the outgoing voters when joint. */
+function describeMembership(state: ConfState): string {
+  let text = `voters (${state.voters.join(' ')})`;
+  if ((state.votersOutgoing?.length ?? 0) > 0) text += `&&(${state.votersOutgoing!.join(' ')})`;
+  if (state.learners.length > 0) text += ` learners (${state.learners.join(' ')})`;
+  if ((state.learnersNext?.length ?? 0) > 0) text += ` learners-next (${state.learnersNext!.join(' ')})`;
+  if (state.autoLeave === true) text += ' auto-leave';
+  return text;
 }

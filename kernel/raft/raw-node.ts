@@ -10,6 +10,7 @@ import type { RaftConfig } from './raft-config.ts';
 import {
   isSameHardState,
   type ConfChange,
+  type ConfChangeBatch,
   type ConfState,
   type Entry,
   type HardState,
@@ -139,8 +140,11 @@ export class RawNode {
     this.throwIfDropped('proposal', this.raft.propose([{ type: 'normal', data }]));
   }
 
-  /** Proposes a membership change; it takes effect when applied (see Ready step 3). */
-  proposeConfChange(change: ConfChange): void {
+  /**
+   * Proposes a membership change (or a batch of them, through a joint configuration when more than
+   * one voter changes); it takes effect when applied (see Ready step 3).
+   */
+  proposeConfChange(change: ConfChange | ConfChangeBatch): void {
     this.assertIdle('proposeConfChange');
     this.throwIfDropped('membership change', this.raft.propose([{ type: 'config-change', data: encodeConfChange(change) }]));
   }
@@ -177,7 +181,7 @@ export class RawNode {
   }
 
   /** Applies a committed membership change; allowed while a Ready is in progress (its step 3). */
-  applyConfChange(change: ConfChange): ConfState {
+  applyConfChange(change: ConfChange | ConfChangeBatch): ConfState {
     return this.raft.applyConfChange(change);
   }
 
@@ -239,6 +243,7 @@ export class RawNode {
     }
     this.inProgress = undefined;
     raft.onPersisted();
+    raft.maybeAutoLeave();
   }
 
   /** Catches an application that advances without persisting: Raft would forget entries silently. */

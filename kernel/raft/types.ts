@@ -32,12 +32,24 @@ export interface HardState {
   readonly commit: number;
 }
 
-/** Group membership: voters decide elections and commits, learners only receive the log. */
+/**
+ * Group membership: voters decide elections and commits, learners only receive the log.
+ *
+ * During a joint configuration (Raft §4.3, joint consensus) decisions need a majority of
+ * `voters` (the incoming configuration) and a majority of `votersOutgoing`. The joint fields are
+ * absent outside a joint configuration. All lists are sorted ascending.
+ */
 export interface ConfState {
-  /** Sorted ascending. */
+  /** The (incoming) voters. */
   readonly voters: readonly NodeId[];
-  /** Sorted ascending; disjoint from voters. */
+  /** Disjoint from voters and votersOutgoing. */
   readonly learners: readonly NodeId[];
+  /** In a joint configuration: the voters of the configuration being left. */
+  readonly votersOutgoing?: readonly NodeId[];
+  /** In a joint configuration: outgoing voters that become learners when it is left. */
+  readonly learnersNext?: readonly NodeId[];
+  /** In a joint configuration: the leader proposes to leave it as soon as it is applied. */
+  readonly autoLeave?: boolean;
 }
 
 export interface SnapshotMetadata {
@@ -75,12 +87,31 @@ export interface ReadState {
 export type ConfChangeType = 'add-voter' | 'add-learner' | 'remove-node';
 
 /**
- * One membership change, applied one server at a time: a leader has at most one unapplied change
- * in its log. `add-voter` of a learner promotes it; `add-learner` of a voter demotes it.
+ * One membership change. `add-voter` of a learner promotes it; `add-learner` of a voter demotes
+ * it. Alone it is applied directly (one server at a time); see `ConfChangeBatch` for several.
  */
 export interface ConfChange {
   readonly type: ConfChangeType;
   readonly nodeId: NodeId;
+}
+
+/**
+ * How a batch of changes takes effect:
+ * - `auto`: directly if at most one voter changes (one server at a time), else through a joint
+ *   configuration that the leader leaves automatically once it is applied;
+ * - `joint-implicit`: always through a joint configuration, left automatically;
+ * - `joint-explicit`: through a joint configuration that stays until the application proposes
+ *   an empty batch to leave it.
+ */
+export type ConfChangeTransition = 'auto' | 'joint-implicit' | 'joint-explicit';
+
+/**
+ * Several membership changes made as one (joint consensus). An empty batch leaves the current
+ * joint configuration. A leader has at most one unapplied membership change in its log.
+ */
+export interface ConfChangeBatch {
+  readonly changes: readonly ConfChange[];
+  readonly transition: ConfChangeTransition;
 }
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, vote: NO_NODE, commit: 0 };

@@ -33,8 +33,11 @@ export function describeHardState(state: HardState): string {
 }
 
 export function describeConfState(state: ConfState): string {
+  const outgoing = (state.votersOutgoing?.length ?? 0) > 0 ? `&&(${state.votersOutgoing!.join(' ')})` : '';
   const learners = state.learners.length > 0 ? ` learners=(${state.learners.join(' ')})` : '';
-  return `voters=(${state.voters.join(' ')})${learners}`;
+  const learnersNext = (state.learnersNext?.length ?? 0) > 0 ? ` learners-next=(${state.learnersNext!.join(' ')})` : '';
+  const autoLeave = state.autoLeave === true ? ' auto-leave' : '';
+  return `voters=(${state.voters.join(' ')})${outgoing}${learners}${learnersNext}${autoLeave}`;
 }
 
 export function describeSnapshot(snapshot: Snapshot): string {

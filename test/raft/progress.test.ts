@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AssertionError } from '../../kernel/assert.ts';
 import { InvalidArgumentError } from '../../kernel/errors.ts';
-import { applyConfChangeTo, decodeConfChange, encodeConfChange, SeededRandom } from '../../kernel/raft/index.ts';
+import { applyConfChangeTo, decodeConfChange, encodeConfChange, isJoint, SeededRandom, type ConfChangeBatch } from '../../kernel/raft/index.ts';
 import { Inflights } from '../../kernel/raft/inflights.ts';
 import { Progress } from '../../kernel/raft/progress.ts';
 import { ProgressTracker } from '../../kernel/raft/progress-tracker.ts';
@@ -112,7 +112,7 @@ describe('ProgressTracker', () => {
 describe('membership changes', () => {
   it('round-trip through entry payloads and apply one server at a time', () => {
     const change = decodeConfChange(encodeConfChange({ type: 'add-learner', nodeId: 4 }));
-    expect(change).toEqual({ type: 'add-learner', nodeId: 4 });
+    expect(change).toEqual({ changes: [{ type: 'add-learner', nodeId: 4 }], transition: 'auto' });
     const withLearner = applyConfChangeTo({ voters: [1, 2, 3], learners: [] }, change);
     expect(withLearner).toEqual({ voters: [1, 2, 3], learners: [4] });
     expect(applyConfChangeTo(withLearner, { type: 'add-voter', nodeId: 4 })).toEqual({ voters: [1, 2, 3, 4], learners: [] });
@@ -123,6 +123,57 @@ describe('membership changes', () => {
     expect(() => applyConfChangeTo({ voters: [1], learners: [2] }, { type: 'remove-node', nodeId: 1 })).toThrow(InvalidArgumentError);
     expect(() => decodeConfChange(new TextEncoder().encode('{"type":"add-voter","nodeId":0}'))).toThrow(InvalidArgumentError);
     expect(() => decodeConfChange(new Uint8Array([0xff]))).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('joint consensus', () => {
+  const replaceThreeByFour: ConfChangeBatch = {
+    changes: [
+      { type: 'add-voter', nodeId: 4 },
+      { type: 'remove-node', nodeId: 3 },
+    ],
+    transition: 'auto',
+  };
+
+  it('round-trips a batch through an entry payload', () => {
+    expect(decodeConfChange(encodeConfChange(replaceThreeByFour))).toEqual(replaceThreeByFour);
+  });
+
+  it('changes of more than one voter go through a joint configuration, left by an empty batch', () => {
+    const joint = applyConfChangeTo({ voters: [1, 2, 3], learners: [] }, replaceThreeByFour);
+    expect(joint).toEqual({ voters: [1, 2, 4], learners: [], votersOutgoing: [1, 2, 3], learnersNext: [], autoLeave: true });
+    expect(isJoint(joint)).toBe(true);
+    expect(() => applyConfChangeTo(joint, { type: 'add-voter', nodeId: 5 })).toThrow(/joint configuration, which must be left first/);
+    expect(applyConfChangeTo(joint, { changes: [], transition: 'auto' })).toEqual({ voters: [1, 2, 4], learners: [] });
+    expect(() => applyConfChangeTo({ voters: [1], learners: [] }, { changes: [], transition: 'auto' })).toThrow(/not in one/);
+  });
+
+  it('a single voter change in a batch is applied directly, unless a joint transition is asked for', () => {
+    const addLearners: ConfChangeBatch = { changes: [{ type: 'add-voter', nodeId: 4 }, { type: 'add-learner', nodeId: 5 }], transition: 'auto' };
+    expect(applyConfChangeTo({ voters: [1, 2, 3], learners: [] }, addLearners)).toEqual({ voters: [1, 2, 3, 4], learners: [5] });
+    const explicit = applyConfChangeTo({ voters: [1, 2, 3], learners: [] }, { ...addLearners, transition: 'joint-explicit' });
+    expect(explicit).toMatchObject({ voters: [1, 2, 3, 4], votersOutgoing: [1, 2, 3], autoLeave: false });
+  });
+
+  it('an outgoing voter demoted to learner waits in learnersNext until the joint configuration is left', () => {
+    const demote: ConfChangeBatch = { changes: [{ type: 'add-learner', nodeId: 3 }, { type: 'add-voter', nodeId: 4 }], transition: 'auto' };
+    const joint = applyConfChangeTo({ voters: [1, 2, 3], learners: [] }, demote);
+    expect(joint).toMatchObject({ voters: [1, 2, 4], learners: [], votersOutgoing: [1, 2, 3], learnersNext: [3] });
+    expect(applyConfChangeTo(joint, { changes: [], transition: 'auto' })).toEqual({ voters: [1, 2, 4], learners: [3] });
+  });
+
+  it('a joint configuration commits and elects only with a majority of both halves', () => {
+    const tracker = new ProgressTracker({ inflightMessagesMax: 4, inflightBytesMax: 1000 });
+    tracker.setConfig({ voters: [1, 4, 5], learners: [], votersOutgoing: [1, 2, 3] }, 1);
+    const matches: Record<number, number> = { 1: 9, 2: 9, 3: 9, 4: 2, 5: 1 };
+    for (const [id, match] of Object.entries(matches)) tracker.progress.get(Number(id))!.match = match;
+    expect(tracker.committedIndex()).toBe(2); // incoming (9, 2, 1) holds back the outgoing (9, 9, 9)
+    for (const id of [1, 2, 3]) tracker.recordVote(id, true);
+    expect(tracker.tallyVotes().result).toBe('pending');
+    tracker.recordVote(4, true);
+    expect(tracker.tallyVotes().result).toBe('won');
+    expect(tracker.hasQuorum(new Set([1, 2, 3]))).toBe(false);
+    expect(tracker.hasQuorum(new Set([1, 2, 4]))).toBe(true);
   });
 });
 

@@ -4,6 +4,9 @@ import {
   ProposalDroppedError,
   RawNode,
   SeededRandom,
+  type ConfChange,
+  type ConfChangeBatch,
+  type ConfChangeTransition,
   type ConfChangeType,
   type ConfState,
   type Message,
@@ -25,7 +28,8 @@ import { describeEntry, describeMessage, describeReady, describeStatus } from '.
  *       Starts `count` nodes with the next ids. With voters, each starts from a bootstrap snapshot
  *       at `index` (default 1) holding that membership; without, with an empty log (to be added later).
  *   campaign <id> | tick <id> [count] | tick-heartbeat <id> | tick-election <id>
- *   propose <id> <text> | propose-conf-change <id> add-voter|add-learner|remove-node <node>
+ *   propose <id> <text> | propose-conf-change <id> add-voter|add-learner|remove-node <node> [...]
+ *       [transition=auto|joint-implicit|joint-explicit] | propose-conf-change <id> leave-joint
  *   read-index <id> <context> | transfer-leadership <id> <transferee> | report-unreachable <id> <peer>
  *   process-ready <id...> | deliver-msgs <id...> | drop-msgs <id...> (or drop) | stabilize [id...]
  *   isolate <id> | partition (1 2) (3) | heal | crash <id> | restart <id>
@@ -163,7 +167,7 @@ class ScenarioInterpreter {
         this.request(this.nodeId(args[0]), (raw) => raw.propose(new TextEncoder().encode(args.slice(1).join(' '))));
         break;
       case 'propose-conf-change':
-        this.request(this.nodeId(args[0]), (raw) => raw.proposeConfChange({ type: args[1] as ConfChangeType, nodeId: this.nodeId(args[2]) }));
+        this.request(this.nodeId(args[0]), (raw) => raw.proposeConfChange(this.parseConfChange(args.slice(1))));
         break;
       case 'read-index':
         this.request(this.nodeId(args[0]), (raw) => raw.readIndex(args[1] ?? ''));
@@ -459,6 +463,19 @@ class ScenarioInterpreter {
     const raw = this.node(id).raw;
     if (raw === undefined) throw new Error(`node ${id} is down`);
     return raw;
+  }
+
+  /** `add-voter 4`, or several (`add-voter 4 remove-node 3 [transition=joint-explicit]`), or `leave-joint`. */
+  private parseConfChange(args: string[]): ConfChange | ConfChangeBatch {
+    if (args[0] === 'leave-joint') return { changes: [], transition: 'auto' };
+    const transitionArgument = args.find((arg) => arg.startsWith('transition='));
+    const pairs = args.filter((arg) => arg !== transitionArgument);
+    const changes: ConfChange[] = [];
+    for (let position = 0; position < pairs.length; position += 2) {
+      changes.push({ type: pairs[position] as ConfChangeType, nodeId: this.nodeId(pairs[position + 1]) });
+    }
+    if (changes.length === 1 && transitionArgument === undefined) return changes[0]!;
+    return { changes, transition: (transitionArgument?.slice('transition='.length) ?? 'auto') as ConfChangeTransition };
   }
 
   private nodeId(text: string | undefined): NodeId {

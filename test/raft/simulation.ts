@@ -2,11 +2,15 @@ import { InvalidArgumentError } from '../../kernel/errors.ts';
 import {
   applyConfChangeTo,
   decodeConfChange,
+  describeConfChange,
+  isJoint,
   MemoryRaftStorage,
   ProposalDroppedError,
   RawNode,
   SeededRandom,
   type ConfChange,
+  type ConfChangeBatch,
+  type ConfChangeTransition,
   type ConfState,
   type Entry,
   type Message,
@@ -25,7 +29,8 @@ import { describeMessage } from './describe.ts';
  * dropped and duplicated; partitions cut a node off, split the group in two, or cut one
  * direction only; a node crashes and loses everything it had not persisted, including a Ready it
  * was in the middle of persisting (the write is atomic: all of it or none of it); membership
- * changes add spare nodes as learners, promote, demote and remove members one at a time.
+ * changes add spare nodes as learners, promote, demote and remove members, one at a time or two
+ * at once through a joint configuration (left automatically or explicitly).
  *
  * Checked after every step:
  * - election safety: at most one leader per term, ever;
@@ -321,13 +326,36 @@ export class Simulation {
   }
 
   /**
-   * Proposes one membership change at the leader: add a spare node as learner, promote or remove
-   * a learner, remove or demote a voter (keeping at least two voters).
+   * Proposes a membership change at the leader: one change (add a spare node as learner, promote
+   * or remove a learner, remove or demote a voter, keeping two voters), sometimes two at once
+   * through a joint configuration, or leaving a joint configuration.
    */
   private changeMembership(): void {
     const leader = this.liveNodes().find((node) => node.raw!.status().role === 'leader');
     if (leader === undefined) return;
-    const { voters, learners } = leader.raw!.status().confState;
+    const confState = leader.raw!.status().confState;
+    let proposal: ConfChange | ConfChangeBatch;
+    if (isJoint(confState)) {
+      proposal = { changes: [], transition: 'auto' };
+    } else {
+      const candidates = this.membershipCandidates(confState);
+      if (candidates.length === 0) return;
+      const first = this.pick(candidates);
+      const second = this.pick(candidates);
+      const transitions: ConfChangeTransition[] = ['auto', 'joint-implicit', 'joint-explicit'];
+      proposal = this.random.fraction() < 0.6 || second.nodeId === first.nodeId ? first : { changes: [first, second], transition: this.pick(transitions) };
+    }
+    const changes = 'changes' in proposal ? proposal.changes : [proposal];
+    for (const change of changes) if (!this.nodes.has(change.nodeId)) this.addEmptyNode(change.nodeId);
+    try {
+      leader.raw!.proposeConfChange(proposal);
+      this.record(`propose-conf-change ${leader.id} ${describeConfChange(proposal)}`);
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
+  }
+
+  private membershipCandidates({ voters, learners }: ConfState): ConfChange[] {
     const members = new Set([...voters, ...learners]);
     const changes: ConfChange[] = [];
     for (let id = 1; id <= this.options.nodeCount + SPARE_NODES; id++) {
@@ -335,15 +363,7 @@ export class Simulation {
     }
     for (const id of learners) changes.push({ type: 'add-voter', nodeId: id }, { type: 'remove-node', nodeId: id });
     if (voters.length > 2) for (const id of voters) changes.push({ type: 'remove-node', nodeId: id }, { type: 'add-learner', nodeId: id });
-    if (changes.length === 0) return;
-    const change = this.pick(changes);
-    if (!this.nodes.has(change.nodeId)) this.addEmptyNode(change.nodeId);
-    try {
-      leader.raw!.proposeConfChange(change);
-      this.record(`propose-conf-change ${leader.id} ${change.type} ${change.nodeId}`);
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-    }
+    return changes;
   }
 
   /** A node that joins later: it starts empty and learns everything from the leader. */
@@ -651,7 +671,8 @@ export class Simulation {
   }
 
   private startMembersStopOthers(): SimulatedNode[] {
-    const memberIds = new Set([...this.committedMembership.voters, ...this.committedMembership.learners]);
+    const { voters, votersOutgoing, learners } = this.committedMembership;
+    const memberIds = new Set([...voters, ...(votersOutgoing ?? []), ...learners]);
     for (const node of this.nodes.values()) {
       if (!memberIds.has(node.id)) node.raw = undefined;
       else if (node.raw === undefined) this.start(node);
