@@ -79,3 +79,63 @@ export class CountingStorageFile implements StorageFile {
     if (this.#closed) throw new ClosedError('the counting storage file is closed');
   }
 }
+
+/** What a RecordingStorageFile saw, in order; `mark` events are the test's own annotations. */
+export type StorageEvent =
+  | { kind: 'write'; offset: number; data: Uint8Array }
+  | { kind: 'sync' }
+  | { kind: 'mark'; label: string };
+
+/**
+ * A CountingStorageFile that logs every write and sync, so a test can build, after the fact, the
+ * image a crash at any point would have left: everything synced before that point, plus any
+ * subset of the later writes, whole or torn, applied in any order.
+ */
+export class RecordingStorageFile extends CountingStorageFile {
+  readonly events: StorageEvent[] = [];
+
+  override async write(offset: number, data: Uint8Array): Promise<void> {
+    this.events.push({ kind: 'write', offset, data: new Uint8Array(data) });
+    await super.write(offset, data);
+  }
+
+  override async sync(): Promise<void> {
+    this.events.push({ kind: 'sync' });
+    await super.sync();
+  }
+
+  mark(label: string): void {
+    this.events.push({ kind: 'mark', label });
+  }
+}
+
+/** What happens to one unsynced write in a crash image. */
+export type WriteFate = 'lost' | 'kept' | 'torn';
+
+/**
+ * The image after a crash right after `events[0..eventCount)`: the writes synced by then, then
+ * the unsynced ones in `order` (a permutation of their indexes) with their fates; a torn write
+ * keeps its first `tornBytes(write)` bytes.
+ */
+export function crashImage(
+  events: readonly StorageEvent[],
+  eventCount: number,
+  choose: (unsynced: { offset: number; data: Uint8Array }[]) => { order: number[]; fates: WriteFate[]; tornBytes: number[] },
+): Uint8Array {
+  const image = new CountingStorageFile();
+  let unsynced: { offset: number; data: Uint8Array }[] = [];
+  for (const event of events.slice(0, eventCount)) {
+    if (event.kind === 'write') unsynced.push(event);
+    if (event.kind === 'sync') {
+      for (const write of unsynced) void image.write(write.offset, write.data);
+      unsynced = [];
+    }
+  }
+  const { order, fates, tornBytes } = choose(unsynced);
+  for (const index of order) {
+    const write = unsynced[index]!;
+    if (fates[index] === 'kept') void image.write(write.offset, write.data);
+    if (fates[index] === 'torn') void image.write(write.offset, write.data.subarray(0, tornBytes[index]!));
+  }
+  return image.image();
+}
