@@ -68,9 +68,9 @@ export class Raft {
   pendingConfIndex = 0;
   /** Payload bytes the leader appended that are not applied yet (bounded by config). */
   uncommittedSizeBytes = 0;
-  electionElapsed = 0;
-  heartbeatElapsed = 0;
-  randomizedElectionTimeout = 0;
+  electionElapsedTicks = 0;
+  heartbeatElapsedTicks = 0;
+  randomizedElectionTimeoutTicks = 0;
   private readonly readOnlyQueue = new ReadOnlyQueue();
   /** Read requests a new leader holds until it commits an entry of its term. */
   private pendingReadRequests: Array<{ from: NodeId; context: string }> = [];
@@ -120,25 +120,25 @@ export class Raft {
   }
 
   private tickElection(): void {
-    this.electionElapsed++;
-    if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
-      this.electionElapsed = 0;
+    this.electionElapsedTicks++;
+    if (this.isPromotable() && this.electionElapsedTicks >= this.randomizedElectionTimeoutTicks) {
+      this.electionElapsedTicks = 0;
       this.campaignIfAllowed('election');
     }
   }
 
   private tickHeartbeat(): void {
-    this.heartbeatElapsed++;
-    this.electionElapsed++;
-    if (this.electionElapsed >= this.config.electionTimeoutTicks) {
-      this.electionElapsed = 0;
+    this.heartbeatElapsedTicks++;
+    this.electionElapsedTicks++;
+    if (this.electionElapsedTicks >= this.config.electionTimeoutTicks) {
+      this.electionElapsedTicks = 0;
       if (this.config.checkQuorum) this.checkQuorum();
       if (this.role !== 'leader') return;
       // A transfer that did not finish within an election timeout will not: resume normal service.
       if (this.leadTransferee !== NO_NODE) this.abortLeaderTransfer('it did not finish within an election timeout');
     }
-    if (this.heartbeatElapsed >= this.config.heartbeatIntervalTicks) {
-      this.heartbeatElapsed = 0;
+    if (this.heartbeatElapsedTicks >= this.config.heartbeatIntervalTicks) {
+      this.heartbeatElapsedTicks = 0;
       this.broadcastHeartbeat(this.readOnlyQueue.lastContext());
     }
   }
@@ -268,7 +268,7 @@ export class Raft {
         // Leader stickiness: while we hear from a leader, a higher-term candidate is disruptive,
         // usually a node that was partitioned away. Ignore it, without adopting its term.
         this.logInfo(
-          `${this.id} [term ${this.term}] ignored ${message.type} from ${message.from} [term ${message.term}]: lease is not expired (${this.config.electionTimeoutTicks - this.electionElapsed} ticks remaining)`,
+          `${this.id} [term ${this.term}] ignored ${message.type} from ${message.from} [term ${message.term}]: lease is not expired (${this.config.electionTimeoutTicks - this.electionElapsedTicks} ticks remaining)`,
         );
         return false;
       }
@@ -296,7 +296,7 @@ export class Raft {
 
   /** True while this node has heard from a leader within the election timeout (CheckQuorum only). */
   private inLease(): boolean {
-    return this.config.checkQuorum && this.leader !== NO_NODE && this.electionElapsed < this.config.electionTimeoutTicks;
+    return this.config.checkQuorum && this.leader !== NO_NODE && this.electionElapsedTicks < this.config.electionTimeoutTicks;
   }
 
   private handleVoteRequest(message: VoteMessage): void {
@@ -315,7 +315,7 @@ export class Raft {
       // Answer in the candidate's term: a granted pre-vote must not look like an old-term answer.
       this.send({ type: responseType, ...this.header(message.from, message.term), reject: false });
       if (!isPreVote) {
-        this.electionElapsed = 0;
+        this.electionElapsedTicks = 0;
         this.vote = message.from;
       }
     } else {
@@ -375,9 +375,9 @@ export class Raft {
       this.vote = NO_NODE;
     }
     this.leader = NO_NODE;
-    this.electionElapsed = 0;
-    this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.config.electionTimeoutTicks + this.config.random.integerBelow(this.config.electionTimeoutTicks);
+    this.electionElapsedTicks = 0;
+    this.heartbeatElapsedTicks = 0;
+    this.randomizedElectionTimeoutTicks = this.config.electionTimeoutTicks + this.config.random.integerBelow(this.config.electionTimeoutTicks);
     this.leadTransferee = NO_NODE;
     this.tracker.resetVotes();
     const lastIndex = this.log.lastIndex();
@@ -505,17 +505,17 @@ export class Raft {
   private stepFollower(message: Message): void {
     switch (message.type) {
       case 'append':
-        this.electionElapsed = 0;
+        this.electionElapsedTicks = 0;
         this.leader = message.from;
         this.handleAppend(message);
         return;
       case 'heartbeat':
-        this.electionElapsed = 0;
+        this.electionElapsedTicks = 0;
         this.leader = message.from;
         this.handleHeartbeat(message);
         return;
       case 'snapshot':
-        this.electionElapsed = 0;
+        this.electionElapsedTicks = 0;
         this.leader = message.from;
         this.handleSnapshot(message);
         return;
@@ -861,7 +861,7 @@ export class Raft {
     if (transferee === this.id) return `${this.id} is already leader`;
     this.logInfo(`${this.id} [term ${this.term}] starts to transfer leadership to ${transferee}`);
     // The transfer must finish within an election timeout; proposals wait meanwhile.
-    this.electionElapsed = 0;
+    this.electionElapsedTicks = 0;
     this.leadTransferee = transferee;
     if (progress.match === this.log.lastIndex()) {
       this.logInfo(`${this.id} sent timeout-now to ${transferee}: its log is up to date`);

@@ -10,6 +10,7 @@ export interface RandomSource {
 }
 
 const UINT32_RANGE = 2 ** 32;
+const REJECTION_ATTEMPTS_MAX = 64;
 
 /**
  * A small, fast, seeded generator (sfc32 seeded through splitmix32). Not cryptographic: it decides
@@ -51,12 +52,14 @@ export class SeededRandom implements RandomSource {
 
   integerBelow(bound: number): number {
     assert(Number.isSafeInteger(bound) && bound > 0 && bound <= UINT32_RANGE, `bound must be in (0, 2^32], got ${bound}`);
-    // Rejection sampling: a plain modulo would favour small values.
+    // Rejection sampling: a plain modulo would favour small values. Each draw is rejected with
+    // probability below one half, so running out of attempts means a broken generator.
     const limit = UINT32_RANGE - (UINT32_RANGE % bound);
-    for (;;) {
+    for (let attempt = 0; attempt < REJECTION_ATTEMPTS_MAX; attempt++) {
       const value = this.nextUint32();
       if (value < limit) return value % bound;
     }
+    assert(false, `no value below ${limit} in ${REJECTION_ATTEMPTS_MAX} draws: the generator is broken`);
   }
 
   /** A float in [0, 1). */

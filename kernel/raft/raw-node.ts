@@ -290,8 +290,8 @@ export class RawNode {
       lastIndex: raft.log.lastIndex(),
       leadTransferee: raft.leadTransferee,
       confState: raft.tracker.confState(),
-      electionElapsedTicks: raft.electionElapsed,
-      electionTimeoutTicks: raft.role === 'leader' ? raft.electionTimeoutTicks() : raft.randomizedElectionTimeout,
+      electionElapsedTicks: raft.electionElapsedTicks,
+      electionTimeoutTicks: raft.role === 'leader' ? raft.electionTimeoutTicks() : raft.randomizedElectionTimeoutTicks,
       progress,
     };
   }
