@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { openKvStore } from './kv-store.ts';
+import { CountingStorageFile } from './test-storage.ts';
+import { numberedKey } from './test-workload.ts';
+
+const value = new Uint8Array([1, 2, 3]);
+
+describe('KV group commit', () => {
+  it('lets 64 concurrent durable commits share a few syncs, each with its own version', async () => {
+    const file = new CountingStorageFile();
+    const store = await openKvStore(file);
+    const syncsBefore = file.syncCount;
+    const versions = await Promise.all(Array.from({ length: 64 }, (_, index) => store.put(numberedKey(index), value)));
+    expect(new Set(versions).size).toBe(64);
+    expect([...versions].sort((a, b) => a - b)).toEqual(versions);
+    // The first commit runs alone; the 63 queued behind it form one group: two syncs in all.
+    expect(file.syncCount - syncsBefore).toBe(2);
+    for (const [index, version] of versions.entries()) expect((await store.get(numberedKey(index)))!.version).toBe(version);
+    await store.close();
+  });
+
+  it('checks each batch against the batches queued before it, and fails only the conflicting one', async () => {
+    const store = await openKvStore(new CountingStorageFile());
+    const key = numberedKey(1);
+    await store.put(numberedKey(0), value); // keeps the writer busy so the rest form one group
+    const results = await Promise.allSettled([
+      store.put(numberedKey(99), value),
+      store.batch([{ type: 'put', key, value }], [{ key, version: null }]),
+      store.batch([{ type: 'put', key, value }], [{ key, version: null }]),
+      store.batch([{ type: 'delete', key }], []),
+      store.batch([{ type: 'put', key, value }], [{ key, version: null }]),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'ECONFLICT' });
+    const versions = results.filter((result) => result.status === 'fulfilled').map((result) => (result as PromiseFulfilledResult<number>).value);
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    expect((await store.get(key))!.version).toBe(versions.at(-1));
+    await store.close();
+  });
+
+  it('syncs relaxed commits only on sync(), a durable commit, or close()', async () => {
+    const file = new CountingStorageFile();
+    const store = await openKvStore(file);
+    const start = file.syncCount;
+    for (let index = 0; index < 10; index++) await store.commit([{ type: 'put', key: numberedKey(index), value }], [], { durability: 'relaxed' });
+    expect(file.syncCount).toBe(start);
+    await store.sync();
+    await store.sync();
+    expect(file.syncCount).toBe(start + 1);
+    await store.commit([{ type: 'put', key: numberedKey(0), value }], [], { durability: 'relaxed' });
+    await store.close();
+    expect(file.syncCount).toBe(start + 2);
+    expect((await store.stats().catch((error: unknown) => error)) as object).toMatchObject({ code: 'ECLOSED' });
+  });
+
+  it('refuses every call after a failed sync, and recovers the last durable state on reopen', async () => {
+    const file = new CountingStorageFile();
+    const store = await openKvStore(file);
+    await store.put(numberedKey(1), value);
+    file.failNextSync = true;
+    await expect(store.put(numberedKey(2), value)).rejects.toThrow('simulated sync failure');
+    await expect(store.get(numberedKey(1))).rejects.toThrow('simulated sync failure');
+    await store.close();
+    const reopened = await openKvStore(new CountingStorageFile(file.image()));
+    expect((await reopened.get(numberedKey(1)))?.value).toEqual(value);
+    await reopened.close();
+  });
+
+  it('rejects bad durability options with EINVAL', async () => {
+    const store = await openKvStore(new CountingStorageFile());
+    await expect(store.commit([], [], { durability: 'eventually' as 'durable' })).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(openKvStore(new CountingStorageFile(), { cachePages: 1 })).rejects.toMatchObject({ code: 'EINVAL' });
+    await store.close();
+  });
+});

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { PAGE_BYTES } from './constants.ts';
+import { decodeFreelistPage, encodeFreelist, FREELIST_ENTRIES_PER_PAGE } from './freelist.ts';
+import { decodeMeta, encodeMeta, type Meta } from './meta.ts';
+import { type BranchNode, type LeafNode, computeBranchPayloadBytes, computeLeafPayloadBytes } from './node.ts';
+import { decodeNode, encodeNode } from './node-codec.ts';
+import { decodeOverflowRun, encodeOverflowRun } from './overflow.ts';
+
+const encoder = new TextEncoder();
+
+function leaf(): LeafNode {
+  const node: LeafNode = {
+    kind: 'leaf',
+    pageId: 7,
+    txn: 2 ** 40 + 3,
+    keys: [encoder.encode('a'), encoder.encode('b'), new Uint8Array(500).fill(0x63)],
+    keyOverflows: [undefined, undefined, { pageId: 20, txn: 5, lengthBytes: 500 }],
+    versions: [1, 2 ** 50, 3],
+    values: [encoder.encode('one'), { pageId: 9, txn: 4, lengthBytes: 70_000 }, new Uint8Array(0)],
+    payloadBytes: 0,
+  };
+  node.payloadBytes = computeLeafPayloadBytes(node);
+  return node;
+}
+
+function expectCorrupt(action: () => unknown): void {
+  expect(action).toThrow(expect.objectContaining({ code: 'ECORRUPT' }));
+}
+
+describe('KV page encoding', () => {
+  it('round-trips a leaf; overflow keys come back as references to read', () => {
+    const original = leaf();
+    const page = encodeNode(original);
+    expect(page.length).toBe(PAGE_BYTES);
+    const decoded = decodeNode(page, { pageId: 7, txn: original.txn }) as LeafNode;
+    expect(decoded.kind).toBe('leaf');
+    expect(decoded.keys.slice(0, 2)).toEqual(original.keys.slice(0, 2));
+    expect(decoded.keys[2]!.length).toBe(0);
+    expect(decoded.keyOverflows).toEqual(original.keyOverflows);
+    expect(decoded.versions).toEqual(original.versions);
+    expect(decoded.values).toEqual(original.values);
+    expect(decoded.payloadBytes).toBe(original.payloadBytes);
+  });
+
+  it('round-trips a branch', () => {
+    const branch: BranchNode = {
+      kind: 'branch',
+      pageId: 8,
+      txn: 6,
+      keys: [encoder.encode('m'), encoder.encode('t')],
+      keyOverflows: [undefined, undefined],
+      children: [
+        { pageId: 3, txn: 1 },
+        { pageId: 4, txn: 6 },
+        { pageId: 5, txn: 2 },
+      ],
+      payloadBytes: 0,
+    };
+    branch.payloadBytes = computeBranchPayloadBytes(branch);
+    expect(decodeNode(encodeNode(branch), { pageId: 8, txn: 6 })).toEqual(branch);
+  });
+
+  it('detects a flipped byte anywhere in a page, a page in the wrong place, and a stale page', () => {
+    const page = encodeNode(leaf());
+    for (const offset of [0, 4, 9, 100, PAGE_BYTES - 1]) {
+      const damaged = page.slice();
+      damaged[offset] = damaged[offset]! ^ 0x01;
+      expectCorrupt(() => decodeNode(damaged, { pageId: 7, txn: leaf().txn }));
+    }
+    expectCorrupt(() => decodeNode(page, { pageId: 8, txn: leaf().txn }));
+    expectCorrupt(() => decodeNode(page, { pageId: 7, txn: 1 }));
+    expectCorrupt(() => decodeNode(page.subarray(0, 100), { pageId: 7, txn: leaf().txn }));
+    expectCorrupt(() => decodeNode(new Uint8Array(PAGE_BYTES), { pageId: 7, txn: 0 }));
+  });
+
+  it('round-trips meta pages and rejects a meta page in the other slot', () => {
+    const meta: Meta = {
+      txn: 12,
+      lastVersion: 40,
+      root: { pageId: 5, txn: 12 },
+      freelist: undefined,
+      freelistEntryCount: 0,
+      pageCount: 9,
+      durableTxnAtWrite: 11,
+    };
+    expect(decodeMeta(1, encodeMeta(1, meta))).toEqual(meta);
+    expectCorrupt(() => decodeMeta(0, encodeMeta(1, meta)));
+    expectCorrupt(() => decodeMeta(0, encodeMeta(0, { ...meta, root: { pageId: 9, txn: 12 } })));
+  });
+
+  it('round-trips overflow runs and freelist chains, page by page checked', () => {
+    const bytes = Uint8Array.from({ length: 10_000 }, (_, index) => index % 251);
+    const reference = { pageId: 30, txn: 4, lengthBytes: bytes.length };
+    const run = encodeOverflowRun(reference, bytes);
+    expect(run.length).toBe(3 * PAGE_BYTES);
+    expect(decodeOverflowRun(run, reference)).toEqual(bytes);
+    run[PAGE_BYTES * 2 + 50] = run[PAGE_BYTES * 2 + 50]! ^ 0x80;
+    expectCorrupt(() => decodeOverflowRun(run, reference));
+
+    const entries = Array.from({ length: FREELIST_ENTRIES_PER_PAGE + 5 }, (_, index) => ({ pageId: 100 + index, freedTxn: index }));
+    const [first, second] = encodeFreelist([40, 41], entries, 9);
+    const head = decodeFreelistPage(first!, { pageId: 40, txn: 9 });
+    expect(head.next).toEqual({ pageId: 41, txn: 9 });
+    const tail = decodeFreelistPage(second!, { pageId: 41, txn: 9 });
+    expect(tail.next).toBeUndefined();
+    expect([...head.entries, ...tail.entries]).toEqual(entries);
+  });
+});

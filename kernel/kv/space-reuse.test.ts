@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { openKvStore } from './kv-store.ts';
+import { checkStoreFile } from './store-check.ts';
+import { CountingStorageFile } from './test-storage.ts';
+import { SeededRandom, numberedKey } from './test-workload.ts';
+
+const KEYS = 1000;
+
+function overwriteAll(random: SeededRandom) {
+  return Array.from({ length: KEYS }, (_, index) => ({ type: 'put' as const, key: numberedKey(index), value: random.bytes(100) }));
+}
+
+describe('KV space reuse', () => {
+  it('stops growing the file under a steady overwrite workload', async () => {
+    const file = new CountingStorageFile();
+    const store = await openKvStore(file, { cachePages: 64 });
+    const random = new SeededRandom(1);
+    const sizes: number[] = [];
+    for (let round = 0; round < 200; round++) {
+      await store.batch(overwriteAll(random));
+      sizes.push(await file.size());
+    }
+    // Half of the rounds as single-key commits, relaxed and durable mixed.
+    for (let index = 0; index < 2000; index++) {
+      const key = numberedKey(random.below(KEYS));
+      await store.commit([{ type: 'put', key, value: random.bytes(100) }], [], { durability: index % 4 === 0 ? 'durable' : 'relaxed' });
+    }
+    await store.sync();
+    sizes.push(await file.size());
+    expect(sizes[199]).toBe(sizes[20]);
+    expect(sizes.at(-1)!).toBeLessThanOrEqual(sizes[20]! * 1.1);
+    const report = await checkStoreFile(new CountingStorageFile(file.image()));
+    expect(report.entryCount).toBe(KEYS);
+    await store.close();
+  });
+
+  it('keeps the pages a snapshot can see until it is released, then reuses them', async () => {
+    const file = new CountingStorageFile();
+    const store = await openKvStore(file, { cachePages: 64 });
+    const random = new SeededRandom(2);
+    for (let round = 0; round < 5; round++) await store.batch(overwriteAll(random));
+    const plateau = await file.size();
+    const snapshot = store.snapshot();
+    for (let round = 0; round < 10; round++) await store.batch(overwriteAll(random));
+    const pinned = await file.size();
+    expect(pinned).toBeGreaterThan(plateau * 3);
+    snapshot.release();
+    for (let round = 0; round < 30; round++) await store.batch(overwriteAll(random));
+    expect(await file.size()).toBe(pinned);
+    await store.close();
+  });
+
+  it('does not reuse pages freed by relaxed commits before a durable one', async () => {
+    const file = new CountingStorageFile();
+    const store = await openKvStore(file, { cachePages: 64 });
+    const random = new SeededRandom(3);
+    await store.batch(overwriteAll(random));
+    const durableSize = await file.size();
+    // Relaxed overwrites cannot reuse what they free: the last durable state still needs it.
+    for (let round = 0; round < 4; round++) await store.commit(overwriteAll(random), [], { durability: 'relaxed' });
+    const relaxedSize = await file.size();
+    expect(relaxedSize).toBeGreaterThanOrEqual(durableSize * 4);
+    await store.sync();
+    for (let round = 0; round < 4; round++) await store.commit(overwriteAll(random), [], { durability: 'relaxed' });
+    // After the sync, the pages freed before it are reused.
+    expect(await file.size()).toBeLessThanOrEqual(relaxedSize * 1.3);
+    await store.close();
+  });
+});
