@@ -25,7 +25,7 @@ import { describeMessage } from './describe.ts';
  * failing seed replays exactly. After every step the checkers below run; a violation throws a
  * `SimulationFailure` that names the seed, the step and the recent history.
  *
- * Faults: messages are delayed and reordered (any in-flight message may be delivered next),
+ * Faults: clocks drift apart (a tick may advance one node only); messages are delayed and reordered (any in-flight message may be delivered next),
  * dropped and duplicated; partitions cut a node off, split the group in two, or cut one
  * direction only; a node crashes and loses everything it had not persisted, including a Ready it
  * was in the middle of persisting (the write is atomic: all of it or none of it); membership
@@ -104,6 +104,9 @@ type Action = keyof typeof ACTION_WEIGHTS;
 
 /** Actions scaled by `faultLevel`. */
 const FAULT_ACTIONS: ReadonlySet<Action> = new Set(['drop', 'duplicate', 'crash', 'partition', 'compact', 'transferLeadership', 'campaign', 'crashLeader', 'changeMembership']);
+
+/** Chance that a tick advances one node's clock only. */
+const CLOCK_SKEW_PROBABILITY = 0.3;
 
 /** Chance that a crash happens while a node persists a Ready, losing that whole Ready. */
 const CRASH_WHILE_PERSISTING_PROBABILITY = 0.004;
@@ -205,9 +208,13 @@ export class Simulation {
 
   private takeAction(action: Action): void {
     switch (action) {
-      case 'tick':
-        for (const node of this.liveNodes()) node.raw!.tick();
+      case 'tick': {
+        // Usually every clock advances together; sometimes one node's alone (clock skew).
+        const live = this.liveNodes();
+        if (this.random.fraction() < CLOCK_SKEW_PROBABILITY && live.length > 0) this.pick(live).raw!.tick();
+        else for (const node of live) node.raw!.tick();
         return;
+      }
       case 'deliver':
         this.deliverRandomMessage();
         return;
