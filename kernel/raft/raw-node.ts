@@ -149,7 +149,11 @@ export class RawNode {
     this.throwIfDropped('membership change', this.raft.propose([{ type: 'config-change', data: encodeConfChange(change) }]));
   }
 
-  /** Asks for a linearizable read; the answer is a ReadState with the same context in a later Ready. */
+  /**
+   * Asks for a linearizable read; the answer is a ReadState with the same context in a later
+   * Ready (possibly more than once, if the network duplicates). Like a proposal, a request can be
+   * lost when leadership changes: the application retries after a timeout with a new context.
+   */
   readIndex(context: string): void {
     this.assertIdle('readIndex');
     if (context.length === 0 || context.length > READ_CONTEXT_LENGTH_MAX) {
