@@ -1,0 +1,461 @@
+/**
+ * `npm run bench:kv -- [--keys N] [--open-only]`: the KV engine side by side with lmdb (lmdb-js)
+ * and classic-level (LevelDB), in one process, on the same disk, with the same data.
+ *
+ * The workloads are the redb benchmark's (random 24-byte keys, 150-byte values), scaled by --keys:
+ * a bulk load of N keys in one transaction, 1,000 individual durable commits, 100 transactions of
+ * 1,000 inserts, N random point reads, N/10 range reads of 10 entries, removal of half the keys in
+ * one transaction; then 1,000 durable commits from 64 concurrent committers (group commit), and
+ * the time to open a store of the resulting size. Every write is durable on every engine: each
+ * engine runs in its fsync-on-commit mode (nexusfs `durability: 'durable'`, lmdb without
+ * overlappingSync or noSync, classic-level `sync: true`). One 4 KiB write + fdatasync on the same
+ * disk is measured as the floor a durable commit cannot beat.
+ *
+ * `--open-only` builds a store of N keys per engine and measures only opening it (the issue's
+ * target: a 1M-key store opens in under 50 ms: `npm run bench:kv -- --open-only --keys 1000000`).
+ *
+ * It prints one table: time per workload for each engine, nexusfs's ratio to each (below 1 is
+ * faster), and each engine's file size after the workload. Data lives in a temporary directory,
+ * removed at the end. Benchmarks are not tests: nothing here asserts on time.
+ */
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ClassicLevel } from 'classic-level';
+import { open as openLmdb, type RootDatabase } from 'lmdb';
+import { METASTORE_BATCH_OPERATIONS_MAX, type MetastoreOperation } from '../kernel/contracts/metastore.ts';
+import { type KvStore, openKvStore } from '../kernel/kv/index.ts';
+import { SeededRandom } from '../kernel/raft/random.ts';
+import { NodeStorageFile } from '../drivers/node-fs/storage-file.ts';
+
+const KEYS_DEFAULT = 100_000;
+const KEY_BYTES = 24;
+const VALUE_BYTES = 150;
+const INDIVIDUAL_COMMITS = 1_000;
+const BATCH_TRANSACTIONS = 100;
+const BATCH_INSERTS = 1_000;
+const RANGE_ENTRIES = 10;
+/** One range read per this many keys. */
+const KEYS_PER_RANGE_READ = 10;
+const CONCURRENT_COMMITTERS = 64;
+const CONCURRENT_COMMITS = 1_000;
+const FLOOR_WRITE_BYTES = 4096;
+const FLOOR_SYNCS = 1_000;
+/** lmdb's map must be sized up front; far more than any run here writes. */
+const LMDB_MAP_BYTES = 64 * 1024 ** 3;
+const DATA_SEED = 2026;
+
+/** One engine behind the same few calls; every write call is one durable transaction. */
+interface BenchEngine {
+  readonly name: string;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /** Puts every pair in one durable transaction (or as few as the engine's batch limit allows). */
+  putAll(pairs: readonly Pair[]): Promise<void>;
+  /** One durable commit of one put. */
+  putOne(pair: Pair): Promise<void>;
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Reads `count` entries from `start` on; returns how many it found. */
+  range(start: Uint8Array, count: number): Promise<number>;
+  removeAll(keys: readonly Uint8Array[]): Promise<void>;
+}
+
+type Pair = readonly [key: Uint8Array, value: Uint8Array];
+
+// ---------------------------------------------------------------------------------------------
+// engines
+
+class NexusEngine implements BenchEngine {
+  readonly name = 'nexusfs';
+  readonly #path: string;
+  #store: KvStore | undefined;
+
+  constructor(directory: string) {
+    this.#path = join(directory, 'store.kv');
+  }
+
+  async open(): Promise<void> {
+    this.#store = await openKvStore(await NodeStorageFile.open(this.#path));
+  }
+
+  async close(): Promise<void> {
+    await this.#store?.close();
+    this.#store = undefined;
+  }
+
+  async putAll(pairs: readonly Pair[]): Promise<void> {
+    await this.#commitInChunks(pairs.map(([key, value]) => ({ type: 'put', key, value })));
+  }
+
+  async putOne([key, value]: Pair): Promise<void> {
+    await this.#store!.commit([{ type: 'put', key, value }], [], { durability: 'durable' });
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return (await this.#store!.get(key))?.value;
+  }
+
+  async range(start: Uint8Array, count: number): Promise<number> {
+    return (await this.#store!.scan({ start, limit: count })).entries.length;
+  }
+
+  async removeAll(keys: readonly Uint8Array[]): Promise<void> {
+    await this.#commitInChunks(keys.map((key) => ({ type: 'delete', key })));
+  }
+
+  /** A Metastore batch holds at most METASTORE_BATCH_OPERATIONS_MAX operations: relaxed chunks, one durable last. */
+  async #commitInChunks(operations: MetastoreOperation[]): Promise<void> {
+    for (let first = 0; first < operations.length; first += METASTORE_BATCH_OPERATIONS_MAX) {
+      const chunk = operations.slice(first, first + METASTORE_BATCH_OPERATIONS_MAX);
+      const last = first + METASTORE_BATCH_OPERATIONS_MAX >= operations.length;
+      await this.#store!.commit(chunk, [], { durability: last ? 'durable' : 'relaxed' });
+    }
+  }
+}
+
+class LmdbEngine implements BenchEngine {
+  readonly name = 'lmdb';
+  readonly #path: string;
+  #database: RootDatabase<Buffer, Buffer> | undefined;
+
+  constructor(directory: string) {
+    this.#path = join(directory, 'lmdb');
+  }
+
+  async open(): Promise<void> {
+    // Without overlappingSync (and without noSync) a write resolves once committed and synced.
+    this.#database = openLmdb<Buffer, Buffer>({
+      path: this.#path,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      overlappingSync: false,
+      noSync: false,
+      mapSize: LMDB_MAP_BYTES,
+      cache: false,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#database?.close();
+    this.#database = undefined;
+  }
+
+  async putAll(pairs: readonly Pair[]): Promise<void> {
+    const database = this.#database!;
+    await database.transaction(() => {
+      for (const [key, value] of pairs) database.put(asBuffer(key), asBuffer(value));
+    });
+  }
+
+  async putOne([key, value]: Pair): Promise<void> {
+    await this.#database!.put(asBuffer(key), asBuffer(value));
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#database!.get(asBuffer(key));
+  }
+
+  async range(start: Uint8Array, count: number): Promise<number> {
+    let found = 0;
+    for (const _entry of this.#database!.getRange({ start: asBuffer(start), limit: count })) found++;
+    return found;
+  }
+
+  async removeAll(keys: readonly Uint8Array[]): Promise<void> {
+    const database = this.#database!;
+    await database.transaction(() => {
+      for (const key of keys) database.remove(asBuffer(key));
+    });
+  }
+}
+
+class LevelEngine implements BenchEngine {
+  readonly name = 'classic-level';
+  readonly #path: string;
+  #database: ClassicLevel<Uint8Array, Uint8Array> | undefined;
+
+  constructor(directory: string) {
+    this.#path = join(directory, 'level');
+  }
+
+  async open(): Promise<void> {
+    this.#database = new ClassicLevel<Uint8Array, Uint8Array>(this.#path, { keyEncoding: 'view', valueEncoding: 'view' });
+    await this.#database.open();
+  }
+
+  async close(): Promise<void> {
+    await this.#database?.close();
+    this.#database = undefined;
+  }
+
+  async putAll(pairs: readonly Pair[]): Promise<void> {
+    await this.#database!.batch(
+      pairs.map(([key, value]) => ({ type: 'put' as const, key, value })),
+      { sync: true },
+    );
+  }
+
+  async putOne([key, value]: Pair): Promise<void> {
+    await this.#database!.put(key, value, { sync: true });
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#database!.get(key);
+  }
+
+  async range(start: Uint8Array, count: number): Promise<number> {
+    const entries = await this.#database!.iterator({ gte: start, limit: count }).all();
+    return entries.length;
+  }
+
+  async removeAll(keys: readonly Uint8Array[]): Promise<void> {
+    await this.#database!.batch(
+      keys.map((key) => ({ type: 'del' as const, key })),
+      { sync: true },
+    );
+  }
+}
+
+/** lmdb-js wants Buffers for binary keys; a view over the same bytes costs no copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+// ---------------------------------------------------------------------------------------------
+// data and workloads
+
+interface BenchData {
+  pairs: Pair[];
+  individual: Pair[];
+  batches: Pair[][];
+  concurrent: Pair[];
+  /** Keys of the bulk load in a random order, for point reads. */
+  readOrder: Uint8Array[];
+  rangeStarts: Uint8Array[];
+}
+
+function randomBytes(random: SeededRandom, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let index = 0; index < length; index++) bytes[index] = random.integerBelow(256);
+  return bytes;
+}
+
+function randomPairs(random: SeededRandom, count: number): Pair[] {
+  return Array.from({ length: count }, () => [randomBytes(random, KEY_BYTES), randomBytes(random, VALUE_BYTES)] as const);
+}
+
+function makeData(keys: number): BenchData {
+  const random = new SeededRandom(DATA_SEED);
+  const pairs = randomPairs(random, keys);
+  const readOrder = pairs.map(([key]) => key);
+  for (let index = readOrder.length - 1; index > 0; index--) {
+    const other = random.integerBelow(index + 1);
+    [readOrder[index], readOrder[other]] = [readOrder[other]!, readOrder[index]!];
+  }
+  return {
+    pairs,
+    individual: randomPairs(random, INDIVIDUAL_COMMITS),
+    batches: Array.from({ length: BATCH_TRANSACTIONS }, () => randomPairs(random, BATCH_INSERTS)),
+    concurrent: randomPairs(random, CONCURRENT_COMMITS),
+    readOrder,
+    rangeStarts: Array.from({ length: Math.max(1, Math.floor(keys / KEYS_PER_RANGE_READ)) }, () => randomBytes(random, KEY_BYTES)),
+  };
+}
+
+interface Workload {
+  title: string;
+  run(engine: BenchEngine, data: BenchData): Promise<void>;
+}
+
+function workloads(keys: number): Workload[] {
+  return [
+    { title: `bulk load: ${count(keys)} inserts in one transaction`, run: (engine, data) => engine.putAll(data.pairs) },
+    {
+      title: `${count(INDIVIDUAL_COMMITS)} individual durable commits`,
+      run: async (engine, data) => {
+        for (const pair of data.individual) await engine.putOne(pair);
+      },
+    },
+    {
+      title: `${BATCH_TRANSACTIONS} transactions of ${count(BATCH_INSERTS)} inserts`,
+      run: async (engine, data) => {
+        for (const batch of data.batches) await engine.putAll(batch);
+      },
+    },
+    {
+      title: `${count(keys)} random point reads`,
+      run: async (engine, data) => {
+        for (const key of data.readOrder) if ((await engine.get(key)) === undefined) throw new Error('a loaded key is missing');
+      },
+    },
+    {
+      title: `${count(Math.max(1, Math.floor(keys / KEYS_PER_RANGE_READ)))} range reads of ${RANGE_ENTRIES} entries`,
+      run: async (engine, data) => {
+        for (const start of data.rangeStarts) await engine.range(start, RANGE_ENTRIES);
+      },
+    },
+    {
+      title: `removal of ${count(Math.floor(keys / 2))} keys in one transaction`,
+      run: (engine, data) => engine.removeAll(data.pairs.slice(0, Math.floor(keys / 2)).map(([key]) => key)),
+    },
+    {
+      title: `${count(CONCURRENT_COMMITS)} durable commits from ${CONCURRENT_COMMITTERS} concurrent committers`,
+      run: async (engine, data) => {
+        let next = 0;
+        const committer = async (): Promise<void> => {
+          while (next < data.concurrent.length) await engine.putOne(data.concurrent[next++]!);
+        };
+        await Promise.all(Array.from({ length: CONCURRENT_COMMITTERS }, committer));
+      },
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// measuring
+
+interface Measurement {
+  milliseconds: number;
+  sizeBytes: number;
+}
+
+async function measure(action: () => Promise<void>): Promise<number> {
+  const started = performance.now();
+  await action();
+  return performance.now() - started;
+}
+
+/** Bytes of every file under `directory`. */
+async function directorySizeBytes(directory: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
+    total += entry.isDirectory() ? await directorySizeBytes(path) : (await stat(path)).size;
+  }
+  return total;
+}
+
+/** Runs every workload on one engine in its own directory; then reopens it, timing the open. */
+async function runEngine(
+  makeEngine: (directory: string) => BenchEngine,
+  data: BenchData,
+  selected: Workload[],
+  root: string,
+): Promise<Measurement[]> {
+  const directory = await mkdtemp(join(root, 'engine-'));
+  const engine = makeEngine(directory);
+  await engine.open();
+  const results: Measurement[] = [];
+  for (const workload of selected) {
+    const milliseconds = await measure(() => workload.run(engine, data));
+    results.push({ milliseconds, sizeBytes: await directorySizeBytes(directory) });
+  }
+  await engine.close();
+  const openMilliseconds = await measure(async () => {
+    await engine.open();
+    await engine.get(data.pairs.at(-1)![0]);
+  });
+  results.push({ milliseconds: openMilliseconds, sizeBytes: await directorySizeBytes(directory) });
+  await engine.close();
+  return results;
+}
+
+/** The floor: one 4 KiB write and fdatasync, `FLOOR_SYNCS` times, on the same disk. */
+async function measureSyncFloor(root: string): Promise<number> {
+  const file = await open(join(root, 'floor'), 'w+');
+  const page = new Uint8Array(FLOOR_WRITE_BYTES).fill(7);
+  try {
+    return await measure(async () => {
+      for (let index = 0; index < FLOOR_SYNCS; index++) {
+        await file.write(page, 0, page.length, 0);
+        await file.datasync();
+      }
+    });
+  } finally {
+    await file.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the table
+
+function count(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+function formatMilliseconds(milliseconds: number): string {
+  return milliseconds >= 100 ? `${count(Math.round(milliseconds))} ms` : `${milliseconds.toFixed(1)} ms`;
+}
+
+function formatSize(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+function formatRatio(ours: number, theirs: number): string {
+  return `${(ours / theirs).toFixed(2)}x`;
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`);
+  for (const row of rows) console.log(line(row));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { keys: { type: 'string' }, 'open-only': { type: 'boolean' } }, strict: true });
+  const keys = values.keys === undefined ? KEYS_DEFAULT : Number(values.keys);
+  if (!Number.isSafeInteger(keys) || keys < 2) throw new Error(`--keys must be an integer of at least 2, got ${values.keys}`);
+  const openOnly = values['open-only'] === true;
+  const root = await mkdtemp(join(tmpdir(), 'nexusfs-bench-kv-'));
+  try {
+    const data = makeData(keys);
+    const all = workloads(keys);
+    const selected = openOnly ? all.slice(0, 1) : all;
+    const openTitle = openOnly ? `open a store of ${count(keys)} keys, read one key` : 'open the resulting store, read one key';
+    const titles = [...selected.map((workload) => workload.title), openTitle];
+    const engines = [
+      (directory: string) => new NexusEngine(directory),
+      (directory: string) => new LmdbEngine(directory),
+      (directory: string) => new LevelEngine(directory),
+    ];
+    const results: Measurement[][] = [];
+    for (const makeEngine of engines) results.push(await runEngine(makeEngine, data, selected, root));
+    const floorMilliseconds = await measureSyncFloor(root);
+    const [ours, lmdb, level] = results as [Measurement[], Measurement[], Measurement[]];
+    const rows = titles.map((title, row) => [
+      title,
+      formatMilliseconds(ours[row]!.milliseconds),
+      formatMilliseconds(lmdb[row]!.milliseconds),
+      formatMilliseconds(level[row]!.milliseconds),
+      formatRatio(ours[row]!.milliseconds, lmdb[row]!.milliseconds),
+      formatRatio(ours[row]!.milliseconds, level[row]!.milliseconds),
+      `${formatSize(ours[row]!.sizeBytes)} / ${formatSize(lmdb[row]!.sizeBytes)} / ${formatSize(level[row]!.sizeBytes)}`,
+    ]);
+    rows.push([`floor: ${count(FLOOR_SYNCS)} x (${FLOOR_WRITE_BYTES / 1024} KiB write + fdatasync)`, formatMilliseconds(floorMilliseconds), '', '', '', '', '']);
+    console.log(`nexusfs KV benchmark: ${count(keys)} keys of ${KEY_BYTES} bytes, values of ${VALUE_BYTES} bytes; every commit durable (fsync)`);
+    printTable(['workload', 'nexusfs', 'lmdb', 'classic-level', 'nexusfs/lmdb', 'nexusfs/classic-level', 'size after (nexusfs / lmdb / classic-level)'], rows);
+    if (!openOnly) {
+      const perCommit = (results: Measurement[]): number => results[1]!.milliseconds / INDIVIDUAL_COMMITS;
+      const floor = floorMilliseconds / FLOOR_SYNCS;
+      console.log(
+        `one durable commit: nexusfs ${perCommit(ours).toFixed(3)} ms (${(perCommit(ours) / floor).toFixed(2)}x the floor), ` +
+          `lmdb ${perCommit(lmdb).toFixed(3)} ms, classic-level ${perCommit(level).toFixed(3)} ms; floor ${floor.toFixed(3)} ms`,
+      );
+      const concurrentRow = selected.length - 1;
+      const speedup = (results: Measurement[]): string =>
+        ((results[1]!.milliseconds / INDIVIDUAL_COMMITS) / (results[concurrentRow]!.milliseconds / CONCURRENT_COMMITS)).toFixed(1);
+      console.log(
+        `throughput of ${CONCURRENT_COMMITTERS} concurrent committers over one: nexusfs ${speedup(ours)}x, lmdb ${speedup(lmdb)}x, classic-level ${speedup(level)}x`,
+      );
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
