@@ -27,17 +27,24 @@ export function freelistPagesNeeded(entryCount: number): number {
 }
 
 /** The sealed pages of a freelist written to `pageIds` by `txn`, each pointing at the next. */
-export function encodeFreelist(pageIds: readonly number[], entries: readonly FreePage[], txn: number): Uint8Array[] {
-  assert(pageIds.length >= freelistPagesNeeded(entries.length), 'a freelist chain has room for every entry');
-  return pageIds.map((pageId, index) => {
-    const slice = entries.slice(index * FREELIST_ENTRIES_PER_PAGE, (index + 1) * FREELIST_ENTRIES_PER_PAGE);
-    const page = newPage({ kind: PAGE_KIND.freelist, count: slice.length, pageId, txn });
+export function encodeFreelist(
+  chainPageIds: readonly number[],
+  entries: { pageIds: readonly number[]; freedTxns: readonly number[] },
+  txn: number,
+): Uint8Array[] {
+  const entryCount = entries.pageIds.length;
+  assert(entries.freedTxns.length === entryCount, 'a freeing txn for every free page');
+  assert(chainPageIds.length >= freelistPagesNeeded(entryCount), 'a freelist chain has room for every entry');
+  return chainPageIds.map((pageId, index) => {
+    const first = Math.min(entryCount, index * FREELIST_ENTRIES_PER_PAGE);
+    const end = Math.min(entryCount, first + FREELIST_ENTRIES_PER_PAGE);
+    const page = newPage({ kind: PAGE_KIND.freelist, count: end - first, pageId, txn });
     const writer = new PageWriter(page);
-    const next = pageIds[index + 1];
+    const next = chainPageIds[index + 1];
     writer.pageReference({ pageId: next ?? 0, txn: next === undefined ? 0 : txn });
-    for (const entry of slice) {
-      writer.uint32(entry.pageId);
-      writer.uint53(entry.freedTxn);
+    for (let entry = first; entry < end; entry++) {
+      writer.uint32(entries.pageIds[entry]!);
+      writer.uint53(entries.freedTxns[entry]!);
     }
     return sealPage(page);
   });

@@ -27,7 +27,8 @@ import type {
   KvStoreOptions,
   KvStoreStats,
 } from './kv-store-types.ts';
-import { encodeMeta } from './meta.ts';
+import { FreeSpace } from './free-space.ts';
+import { type Meta, encodeMeta } from './meta.ts';
 import { PageAllocator } from './page-allocator.ts';
 import { pageOffsetBytes } from './page-format.ts';
 import { PageStore } from './page-store.ts';
@@ -53,8 +54,12 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   return new KvStoreEngine(pages, recovered, durability);
 }
 
-/** The committed state: the last meta written, where, and its freelist in memory. */
-type CommittedState = RecoveredState;
+/** The committed state: the last meta written, where, and the pages of its freelist chain. */
+interface CommittedState {
+  meta: Meta;
+  slot: number;
+  freelistPageIds: readonly number[];
+}
 
 /**
  * The engine behind KvStore.
@@ -69,6 +74,8 @@ class KvStoreEngine implements KvStore {
   readonly #pages: PageStore;
   readonly #defaultDurability: KvDurability;
   #committed: CommittedState;
+  /** Free pages of the committed state; write transactions allocate from it. */
+  readonly #freeSpace: FreeSpace;
   /** The txn of the last state known durable, and the meta slot holding it (never overwritten). */
   #durableTxn: number;
   #durableSlot: number;
@@ -86,7 +93,8 @@ class KvStoreEngine implements KvStore {
   constructor(pages: PageStore, recovered: RecoveredState, defaultDurability: KvDurability) {
     this.#pages = pages;
     this.#defaultDurability = defaultDurability;
-    this.#committed = recovered;
+    this.#committed = { meta: recovered.meta, slot: recovered.slot, freelistPageIds: recovered.freelistPageIds };
+    this.#freeSpace = FreeSpace.fromFreelist(recovered.freelistEntries, recovered.meta.txn);
     this.#durableTxn = recovered.meta.txn;
     this.#durableSlot = recovered.slot;
   }
@@ -156,7 +164,7 @@ class KvStoreEngine implements KvStore {
     return {
       fileSizeBytes: await this.#pages.file.size(),
       pageCount: this.#committed.meta.pageCount,
-      freePageCount: this.#committed.freelistEntries.length,
+      freePageCount: this.#freeSpace.count,
       cacheHits: this.#pages.cache.hits,
       cacheMisses: this.#pages.cache.misses,
       cachedPages: this.#pages.cache.size,
@@ -287,27 +295,20 @@ class KvStoreEngine implements KvStore {
     const batches = group.filter((item): item is QueuedBatch => item.kind === 'batch');
     const durable = group.some((item) => item.kind === 'sync' || item.durability === 'durable');
     const base = this.#committed;
-    const transaction = new WriteTransaction({
-      txn: base.meta.txn + 1,
-      pages: this.#pages,
-      allocator: new PageAllocator({
-        txn: base.meta.txn + 1,
-        pageCount: base.meta.pageCount,
-        freelist: base.freelistEntries,
-        reuseThroughTxn: this.#reuseThroughTxn(),
-      }),
-      root: base.meta.root,
-    });
+    this.#freeSpace.promote(this.#reuseThroughTxn());
+    const allocator = new PageAllocator({ txn: base.meta.txn + 1, pageCount: base.meta.pageCount, space: this.#freeSpace });
+    const transaction = new WriteTransaction({ txn: base.meta.txn + 1, pages: this.#pages, allocator, root: base.meta.root });
     let outcomes: Map<QueuedBatch, number | ConflictError>;
     try {
       outcomes = await applyBatches(transaction, batches, base.meta.lastVersion);
     } catch (error) {
       // Only reads failed (nothing is written before every batch is applied): the store stays usable.
+      allocator.abandon();
       for (const item of group) item.reject(error);
       return;
     }
     try {
-      await this.#writeGroup(transaction, outcomes, durable);
+      await this.#writeGroup(transaction, allocator, outcomes, durable);
     } catch (error) {
       this.#failure = { error };
       for (const item of group) item.reject(error);
@@ -325,9 +326,15 @@ class KvStoreEngine implements KvStore {
   }
 
   /** Writes the transaction (when any batch committed) and syncs when asked; then publishes. */
-  async #writeGroup(transaction: WriteTransaction, outcomes: Map<QueuedBatch, number | ConflictError>, durable: boolean): Promise<void> {
+  async #writeGroup(
+    transaction: WriteTransaction,
+    allocator: PageAllocator,
+    outcomes: Map<QueuedBatch, number | ConflictError>,
+    durable: boolean,
+  ): Promise<void> {
     const versions = [...outcomes.values()].filter((outcome): outcome is number => typeof outcome === 'number');
     if (versions.length === 0) {
+      allocator.abandon();
       if (durable && this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
       return;
     }
@@ -342,16 +349,12 @@ class KvStoreEngine implements KvStore {
     const writes = coalesceWrites(finished.writes).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
     writes.push(file.write(pageOffsetBytes(slot), encodeMeta(slot, finished.meta)));
     await Promise.all(writes);
-    const committed: CommittedState = {
-      meta: finished.meta,
-      slot,
-      freelistEntries: finished.freelistEntries,
-      freelistPageIds: finished.freelistPageIds,
-    };
+    const committed: CommittedState = { meta: finished.meta, slot, freelistPageIds: finished.freelistPageIds };
     this.#writeTransactionCount++;
     if (durable) await this.#syncFile(committed);
     for (const node of transaction.dirtyNodes) this.#pages.cache.set(node);
     this.#committed = committed;
+    allocator.commit();
   }
 
   async #syncFile(state: CommittedState): Promise<void> {

@@ -98,7 +98,7 @@ describe('KV page encoding', () => {
     expectCorrupt(() => decodeOverflowRun(run, reference));
 
     const entries = Array.from({ length: FREELIST_ENTRIES_PER_PAGE + 5 }, (_, index) => ({ pageId: 100 + index, freedTxn: index }));
-    const [first, second] = encodeFreelist([40, 41], entries, 9);
+    const [first, second] = encodeFreelist([40, 41], { pageIds: entries.map((entry) => entry.pageId), freedTxns: entries.map((entry) => entry.freedTxn) }, 9);
     const head = decodeFreelistPage(first!, { pageId: 40, txn: 9 });
     expect(head.next).toEqual({ pageId: 41, txn: 9 });
     const tail = decodeFreelistPage(second!, { pageId: 41, txn: 9 });

@@ -1,7 +1,7 @@
 import { assert } from '../assert.ts';
 import { copyBytes } from '../contracts/bytes.ts';
 import { NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
-import { type FreePage, encodeFreelist, freelistPagesNeeded } from './freelist.ts';
+import { encodeFreelist, freelistPagesNeeded } from './freelist.ts';
 import type { Meta } from './meta.ts';
 import {
   type BranchNode,
@@ -43,7 +43,6 @@ export interface PageWrite {
 export interface FinishedTransaction {
   meta: Meta;
   writes: PageWrite[];
-  freelistEntries: FreePage[];
   freelistPageIds: number[];
 }
 
@@ -134,6 +133,7 @@ export class WriteTransaction {
     const chain: number[] = [];
     while (chain.length < freelistPagesNeeded(this.#allocator.freeCount)) chain.push(this.#allocator.allocate());
     const entries = this.#allocator.freelistEntries();
+    const freelistEntryCount = entries.pageIds.length;
     const writes: PageWrite[] = [];
     for (const node of this.#dirty.values()) writes.push({ pageId: node.pageId, bytes: encodeNode(node) });
     for (const { reference, bytes } of this.#newRuns.values()) {
@@ -145,11 +145,11 @@ export class WriteTransaction {
       lastVersion: base.lastVersion,
       root: this.#root,
       freelist: chain.length === 0 ? undefined : { pageId: chain[0]!, txn: this.txn },
-      freelistEntryCount: entries.length,
+      freelistEntryCount,
       pageCount: this.#allocator.pageCount,
       durableTxnAtWrite: base.durableTxn,
     };
-    return { meta, writes, freelistEntries: entries, freelistPageIds: chain };
+    return { meta, writes, freelistPageIds: chain };
   }
 
   /** The node a reference points at: this transaction's copy when it made one. */
@@ -345,7 +345,7 @@ export class WriteTransaction {
   #freeRun(reference: OverflowReference): void {
     if (reference.txn === this.txn) this.#newRuns.delete(reference.pageId);
     const pageCount = overflowPageCount(reference.lengthBytes);
-    for (let index = 0; index < pageCount; index++) this.#allocator.free(reference.pageId + index);
+    for (let index = 0; index < pageCount; index++) this.#allocator.free(reference.pageId + index, true);
   }
 }
 
