@@ -20,7 +20,7 @@ const POOL_LONG_KEY_BYTES = 600;
 const POOL_LONG_KEYS = 2;
 /** Numbered keys bulk commits fill and empty. */
 const BULK_KEYS = 2_000;
-const BULK_RUN_LENGTH_MAX = 300;
+const BULK_RUN_LENGTH_MAX = 120;
 
 const STEPS_MIN = 4;
 const STEPS_MAX = 24;
@@ -31,7 +31,7 @@ const COMMIT_PRECONDITIONS_MAX = 2;
 /** Inline values, and values past the engine's inline limit that need one or several overflow pages. */
 const SMALL_VALUE_BYTES_MAX = 40;
 const LARGE_VALUE_BYTES_MIN = 449;
-const LARGE_VALUE_BYTES_MAX = 12_000;
+const LARGE_VALUE_BYTES_MAX = 9_000;
 const BULK_VALUE_BYTES_MAX = 120;
 
 /** A version no workload reaches: a precondition naming it always fails. */
