@@ -24,10 +24,18 @@ export class PageStore {
     this.cache = new PageCache(cachePages);
   }
 
-  /** The node `reference` points at, with every key complete (overflow keys read in). */
+  /** The node `reference` points at if it is in the cache (counted as a hit), without waiting. */
+  cachedNode(reference: PageReference): TreeNode | undefined {
+    return this.cache.get(reference.pageId, reference.txn);
+  }
+
+  /**
+   * The node `reference` points at, with every key complete (overflow keys read in). Callers try
+   * `cachedNode` first; a miss is counted there.
+   */
   async readNode(reference: PageReference): Promise<TreeNode> {
     assert(reference.pageId >= META_SLOT_COUNT, `a tree page id is past the meta slots: ${reference.pageId}`);
-    const cached = this.cache.get(reference.pageId, reference.txn);
+    const cached = this.cache.peek(reference.pageId, reference.txn);
     if (cached !== undefined) return cached;
     const pending = this.#inFlight.get(reference.pageId);
     if (pending !== undefined) {

@@ -15,10 +15,12 @@ import { childIndexFor, lowerBound, searchLeaf, upperBound } from './tree-search
 
 /** The leaf whose range holds `key`. */
 export async function findLeaf(pages: PageStore, root: PageReference, key: Uint8Array): Promise<LeafNode> {
-  let node = await pages.readNode(root);
+  // Cached nodes are taken without an await: a point read of a cached path costs no microtasks.
+  let node = pages.cachedNode(root) ?? (await pages.readNode(root));
   for (let depth = 0; node.kind === 'branch'; depth++) {
     assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
-    node = await pages.readNode(node.children[childIndexFor(node.keys, key)]!);
+    const child = node.children[childIndexFor(node.keys, key)]!;
+    node = pages.cachedNode(child) ?? (await pages.readNode(child));
   }
   return node;
 }
@@ -76,7 +78,7 @@ async function collect(
   depth: number,
 ): Promise<void> {
   assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
-  const node = await pages.readNode(reference);
+  const node = pages.cachedNode(reference) ?? (await pages.readNode(reference));
   const wanted = scan.limit + 1;
   if (node.kind === 'leaf') {
     collectFromLeaf(node, scan, hits, wanted);

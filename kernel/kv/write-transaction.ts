@@ -1,5 +1,4 @@
 import { assert } from '../assert.ts';
-import { copyBytes } from '../contracts/bytes.ts';
 import { NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
 import { encodeFreelist, freelistPagesNeeded } from './freelist.ts';
 import type { Meta } from './meta.ts';
@@ -75,19 +74,21 @@ export class WriteTransaction {
   /** The version of `key` in the state so far (earlier commits of this group included), or null. */
   async versionOf(key: Uint8Array): Promise<number | null> {
     if (this.#root === undefined) return null;
-    let node = await this.#read(this.#root);
+    let node = this.#readCached(this.#root) ?? (await this.#read(this.#root));
     for (let depth = 0; node.kind === 'branch'; depth++) {
       assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
-      node = await this.#read(node.children[childIndexFor(node.keys, key)]!);
+      const child = node.children[childIndexFor(node.keys, key)]!;
+      node = this.#readCached(child) ?? (await this.#read(child));
     }
     const { index, found } = searchLeaf(node.keys, key);
     return found ? node.versions[index]! : null;
   }
 
+  /** Takes ownership of `key` and `value`: the commit queue copied them from the caller's buffers. */
   async put(key: Uint8Array, value: Uint8Array, version: number): Promise<void> {
     const { path, leaf } = await this.#descendWritable(key);
     const { index, found } = searchLeaf(leaf.keys, key);
-    const stored = valueIsInline(value.length) ? copyBytes(value) : this.#newRun(copyBytes(value));
+    const stored = valueIsInline(value.length) ? value : this.#newRun(value);
     if (found) {
       const previous = leaf.values[index]!;
       if (!(previous instanceof Uint8Array)) this.#freeRun(previous);
@@ -95,12 +96,11 @@ export class WriteTransaction {
       leaf.values[index] = stored;
       leaf.versions[index] = version;
     } else {
-      const keyCopy = copyBytes(key);
-      leaf.keys.splice(index, 0, keyCopy);
-      leaf.keyOverflows.splice(index, 0, keyIsInline(keyCopy) ? undefined : this.#newRun(keyCopy));
+      leaf.keys.splice(index, 0, key);
+      leaf.keyOverflows.splice(index, 0, keyIsInline(key) ? undefined : this.#newRun(key));
       leaf.versions.splice(index, 0, version);
       leaf.values.splice(index, 0, stored);
-      leaf.payloadBytes += leafEntryBytes(keyCopy, stored);
+      leaf.payloadBytes += leafEntryBytes(key, stored);
     }
     this.#splitUpward(path, leaf);
   }
@@ -154,12 +154,17 @@ export class WriteTransaction {
 
   /** The node a reference points at: this transaction's copy when it made one. */
   async #read(reference: PageReference): Promise<TreeNode> {
+    return this.#readCached(reference) ?? this.#pages.readNode(reference);
+  }
+
+  /** The node without waiting, when it is dirty or cached. */
+  #readCached(reference: PageReference): TreeNode | undefined {
     if (reference.txn === this.txn) {
       const node = this.#dirty.get(reference.pageId);
       assert(node !== undefined, `dirty page ${reference.pageId} is missing`);
       return node;
     }
-    return this.#pages.readNode(reference);
+    return this.#pages.cachedNode(reference);
   }
 
   /** The node at `reference`, copied to a page of this transaction unless it already is one. */
