@@ -347,10 +347,13 @@ export class NexusFS implements FileSystem, MountAdmin {
     await this.#ready();
     const mount = this.#mounts.resolve(normalized);
     const blob = await this.#storeBlob(mount, data, `write ${normalized}`);
+    let committed = false;
     try {
-      return await this.#mutate(`write ${normalized}`, (mutation) => this.#stageWrite(mutation, normalized, blob, options));
+      const metadata = await this.#mutate(`write ${normalized}`, (mutation) => this.#stageWrite(mutation, normalized, blob, options));
+      committed = true;
+      return metadata;
     } finally {
-      await this.#releaseBlob(blob);
+      await this.#releaseBlobs([blob], committed);
     }
   }
 
@@ -369,19 +372,22 @@ export class NexusFS implements FileSystem, MountAdmin {
     }
     await this.#ready();
     const blobs: StoredBlob[] = [];
+    let committed = false;
     try {
       for (const item of items) {
         blobs.push(await this.#storeBlob(this.#mounts.resolve(item.path), item.data, `write ${item.path}`));
       }
-      return await this.#mutate(`writeMany (${items.length} files)`, async (mutation) => {
-        const written: FileMetadata[] = [];
+      const written = await this.#mutate(`writeMany (${items.length} files)`, async (mutation) => {
+        const staged: FileMetadata[] = [];
         for (const [index, item] of items.entries()) {
-          written.push(await this.#stageWrite(mutation, item.path, blobs[index]!, item.options));
+          staged.push(await this.#stageWrite(mutation, item.path, blobs[index]!, item.options));
         }
-        return written;
+        return staged;
       });
+      committed = true;
+      return written;
     } finally {
-      for (const blob of blobs) await this.#releaseBlob(blob);
+      await this.#releaseBlobs(blobs, committed);
     }
   }
 
@@ -571,9 +577,10 @@ export class NexusFS implements FileSystem, MountAdmin {
     const targetMount = this.#mounts.resolve(target);
     const sameMount = sourceMount === targetMount.mountPath;
     const uploaded = new Map<string, StoredBlob>();
+    let committed = false;
     try {
       if (!sameMount) await this.#copyBlobsAcross(source, entry, targetMount, uploaded, operation);
-      return await this.#mutate(operation, async (mutation) => {
+      const copied = await this.#mutate(operation, async (mutation) => {
         const current = await mutation.get(source);
         if (current === undefined) throw new NotFoundError(`cannot ${operation}: ${source} does not exist`);
         const below = current.type === 'REG' ? [] : await mutation.subtree(source, 'copy');
@@ -592,8 +599,10 @@ export class NexusFS implements FileSystem, MountAdmin {
         }
         return rootMetadata!;
       });
+      committed = true;
+      return copied;
     } finally {
-      for (const blob of uploaded.values()) await this.#releaseBlob(blob);
+      await this.#releaseBlobs([...uploaded.values()], committed);
     }
   }
 
@@ -904,7 +913,7 @@ export class NexusFS implements FileSystem, MountAdmin {
       const info = await mount.store.put(bytes);
       assert(info.id === contentId, `ObjectStore returned id ${info.id} for content ${contentId}`);
     } catch (error) {
-      await this.#releaseBlob({ mountPath: mount.mountPath, contentId, sizeBytes: bytes.byteLength });
+      await this.#releaseBlobs([{ mountPath: mount.mountPath, contentId, sizeBytes: bytes.byteLength }], false);
       throw error;
     }
     return { mountPath: mount.mountPath, contentId, sizeBytes: bytes.byteLength };
@@ -915,15 +924,22 @@ export class NexusFS implements FileSystem, MountAdmin {
     this.#pins.set(key, (this.#pins.get(key) ?? 0) + 1);
   }
 
-  /** Unpins a blob; if no entry refers to it (the write failed), it is reclaimed. */
-  async #releaseBlob(blob: StoredBlob): Promise<void> {
-    const key = pinKey(blob.mountPath, blob.contentId);
-    const pins = this.#pins.get(key) ?? 0;
-    assert(pins > 0, `blob ${blob.contentId} released more often than pinned`);
-    if (pins === 1) this.#pins.delete(key);
-    else this.#pins.set(key, pins - 1);
-    this.#reclaimCandidates.set(key, { mountPath: blob.mountPath, contentId: blob.contentId });
-    if (!this.#closed) await this.#lock.run(() => this.#reclaimLocked());
+  /**
+   * Unpins blobs once the write that stored them is over. Blobs of a write that did not commit may
+   * be referenced by nothing: they become reclaim candidates. A committed write's blobs are
+   * referenced, unless a later mutation already replaced them while they were pinned, in which case
+   * that mutation left them queued; so the queue is worked through whenever it is not empty.
+   */
+  async #releaseBlobs(blobs: readonly StoredBlob[], committed: boolean): Promise<void> {
+    for (const blob of blobs) {
+      const key = pinKey(blob.mountPath, blob.contentId);
+      const pins = this.#pins.get(key) ?? 0;
+      assert(pins > 0, `blob ${blob.contentId} released more often than pinned`);
+      if (pins === 1) this.#pins.delete(key);
+      else this.#pins.set(key, pins - 1);
+      if (!committed) this.#reclaimCandidates.set(key, { mountPath: blob.mountPath, contentId: blob.contentId });
+    }
+    if (this.#reclaimCandidates.size > 0 && !this.#closed) await this.#lock.run(() => this.#reclaimLocked());
   }
 
   /**

@@ -91,5 +91,39 @@ export function describeContent(harness: SuiteHarness): void {
       await fs.copy('/source', '/target', { overwrite: true });
       expect(await blobIds(rootObjectStore)).toEqual([source.contentId]);
     });
+    testNeeding(harness, ['rootObjectStore'], 'leaves no blob behind when a conditional write fails', async ({ fs, rootObjectStore }) => {
+      const existing = await fs.write('/doc', 'first');
+      await expect(fs.write('/doc', 'lost race', { ifNoneMatch: '*' })).rejects.toMatchObject({ code: 'ECONFLICT' });
+      await expect(fs.write('/doc', 'stale', { ifMatch: existing.version + 1000 })).rejects.toMatchObject({ code: 'ECONFLICT' });
+      expect(await blobIds(rootObjectStore)).toEqual([existing.contentId]);
+    });
+
+    testNeeding(harness, ['rootObjectStore'], 'leaves no blob behind when writeMany fails as a whole', async ({ fs, rootObjectStore }) => {
+      const existing = await fs.write('/taken', 'taken');
+      const attempt = fs.writeMany([
+        { path: '/fresh', data: 'never stored' },
+        { path: '/taken', data: 'conflicting', options: { ifNoneMatch: '*' } },
+      ]);
+      await expect(attempt).rejects.toMatchObject({ code: 'ECONFLICT' });
+      expect(await blobIds(rootObjectStore)).toEqual([existing.contentId]);
+    });
+
+    testNeeding(harness, ['rootObjectStore'], 'keeps a blob that a failed write shares with an existing file', async ({ fs, rootObjectStore }) => {
+      const existing = await fs.write('/a', 'same');
+      await fs.write('/b', 'other');
+      await expect(fs.write('/b', 'same', { ifMatch: 0 })).rejects.toMatchObject({ code: 'ECONFLICT' });
+      expect(await rootObjectStore.has(existing.contentId!)).toBe(true);
+      expect(text(await fs.read('/a'))).toBe('same');
+    });
+
+    testNeeding(harness, ['rootObjectStore'], 'keeps a blob that one write adds while another removes its last reference', async ({ fs, rootObjectStore }) => {
+      for (let round = 0; round < 20; round++) {
+        const content = `contested ${round}`;
+        await fs.write('/leaving', content);
+        await Promise.all([fs.delete('/leaving'), fs.write(`/arriving-${round}`, content)]);
+        expect(text(await fs.read(`/arriving-${round}`))).toBe(content);
+        expect(await rootObjectStore.has(await sha256Hex(content))).toBe(true);
+      }
+    });
   });
 }
