@@ -1,8 +1,10 @@
 /**
- * `npm run bench:kernel`: the NexusFS file API on its in-memory reference drivers, side by side in
- * one process with two in-memory file systems people use in JavaScript today: memfs (Node's fs API
- * in memory) and ZenFS (a virtual file system for browsers and Node, InMemory backend), through
- * their promise APIs.
+ * `npm run bench:kernel`: the NexusFS file API in memory, side by side in one process with two
+ * in-memory file systems people use in JavaScript today: memfs (Node's fs API in memory) and ZenFS
+ * (a virtual file system for browsers and Node, InMemory backend), through their promise APIs.
+ * NexusFS runs twice: on the KV engine over a memory StorageFile (`nexusfs/kv`, the in-memory
+ * configuration to use) and on the reference MemoryMetastore (`nexusfs/array`, a sorted array
+ * that is written to be obviously right, not fast). Blobs are in a MemoryObjectStore for both.
  *
  * It is not a like-for-like race: every NexusFS write hashes its content (SHA-256), deduplicates
  * the blob, commits metadata atomically and appends to a change log that `watch` replays, none of
@@ -13,8 +15,10 @@
 import { configureSingle, InMemory, promises as zenfs } from '@zenfs/core';
 import { Volume } from 'memfs';
 import { parseArgs } from 'node:util';
-import { MemoryMetastore, MemoryObjectStore } from '../drivers/memory/index.ts';
+import { MemoryMetastore, MemoryObjectStore, MemoryStorageFile } from '../drivers/memory/index.ts';
+import type { Metastore } from '../kernel/contracts/metastore.ts';
 import { NexusFS } from '../kernel/index.ts';
+import { openKvStore } from '../kernel/kv/index.ts';
 
 const { values } = parseArgs({ options: { files: { type: 'string', default: '5000' } } });
 const FILES = Number(values.files);
@@ -34,11 +38,11 @@ interface Subject {
   removeTree(path: string): Promise<void>;
 }
 
-async function nexusSubject(): Promise<Subject> {
-  const nexusFS = new NexusFS({ metastore: new MemoryMetastore() });
+async function nexusSubject(name: string, metastore: Metastore): Promise<Subject> {
+  const nexusFS = new NexusFS({ metastore });
   await nexusFS.mount('/', new MemoryObjectStore());
   return {
-    name: 'nexusfs',
+    name,
     mkdir: async (path) => void (await nexusFS.mkdir(path, { parents: true })),
     write: async (path, data) => void (await nexusFS.write(path, data)),
     read: (path) => nexusFS.read(path),
@@ -171,13 +175,18 @@ function format(milliseconds: number): string {
 }
 
 async function main(): Promise<void> {
-  const subjects = [await nexusSubject(), memfsSubject(), await zenfsSubject()];
+  const subjects = [
+    await nexusSubject('nexusfs/kv', await openKvStore(new MemoryStorageFile())),
+    await nexusSubject('nexusfs/array', new MemoryMetastore()),
+    memfsSubject(),
+    await zenfsSubject(),
+  ];
   console.log(`nexusfs kernel benchmark: ${FILES} files of ${FILE_BYTES} B in ${DIRECTORIES} directories, in memory\n`);
-  const rows: string[][] = [['workload (time per operation)', ...subjects.map((subject) => subject.name), 'vs memfs', 'vs zenfs']];
+  const rows: string[][] = [['workload (time per operation)', ...subjects.map((subject) => subject.name), 'kv vs memfs', 'kv vs zenfs']];
   for (const workload of workloads) {
     const times: number[] = [];
     for (const subject of subjects) times.push(await measure(subject, workload));
-    const [ours, memfs, zen] = times as [number, number, number];
+    const [ours, , memfs, zen] = times as [number, number, number, number];
     rows.push([workload.name, ...times.map(format), `${(ours / memfs).toFixed(2)}x`, `${(ours / zen).toFixed(2)}x`]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
