@@ -21,6 +21,7 @@ export class FreeSpace {
   #runPages: number[] = [];
   #runPagesSorted = true;
   readonly #pending: { freedTxn: number; pageIds: number[]; runPageIds: number[] }[] = [];
+  #pendingCount = 0;
 
   /** Starts from a freelist read at open, where `reuseThroughTxn` is the recovered txn. */
   static fromFreelist(entries: readonly FreePage[], reuseThroughTxn: number): FreeSpace {
@@ -29,19 +30,19 @@ export class FreeSpace {
     space.#addReusable(reusable);
     const later = entries.filter((entry) => entry.freedTxn > reuseThroughTxn).sort((a, b) => a.freedTxn - b.freedTxn);
     for (const entry of later) space.#pendingFor(entry.freedTxn).pageIds.push(entry.pageId);
+    space.#pendingCount = later.length;
     return space;
   }
 
   get count(): number {
-    let pending = 0;
-    for (const batch of this.#pending) pending += batch.pageIds.length + batch.runPageIds.length;
-    return this.#singles.length + this.#runPages.length + pending;
+    return this.#singles.length + this.#runPages.length + this.#pendingCount;
   }
 
   /** Makes the pages freed by txns up to `reuseThroughTxn` reusable. */
   promote(reuseThroughTxn: number): void {
     while (this.#pending.length > 0 && this.#pending[0]!.freedTxn <= reuseThroughTxn) {
       const batch = this.#pending.shift()!;
+      this.#pendingCount -= batch.pageIds.length + batch.runPageIds.length;
       for (const pageId of batch.pageIds) this.#singles.push(pageId);
       if (batch.runPageIds.length > 0) {
         for (const pageId of batch.runPageIds) this.#runPages.push(pageId);
@@ -90,19 +91,18 @@ export class FreeSpace {
     this.#addReusable(freed.ownPageIds);
     if (freed.pageIds.length + freed.runPageIds.length > 0) {
       this.#pending.push({ freedTxn: txn, pageIds: freed.pageIds, runPageIds: freed.runPageIds });
+      this.#pendingCount += freed.pageIds.length + freed.runPageIds.length;
     }
   }
 
-  /** Every free page with the txn that freed it (0 for reusable ones), for the freelist pages. */
-  entries(): { pageIds: number[]; freedTxns: number[] } {
-    const pageIds = [...this.#singles, ...this.#runPages];
-    const freedTxns: number[] = new Array<number>(pageIds.length).fill(0);
+  /** Calls `add` for every free page with the txn that freed it (0 for reusable ones). */
+  forEachEntry(add: (pageId: number, freedTxn: number) => void): void {
+    for (const pageId of this.#singles) add(pageId, 0);
+    for (const pageId of this.#runPages) add(pageId, 0);
     for (const batch of this.#pending) {
-      for (const pageId of batch.pageIds) pageIds.push(pageId);
-      for (const pageId of batch.runPageIds) pageIds.push(pageId);
-      for (let index = 0; index < batch.pageIds.length + batch.runPageIds.length; index++) freedTxns.push(batch.freedTxn);
+      for (const pageId of batch.pageIds) add(pageId, batch.freedTxn);
+      for (const pageId of batch.runPageIds) add(pageId, batch.freedTxn);
     }
-    return { pageIds, freedTxns };
   }
 
   /** Sorts pages into singles and runs by whether a neighbour is free too. */

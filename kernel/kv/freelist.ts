@@ -2,7 +2,7 @@ import { assert } from '../assert.ts';
 import { PAGE_PAYLOAD_BYTES } from './constants.ts';
 import { PAGE_REFERENCE_BYTES, type PageReference } from './node.ts';
 import { PageReader, PageWriter } from './node-codec.ts';
-import { PAGE_KIND, newPage, openPage, sealPage } from './page-format.ts';
+import { PAGE_KIND, newPage, openPage, sealPage, setPageCount } from './page-format.ts';
 
 /**
  * The freelist: every page the committed state does not use, with the txn that freed it. It is
@@ -26,28 +26,57 @@ export function freelistPagesNeeded(entryCount: number): number {
   return Math.ceil(entryCount / FREELIST_ENTRIES_PER_PAGE);
 }
 
-/** The sealed pages of a freelist written to `pageIds` by `txn`, each pointing at the next. */
-export function encodeFreelist(
-  chainPageIds: readonly number[],
-  entries: { pageIds: readonly number[]; freedTxns: readonly number[] },
-  txn: number,
-): Uint8Array[] {
-  const entryCount = entries.pageIds.length;
-  assert(entries.freedTxns.length === entryCount, 'a freeing txn for every free page');
-  assert(chainPageIds.length >= freelistPagesNeeded(entryCount), 'a freelist chain has room for every entry');
-  return chainPageIds.map((pageId, index) => {
-    const first = Math.min(entryCount, index * FREELIST_ENTRIES_PER_PAGE);
-    const end = Math.min(entryCount, first + FREELIST_ENTRIES_PER_PAGE);
-    const page = newPage({ kind: PAGE_KIND.freelist, count: end - first, pageId, txn });
-    const writer = new PageWriter(page);
-    const next = chainPageIds[index + 1];
-    writer.pageReference({ pageId: next ?? 0, txn: next === undefined ? 0 : txn });
-    for (let entry = first; entry < end; entry++) {
-      writer.uint32(entries.pageIds[entry]!);
-      writer.uint53(entries.freedTxns[entry]!);
+/**
+ * Writes a freelist into the chain pages `chainPageIds` (by `txn`), one entry at a time, so the
+ * engine streams its free pages into pages without building an intermediate list.
+ */
+export class FreelistEncoder {
+  readonly #chainPageIds: readonly number[];
+  readonly #txn: number;
+  readonly #pages: Uint8Array[] = [];
+  #writer: PageWriter | undefined;
+  #countInPage = 0;
+
+  constructor(chainPageIds: readonly number[], txn: number) {
+    this.#chainPageIds = chainPageIds;
+    this.#txn = txn;
+  }
+
+  add(pageId: number, freedTxn: number): void {
+    if (this.#writer === undefined || this.#countInPage === FREELIST_ENTRIES_PER_PAGE) this.#startPage();
+    this.#writer!.uint32(pageId);
+    this.#writer!.uint53(freedTxn);
+    this.#countInPage++;
+  }
+
+  /** The sealed pages, one per chain page id (trailing ones empty), each pointing at the next. */
+  finish(): Uint8Array[] {
+    this.#closePage();
+    while (this.#pages.length < this.#chainPageIds.length) {
+      this.#startPage();
+      this.#closePage();
     }
-    return sealPage(page);
-  });
+    return this.#pages.map(sealPage);
+  }
+
+  #startPage(): void {
+    this.#closePage();
+    const index = this.#pages.length;
+    const pageId = this.#chainPageIds[index];
+    assert(pageId !== undefined, 'the freelist chain has room for every entry');
+    const page = newPage({ kind: PAGE_KIND.freelist, count: 0, pageId, txn: this.#txn });
+    const next = this.#chainPageIds[index + 1];
+    this.#writer = new PageWriter(page);
+    this.#writer.pageReference({ pageId: next ?? 0, txn: next === undefined ? 0 : this.#txn });
+    this.#pages.push(page);
+    this.#countInPage = 0;
+  }
+
+  #closePage(): void {
+    if (this.#writer === undefined) return;
+    setPageCount(this.#pages.at(-1)!, this.#countInPage);
+    this.#writer = undefined;
+  }
 }
 
 /** One page of the chain, checked; `next` is undefined on the last page. */

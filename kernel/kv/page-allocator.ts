@@ -1,6 +1,7 @@
 import { assert } from '../assert.ts';
 import { FIRST_DATA_PAGE_ID, PAGE_ID_MAX } from './constants.ts';
 import type { FreeSpace } from './free-space.ts';
+import type { FreelistEncoder } from './freelist.ts';
 
 /**
  * Page allocation for one write transaction, over the engine's FreeSpace.
@@ -87,18 +88,13 @@ export class PageAllocator {
     this.#space.giveBack(this.#takenPages, this.#takenRuns);
   }
 
-  /** The freelist this transaction commits: the FreeSpace's entries plus its own frees. */
-  freelistEntries(): { pageIds: number[]; freedTxns: number[] } {
-    const entries = this.#space.entries();
-    for (const pageId of this.#ownFree) {
-      entries.pageIds.push(pageId);
-      entries.freedTxns.push(0);
-    }
-    for (const pageId of [...this.#freedPages, ...this.#freedRunPages]) {
-      entries.pageIds.push(pageId);
-      entries.freedTxns.push(this.#txn);
-    }
-    return entries;
+  /** Streams the freelist this transaction commits: the FreeSpace's entries plus its own frees. */
+  writeFreelist(encoder: FreelistEncoder): void {
+    this.#space.forEachEntry((pageId, freedTxn) => encoder.add(pageId, freedTxn));
+    // Never part of a committed state: reusable by the next transaction whatever it pins.
+    for (const pageId of this.#ownFree) encoder.add(pageId, 0);
+    for (const pageId of this.#freedPages) encoder.add(pageId, this.#txn);
+    for (const pageId of this.#freedRunPages) encoder.add(pageId, this.#txn);
   }
 
   #extend(count: number): number {

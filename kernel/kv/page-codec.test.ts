@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PAGE_BYTES } from './constants.ts';
-import { decodeFreelistPage, encodeFreelist, FREELIST_ENTRIES_PER_PAGE } from './freelist.ts';
+import { decodeFreelistPage, FreelistEncoder, FREELIST_ENTRIES_PER_PAGE } from './freelist.ts';
 import { decodeMeta, encodeMeta, type Meta } from './meta.ts';
 import { type BranchNode, type LeafNode, computeBranchPayloadBytes, computeLeafPayloadBytes } from './node.ts';
 import { decodeNode, encodeNode } from './node-codec.ts';
@@ -98,7 +98,9 @@ describe('KV page encoding', () => {
     expectCorrupt(() => decodeOverflowRun(run, reference));
 
     const entries = Array.from({ length: FREELIST_ENTRIES_PER_PAGE + 5 }, (_, index) => ({ pageId: 100 + index, freedTxn: index }));
-    const [first, second] = encodeFreelist([40, 41], { pageIds: entries.map((entry) => entry.pageId), freedTxns: entries.map((entry) => entry.freedTxn) }, 9);
+    const encoder = new FreelistEncoder([40, 41], 9);
+    for (const entry of entries) encoder.add(entry.pageId, entry.freedTxn);
+    const [first, second] = encoder.finish();
     const head = decodeFreelistPage(first!, { pageId: 40, txn: 9 });
     expect(head.next).toEqual({ pageId: 41, txn: 9 });
     const tail = decodeFreelistPage(second!, { pageId: 41, txn: 9 });

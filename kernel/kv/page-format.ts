@@ -77,6 +77,12 @@ export function newPage(header: PageHeader): Uint8Array {
   return page;
 }
 
+/** Sets the entry count of a page whose payload was written before the count was known. */
+export function setPageCount(page: Uint8Array, count: number): void {
+  assert(count >= 0 && count <= 0xffff, `page count out of range: ${count}`);
+  pageView(page).setUint16(COUNT_OFFSET, count, true);
+}
+
 /** Computes and stores the checksum. Nothing may change the page afterwards. */
 export function sealPage(page: Uint8Array): Uint8Array {
   assert(page.length === PAGE_BYTES, 'a page is PAGE_BYTES long');

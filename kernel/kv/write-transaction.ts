@@ -1,6 +1,6 @@
 import { assert } from '../assert.ts';
 import { NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
-import { encodeFreelist, freelistPagesNeeded } from './freelist.ts';
+import { FreelistEncoder, freelistPagesNeeded } from './freelist.ts';
 import type { Meta } from './meta.ts';
 import {
   type BranchNode,
@@ -132,14 +132,15 @@ export class WriteTransaction {
     for (const pageId of base.freelistPageIds) this.#allocator.free(pageId);
     const chain: number[] = [];
     while (chain.length < freelistPagesNeeded(this.#allocator.freeCount)) chain.push(this.#allocator.allocate());
-    const entries = this.#allocator.freelistEntries();
-    const freelistEntryCount = entries.pageIds.length;
+    const freelistEntryCount = this.#allocator.freeCount;
     const writes: PageWrite[] = [];
     for (const node of this.#dirty.values()) writes.push({ pageId: node.pageId, bytes: encodeNode(node) });
     for (const { reference, bytes } of this.#newRuns.values()) {
       writes.push({ pageId: reference.pageId, bytes: encodeOverflowRun(reference, bytes) });
     }
-    encodeFreelist(chain, entries, this.txn).forEach((bytes, index) => writes.push({ pageId: chain[index]!, bytes }));
+    const encoder = new FreelistEncoder(chain, this.txn);
+    this.#allocator.writeFreelist(encoder);
+    encoder.finish().forEach((bytes, index) => writes.push({ pageId: chain[index]!, bytes }));
     const meta: Meta = {
       txn: this.txn,
       lastVersion: base.lastVersion,
