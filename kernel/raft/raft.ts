@@ -134,8 +134,10 @@ export class Raft {
       this.electionElapsedTicks = 0;
       if (this.config.checkQuorum) this.checkQuorum();
       if (this.role !== 'leader') return;
-      // A transfer that did not finish within an election timeout will not: resume normal service.
+      // A transfer that did not finish within an election timeout will not: resume normal service
+      // (or, for a leader no longer a voter, try again, perhaps with another voter).
       if (this.leadTransferee !== NO_NODE) this.abortLeaderTransfer('it did not finish within an election timeout');
+      this.maybeHandOffLeadership();
     }
     if (this.heartbeatElapsedTicks >= this.config.heartbeatIntervalTicks) {
       this.heartbeatElapsedTicks = 0;
@@ -280,10 +282,10 @@ export class Raft {
       return true;
     }
     if (message.term < this.term) {
-      if ((this.config.checkQuorum || this.config.preVote) && (message.type === 'heartbeat' || message.type === 'append')) {
-        // A stale leader (typically back from a partition). With PreVote or CheckQuorum it may
-        // never see a higher-term vote request, so tell it the term outright, or it and any
-        // follower still listening to it would wait forever.
+      if (message.type === 'heartbeat' || message.type === 'append') {
+        // A stale leader (typically back from a partition). We may never send it a vote request
+        // (PreVote, CheckQuorum, or we are a learner), so tell it the term outright, or it and
+        // we could wait for each other forever.
         this.send({ type: 'append-response', ...this.header(message.from), index: 0, reject: false, rejectHint: 0, hintTerm: 0 });
       } else if (message.type === 'pre-vote') {
         // Answer so a pre-candidate at an old term learns the new term and stops campaigning.
@@ -914,11 +916,6 @@ export class Raft {
     this.tracker.setConfig(confState, Math.max(this.log.lastIndex(), 1));
     const self = this.tracker.progress.get(this.id);
     this.isLearner = self?.isLearner ?? false;
-    if (this.role === 'leader' && (self === undefined || this.isLearner)) {
-      this.logInfo(`${this.id} stepped down: removed from the voters`);
-      this.becomeFollower(this.term, NO_NODE);
-      return;
-    }
     if (this.role !== 'leader') return;
     // With fewer voters, the entries acknowledged so far may already be a majority.
     if (this.maybeCommit()) {
@@ -930,6 +927,29 @@ export class Raft {
     if (this.leadTransferee !== NO_NODE && !this.tracker.isVoter(this.leadTransferee)) {
       this.abortLeaderTransfer(`${this.leadTransferee} is no longer a voter`);
     }
+    this.maybeHandOffLeadership();
+  }
+
+  /**
+   * A leader removed from the voters (or demoted to learner) keeps leading, without counting
+   * itself, until it has handed leadership to the most up-to-date voter. Stepping down at once
+   * could leave the group unable to elect anyone: the remaining voters decide with the membership
+   * they have applied, and they may not know yet that the change committed.
+   */
+  private maybeHandOffLeadership(): void {
+    if (this.role !== 'leader' || this.tracker.isVoter(this.id) || this.leadTransferee !== NO_NODE) return;
+    let transferee = NO_NODE;
+    let transfereeMatch = -1;
+    for (const id of this.tracker.allVoters()) {
+      const match = this.tracker.progress.get(id)?.match ?? 0;
+      if (match > transfereeMatch) {
+        transferee = id;
+        transfereeMatch = match;
+      }
+    }
+    if (transferee === NO_NODE) return;
+    this.logInfo(`${this.id} is no longer a voter and hands leadership to ${transferee}`);
+    this.handleTransferLeader(transferee);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import {
   type NodeId,
   type Ready,
 } from '../../kernel/raft/index.ts';
+import { checkLinearizability, keyValueModel } from '../sim/linearizability.ts';
+import { KeyValueClients, type ClientCommand } from './key-value-clients.ts';
 import { describeMessage } from './describe.ts';
 
 /**
@@ -40,7 +42,9 @@ import { describeMessage } from './describe.ts';
  * - linearizable reads: a ReadIndex answer is at least every index applied before the request;
  * - monotonic commit: a node's commit index never decreases (in memory within one run of the
  *   node, and persisted across crashes), and neither does its persisted term.
- * After the faults stop, the group must elect a leader and commit a new entry on every member.
+ * After the faults stop, the group must elect a leader and commit a new entry on every member,
+ * and the history of the clients' puts, compare-and-sets and ReadIndex reads (key-value-clients.ts)
+ * must be linearizable (test/sim/linearizability.ts).
  */
 
 export interface SimulationOptions {
@@ -63,6 +67,8 @@ export interface SimulationReport {
   readonly snapshotsInstalled: number;
   readonly messagesDelivered: number;
   readonly readsAnswered: number;
+  readonly clientOperations: number;
+  readonly linearizability: 'linearizable' | 'unknown';
 }
 
 export class SimulationFailure extends Error {
@@ -98,6 +104,8 @@ const ACTION_WEIGHTS = {
   crashLeader: 0.1,
   changeMembership: 0.25,
   readIndex: 3,
+  clientWrite: 10,
+  clientRead: 8,
 } as const;
 
 type Action = keyof typeof ACTION_WEIGHTS;
@@ -117,8 +125,14 @@ interface SimulatedNode {
   raw: RawNode | undefined;
   /** Index of the last applied entry (or restored snapshot). */
   appliedIndex: number;
-  /** Payloads of applied normal entries: the state machine. */
+  /** Payloads of applied normal entries that are not client operations. */
   values: string[];
+  /** The key-value state machine that client operations act on. */
+  keyValues: Map<string, string>;
+  /** Client operations already applied: a duplicated proposal must not apply twice. */
+  appliedOperations: Set<string>;
+  /** Incremented on every start: a client's pending requests die with the node's memory. */
+  incarnation: number;
   confState: ConfState;
   /** Highest commit index seen in this run of the node (reset by a crash). */
   commitSeen: number;
@@ -152,6 +166,7 @@ export class Simulation {
   private readonly pendingReads = new Map<string, number>();
   private readCounter = 0;
   private readsAnswered = 0;
+  private readonly clients = new KeyValueClients();
   private readonly pendingSnapshotReports: Array<{ from: NodeId; to: NodeId; status: 'finished' | 'failed' }> = [];
 
   constructor(options: SimulationOptions) {
@@ -162,7 +177,7 @@ export class Simulation {
     for (const id of voters) {
       const storage = new MemoryRaftStorage({ confState: { voters, learners: [] }, bootstrapIndex: 1 });
       const node: SimulatedNode = {
-        id, storage, raw: undefined, appliedIndex: 0, values: [], confState: { voters, learners: [] },
+        id, storage, raw: undefined, appliedIndex: 0, values: [], keyValues: new Map(), appliedOperations: new Set(), incarnation: 0, confState: { voters, learners: [] },
         commitSeen: 0, persistedCommit: 0, persistedTerm: 0,
       };
       this.nodes.set(id, node);
@@ -176,6 +191,9 @@ export class Simulation {
       this.check();
     }
     this.checkLiveness();
+    const history = this.clients.history();
+    const outcome = checkLinearizability(keyValueModel, history);
+    this.expect(outcome.result !== 'not-linearizable', `linearizability: the client history of key part ${outcome.failingPart} is not linearizable (${this.clients.describe(outcome.failingPart)})`);
     return {
       seed: this.options.seed,
       steps: this.options.steps,
@@ -186,6 +204,8 @@ export class Simulation {
       snapshotsInstalled: this.counters.snapshotsInstalled,
       messagesDelivered: this.counters.messagesDelivered,
       readsAnswered: this.readsAnswered,
+      clientOperations: history.length,
+      linearizability: outcome.result === 'linearizable' ? 'linearizable' : 'unknown',
     };
   }
 
@@ -249,6 +269,16 @@ export class Simulation {
       case 'readIndex':
         this.requestRead();
         return;
+      case 'clientWrite': {
+        const live = this.liveNodes();
+        if (live.length > 0) this.clients.write(this.pick(live), this.random, this.step);
+        return;
+      }
+      case 'clientRead': {
+        const live = this.liveNodes();
+        if (live.length > 0) this.clients.read(this.pick(live), this.random, this.step);
+        return;
+      }
       case 'restart': {
         const down = [...this.nodes.values()].filter((node) => node.raw === undefined);
         if (down.length > 0) this.restart(this.pick(down));
@@ -320,6 +350,10 @@ export class Simulation {
 
   private checkReadStates(node: SimulatedNode, ready: Ready): void {
     for (const state of ready.readStates) {
+      if (this.clients.ownsRead(state.context)) {
+        this.clients.readIndexKnown(node, state, this.step);
+        continue;
+      }
       const appliedAtRequest = this.pendingReads.get(state.context);
       this.expect(appliedAtRequest !== undefined, `node ${node.id} answered unknown read ${state.context}`);
       this.expect(
@@ -376,7 +410,7 @@ export class Simulation {
   /** A node that joins later: it starts empty and learns everything from the leader. */
   private addEmptyNode(id: NodeId): void {
     const node: SimulatedNode = {
-      id, storage: new MemoryRaftStorage(), raw: undefined, appliedIndex: 0, values: [], confState: { voters: [], learners: [] },
+      id, storage: new MemoryRaftStorage(), raw: undefined, appliedIndex: 0, values: [], keyValues: new Map(), appliedOperations: new Set(), incarnation: 0, confState: { voters: [], learners: [] },
       commitSeen: 0, persistedCommit: 0, persistedTerm: 0,
     };
     this.nodes.set(id, node);
@@ -463,7 +497,7 @@ export class Simulation {
       this.expect(index > node.appliedIndex, `node ${node.id} installed snapshot ${index} at applied ${node.appliedIndex}`);
       const known = this.committed.get(index);
       this.expect(known === undefined || known.term === ready.snapshot.metadata.term, `node ${node.id} installed snapshot ${index}/${ready.snapshot.metadata.term}, but ${index}/${known?.term} was committed`);
-      node.values = decodeValues(ready.snapshot.data);
+      restoreStateMachine(node, ready.snapshot.data);
       node.appliedIndex = index;
       node.confState = ready.snapshot.metadata.confState;
       this.counters.snapshotsInstalled++;
@@ -473,8 +507,24 @@ export class Simulation {
       this.checkStateMachineSafety(node, entry, term);
       node.appliedIndex = entry.index;
       if (entry.type === 'config-change') node.confState = raw.applyConfChange(decodeConfChange(entry.data));
-      else if (entry.data.byteLength > 0) node.values.push(new TextDecoder().decode(entry.data));
+      else if (entry.data.byteLength > 0) this.applyPayload(node, new TextDecoder().decode(entry.data));
     }
+    this.clients.answerReads(node, this.step);
+  }
+
+  private applyPayload(node: SimulatedNode, payload: string): void {
+    if (!payload.startsWith('{')) {
+      node.values.push(payload);
+      return;
+    }
+    const command = JSON.parse(payload) as ClientCommand;
+    if (node.appliedOperations.has(command.id)) return;
+    node.appliedOperations.add(command.id);
+    const current = node.keyValues.get(command.key) ?? null;
+    let swapped = true;
+    if (command.kind === 'cas') swapped = current === (command.expected ?? null);
+    if (swapped) node.keyValues.set(command.key, command.value);
+    this.clients.applied(node, command, swapped, this.step);
   }
 
   private checkStateMachineSafety(node: SimulatedNode, entry: Entry, term: number): void {
@@ -505,6 +555,8 @@ export class Simulation {
     this.counters.crashes++;
     node.raw = undefined;
     node.values = [];
+    node.keyValues = new Map();
+    node.appliedOperations = new Set();
     node.appliedIndex = 0;
     node.commitSeen = 0;
   }
@@ -516,7 +568,8 @@ export class Simulation {
 
   private start(node: SimulatedNode): void {
     const snapshot = node.storage.snapshot();
-    node.values = decodeValues(snapshot.data);
+    restoreStateMachine(node, snapshot.data);
+    node.incarnation++;
     node.appliedIndex = snapshot.metadata.index;
     node.confState = snapshot.metadata.confState;
     node.raw = new RawNode({
@@ -531,7 +584,7 @@ export class Simulation {
       // Small limits, so that flow control, batching and the uncommitted budget are exercised.
       inflightMessagesMax: 4,
       messageEntriesSizeBytesMax: 200,
-      uncommittedEntriesSizeBytesMax: 400,
+      uncommittedEntriesSizeBytesMax: 1000,
     });
   }
 
@@ -563,7 +616,7 @@ export class Simulation {
   private compact(node: SimulatedNode): void {
     const snapshotIndex = node.storage.snapshot().metadata.index;
     if (node.appliedIndex <= snapshotIndex) return;
-    node.storage.createSnapshot(node.appliedIndex, node.confState, encodeValues(node.values));
+    node.storage.createSnapshot(node.appliedIndex, node.confState, encodeStateMachine(node));
     const compactIndex = Math.max(snapshotIndex + 1, node.appliedIndex - KEEP_ENTRIES_AFTER_COMPACTION);
     if (compactIndex > node.storage.firstIndex() - 1) node.storage.compact(compactIndex);
     this.record(`compact ${node.id}: snapshot at ${node.appliedIndex}, log from ${node.storage.firstIndex()}`);
@@ -736,12 +789,23 @@ export class Simulation {
   }
 }
 
-function encodeValues(values: readonly string[]): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(values));
+interface StateMachineImage {
+  values: string[];
+  keyValues: Array<[string, string]>;
+  appliedOperations: string[];
 }
 
-function decodeValues(data: Uint8Array): string[] {
-  return data.byteLength === 0 ? [] : (JSON.parse(new TextDecoder().decode(data)) as string[]);
+function encodeStateMachine(node: SimulatedNode): Uint8Array {
+  const image: StateMachineImage = { values: node.values, keyValues: [...node.keyValues], appliedOperations: [...node.appliedOperations] };
+  return new TextEncoder().encode(JSON.stringify(image));
+}
+
+function restoreStateMachine(node: SimulatedNode, data: Uint8Array): void {
+  const image: StateMachineImage =
+    data.byteLength === 0 ? { values: [], keyValues: [], appliedOperations: [] } : (JSON.parse(new TextDecoder().decode(data)) as StateMachineImage);
+  node.values = image.values;
+  node.keyValues = new Map(image.keyValues);
+  node.appliedOperations = new Set(image.appliedOperations);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
