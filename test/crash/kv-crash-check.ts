@@ -3,7 +3,7 @@ import type { StorageFile } from '../../kernel/contracts/storage-file.ts';
 import type { KvStore } from '../../kernel/kv/index.ts';
 import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
 import { toHex, utf8 } from '../conformance/test-bytes.ts';
-import type { CrashImage } from './crash-storage-file.ts';
+import { type CrashImage, CrashStorageFile } from './crash-storage-file.ts';
 import type { CommittedRecord, WorkloadTrace } from './kv-workload.ts';
 
 /**
@@ -23,6 +23,7 @@ const DIFFERENCES_SHOWN_MAX = 8;
 /** A key neither family of the workload uses, for the commit that checks the store is usable. */
 const PROBE_PREFIX = utf8('crash/');
 const PROBE_KEY = utf8('crash/probe');
+const PROBE_KEY_HEX = toHex(PROBE_KEY);
 const PROBE_VALUE = utf8('written after recovery');
 /** Pages the one scan of a recovered store may take before it is called endless. */
 const SCAN_PAGES_MAX = 100;
@@ -71,26 +72,88 @@ export interface CrashPointCheck {
   prefixes: PrefixStates;
   /** Opens the engine on a file holding the crash image. */
   open: (file: StorageFile) => Promise<KvStore>;
+  /**
+   * Also crash the recovered store, at every event of its recovery and of the first commit after
+   * it, and check what a second reopening finds; `seed` chooses those images.
+   */
+  secondCrash?: { seed: number } | undefined;
 }
 
 /** Reopens the store on the crash image and checks it; returns what is wrong, or `undefined`. */
 export async function checkCrashPoint(check: CrashPointCheck): Promise<string | undefined> {
   const { image, prefixes } = check;
   const { required, issued } = prefixBounds(check.trace, image.afterEvent);
+  // The image is what the medium holds now: all of it is durable, as the crash file's start. A
+  // plain memory file does when no second crash is asked for: it costs less.
+  const file = check.secondCrash === undefined ? new MemoryStorageFile(image.bytes) : new CrashStorageFile(image.bytes);
   let store: KvStore;
   try {
-    store = await check.open(new MemoryStorageFile(image.bytes));
+    store = await check.open(file);
+  } catch (error) {
+    return `reopening failed: ${describeError(error)}`;
+  }
+  let recovered: RecoveredStore;
+  try {
+    const entries = await scanEverything(store);
+    const fingerprint = fingerprintOf(entries);
+    const [prefix] = prefixes.matching(fingerprint, required, Math.max(required, issued));
+    if (prefix === undefined) return diagnose(prefixes, entries, fingerprint, required, issued);
+    const probe = await checkUsable(store, prefixes.version(prefix));
+    if (typeof probe === 'string') return probe;
+    recovered = { fingerprint, probeVersion: probe, probeAckEvent: file instanceof CrashStorageFile ? file.eventCount : 0 };
+  } catch (error) {
+    return `the recovered store failed: ${describeError(error)}`;
+  } finally {
+    await store.close().catch(() => {});
+  }
+  if (check.secondCrash === undefined || !(file instanceof CrashStorageFile)) return undefined;
+  return checkSecondCrash(file, recovered, check.open, check.secondCrash.seed);
+}
+
+/** What the first reopening found and did: its state, and the probe commit it acknowledged. */
+interface RecoveredStore {
+  fingerprint: string;
+  probeVersion: number;
+  probeAckEvent: number;
+}
+
+/**
+ * A crash while the engine recovers, or while it makes its first commit after that, must lose
+ * nothing the first reopening found, and keep the probe commit once it was acknowledged.
+ */
+async function checkSecondCrash(
+  file: CrashStorageFile,
+  recovered: RecoveredStore,
+  open: (file: StorageFile) => Promise<KvStore>,
+  seed: number,
+): Promise<string | undefined> {
+  for (let afterEvent = 0; afterEvent <= recovered.probeAckEvent; afterEvent++) {
+    const image = file.crashImage(afterEvent, seed + afterEvent);
+    const problem = await checkAfterSecondCrash(image, recovered, open);
+    if (problem !== undefined) {
+      return `after a second crash, ${afterEvent} of ${recovered.probeAckEvent} events into the first reopening (image seed ${image.seed}): ${problem}`;
+    }
+  }
+  return undefined;
+}
+
+async function checkAfterSecondCrash(image: CrashImage, recovered: RecoveredStore, open: (file: StorageFile) => Promise<KvStore>): Promise<string | undefined> {
+  let store: KvStore;
+  try {
+    store = await open(new MemoryStorageFile(image.bytes));
   } catch (error) {
     return `reopening failed: ${describeError(error)}`;
   }
   try {
     const entries = await scanEverything(store);
-    const recovered = fingerprintOf(entries);
-    const [prefix] = prefixes.matching(recovered, required, Math.max(required, issued));
-    if (prefix === undefined) return diagnose(prefixes, entries, recovered, required, issued);
-    return await checkUsable(store, prefixes.version(prefix));
+    const probe = entries.find((entry) => toHex(entry.key) === PROBE_KEY_HEX);
+    const others = entries.filter((entry) => entry !== probe);
+    if (fingerprintOf(others) !== recovered.fingerprint) return 'the state the first reopening recovered changed';
+    if (probe === undefined && image.afterEvent >= recovered.probeAckEvent) return 'the acknowledged commit after recovery was lost';
+    if (probe !== undefined && probe.version !== recovered.probeVersion) return `the commit after recovery came back at version ${probe.version}, not ${recovered.probeVersion}`;
+    return undefined;
   } catch (error) {
-    return `the recovered store failed: ${describeError(error)}`;
+    return `the store failed: ${describeError(error)}`;
   } finally {
     await store.close().catch(() => {});
   }
@@ -109,7 +172,8 @@ function prefixBounds(trace: WorkloadTrace, afterEvent: number): { required: num
   return { required, issued };
 }
 
-async function checkUsable(store: KvStore, lastVersion: number): Promise<string | undefined> {
+/** Commits the probe durably and reads it back; returns its version, or what went wrong. */
+async function checkUsable(store: KvStore, lastVersion: number): Promise<number | string> {
   const version = await store.commit([{ type: 'put', key: PROBE_KEY, value: PROBE_VALUE }], [{ key: PROBE_KEY, version: null }], {
     durability: 'durable',
   });
@@ -119,7 +183,7 @@ async function checkUsable(store: KvStore, lastVersion: number): Promise<string 
   // The full scan already ran; a scan over the probe's own prefix shows the tree took the insert.
   const probed = await store.scan({ prefix: PROBE_PREFIX });
   if (probed.entries.length !== 1) return `after recovery a put left ${probed.entries.length} entries under its prefix, not 1`;
-  return undefined;
+  return version;
 }
 
 function diagnose(

@@ -38,6 +38,11 @@ export interface CrashRunOptions {
   /** Opens the engine on a crash image (harness self-tests change what it returns). */
   reopen?: (file: StorageFile, workload: Workload) => Promise<KvStore>;
   tally?: CrashTally;
+  /**
+   * Every this many crash points, crash the recovered store again at each event of its recovery
+   * and of its first commit (a recovery that writes must itself survive a crash). 0: never.
+   */
+  secondCrashEveryPoints?: number;
 }
 
 /** The first crash point whose recovery is wrong, as an error message; `undefined` when all pass. */
@@ -53,7 +58,9 @@ export async function crashEveryPoint(workload: Workload, options: CrashRunOptio
   for (let afterEvent = 0; afterEvent <= lastEvent; afterEvent++) {
     if (options.onlyAfterEvent !== undefined && afterEvent !== options.onlyAfterEvent) continue;
     const image = file.crashImage(afterEvent, imageSeed(workload.imageSeed, afterEvent));
-    const problem = await checkCrashPoint({ image, trace, prefixes, open });
+    const every = options.secondCrashEveryPoints ?? 0;
+    const secondCrash = every > 0 && afterEvent % every === 0 ? { seed: image.seed } : undefined;
+    const problem = await checkCrashPoint({ image, trace, prefixes, open, secondCrash });
     if (problem !== undefined) return describeFailure(image, lastEvent, problem);
     options.tally?.count(image);
   }
