@@ -57,13 +57,23 @@ describe('KV corruption detection', () => {
     const store = await openKvStore(file);
     await store.put(numberedKey(1), new Uint8Array([1]));
     await store.put(numberedKey(2), new Uint8Array([2]));
-    await store.close();
+    // Taken before close, which would copy the last state into the other slot too.
     const image = file.image();
+    await store.close();
     const damaged = new CountingStorageFile(image);
     // The newest commit (version 2) went to slot 0: slots alternate after the creating write.
     damaged.corrupt(0 * PAGE_BYTES + 200);
     const reopened = await openKvStore(damaged);
     expect((await reopened.scan({})).entries.map((entry) => entry.version)).toEqual([1]);
     await reopened.close();
+
+    // After a clean close both slots hold the last state: losing one loses nothing.
+    for (const slot of [0, 1]) {
+      const cleanlyClosed = new CountingStorageFile(file.image());
+      cleanlyClosed.corrupt(slot * PAGE_BYTES + 200);
+      const opened = await openKvStore(cleanlyClosed);
+      expect((await opened.scan({})).entries.map((entry) => entry.version)).toEqual([1, 2]);
+      await opened.close();
+    }
   });
 });

@@ -1,17 +1,18 @@
+import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
 import { runMetastoreSuite } from '../../test/conformance/metastore-suite.ts';
 import type { Metastore } from '../contracts/metastore.ts';
 import { openKvStore } from './kv-store.ts';
-import { CountingStorageFile } from './test-storage.ts';
 
-/** The file behind each store, so the suite's reopen capability can open it again. */
-const files = new WeakMap<Metastore, CountingStorageFile>();
+/** The file behind each store, so the suite's reopen capability can open its image again. */
+const files = new WeakMap<Metastore, MemoryStorageFile>();
 
-async function openOn(file: CountingStorageFile): Promise<Metastore> {
+async function openOn(file: MemoryStorageFile): Promise<Metastore> {
+  // A small cache, so the suite also reads pages back from the file, not only from the cache.
   const store = await openKvStore(file, { cachePages: 64 });
   files.set(store, file);
   return store;
 }
 
-runMetastoreSuite('KvStore on memory storage', () => openOn(new CountingStorageFile()), {
-  reopen: async (closed) => openOn(new CountingStorageFile(files.get(closed)!.image())),
+runMetastoreSuite('KvStore on memory storage', () => openOn(new MemoryStorageFile()), {
+  reopen: async (closed) => openOn(new MemoryStorageFile(files.get(closed)!.image())),
 });

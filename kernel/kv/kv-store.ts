@@ -181,13 +181,29 @@ class KvStoreEngine implements KvStore {
 
   async #closeOnce(): Promise<void> {
     try {
-      if (this.#failure === undefined) await this.#enqueueSync();
+      if (this.#failure === undefined) {
+        await this.#enqueueSync();
+        await this.#markClean();
+      }
     } catch {
       // A failed final sync leaves the store failed; closing still releases the file.
     } finally {
       this.#closed = true;
       await this.#pages.file.close();
     }
+  }
+
+  /**
+   * After the final sync, copies the durable meta into the other slot, recording that all of its
+   * pages are synced: the next open then verifies nothing and reads only the meta slots and the
+   * freelist. Not synced, and need not be: until it reaches the medium the other slot only costs
+   * the next open that verification, and the synced slot is not touched.
+   */
+  async #markClean(): Promise<void> {
+    const { meta, slot } = this.#committed;
+    if (meta.txn !== this.#durableTxn || meta.durableTxnAtWrite === meta.txn) return;
+    const otherSlot = (slot + 1) % META_SLOT_COUNT;
+    await this.#pages.file.write(pageOffsetBytes(otherSlot), encodeMeta(otherSlot, { ...meta, durableTxnAtWrite: meta.txn }));
   }
 
   // ---- reads on pinned states (also used by PinnedSnapshot) ----

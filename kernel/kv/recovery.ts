@@ -53,7 +53,8 @@ export async function recoverState(pages: PageStore): Promise<RecoveredState> {
     const reasons = slots.map((slot) => `slot ${slot.slot}: ${slot.problem}`).join('; ');
     throw new CorruptionError(`cannot open the KV store: neither meta slot holds a valid meta page (${reasons})`);
   }
-  valid.sort((a, b) => b.meta.txn - a.meta.txn);
+  // Newest first; of two copies of one state (a clean close), the one that records it synced.
+  valid.sort((a, b) => b.meta.txn - a.meta.txn || b.meta.durableTxnAtWrite - a.meta.durableTxnAtWrite);
   const failures: string[] = [];
   for (const candidate of valid) {
     const other = valid.find((slot) => slot !== candidate && slot.meta.txn < candidate.meta.txn);
