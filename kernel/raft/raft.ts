@@ -11,7 +11,6 @@ import type {
   Message,
   SnapshotMessage,
   VoteMessage,
-  VoteResponseMessage,
 } from './message.ts';
 import type { Progress } from './progress.ts';
 import { ProgressTracker } from './progress-tracker.ts';
