@@ -32,6 +32,8 @@ const COMMANDS_MAX = 50;
 const BATCH_OPERATIONS_MAX = 5;
 const SCAN_LIMIT_MAX = 6;
 const BULK_KEYS_MAX = 150;
+/** Commits issued together by one `concurrent` command. */
+const CONCURRENT_COMMITS_MAX = 6;
 /** The smallest cache the engine accepts, so a few hundred keys already make it evict. */
 const CACHE_PAGES = 16;
 /** A version no sequence reaches: a precondition naming it always fails. */
@@ -67,6 +69,13 @@ const valueArbitrary: fc.Arbitrary<Uint8Array> = fc.oneof(
 type PreconditionKind = 'current' | 'absent' | 'stale';
 type Durability = 'durable' | 'relaxed';
 
+/** One of several commits issued together, so that the engine groups them. */
+interface ConcurrentCommit {
+  operations: MetastoreOperation[];
+  preconditions: { key: Uint8Array; kind: PreconditionKind }[];
+  durability: Durability;
+}
+
 type Command =
   | { kind: 'put'; key: Uint8Array; value: Uint8Array }
   | { kind: 'delete'; key: Uint8Array }
@@ -76,6 +85,7 @@ type Command =
       preconditions: { key: Uint8Array; kind: PreconditionKind }[];
       durability: Durability | 'batch';
     }
+  | { kind: 'concurrent'; commits: ConcurrentCommit[] }
   | { kind: 'bulk'; first: number; count: number; seed: number; remove: boolean }
   | { kind: 'get'; key: Uint8Array }
   | { kind: 'getMany'; keys: Uint8Array[] }
@@ -109,6 +119,17 @@ const scanArbitrary = fc
     limit,
   }));
 
+const preconditionsArbitrary = fc.array(
+  fc.record({ key: keyArbitrary, kind: fc.constantFrom<PreconditionKind>('current', 'absent', 'stale') }),
+  { maxLength: 2 },
+);
+
+const concurrentCommitArbitrary: fc.Arbitrary<ConcurrentCommit> = fc.record({
+  operations: fc.array(operationArbitrary, { maxLength: BATCH_OPERATIONS_MAX }),
+  preconditions: preconditionsArbitrary,
+  durability: fc.constantFrom<Durability>('durable', 'relaxed'),
+});
+
 const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('put' as const), key: keyArbitrary, value: valueArbitrary }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), key: keyArbitrary }) },
@@ -117,10 +138,15 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('commit' as const),
       operations: fc.array(operationArbitrary, { maxLength: BATCH_OPERATIONS_MAX }),
-      preconditions: fc.array(fc.record({ key: keyArbitrary, kind: fc.constantFrom<PreconditionKind>('current', 'absent', 'stale') }), {
-        maxLength: 2,
-      }),
+      preconditions: preconditionsArbitrary,
       durability: fc.constantFrom<Durability | 'batch'>('durable', 'relaxed', 'batch'),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('concurrent' as const),
+      commits: fc.array(concurrentCommitArbitrary, { minLength: 2, maxLength: CONCURRENT_COMMITS_MAX }),
     }),
   },
   {
@@ -167,6 +193,12 @@ describe('KvStore against MemoryMetastore', () => {
     );
   }, 120_000);
 });
+
+/** The same preconditions in each store's own version numbering. */
+interface PreconditionsForBoth {
+  engine: MetastorePrecondition[];
+  reference: MetastorePrecondition[];
+}
 
 /** A snapshot of the engine, and the reference's entries when it was taken. */
 interface HeldSnapshot {
@@ -219,6 +251,8 @@ class DifferentialRun {
         return this.#compareCommits(() => this.#engine.delete(command.key), () => this.#reference.delete(command.key));
       case 'commit':
         return this.#commit(command);
+      case 'concurrent':
+        return this.#concurrent(command.commits);
       case 'bulk':
         return this.#bulk(command);
       case 'get':
@@ -256,22 +290,7 @@ class DifferentialRun {
   }
 
   async #commit(command: Extract<Command, { kind: 'commit' }>): Promise<void> {
-    const engineConditions: MetastorePrecondition[] = [];
-    const referenceConditions: MetastorePrecondition[] = [];
-    for (const { key, kind } of command.preconditions) {
-      const current = (await this.#reference.get(key))?.version ?? null;
-      if (kind === 'absent') {
-        engineConditions.push({ key, version: null });
-        referenceConditions.push({ key, version: null });
-      } else if (kind === 'stale' || current === null) {
-        const version = kind === 'stale' ? VERSION_NEVER_REACHED : null;
-        engineConditions.push({ key, version });
-        referenceConditions.push({ key, version });
-      } else {
-        engineConditions.push({ key, version: this.#engineVersionOf(current) });
-        referenceConditions.push({ key, version: current });
-      }
-    }
+    const { engine: engineConditions, reference: referenceConditions } = await this.#preconditions(command.preconditions);
     const { operations, durability } = command;
     await this.#compareCommits(
       () =>
@@ -280,6 +299,53 @@ class DifferentialRun {
           : this.#engine.commit(operations, engineConditions, { durability }),
       () => this.#reference.batch(operations, referenceConditions),
     );
+  }
+
+  /**
+   * Issues every commit to the engine at once, so they meet in one commit group, and to the
+   * reference one after another in the same order: the engine checks each against the state that
+   * includes the commits queued before it, which is exactly what the reference does.
+   */
+  async #concurrent(commits: readonly ConcurrentCommit[]): Promise<void> {
+    const preconditions: PreconditionsForBoth[] = [];
+    for (const commit of commits) preconditions.push(await this.#preconditions(commit.preconditions));
+    const engineOutcomes = commits.map((commit, index) =>
+      outcome(() => this.#engine.commit(commit.operations, preconditions[index]!.engine, { durability: commit.durability })),
+    );
+    const referenceOutcomes: (number | Failure)[] = [];
+    for (const [index, commit] of commits.entries()) {
+      referenceOutcomes.push(await outcome(() => this.#reference.batch(commit.operations, preconditions[index]!.reference)));
+    }
+    const engine = await Promise.all(engineOutcomes);
+    expect(engine.map(describeOutcome)).toEqual(referenceOutcomes.map(describeOutcome));
+    for (const [index, version] of engine.entries()) {
+      if (typeof version !== 'number') continue;
+      expect(version).toBeGreaterThan(this.#lastEngineVersion);
+      this.#lastEngineVersion = version;
+      this.#versions.set(version, referenceOutcomes[index] as number);
+    }
+  }
+
+  /** The same preconditions for both stores, each naming versions in that store's own numbering. */
+  async #preconditions(
+    specs: readonly { key: Uint8Array; kind: PreconditionKind }[],
+  ): Promise<PreconditionsForBoth> {
+    const engine: MetastorePrecondition[] = [];
+    const reference: MetastorePrecondition[] = [];
+    for (const { key, kind } of specs) {
+      const current = (await this.#reference.get(key))?.version ?? null;
+      if (kind === 'absent' || (kind === 'current' && current === null)) {
+        engine.push({ key, version: null });
+        reference.push({ key, version: null });
+      } else if (kind === 'stale') {
+        engine.push({ key, version: VERSION_NEVER_REACHED });
+        reference.push({ key, version: VERSION_NEVER_REACHED });
+      } else {
+        engine.push({ key, version: this.#engineVersionOf(current!) });
+        reference.push({ key, version: current });
+      }
+    }
+    return { engine, reference };
   }
 
   async #bulk(command: Extract<Command, { kind: 'bulk' }>): Promise<void> {
