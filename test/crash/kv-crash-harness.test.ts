@@ -11,7 +11,7 @@ import type { CommitSpec, Workload } from './kv-workload.ts';
  */
 
 function durablePut(key: number, seed: number): CommitSpec {
-  return { kind: 'commit', operations: [{ type: 'put', key, value: { sizeBytes: 20, seed } }], preconditions: [], durability: 'durable' };
+  return { kind: 'commit', operations: [{ type: 'put', key, value: { sizeBytes: 20, seed } }], preconditions: [], durability: 'durable', via: 'commit' };
 }
 
 /** Durable commits to a few keys, one per step, then more in one group. */

@@ -69,6 +69,8 @@ export interface CommitSpec {
   operations: OperationSpec[];
   preconditions: { key: number; kind: PreconditionKind }[];
   durability: KvDurability;
+  /** `batch`: through the Metastore call, whose durability is the store's default (durable). */
+  via: 'commit' | 'batch';
 }
 
 export type StepItem = CommitSpec | { kind: 'sync' };
@@ -108,21 +110,24 @@ const operationArbitrary: fc.Arbitrary<OperationSpec> = fc.oneof(
   { weight: 1, arbitrary: bulkRunArbitrary.map((run) => ({ type: 'bulk-delete' as const, ...run })) },
 );
 
-const commitArbitrary: fc.Arbitrary<CommitSpec> = fc.record({
-  kind: fc.constant('commit' as const),
-  operations: fc.array(operationArbitrary, { minLength: 0, maxLength: COMMIT_OPERATIONS_MAX }),
-  preconditions: fc.oneof(
-    { weight: 3, arbitrary: fc.constant<CommitSpec['preconditions']>([]) },
-    {
-      weight: 1,
-      arbitrary: fc.array(
-        fc.record({ key: poolKeyArbitrary, kind: fc.constantFrom<PreconditionKind>('current', 'current', 'absent', 'stale') }),
-        { minLength: 1, maxLength: COMMIT_PRECONDITIONS_MAX },
-      ),
-    },
-  ),
-  durability: fc.constantFrom<KvDurability>('durable', 'relaxed'),
-});
+const commitArbitrary: fc.Arbitrary<CommitSpec> = fc
+  .record({
+    kind: fc.constant('commit' as const),
+    operations: fc.array(operationArbitrary, { minLength: 0, maxLength: COMMIT_OPERATIONS_MAX }),
+    preconditions: fc.oneof(
+      { weight: 3, arbitrary: fc.constant<CommitSpec['preconditions']>([]) },
+      {
+        weight: 1,
+        arbitrary: fc.array(
+          fc.record({ key: poolKeyArbitrary, kind: fc.constantFrom<PreconditionKind>('current', 'current', 'absent', 'stale') }),
+          { minLength: 1, maxLength: COMMIT_PRECONDITIONS_MAX },
+        ),
+      },
+    ),
+    durability: fc.constantFrom<KvDurability>('durable', 'relaxed'),
+    via: fc.constantFrom<CommitSpec['via']>('commit', 'commit', 'commit', 'batch'),
+  })
+  .map((spec) => (spec.via === 'batch' ? { ...spec, durability: 'durable' as const } : spec));
 
 const stepItemArbitrary: fc.Arbitrary<StepItem> = fc.oneof(
   { weight: 8, arbitrary: commitArbitrary },
@@ -243,7 +248,10 @@ class WorkloadRun {
       this.#commits.push(record);
       this.#apply(operations, pending);
     }
-    const outcome = this.#store.commit(operations, preconditions, { durability: spec.durability });
+    const outcome =
+      spec.via === 'batch'
+        ? this.#store.batch(operations, preconditions)
+        : this.#store.commit(operations, preconditions, { durability: spec.durability });
     await settle(outcome, record, pending, this.#counter);
     if (record !== undefined && spec.durability === 'durable') {
       this.#acknowledgements.push({ durablePrefix: this.#commits.indexOf(record) + 1, ackEvent: record.ackEvent });
