@@ -75,3 +75,9 @@ export const FORMAT_VERSION = 1;
 
 /** Adjacent page writes of one commit are joined into single writes of at most this many bytes. */
 export const WRITE_COALESCE_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Before a commit group is applied, the leaves its keys lead to are read this many at a time, so
+ * the reads of a large or random batch overlap instead of waiting one after another.
+ */
+export const PREFETCH_READS_CONCURRENT_MAX = 32;

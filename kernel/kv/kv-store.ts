@@ -18,7 +18,13 @@ import {
 import type { StorageFile } from '../contracts/storage-file.ts';
 import { BusyError, ClosedError, ConflictError, InvalidArgumentError } from '../errors.ts';
 import { type QueuedBatch, type QueuedWork, copyOperation, copyPrecondition, takeGroup } from './commit-queue.ts';
-import { CACHE_PAGES_DEFAULT, CACHE_PAGES_MIN, COMMIT_QUEUE_LENGTH_MAX, META_SLOT_COUNT } from './constants.ts';
+import {
+  CACHE_PAGES_DEFAULT,
+  CACHE_PAGES_MIN,
+  COMMIT_QUEUE_LENGTH_MAX,
+  META_SLOT_COUNT,
+  PREFETCH_READS_CONCURRENT_MAX,
+} from './constants.ts';
 import type {
   KvCommitOptions,
   KvDurability,
@@ -32,7 +38,8 @@ import { type Meta, encodeMeta } from './meta.ts';
 import { PageAllocator } from './page-allocator.ts';
 import { pageOffsetBytes } from './page-format.ts';
 import { PageStore } from './page-store.ts';
-import { type RecoveredState, recoverState } from './recovery.ts';
+import { prefetchLeaves } from './prefetch.ts';
+import { type LoadedFreelist, type RecoveredState, readCheckedFreelist, recoverState } from './recovery.ts';
 import { readEntry, scanTree } from './tree-read.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import { WriteTransaction } from './write-transaction.ts';
@@ -51,14 +58,13 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   assertDurability(durability);
   const pages = new PageStore(file, cachePages);
   const recovered = await recoverState(pages);
-  return new KvStoreEngine(pages, recovered, durability);
+  return new KvStoreEngine(pages, recovered, { durability, cachePages });
 }
 
-/** The committed state: the last meta written, where, and the pages of its freelist chain. */
+/** The committed state: the last meta written, and where. */
 interface CommittedState {
   meta: Meta;
   slot: number;
-  freelistPageIds: readonly number[];
 }
 
 /**
@@ -73,9 +79,14 @@ interface CommittedState {
 class KvStoreEngine implements KvStore {
   readonly #pages: PageStore;
   readonly #defaultDurability: KvDurability;
+  readonly #cachePages: number;
   #committed: CommittedState;
-  /** Free pages of the committed state; write transactions allocate from it. */
-  readonly #freeSpace: FreeSpace;
+  /**
+   * Free pages of the committed state, and the pages of its freelist chain (which the next write
+   * transaction frees); undefined until the first write transaction reads them.
+   */
+  #freeSpace: FreeSpace | undefined;
+  #freelistPageIds: readonly number[] = [];
   /** The txn of the last state known durable, and the meta slot holding it (never overwritten). */
   #durableTxn: number;
   #durableSlot: number;
@@ -90,11 +101,12 @@ class KvStoreEngine implements KvStore {
   #syncCount = 0;
   #writeTransactionCount = 0;
 
-  constructor(pages: PageStore, recovered: RecoveredState, defaultDurability: KvDurability) {
+  constructor(pages: PageStore, recovered: RecoveredState, options: { durability: KvDurability; cachePages: number }) {
     this.#pages = pages;
-    this.#defaultDurability = defaultDurability;
-    this.#committed = { meta: recovered.meta, slot: recovered.slot, freelistPageIds: recovered.freelistPageIds };
-    this.#freeSpace = FreeSpace.fromFreelist(recovered.freelistEntries, recovered.meta.txn);
+    this.#defaultDurability = options.durability;
+    this.#cachePages = options.cachePages;
+    this.#committed = { meta: recovered.meta, slot: recovered.slot };
+    if (recovered.freelist !== undefined) this.#useFreelist(recovered.freelist);
     this.#durableTxn = recovered.meta.txn;
     this.#durableSlot = recovered.slot;
   }
@@ -164,7 +176,7 @@ class KvStoreEngine implements KvStore {
     return {
       fileSizeBytes: await this.#pages.file.size(),
       pageCount: this.#committed.meta.pageCount,
-      freePageCount: this.#freeSpace.count,
+      freePageCount: this.#committed.meta.freelistEntryCount,
       cacheHits: this.#pages.cache.hits,
       cacheMisses: this.#pages.cache.misses,
       cachedPages: this.#pages.cache.size,
@@ -311,11 +323,22 @@ class KvStoreEngine implements KvStore {
     const batches = group.filter((item): item is QueuedBatch => item.kind === 'batch');
     const durable = group.some((item) => item.kind === 'sync' || item.durability === 'durable');
     const base = this.#committed;
-    this.#freeSpace.promote(this.#reuseThroughTxn());
-    const allocator = new PageAllocator({ txn: base.meta.txn + 1, pageCount: base.meta.pageCount, space: this.#freeSpace });
+    let freeSpace: FreeSpace;
+    try {
+      freeSpace = this.#freeSpace ?? (await this.#loadFreelist());
+    } catch (error) {
+      for (const item of group) item.reject(error);
+      return;
+    }
+    freeSpace.promote(this.#reuseThroughTxn());
+    const allocator = new PageAllocator({ txn: base.meta.txn + 1, pageCount: base.meta.pageCount, space: freeSpace });
     const transaction = new WriteTransaction({ txn: base.meta.txn + 1, pages: this.#pages, allocator, root: base.meta.root });
     let outcomes: Map<QueuedBatch, number | ConflictError>;
     try {
+      await prefetchLeaves(this.#pages, base.meta.root, groupKeys(batches), {
+        concurrency: PREFETCH_READS_CONCURRENT_MAX,
+        cachePages: this.#cachePages,
+      });
       outcomes = await applyBatches(transaction, batches, base.meta.lastVersion);
     } catch (error) {
       // Only reads failed (nothing is written before every batch is applied): the store stays usable.
@@ -357,7 +380,7 @@ class KvStoreEngine implements KvStore {
     const base = this.#committed;
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
     const finished = transaction.finish({
-      freelistPageIds: base.freelistPageIds,
+      freelistPageIds: this.#freelistPageIds,
       lastVersion: Math.max(...versions),
       durableTxn: this.#durableTxn,
     });
@@ -365,12 +388,25 @@ class KvStoreEngine implements KvStore {
     const writes = coalesceWrites(finished.writes).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
     writes.push(file.write(pageOffsetBytes(slot), encodeMeta(slot, finished.meta)));
     await Promise.all(writes);
-    const committed: CommittedState = { meta: finished.meta, slot, freelistPageIds: finished.freelistPageIds };
+    const committed: CommittedState = { meta: finished.meta, slot };
     this.#writeTransactionCount++;
     if (durable) await this.#syncFile(committed);
     for (const node of transaction.dirtyNodes) this.#pages.cache.set(node);
     this.#committed = committed;
+    this.#freelistPageIds = finished.freelistPageIds;
     allocator.commit();
+  }
+
+  /** Reads the committed freelist, which opening left unread (its pages were synced). */
+  async #loadFreelist(): Promise<FreeSpace> {
+    assert(this.#durableTxn === this.#committed.meta.txn, 'the freelist is read before the first commit after open');
+    this.#useFreelist(await readCheckedFreelist(this.#pages, this.#committed.meta));
+    return this.#freeSpace!;
+  }
+
+  #useFreelist(freelist: LoadedFreelist): void {
+    this.#freeSpace = FreeSpace.fromFreelist(freelist.entries, this.#committed.meta.txn);
+    this.#freelistPageIds = freelist.pageIds;
   }
 
   async #syncFile(state: CommittedState): Promise<void> {
@@ -384,6 +420,16 @@ class KvStoreEngine implements KvStore {
     if (this.#closing !== undefined) throw new ClosedError(`cannot ${operation}: the KV store is closed`);
     if (this.#failure !== undefined) throw this.#failure.error;
   }
+}
+
+/** Every key a group reads or writes, in queue order. */
+function groupKeys(batches: readonly QueuedBatch[]): Uint8Array[] {
+  const keys: Uint8Array[] = [];
+  for (const batch of batches) {
+    for (const precondition of batch.preconditions) keys.push(precondition.key);
+    for (const operation of batch.operations) keys.push(operation.key);
+  }
+  return keys;
 }
 
 /**

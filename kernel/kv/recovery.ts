@@ -25,8 +25,17 @@ import type { PageStore } from './page-store.ts';
 export interface RecoveredState {
   meta: Meta;
   slot: number;
-  freelistEntries: FreePage[];
-  freelistPageIds: number[];
+  /**
+   * The freelist, when recovery had to read it (its pages were not known to be synced). Otherwise
+   * undefined: opening does not read it, the first write transaction does (`readCheckedFreelist`).
+   */
+  freelist: LoadedFreelist | undefined;
+}
+
+export interface LoadedFreelist {
+  entries: FreePage[];
+  /** The pages of the chain itself. */
+  pageIds: number[];
 }
 
 /** The state of a store that has never committed. */
@@ -61,11 +70,12 @@ export async function recoverState(pages: PageStore): Promise<RecoveredState> {
     const trustedThroughTxn = Math.min(candidate.meta.durableTxnAtWrite, other?.meta.txn ?? Number.POSITIVE_INFINITY);
     try {
       await verifyTree(pages, candidate.meta, candidate.meta.root, trustedThroughTxn, 0);
-      const freelist = await readCheckedFreelist(pages, candidate.meta);
+      const freelistTrusted = (candidate.meta.freelist?.txn ?? 0) <= trustedThroughTxn;
+      const freelist = freelistTrusted ? undefined : await readCheckedFreelist(pages, candidate.meta);
       // What recovery chose may not have been synced (a relaxed commit the OS kept): sync it now,
       // since the next commit overwrites the other slot.
       await pages.file.sync();
-      return { meta: candidate.meta, slot: candidate.slot, freelistEntries: freelist.entries, freelistPageIds: freelist.pageIds };
+      return { meta: candidate.meta, slot: candidate.slot, freelist };
     } catch (error) {
       if (!(error instanceof CorruptionError)) throw error;
       failures.push(`slot ${candidate.slot} (txn ${candidate.meta.txn}): ${error.message}`);
@@ -95,7 +105,7 @@ async function createStore(pages: PageStore): Promise<RecoveredState> {
   const meta = emptyMeta();
   await pages.file.write(0, encodeMeta(0, meta));
   await pages.file.sync();
-  return { meta, slot: 0, freelistEntries: [], freelistPageIds: [] };
+  return { meta, slot: 0, freelist: { entries: [], pageIds: [] } };
 }
 
 /** Reads and checks every page of the state newer than `trustedThroughTxn`. */
@@ -125,7 +135,8 @@ async function verifyTree(
   for (const child of node.children) await verifyTree(pages, meta, child, trustedThroughTxn, depth + 1);
 }
 
-async function readCheckedFreelist(pages: PageStore, meta: Meta): Promise<{ entries: FreePage[]; pageIds: number[] }> {
+/** The freelist of `meta`, every page checked, every entry inside the store. */
+export async function readCheckedFreelist(pages: PageStore, meta: Meta): Promise<LoadedFreelist> {
   const freelist = await pages.readFreelist(meta.freelist, meta.pageCount);
   if (freelist.entries.length !== meta.freelistEntryCount) {
     throw new CorruptionError(`the freelist holds ${freelist.entries.length} entries, the meta page says ${meta.freelistEntryCount}`);

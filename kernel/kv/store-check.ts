@@ -5,7 +5,7 @@ import { FIRST_DATA_PAGE_ID, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './consta
 import { computeBranchPayloadBytes, computeLeafPayloadBytes, type PageReference } from './node.ts';
 import { overflowPageCount } from './overflow.ts';
 import { PageStore } from './page-store.ts';
-import { recoverState } from './recovery.ts';
+import { readCheckedFreelist, recoverState } from './recovery.ts';
 
 /** What `checkStoreFile` found: the shape of the tree and where every page went. */
 export interface StoreCheckReport {
@@ -30,6 +30,7 @@ export interface StoreCheckReport {
 export async function checkStoreFile(file: StorageFile): Promise<StoreCheckReport> {
   const pages = new PageStore(file, 1024);
   const state = await recoverState(pages);
+  const freelist = state.freelist ?? (await readCheckedFreelist(pages, state.meta));
   const owners = new Map<number, string>();
   const claim = (pageId: number, owner: string): void => {
     assert(pageId >= FIRST_DATA_PAGE_ID && pageId < state.meta.pageCount, `${owner} uses page ${pageId} outside the store`);
@@ -44,8 +45,8 @@ export async function checkStoreFile(file: StorageFile): Promise<StoreCheckRepor
     depth: 0,
     treePages: 0,
     overflowPages: 0,
-    freePages: state.freelistEntries.length,
-    freelistPages: state.freelistPageIds.length,
+    freePages: freelist.entries.length,
+    freelistPages: freelist.pageIds.length,
     pageCount: state.meta.pageCount,
   };
   const leafDepths = new Set<number>();
@@ -82,8 +83,8 @@ export async function checkStoreFile(file: StorageFile): Promise<StoreCheckRepor
   };
   if (state.meta.root !== undefined) await walk(state.meta.root, undefined, undefined, 0);
   assert(leafDepths.size <= 1, `leaves at several depths: ${[...leafDepths].join(', ')}`);
-  for (const pageId of state.freelistPageIds) claim(pageId, 'the freelist chain');
-  for (const entry of state.freelistEntries) claim(entry.pageId, 'the freelist');
+  for (const pageId of freelist.pageIds) claim(pageId, 'the freelist chain');
+  for (const entry of freelist.entries) claim(entry.pageId, 'the freelist');
   assert(
     owners.size === state.meta.pageCount - FIRST_DATA_PAGE_ID,
     `${state.meta.pageCount - FIRST_DATA_PAGE_ID - owners.size} pages are neither used nor free (leaked)`,
