@@ -108,11 +108,12 @@ export class RaftLog {
   }
 
   /**
-   * Follower side of an append: if our log has the entry at `index` with `term`, append `entries`
-   * (dropping a conflicting suffix), advance commit to min(commit, last new index) and return the
-   * last new index. Otherwise return undefined (the leader must probe further back).
+   * Follower side of an append: if our log has the entry at `logIndex` with `logTerm`, append
+   * `entries` (dropping a conflicting suffix), advance commit to min(commit, last new index) and
+   * return the last new index. Otherwise return undefined (the leader must probe further back).
    */
-  maybeAppend(index: number, term: number, commit: number, entries: readonly Entry[]): number | undefined {
+  maybeAppend(append: { logIndex: number; logTerm: number; commit: number; entries: readonly Entry[] }): number | undefined {
+    const { logIndex: index, logTerm: term, commit, entries } = append;
     if (!this.matchTerm(index, term)) return undefined;
     const lastNewIndex = index + entries.length;
     const conflictIndex = this.findConflict(entries);

@@ -757,7 +757,7 @@ export class Raft {
       this.send({ type: 'append-response', ...this.header(message.from), index: this.log.committed, reject: false, rejectHint: 0, hintTerm: 0 });
       return;
     }
-    const lastNewIndex = this.log.maybeAppend(message.logIndex, message.logTerm, message.commit, message.entries);
+    const lastNewIndex = this.log.maybeAppend(message);
     if (lastNewIndex !== undefined) {
       this.send({ type: 'append-response', ...this.header(message.from), index: lastNewIndex, reject: false, rejectHint: 0, hintTerm: 0 });
       return;
@@ -825,7 +825,7 @@ export class Raft {
       this.answerRead(from, context, this.log.committed);
       return undefined;
     }
-    if (!this.readOnlyQueue.add(this.log.committed, from, context)) return `a read with context "${context}" is already pending, or too many are`;
+    if (!this.readOnlyQueue.add({ index: this.log.committed, from, context })) return `a read with context "${context}" is already pending, or too many are`;
     const acknowledgements = this.readOnlyQueue.acknowledge(this.id, context);
     assert(acknowledgements !== undefined, 'the read request was just added');
     if (this.tracker.hasQuorum(acknowledgements)) this.releaseReadRequests(context);

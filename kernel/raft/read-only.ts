@@ -22,7 +22,8 @@ export class ReadOnlyQueue {
   private queue: string[] = [];
 
   /** Returns false if the queue is full or a request with this context is already pending. */
-  add(index: number, from: NodeId, context: string): boolean {
+  add(request: { index: number; from: NodeId; context: string }): boolean {
+    const { index, from, context } = request;
     if (this.pending.has(context) || this.queue.length >= READ_ONLY_REQUESTS_MAX) return false;
     this.pending.set(context, { index, from, context, acknowledgements: new Set() });
     this.queue.push(context);

@@ -72,8 +72,8 @@ describe('RaftLog', () => {
 
   it('appends from a leader only where the previous entry matches', () => {
     const log = logWith(entries(1, 3, 1));
-    expect(log.maybeAppend(3, 2, 3, [entry(4, 2)])).toBeUndefined(); // 3 is of term 1, not 2
-    expect(log.maybeAppend(3, 1, 10, [entry(4, 2)])).toBe(4);
+    expect(log.maybeAppend({ logIndex: 3, logTerm: 2, commit: 3, entries: [entry(4, 2)] })).toBeUndefined(); // 3 is of term 1, not 2
+    expect(log.maybeAppend({ logIndex: 3, logTerm: 1, commit: 10, entries: [entry(4, 2)] })).toBe(4);
     // Commit never goes beyond what this append proves matches the leader's log.
     expect(log.committed).toBe(4);
   });
@@ -81,15 +81,15 @@ describe('RaftLog', () => {
   it('overwrites a conflicting uncommitted suffix, but never a committed entry', () => {
     const log = logWith(entries(1, 5, 1));
     log.commitTo(2);
-    expect(log.maybeAppend(2, 1, 2, [entry(3, 2, 'new')])).toBe(3);
+    expect(log.maybeAppend({ logIndex: 2, logTerm: 1, commit: 2, entries: [entry(3, 2, 'new')] })).toBe(3);
     expect(log.lastIndex()).toBe(3);
     expect(log.term(3)).toBe(2);
-    expect(() => log.maybeAppend(1, 1, 2, [entry(2, 3)])).toThrow(AssertionError);
+    expect(() => log.maybeAppend({ logIndex: 1, logTerm: 1, commit: 2, entries: [entry(2, 3)] })).toThrow(AssertionError);
   });
 
   it('keeps entries when an older, shorter append arrives after a newer one', () => {
     const log = logWith(entries(1, 5, 1));
-    expect(log.maybeAppend(1, 1, 0, entries(2, 3, 1))).toBe(3);
+    expect(log.maybeAppend({ logIndex: 1, logTerm: 1, commit: 0, entries: entries(2, 3, 1) })).toBe(3);
     expect(log.lastIndex()).toBe(5);
   });
 
