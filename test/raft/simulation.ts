@@ -27,9 +27,9 @@ import { describeMessage } from './describe.ts';
  * failing seed replays exactly. After every step the checkers below run; a violation throws a
  * `SimulationFailure` that names the seed, the step and the recent history.
  *
- * Faults: clocks drift apart (a tick may advance one node only); messages are delayed and reordered (any in-flight message may be delivered next),
- * dropped and duplicated; partitions cut a node off, split the group in two, or cut one
- * direction only; a node crashes and loses everything it had not persisted, including a Ready it
+ * Faults: clocks drift apart (a tick may advance one node only); messages are delayed and
+ * reordered (any in-flight message may be delivered next), dropped and duplicated; partitions
+ * cut a node off, split the group in two, or cut one direction only; a node crashes and loses everything it had not persisted, including a Ready it
  * was in the middle of persisting (the write is atomic: all of it or none of it); membership
  * changes add spare nodes as learners, promote, demote and remove members, one at a time or two
  * at once through a joint configuration (left automatically or explicitly).
