@@ -7,7 +7,8 @@ import { Simulation, type SimulationOptions } from './simulation.ts';
  * checkers, including the linearizability check of the clients' key-value history). Each seed fixes everything; a failure prints the seed and the command that replays
  * it: `RAFT_SIMULATION_SEED=<seed> npx vitest run --project node test/raft/simulation.test.ts`
  * (Node and Deno read the variable; elsewhere the fixed seeds run). RAFT_SIMULATION_SEEDS=<n>
- * runs n seeds instead of the default.
+ * runs n seeds instead of the default, from RAFT_SIMULATION_FIRST_SEED (default 1), e.g.
+ * `RAFT_SIMULATION_SEEDS=2000 RAFT_SIMULATION_FIRST_SEED=5000 npx vitest run --project node test/raft/simulation.test.ts`.
  */
 const SEEDS_DEFAULT = 120;
 const STEPS_PER_SEED = 2000;
@@ -42,7 +43,8 @@ function seedsToRun(): number[] {
   const single = environmentVariable('RAFT_SIMULATION_SEED');
   if (single !== undefined) return [Number(single)];
   const count = Number(environmentVariable('RAFT_SIMULATION_SEEDS') ?? SEEDS_DEFAULT);
-  return Array.from({ length: count }, (_, index) => FIRST_SEED + index);
+  const first = Number(environmentVariable('RAFT_SIMULATION_FIRST_SEED') ?? FIRST_SEED);
+  return Array.from({ length: count }, (_, index) => first + index);
 }
 
 describe('raft simulation', () => {
