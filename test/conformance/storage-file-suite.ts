@@ -65,8 +65,8 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
   await expect(promise).rejects.toMatchObject({ code });
 }
 
-async function expectBytes(file: StorageFile, offset: number, length: number, expected: Uint8Array): Promise<void> {
-  expect(bytesDifference(await file.read(offset, length), expected)).toBeUndefined();
+function expectSame(actual: Uint8Array, expected: Uint8Array): void {
+  expect(bytesDifference(actual, expected)).toBeUndefined();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -83,17 +83,17 @@ function describeReadsAndWrites(context: StorageFileSuiteContext): void {
   it('reads back exactly the bytes written, at any offset inside them', async () => {
     const file = context.file();
     await file.write(0, utf8('hello, storage'));
-    await expectBytes(file, 0, 14, utf8('hello, storage'));
-    await expectBytes(file, 7, 7, utf8('storage'));
-    await expectBytes(file, 3, 0, new Uint8Array(0));
+    expectSame(await file.read(0, 14), utf8('hello, storage'));
+    expectSame(await file.read(7, 7), utf8('storage'));
+    expectSame(await file.read(3, 0), new Uint8Array(0));
   });
 
   it('cuts a read that runs past the end at the end, and returns nothing at or past the end', async () => {
     const file = context.file();
     await file.write(0, utf8('abcdef'));
-    await expectBytes(file, 4, 100, utf8('ef'));
-    await expectBytes(file, 6, 10, new Uint8Array(0));
-    await expectBytes(file, 1_000_000, 10, new Uint8Array(0));
+    expectSame(await file.read(4, 100), utf8('ef'));
+    expectSame(await file.read(6, 10), new Uint8Array(0));
+    expectSame(await file.read(1_000_000, 10), new Uint8Array(0));
   });
 
   it('grows the file to the end of a write past the end, and reads the hole before it as zeros', async () => {
@@ -101,7 +101,7 @@ function describeReadsAndWrites(context: StorageFileSuiteContext): void {
     await file.write(0, utf8('ab'));
     await file.write(10_000, utf8('cd'));
     expect(await file.size()).toBe(10_002);
-    await expectBytes(file, 0, 10_002, concatBytes([utf8('ab'), new Uint8Array(9_998), utf8('cd')]));
+    expectSame(await file.read(0, 10_002), concatBytes([utf8('ab'), new Uint8Array(9_998), utf8('cd')]));
   });
 
   it('overwrites in place without changing the size', async () => {
@@ -109,7 +109,7 @@ function describeReadsAndWrites(context: StorageFileSuiteContext): void {
     await file.write(0, utf8('0123456789'));
     await file.write(3, utf8('xyz'));
     expect(await file.size()).toBe(10);
-    await expectBytes(file, 0, 10, utf8('012xyz6789'));
+    expectSame(await file.read(0, 10), utf8('012xyz6789'));
   });
 
   it('extends a file by a write that starts inside it and ends past it', async () => {
@@ -117,7 +117,7 @@ function describeReadsAndWrites(context: StorageFileSuiteContext): void {
     await file.write(0, utf8('abcd'));
     await file.write(2, utf8('XYZW'));
     expect(await file.size()).toBe(6);
-    await expectBytes(file, 0, 6, utf8('abXYZW'));
+    expectSame(await file.read(0, 6), utf8('abXYZW'));
   });
 
   it('writes and reads a large buffer whole and in odd chunks', async () => {
@@ -125,7 +125,7 @@ function describeReadsAndWrites(context: StorageFileSuiteContext): void {
     const data = patternBytes(LARGE_WRITE_BYTES);
     await file.write(PAGE_BYTES, data);
     expect(await file.size()).toBe(PAGE_BYTES + LARGE_WRITE_BYTES);
-    await expectBytes(file, PAGE_BYTES, LARGE_WRITE_BYTES, data);
+    expectSame(await file.read(PAGE_BYTES, LARGE_WRITE_BYTES), data);
     const chunks: Uint8Array[] = [];
     for (let offset = 0; offset < data.length; offset += ODD_CHUNK_BYTES) {
       chunks.push(await file.read(PAGE_BYTES + offset, ODD_CHUNK_BYTES));
@@ -139,7 +139,7 @@ function describeReadsAndWrites(context: StorageFileSuiteContext): void {
     await file.sync();
     await file.sync();
     expect(await file.size()).toBe(6);
-    await expectBytes(file, 0, 6, utf8('synced'));
+    expectSame(await file.read(0, 6), utf8('synced'));
   });
 }
 
@@ -152,7 +152,7 @@ function describeTruncate(context: StorageFileSuiteContext): void {
     await file.write(0, utf8('0123456789'));
     await file.truncate(4);
     expect(await file.size()).toBe(4);
-    await expectBytes(file, 0, 100, utf8('0123'));
+    expectSame(await file.read(0, 100), utf8('0123'));
   });
 
   it('extends the file with zeros', async () => {
@@ -160,7 +160,7 @@ function describeTruncate(context: StorageFileSuiteContext): void {
     await file.write(0, utf8('ab'));
     await file.truncate(PAGE_BYTES);
     expect(await file.size()).toBe(PAGE_BYTES);
-    await expectBytes(file, 0, PAGE_BYTES, concatBytes([utf8('ab'), new Uint8Array(PAGE_BYTES - 2)]));
+    expectSame(await file.read(0, PAGE_BYTES), concatBytes([utf8('ab'), new Uint8Array(PAGE_BYTES - 2)]));
   });
 
   it('reads zeros, not the old bytes, where a cut file is extended again', async () => {
@@ -168,10 +168,10 @@ function describeTruncate(context: StorageFileSuiteContext): void {
     await file.write(0, patternBytes(PAGE_BYTES));
     await file.truncate(10);
     await file.truncate(PAGE_BYTES);
-    await expectBytes(file, 10, PAGE_BYTES, new Uint8Array(PAGE_BYTES - 10));
+    expectSame(await file.read(10, PAGE_BYTES), new Uint8Array(PAGE_BYTES - 10));
     await file.truncate(0);
     await file.write(20, utf8('z'));
-    await expectBytes(file, 0, 21, concatBytes([new Uint8Array(20), utf8('z')]));
+    expectSame(await file.read(0, 21), concatBytes([new Uint8Array(20), utf8('z')]));
   });
 
   it('truncates to the current size as a no-op', async () => {
@@ -179,7 +179,7 @@ function describeTruncate(context: StorageFileSuiteContext): void {
     await file.write(0, utf8('same'));
     await file.truncate(4);
     expect(await file.size()).toBe(4);
-    await expectBytes(file, 0, 4, utf8('same'));
+    expectSame(await file.read(0, 4), utf8('same'));
   });
 }
 
@@ -193,7 +193,7 @@ function describeConcurrency(context: StorageFileSuiteContext): void {
     // Issued from the last page down, so that most writes land past the end of the file so far.
     await Promise.all(pages.map((_, index) => CONCURRENT_WRITES - 1 - index).map((index) => file.write(index * PAGE_BYTES, pages[index]!)));
     expect(await file.size()).toBe(CONCURRENT_WRITES * PAGE_BYTES);
-    await expectBytes(file, 0, CONCURRENT_WRITES * PAGE_BYTES, concatBytes(pages));
+    expectSame(await file.read(0, CONCURRENT_WRITES * PAGE_BYTES), concatBytes(pages));
   });
 
   it('answers reads of settled bytes while writes elsewhere are in flight', async () => {
@@ -222,14 +222,14 @@ function describeBufferOwnership(context: StorageFileSuiteContext): void {
     const data = utf8('original');
     await file.write(0, data);
     data.fill(0x7a);
-    await expectBytes(file, 0, 8, utf8('original'));
+    expectSame(await file.read(0, 8), utf8('original'));
   });
 
   it('writes only the visible bytes of a Uint8Array view', async () => {
     const file = context.file();
     await file.write(0, utf8('xxpayloadxx').subarray(2, 9));
     expect(await file.size()).toBe(7);
-    await expectBytes(file, 0, 7, utf8('payload'));
+    expectSame(await file.read(0, 7), utf8('payload'));
   });
 
   it('hands out read buffers the caller owns: changing one changes neither the file nor other reads', async () => {
@@ -239,7 +239,7 @@ function describeBufferOwnership(context: StorageFileSuiteContext): void {
     const second = await file.read(0, 4);
     first.fill(0x7a);
     expect(bytesDifference(second, utf8('mine'))).toBeUndefined();
-    await expectBytes(file, 0, 4, utf8('mine'));
+    expectSame(await file.read(0, 4), utf8('mine'));
   });
 
   it('keeps returned buffers unchanged by later writes and truncates', async () => {
@@ -322,9 +322,9 @@ function describeLifecycle(context: StorageFileSuiteContext): void {
     const reopened = await reopen!(file);
     try {
       expect(await reopened.size()).toBe(PAGE_BYTES + data.length);
-      await expectBytes(reopened, 0, 6, utf8('header'));
-      await expectBytes(reopened, 6, PAGE_BYTES - 6, new Uint8Array(PAGE_BYTES - 6));
-      await expectBytes(reopened, PAGE_BYTES, data.length, data);
+      expectSame(await reopened.read(0, 6), utf8('header'));
+      expectSame(await reopened.read(6, PAGE_BYTES - 6), new Uint8Array(PAGE_BYTES - 6));
+      expectSame(await reopened.read(PAGE_BYTES, data.length), data);
     } finally {
       await reopened.close();
     }
@@ -344,8 +344,8 @@ function describeLifecycle(context: StorageFileSuiteContext): void {
       expect(await reopened.size()).toBe(PAGE_BYTES);
       await reopened.write(PAGE_BYTES, utf8('more'));
       await reopened.sync();
-      await expectBytes(reopened, PAGE_BYTES, 10, utf8('more'));
-      await expectBytes(reopened, 0, PAGE_BYTES, patternBytes(2 * PAGE_BYTES).subarray(0, PAGE_BYTES));
+      expectSame(await reopened.read(PAGE_BYTES, 10), utf8('more'));
+      expectSame(await reopened.read(0, PAGE_BYTES), patternBytes(2 * PAGE_BYTES).subarray(0, PAGE_BYTES));
     } finally {
       await reopened.close();
     }

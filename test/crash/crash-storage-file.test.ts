@@ -182,7 +182,7 @@ describe('CrashStorageFile crash images', () => {
       const { file, liveBefore } = await randomWorkload(new SeededRandom(workload));
       for (let afterEvent = 0; afterEvent <= file.eventCount; afterEvent++) {
         for (let seed = 0; seed < PROPERTY_SEEDS_PER_POINT; seed++) {
-          const problem = impossibleByte(file, afterEvent, file.crashImage(afterEvent, seed).bytes, liveBefore);
+          const problem = impossibleByte({ file, afterEvent, liveBefore }, file.crashImage(afterEvent, seed).bytes);
           expect(problem, `workload ${workload}, crash after event ${afterEvent}, seed ${seed}`).toBeUndefined();
         }
       }
@@ -225,7 +225,10 @@ async function randomWorkload(random: SeededRandom): Promise<{ file: CrashStorag
  * from an unsynced write that covers it. Each of these workloads awaits every call, so the durable
  * state after event k is the live state before the first unsynced event.
  */
-function impossibleByte(file: CrashStorageFile, afterEvent: number, image: Uint8Array, liveBefore: Uint8Array[]): string | undefined {
+function impossibleByte(
+  { file, afterEvent, liveBefore }: { file: CrashStorageFile; afterEvent: number; liveBefore: Uint8Array[] },
+  image: Uint8Array,
+): string | undefined {
   const unsynced = file.events
     .slice(0, afterEvent)
     .filter((event) => event.kind === 'write' && (event.durableAt === undefined || event.durableAt > afterEvent));

@@ -255,15 +255,15 @@ function applyWhole(image: MemoryStorageFile, event: MutationEvent): void {
 }
 
 function applyWithFate(image: MemoryStorageFile, event: MutationEvent, random: SeededRandom): CrashOutcome {
-  const boundaries = event.kind === 'write' ? innerSectorBoundaries(event.offset, event.data.length) : [];
-  const fate = chooseFate(boundaries.length > 0, random);
+  const tearable = event.kind === 'write' && innerSectorBoundaries(writtenRange(event)).length > 0;
+  const fate = chooseFate(tearable, random);
   if (fate === 'lost') return { event: event.index, fate };
   if (fate === 'kept') {
     applyWhole(image, event);
     return { event: event.index, fate };
   }
   assert(event.kind === 'write', 'only writes are torn');
-  const keptRange = tornRange(event.offset, event.data.length, boundaries, random);
+  const keptRange = tornRange(writtenRange(event), random);
   void image.write(keptRange.start, event.data.subarray(keptRange.start - event.offset, keptRange.end - event.offset));
   return { event: event.index, fate, keptRange };
 }
@@ -279,18 +279,23 @@ function chooseFate(tearable: boolean, random: SeededRandom): CrashFate {
   assert(false, 'fate weights are positive integers');
 }
 
-/** The sector boundaries strictly inside `[offset, offset + length)`: where a write can tear. */
-function innerSectorBoundaries(offset: number, length: number): number[] {
+function writtenRange(write: Extract<MutationEvent, { kind: 'write' }>): ByteRange {
+  return { start: write.offset, end: write.offset + write.data.length };
+}
+
+/** The sector boundaries strictly inside a range: where a write to it can tear. */
+function innerSectorBoundaries(range: ByteRange): number[] {
   const boundaries: number[] = [];
-  const first = (Math.floor(offset / SECTOR_BYTES) + 1) * SECTOR_BYTES;
-  for (let boundary = first; boundary < offset + length; boundary += SECTOR_BYTES) boundaries.push(boundary);
+  const first = (Math.floor(range.start / SECTOR_BYTES) + 1) * SECTOR_BYTES;
+  for (let boundary = first; boundary < range.end; boundary += SECTOR_BYTES) boundaries.push(boundary);
   return boundaries;
 }
 
 /** A torn write keeps the sectors before or after one boundary: which part reached the medium. */
-function tornRange(offset: number, length: number, boundaries: number[], random: SeededRandom): ByteRange {
+function tornRange(written: ByteRange, random: SeededRandom): ByteRange {
+  const boundaries = innerSectorBoundaries(written);
   const boundary = boundaries[random.integerBelow(boundaries.length)]!;
-  return random.integerBelow(2) === 0 ? { start: offset, end: boundary } : { start: boundary, end: offset + length };
+  return random.integerBelow(2) === 0 ? { start: written.start, end: boundary } : { start: boundary, end: written.end };
 }
 
 /** A uniformly random permutation of `0..count-1` (Fisher–Yates). */

@@ -97,7 +97,7 @@ export async function checkCrashPoint(check: CrashPointCheck): Promise<string | 
     const entries = await scanEverything(store);
     const fingerprint = fingerprintOf(entries);
     const [prefix] = prefixes.matching(fingerprint, required, Math.max(required, issued));
-    if (prefix === undefined) return diagnose(prefixes, entries, fingerprint, required, issued);
+    if (prefix === undefined) return diagnose(prefixes, entries, { required, issued });
     const probe = await checkUsable(store, prefixes.version(prefix));
     if (typeof probe === 'string') return probe;
     recovered = { fingerprint, probeVersion: probe, probeAckEvent: file instanceof CrashStorageFile ? file.eventCount : 0 };
@@ -107,7 +107,7 @@ export async function checkCrashPoint(check: CrashPointCheck): Promise<string | 
     await store.close().catch(() => {});
   }
   if (check.secondCrash === undefined || !(file instanceof CrashStorageFile)) return undefined;
-  return checkSecondCrash(file, recovered, check.open, check.secondCrash.seed);
+  return checkSecondCrash(file, { recovered, open: check.open, seed: check.secondCrash.seed });
 }
 
 /** What the first reopening found and did: its state, and the probe commit it acknowledged. */
@@ -117,30 +117,35 @@ interface RecoveredStore {
   probeAckEvent: number;
 }
 
+/** What a second crash is checked against, and how. */
+interface SecondCrash {
+  recovered: RecoveredStore;
+  open: (file: StorageFile) => Promise<KvStore>;
+  /** Seeds the images: `seed + event`. */
+  seed: number;
+}
+
 /**
  * A crash while the engine recovers, or while it makes its first commit after that, must lose
  * nothing the first reopening found, and keep the probe commit once it was acknowledged.
  */
-async function checkSecondCrash(
-  file: CrashStorageFile,
-  recovered: RecoveredStore,
-  open: (file: StorageFile) => Promise<KvStore>,
-  seed: number,
-): Promise<string | undefined> {
-  for (let afterEvent = 0; afterEvent <= recovered.probeAckEvent; afterEvent++) {
-    const image = file.crashImage(afterEvent, seed + afterEvent);
-    const problem = await checkAfterSecondCrash(image, recovered, open);
+async function checkSecondCrash(file: CrashStorageFile, second: SecondCrash): Promise<string | undefined> {
+  const { probeAckEvent } = second.recovered;
+  for (let afterEvent = 0; afterEvent <= probeAckEvent; afterEvent++) {
+    const image = file.crashImage(afterEvent, second.seed + afterEvent);
+    const problem = await checkAfterSecondCrash(image, second);
     if (problem !== undefined) {
-      return `after a second crash, ${afterEvent} of ${recovered.probeAckEvent} events into the first reopening (image seed ${image.seed}): ${problem}`;
+      return `after a second crash, ${afterEvent} of ${probeAckEvent} events into the first reopening (image seed ${image.seed}): ${problem}`;
     }
   }
   return undefined;
 }
 
-async function checkAfterSecondCrash(image: CrashImage, recovered: RecoveredStore, open: (file: StorageFile) => Promise<KvStore>): Promise<string | undefined> {
+async function checkAfterSecondCrash(image: CrashImage, second: SecondCrash): Promise<string | undefined> {
+  const { recovered } = second;
   let store: KvStore;
   try {
-    store = await open(new MemoryStorageFile(image.bytes));
+    store = await second.open(new MemoryStorageFile(image.bytes));
   } catch (error) {
     return `reopening failed: ${describeError(error)}`;
   }
@@ -150,7 +155,9 @@ async function checkAfterSecondCrash(image: CrashImage, recovered: RecoveredStor
     const others = entries.filter((entry) => entry !== probe);
     if (fingerprintOf(others) !== recovered.fingerprint) return 'the state the first reopening recovered changed';
     if (probe === undefined && image.afterEvent >= recovered.probeAckEvent) return 'the acknowledged commit after recovery was lost';
-    if (probe !== undefined && probe.version !== recovered.probeVersion) return `the commit after recovery came back at version ${probe.version}, not ${recovered.probeVersion}`;
+    if (probe !== undefined && probe.version !== recovered.probeVersion) {
+      return `the commit after recovery came back at version ${probe.version}, not ${recovered.probeVersion}`;
+    }
     return undefined;
   } catch (error) {
     return `the store failed: ${describeError(error)}`;
@@ -163,7 +170,12 @@ async function checkAfterSecondCrash(image: CrashImage, recovered: RecoveredStor
  * `required`: the prefix every acknowledgement up to the crash made durable. `issued`: how many
  * commits had been called by then; a commit called later wrote nothing the image can hold.
  */
-function prefixBounds(trace: WorkloadTrace, afterEvent: number): { required: number; issued: number } {
+interface PrefixBounds {
+  required: number;
+  issued: number;
+}
+
+function prefixBounds(trace: WorkloadTrace, afterEvent: number): PrefixBounds {
   let required = 0;
   for (const acknowledged of trace.acknowledgements) {
     if (acknowledged.ackEvent <= afterEvent) required = Math.max(required, acknowledged.durablePrefix);
@@ -186,19 +198,15 @@ async function checkUsable(store: KvStore, lastVersion: number): Promise<number 
   return version;
 }
 
-function diagnose(
-  prefixes: PrefixStates,
-  recovered: readonly MetastoreEntry[],
-  fingerprint: string,
-  required: number,
-  issued: number,
-): string {
-  const anywhere = prefixes.matching(fingerprint);
-  const bounds = `(durable acknowledgements require at least ${required} of ${prefixes.commitCount} commits; ${issued} were called)`;
-  if (anywhere.length > 0) return `recovered the state after ${anywhere[0]} commits ${bounds}`;
+/** Why the recovered entries match no allowed prefix: a lost durable commit, or no prefix at all. */
+function diagnose(prefixes: PrefixStates, recovered: readonly MetastoreEntry[], bounds: PrefixBounds): string {
+  const anywhere = prefixes.matching(fingerprintOf(recovered));
+  const { required, issued } = bounds;
+  const described = `(durable acknowledgements require at least ${required} of ${prefixes.commitCount} commits; ${issued} were called)`;
+  if (anywhere.length > 0) return `recovered the state after ${anywhere[0]} commits ${described}`;
   const expected = describeEntries(prefixes.entries(required));
   return (
-    `recovered a state that no prefix of the commits leaves ${bounds}; against the state after ${required}: ` +
+    `recovered a state that no prefix of the commits leaves ${described}; against the state after ${required}: ` +
     differences(describeEntries(recovered), expected)
   );
 }
@@ -239,7 +247,9 @@ function sortedEntries(state: Map<string, MetastoreEntry>): MetastoreEntry[] {
 
 /** Entries described for a failure message, keyed by hex key. */
 function describeEntries(entries: readonly MetastoreEntry[]): Map<string, string> {
-  return new Map(entries.map((entry) => [toHex(entry.key), `${entry.value.length} bytes #${hashBytes(entry.value, FNV_BASIS).toString(16)} @${entry.version}`]));
+  return new Map(
+    entries.map((entry) => [toHex(entry.key), `${entry.value.length} bytes #${hashBytes(entry.value).toString(16)} @${entry.version}`]),
+  );
 }
 
 const FNV_BASIS = 0x811c9dc5;
@@ -270,13 +280,15 @@ function fingerprintOf(entries: readonly MetastoreEntry[]): string {
   return `${entries.length}:${(first >>> 0).toString(16)}:${(second >>> 0).toString(16)}`;
 }
 
-function hashBytes(bytes: Uint8Array, basis: number): number {
-  let hash = basis;
+/** FNV-1a over one value, for failure messages. */
+function hashBytes(bytes: Uint8Array): number {
+  let hash = FNV_BASIS;
   for (const byte of bytes) hash = Math.imul(hash ^ byte, FNV_PRIME) >>> 0;
   return hash;
 }
 
 function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}${(error as { code?: string }).code ? ` ${(error as { code?: string }).code}` : ''}: ${error.message}`;
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message}`;
 }

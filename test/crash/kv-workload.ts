@@ -252,7 +252,7 @@ class WorkloadRun {
       spec.via === 'batch'
         ? this.#store.batch(operations, preconditions)
         : this.#store.commit(operations, preconditions, { durability: spec.durability });
-    await settle(outcome, record, pending, this.#counter);
+    await this.#settle(outcome, { record, pending });
     if (record !== undefined && spec.durability === 'durable') {
       this.#acknowledgements.push({ durablePrefix: this.#commits.indexOf(record) + 1, ackEvent: record.ackEvent });
     }
@@ -287,33 +287,32 @@ class WorkloadRun {
     }
   }
 
+  /**
+   * Waits for a commit and checks its outcome against the model: `record` is set when the model
+   * expects it to succeed; `pending` learns the version it got.
+   */
+  async #settle(outcome: Promise<number>, expected: { record: CommittedRecord | undefined; pending: PendingCommit }): Promise<void> {
+    const { record, pending } = expected;
+    let version: number;
+    try {
+      version = await outcome;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (record === undefined && code === 'ECONFLICT') return;
+      throw error;
+    }
+    if (record === undefined) throw new WorkloadMismatch(`a commit succeeded (version ${version}) whose precondition fails`);
+    record.version = version;
+    record.ackEvent = this.#counter.eventCount;
+    pending.version = version;
+  }
+
   #checkVersionsIncrease(from: number): void {
     for (let index = Math.max(1, from); index < this.#commits.length; index++) {
       const [previous, current] = [this.#commits[index - 1]!.version, this.#commits[index]!.version];
       if (current <= previous) throw new WorkloadMismatch(`commit ${index} got version ${current}, after version ${previous}`);
     }
   }
-}
-
-/** Waits for a commit and checks its outcome against the model's expectation. */
-async function settle(
-  outcome: Promise<number>,
-  record: CommittedRecord | undefined,
-  pending: PendingCommit,
-  counter: EventCounter,
-): Promise<void> {
-  let version: number;
-  try {
-    version = await outcome;
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (record === undefined && code === 'ECONFLICT') return;
-    throw error;
-  }
-  if (record === undefined) throw new WorkloadMismatch(`a commit succeeded (version ${version}) whose precondition fails`);
-  record.version = version;
-  record.ackEvent = counter.eventCount;
-  pending.version = version;
 }
 
 /** The operations an operation spec stands for. */

@@ -38,6 +38,8 @@ const CONCURRENT_COMMITS_MAX = 6;
 const CACHE_PAGES = 16;
 /** A version no sequence reaches: a precondition naming it always fails. */
 const VERSION_NEVER_REACHED = 2 ** 40;
+/** Pages one scan may take before it is called endless. */
+const SCAN_PAGES_MAX = 1_000;
 /** Snapshots one sequence may hold at once. */
 const SNAPSHOTS_MAX = 3;
 
@@ -381,7 +383,7 @@ class DifferentialRun {
     let engineCursor: string | undefined;
     let referenceCursor: string | undefined;
     for (let page = 0; ; page++) {
-      expect(page).toBeLessThan(1_000);
+      expect(page, 'a scan that does not end').toBeLessThan(SCAN_PAGES_MAX);
       const engine = await outcome(() => this.#engine.scan(withCursor(options, engineCursor)));
       const reference = await outcome(() => this.#reference.scan(withCursor(options, referenceCursor)));
       expect(this.#describePage(engine, true)).toEqual(this.#describePage(reference, false));
