@@ -1,5 +1,4 @@
 import { assert } from '../assert.ts';
-import { describeBytes } from '../contracts/bytes.ts';
 import type {
   MetastoreEntry,
   MetastoreOperation,
@@ -43,6 +42,8 @@ import { type LoadedFreelist, type RecoveredState, readCheckedFreelist, recoverS
 import { readEntry, scanTree } from './tree-read.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import { WriteTransaction } from './write-transaction.ts';
+import { applyBatches, groupKeys } from './commit-group.ts';
+import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
 
 /**
  * Opens the KV store kept in `file` (creating it when the file is empty), recovering the last
@@ -76,7 +77,7 @@ interface CommittedState {
  * meta page, syncs once if any batch asked for durability, and only then publishes the new state
  * and resolves the batches.
  */
-class KvStoreEngine implements KvStore {
+class KvStoreEngine implements KvStore, SnapshotHost {
   readonly #pages: PageStore;
   readonly #defaultDurability: KvDurability;
   readonly #cachePages: number;
@@ -97,7 +98,6 @@ class KvStoreEngine implements KvStore {
   /** Set by a failed write or sync: the medium's state is unknown, so nothing more is done. */
   #failure: { error: unknown } | undefined;
   #closing: Promise<void> | undefined;
-  #closed = false;
   #syncCount = 0;
   #writeTransactionCount = 0;
 
@@ -200,7 +200,6 @@ class KvStoreEngine implements KvStore {
     } catch {
       // A failed final sync leaves the store failed; closing still releases the file.
     } finally {
-      this.#closed = true;
       await this.#pages.file.close();
     }
   }
@@ -231,7 +230,7 @@ class KvStoreEngine implements KvStore {
   }
 
   /** @internal */
-  unpin(state: CommittedState): void {
+  unpin(state: PinnedState): void {
     const txn = state.meta.txn;
     const count = this.#pins.get(txn);
     assert(count !== undefined && count > 0, `unpinning txn ${txn}, which nothing pins`);
@@ -377,7 +376,6 @@ class KvStoreEngine implements KvStore {
       if (durable && this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
       return;
     }
-    const base = this.#committed;
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
     const finished = transaction.finish({
       freelistPageIds: this.#freelistPageIds,
@@ -422,107 +420,9 @@ class KvStoreEngine implements KvStore {
   }
 }
 
-/** Every key a group reads or writes, in queue order. */
-function groupKeys(batches: readonly QueuedBatch[]): Uint8Array[] {
-  const keys: Uint8Array[] = [];
-  for (const batch of batches) {
-    for (const precondition of batch.preconditions) keys.push(precondition.key);
-    for (const operation of batch.operations) keys.push(operation.key);
-  }
-  return keys;
-}
-
-/**
- * Applies each batch in queue order: its preconditions are checked against the state so far
- * (earlier batches of the group included, never its own operations), then its operations applied
- * under the next version. A batch whose precondition fails gets a ConflictError and changes nothing.
- */
-async function applyBatches(
-  transaction: WriteTransaction,
-  batches: readonly QueuedBatch[],
-  lastVersion: number,
-): Promise<Map<QueuedBatch, number | ConflictError>> {
-  const outcomes = new Map<QueuedBatch, number | ConflictError>();
-  let version = lastVersion;
-  for (const batch of batches) {
-    const conflict = await checkPreconditions(transaction, batch.preconditions);
-    if (conflict !== undefined) {
-      outcomes.set(batch, conflict);
-      continue;
-    }
-    assert(version < Number.MAX_SAFE_INTEGER, 'metastore versions exhausted');
-    version++;
-    for (const operation of batch.operations) {
-      if (operation.type === 'put') await transaction.put(operation.key, operation.value, version);
-      else await transaction.delete(operation.key);
-    }
-    outcomes.set(batch, version);
-  }
-  return outcomes;
-}
-
-async function checkPreconditions(
-  transaction: WriteTransaction,
-  preconditions: readonly MetastorePrecondition[],
-): Promise<ConflictError | undefined> {
-  for (const precondition of preconditions) {
-    const actualVersion = await transaction.versionOf(precondition.key);
-    if (actualVersion === precondition.version) continue;
-    const expected = precondition.version === null ? 'to be absent' : `at version ${precondition.version}`;
-    const actual = actualVersion === null ? 'it is absent' : `it is at version ${actualVersion}`;
-    return new ConflictError(`batch precondition failed: expected key ${describeBytes(precondition.key)} ${expected}, but ${actual}`);
-  }
-  return undefined;
-}
-
 function assertDurability(durability: unknown): asserts durability is KvDurability {
   if (durability !== 'durable' && durability !== 'relaxed') {
     throw new InvalidArgumentError(`invalid durability ${JSON.stringify(durability)}: expected "durable" or "relaxed"`);
   }
 }
 
-/** A read transaction: one pinned state, read until released. */
-class PinnedSnapshot implements KvSnapshot {
-  readonly version: number;
-  readonly #engine: KvStoreEngine;
-  readonly #state: CommittedState;
-  #released = false;
-
-  constructor(engine: KvStoreEngine, state: CommittedState) {
-    this.#engine = engine;
-    this.#state = state;
-    this.version = state.meta.lastVersion;
-  }
-
-  async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
-    this.#assertReadable('get');
-    assertMetastoreKey(key);
-    return readEntry(this.#engine.pages(), this.#state.meta.root, key);
-  }
-
-  async getMany(keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
-    this.#assertReadable('getMany');
-    assertMetastoreKeys(keys);
-    const entries: (MetastoreEntry | undefined)[] = [];
-    for (const key of keys) entries.push(await readEntry(this.#engine.pages(), this.#state.meta.root, key));
-    return entries;
-  }
-
-  async scan(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
-    this.#assertReadable('scan');
-    const scan = resolveMetastoreScan(options);
-    if (isEmptyMetastoreScan(scan)) return { entries: [] };
-    return scanTree(this.#engine.pages(), this.#state.meta.root, scan);
-  }
-
-  release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.#engine.unpin(this.#state);
-  }
-
-  #assertReadable(operation: string): void {
-    if (this.#released) throw new ClosedError(`cannot ${operation}: the snapshot was released`);
-    this.#engine.assertReadable(`${operation} on a snapshot`);
-  }
-}
