@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PAGE_BYTES } from './constants.ts';
+import { PAGE_KIND } from './page-format.ts';
 import { openKvStore } from './kv-store.ts';
 import { CountingStorageFile } from './test-storage.ts';
 import { numberedKey } from './test-workload.ts';
@@ -75,5 +76,28 @@ describe('KV corruption detection', () => {
       expect((await opened.scan({})).entries.map((entry) => entry.version)).toEqual([1, 2]);
       await opened.close();
     }
+  });
+
+  it('reports a damaged freelist on the first write, and keeps serving reads', async () => {
+    const file = new CountingStorageFile();
+    const store = await openKvStore(file);
+    for (let round = 0; round < 3; round++) {
+      await store.batch(Array.from({ length: 300 }, (_, index) => ({ type: 'put' as const, key: numberedKey(index), value: new Uint8Array(30).fill(round) })));
+    }
+    await store.close();
+    const image = file.image();
+    const freelistPages = [];
+    for (let pageId = 2; pageId < image.length / PAGE_BYTES; pageId++) {
+      if (image[pageId * PAGE_BYTES + 4] === PAGE_KIND.freelist) freelistPages.push(pageId);
+    }
+    expect(freelistPages.length).toBeGreaterThan(0);
+    // Damage every page that ever held a freelist: the live chain is one of them.
+    const damaged = new CountingStorageFile(image);
+    for (const pageId of freelistPages) damaged.corrupt(pageId * PAGE_BYTES + 40);
+    const reopened = await openKvStore(damaged);
+    expect((await reopened.get(numberedKey(7)))?.value).toEqual(new Uint8Array(30).fill(2));
+    await expect(reopened.put(numberedKey(1), new Uint8Array(1))).rejects.toMatchObject({ code: 'ECORRUPT' });
+    expect((await reopened.scan({})).entries.length).toBe(300);
+    await reopened.close();
   });
 });
