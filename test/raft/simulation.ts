@@ -167,6 +167,7 @@ export class Simulation {
   private readCounter = 0;
   private readsAnswered = 0;
   private readonly clients = new KeyValueClients();
+  private readonly pendingUnreachableReports: Array<{ from: NodeId; to: NodeId }> = [];
   private readonly pendingSnapshotReports: Array<{ from: NodeId; to: NodeId; status: 'finished' | 'failed' }> = [];
 
   constructor(options: SimulationOptions) {
@@ -480,7 +481,9 @@ export class Simulation {
 
   private send(message: Message): void {
     if (this.cuts.has(`${message.from}>${message.to}`) || this.network.length >= NETWORK_MESSAGES_MAX) {
+      // The transport notices it cannot reach the peer, as a real one would on a failed connection.
       if (message.type === 'snapshot') this.pendingSnapshotReports.push({ from: message.from, to: message.to, status: 'failed' });
+      else if (message.type === 'append') this.pendingUnreachableReports.push({ from: message.from, to: message.to });
       return;
     }
     this.network.push(message);
@@ -488,6 +491,7 @@ export class Simulation {
 
   private flushSnapshotReports(): void {
     for (const report of this.pendingSnapshotReports.splice(0)) this.reportSnapshot(report.from, report.to, report.status);
+    for (const report of this.pendingUnreachableReports.splice(0)) this.nodes.get(report.from)?.raw?.reportUnreachable(report.to);
   }
 
   private apply(node: SimulatedNode, raw: RawNode, ready: Ready): void {
