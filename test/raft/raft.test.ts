@@ -277,4 +277,31 @@ describe('snapshots', () => {
     expect(sent()).toBe(1);
     expect(cluster.raw(3).status().commit).toBe(3);
   });
+
+  it('a lost snapshot is sent again after the leader hears from the follower', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.isolated.add(3);
+    cluster.propose(1, 'a');
+    cluster.stabilize();
+    const leader = cluster.node(1);
+    leader.storage.createSnapshot(3, leader.confState, new Uint8Array());
+    leader.storage.compact(3);
+    cluster.isolated.clear();
+    cluster.raw(1).tick();
+    // Run until the leader has found 3 needs the snapshot and sent it (a few round trips).
+    const snapshotInFlight = (): boolean => cluster.network.some((message) => message.type === 'snapshot' && message.to === 3);
+    for (let round = 0; round < 10 && !snapshotInFlight(); round++) {
+      cluster.deliverAll();
+      for (const id of [1, 2, 3]) cluster.processReady(id);
+    }
+    expect(snapshotInFlight()).toBe(true);
+    cluster.network = cluster.network.filter((message) => message.type !== 'snapshot');
+    cluster.raw(1).reportSnapshot(3, 'failed');
+    expect(cluster.raw(1).status().progress.get(3)).toMatchObject({ state: 'probe', paused: true });
+    cluster.raw(1).tick();
+    cluster.stabilize();
+    expect(cluster.raw(3).status().commit).toBe(3);
+    expect(cluster.raw(1).status().progress.get(3)).toMatchObject({ state: 'replicate', match: 3 });
+  });
 });
