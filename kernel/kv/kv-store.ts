@@ -42,7 +42,7 @@ import { type LoadedFreelist, type RecoveredState, readCheckedFreelist, recoverS
 import { readEntry, scanTree } from './tree-read.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import { WriteTransaction } from './write-transaction.ts';
-import { applyBatches, groupKeys } from './commit-group.ts';
+import { applyBatches } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
 
 /**
@@ -334,11 +334,12 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     const transaction = new WriteTransaction({ txn: base.meta.txn + 1, pages: this.#pages, allocator, root: base.meta.root });
     let outcomes: Map<QueuedBatch, number | ConflictError>;
     try {
-      await prefetchLeaves(this.#pages, base.meta.root, groupKeys(batches), {
-        concurrency: PREFETCH_READS_CONCURRENT_MAX,
-        cachePages: this.#cachePages,
+      outcomes = await applyBatches(transaction, batches, {
+        lastVersion: base.meta.lastVersion,
+        prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
+        // A quarter of the cache: the window's pages stay cached while the window is applied.
+        prefetchWindowKeys: Math.max(1, Math.floor(this.#cachePages / 4)),
       });
-      outcomes = await applyBatches(transaction, batches, base.meta.lastVersion);
     } catch (error) {
       // Only reads failed (nothing is written before every batch is applied): the store stays usable.
       allocator.abandon();
