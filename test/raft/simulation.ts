@@ -158,6 +158,7 @@ export class Simulation {
   private readonly committed = new Map<number, KnownEntry>();
   /** Membership as of the committed log: entries are first applied (by any node) in index order. */
   private committedMembership: ConfState;
+  private committedMembershipIndex = 0;
   private history: string[] = [];
   private step = 0;
   private proposalCounter = 0;
@@ -548,6 +549,7 @@ export class Simulation {
   private applyCommittedMembership(entry: Entry): void {
     try {
       this.committedMembership = applyConfChangeTo(this.committedMembership, decodeConfChange(entry.data));
+      this.committedMembershipIndex = entry.index;
     } catch (error) {
       // Raft ignores an invalid change the same way on every node.
       if (!(error instanceof InvalidArgumentError)) throw error;
@@ -689,7 +691,7 @@ export class Simulation {
 
   /** With faults over, the group must elect a leader and commit a new entry everywhere. */
   private checkLiveness(): void {
-    this.record('liveness: heal, restart all members, stop the others, no more faults');
+    this.record('liveness: heal, restart every node, stop non-members once the members know the membership, no more faults');
     this.cuts.clear();
     const marker = `final-${this.options.seed}`;
     let proposed = false;
@@ -697,8 +699,8 @@ export class Simulation {
     for (let round = 0; round < LIVENESS_ROUNDS_MAX; round++) {
       this.step++;
       // A change still in flight may commit now: follow the committed membership.
-      members = this.startMembersStopOthers();
-      for (const node of members) {
+      members = this.followCommittedMembership();
+      for (const node of this.liveNodes()) {
         while (node.raw!.hasReady()) this.processReadyReliably(node);
       }
       const messages = this.network;
@@ -725,7 +727,7 @@ export class Simulation {
         }
       }
       if (proposed && members.every((node) => node.values.includes(marker))) return;
-      if (messages.length === 0) for (const node of members) node.raw!.tick();
+      if (messages.length === 0) for (const node of this.liveNodes()) node.raw!.tick();
     }
     const states = members.map((node) => {
       const status = node.raw!.status();
@@ -734,14 +736,22 @@ export class Simulation {
     this.fail(`liveness: no new entry committed on every member within ${LIVENESS_ROUNDS_MAX} rounds after faults stopped (${states.join('; ')})`);
   }
 
-  private startMembersStopOthers(): SimulatedNode[] {
+  /**
+   * Runs every node until each member has applied the committed membership, then stops the
+   * nodes outside it, as an operator would: stopping a removed node earlier can leave the others
+   * unable to decide (they may still be in a joint configuration that needs it, or not know yet
+   * that the change committed). Returns the members.
+   */
+  private followCommittedMembership(): SimulatedNode[] {
     const { voters, votersOutgoing, learners } = this.committedMembership;
     const memberIds = new Set([...voters, ...(votersOutgoing ?? []), ...learners]);
+    const members = [...this.nodes.values()].filter((node) => memberIds.has(node.id));
+    const membersKnow = members.every((node) => node.raw !== undefined && node.appliedIndex >= this.committedMembershipIndex);
     for (const node of this.nodes.values()) {
-      if (!memberIds.has(node.id)) node.raw = undefined;
-      else if (node.raw === undefined) this.start(node);
+      if (!memberIds.has(node.id) && membersKnow) node.raw = undefined;
+      else if (node.raw === undefined && (memberIds.has(node.id) || !membersKnow)) this.start(node);
     }
-    return [...this.nodes.values()].filter((node) => memberIds.has(node.id));
+    return members;
   }
 
   private processReadyReliably(node: SimulatedNode): void {
