@@ -72,7 +72,7 @@ interface CommittedState {
  * The engine behind KvStore.
  *
  * Readers work on a pinned committed state without locks: a pin keeps the writer from reusing the
- * pages that state can reach (see PageAllocator). A single commit loop is the only writer: it takes
+ * pages that state can reach (see FreeSpace). A single commit loop is the only writer: it takes
  * every queued batch as one group, applies them to one WriteTransaction, writes the pages and the
  * meta page, syncs once if any batch asked for durability, and only then publishes the new state
  * and resolves the batches.
