@@ -11,17 +11,19 @@ import { workloadArbitrary } from './kv-workload.ts';
 
 /**
  * The crash property test of the KV engine. Each generated workload runs once on a
- * CrashStorageFile; then (kv-crash-run.ts), for every write, truncate and sync event it made (every crash point),
- * a crash image is built (unsynced writes lost, kept or torn, in a random order), the engine is
- * reopened on it, and kv-crash-check.ts checks what it recovered: the state after some prefix of
- * the commits that includes everything acknowledged as durable, and a store that still works.
+ * CrashStorageFile; then (kv-crash-run.ts), for every write, truncate and sync event it made
+ * (every crash point), a crash image is built (unsynced writes lost, kept or torn, in a random
+ * order), the engine is reopened on it, and kv-crash-check.ts checks what it recovered: the state
+ * after some prefix of the commits that includes everything acknowledged as durable, and a store
+ * that still works.
  *
  * One run of the workload serves every crash point, because what the engine does up to an event
  * does not depend on a crash that comes after it.
  *
  * A failure names the crash point and image seed, and fast-check prints the seed and path of the
- * workload; `CRASH_SEED=<seed> CRASH_PATH=<path> npm run test:crash` replays it, and
- * `npm run test:crash -- --points 100000` runs more crash points (see crash-test-settings.ts).
+ * workload; `npm run test:crash -- --seed <seed> --path <path> --after-event <point>` replays
+ * exactly that, and `npm run test:crash -- --points 100000` runs more crash points (see
+ * crash-test-settings.ts).
  */
 
 const SECOND_CRASH_SKIPPED =
