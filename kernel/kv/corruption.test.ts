@@ -3,7 +3,7 @@ import { PAGE_BYTES } from './constants.ts';
 import { PAGE_KIND } from './page-format.ts';
 import { openKvStore } from './kv-store.ts';
 import { CountingStorageFile } from './test-storage.ts';
-import { numberedKey } from './test-workload.ts';
+import { HEAVY_TEST_TIMEOUT_MS, numberedKey } from './test-workload.ts';
 
 /**
  * A flipped byte in any page the store reads is reported as ECORRUPT, never returned as data.
@@ -19,7 +19,8 @@ async function storeImage(): Promise<Uint8Array> {
   return file.image();
 }
 
-describe('KV corruption detection', () => {
+// Heavier than most unit tests: give them room on a loaded machine and in slower runtimes.
+describe('KV corruption detection', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
   it('rejects a damaged tree page with ECORRUPT on every read that reaches it', async () => {
     const image = await storeImage();
     const pageCount = image.length / PAGE_BYTES;

@@ -3,7 +3,7 @@ import type { KvStore } from './kv-store-types.ts';
 import { openKvStore } from './kv-store.ts';
 import { checkStoreFile } from './store-check.ts';
 import { CountingStorageFile, RecordingStorageFile, crashImage, type StorageEvent, type WriteFate } from './test-storage.ts';
-import { SeededRandom, hex, numberedKey } from './test-workload.ts';
+import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, hex, numberedKey } from './test-workload.ts';
 
 /**
  * Crash at every write of a workload of durable and relaxed commits, with the unsynced writes of
@@ -70,7 +70,8 @@ function randomFates(random: SeededRandom) {
   };
 }
 
-describe('KV crash recovery', () => {
+// Heavier than most unit tests: give them room on a loaded machine and in slower runtimes.
+describe('KV crash recovery', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
   for (const seed of [1, 2, 3]) {
     it(`recovers a whole, acknowledged state after a crash at any write (seed ${seed})`, async () => {
       const { events, states } = await recordWorkload(seed);

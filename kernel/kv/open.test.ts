@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { PAGE_BYTES } from './constants.ts';
 import { openKvStore } from './kv-store.ts';
 import { CountingStorageFile } from './test-storage.ts';
-import { SeededRandom, numberedKey } from './test-workload.ts';
+import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, numberedKey } from './test-workload.ts';
 
-describe('KV open', () => {
+// Heavier than most unit tests: give them room on a loaded machine and in slower runtimes.
+describe('KV open', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
   it('reads only the meta slots and the pages of unsynced commits, not the whole store', async () => {
     const file = new CountingStorageFile();
     const store = await openKvStore(file, { cachePages: 32 });

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { openKvStore } from './kv-store.ts';
 import { CountingStorageFile } from './test-storage.ts';
-import { SeededRandom, numberedKey } from './test-workload.ts';
+import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, numberedKey } from './test-workload.ts';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-describe('KV snapshots', () => {
+// Heavier than most unit tests: give them room on a loaded machine and in slower runtimes.
+describe('KV snapshots', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
   it('keep reading the state they pinned while the writer commits', async () => {
     const store = await openKvStore(new CountingStorageFile(), { cachePages: 16 });
     const keys = Array.from({ length: 2000 }, (_, index) => numberedKey(index));

@@ -35,3 +35,6 @@ export function numberedKey(index: number, prefix = 'key'): Uint8Array {
 export function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
+
+/** The timeout of the engine's heavier tests (whole workloads, crash sweeps). */
+export const HEAVY_TEST_TIMEOUT_MS = 60_000;

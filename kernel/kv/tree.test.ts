@@ -5,7 +5,7 @@ import { openKvStore } from './kv-store.ts';
 import type { KvStore } from './kv-store-types.ts';
 import { checkStoreFile } from './store-check.ts';
 import { CountingStorageFile } from './test-storage.ts';
-import { SeededRandom, hex, numberedKey } from './test-workload.ts';
+import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, hex, numberedKey } from './test-workload.ts';
 
 /**
  * The tree through the store's API, checked after each phase against a Map and by checkStoreFile,
@@ -27,7 +27,8 @@ async function checkImage(file: CountingStorageFile) {
   return checkStoreFile(new CountingStorageFile(file.image()));
 }
 
-describe('KV tree', () => {
+// Heavier than most unit tests: give them room on a loaded machine and in slower runtimes.
+describe('KV tree', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
   it('splits as it grows and merges as it shrinks, keeping every key in order', async () => {
     const file = new CountingStorageFile();
     const store = await openKvStore(file, { cachePages: 32 });
