@@ -71,7 +71,8 @@ function describeFailure(image: CrashImage, lastEvent: number, problem: string):
   const fates = image.outcomes.map((outcome) => `${outcome.event}:${outcome.fate}`).join(' ');
   return (
     `crash after event ${image.afterEvent} of ${lastEvent} (image seed ${image.seed}; unsynced events ${fates || 'none'}` +
-    `${image.reordered ? ', reordered' : ''}): ${problem}. Replay this point alone with CRASH_AFTER_EVENT=${image.afterEvent}.`
+    `${image.reordered ? ', reordered' : ''}): ${problem}. Replay this point alone: npm run test:crash -- ` +
+    `--seed <seed> --path <path> (as fast-check prints them) --after-event ${image.afterEvent}`
   );
 }
 
