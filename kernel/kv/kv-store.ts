@@ -39,7 +39,7 @@ import { pageOffsetBytes } from './page-format.ts';
 import { PageStore } from './page-store.ts';
 import { prefetchLeaves } from './prefetch.ts';
 import { type LoadedFreelist, type RecoveredState, readCheckedFreelist, recoverState } from './recovery.ts';
-import { readEntry, scanTree } from './tree-read.ts';
+import { NEEDS_FILE, readEntry, readEntryCached, scanTree } from './tree-read.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import { WriteTransaction } from './write-transaction.ts';
 import { applyBatches } from './commit-group.ts';
@@ -114,6 +114,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
     this.#assertUsable('get');
     assertMetastoreKey(key);
+    const cached = readEntryCached(this.#pages, this.#committed.meta.root, key);
+    if (cached !== NEEDS_FILE) return cached;
     return this.#withPinnedState((state) => readEntry(this.#pages, state.meta.root, key));
   }
 
@@ -240,7 +242,10 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   async #readMany(state: CommittedState, keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
     const entries: (MetastoreEntry | undefined)[] = [];
-    for (const key of keys) entries.push(await readEntry(this.#pages, state.meta.root, key));
+    for (const key of keys) {
+      const cached = readEntryCached(this.#pages, state.meta.root, key);
+      entries.push(cached === NEEDS_FILE ? await readEntry(this.#pages, state.meta.root, key) : cached);
+    }
     return entries;
   }
 

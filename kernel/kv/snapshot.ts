@@ -4,7 +4,7 @@ import { ClosedError } from '../errors.ts';
 import type { KvSnapshot } from './kv-store-types.ts';
 import type { Meta } from './meta.ts';
 import type { PageStore } from './page-store.ts';
-import { readEntry, scanTree } from './tree-read.ts';
+import { NEEDS_FILE, readEntry, readEntryCached, scanTree } from './tree-read.ts';
 
 /** A committed state a reader has pinned: its pages are not reused until it is unpinned. */
 export interface PinnedState {
@@ -35,7 +35,8 @@ export class PinnedSnapshot implements KvSnapshot {
   async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
     this.#assertReadable('get');
     assertMetastoreKey(key);
-    return readEntry(this.#engine.pages(), this.#state.meta.root, key);
+    const cached = readEntryCached(this.#engine.pages(), this.#state.meta.root, key);
+    return cached === NEEDS_FILE ? readEntry(this.#engine.pages(), this.#state.meta.root, key) : cached;
   }
 
   async getMany(keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
