@@ -395,8 +395,10 @@ function formatSize(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
 }
 
+/** Two decimals, or two significant digits for ratios too small for that (0.0026x, not 0.00x). */
 function formatRatio(ours: number, theirs: number): string {
-  return `${(ours / theirs).toFixed(2)}x`;
+  const ratio = ours / theirs;
+  return `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2)}x`;
 }
 
 function printTable(header: string[], rows: string[][]): void {
