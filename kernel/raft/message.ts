@@ -64,9 +64,16 @@ export interface VoteMessage extends MessageHeader {
   readonly transfer: boolean;
 }
 
+/**
+ * A voter's answer. A rejection carries the voter's commit index and the term of the entry there:
+ * a candidate whose log has that entry learns that everything up to it is committed (by log
+ * matching), which may apply a membership change the candidate needs in order to win.
+ */
 export interface VoteResponseMessage extends MessageHeader {
   readonly type: 'vote-response' | 'pre-vote-response';
   readonly reject: boolean;
+  readonly commit: number;
+  readonly commitTerm: number;
 }
 
 /** Leader to follower: "I am alive", plus a commit index the follower is known to have. */

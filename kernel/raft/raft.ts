@@ -11,6 +11,7 @@ import type {
   Message,
   SnapshotMessage,
   VoteMessage,
+  VoteResponseMessage,
 } from './message.ts';
 import type { Progress } from './progress.ts';
 import { ProgressTracker } from './progress-tracker.ts';
@@ -288,7 +289,7 @@ export class Raft {
         this.send({ type: 'append-response', ...this.header(message.from), index: 0, reject: false, rejectHint: 0, hintTerm: 0 });
       } else if (message.type === 'pre-vote') {
         // Answer so a pre-candidate at an old term learns the new term and stops campaigning.
-        this.send({ type: 'pre-vote-response', ...this.header(message.from), reject: true });
+        this.send({ type: 'pre-vote-response', ...this.header(message.from), reject: true, ...this.commitHint() });
       }
       return false;
     }
@@ -314,14 +315,14 @@ export class Raft {
     if (canVote && this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm)) {
       this.logInfo(`${description} cast ${message.type} for ${candidate}`);
       // Answer in the candidate's term: a granted pre-vote must not look like an old-term answer.
-      this.send({ type: responseType, ...this.header(message.from, message.term), reject: false });
+      this.send({ type: responseType, ...this.header(message.from, message.term), reject: false, commit: 0, commitTerm: 0 });
       if (!isPreVote) {
         this.electionElapsedTicks = 0;
         this.vote = message.from;
       }
     } else {
       this.logInfo(`${description} rejected ${message.type} from ${candidate}`);
-      this.send({ type: responseType, ...this.header(message.from), reject: true });
+      this.send({ type: responseType, ...this.header(message.from), reject: true, ...this.commitHint() });
     }
   }
 
@@ -490,6 +491,7 @@ export class Raft {
       case 'pre-vote-response':
         if (message.type !== myResponseType) return; // an answer to an earlier campaign of ours
         this.logInfo(`${this.id} received ${message.type} ${message.reject ? 'rejection' : 'grant'} from ${message.from} at term ${message.term}`);
+        if (message.reject) this.learnCommit(message);
         this.poll(message.from, !message.reject);
         return;
       case 'propose':
@@ -501,6 +503,24 @@ export class Raft {
       default:
         return; // timeout-now, transfer-leader, responses of a past leadership: nothing to do
     }
+  }
+
+  /** What a rejected candidate may learn from us: our commit index and the term there. */
+  private commitHint(): { commit: number; commitTerm: number } {
+    return { commit: this.log.committed, commitTerm: this.log.term(this.log.committed) ?? 0 };
+  }
+
+  /**
+   * A voter's commit index holds for us too if our log has the same entry there (log matching).
+   * Without this, a candidate that missed the commit of a membership change can be stuck: it
+   * campaigns under the old membership, whose other members reject it for their longer logs,
+   * while they themselves cannot campaign under the membership they have applied.
+   */
+  private learnCommit(message: VoteResponseMessage): void {
+    if (message.commit <= this.log.committed || message.commitTerm === 0) return;
+    if (!this.log.matchTerm(message.commit, message.commitTerm)) return;
+    this.logInfo(`${this.id} learned from ${message.from} that ${message.commit}/${message.commitTerm} is committed`);
+    this.log.commitTo(message.commit);
   }
 
   private stepFollower(message: Message): void {

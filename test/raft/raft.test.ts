@@ -219,6 +219,24 @@ describe('elections', () => {
     cluster.propose(1, 'after');
   });
 
+  it('a rejected candidate learns the commit index when its log has the entry there', () => {
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.propose(1, 'a');
+    cluster.processReady(1);
+    cluster.deliverAll();
+    cluster.processReady(2);
+    cluster.processReady(3);
+    cluster.network = []; // 2 and 3 have 3/2 but never learn that it committed
+    expect(cluster.raw(2).status()).toMatchObject({ commit: 2, lastIndex: 3 });
+    cluster.raw(2).campaign();
+    const term = cluster.raw(2).status().term;
+    cluster.raw(2).step({ type: 'vote-response', from: 3, to: 2, term, reject: true, commit: 3, commitTerm: 1 });
+    expect(cluster.raw(2).status().commit).toBe(2); // another entry at 3: nothing learned
+    cluster.raw(2).step({ type: 'vote-response', from: 1, to: 2, term, reject: true, commit: 3, commitTerm: 2 });
+    expect(cluster.raw(2).status().commit).toBe(3);
+  });
+
   it('a node with an older log cannot win an election', () => {
     const cluster = new TestCluster([1, 2, 3]);
     cluster.elect(1);
