@@ -316,7 +316,14 @@ class KvStoreEngine implements KvStore, SnapshotHost {
           for (const item of group) item.reject(this.#failure.error);
           continue;
         }
-        await this.#commitGroup(group);
+        try {
+          await this.#commitGroup(group);
+        } catch (error) {
+          // A broken invariant inside the writer (an assertion): its state cannot be trusted, so
+          // the store fails like after an I/O error, and every waiting caller hears of it.
+          this.#failure = { error };
+          for (const item of group) item.reject(error);
+        }
       }
     } finally {
       this.#writerRunning = false;
