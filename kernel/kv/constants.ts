@@ -81,3 +81,9 @@ export const WRITE_COALESCE_BYTES_MAX = 1024 * 1024;
  * the reads of a large or random batch overlap instead of waiting one after another.
  */
 export const PREFETCH_READS_CONCURRENT_MAX = 32;
+
+/**
+ * A freelist of at most this many pages lives in the meta page itself (12 bytes each), so the
+ * common commit with a short freelist writes its path and the meta page, and no freelist page.
+ */
+export const META_INLINE_FREE_PAGES_MAX = 256;

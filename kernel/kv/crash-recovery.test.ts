@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { PAGE_BYTES } from './constants.ts';
 import type { KvStore } from './kv-store-types.ts';
+import { PAGE_KIND } from './page-format.ts';
 import { openKvStore } from './kv-store.ts';
 import { checkStoreFile } from './store-check.ts';
 import { CountingStorageFile, RecordingStorageFile, crashImage, type StorageEvent, type WriteFate } from './test-storage.ts';
@@ -13,24 +15,36 @@ import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, hex, numberedKey } from './test-wo
  * checkStoreFile (no page leaked or used twice) and take new commits.
  */
 
-const COMMITS_PER_WORKLOAD = 40;
-const KEYS = 24;
+/** The shape of one generated workload. */
+interface WorkloadShape {
+  commits: number;
+  keys: number;
+  operationsMax: number;
+  /** Crash points checked at most: beyond it, every n-th write is a crash point. */
+  crashPointsMax: number;
+}
+
+/** Few keys, small commits: every crash point lands in a different kind of commit. */
+const SMALL_WORKLOAD: WorkloadShape = { commits: 40, keys: 24, operationsMax: 12, crashPointsMax: Number.POSITIVE_INFINITY };
+
+/** Enough keys and large enough commits that the freelist outgrows the meta page. */
+const LARGE_WORKLOAD: WorkloadShape = { commits: 8, keys: 1500, operationsMax: 600, crashPointsMax: 24 };
 
 async function describeState(store: KvStore): Promise<string> {
-  const page = await store.scan({});
+  const page = await store.scan({ limit: 10_000 });
   return page.entries.map((entry) => `${hex(entry.key)}=${hex(entry.value).slice(0, 16)}:${entry.value.length}@${entry.version}`).join(',');
 }
 
 /** Runs a workload on a recording file; returns its events and the state after each commit. */
-async function recordWorkload(seed: number): Promise<{ events: StorageEvent[]; states: string[] }> {
+async function recordWorkload(seed: number, shape: WorkloadShape = SMALL_WORKLOAD): Promise<{ events: StorageEvent[]; states: string[] }> {
   const random = new SeededRandom(seed);
   const file = new RecordingStorageFile();
   const store = await openKvStore(file, { cachePages: 16 });
   const states = [await describeState(store)];
   file.mark('state 0 durable');
-  for (let commit = 1; commit <= COMMITS_PER_WORKLOAD; commit++) {
-    const operations = Array.from({ length: 1 + random.below(12) }, () => {
-      const key = numberedKey(random.below(KEYS));
+  for (let commit = 1; commit <= shape.commits; commit++) {
+    const operations = Array.from({ length: 1 + random.below(shape.operationsMax) }, () => {
+      const key = numberedKey(random.below(shape.keys));
       if (random.below(4) === 0) return { type: 'delete' as const, key };
       const length = random.below(5) === 0 ? 5000 + random.below(9000) : random.below(200);
       return { type: 'put' as const, key, value: random.bytes(length) };
@@ -57,6 +71,15 @@ function lastDurableState(events: readonly StorageEvent[], eventCount: number): 
   return last;
 }
 
+/** Whether a write holds a page of a freelist chain (the freelist outgrew the meta page). */
+function writesFreelistPage(event: StorageEvent): boolean {
+  if (event.kind !== 'write' || event.offset % PAGE_BYTES !== 0) return false;
+  for (let offset = 0; offset + PAGE_BYTES <= event.data.length; offset += PAGE_BYTES) {
+    if (event.data[offset + 4] === PAGE_KIND.freelist) return true;
+  }
+  return false;
+}
+
 function randomFates(random: SeededRandom) {
   return (unsynced: { offset: number; data: Uint8Array }[]) => {
     const order = unsynced.map((_, index) => index);
@@ -72,13 +95,23 @@ function randomFates(random: SeededRandom) {
 
 // Heavier than most unit tests: give them room on a loaded machine and in slower runtimes.
 describe('KV crash recovery', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
-  for (const seed of [1, 2, 3]) {
-    it(`recovers a whole, acknowledged state after a crash at any write (seed ${seed})`, async () => {
-      const { events, states } = await recordWorkload(seed);
+  const runs = [
+    { seed: 1, shape: SMALL_WORKLOAD },
+    { seed: 2, shape: SMALL_WORKLOAD },
+    { seed: 3, shape: SMALL_WORKLOAD },
+    { seed: 5, shape: LARGE_WORKLOAD },
+  ];
+  for (const { seed, shape } of runs) {
+    it(`recovers a whole, acknowledged state after a crash at any write (seed ${seed}, ${shape.keys} keys)`, async () => {
+      const { events, states } = await recordWorkload(seed, shape);
       const random = new SeededRandom(seed * 7919);
+      const writeCount = events.filter((event) => event.kind === 'write').length;
+      const stride = Math.max(1, Math.ceil(writeCount / shape.crashPointsMax));
+      let writesSeen = 0;
       let crashPoints = 0;
       for (let eventCount = 0; eventCount <= events.length; eventCount++) {
         if (events[eventCount - 1]?.kind !== 'write' && eventCount !== events.length) continue;
+        if (writesSeen++ % stride !== 0 && eventCount !== events.length) continue;
         crashPoints++;
         const image = crashImage(events, eventCount, randomFates(random));
         const store = await openKvStore(new CountingStorageFile(image), { cachePages: 16 });
@@ -89,7 +122,8 @@ describe('KV crash recovery', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
         await store.close();
         await checkStoreFile(new CountingStorageFile(image));
       }
-      expect(crashPoints).toBeGreaterThan(COMMITS_PER_WORKLOAD);
+      expect(crashPoints).toBeGreaterThan(Math.min(shape.commits, shape.crashPointsMax - 1));
+      if (shape === LARGE_WORKLOAD) expect(events.some(writesFreelistPage)).toBe(true);
     });
   }
 

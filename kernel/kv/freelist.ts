@@ -26,11 +26,16 @@ export function freelistPagesNeeded(entryCount: number): number {
   return Math.ceil(entryCount / FREELIST_ENTRIES_PER_PAGE);
 }
 
+/** Where a freelist is written to, one free page at a time. */
+export interface FreePageSink {
+  add(pageId: number, freedTxn: number): void;
+}
+
 /**
  * Writes a freelist into the chain pages `chainPageIds` (by `txn`), one entry at a time, so the
  * engine streams its free pages into pages without building an intermediate list.
  */
-export class FreelistEncoder {
+export class FreelistEncoder implements FreePageSink {
   readonly #chainPageIds: readonly number[];
   readonly #txn: number;
   readonly #pages: Uint8Array[] = [];

@@ -1,5 +1,7 @@
 import { CorruptionError } from '../errors.ts';
-import { FORMAT_VERSION, META_MAGIC, PAGE_BYTES } from './constants.ts';
+import { assert } from '../assert.ts';
+import { FORMAT_VERSION, META_INLINE_FREE_PAGES_MAX, META_MAGIC, PAGE_BYTES } from './constants.ts';
+import type { FreePage } from './freelist.ts';
 import type { PageReference } from './node.ts';
 import { PageReader, PageWriter } from './node-codec.ts';
 import { PAGE_KIND, newPage, openPage, sealPage } from './page-format.ts';
@@ -9,8 +11,9 @@ import { PAGE_KIND, newPage, openPage, sealPage } from './page-format.ts';
  * slot holding the last durable state is never overwritten; see recovery.ts for how one is chosen.
  *
  * Payload: magic u32, format u32, page bytes u32, root reference, freelist reference, freelist
- * entry count u32, page count u32, last version u64, durable txn at write u64. A reference with
- * page id 0 is "none" (page 0 is a meta slot, never a tree page).
+ * entry count u32, page count u32, last version u64, durable txn at write u64, then the inline
+ * freelist: count u16 and entries (page id u32, freeing txn u64). A reference with page id 0 is
+ * "none" (page 0 is a meta slot, never a tree page).
  */
 export interface Meta {
   /** The write transaction this state is the result of (0 for a freshly created store). */
@@ -22,6 +25,8 @@ export interface Meta {
   freelistEntryCount: number;
   /** Pages the state accounts for: every page id it uses or lists as free is below it. */
   pageCount: number;
+  /** The freelist itself when it is short (META_INLINE_FREE_PAGES_MAX); empty with a chain. */
+  inlineFreePages: FreePage[];
   /**
    * The last txn known durable when this meta was written. Every page with an older or equal txn
    * had been synced before this meta was written, so recovery need not verify it.
@@ -43,6 +48,12 @@ export function encodeMeta(slot: number, meta: Meta): Uint8Array {
   writer.uint32(meta.pageCount);
   writer.uint53(meta.lastVersion);
   writer.uint53(meta.durableTxnAtWrite);
+  assert(meta.inlineFreePages.length <= META_INLINE_FREE_PAGES_MAX, 'an inline freelist fits the meta page');
+  writer.uint16(meta.inlineFreePages.length);
+  for (const entry of meta.inlineFreePages) {
+    writer.uint32(entry.pageId);
+    writer.uint53(entry.freedTxn);
+  }
   return sealPage(page);
 }
 
@@ -66,7 +77,15 @@ export function decodeMeta(slot: number, page: Uint8Array): Meta {
     pageCount: reader.uint32(),
     lastVersion: reader.uint53(),
     durableTxnAtWrite: reader.uint53(),
+    inlineFreePages: [],
   };
+  const inlineCount = reader.uint16();
+  if (inlineCount > META_INLINE_FREE_PAGES_MAX) reader.corrupt(`${inlineCount} inline free pages`);
+  for (let index = 0; index < inlineCount; index++) meta.inlineFreePages.push({ pageId: reader.uint32(), freedTxn: reader.uint53() });
+  const inlineExpected = freelist === undefined ? meta.freelistEntryCount : 0;
+  if (inlineCount !== inlineExpected) {
+    throw new CorruptionError(`meta slot ${slot} holds ${inlineCount} inline free pages, expected ${inlineExpected}`);
+  }
   if (meta.durableTxnAtWrite > meta.txn) throw new CorruptionError(`meta slot ${slot} claims a durable txn after its own`);
   for (const reference of [root, freelist]) {
     if (reference !== undefined && (reference.pageId >= meta.pageCount || reference.txn > meta.txn)) {

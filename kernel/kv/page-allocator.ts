@@ -1,7 +1,7 @@
 import { assert } from '../assert.ts';
 import { FIRST_DATA_PAGE_ID, PAGE_ID_MAX } from './constants.ts';
 import type { FreeSpace } from './free-space.ts';
-import type { FreelistEncoder } from './freelist.ts';
+import type { FreePageSink } from './freelist.ts';
 
 /**
  * Page allocation for one write transaction, over the engine's FreeSpace.
@@ -89,7 +89,7 @@ export class PageAllocator {
   }
 
   /** Streams the freelist this transaction commits: the FreeSpace's entries plus its own frees. */
-  writeFreelist(encoder: FreelistEncoder): void {
+  writeFreelist(encoder: FreePageSink): void {
     this.#space.forEachEntry((pageId, freedTxn) => encoder.add(pageId, freedTxn));
     // Never part of a committed state: reusable by the next transaction whatever it pins.
     for (const pageId of this.#ownFree) encoder.add(pageId, 0);

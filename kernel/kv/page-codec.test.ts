@@ -79,7 +79,11 @@ describe('KV page encoding', () => {
       lastVersion: 40,
       root: { pageId: 5, txn: 12 },
       freelist: undefined,
-      freelistEntryCount: 0,
+      freelistEntryCount: 2,
+      inlineFreePages: [
+        { pageId: 7, freedTxn: 0 },
+        { pageId: 8, freedTxn: 11 },
+      ],
       pageCount: 9,
       durableTxnAtWrite: 11,
     };

@@ -46,6 +46,7 @@ export function emptyMeta(): Meta {
     root: undefined,
     freelist: undefined,
     freelistEntryCount: 0,
+    inlineFreePages: [],
     pageCount: META_SLOT_COUNT,
     durableTxnAtWrite: 0,
   };
@@ -70,7 +71,8 @@ export async function recoverState(pages: PageStore): Promise<RecoveredState> {
     const trustedThroughTxn = Math.min(candidate.meta.durableTxnAtWrite, other?.meta.txn ?? Number.POSITIVE_INFINITY);
     try {
       await verifyTree(pages, candidate.meta, candidate.meta.root, trustedThroughTxn, 0);
-      const freelistTrusted = (candidate.meta.freelist?.txn ?? 0) <= trustedThroughTxn;
+      // An inline freelist costs no read; a chain of synced pages is left for the first write.
+      const freelistTrusted = candidate.meta.freelist !== undefined && candidate.meta.freelist.txn <= trustedThroughTxn;
       const freelist = freelistTrusted ? undefined : await readCheckedFreelist(pages, candidate.meta);
       // What recovery chose may not have been synced (a relaxed commit the OS kept): sync it now,
       // since the next commit overwrites the other slot.
@@ -137,7 +139,8 @@ async function verifyTree(
 
 /** The freelist of `meta`, every page checked, every entry inside the store. */
 export async function readCheckedFreelist(pages: PageStore, meta: Meta): Promise<LoadedFreelist> {
-  const freelist = await pages.readFreelist(meta.freelist, meta.pageCount);
+  const freelist =
+    meta.freelist === undefined ? { entries: meta.inlineFreePages, pageIds: [] } : await pages.readFreelist(meta.freelist, meta.pageCount);
   if (freelist.entries.length !== meta.freelistEntryCount) {
     throw new CorruptionError(`the freelist holds ${freelist.entries.length} entries, the meta page says ${meta.freelistEntryCount}`);
   }

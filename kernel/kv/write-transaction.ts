@@ -1,6 +1,6 @@
 import { assert } from '../assert.ts';
-import { NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
-import { FreelistEncoder, freelistPagesNeeded } from './freelist.ts';
+import { META_INLINE_FREE_PAGES_MAX, NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
+import { type FreePage, FreelistEncoder, freelistPagesNeeded } from './freelist.ts';
 import type { Meta } from './meta.ts';
 import {
   type BranchNode,
@@ -131,22 +131,30 @@ export class WriteTransaction {
   finish(base: { freelistPageIds: readonly number[]; lastVersion: number; durableTxn: number }): FinishedTransaction {
     for (const pageId of base.freelistPageIds) this.#allocator.free(pageId);
     const chain: number[] = [];
-    while (chain.length < freelistPagesNeeded(this.#allocator.freeCount)) chain.push(this.#allocator.allocate());
+    if (this.#allocator.freeCount > META_INLINE_FREE_PAGES_MAX) {
+      while (chain.length < freelistPagesNeeded(this.#allocator.freeCount)) chain.push(this.#allocator.allocate());
+    }
     const freelistEntryCount = this.#allocator.freeCount;
     const writes: PageWrite[] = [];
     for (const node of this.#dirty.values()) writes.push({ pageId: node.pageId, bytes: encodeNode(node) });
     for (const { reference, bytes } of this.#newRuns.values()) {
       writes.push({ pageId: reference.pageId, bytes: encodeOverflowRun(reference, bytes) });
     }
-    const encoder = new FreelistEncoder(chain, this.txn);
-    this.#allocator.writeFreelist(encoder);
-    encoder.finish().forEach((bytes, index) => writes.push({ pageId: chain[index]!, bytes }));
+    const inlineFreePages: FreePage[] = [];
+    if (chain.length === 0) {
+      this.#allocator.writeFreelist({ add: (pageId, freedTxn) => inlineFreePages.push({ pageId, freedTxn }) });
+    } else {
+      const encoder = new FreelistEncoder(chain, this.txn);
+      this.#allocator.writeFreelist(encoder);
+      encoder.finish().forEach((bytes, index) => writes.push({ pageId: chain[index]!, bytes }));
+    }
     const meta: Meta = {
       txn: this.txn,
       lastVersion: base.lastVersion,
       root: this.#root,
       freelist: chain.length === 0 ? undefined : { pageId: chain[0]!, txn: this.txn },
       freelistEntryCount,
+      inlineFreePages,
       pageCount: this.#allocator.pageCount,
       durableTxnAtWrite: base.durableTxn,
     };
