@@ -333,6 +333,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   async #commitGroup(group: QueuedWork[]): Promise<void> {
     const batches = group.filter((item): item is QueuedBatch => item.kind === 'batch');
     const durable = group.some((item) => item.kind === 'sync' || item.durability === 'durable');
+    if (batches.length === 0) return this.#syncGroup(group);
     const base = this.#committed;
     let freeSpace: FreeSpace;
     try {
@@ -373,6 +374,21 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       const outcome = outcomes.get(item)!;
       if (outcome instanceof ConflictError) item.reject(outcome);
       else item.resolve(outcome);
+    }
+  }
+
+  /** A group of sync requests alone: one sync when something committed is not yet durable. */
+  async #syncGroup(group: readonly QueuedWork[]): Promise<void> {
+    try {
+      if (this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
+    } catch (error) {
+      this.#failure = { error };
+      for (const item of group) item.reject(error);
+      return;
+    }
+    for (const item of group) {
+      assert(item.kind === 'sync', 'a group without batches holds sync requests only');
+      item.resolve();
     }
   }
 

@@ -24,7 +24,10 @@ describe('KV open', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     expect((await reopened.get(numberedKey(12_345)))?.value.length).toBe(100);
     const stats = await reopened.stats();
     expect(stats.cachedPages).toBeLessThanOrEqual(32);
+    // A session that only read closes without reading anything more (no freelist, no sync work).
+    const readsBeforeClose = reopenedFile.readCount;
     await reopened.close();
+    expect(reopenedFile.readCount).toBe(readsBeforeClose);
   });
 
   it('verifies the pages of relaxed commits when it opens after them', async () => {
