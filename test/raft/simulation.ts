@@ -557,8 +557,13 @@ export class Simulation {
   }
 
   private crash(node: SimulatedNode, reason: string): void {
-    this.record(`${reason}: ${node.id}`);
     this.counters.crashes++;
+    this.stop(node, reason);
+  }
+
+  /** The node's process ends: everything not persisted is gone. */
+  private stop(node: SimulatedNode, reason: string): void {
+    this.record(`${reason}: ${node.id}`);
     node.raw = undefined;
     node.values = [];
     node.keyValues = new Map();
@@ -748,7 +753,9 @@ export class Simulation {
     const members = [...this.nodes.values()].filter((node) => memberIds.has(node.id));
     const membersKnow = members.every((node) => node.raw !== undefined && node.appliedIndex >= this.committedMembershipIndex);
     for (const node of this.nodes.values()) {
-      if (!memberIds.has(node.id) && membersKnow) node.raw = undefined;
+      if (!memberIds.has(node.id) && membersKnow) {
+        if (node.raw !== undefined) this.stop(node, 'stop (no longer a member)');
+      }
       else if (node.raw === undefined && (memberIds.has(node.id) || !membersKnow)) this.start(node);
     }
     return members;
