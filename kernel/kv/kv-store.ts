@@ -100,6 +100,9 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   #closing: Promise<void> | undefined;
   #syncCount = 0;
   #writeTransactionCount = 0;
+  /** Numbers a state rejected at open used; every commit numbers itself above them. */
+  readonly #txnFloor: number;
+  readonly #versionFloor: number;
 
   constructor(pages: PageStore, recovered: RecoveredState, options: { durability: KvDurability; cachePages: number }) {
     this.#pages = pages;
@@ -109,6 +112,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     if (recovered.freelist !== undefined) this.#useFreelist(recovered.freelist);
     this.#durableTxn = recovered.meta.txn;
     this.#durableSlot = recovered.slot;
+    this.#txnFloor = recovered.txnFloor;
+    this.#versionFloor = recovered.versionFloor;
   }
 
   async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
@@ -343,12 +348,13 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       return;
     }
     freeSpace.promote(this.#reuseThroughTxn());
-    const allocator = new PageAllocator({ txn: base.meta.txn + 1, pageCount: base.meta.pageCount, space: freeSpace });
-    const transaction = new WriteTransaction({ txn: base.meta.txn + 1, pages: this.#pages, allocator, root: base.meta.root });
+    const txn = Math.max(base.meta.txn, this.#txnFloor) + 1;
+    const allocator = new PageAllocator({ txn, pageCount: base.meta.pageCount, space: freeSpace });
+    const transaction = new WriteTransaction({ txn, pages: this.#pages, allocator, root: base.meta.root });
     let outcomes: Map<QueuedBatch, number | ConflictError>;
     try {
       outcomes = await applyBatches(transaction, batches, {
-        lastVersion: base.meta.lastVersion,
+        lastVersion: Math.max(base.meta.lastVersion, this.#versionFloor),
         prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
         // A quarter of the cache: the window's pages stay cached while the window is applied.
         prefetchWindowKeys: Math.max(1, Math.floor(this.#cachePages / 4)),

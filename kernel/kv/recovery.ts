@@ -30,6 +30,14 @@ export interface RecoveredState {
    * undefined: opening does not read it, the first write transaction does (`readCheckedFreelist`).
    */
   freelist: LoadedFreelist | undefined;
+  /**
+   * The highest txn and version any valid meta slot names, the rejected one included. The next
+   * commit must number itself above both: reusing a rejected state's txn would let that stale meta
+   * pass verification against the new commit's pages after a second crash, and reusing its versions
+   * would let an `ifMatch` taken from a lost relaxed commit match a different one.
+   */
+  txnFloor: number;
+  versionFloor: number;
 }
 
 export interface LoadedFreelist {
@@ -65,6 +73,8 @@ export async function recoverState(pages: PageStore): Promise<RecoveredState> {
   }
   // Newest first; of two copies of one state (a clean close), the one that records it synced.
   valid.sort((a, b) => b.meta.txn - a.meta.txn || b.meta.durableTxnAtWrite - a.meta.durableTxnAtWrite);
+  const txnFloor = Math.max(...valid.map((slot) => slot.meta.txn));
+  const versionFloor = Math.max(...valid.map((slot) => slot.meta.lastVersion));
   const failures: string[] = [];
   for (const candidate of valid) {
     const other = valid.find((slot) => slot !== candidate && slot.meta.txn < candidate.meta.txn);
@@ -74,10 +84,11 @@ export async function recoverState(pages: PageStore): Promise<RecoveredState> {
       // An inline freelist costs no read; a chain of synced pages is left for the first write.
       const freelistTrusted = candidate.meta.freelist !== undefined && candidate.meta.freelist.txn <= trustedThroughTxn;
       const freelist = freelistTrusted ? undefined : await readCheckedFreelist(pages, candidate.meta);
+      await overwriteAbandonedSlots(pages, slots, candidate);
       // What recovery chose may not have been synced (a relaxed commit the OS kept): sync it now,
       // since the next commit overwrites the other slot.
       await pages.file.sync();
-      return { meta: candidate.meta, slot: candidate.slot, freelist };
+      return { meta: candidate.meta, slot: candidate.slot, freelist, txnFloor, versionFloor };
     } catch (error) {
       if (!(error instanceof CorruptionError)) throw error;
       failures.push(`slot ${candidate.slot} (txn ${candidate.meta.txn}): ${error.message}`);
@@ -86,6 +97,24 @@ export async function recoverState(pages: PageStore): Promise<RecoveredState> {
     }
   }
   throw new CorruptionError(`cannot open the KV store: no meta slot leads to an intact state (${failures.join('; ')})`);
+}
+
+/**
+ * A state recovery did not choose must never come back. A slot whose meta page is torn, or whose
+ * newer state was rejected, could be completed by a later torn write: most of a page is zeros, so
+ * the next commit's write of the same page torn the other way can supply exactly the missing half,
+ * and a crash then would resurrect a state readers were already told does not exist. Such slots get
+ * a copy of the chosen meta before the recovery sync; an older valid slot stays as the fallback.
+ */
+async function overwriteAbandonedSlots(
+  pages: PageStore,
+  slots: readonly { slot: number; meta: Meta | undefined }[],
+  chosen: { slot: number; meta: Meta },
+): Promise<void> {
+  for (const { slot, meta } of slots) {
+    if (slot === chosen.slot || (meta !== undefined && meta.txn <= chosen.meta.txn)) continue;
+    await pages.file.write(slot * PAGE_BYTES, encodeMeta(slot, { ...chosen.meta, durableTxnAtWrite: chosen.meta.txn }));
+  }
 }
 
 async function readMetaSlots(pages: PageStore): Promise<{ slot: number; meta: Meta | undefined; problem: string }[]> {
@@ -107,7 +136,7 @@ async function createStore(pages: PageStore): Promise<RecoveredState> {
   const meta = emptyMeta();
   await pages.file.write(0, encodeMeta(0, meta));
   await pages.file.sync();
-  return { meta, slot: 0, freelist: { entries: [], pageIds: [] } };
+  return { meta, slot: 0, freelist: { entries: [], pageIds: [] }, txnFloor: 0, versionFloor: 0 };
 }
 
 /** Reads and checks every page of the state newer than `trustedThroughTxn`. */
