@@ -12,6 +12,7 @@ import {
   resolveObjectRange,
 } from '../../kernel/contracts/object-store-validation.ts';
 import { ClosedError, NotFoundError } from '../../kernel/errors.ts';
+import { errorCode, syncDirectory } from './file-system-errors.ts';
 
 /** How many bytes each chunk of a `stream` reads from disk. */
 export const LOCAL_OBJECT_STREAM_CHUNK_BYTES = 256 * 1024;
@@ -24,13 +25,6 @@ const FAN_OUT_DIGITS = 2;
 const FAN_OUT_PATTERN = /^[0-9a-f]{2}$/;
 /** At most 16^2 fan-out directories exist, so a listing looks into at most this many. */
 const FAN_OUT_DIRECTORIES_MAX = 256;
-
-/**
- * Errors from fsync on a directory that mean "this platform cannot do that" (Windows, some network
- * file systems, Deno's compatibility layer), not "the data is lost". The rename is already done, so
- * the blob is as durable as the platform can make it; failing the put would only lose it.
- */
-const DIRECTORY_SYNC_UNSUPPORTED_CODES = new Set(['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF', 'ENOTSUP', 'ENOSYS']);
 
 export interface LocalObjectStoreOptions {
   /** The directory that holds the blobs; created on first use. */
@@ -298,19 +292,6 @@ function fileStream(file: FileHandle, start: number, end: number): ReadableStrea
   });
 }
 
-/** Makes a rename inside `directory` durable, where the platform can. */
-async function syncDirectory(directory: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(directory, 'r');
-    await handle.sync();
-  } catch (error) {
-    if (!DIRECTORY_SYNC_UNSUPPORTED_CODES.has(errorCode(error) ?? '')) throw error;
-  } finally {
-    await handle?.close();
-  }
-}
-
 /**
  * A plain Uint8Array over a Buffer's bytes, so callers get the same type from every driver. It
  * shares the memory when the Buffer owns all of it, and copies when the Buffer is a slice of a
@@ -328,9 +309,4 @@ async function readdirOrEmpty(directory: string): Promise<string[]> {
     if (errorCode(error) === 'ENOENT') return [];
     throw error;
   }
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

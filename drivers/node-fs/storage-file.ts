@@ -8,12 +8,7 @@ import {
   assertStorageFileWrite,
 } from '../../kernel/contracts/storage-file-validation.ts';
 import { ClosedError } from '../../kernel/errors.ts';
-
-/**
- * Errors from fsync on a directory that mean "this platform cannot do that" (Windows, some network
- * file systems, Deno's compatibility layer), not "the data is lost".
- */
-const DIRECTORY_SYNC_UNSUPPORTED_CODES = new Set(['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF', 'ENOTSUP', 'ENOSYS']);
+import { errorCode, syncDirectory } from './file-system-errors.ts';
 
 /**
  * A StorageFile on the local disk through a `node:fs/promises` FileHandle (Node and Deno): reads and
@@ -136,21 +131,4 @@ async function openOrCreate(path: string): Promise<FileHandle> {
     throw error;
   }
   return handle;
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(directory, 'r');
-    await handle.sync();
-  } catch (error) {
-    if (!DIRECTORY_SYNC_UNSUPPORTED_CODES.has(errorCode(error) ?? '')) throw error;
-  } finally {
-    await handle?.close();
-  }
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
