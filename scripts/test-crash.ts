@@ -1,5 +1,5 @@
 /**
- * `npm run test:crash -- [--points N] [--seed S --path P] [--after-event K] [--second-crash]`: runs the KV crash
+ * `npm run test:crash -- [--points N] [--seed S --path P] [--after-event K]`: runs the KV crash
  * test in Node with more crash points than CI's default, or replays a failure it printed. The
  * options become the environment test/crash/crash-test-settings.ts reads.
  */
@@ -12,7 +12,6 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     path: { type: 'string' },
     'after-event': { type: 'string' },
-    'second-crash': { type: 'boolean' },
   },
   strict: true,
 });
@@ -23,7 +22,6 @@ const environment: Record<string, string | undefined> = {
   CRASH_SEED: values.seed ?? process.env.CRASH_SEED,
   CRASH_PATH: values.path ?? process.env.CRASH_PATH,
   CRASH_AFTER_EVENT: values['after-event'] ?? process.env.CRASH_AFTER_EVENT,
-  CRASH_SECOND_CRASH: values['second-crash'] === true ? '1' : process.env.CRASH_SECOND_CRASH,
 };
 
 const result = spawnSync('npx', ['vitest', 'run', '--project', 'node', 'test/crash/kv-crash.test.ts'], {

@@ -87,3 +87,12 @@ export const PREFETCH_READS_CONCURRENT_MAX = 32;
  * common commit with a short freelist writes its path and the meta page, and no freelist page.
  */
 export const META_INLINE_FREE_PAGES_MAX = 256;
+
+/**
+ * How far txn numbering jumps when a store opens after a crash. Pages of commits lost in the crash
+ * may still be on the disk, stamped with txns just above the recovered one, and their metas may be
+ * torn beyond reading; a later commit reusing such a txn could, after a second crash, have its meta
+ * verified against those stale pages. No run of commits without a durable one comes near 2^32, and
+ * txns are 53-bit, so two million crashes fit.
+ */
+export const TXN_GAP_AFTER_CRASH = 2 ** 32;

@@ -1,5 +1,5 @@
 import { CorruptionError } from '../errors.ts';
-import { FIRST_DATA_PAGE_ID, META_SLOT_COUNT, PAGE_BYTES, TREE_DEPTH_MAX } from './constants.ts';
+import { FIRST_DATA_PAGE_ID, META_SLOT_COUNT, PAGE_BYTES, TREE_DEPTH_MAX, TXN_GAP_AFTER_CRASH } from './constants.ts';
 import type { FreePage } from './freelist.ts';
 import { type Meta, decodeMeta, encodeMeta } from './meta.ts';
 import type { PageReference } from './node.ts';
@@ -73,7 +73,7 @@ export async function recoverState(pages: PageStore): Promise<RecoveredState> {
   }
   // Newest first; of two copies of one state (a clean close), the one that records it synced.
   valid.sort((a, b) => b.meta.txn - a.meta.txn || b.meta.durableTxnAtWrite - a.meta.durableTxnAtWrite);
-  const txnFloor = Math.max(...valid.map((slot) => slot.meta.txn));
+  const txnFloor = Math.max(...valid.map((slot) => slot.meta.txn)) + (closedCleanly(slots) ? 0 : TXN_GAP_AFTER_CRASH);
   const versionFloor = Math.max(...valid.map((slot) => slot.meta.lastVersion));
   const failures: string[] = [];
   for (const candidate of valid) {
@@ -97,6 +97,16 @@ export async function recoverState(pages: PageStore): Promise<RecoveredState> {
     }
   }
   throw new CorruptionError(`cannot open the KV store: no meta slot leads to an intact state (${failures.join('; ')})`);
+}
+
+/**
+ * Whether the store was closed cleanly: a clean close leaves the same durable meta in both slots.
+ * Anything else may have left pages of lost commits on the disk, stamped with txn numbers no valid
+ * meta names (a torn meta page tells nothing), so numbering continues past TXN_GAP_AFTER_CRASH.
+ */
+function closedCleanly(slots: readonly { meta: Meta | undefined }[]): boolean {
+  const [first, second] = slots.map((slot) => slot.meta);
+  return first !== undefined && second !== undefined && first.txn === second.txn && first.durableTxnAtWrite === first.txn && second.durableTxnAtWrite === second.txn;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * How much the KV crash test does, and which case it replays. By default it checks
  * `CRASH_POINTS_DEFAULT` crash points in every runtime, which keeps it to seconds; the environment
- * (set by `npm run test:crash -- --points N --seed S --path P --after-event K --second-crash`, see
+ * (set by `npm run test:crash -- --points N --seed S --path P --after-event K`, see
  * scripts/test-crash.ts) asks for more or replays one failure. Runtimes without an environment
  * (Chromium) always run the default.
  */
@@ -17,8 +17,7 @@ export const CRASH_POINTS_PER_WORKLOAD_EXPECTED = 50;
 
 /**
  * How often the second-crash test crashes a recovered store again (every this many crash points),
- * and the share of the crash points it runs. It is off unless asked for (CRASH_SECOND_CRASH=1,
- * `npm run test:crash -- --second-crash`) while the engine fails it; see kv-crash.test.ts.
+ * and the share of the crash points it runs.
  */
 export const SECOND_CRASH_EVERY_POINTS = 4;
 export const SECOND_CRASH_POINTS_SHARE = 0.25;
@@ -35,8 +34,6 @@ export interface CrashTestSettings {
   path: string | undefined;
   /** Check only the crash after this event (with a replayed workload). */
   afterEvent: number | undefined;
-  /** Whether to run the second-crash test, which the engine does not pass yet. */
-  secondCrash: boolean;
   timeoutMs: number;
 }
 
@@ -50,7 +47,6 @@ export function crashTestSettings(): CrashTestSettings {
     seed,
     path: environment.CRASH_PATH || undefined,
     afterEvent: integer(environment.CRASH_AFTER_EVENT, 'CRASH_AFTER_EVENT'),
-    secondCrash: environment.CRASH_SECOND_CRASH === '1',
     timeoutMs: Math.max(TIMEOUT_MS_MIN, points * TIMEOUT_MS_PER_POINT),
   };
 }

@@ -26,9 +26,6 @@ import { workloadArbitrary } from './kv-workload.ts';
  * crash-test-settings.ts).
  */
 
-const SECOND_CRASH_SKIPPED =
-  'known engine bug: a commit after recovery can reuse the txn number of a lost commit whose meta was torn, so a second crash can pair its meta with the lost commit\'s pages (needs a per-open epoch in page headers); run it with npm run test:crash -- --second-crash';
-
 describe('KV engine crash safety', () => {
   const settings = crashTestSettings();
 
@@ -54,13 +51,11 @@ describe('KV engine crash safety', () => {
   /**
    * The same workloads, and at every fourth crash point the recovered store is crashed again at
    * each event of its recovery and of its first commit: whatever the first reopening recovered must
-   * survive, and that commit once acknowledged. Skipped unless asked for, because the engine fails
-   * it: after rejecting the newest meta slot and recovering the older one, its next commit reuses
-   * the rejected state's txn number, so a second crash can make the rejected meta verify against
-   * the new commit's pages and recover a state that never existed.
+   * survive, and that commit once acknowledged. It found two recovery bugs, both fixed in
+   * recovery.ts: a commit after recovery reusing the txn of a lost commit (whose stale pages a
+   * second crash could then verify), and a torn meta page completed by the next write of its slot.
    */
-  it('keeps what recovery found through a second crash during recovery or the first commit after it', async (test) => {
-    test.skip(!settings.secondCrash, SECOND_CRASH_SKIPPED);
+  it('keeps what recovery found through a second crash during recovery or the first commit after it', async () => {
     const tally = new CrashTally();
     const startedMs = Date.now();
     const points = Math.ceil(settings.points * SECOND_CRASH_POINTS_SHARE);
