@@ -1,5 +1,5 @@
 import { CorruptionError } from '../errors.ts';
-import { pathComponents, ROOT_PATH } from './paths.ts';
+import { ROOT_PATH } from './paths.ts';
 import type { ChangeEvent, FileMetadata } from './types.ts';
 
 /**
@@ -23,6 +23,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 const ENTRY_TAG = 0x45; // 'E'
 const SEPARATOR = 0x00;
 const SUBTREE_END = 0x01;
+const SLASH = 0x2f;
 export const LAYOUT_VERSION = 1;
 
 export const REVISION_KEY = encoder.encode('Srev');
@@ -43,11 +44,12 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 }
 
 export function entryKey(normalizedPath: string): Uint8Array {
-  const parts: Uint8Array[] = [Uint8Array.of(ENTRY_TAG)];
-  for (const component of pathComponents(normalizedPath)) {
-    parts.push(Uint8Array.of(SEPARATOR), encoder.encode(component));
-  }
-  return concatBytes(...parts);
+  if (normalizedPath === ROOT_PATH) return Uint8Array.of(ENTRY_TAG);
+  // One encode of the whole path, then every '/' becomes the separator: 0x2F never occurs inside a
+  // multi-byte UTF-8 sequence, so this is the same as encoding each name on its own.
+  const key = encoder.encode(`E${normalizedPath}`);
+  for (let index = 1; index < key.byteLength; index++) if (key[index] === SLASH) key[index] = SEPARATOR;
+  return key;
 }
 
 /** The prefix every key strictly below `path` starts with. */
@@ -63,15 +65,9 @@ export function afterSubtreeKey(normalizedPath: string): Uint8Array {
 export function pathOfEntryKey(key: Uint8Array): string {
   if (key[0] !== ENTRY_TAG) throw new CorruptionError(`metastore key is not a file entry (tag ${key[0]})`);
   if (key.byteLength === 1) return ROOT_PATH;
-  const components: string[] = [];
-  let start = 2;
-  for (let index = 2; index <= key.byteLength; index++) {
-    if (index === key.byteLength || key[index] === SEPARATOR) {
-      components.push(decoder.decode(key.subarray(start, index)));
-      start = index + 1;
-    }
-  }
-  return '/' + components.join('/');
+  const path = key.slice(1);
+  for (let index = 0; index < path.byteLength; index++) if (path[index] === SEPARATOR) path[index] = SLASH;
+  return decoder.decode(path);
 }
 
 /** What the Metastore holds for one path; the path itself is the key. */
