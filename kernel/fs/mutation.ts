@@ -44,7 +44,13 @@ export class Mutation {
     this.timestampMs = timestampMs;
   }
 
-  static async begin(metastore: Metastore, timestampMs: number): Promise<Mutation> {
+  /**
+   * Starts the next mutation. `known` is the revision and its key's version as the caller's last
+   * commit left them: it saves a read, and if another writer has committed since, the batch's
+   * precondition fails and the caller starts again without it.
+   */
+  static async begin(metastore: Metastore, timestampMs: number, known?: KnownRevision): Promise<Mutation> {
+    if (known !== undefined) return new Mutation(metastore, known.revision + 1, known.version, timestampMs);
     const stored = await metastore.get(REVISION_KEY);
     const current = stored === undefined ? 0 : readRevision(stored.value);
     return new Mutation(metastore, current + 1, stored?.version ?? null, timestampMs);
@@ -128,8 +134,11 @@ export class Mutation {
     return this.#events;
   }
 
-  /** Commits atomically; returns the blobs that no entry of their mount refers to any more. */
-  async commit(): Promise<{ mountPath: string; contentId: string }[]> {
+  /**
+   * Commits atomically. Returns the blobs that no entry of their mount refers to any more, and the
+   * revision as committed (for the next `begin`).
+   */
+  async commit(): Promise<{ unreferenced: { mountPath: string; contentId: string }[]; committed: KnownRevision }> {
     assert(!this.isEmpty, 'an empty mutation must not be committed');
     const operations: MetastoreOperation[] = [];
     for (const [path, entry] of this.#staged) {
@@ -146,9 +155,9 @@ export class Mutation {
       operations.push({ type: 'delete', key: logKey(this.revision - CHANGE_LOG_RETAINED) });
     }
     operations.push({ type: 'put', key: REVISION_KEY, value: encodeJson({ revision: this.revision }) });
-    await this.#metastore.batch(operations, [{ key: REVISION_KEY, version: this.#revisionVersion }]);
+    const version = await this.#metastore.batch(operations, [{ key: REVISION_KEY, version: this.#revisionVersion }]);
     for (const effect of this.#afterCommit) effect();
-    return unreferenced;
+    return { unreferenced, committed: { revision: this.revision, version } };
   }
 
   async #stageReferenceCounts(operations: MetastoreOperation[]): Promise<{ mountPath: string; contentId: string }[]> {
@@ -171,6 +180,12 @@ export class Mutation {
     });
     return unreferenced;
   }
+}
+
+/** A zone revision and the Metastore version of the key that holds it. */
+export interface KnownRevision {
+  revision: number;
+  version: number | null;
 }
 
 interface ReferenceDelta {

@@ -43,7 +43,7 @@ import {
   type StoredEntry,
 } from './layout.ts';
 import { mimeTypeOf } from './mime-type.ts';
-import { Mutation, readRevision } from './mutation.ts';
+import { type KnownRevision, Mutation, readRevision } from './mutation.ts';
 import {
   ancestorsOf,
   isWithin,
@@ -157,6 +157,8 @@ export class NexusFS implements FileSystem, MountAdmin {
   #streamUploadsInFlight = 0;
   readonly #reclaimCandidates = new Map<string, { mountPath: string; contentId: string }>();
   #mountsLoaded: Promise<void> | undefined;
+  /** The revision as this instance's last commit left it; undefined until then or after a lost race. */
+  #knownRevision: KnownRevision | undefined;
   #closed = false;
 
   constructor(options: NexusFSOptions) {
@@ -873,13 +875,17 @@ export class NexusFS implements FileSystem, MountAdmin {
     return this.#lock.run(async () => {
       for (let attempt = 1; ; attempt++) {
         this.#assertOpen();
-        const mutation = await Mutation.begin(this.metastore, this.#clock.nowMs());
+        const mutation = await Mutation.begin(this.metastore, this.#clock.nowMs(), this.#knownRevision);
         const result = await build(mutation);
         if (mutation.isEmpty) return result;
         let unreferenced: { mountPath: string; contentId: string }[];
         try {
-          unreferenced = await mutation.commit();
+          const outcome = await mutation.commit();
+          unreferenced = outcome.unreferenced;
+          this.#knownRevision = outcome.committed;
         } catch (error) {
+          // Whatever happened, the next attempt reads the revision afresh.
+          this.#knownRevision = undefined;
           if (!(error instanceof ConflictError)) throw error;
           if (attempt >= MUTATION_ATTEMPTS_MAX) {
             throw new ConflictError(`cannot ${operation}: the zone kept changing underneath it (${attempt} attempts)`);
