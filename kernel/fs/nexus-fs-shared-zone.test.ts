@@ -66,6 +66,8 @@ describe('NexusFS instances sharing one zone', () => {
     const revision = await before.revision();
     await before.close();
     await expect(before.stat('/notes.txt')).rejects.toMatchObject({ code: 'ECLOSED' });
+    await expect(before.statMany(['/notes.txt'])).rejects.toMatchObject({ code: 'ECLOSED' });
+    await expect(before.write('/after-close.txt', 'x')).rejects.toMatchObject({ code: 'ECLOSED' });
 
     const after = await openZone(metastore, rootStore);
     expect(await after.revision()).toBe(revision);

@@ -318,6 +318,7 @@ export class NexusFS implements FileSystem, MountAdmin {
 
   async statMany(paths: readonly string[]): Promise<BatchResult<FileMetadata>[]> {
     validateBatch(paths, 'statMany');
+    this.#assertOpen();
     const normalized = paths.map((path) => settleSync(path, () => normalizeUserPath(path, 'stat')));
     const valid = normalized.filter((result) => result.ok).map((result) => result.value);
     const stored = await this.metastore.getMany(valid.map(entryKey));

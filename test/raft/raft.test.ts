@@ -251,6 +251,18 @@ describe('elections', () => {
   });
 });
 
+/** Leader 1 snapshots and compacts its log through index 3, the tests' last entry. */
+function compactLeaderLog(cluster: TestCluster): void {
+  const leader = cluster.node(1);
+  leader.storage.createSnapshot(3, leader.confState, new Uint8Array());
+  leader.storage.compact(3);
+}
+
+/** How many snapshot messages leader 1 has sent so far. */
+function snapshotsSentByLeader(cluster: TestCluster): number {
+  return cluster.node(1).readies.flatMap((ready) => ready.messages).filter((message) => message.type === 'snapshot').length;
+}
+
 describe('snapshots', () => {
   it('a follower behind the compacted log gets one snapshot and catches up', () => {
     const cluster = new TestCluster([1, 2, 3]);
@@ -258,15 +270,12 @@ describe('snapshots', () => {
     cluster.isolated.add(3);
     cluster.propose(1, 'a');
     cluster.stabilize();
-    const leader = cluster.node(1);
-    leader.storage.createSnapshot(3, leader.confState, new Uint8Array());
-    leader.storage.compact(3);
+    compactLeaderLog(cluster);
     cluster.isolated.clear();
     cluster.raw(1).tick();
     cluster.stabilize();
     expect(cluster.raw(3).status().commit).toBe(3);
-    const snapshotsSent = leader.readies.flatMap((ready) => ready.messages).filter((message) => message.type === 'snapshot');
-    expect(snapshotsSent).toHaveLength(1);
+    expect(snapshotsSentByLeader(cluster)).toBe(1);
   });
 
   it('are not sent to a follower the leader has not heard from lately', () => {
@@ -281,18 +290,15 @@ describe('snapshots', () => {
     expect(cluster.raw(1).status().progress.get(3)?.recentActive).toBe(false);
     cluster.propose(1, 'a');
     cluster.stabilize();
-    const leader = cluster.node(1);
-    leader.storage.createSnapshot(3, leader.confState, new Uint8Array());
-    leader.storage.compact(3);
+    compactLeaderLog(cluster);
     cluster.raw(1).reportUnreachable(3); // back to probing, from where 3's log ends: compacted
     cluster.raw(1).tick();
     cluster.stabilize();
-    const sent = (): number => leader.readies.flatMap((ready) => ready.messages).filter((message) => message.type === 'snapshot').length;
-    expect(sent()).toBe(0);
+    expect(snapshotsSentByLeader(cluster)).toBe(0);
     cluster.isolated.clear();
     cluster.raw(1).tick();
     cluster.stabilize();
-    expect(sent()).toBe(1);
+    expect(snapshotsSentByLeader(cluster)).toBe(1);
     expect(cluster.raw(3).status().commit).toBe(3);
   });
 
@@ -302,9 +308,7 @@ describe('snapshots', () => {
     cluster.isolated.add(3);
     cluster.propose(1, 'a');
     cluster.stabilize();
-    const leader = cluster.node(1);
-    leader.storage.createSnapshot(3, leader.confState, new Uint8Array());
-    leader.storage.compact(3);
+    compactLeaderLog(cluster);
     cluster.isolated.clear();
     cluster.raw(1).tick();
     // Run until the leader has found 3 needs the snapshot and sent it (a few round trips).
