@@ -3,6 +3,7 @@ import type { Metastore, MetastoreOperation } from '../contracts/metastore.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import {
   decodeEntry,
+  decodeJson,
   descendantsPrefix,
   encodeEntry,
   encodeJson,
@@ -194,12 +195,10 @@ interface ReferenceDelta {
   delta: number;
 }
 
-const decoder = new TextDecoder();
-
 export function readRevision(bytes: Uint8Array): number {
-  return (JSON.parse(decoder.decode(bytes)) as { revision: number }).revision;
+  return decodeJson<{ revision: number }>(bytes, 'the zone revision').revision;
 }
 
-export function readCount(bytes: Uint8Array): number {
-  return (JSON.parse(decoder.decode(bytes)) as { count: number }).count;
+function readCount(bytes: Uint8Array): number {
+  return decodeJson<{ count: number }>(bytes, 'a blob reference count').count;
 }

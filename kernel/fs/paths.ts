@@ -59,17 +59,9 @@ export function normalizeUserPath(path: string, operation = 'use'): string {
   return normalized;
 }
 
-export function pathComponents(normalized: string): string[] {
-  return normalized === ROOT_PATH ? [] : normalized.slice(1).split('/');
-}
-
 export function parentPath(normalized: string): string {
   const index = normalized.lastIndexOf('/');
   return index <= 0 ? ROOT_PATH : normalized.slice(0, index);
-}
-
-export function baseName(normalized: string): string {
-  return normalized.slice(normalized.lastIndexOf('/') + 1);
 }
 
 export function joinPath(directory: string, relative: string): string {
