@@ -19,15 +19,17 @@ import {
  * Every project provides `expectedRuntime`, which test/runtime-matrix.test.ts checks against the
  * runtime it detects.
  */
+/** Inline projects do not inherit the root `test` options, so each project states its timeouts. */
+const TIMEOUTS = { testTimeout: TEST_TIMEOUT_MS, hookTimeout: TEST_TIMEOUT_MS };
+
 export default defineConfig({
   test: {
-    testTimeout: TEST_TIMEOUT_MS,
-    hookTimeout: TEST_TIMEOUT_MS,
     passWithNoTests: false,
     projects: [
       {
         test: {
           name: 'node',
+          ...TIMEOUTS,
           include: [...TEST_FILES_EVERYWHERE, ...TEST_FILES_NODE_ONLY],
           exclude: TEST_FILES_EXCLUDED,
           environment: 'node',
@@ -49,6 +51,7 @@ export default defineConfig({
         ],
         test: {
           name: 'workerd',
+          ...TIMEOUTS,
           include: TEST_FILES_EVERYWHERE,
           exclude: [...TEST_FILES_EXCLUDED, ...TEST_FILES_NODE_ONLY],
           provide: { expectedRuntime: 'workerd' },
@@ -57,6 +60,7 @@ export default defineConfig({
       {
         test: {
           name: 'browser', // its one instance below is the project `chromium`
+          ...TIMEOUTS,
           include: TEST_FILES_EVERYWHERE,
           exclude: [...TEST_FILES_EXCLUDED, ...TEST_FILES_NODE_ONLY],
           provide: { expectedRuntime: 'chromium' },
