@@ -1,7 +1,7 @@
 import { assert } from '../assert.ts';
-import { InvalidArgumentError } from '../errors.ts';
+import { ClosedError, InvalidArgumentError } from '../errors.ts';
 import { limitSize } from './entry-size.ts';
-import { throwCompacted, type RaftStorage } from './storage.ts';
+import { throwCompacted, type RaftPersistRequest, type WritableRaftStorage } from './storage.ts';
 import { EMPTY_CONF_STATE, EMPTY_HARD_STATE, type ConfState, type Entry, type HardState, type Snapshot } from './types.ts';
 
 export interface MemoryRaftStorageOptions {
@@ -17,11 +17,15 @@ export interface MemoryRaftStorageOptions {
  * `RaftStorage` in memory: the reference implementation, and the durable state of a node in
  * tests and simulations (a simulated crash keeps this object and drops the node).
  *
- * The application writes to it in the order a `Ready` prescribes: `applySnapshot`, then `append`,
- * then `setHardState`. `createSnapshot` and `compact` are the application's log compaction.
+ * A driver loop writes through `WritableRaftStorage` (`persist`, `createSnapshot`, `compact`,
+ * `close`): nothing is lost by a crash, so `mustSync` changes nothing. Tests and simulations that
+ * drive nodes synchronously use the synchronous methods instead, in the order a `Ready` prescribes:
+ * `applySnapshot`, then `append`, then `setHardState`; `createSnapshotSynchronously` and
+ * `compactSynchronously` are their log compaction.
  */
-export class MemoryRaftStorage implements RaftStorage {
+export class MemoryRaftStorage implements WritableRaftStorage {
   private hardState: HardState;
+  private closed = false;
   private currentSnapshot: Snapshot;
   /** `log[0]` is a placeholder for the entry at the compaction point: its index and term only. */
   private log: Entry[];
@@ -102,7 +106,7 @@ export class MemoryRaftStorage implements RaftStorage {
    * Records the application's state as of `index` (at most the applied index, which the caller
    * knows) as the snapshot a leader sends to followers that are too far behind.
    */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+  createSnapshotSynchronously(index: number, confState: ConfState, data: Uint8Array): Snapshot {
     if (index <= this.currentSnapshot.metadata.index) {
       throw new InvalidArgumentError(`cannot create a snapshot at ${index}: the current snapshot is already at ${this.currentSnapshot.metadata.index}`);
     }
@@ -115,7 +119,7 @@ export class MemoryRaftStorage implements RaftStorage {
    * Drops the entries before `compactIndex`, keeping the term of the entry at `compactIndex`. The
    * dropped entries must be covered by the snapshot, or a lagging follower could never catch up.
    */
-  compact(compactIndex: number): void {
+  compactSynchronously(compactIndex: number): void {
     const offset = this.log[0]!.index;
     if (compactIndex <= offset) throwCompacted(compactIndex, offset + 1);
     if (compactIndex > this.currentSnapshot.metadata.index) {
@@ -124,6 +128,33 @@ export class MemoryRaftStorage implements RaftStorage {
     const kept = this.log.slice(compactIndex - offset);
     kept[0] = placeholder(compactIndex, kept[0]!.term);
     this.log = kept;
+  }
+
+  async persist(request: RaftPersistRequest): Promise<void> {
+    this.throwIfClosed('persist');
+    if (request.snapshot !== undefined) this.applySnapshot(request.snapshot);
+    this.append(request.entries);
+    if (request.hardState !== undefined) this.setHardState(request.hardState);
+  }
+
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    this.throwIfClosed('createSnapshot');
+    const snapshot = this.createSnapshotSynchronously(index, confState, data);
+    this.compactSynchronously(index);
+    return snapshot;
+  }
+
+  async compact(compactIndex: number): Promise<void> {
+    this.throwIfClosed('compact');
+    this.compactSynchronously(compactIndex);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private throwIfClosed(operation: string): void {
+    if (this.closed) throw new ClosedError(`cannot ${operation}: the raft storage is closed`);
   }
 }
 

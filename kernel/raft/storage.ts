@@ -38,6 +38,51 @@ export interface RaftStorage {
   snapshot(): Snapshot;
 }
 
+/**
+ * What a driver loop writes: the durable part of one Ready (step 1 of the `Ready` contract in
+ * raw-node.ts). Buffers are shared, never copied or mutated by the storage.
+ */
+export interface RaftPersistRequest {
+  readonly hardState: HardState | undefined;
+  readonly entries: readonly Entry[];
+  readonly snapshot: Snapshot | undefined;
+  /** When false the write may be relaxed (not synced); see Ready.mustSync. */
+  readonly mustSync: boolean;
+}
+
+/**
+ * A RaftStorage that the driver loop writes through. After a write resolves, reads see it.
+ *
+ * Durability: a `persist` with `mustSync` is durable when it resolves. One without `mustSync`, and
+ * `createSnapshot` and `compact`, may be lost by a crash, but only whole: after a crash the
+ * storage holds exactly the state after some prefix of the writes that were started, and at least
+ * every write that was durable when it resolved (each durable write also makes the writes before
+ * it durable).
+ *
+ * Ordering: writes are applied in the order they are called; a caller may start the next one
+ * before the previous one resolves. Reads (the `RaftStorage` methods) are synchronous and see a
+ * write once it has resolved.
+ *
+ * Errors: `InvalidArgumentError` (EINVAL) for a snapshot or compaction the log cannot take (older
+ * than the current snapshot, beyond what it covers); `CompactedError` (ECOMPACTED) when compacting
+ * at or below the current compaction point; `ClosedError` (ECLOSED) after `close()`;
+ * `CorruptionError` (ECORRUPT) when stored state cannot be decoded. A write that rejects with any
+ * other error (the medium failed) leaves the storage unusable: close it and reopen.
+ */
+export interface WritableRaftStorage extends RaftStorage {
+  /** Persists snapshot (if any) then entries (replacing any conflicting tail) then hard state, atomically. */
+  persist(request: RaftPersistRequest): Promise<void>;
+  /**
+   * Records a snapshot of the applied state at `index` (<= applied) with the state machine's bytes,
+   * and compacts the log up to it. `index` must lie above the current snapshot and within the log.
+   */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot>;
+  /** Discards entries up to and including `compactIndex` (must be <= the latest snapshot's index or applied). */
+  compact(compactIndex: number): Promise<void>;
+  /** Releases the storage: later writes reject with ClosedError. Idempotent; does not close a shared KvStore or file. */
+  close(): Promise<void>;
+}
+
 export function throwCompacted(index: number, firstIndex: number): never {
   throw new CompactedError(`cannot read raft log index ${index}: the log is compacted up to ${firstIndex - 1}`);
 }

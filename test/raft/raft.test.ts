@@ -254,8 +254,8 @@ describe('elections', () => {
 /** Leader 1 snapshots and compacts its log through index 3, the tests' last entry. */
 function compactLeaderLog(cluster: TestCluster): void {
   const leader = cluster.node(1);
-  leader.storage.createSnapshot(3, leader.confState, new Uint8Array());
-  leader.storage.compact(3);
+  leader.storage.createSnapshotSynchronously(3, leader.confState, new Uint8Array());
+  leader.storage.compactSynchronously(3);
 }
 
 /** How many snapshot messages leader 1 has sent so far. */

@@ -211,7 +211,7 @@ class ScenarioInterpreter {
         this.snapshot(this.nodeId(args[0]));
         break;
       case 'compact':
-        this.node(this.nodeId(args[0])).storage.compact(Number(args[1]));
+        this.node(this.nodeId(args[0])).storage.compactSynchronously(Number(args[1]));
         break;
       case 'status':
         this.output.push(...describeStatus(this.rawNode(this.nodeId(args[0])).status()));
@@ -432,7 +432,7 @@ class ScenarioInterpreter {
   private snapshot(id: NodeId): void {
     const node = this.node(id);
     const status = this.rawNode(id).status();
-    const snapshot = node.storage.createSnapshot(status.applied, node.confState, encodeStateMachine(node.applied));
+    const snapshot = node.storage.createSnapshotSynchronously(status.applied, node.confState, encodeStateMachine(node.applied));
     this.output.push(`snapshot at ${snapshot.metadata.index}/${snapshot.metadata.term}`);
   }
 

@@ -627,9 +627,9 @@ export class Simulation {
   private compact(node: SimulatedNode): void {
     const snapshotIndex = node.storage.snapshot().metadata.index;
     if (node.appliedIndex <= snapshotIndex) return;
-    node.storage.createSnapshot(node.appliedIndex, node.confState, encodeStateMachine(node));
+    node.storage.createSnapshotSynchronously(node.appliedIndex, node.confState, encodeStateMachine(node));
     const compactIndex = Math.max(snapshotIndex + 1, node.appliedIndex - KEEP_ENTRIES_AFTER_COMPACTION);
-    if (compactIndex > node.storage.firstIndex() - 1) node.storage.compact(compactIndex);
+    if (compactIndex > node.storage.firstIndex() - 1) node.storage.compactSynchronously(compactIndex);
     this.record(`compact ${node.id}: snapshot at ${node.appliedIndex}, log from ${node.storage.firstIndex()}`);
   }
 

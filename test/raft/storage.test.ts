@@ -26,8 +26,8 @@ describe('MemoryRaftStorage', () => {
     storage.append(entries(1, 5, 1));
     storage.append([entry(4, 2, 'x'), entry(5, 2, 'y')]);
     expect(storage.entries(1, 6, Infinity).map((e) => `${e.index}/${e.term}`)).toEqual(['1/1', '2/1', '3/1', '4/2', '5/2']);
-    storage.createSnapshot(3, { voters: [1], learners: [] }, new Uint8Array());
-    storage.compact(3);
+    storage.createSnapshotSynchronously(3, { voters: [1], learners: [] }, new Uint8Array());
+    storage.compactSynchronously(3);
     storage.append(entries(1, 4, 2).map((e) => ({ ...e, term: e.index === 4 ? 2 : 1 })));
     expect(storage.firstIndex()).toBe(4);
     expect(storage.lastIndex()).toBe(4);
@@ -42,8 +42,8 @@ describe('MemoryRaftStorage', () => {
   it('throws CompactedError below the first index, and limits entries by size but returns at least one', () => {
     const storage = new MemoryRaftStorage();
     storage.append(entries(1, 10, 1));
-    storage.createSnapshot(4, { voters: [1], learners: [] }, new Uint8Array());
-    storage.compact(4);
+    storage.createSnapshotSynchronously(4, { voters: [1], learners: [] }, new Uint8Array());
+    storage.compactSynchronously(4);
     expect(() => storage.entries(4, 6, Infinity)).toThrow(CompactedError);
     expect(() => storage.term(3)).toThrow(CompactedError);
     expect(storage.term(4)).toBe(1);
@@ -55,10 +55,10 @@ describe('MemoryRaftStorage', () => {
   it('never compacts beyond its snapshot', () => {
     const storage = new MemoryRaftStorage();
     storage.append(entries(1, 10, 1));
-    expect(() => storage.compact(5)).toThrow(InvalidArgumentError);
-    storage.createSnapshot(5, { voters: [1], learners: [] }, new Uint8Array());
-    expect(() => storage.createSnapshot(5, { voters: [1], learners: [] }, new Uint8Array())).toThrow(InvalidArgumentError);
-    storage.compact(5);
+    expect(() => storage.compactSynchronously(5)).toThrow(InvalidArgumentError);
+    storage.createSnapshotSynchronously(5, { voters: [1], learners: [] }, new Uint8Array());
+    expect(() => storage.createSnapshotSynchronously(5, { voters: [1], learners: [] }, new Uint8Array())).toThrow(InvalidArgumentError);
+    storage.compactSynchronously(5);
     expect(storage.firstIndex()).toBe(6);
   });
 });
