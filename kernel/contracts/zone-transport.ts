@@ -1,0 +1,68 @@
+import type { Message } from '../raft/message.ts';
+import type { NodeId } from '../raft/types.ts';
+
+/**
+ * ZoneTransport: how the members of a zone's Raft group exchange raft `Message`s. One transport
+ * serves every zone a process hosts; a message is addressed by `(zoneId, message.to)`, and its
+ * sender is `(zoneId, message.from)`.
+ *
+ * Delivery is best effort. A message may be dropped, duplicated, delayed and reordered (Raft
+ * recovers from all of these); it is never altered, and never delivered to any other
+ * `(zoneId, nodeId)` than the one it names. `send` never throws for an unreachable, unknown or
+ * slow peer and never waits for one: it queues or drops. A transport that learns a peer is
+ * unreachable may say so through the listener's `unreachable` callback, so that the replica can
+ * tell Raft (`reportUnreachable`); saying nothing is allowed.
+ *
+ * Addresses: a node learns where its peers are from `setPeer(zoneId, nodeId, address)`. An address
+ * is a string whose form belongs to the transport (`ws://127.0.0.1:7001` for a network transport,
+ * a name for the in-memory one); the kernel only stores and passes it on. A zone replica records
+ * every member's address in the zone's replicated membership records and calls `setPeer` /
+ * `removePeer` as those records apply, so every member learns every other member's address from
+ * the log; a joining node is given the address of at least one existing member to answer first.
+ * A message to a node without an address is dropped.
+ *
+ * Delivery to the receiver: `receive` is called with messages for the registered `(zoneId,
+ * nodeId)`, one at a time, never re-entrantly from inside `send` (a transport that delivers in
+ * process defers to a later task or microtask). The receiver owns the message; its entry and
+ * snapshot buffers must not be mutated by either side (see kernel/raft/types.ts). `receive` must
+ * not throw; a transport ignores (and may log) a receiver that does.
+ *
+ * Trust: the contract carries no authentication. A network transport must refuse peers that do
+ * not prove membership (node identity and a join token) before delivering anything they send.
+ *
+ * Errors: `listen` throws `InvalidArgumentError` (EINVAL) for a malformed zone id or node id, and
+ * `BusyError` (EBUSY) when that `(zoneId, nodeId)` already has a receiver; `setPeer` throws
+ * `InvalidArgumentError` for a malformed zone id, node id or address. After `close()`, `listen`
+ * and `setPeer` throw `ClosedError` (ECLOSED) and `send` drops silently.
+ */
+export interface ZoneTransport {
+  /**
+   * Registers the receiver of messages for `(zoneId, nodeId)` in this process. Returns a function
+   * that removes the registration (idempotent); messages arriving after it are dropped.
+   */
+  listen(registration: ZoneTransportRegistration): () => void;
+
+  /** Sends `message` to `(zoneId, message.to)`, best effort; see the contract above. */
+  send(zoneId: string, message: Message): void;
+
+  /** Where `(zoneId, nodeId)` is reached from now on; replaces an earlier address. */
+  setPeer(zoneId: string, nodeId: NodeId, address: string): void;
+
+  /** Forgets the address of `(zoneId, nodeId)`; later messages to it are dropped. Idempotent. */
+  removePeer(zoneId: string, nodeId: NodeId): void;
+
+  /** Stops sending and receiving, and releases connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ZoneTransportRegistration {
+  readonly zoneId: string;
+  readonly nodeId: NodeId;
+  /** Called with each message for `(zoneId, nodeId)`; must not throw. */
+  readonly receive: (message: Message) => void;
+  /** Optional: the transport believes `peer` of this zone cannot be reached now. */
+  readonly unreachable?: (peer: NodeId) => void;
+}
+
+/** The longest address a transport must accept (a URL with host, port and path). */
+export const ZONE_PEER_ADDRESS_LENGTH_MAX = 1024;

@@ -1,0 +1,50 @@
+/**
+ * Every limit and default of zones, in one place. A replica's options may lower (or, for the
+ * snapshot interval, change) the defaults; the `*_MAX` bounds are fixed.
+ */
+import { ENTRY_PAYLOAD_SIZE_BYTES_MAX } from '../raft/constants.ts';
+
+/** A zone id: 1 to this many characters of `[a-z0-9._-]`, starting with a letter or digit. */
+export const ZONE_ID_LENGTH_MAX = 64;
+
+/**
+ * Largest encoded proposal (one Metastore batch with its header). A Raft entry holds at most
+ * ENTRY_PAYLOAD_SIZE_BYTES_MAX, so a replicated Metastore accepts smaller values than a local one.
+ */
+export const ZONE_PROPOSAL_BYTES_MAX = ENTRY_PAYLOAD_SIZE_BYTES_MAX;
+
+/**
+ * User keys are stored under a one-byte prefix in the replica's KvStore (whose keys are at most
+ * METASTORE_KEY_BYTES_MAX), so a replicated Metastore's keys are one byte shorter.
+ */
+export const ZONE_KEY_PREFIX_BYTES = 1;
+
+/** Applied entries between two snapshots (each snapshot compacts the raft log). */
+export const SNAPSHOT_INTERVAL_ENTRIES_DEFAULT = 10_000;
+
+/** Largest snapshot a replica builds or installs: the whole state machine travels in one message. */
+export const SNAPSHOT_BYTES_MAX = 256 * 1024 * 1024;
+
+/** Keys in one snapshot: installing one is one KvStore commit (deletes and puts together). */
+export const SNAPSHOT_KEYS_MAX = 40_000;
+
+/** Proposals, reads and membership requests waiting for their outcome on one replica. */
+export const PENDING_REQUESTS_MAX = 16_384;
+
+/** Messages received and not yet stepped; beyond it messages are dropped (Raft recovers). */
+export const INBOX_MESSAGES_MAX = 16_384;
+
+/**
+ * Ticks a proposal or read may wait for its outcome before it fails with a retryable error. With
+ * the default election timeout (10 ticks) this spans several elections.
+ */
+export const REQUEST_TIMEOUT_TICKS_DEFAULT = 100;
+
+/** Proposals stepped into Raft between two Readies: all of them are persisted with one write. */
+export const PROPOSALS_PER_READY_MAX = 4096;
+
+/** Recent apply outcomes kept so that `waitFor` can answer for a token already applied. */
+export const RECENT_OUTCOMES_MAX = 4096;
+
+/** Members of a zone (voters and learners), as Raft allows. */
+export { GROUP_MEMBERS_MAX as ZONE_MEMBERS_MAX } from '../raft/constants.ts';
