@@ -2,7 +2,8 @@ import { Packr, Unpackr } from 'msgpackr';
 import { InvalidArgumentError } from '../../kernel/errors.ts';
 import type { Message } from '../../kernel/raft/message.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
-import { FRAME_BYTES_MAX, HANDSHAKE_NONCE_BYTES, ZONE_ID_LENGTH_MAX } from './limits.ts';
+import { assertZoneId } from '../../kernel/zone/zone-id.ts';
+import { FRAME_BYTES_MAX, HANDSHAKE_NONCE_BYTES } from './limits.ts';
 import { decodeRaftMessage, encodeRaftMessage } from './raft-message-codec.ts';
 import { readArray, readBytes, readCount, readString, readTuple, wireError } from './wire-values.ts';
 
@@ -51,8 +52,6 @@ const PROOF_BYTES = 32;
 const MESSAGES_PER_FRAME_MAX = 65_536;
 
 const REFUSAL_TEXT_LENGTH_MAX = 1024;
-
-const ZONE_ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
 const packer = new Packr({ useRecords: false });
 const unpacker = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -159,13 +158,13 @@ function readFrameBody(value: readonly unknown[]): Frame {
   }
 }
 
-export function isValidZoneId(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= ZONE_ID_LENGTH_MAX && ZONE_ID_PATTERN.test(value);
-}
-
 function readZoneId(value: unknown, field: string): string {
-  if (!isValidZoneId(value)) throw wireError(field, `a zone id (lowercase letters, digits and dashes, at most ${ZONE_ID_LENGTH_MAX})`, value);
-  return value;
+  try {
+    assertZoneId(value);
+    return value;
+  } catch {
+    throw wireError(field, 'a zone id (see kernel/zone/zone-id.ts)', value);
+  }
 }
 
 function readPositiveId(value: unknown, field: string): NodeId {

@@ -41,11 +41,5 @@ export const HANDSHAKE_NONCE_BYTES = 32;
 /** Bytes of a zone secret (the random part of a join token). */
 export const ZONE_SECRET_BYTES = 32;
 
-/** A zone id: lowercase letters, digits and dashes, 1 to this many characters. */
-export const ZONE_ID_LENGTH_MAX = 64;
-
-/** Peer addresses (ws:// or http:// URLs) longer than this are refused. */
-export const PEER_ADDRESS_LENGTH_MAX = 2048;
-
 /** Largest ZoneApi request body, in bytes (a Metastore batch of large values fits). */
 export const API_REQUEST_BYTES_MAX = 64 * 1024 * 1024;

@@ -1,0 +1,283 @@
+import { assert } from '../../kernel/assert.ts';
+import type { ZoneTransport, ZoneTransportRegistration } from '../../kernel/contracts/zone-transport.ts';
+import { AccessDeniedError, BusyError, ClosedError, InvalidArgumentError, NotFoundError } from '../../kernel/errors.ts';
+import type { Message } from '../../kernel/raft/message.ts';
+import type { NodeId } from '../../kernel/raft/types.ts';
+import { assertNodeId, assertPeerAddress, assertZoneId } from '../../kernel/zone/zone-id.ts';
+import type { Frame } from './frame-codec.ts';
+import { CLOSE_CODES, FrameSocket } from './frame-socket.ts';
+import { FRAME_BYTES_MAX, HANDSHAKE_TIMEOUT_MS, ZONE_SECRET_BYTES } from './limits.ts';
+import { PeerChannel, type PeerChannelStatus } from './peer-channel.ts';
+import { handshakeNonce, handshakeProof, importZoneKey, verifyHandshakeProof, type HandshakeTranscript } from './peer-handshake.ts';
+
+/** The path under a node's address where peers open their WebSocket. */
+export const RAFT_SOCKET_PATH = '/zone/v1/raft';
+
+/** Opens a client WebSocket; the default is the runtime's WebSocket, or the `ws` package in Node. */
+export type WebSocketFactory = (url: string) => Promise<WebSocket>;
+
+export interface WebSocketZoneTransportOptions {
+  /** Where connection events go (lost peers, refused handshakes); silent by default. */
+  readonly log?: (line: string) => void;
+  readonly openWebSocket?: WebSocketFactory;
+}
+
+interface ZoneEntry {
+  readonly key: Promise<CryptoKey>;
+  registration: ZoneTransportRegistration | undefined;
+  readonly peers: Map<NodeId, PeerChannel>;
+}
+
+/**
+ * ZoneTransport over WebSocket (see kernel/contracts/zone-transport.ts for the contract).
+ *
+ * A node's address is its HTTP base URL (`http://127.0.0.1:7001`, the same one its ZoneApi
+ * serves); peers open `ws://…/zone/v1/raft` there. Every connection belongs to one zone and one
+ * pair of nodes, and is authenticated by the handshake in peer-handshake.ts with that zone's
+ * secret (`trustZone`) before any raft frame crosses it: a connection that fails the handshake is
+ * refused and closed, and nothing it sent reaches a receiver. An open connection that carries a
+ * message from or to another node than the pair it authenticated is closed too.
+ *
+ * The server side is runtime glue: whatever accepts the WebSocket upgrade (node-upgrade.ts for
+ * Node's http server) hands the socket to `acceptSocket`.
+ */
+export class WebSocketZoneTransport implements ZoneTransport {
+  readonly #zones = new Map<string, ZoneEntry>();
+  readonly #log: (line: string) => void;
+  readonly #openWebSocket: WebSocketFactory;
+  readonly #handshaking = new Set<FrameSocket>();
+  #closed = false;
+
+  constructor(options: WebSocketZoneTransportOptions = {}) {
+    this.#log = options.log ?? (() => {});
+    this.#openWebSocket = options.openWebSocket ?? openRuntimeWebSocket;
+  }
+
+  /** Makes this transport serve `zoneId`, whose members prove they hold `zoneSecret`. */
+  trustZone(zoneId: string, zoneSecret: Uint8Array): void {
+    this.#assertOpen('trust a zone');
+    assertZoneId(zoneId);
+    if (!(zoneSecret instanceof Uint8Array) || zoneSecret.byteLength !== ZONE_SECRET_BYTES) {
+      throw new InvalidArgumentError(`a zone secret must be ${ZONE_SECRET_BYTES} bytes`);
+    }
+    if (this.#zones.has(zoneId)) throw new BusyError(`zone ${zoneId} is already served by this transport`);
+    const key = importZoneKey(zoneSecret);
+    key.catch(() => {}); // Awaited where used; this only keeps a rejection from going unhandled.
+    this.#zones.set(zoneId, { key, registration: undefined, peers: new Map() });
+  }
+
+  listen(registration: ZoneTransportRegistration): () => void {
+    this.#assertOpen('listen');
+    assertZoneId(registration.zoneId);
+    assertNodeId(registration.nodeId);
+    const zone = this.#zones.get(registration.zoneId);
+    if (zone === undefined) throw new NotFoundError(`cannot listen on zone ${registration.zoneId}: its secret was not given to this transport (trustZone)`);
+    if (zone.registration !== undefined) throw new BusyError(`zone ${registration.zoneId} already has a receiver on this node`);
+    zone.registration = registration;
+    return () => {
+      if (zone.registration !== registration) return;
+      zone.registration = undefined;
+      for (const peer of zone.peers.values()) peer.close();
+      zone.peers.clear();
+    };
+  }
+
+  send(zoneId: string, message: Message): void {
+    if (this.#closed) return;
+    const zone = this.#zones.get(zoneId);
+    if (zone?.registration === undefined || message.from !== zone.registration.nodeId) return;
+    this.#channel(zoneId, zone, message.to).send(message);
+  }
+
+  setPeer(zoneId: string, nodeId: NodeId, address: string): void {
+    this.#assertOpen('set a peer');
+    assertZoneId(zoneId);
+    assertNodeId(nodeId);
+    assertPeerAddress(address);
+    const url = raftSocketUrl(address);
+    const zone = this.#zones.get(zoneId);
+    if (zone?.registration === undefined) throw new NotFoundError(`cannot set a peer of zone ${zoneId}: no receiver listens on it here`);
+    this.#channel(zoneId, zone, nodeId).setAddress(url);
+  }
+
+  removePeer(zoneId: string, nodeId: NodeId): void {
+    const peers = this.#zones.get(zoneId)?.peers;
+    peers?.get(nodeId)?.close();
+    peers?.delete(nodeId);
+  }
+
+  /** Per peer of `zoneId`: connected or not, frames queued and dropped. */
+  peerStatus(zoneId: string): Map<NodeId, PeerChannelStatus> {
+    const peers = this.#zones.get(zoneId)?.peers ?? new Map<NodeId, PeerChannel>();
+    return new Map([...peers].map(([id, peer]) => [id, peer.status()]));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const socket of this.#handshaking) socket.close(CLOSE_CODES.goingAway, 'transport closed');
+    for (const zone of this.#zones.values()) {
+      for (const peer of zone.peers.values()) peer.close();
+    }
+    this.#zones.clear();
+  }
+
+  /**
+   * The server side of one connection a peer opened: runs the handshake, then hands the socket to
+   * the channel of the peer it authenticated. Never throws; a refused socket is closed with a
+   * `refused` frame saying why (EACCES for a failed proof, ENOENT for a zone or node not here).
+   */
+  acceptSocket(socket: WebSocket): void {
+    const frameSocket = new FrameSocket(socket);
+    if (this.#closed) {
+      frameSocket.close(CLOSE_CODES.goingAway, 'transport closed');
+      return;
+    }
+    this.#handshaking.add(frameSocket);
+    this.#serverHandshake(frameSocket)
+      .catch((error: unknown) => {
+        this.#log(`refused a peer connection: ${error instanceof Error ? error.message : String(error)}`);
+        if (error instanceof AccessDeniedError || error instanceof NotFoundError || error instanceof InvalidArgumentError) frameSocket.refuse(error);
+        else frameSocket.close(CLOSE_CODES.protocolError, error instanceof Error ? error.message : String(error));
+      })
+      .finally(() => this.#handshaking.delete(frameSocket));
+  }
+
+  async #serverHandshake(socket: FrameSocket): Promise<void> {
+    const hello = expectFrame(await socket.nextFrame(HANDSHAKE_TIMEOUT_MS), 'hello');
+    const zone = this.#zones.get(hello.zoneId);
+    const registration = zone?.registration;
+    if (zone === undefined || registration === undefined) throw new NotFoundError(`zone ${hello.zoneId} is not served here`);
+    if (hello.to !== registration.nodeId) throw new NotFoundError(`node ${hello.to} of zone ${hello.zoneId} is not here (this is node ${registration.nodeId})`);
+    if (hello.from === hello.to) throw new InvalidArgumentError(`node ${hello.from} cannot connect to itself`);
+    const key = await zone.key;
+    const transcript: HandshakeTranscript = {
+      zoneId: hello.zoneId,
+      client: hello.from,
+      server: hello.to,
+      clientNonce: hello.clientNonce,
+      serverNonce: handshakeNonce(),
+    };
+    socket.send({ kind: 'challenge', serverNonce: transcript.serverNonce, serverProof: await handshakeProof(key, 'server', transcript) });
+    const authenticate = expectFrame(await socket.nextFrame(HANDSHAKE_TIMEOUT_MS), 'authenticate');
+    if (!(await verifyHandshakeProof(key, 'client', transcript, authenticate.clientProof))) {
+      throw new AccessDeniedError(`node ${hello.from} did not prove that it holds the secret of zone ${hello.zoneId}`);
+    }
+    if (this.#closed || zone.registration !== registration) throw new NotFoundError(`zone ${hello.zoneId} stopped being served here`);
+    this.#openConnection(socket, registration, hello.from);
+    socket.send({ kind: 'welcome' });
+    this.#channel(hello.zoneId, zone, hello.from).acceptIncoming(socket);
+  }
+
+  /** The client side: dial, prove, and hand back an open connection for `registration`'s node. */
+  async #dial(url: string, zoneId: string, peer: NodeId): Promise<FrameSocket> {
+    const zone = this.#zones.get(zoneId);
+    const registration = zone?.registration;
+    if (zone === undefined || registration === undefined) throw new ClosedError(`zone ${zoneId} is no longer served here`);
+    const socket = new FrameSocket(await this.#openWebSocket(url));
+    try {
+      await withTimeout(socket.opened(), HANDSHAKE_TIMEOUT_MS, 'connecting');
+      const clientNonce = handshakeNonce();
+      socket.send({ kind: 'hello', zoneId, from: registration.nodeId, to: peer, clientNonce });
+      const challenge = await socket.nextFrame(HANDSHAKE_TIMEOUT_MS);
+      if (challenge.kind === 'refused') throw new Error(`refused: ${challenge.code} ${challenge.message}`);
+      const { serverNonce, serverProof } = expectFrame(challenge, 'challenge');
+      const transcript: HandshakeTranscript = { zoneId, client: registration.nodeId, server: peer, clientNonce, serverNonce };
+      const key = await zone.key;
+      if (!(await verifyHandshakeProof(key, 'server', transcript, serverProof))) {
+        throw new Error(`the server at ${url} did not prove that it holds the secret of zone ${zoneId}`);
+      }
+      socket.send({ kind: 'authenticate', clientProof: await handshakeProof(key, 'client', transcript) });
+      const answer = await socket.nextFrame(HANDSHAKE_TIMEOUT_MS);
+      if (answer.kind === 'refused') throw new Error(`refused: ${answer.code} ${answer.message}`);
+      expectFrame(answer, 'welcome');
+      this.#openConnection(socket, registration, peer);
+      return socket;
+    } catch (error) {
+      socket.close(CLOSE_CODES.policyViolation, 'handshake failed');
+      throw error;
+    }
+  }
+
+  /** Delivers what an authenticated connection carries, as long as it names the pair it proved. */
+  #openConnection(socket: FrameSocket, registration: ZoneTransportRegistration, peer: NodeId): void {
+    socket.deliverRaftTo((messages) => {
+      for (const message of messages) {
+        if (message.from !== peer || message.to !== registration.nodeId) {
+          socket.close(CLOSE_CODES.policyViolation, `a message from ${message.from} to ${message.to} on the connection of ${peer} to ${registration.nodeId}`);
+          return;
+        }
+        this.#deliver(registration, message);
+      }
+    });
+  }
+
+  #deliver(registration: ZoneTransportRegistration, message: Message): void {
+    const zone = this.#zones.get(registration.zoneId);
+    if (this.#closed || zone?.registration !== registration) return;
+    try {
+      registration.receive(message);
+    } catch (error) {
+      this.#log(`the receiver of zone ${registration.zoneId} threw on a ${message.type} message: ${String(error)}`);
+    }
+  }
+
+  #channel(zoneId: string, zone: ZoneEntry, peer: NodeId): PeerChannel {
+    let channel = zone.peers.get(peer);
+    if (channel === undefined) {
+      const registration = zone.registration;
+      assert(registration !== undefined, 'a channel needs a registered local node');
+      channel = new PeerChannel({
+        localNodeId: registration.nodeId,
+        peerNodeId: peer,
+        dial: (url) => this.#dial(url, zoneId, peer),
+        onUnreachable: () => registration.unreachable?.(peer),
+        log: (line) => this.#log(`zone ${zoneId}: ${line}`),
+      });
+      zone.peers.set(peer, channel);
+    }
+    return channel;
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#closed) throw new ClosedError(`cannot ${operation}: the zone transport is closed`);
+  }
+}
+
+/** `http://host:port` (a node's address) or `ws://…` to the URL of its raft socket. */
+export function raftSocketUrl(address: string): string {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new InvalidArgumentError(`invalid peer address ${JSON.stringify(address)}: expected an http://, https://, ws:// or wss:// URL`);
+  }
+  const schemes: Record<string, string> = { 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' };
+  const scheme = schemes[url.protocol];
+  if (scheme === undefined) throw new InvalidArgumentError(`invalid peer address ${JSON.stringify(address)}: expected an http://, https://, ws:// or wss:// URL`);
+  return `${scheme}//${url.host}${RAFT_SOCKET_PATH}`;
+}
+
+function expectFrame<K extends Frame['kind']>(frame: Frame, kind: K): Extract<Frame, { kind: K }> {
+  if (frame.kind !== kind) throw new InvalidArgumentError(`expected a ${kind} frame in the handshake, got ${frame.kind}`);
+  return frame as Extract<Frame, { kind: K }>;
+}
+
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The runtime's standard WebSocket (Deno, browsers, Node 22+), else the `ws` package (Node 20). */
+async function openRuntimeWebSocket(url: string): Promise<WebSocket> {
+  if (typeof globalThis.WebSocket === 'function') return new globalThis.WebSocket(url);
+  const { WebSocket: NodeWebSocket } = await import('ws');
+  return new NodeWebSocket(url, { maxPayload: FRAME_BYTES_MAX }) as unknown as WebSocket;
+}
