@@ -4,14 +4,18 @@ import type { Message } from '../../kernel/raft/message.ts';
 import { decodeFrame, encodeFrame, type Frame } from './frame-codec.ts';
 import { SEND_QUEUE_FRAMES_MAX } from './limits.ts';
 
-/** WebSocket close codes (RFC 6455 §7.4) this transport uses. */
+/**
+ * WebSocket close codes this transport uses. Application codes (4000-4999), because the standard
+ * WebSocket API (browsers, Deno, Node 22+) lets a client close with 1000 or 3000-4999 only; each
+ * mirrors the RFC 6455 §7.4 code it is named after in its last digits.
+ */
 export const CLOSE_CODES = {
-  goingAway: 1001,
-  protocolError: 1002,
-  invalidData: 1007,
-  policyViolation: 1008,
-  /** Application code: a second connection between the same pair of nodes replaced this one. */
+  /** A second connection between the same pair of nodes replaced this one. */
   duplicate: 4000,
+  goingAway: 4001,
+  protocolError: 4002,
+  invalidData: 4007,
+  policyViolation: 4008,
 } as const;
 
 /**
@@ -23,7 +27,7 @@ export const CLOSE_CODES = {
  * most one frame can be waiting, and a peer that sends more, or a raft frame, is closed.
  * Open phase (after `deliverRaftTo`): raft frames go to the callback; any other frame closes the
  * connection. A frame that fails to decode closes the connection in either phase (close code
- * 1007 with the decoder's message as the reason); nothing a peer sends can throw out of here.
+ * 4007 with the decoder's message as the reason); nothing a peer sends can throw out of here.
  */
 export class FrameSocket {
   readonly #socket: WebSocket;

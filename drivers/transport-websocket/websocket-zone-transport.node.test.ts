@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket } from 'ws';
 import type { Message } from '../../kernel/raft/message.ts';
 import { decodeFrame, encodeFrame, packValue } from './frame-codec.ts';
+import { CLOSE_CODES } from './frame-socket.ts';
 import { ZONE_SECRET_BYTES } from './limits.ts';
 import { serveZoneTransport } from './node-upgrade.ts';
 import { raftSocketUrl, WebSocketZoneTransport } from './websocket-zone-transport.ts';
@@ -134,7 +135,7 @@ describe('WebSocketZoneTransport', () => {
     await until(() => frames.length === 1, 'the challenge');
     expect(decodeFrame(frames[0]!).kind).toBe('challenge');
     socket.send(encodeFrame({ kind: 'authenticate', clientProof: new Uint8Array(32).fill(1) }));
-    expect(await closed).toBe(1008);
+    expect(await closed).toBe(CLOSE_CODES.policyViolation);
     expect(decodeFrame(frames[1]!)).toMatchObject({ kind: 'refused', code: 'EACCES' });
     expect(one.received).toEqual([]);
   });
@@ -143,7 +144,7 @@ describe('WebSocketZoneTransport', () => {
     const one = await startNode(1, secret(7));
     const { socket, closed } = await rawSocket(one.address);
     socket.send(encodeFrame({ kind: 'raft', messages: [heartbeat(2, 1, 1)] }));
-    expect(await closed).toBe(1008);
+    expect(await closed).toBe(CLOSE_CODES.policyViolation);
     expect(one.received).toEqual([]);
   });
 
@@ -152,11 +153,11 @@ describe('WebSocketZoneTransport', () => {
     for (const bad of [new Uint8Array([0xc1, 0x00]), packValue([99, 1]), packValue('hello')]) {
       const { socket, closed } = await rawSocket(one.address);
       socket.send(bad);
-      expect(await closed).toBe(1007);
+      expect(await closed).toBe(CLOSE_CODES.invalidData);
     }
     const text = await rawSocket(one.address);
     text.socket.send('not binary');
-    expect(await text.closed).toBe(1007);
+    expect(await text.closed).toBe(CLOSE_CODES.invalidData);
     const two = await startNode(2, secret(7));
     two.transport.setPeer(ZONE, 1, one.address);
     two.transport.send(ZONE, heartbeat(2, 1, 1));
@@ -171,7 +172,7 @@ describe('WebSocketZoneTransport', () => {
     ]) {
       const { socket, frames, closed } = await rawSocket(one.address);
       socket.send(encodeFrame({ kind: 'hello', from: 2, clientNonce: new Uint8Array(32), ...hello }));
-      expect(await closed).toBe(1008);
+      expect(await closed).toBe(CLOSE_CODES.policyViolation);
       expect(decodeFrame(frames[0]!)).toMatchObject({ kind: 'refused', code: 'ENOENT' });
     }
   });
