@@ -66,3 +66,31 @@ export const GROUP_MEMBERS_MAX = 64;
  * in-flight limit stops it first, this is the backstop that makes the bound visible.
  */
 export const APPENDS_PER_ACKNOWLEDGEMENT_MAX = INFLIGHT_MESSAGES_MAX;
+
+/**
+ * KvRaftStorage keeps the live log (entries after the snapshot) in memory, because RaftStorage
+ * reads are synchronous: at most this many entry bytes (counted as `entrySizeBytes`). A persist
+ * that would grow the log beyond it is refused with BusyError until the application snapshots.
+ */
+export const RAFT_STORAGE_LOG_BYTES_MAX = 256 * 1024 * 1024;
+
+/**
+ * Entries one `persist` may carry: each is one operation of one KvStore commit, and a commit holds
+ * at most METASTORE_BATCH_OPERATIONS_MAX (100,000). A driver loop bounds its Readies below this.
+ */
+export const RAFT_STORAGE_PERSIST_ENTRIES_MAX = 50_000;
+
+/**
+ * Entry keys left behind by compaction or a replaced tail are deleted by later writes, at most this
+ * many per commit, so that no write carries an unbounded deletion.
+ */
+export const RAFT_STORAGE_GARBAGE_DELETES_PER_COMMIT_MAX = 10_000;
+
+/** Snapshot data is stored in chunks of this size (a KvStore value holds at most 16 MiB). */
+export const RAFT_STORAGE_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+
+/** The largest snapshot KvRaftStorage stores; it also keeps the latest one in memory. */
+export const RAFT_STORAGE_SNAPSHOT_BYTES_MAX = 512 * 1024 * 1024;
+
+/** The longest key prefix KvRaftStorage accepts (its keys add at most 9 bytes to it). */
+export const RAFT_STORAGE_KEY_PREFIX_BYTES_MAX = 1024;

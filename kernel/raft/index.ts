@@ -6,6 +6,7 @@ export * from './constants.ts';
 export { applyConfChangeTo, decodeConfChange, describeConfChange, encodeConfChange, isJoint } from './conf-change.ts';
 export { entrySizeBytes } from './entry-size.ts';
 export { ProposalDroppedError } from './errors.ts';
+export { KvRaftStorage, type KvRaftStorageOptions } from './kv-raft-storage.ts';
 export { MemoryRaftStorage, type MemoryRaftStorageOptions } from './memory-storage.ts';
 export type * from './message.ts';
 export { isResponseMessage } from './message.ts';

@@ -132,6 +132,10 @@ export class MemoryRaftStorage implements WritableRaftStorage {
 
   async persist(request: RaftPersistRequest): Promise<void> {
     this.throwIfClosed('persist');
+    const currentIndex = this.currentSnapshot.metadata.index;
+    if (request.snapshot !== undefined && request.snapshot.metadata.index < currentIndex) {
+      throw new InvalidArgumentError(`cannot persist a snapshot at ${request.snapshot.metadata.index}: the current snapshot is already at ${currentIndex}`);
+    }
     if (request.snapshot !== undefined) this.applySnapshot(request.snapshot);
     this.append(request.entries);
     if (request.hardState !== undefined) this.setHardState(request.hardState);
@@ -139,13 +143,16 @@ export class MemoryRaftStorage implements WritableRaftStorage {
 
   async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
     this.throwIfClosed('createSnapshot');
+    if (index > this.lastIndex()) throw new InvalidArgumentError(`cannot create a snapshot at ${index}: the log ends at ${this.lastIndex()}`);
     const snapshot = this.createSnapshotSynchronously(index, confState, data);
     this.compactSynchronously(index);
     return snapshot;
   }
 
+  /** Unlike `compactSynchronously`, an index already compacted is not an error: there is nothing to do. */
   async compact(compactIndex: number): Promise<void> {
     this.throwIfClosed('compact');
+    if (compactIndex < this.firstIndex()) return;
     this.compactSynchronously(compactIndex);
   }
 

@@ -64,8 +64,9 @@ export interface RaftPersistRequest {
  * write once it has resolved.
  *
  * Errors: `InvalidArgumentError` (EINVAL) for a snapshot or compaction the log cannot take (older
- * than the current snapshot, beyond what it covers); `CompactedError` (ECOMPACTED) when compacting
- * at or below the current compaction point; `ClosedError` (ECLOSED) after `close()`;
+ * than the current snapshot, beyond the log or beyond what the snapshot covers); `BusyError`
+ * (EBUSY) when the storage's bound on the log it holds is reached (create a snapshot first);
+ * `ClosedError` (ECLOSED) after `close()`;
  * `CorruptionError` (ECORRUPT) when stored state cannot be decoded. A write that rejects with any
  * other error (the medium failed) leaves the storage unusable: close it and reopen.
  */
@@ -77,7 +78,10 @@ export interface WritableRaftStorage extends RaftStorage {
    * and compacts the log up to it. `index` must lie above the current snapshot and within the log.
    */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot>;
-  /** Discards entries up to and including `compactIndex` (must be <= the latest snapshot's index or applied). */
+  /**
+   * Discards entries up to and including `compactIndex` (must be <= the latest snapshot's index or
+   * applied). Compacting an index that is already compacted does nothing.
+   */
   compact(compactIndex: number): Promise<void>;
   /** Releases the storage: later writes reject with ClosedError. Idempotent; does not close a shared KvStore or file. */
   close(): Promise<void>;
