@@ -1,3 +1,4 @@
+import { readSync, writeSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { assert } from '../../kernel/assert.ts';
@@ -13,6 +14,13 @@ import { errorCode, syncDirectory } from './file-system-errors.ts';
 /**
  * A StorageFile on the local disk through a `node:fs/promises` FileHandle (Node and Deno): reads and
  * writes are pread/pwrite at a position, `sync` is fdatasync, `truncate` is ftruncate.
+ *
+ * Reads and writes are synchronous calls on the handle's descriptor. They land in the operating
+ * system's page cache and take a few microseconds, while a trip through libuv's thread pool costs
+ * 30-100 µs and a promise each, more than the copy itself (measured: a commit of 4 pages plus
+ * fdatasync took 0.41 ms with parallel async writes, 0.20 ms with synchronous ones, the same as one
+ * page and fdatasync). This is the trade lmdb makes with mmap. `sync`, which waits for the device,
+ * stays asynchronous, so the event loop keeps serving while a commit waits for the disk.
  *
  * The file has one writer: this object. It keeps the size in memory (read once at open, then
  * updated by its own writes and truncates), so `size()` and reads cost no stat; a file changed
@@ -57,7 +65,7 @@ export class NodeStorageFile implements StorageFile {
     const bytes = new Uint8Array(available);
     let read = 0;
     while (read < available) {
-      const { bytesRead } = await this.#handle.read(bytes, read, available - read, offset + read);
+      const bytesRead = readSync(this.#handle.fd, bytes, read, available - read, offset + read);
       if (bytesRead === 0) break; // The file is shorter than we knew: someone else cut it.
       read += bytesRead;
     }
@@ -71,7 +79,7 @@ export class NodeStorageFile implements StorageFile {
     if (data.length === 0) return;
     let written = 0;
     while (written < data.length) {
-      const { bytesWritten } = await this.#handle.write(data, written, data.length - written, offset + written);
+      const bytesWritten = writeSync(this.#handle.fd, data, written, data.length - written, offset + written);
       assert(bytesWritten > 0, 'a file write made no progress');
       written += bytesWritten;
     }

@@ -70,8 +70,11 @@ export const COMMIT_QUEUE_LENGTH_MAX = 100_000;
 /** Identifies a nexusfs KV store in its meta pages ("NXKV"). */
 export const META_MAGIC = 0x4e584b56;
 
-/** The on-disk format; a store written in another format is refused, not guessed at. */
-export const FORMAT_VERSION = 1;
+/**
+ * The on-disk format; a store written in another format is refused, not guessed at.
+ * 2: freelist delta pages (see freelist.ts).
+ */
+export const FORMAT_VERSION = 2;
 
 /** Adjacent page writes of one commit are joined into single writes of at most this many bytes. */
 export const WRITE_COALESCE_BYTES_MAX = 1024 * 1024;
@@ -87,6 +90,13 @@ export const PREFETCH_READS_CONCURRENT_MAX = 32;
  * common commit with a short freelist writes its path and the meta page, and no freelist page.
  */
 export const META_INLINE_FREE_PAGES_MAX = 256;
+
+/**
+ * A freelist chain takes delta pages until they would outnumber its base pages or this many,
+ * whichever is more; then a commit writes a new base. Each commit pays about one delta page, and
+ * a base rewrite every so often, instead of the whole freelist every time.
+ */
+export const FREELIST_DELTA_PAGES_MIN = 16;
 
 /**
  * How far txn numbering jumps when a store opens after a crash. Pages of commits lost in the crash

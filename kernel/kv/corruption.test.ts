@@ -90,10 +90,10 @@ describe('KV corruption detection', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     const image = file.image();
     const freelistPages = [];
     for (let pageId = 2; pageId < image.length / PAGE_BYTES; pageId++) {
-      if (image[pageId * PAGE_BYTES + 4] === PAGE_KIND.freelist) freelistPages.push(pageId);
+      if (isFreelistKind(image[pageId * PAGE_BYTES + 4]!)) freelistPages.push(pageId);
     }
     expect(freelistPages.length).toBeGreaterThan(0);
-    // Damage every page that ever held a freelist: the live chain is one of them.
+    // Damage every page that ever held a freelist (base or delta): the live chain is among them.
     const damaged = new CountingStorageFile(image);
     for (const pageId of freelistPages) damaged.corrupt(pageId * PAGE_BYTES + 40);
     const reopened = await openKvStore(damaged);
@@ -103,3 +103,7 @@ describe('KV corruption detection', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     await reopened.close();
   });
 });
+
+function isFreelistKind(kind: number): boolean {
+  return kind === PAGE_KIND.freelist || kind === PAGE_KIND.freelistDelta;
+}

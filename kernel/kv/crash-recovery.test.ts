@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PAGE_BYTES } from './constants.ts';
+import { FREELIST_DELTA_PAGES_MIN, PAGE_BYTES } from './constants.ts';
 import type { KvStore } from './kv-store-types.ts';
 import { PAGE_KIND } from './page-format.ts';
 import { openKvStore } from './kv-store.ts';
@@ -22,6 +22,8 @@ interface WorkloadShape {
   operationsMax: number;
   /** Crash points checked at most: beyond it, every n-th write is a crash point. */
   crashPointsMax: number;
+  /** Relaxed commits overwriting every key first, so the freelist grows long (none by default). */
+  growRounds?: number;
 }
 
 /** Few keys, small commits: every crash point lands in a different kind of commit. */
@@ -29,6 +31,12 @@ const SMALL_WORKLOAD: WorkloadShape = { commits: 40, keys: 24, operationsMax: 12
 
 /** Enough keys and large enough commits that the freelist outgrows the meta page. */
 const LARGE_WORKLOAD: WorkloadShape = { commits: 8, keys: 1500, operationsMax: 600, crashPointsMax: 24 };
+
+/**
+ * Long enough, with enough pages freed per commit, that commits write freelist delta pages on a
+ * chain and, once the deltas outgrow the base, a new base (see freelist.ts).
+ */
+const FREELIST_DELTA_WORKLOAD: WorkloadShape = { commits: 30, keys: 2000, operationsMax: 12, crashPointsMax: 14, growRounds: 8 };
 
 async function describeState(store: KvStore): Promise<string> {
   const page = await store.scan({ limit: 10_000 });
@@ -42,7 +50,14 @@ async function recordWorkload(seed: number, shape: WorkloadShape = SMALL_WORKLOA
   const store = await openKvStore(file, { cachePages: 16 });
   const states = [await describeState(store)];
   file.mark('state 0 durable');
+  const growRounds = shape.growRounds ?? 0;
   for (let commit = 1; commit <= shape.commits; commit++) {
+    if (commit <= growRounds) {
+      const overwrite = Array.from({ length: shape.keys }, (_, index) => ({ type: 'put' as const, key: numberedKey(index), value: random.bytes(100) }));
+      await store.commit(overwrite, [], { durability: 'relaxed' });
+      states.push(await describeState(store));
+      continue;
+    }
     const operations = Array.from({ length: 1 + random.below(shape.operationsMax) }, () => {
       const key = numberedKey(random.below(shape.keys));
       if (random.below(4) === 0) return { type: 'delete' as const, key };
@@ -71,13 +86,18 @@ function lastDurableState(events: readonly StorageEvent[], eventCount: number): 
   return last;
 }
 
-/** Whether a write holds a page of a freelist chain (the freelist outgrew the meta page). */
-function writesFreelistPage(event: StorageEvent): boolean {
-  if (event.kind !== 'write' || event.offset % PAGE_BYTES !== 0) return false;
+/** Whether a write holds a page of `kind` (a freelist base or delta page, say). */
+function writesPageOfKind(event: StorageEvent, kind: number): boolean {
+  return countPagesOfKind(event, kind) > 0;
+}
+
+function countPagesOfKind(event: StorageEvent, kind: number): number {
+  if (event.kind !== 'write' || event.offset % PAGE_BYTES !== 0) return 0;
+  let count = 0;
   for (let offset = 0; offset + PAGE_BYTES <= event.data.length; offset += PAGE_BYTES) {
-    if (event.data[offset + 4] === PAGE_KIND.freelist) return true;
+    if (event.data[offset + 4] === kind) count++;
   }
-  return false;
+  return count;
 }
 
 function randomFates(random: SeededRandom) {
@@ -100,6 +120,7 @@ describe('KV crash recovery', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     { seed: 2, shape: SMALL_WORKLOAD },
     { seed: 3, shape: SMALL_WORKLOAD },
     { seed: 5, shape: LARGE_WORKLOAD },
+    { seed: 6, shape: FREELIST_DELTA_WORKLOAD },
   ];
   for (const { seed, shape } of runs) {
     it(`recovers a whole, acknowledged state after a crash at any write (seed ${seed}, ${shape.keys} keys)`, async () => {
@@ -123,7 +144,14 @@ describe('KV crash recovery', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
         await checkStoreFile(new CountingStorageFile(image));
       }
       expect(crashPoints).toBeGreaterThan(Math.min(shape.commits, shape.crashPointsMax - 1));
-      if (shape === LARGE_WORKLOAD) expect(events.some(writesFreelistPage)).toBe(true);
+      if (shape === LARGE_WORKLOAD) expect(events.some((event) => writesPageOfKind(event, PAGE_KIND.freelist))).toBe(true);
+      if (shape === FREELIST_DELTA_WORKLOAD) {
+        // Both kinds of freelist page were written: more delta pages than a chain takes
+        // (FREELIST_DELTA_PAGES_MIN), so a base was written again after deltas.
+        const pagesOfKind = (kind: number) => events.reduce((count, event) => count + countPagesOfKind(event, kind), 0);
+        expect(pagesOfKind(PAGE_KIND.freelistDelta)).toBeGreaterThan(FREELIST_DELTA_PAGES_MIN);
+        expect(pagesOfKind(PAGE_KIND.freelist)).toBeGreaterThan(1);
+      }
     });
   }
 

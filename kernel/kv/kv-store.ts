@@ -41,7 +41,7 @@ import { prefetchLeaves } from './prefetch.ts';
 import { type LoadedFreelist, type RecoveredState, readCheckedFreelist, recoverState } from './recovery.ts';
 import { NEEDS_FILE, readEntry, readEntryCached, scanTree } from './tree-read.ts';
 import { coalesceWrites } from './write-coalescing.ts';
-import { WriteTransaction } from './write-transaction.ts';
+import { type FreelistChain, WriteTransaction } from './write-transaction.ts';
 import { applyBatches } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
 
@@ -87,7 +87,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    * transaction frees); undefined until the first write transaction reads them.
    */
   #freeSpace: FreeSpace | undefined;
-  #freelistPageIds: readonly number[] = [];
+  #freelistChain: FreelistChain = { head: undefined, pageIds: [], basePageCount: 0 };
   /** The txn of the last state known durable, and the meta slot holding it (never overwritten). */
   #durableTxn: number;
   #durableSlot: number;
@@ -413,7 +413,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     }
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
     const finished = transaction.finish({
-      freelistPageIds: this.#freelistPageIds,
+      freelistChain: this.#freelistChain,
       lastVersion: Math.max(...versions),
       durableTxn: this.#durableTxn,
     });
@@ -426,7 +426,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     if (durable) await this.#syncFile(committed);
     for (const node of transaction.dirtyNodes) this.#pages.cache.set(node);
     this.#committed = committed;
-    this.#freelistPageIds = finished.freelistPageIds;
+    this.#freelistChain = finished.freelistChain;
     allocator.commit();
   }
 
@@ -439,7 +439,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   #useFreelist(freelist: LoadedFreelist): void {
     this.#freeSpace = FreeSpace.fromFreelist(freelist.entries, this.#committed.meta.txn);
-    this.#freelistPageIds = freelist.pageIds;
+    this.#freelistChain = { head: this.#committed.meta.freelist, pageIds: freelist.pageIds, basePageCount: freelist.basePageCount };
   }
 
   async #syncFile(state: CommittedState): Promise<void> {

@@ -1,7 +1,7 @@
 import { assert } from '../assert.ts';
 import { FIRST_DATA_PAGE_ID, PAGE_ID_MAX } from './constants.ts';
 import type { FreeSpace } from './free-space.ts';
-import type { FreePageSink } from './freelist.ts';
+import type { FreePage, FreePageSink, FreelistDelta } from './freelist.ts';
 
 /**
  * Page allocation for one write transaction, over the engine's FreeSpace.
@@ -86,6 +86,21 @@ export class PageAllocator {
   /** Gives back every reusable page taken: the transaction will not commit. */
   abandon(): void {
     this.#space.giveBack(this.#takenPages, this.#takenRuns);
+  }
+
+  /**
+   * What this transaction changes in the committed freelist: the reusable pages it took leave it;
+   * its own leftover pages (free to anyone) and the committed pages it freed join it.
+   */
+  freelistDelta(): FreelistDelta {
+    const removed = [...this.#takenPages];
+    for (const run of this.#takenRuns) {
+      for (let pageId = run.first; pageId < run.first + run.count; pageId++) removed.push(pageId);
+    }
+    const added: FreePage[] = this.#ownFree.map((pageId) => ({ pageId, freedTxn: 0 }));
+    for (const pageId of this.#freedPages) added.push({ pageId, freedTxn: this.#txn });
+    for (const pageId of this.#freedRunPages) added.push({ pageId, freedTxn: this.#txn });
+    return { removed, added };
   }
 
   /** Streams the freelist this transaction commits: the FreeSpace's entries plus its own frees. */

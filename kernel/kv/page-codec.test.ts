@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { PAGE_BYTES } from './constants.ts';
-import { decodeFreelistPage, FreelistEncoder, FREELIST_ENTRIES_PER_PAGE } from './freelist.ts';
+import {
+  applyFreelistChain,
+  decodeFreelistChainPage,
+  decodeFreelistPage,
+  encodeFreelistDelta,
+  FreelistEncoder,
+  FREELIST_ENTRIES_PER_PAGE,
+  freelistDeltaPagesNeeded,
+} from './freelist.ts';
 import { decodeMeta, encodeMeta, type Meta } from './meta.ts';
 import { type BranchNode, type LeafNode, computeBranchPayloadBytes, computeLeafPayloadBytes } from './node.ts';
 import { decodeNode, encodeNode } from './node-codec.ts';
@@ -110,5 +118,45 @@ describe('KV page encoding', () => {
     const tail = decodeFreelistPage(second!, { pageId: 41, txn: 9 });
     expect(tail.next).toBeUndefined();
     expect([...head.entries, ...tail.entries]).toEqual(entries);
+  });
+
+  it('round-trips freelist deltas across pages and applies a chain from its base', () => {
+    const base = new FreelistEncoder([50], 3);
+    for (let pageId = 100; pageId < 110; pageId++) base.add(pageId, 2);
+    const [basePage] = base.finish();
+    // More records than one page holds: 900 removals and 400 additions span several pages.
+    const removed = Array.from({ length: 10 }, (_, index) => 100 + index);
+    const added = Array.from({ length: 1290 }, (_, index) => ({ pageId: 200 + index, freedTxn: 7 }));
+    const needed = freelistDeltaPagesNeeded(removed.length, added.length);
+    expect(needed).toBe(4);
+    const pageIds = [60, 61, 62, 63, 64];
+    const pages = encodeFreelistDelta({ removed, added }, { pageIds, txn: 7, previous: { pageId: 50, txn: 3 } });
+    expect(pages).toHaveLength(5);
+    // Chain order is newest first: the last delta page is the head, the base page the tail.
+    const chainIds = [64, 63, 62, 61, 60, 50];
+    const decoded = chainIds.map((pageId, index) =>
+      decodeFreelistChainPage(index === chainIds.length - 1 ? basePage! : pages[pageIds.indexOf(pageId)]!, { pageId, txn: pageId === 50 ? 3 : 7 }),
+    );
+    expect(decoded.map((page) => page.next?.pageId)).toEqual([63, 62, 61, 60, 50, undefined]);
+    const { entries, basePageCount } = applyFreelistChain(decoded, chainIds);
+    expect(basePageCount).toBe(1);
+    expect(entries.sort((a, b) => a.pageId - b.pageId)).toEqual(added);
+    // A delta page where a base page is expected is refused.
+    expectCorrupt(() => decodeFreelistPage(pages[0]!, { pageId: 60, txn: 7 }));
+  });
+
+  it('refuses a freelist chain whose deltas do not fit its base', () => {
+    const base = new FreelistEncoder([50], 3);
+    base.add(100, 2);
+    const baseDecoded = decodeFreelistChainPage(base.finish()[0]!, { pageId: 50, txn: 3 });
+    const delta = (removed: number[], added: { pageId: number; freedTxn: number }[]) =>
+      decodeFreelistChainPage(encodeFreelistDelta({ removed, added }, { pageIds: [60], txn: 7, previous: { pageId: 50, txn: 3 } })[0]!, { pageId: 60, txn: 7 });
+    expectCorrupt(() => applyFreelistChain([delta([101], []), baseDecoded], [60, 50]));
+    expectCorrupt(() => applyFreelistChain([delta([], [{ pageId: 100, freedTxn: 7 }]), baseDecoded], [60, 50]));
+    expectCorrupt(() => applyFreelistChain([baseDecoded, delta([], [])], [50, 60]));
+    expect(applyFreelistChain([delta([100], [{ pageId: 100, freedTxn: 0 }]), baseDecoded], [60, 50]).entries).toEqual([{ pageId: 100, freedTxn: 0 }]);
+    // A delta page that claims to point at a newer page is damaged.
+    const forward = encodeFreelistDelta({ removed: [], added: [] }, { pageIds: [60], txn: 7, previous: { pageId: 50, txn: 9 } })[0]!;
+    expectCorrupt(() => decodeFreelistChainPage(forward, { pageId: 60, txn: 7 }));
   });
 });

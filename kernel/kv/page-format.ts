@@ -21,11 +21,13 @@ import { FORMAT_VERSION, PAGE_BYTES, PAGE_HEADER_BYTES, PAGE_ID_MAX } from './co
  * (low word, then high word).
  */
 
-export const PAGE_KIND = { meta: 1, branch: 2, leaf: 3, overflow: 4, freelist: 5 } as const;
+export const PAGE_KIND = { meta: 1, branch: 2, leaf: 3, overflow: 4, freelist: 5, freelistDelta: 6 } as const;
 export type PageKind = (typeof PAGE_KIND)[keyof typeof PAGE_KIND];
 
 const CHECKSUM_OFFSET = 0;
 const KIND_OFFSET = 4;
+/** Where the kind byte is, for decoders that choose what to expect by it before checking the page. */
+export const PAGE_KIND_OFFSET = KIND_OFFSET;
 const FORMAT_OFFSET = 5;
 const COUNT_OFFSET = 6;
 const PAGE_ID_OFFSET = 8;

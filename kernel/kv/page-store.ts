@@ -2,7 +2,7 @@ import { assert } from '../assert.ts';
 import { CorruptionError } from '../errors.ts';
 import type { StorageFile } from '../contracts/storage-file.ts';
 import { META_SLOT_COUNT, PAGE_BYTES } from './constants.ts';
-import { type FreePage, decodeFreelistPage } from './freelist.ts';
+import { type FreePage, type FreelistChainPage, applyFreelistChain, decodeFreelistChainPage } from './freelist.ts';
 import type { OverflowReference, PageReference, TreeNode } from './node.ts';
 import { decodeNode } from './node-codec.ts';
 import { decodeOverflowRun, overflowPageCount } from './overflow.ts';
@@ -78,18 +78,25 @@ export class PageStore {
     return decodeOverflowRun(run, reference);
   }
 
-  /** The whole freelist chain from `head`: its entries and the ids of the chain's own pages. */
-  async readFreelist(head: PageReference | undefined, pagesMax: number): Promise<{ entries: FreePage[]; pageIds: number[] }> {
-    const entries: FreePage[] = [];
+  /**
+   * The freelist the chain from `head` describes (base and deltas applied, see freelist.ts), the
+   * ids of the chain's own pages, newest first, and how many of them are base pages.
+   */
+  async readFreelist(
+    head: PageReference | undefined,
+    pagesMax: number,
+  ): Promise<{ entries: FreePage[]; pageIds: number[]; basePageCount: number }> {
+    const chainPages: FreelistChainPage[] = [];
     const pageIds: number[] = [];
     for (let reference = head; reference !== undefined; ) {
       if (pageIds.length >= pagesMax) throw new CorruptionError(`the freelist chain is longer than the ${pagesMax} pages of the store`);
       const page = await this.file.read(pageOffsetBytes(reference.pageId), PAGE_BYTES);
-      const decoded = decodeFreelistPage(page, reference);
+      const decoded = decodeFreelistChainPage(page, reference);
       pageIds.push(reference.pageId);
-      entries.push(...decoded.entries);
+      chainPages.push(decoded);
       reference = decoded.next;
     }
-    return { entries, pageIds };
+    const { entries, basePageCount } = applyFreelistChain(chainPages, pageIds);
+    return { entries, pageIds, basePageCount };
   }
 }

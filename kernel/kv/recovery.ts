@@ -42,8 +42,10 @@ export interface RecoveredState {
 
 export interface LoadedFreelist {
   entries: FreePage[];
-  /** The pages of the chain itself. */
+  /** The pages of the chain itself, newest first. */
   pageIds: number[];
+  /** How many of those (the last ones) are base pages; the rest are delta pages. */
+  basePageCount: number;
 }
 
 /** The state of a store that has never committed. */
@@ -146,7 +148,7 @@ async function createStore(pages: PageStore): Promise<RecoveredState> {
   const meta = emptyMeta();
   await pages.file.write(0, encodeMeta(0, meta));
   await pages.file.sync();
-  return { meta, slot: 0, freelist: { entries: [], pageIds: [] }, txnFloor: 0, versionFloor: 0 };
+  return { meta, slot: 0, freelist: { entries: [], pageIds: [], basePageCount: 0 }, txnFloor: 0, versionFloor: 0 };
 }
 
 /** Reads and checks every page of the state newer than `trustedThroughTxn`. */
@@ -179,7 +181,7 @@ async function verifyTree(
 /** The freelist of `meta`, every page checked, every entry inside the store. */
 export async function readCheckedFreelist(pages: PageStore, meta: Meta): Promise<LoadedFreelist> {
   const freelist =
-    meta.freelist === undefined ? { entries: meta.inlineFreePages, pageIds: [] } : await pages.readFreelist(meta.freelist, meta.pageCount);
+    meta.freelist === undefined ? { entries: meta.inlineFreePages, pageIds: [], basePageCount: 0 } : await pages.readFreelist(meta.freelist, meta.pageCount);
   if (freelist.entries.length !== meta.freelistEntryCount) {
     throw new CorruptionError(`the freelist holds ${freelist.entries.length} entries, the meta page says ${meta.freelistEntryCount}`);
   }

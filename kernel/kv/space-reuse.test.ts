@@ -67,4 +67,33 @@ describe('KV space reuse', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     expect(await file.size()).toBeLessThanOrEqual(relaxedSize * 1.3);
     await store.close();
   });
+
+  it('writes a bounded number of pages per commit however long the freelist grows', async () => {
+    const file = new CountingStorageFile();
+    const store = await openKvStore(file, { cachePages: 64 });
+    const random = new SeededRandom(4);
+    const keys = 8000;
+    const overwrite = () => Array.from({ length: keys }, (_, index) => ({ type: 'put' as const, key: numberedKey(index), value: random.bytes(100) }));
+    await store.batch(overwrite());
+    // Relaxed overwrites cannot reuse what they free: the freelist grows to thousands of pages.
+    for (let round = 0; round < 12; round++) await store.commit(overwrite(), [], { durability: 'relaxed' });
+    await store.sync();
+    const freePages = (await store.stats()).freePageCount;
+    expect(freePages).toBeGreaterThan(10 * 340);
+    const writesBefore = file.writtenBytes;
+    const commits = 200;
+    for (let index = 0; index < commits; index++) await store.put(numberedKey(random.below(keys)), random.bytes(100));
+    const pagesPerCommit = (file.writtenBytes - writesBefore) / 4096 / commits;
+    // The tree path, the meta page, a delta page, and now and then a new base (a dozen pages of
+    // entries, amortized over the commits between rewrites): far below a full freelist per commit.
+    expect(pagesPerCommit).toBeLessThan(8);
+    await store.close();
+    const report = await checkStoreFile(new CountingStorageFile(file.image()));
+    expect(report.entryCount).toBe(keys);
+    expect(report.freePages).toBeGreaterThan(10 * 340 - commits * 8);
+    const reopened = await openKvStore(new CountingStorageFile(file.image()));
+    expect((await reopened.stats()).freePageCount).toBe(report.freePages);
+    await reopened.put(numberedKey(1), random.bytes(10));
+    await reopened.close();
+  });
 });

@@ -12,6 +12,7 @@ export class CountingStorageFile implements StorageFile {
   #closed = false;
   syncCount = 0;
   writeCount = 0;
+  writtenBytes = 0;
   readCount = 0;
   failNextSync = false;
 
@@ -31,6 +32,7 @@ export class CountingStorageFile implements StorageFile {
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.#assertOpen();
     this.writeCount++;
+    this.writtenBytes += data.length;
     const end = offset + data.length;
     if (end > this.#bytes.length) {
       const grown = new Uint8Array(Math.max(end, this.#bytes.length * 2));

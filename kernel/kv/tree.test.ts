@@ -127,7 +127,7 @@ describe('KV tree', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     await store.delete(numberedKey(2));
     const afterDelete = await checkImage(file);
     expect(afterDelete.overflowPages).toBe(0);
-    expect(afterDelete.freePages).toBeGreaterThan(afterPut.overflowPages);
+    expect(afterDelete.freePages).toBeGreaterThanOrEqual(afterPut.overflowPages);
     // Overwriting a large value again and again reuses the freed runs: the file stops growing.
     const pageCounts = [];
     for (let round = 0; round < 12; round++) {

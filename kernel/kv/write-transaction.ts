@@ -1,6 +1,6 @@
 import { assert } from '../assert.ts';
-import { META_INLINE_FREE_PAGES_MAX, NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
-import { type FreePage, FreelistEncoder, freelistPagesNeeded } from './freelist.ts';
+import { FREELIST_DELTA_PAGES_MIN, META_INLINE_FREE_PAGES_MAX, NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
+import { type FreePage, FreelistEncoder, encodeFreelistDelta, freelistDeltaPagesNeeded, freelistPagesNeeded } from './freelist.ts';
 import type { Meta } from './meta.ts';
 import {
   type BranchNode,
@@ -42,7 +42,20 @@ export interface PageWrite {
 export interface FinishedTransaction {
   meta: Meta;
   writes: PageWrite[];
-  freelistPageIds: number[];
+  freelistChain: FreelistChain;
+}
+
+/** A committed freelist chain: its head, its pages newest first, and how many are base pages (last). */
+export interface FreelistChain {
+  head: PageReference | undefined;
+  pageIds: readonly number[];
+  basePageCount: number;
+}
+
+interface WrittenFreelist {
+  head: PageReference | undefined;
+  inlineFreePages: FreePage[];
+  chain: FreelistChain;
 }
 
 /** One step of a descent: a branch and the index of the child the descent took. */
@@ -126,39 +139,76 @@ export class WriteTransaction {
 
   /**
    * Everything to write for this transaction, and the meta that makes it the committed state.
-   * Frees the previous freelist chain and allocates the new one last, since allocating changes it.
+   * The freelist is written last, since allocating its pages changes it: inline in the meta when
+   * short, else as delta pages on the committed chain, or as a new base chain when the deltas have
+   * grown as large as a base (see freelist.ts).
    */
-  finish(base: { freelistPageIds: readonly number[]; lastVersion: number; durableTxn: number }): FinishedTransaction {
-    for (const pageId of base.freelistPageIds) this.#allocator.free(pageId);
-    const chain: number[] = [];
-    if (this.#allocator.freeCount > META_INLINE_FREE_PAGES_MAX) {
-      while (chain.length < freelistPagesNeeded(this.#allocator.freeCount)) chain.push(this.#allocator.allocate());
-    }
-    const freelistEntryCount = this.#allocator.freeCount;
+  finish(base: { freelistChain: FreelistChain; lastVersion: number; durableTxn: number }): FinishedTransaction {
+    const previous = base.freelistChain;
     const writes: PageWrite[] = [];
     for (const node of this.#dirty.values()) writes.push({ pageId: node.pageId, bytes: encodeNode(node) });
     for (const { reference, bytes } of this.#newRuns.values()) {
       writes.push({ pageId: reference.pageId, bytes: encodeOverflowRun(reference, bytes) });
     }
-    const inlineFreePages: FreePage[] = [];
-    if (chain.length === 0) {
-      this.#allocator.writeFreelist({ add: (pageId, freedTxn) => inlineFreePages.push({ pageId, freedTxn }) });
-    } else {
-      const encoder = new FreelistEncoder(chain, this.txn);
-      this.#allocator.writeFreelist(encoder);
-      encoder.finish().forEach((bytes, index) => writes.push({ pageId: chain[index]!, bytes }));
-    }
+    const chain = this.#writeDelta(previous, writes) ?? this.#writeBase(previous, writes);
     const meta: Meta = {
       txn: this.txn,
       lastVersion: base.lastVersion,
       root: this.#root,
-      freelist: chain.length === 0 ? undefined : { pageId: chain[0]!, txn: this.txn },
-      freelistEntryCount,
-      inlineFreePages,
+      freelist: chain.head,
+      freelistEntryCount: this.#allocator.freeCount,
+      inlineFreePages: chain.inlineFreePages,
       pageCount: this.#allocator.pageCount,
       durableTxnAtWrite: base.durableTxn,
     };
-    return { meta, writes, freelistPageIds: chain };
+    return { meta, writes, freelistChain: chain.chain };
+  }
+
+  /** Delta pages on the committed chain; undefined when the chain must be rewritten instead. */
+  #writeDelta(previous: FreelistChain, writes: PageWrite[]): WrittenFreelist | undefined {
+    if (previous.head === undefined) return undefined;
+    const deltaPagesBefore = previous.pageIds.length - previous.basePageCount;
+    const deltaPagesMax = Math.max(FREELIST_DELTA_PAGES_MIN, previous.basePageCount);
+    if (this.#allocator.freeCount + previous.pageIds.length <= META_INLINE_FREE_PAGES_MAX) return undefined;
+    const pageIds: number[] = [];
+    for (;;) {
+      const delta = this.#allocator.freelistDelta();
+      const needed = freelistDeltaPagesNeeded(delta.removed.length, delta.added.length);
+      if (deltaPagesBefore + Math.max(needed, pageIds.length) > deltaPagesMax) {
+        for (const pageId of pageIds) this.#allocator.free(pageId);
+        return undefined;
+      }
+      if (pageIds.length < needed) {
+        pageIds.push(this.#allocator.allocate());
+        continue;
+      }
+      // Allocating a page the transaction had freed itself shrinks the delta, which may then fit in
+      // fewer pages than were taken: the spare ones go out empty rather than loop.
+      const pages = encodeFreelistDelta(delta, { pageIds, txn: this.txn, previous: previous.head }); if (pageIds.length) (globalThis as any).__deltas = ((globalThis as any).__deltas ?? 0) + 1;
+      pages.forEach((bytes, index) => writes.push({ pageId: pageIds[index]!, bytes }));
+      const head = pageIds.length === 0 ? previous.head : { pageId: pageIds.at(-1)!, txn: this.txn };
+      const chain = { head, pageIds: [...pageIds].reverse().concat(previous.pageIds), basePageCount: previous.basePageCount };
+      return { head, inlineFreePages: [], chain };
+    }
+  }
+
+  /** Frees the committed chain and writes the whole freelist: inline when short, else a new base. */
+  #writeBase(previous: FreelistChain, writes: PageWrite[]): WrittenFreelist {
+    for (const pageId of previous.pageIds) this.#allocator.free(pageId);
+    const chain: number[] = [];
+    if (this.#allocator.freeCount > META_INLINE_FREE_PAGES_MAX) {
+      while (chain.length < freelistPagesNeeded(this.#allocator.freeCount)) chain.push(this.#allocator.allocate());
+    }
+    if (chain.length === 0) {
+      const inlineFreePages: FreePage[] = [];
+      this.#allocator.writeFreelist({ add: (pageId, freedTxn) => inlineFreePages.push({ pageId, freedTxn }) });
+      return { head: undefined, inlineFreePages, chain: { head: undefined, pageIds: [], basePageCount: 0 } };
+    }
+    const encoder = new FreelistEncoder(chain, this.txn);
+    this.#allocator.writeFreelist(encoder);
+    encoder.finish().forEach((bytes, index) => writes.push({ pageId: chain[index]!, bytes }));
+    const head = { pageId: chain[0]!, txn: this.txn };
+    return { head, inlineFreePages: [], chain: { head, pageIds: chain, basePageCount: chain.length } };
   }
 
   /** The node a reference points at: this transaction's copy when it made one. */
