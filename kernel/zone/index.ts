@@ -7,3 +7,6 @@ export * from './constants.ts';
 export * from './types.ts';
 export { ManualTicker, type Ticker } from './ticker.ts';
 export { assertNodeId, assertPeerAddress, assertZoneId } from './zone-id.ts';
+export { ZoneReplica } from './zone-replica.ts';
+export { ZONE_KEY_BYTES_MAX, ZoneMetastore } from './zone-metastore.ts';
+export { NotLeaderError, WriteLostError } from './errors.ts';

@@ -9,6 +9,13 @@ export interface MetastoreSuiteCapabilities {
    * restart. Omit for stores that keep nothing once closed; those tests then skip with that reason.
    */
   reopen?: (closed: Metastore) => Promise<Metastore>;
+  /**
+   * The longest key and largest value the store accepts, when narrower than the contract's
+   * METASTORE_KEY_BYTES_MAX and METASTORE_VALUE_BYTES_MAX (a replicated store, whose keys carry a
+   * prefix and whose batches travel in one log entry). The maximum-size tests use these.
+   */
+  keyBytesMax?: number;
+  valueBytesMax?: number;
 }
 
 /** What each group of tests in the Metastore suite needs: the store under test, and more stores. */

@@ -82,19 +82,20 @@ export function describeReadsAndWrites(context: MetastoreSuiteContext): void {
 
   it('accepts a key of exactly the maximum length', async () => {
     const store = context.store();
-    const key = new Uint8Array(METASTORE_KEY_BYTES_MAX).fill(0x6b);
+    const key = new Uint8Array(context.capabilities.keyBytesMax ?? METASTORE_KEY_BYTES_MAX).fill(0x6b);
     await store.put(key, utf8('long'));
     expect(fromUtf8((await store.get(key))!.value)).toBe('long');
   });
 
   it('accepts a value of exactly the maximum size', async () => {
     const store = context.store();
-    const value = new Uint8Array(METASTORE_VALUE_BYTES_MAX);
+    const valueBytesMax = context.capabilities.valueBytesMax ?? METASTORE_VALUE_BYTES_MAX;
+    const value = new Uint8Array(valueBytesMax);
     value[0] = 1;
     value[value.length - 1] = 2;
     await store.put(utf8('big'), value);
     const stored = (await store.get(utf8('big')))!.value;
-    expect(stored.length).toBe(METASTORE_VALUE_BYTES_MAX);
+    expect(stored.length).toBe(valueBytesMax);
     expect([stored[0], stored[stored.length - 1]]).toEqual([1, 2]);
   });
 }

@@ -1,0 +1,729 @@
+import { assert } from '../assert.ts';
+import { METASTORE_BATCH_OPERATIONS_MAX, type Metastore, type MetastoreOperation, type MetastorePrecondition } from '../contracts/metastore.ts';
+import type { ZoneTransport } from '../contracts/zone-transport.ts';
+import { BusyError, ClosedError, InvalidArgumentError, NexusError, NotFoundError } from '../errors.ts';
+import { decodeConfChange } from '../raft/conf-change.ts';
+import type { Message } from '../raft/message.ts';
+import { RawNode, type Ready } from '../raft/raw-node.ts';
+import type { WritableRaftStorage } from '../raft/storage.ts';
+import { NO_NODE, type ConfState, type Entry, type NodeId, type Snapshot } from '../raft/types.ts';
+import { commandSizeBytes, decodeCommand, encodeCommand, type ZoneCommand } from './command-codec.ts';
+import {
+  INBOX_MESSAGES_MAX,
+  PENDING_REQUESTS_MAX,
+  PROPOSALS_PER_READY_MAX,
+  RECENT_OUTCOMES_MAX,
+  REQUEST_TIMEOUT_TICKS_DEFAULT,
+  SNAPSHOT_INTERVAL_ENTRIES_DEFAULT,
+  ZONE_MEMBERS_MAX,
+  ZONE_PROPOSAL_BYTES_MAX,
+} from './constants.ts';
+import { NotLeaderError, WriteLostError } from './errors.ts';
+import type {
+  AddMemberOptions,
+  WriteToken,
+  ZoneBootstrap,
+  ZoneConsistency,
+  ZoneMember,
+  ZoneMemberStatus,
+  ZoneReplicaApi,
+  ZoneReplicaOptions,
+  ZoneStatus,
+} from './types.ts';
+import { assertNodeId, assertPeerAddress, assertZoneId } from './zone-id.ts';
+import { ZoneMetastore } from './zone-metastore.ts';
+import { distinctKeyCount, encodeBootstrapSnapshot, ZoneStateMachine, type BatchOutcome } from './zone-state-machine.ts';
+
+/** A request waiting for its outcome; rejected with BusyError when `deadlineTick` passes. */
+interface Pending<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: unknown) => void;
+  readonly deadlineTick: number;
+}
+
+interface PendingRead extends Pending<void> {
+  /** Set once the leader answered: the read may be served when the replica has applied this far. */
+  readIndex: number | undefined;
+}
+
+interface PendingAcknowledgement extends Pending<WriteToken> {
+  readonly token: WriteToken;
+}
+
+/** Waits for the replica to reach a state (a membership, a leader). */
+interface PendingCondition extends Pending<void> {
+  readonly holds: () => boolean;
+}
+
+/** What became of the entry at an index, remembered for `waitFor` (RECENT_OUTCOMES_MAX of them). */
+interface AppliedOutcome {
+  readonly term: number;
+  readonly outcome: BatchOutcome | undefined;
+}
+
+/** Ticks without a deadline: requests whose outcome is certain to come (or to be rejected by close). */
+const NO_DEADLINE = Number.POSITIVE_INFINITY;
+
+/**
+ * One replica of a zone: the driver loop around a RawNode. It persists each Ready through the
+ * WritableRaftStorage, sends its messages through the ZoneTransport, applies committed entries to
+ * the ZoneStateMachine (the zone's Metastore in the local KvStore), answers reads, and advances,
+ * exactly in the order of the Ready contract (kernel/raft/raw-node.ts). Ticks come from the
+ * injected Ticker; everything that reaches the RawNode (ticks, messages, proposals, reads,
+ * membership requests) is queued and stepped between two Readies, so proposals that arrive while
+ * a Ready is being persisted are batched into the next one and share its write.
+ *
+ * The public API and its guarantees are documented on `ZoneReplicaApi` (types.ts).
+ */
+export class ZoneReplica implements ZoneReplicaApi {
+  readonly zoneId: string;
+  readonly nodeId: NodeId;
+  readonly metastore: Metastore;
+  private readonly consistency: ZoneConsistency;
+  private readonly rawNode: RawNode;
+  private readonly stateMachine: ZoneStateMachine;
+  private readonly raftStorage: WritableRaftStorage;
+  private readonly transport: ZoneTransport;
+  private readonly snapshotIntervalEntries: number;
+  private readonly requestTimeoutTicks: number;
+  private readonly incarnation: number;
+  private confState: ConfState;
+  private snapshotIndex: number;
+  private leader: NodeId = NO_NODE;
+  private currentTick = 0;
+  private requestSequence = 0;
+
+  private inbox: Message[] = [];
+  private ticksPending = 0;
+  private actions: (() => void)[] = [];
+
+  private readonly proposals = new Map<string, Pending<number>>();
+  private readonly acknowledgements: PendingAcknowledgement[] = [];
+  private readonly tokenWaiters = new Map<number, (Pending<number> & { readonly term: number })[]>();
+  private readonly recentOutcomes = new Map<number, AppliedOutcome>();
+  /** Indexes at or below this were reached through a snapshot: their outcomes are unknown here. */
+  private outcomesKnownAfter: number;
+  private readonly reads = new Map<string, PendingRead>();
+  private readonly conditions: PendingCondition[] = [];
+
+  private loop: Promise<void> | undefined;
+  private running = false;
+  private closed = false;
+  private failure: unknown = undefined;
+  private readonly stopTicker: () => void;
+  private readonly stopListening: () => void;
+
+  private constructor(options: ZoneReplicaOptions, stateMachine: ZoneStateMachine, incarnation: number) {
+    this.zoneId = options.zoneId;
+    this.nodeId = options.nodeId;
+    this.consistency = options.consistency ?? 'strong';
+    this.raftStorage = options.raftStorage;
+    this.transport = options.transport;
+    this.stateMachine = stateMachine;
+    this.incarnation = incarnation;
+    this.snapshotIntervalEntries = options.snapshotIntervalEntries ?? SNAPSHOT_INTERVAL_ENTRIES_DEFAULT;
+    this.requestTimeoutTicks = options.requestTimeoutTicks ?? REQUEST_TIMEOUT_TICKS_DEFAULT;
+    const snapshot = options.raftStorage.snapshot();
+    this.snapshotIndex = snapshot.metadata.index;
+    this.outcomesKnownAfter = stateMachine.appliedIndex;
+    this.confState = options.raftStorage.initialState().confState;
+    // Raft hands out every committed entry after the snapshot again: membership changes must be
+    // replayed into Raft, while the state machine skips the entries it has already applied.
+    this.rawNode = new RawNode({
+      id: options.nodeId,
+      storage: options.raftStorage,
+      random: options.random,
+      applied: snapshot.metadata.index,
+      preVote: true,
+      checkQuorum: true,
+      ...(options.electionTimeoutTicks === undefined ? {} : { electionTimeoutTicks: options.electionTimeoutTicks }),
+      ...(options.heartbeatIntervalTicks === undefined ? {} : { heartbeatIntervalTicks: options.heartbeatIntervalTicks }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+    this.metastore = new ZoneMetastore(this, this.consistency, this.stateMachine);
+    for (const member of options.peers ?? []) this.setPeer(member.nodeId, member.address);
+    for (const [nodeId, address] of stateMachine.members) this.setPeer(nodeId, address);
+    this.stopListening = this.transport.listen({
+      zoneId: this.zoneId,
+      nodeId: this.nodeId,
+      receive: (message) => this.receive(message),
+      unreachable: (peer) => this.enqueue(() => this.rawNode.reportUnreachable(peer)),
+    });
+    this.stopTicker = options.ticker.subscribe(() => this.onTick());
+  }
+
+  /**
+   * Opens a replica: bootstraps a new zone when `options.bootstrap` is given and the raft storage
+   * is empty (it is ignored when the storage already holds the zone), installs the latest raft
+   * snapshot into the state machine when a crash came between the two, and starts receiving.
+   */
+  static async open(options: ZoneReplicaOptions): Promise<ZoneReplica> {
+    validateOptions(options);
+    if (options.bootstrap !== undefined && isEmptyStorage(options.raftStorage)) await bootstrap(options.raftStorage, options.bootstrap);
+    const stateMachine = await ZoneStateMachine.open(options.store);
+    const snapshot = options.raftStorage.snapshot();
+    if (snapshot.metadata.index > stateMachine.appliedIndex) await stateMachine.restoreSnapshot(snapshot.metadata.index, snapshot.data);
+    const incarnation = await stateMachine.nextIncarnation();
+    const replica = new ZoneReplica(options, stateMachine, incarnation);
+    replica.wake();
+    return replica;
+  }
+
+  // ---- writes and reads ----
+
+  commit(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
+    return this.request<number>((pending) => {
+      const { proposalId, data } = this.encodeProposal({ kind: 'batch', operations, preconditions });
+      return () => {
+        this.rawNode.propose(data);
+        this.proposals.set(proposalId, pending);
+      };
+    });
+  }
+
+  write(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<WriteToken> {
+    return this.request<WriteToken>((pending) => {
+      const { data } = this.encodeProposal({ kind: 'batch', operations, preconditions });
+      return () => {
+        const before = this.rawNode.status();
+        if (before.role !== 'leader') {
+          throw new NotLeaderError(`zone ${this.zoneId}: node ${this.nodeId} is not the leader and takes no EC write; the leader is ${before.leader || 'unknown'}`, before.leader);
+        }
+        this.rawNode.propose(data);
+        const status = this.rawNode.status();
+        // A leader appends a proposal to its own log at once: it is the last entry, in this term.
+        this.acknowledgements.push({ ...pending, token: { zoneId: this.zoneId, index: status.lastIndex, term: status.term } });
+      };
+    });
+  }
+
+  waitFor(token: WriteToken): Promise<number> {
+    this.throwIfUnusable('waitFor');
+    if (typeof token !== 'object' || token === null || token.zoneId !== this.zoneId || !isPositiveInteger(token.index) || !isPositiveInteger(token.term)) {
+      return Promise.reject(new InvalidArgumentError(`invalid write token ${safeJson(token)} for zone ${this.zoneId}`));
+    }
+    if (token.index <= this.stateMachine.appliedIndex) return this.outcomeOf(token);
+    return new Promise<number>((resolve, reject) => {
+      const waiters = this.tokenWaiters.get(token.index) ?? [];
+      waiters.push({ resolve, reject, deadlineTick: NO_DEADLINE, term: token.term });
+      this.tokenWaiters.set(token.index, waiters);
+    });
+  }
+
+  private outcomeOf(token: WriteToken): Promise<number> {
+    const applied = this.recentOutcomes.get(token.index);
+    if (applied === undefined) {
+      const why = token.index <= this.outcomesKnownAfter ? 'this replica reached it through a snapshot' : 'it applied too long ago to be remembered';
+      return Promise.reject(new BusyError(`zone ${this.zoneId}: the outcome of the write at index ${token.index} is unknown here: ${why}`));
+    }
+    try {
+      return Promise.resolve(settleToken(token, applied));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  readBarrier(): Promise<void> {
+    return this.request<void>((pending) => {
+      const context = this.nextRequestId();
+      return () => {
+        this.rawNode.readIndex(context);
+        this.reads.set(context, { ...pending, readIndex: undefined });
+      };
+    });
+  }
+
+  // ---- administration ----
+
+  campaign(): Promise<void> {
+    return this.request<void>((pending) => () => {
+      this.rawNode.campaign();
+      pending.resolve();
+    });
+  }
+
+  async addMember(member: ZoneMember, options: AddMemberOptions = {}): Promise<void> {
+    this.throwIfUnusable('addMember');
+    assertNodeId(member?.nodeId);
+    assertPeerAddress(member.address);
+    const role = options.role ?? 'voter';
+    if (role !== 'voter' && role !== 'learner') throw new InvalidArgumentError(`invalid member role ${safeJson(role)}: expected "voter" or "learner"`);
+    const members = this.confState.voters.length + this.confState.learners.length;
+    if (!this.isMember(member.nodeId) && members >= ZONE_MEMBERS_MAX) {
+      throw new InvalidArgumentError(`cannot add node ${member.nodeId} to zone ${this.zoneId}: it has ${members} members, at most ${ZONE_MEMBERS_MAX}`);
+    }
+    await this.request<number>((pending) => {
+      const { proposalId, data } = this.encodeProposal({ kind: 'member', nodeId: member.nodeId, address: member.address });
+      return () => {
+        this.rawNode.propose(data);
+        this.proposals.set(proposalId, pending);
+      };
+    });
+    const list = role === 'voter' ? 'voters' : 'learners';
+    await this.request<void>((pending) => () => {
+      this.rawNode.proposeConfChange({ type: role === 'voter' ? 'add-voter' : 'add-learner', nodeId: member.nodeId });
+      this.conditions.push({ ...pending, holds: () => this.confState[list].includes(member.nodeId) });
+    });
+  }
+
+  async removeMember(nodeId: NodeId): Promise<void> {
+    this.throwIfUnusable('removeMember');
+    assertNodeId(nodeId);
+    if (!this.isMember(nodeId)) throw new NotFoundError(`cannot remove node ${nodeId}: it is not a member of zone ${this.zoneId}`);
+    await this.request<void>((pending) => () => {
+      this.rawNode.proposeConfChange({ type: 'remove-node', nodeId });
+      this.conditions.push({ ...pending, holds: () => !this.isMember(nodeId) });
+    });
+  }
+
+  async transferLeadership(nodeId: NodeId): Promise<void> {
+    this.throwIfUnusable('transferLeadership');
+    assertNodeId(nodeId);
+    if (!this.confState.voters.includes(nodeId)) {
+      throw new NotFoundError(`cannot transfer leadership of zone ${this.zoneId} to node ${nodeId}: it is not a voter`);
+    }
+    await this.request<void>((pending) => () => {
+      if (this.leader !== nodeId) this.rawNode.transferLeadership(nodeId);
+      this.conditions.push({ ...pending, holds: () => this.leader === nodeId });
+    });
+  }
+
+  status(): ZoneStatus {
+    const raft = this.rawNode.status();
+    const memberIds = [...this.confState.voters, ...this.confState.learners].sort((a, b) => a - b);
+    const members: ZoneMemberStatus[] = memberIds.map((nodeId) => {
+      const progress = raft.progress.get(nodeId);
+      return {
+        nodeId,
+        address: this.stateMachine.members.get(nodeId) ?? '',
+        role: this.confState.voters.includes(nodeId) ? 'voter' : 'learner',
+        isLeader: nodeId === raft.leader,
+        matchIndex: progress?.match,
+        lagEntries: progress === undefined ? undefined : Math.max(0, raft.lastIndex - progress.match),
+      };
+    });
+    return {
+      zoneId: this.zoneId,
+      nodeId: this.nodeId,
+      role: raft.role,
+      leader: raft.leader,
+      term: raft.term,
+      commitIndex: raft.commit,
+      appliedIndex: this.stateMachine.appliedIndex,
+      snapshotIndex: this.snapshotIndex,
+      members,
+      consistency: this.consistency,
+      closed: this.closed,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopTicker();
+    this.stopListening();
+    await this.loop;
+    this.rejectEverything(new ClosedError(`zone ${this.zoneId} replica ${this.nodeId} is closed`));
+  }
+
+  /** @internal For the Metastore view: throws when the replica can take no more calls. */
+  throwIfUnusable(operation: string): void {
+    if (this.closed) throw new ClosedError(`cannot ${operation}: zone ${this.zoneId} replica ${this.nodeId} is closed`);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  // ---- requests ----
+
+  /**
+   * Registers a request: `prepare` runs now (validating and encoding, so bad input fails at once
+   * and the caller's buffers are copied before this returns) and returns the action to run on the
+   * RawNode between two Readies. An action that throws rejects the request.
+   */
+  private request<T>(prepare: (pending: Pending<T>) => () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.throwIfUnusable('request');
+      if (this.pendingCount() >= PENDING_REQUESTS_MAX) {
+        throw new BusyError(`zone ${this.zoneId} replica ${this.nodeId} has ${PENDING_REQUESTS_MAX} requests pending; retry later`);
+      }
+      const pending: Pending<T> = { resolve, reject, deadlineTick: this.currentTick + this.requestTimeoutTicks };
+      const action = prepare(pending);
+      this.enqueue(() => {
+        try {
+          action();
+        } catch (error) {
+          if (!(error instanceof NexusError)) throw error;
+          reject(error);
+        }
+      });
+    });
+  }
+
+  private encodeProposal(command: Omit<BatchProposal, 'proposalId'> | Omit<MemberProposal, 'proposalId'>): { proposalId: string; data: Uint8Array } {
+    const proposalId = this.nextRequestId();
+    const full = { ...command, proposalId } as ZoneCommand;
+    if (full.kind === 'batch') assertBatchFits(full.operations);
+    const sizeBytes = commandSizeBytes(full);
+    if (sizeBytes > ZONE_PROPOSAL_BYTES_MAX) {
+      throw new InvalidArgumentError(`proposal too large for zone ${this.zoneId}: ${sizeBytes} bytes encoded, at most ${ZONE_PROPOSAL_BYTES_MAX}`);
+    }
+    return { proposalId, data: encodeCommand(full) };
+  }
+
+  private nextRequestId(): string {
+    this.requestSequence++;
+    return `${this.nodeId}.${this.incarnation}.${this.requestSequence}`;
+  }
+
+  private pendingCount(): number {
+    let count = this.proposals.size + this.acknowledgements.length + this.reads.size + this.conditions.length;
+    for (const waiters of this.tokenWaiters.values()) count += waiters.length;
+    return count;
+  }
+
+  // ---- inputs ----
+
+  private receive(message: Message): void {
+    if (this.closed || this.inbox.length >= INBOX_MESSAGES_MAX) return;
+    this.inbox.push(message);
+    this.wake();
+  }
+
+  private onTick(): void {
+    if (this.closed) return;
+    this.ticksPending++;
+    this.wake();
+  }
+
+  private enqueue(action: () => void): void {
+    this.actions.push(action);
+    this.wake();
+  }
+
+  private setPeer(nodeId: NodeId, address: string): void {
+    if (nodeId !== this.nodeId) this.transport.setPeer(this.zoneId, nodeId, address);
+  }
+
+  // ---- the loop ----
+
+  private wake(): void {
+    if (this.running || this.closed || this.failure !== undefined) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.closed) return;
+        this.stepInputs();
+        if (!this.rawNode.hasReady()) return;
+        const ready = this.rawNode.ready();
+        await this.handleReady(ready);
+        this.rawNode.advance();
+        this.settleRequests();
+        await this.maybeCreateSnapshot();
+      }
+    } catch (error) {
+      this.failure = error;
+      this.rejectEverything(error);
+    } finally {
+      // Synchronously with the loop's last step, so an input arriving next starts a new loop.
+      this.running = false;
+    }
+  }
+
+  /** Steps everything queued since the last Ready: ticks, then messages, then requests. */
+  private stepInputs(): void {
+    for (; this.ticksPending > 0; this.ticksPending--) {
+      this.rawNode.tick();
+      this.currentTick++;
+    }
+    this.expireRequests();
+    const messages = this.inbox;
+    this.inbox = [];
+    for (const message of messages) this.rawNode.step(message);
+    const actions = this.actions.splice(0, PROPOSALS_PER_READY_MAX);
+    for (const action of actions) action();
+  }
+
+  /** Steps 1 to 4 of the Ready contract (raw-node.ts); the caller advances. */
+  private async handleReady(ready: Ready): Promise<void> {
+    if (ready.softState !== undefined) {
+      this.leader = ready.softState.leader;
+    }
+    if (ready.snapshot !== undefined || ready.entries.length > 0 || ready.hardState !== undefined) {
+      await this.raftStorage.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, mustSync: ready.mustSync });
+    }
+    this.acknowledgePersisted();
+    for (const message of ready.messages) {
+      this.transport.send(this.zoneId, message);
+      // The transport cannot confirm delivery: report it sent; a lost one is probed and sent again.
+      if (message.type === 'snapshot') this.actions.push(() => this.rawNode.reportSnapshot(message.to, 'finished'));
+    }
+    if (ready.snapshot !== undefined) await this.applySnapshot(ready.snapshot);
+    for (const entry of ready.committedEntries) await this.applyEntry(entry);
+    for (const readState of ready.readStates) {
+      const read = this.reads.get(readState.context);
+      if (read !== undefined && read.readIndex === undefined) read.readIndex = readState.index;
+    }
+  }
+
+  /** EC writes are acknowledged once their entry is durable in this (the leader's) log. */
+  private acknowledgePersisted(): void {
+    if (this.acknowledgements.length === 0) return;
+    const lastIndex = this.raftStorage.lastIndex();
+    const firstIndex = this.raftStorage.firstIndex();
+    for (let position = 0; position < this.acknowledgements.length; ) {
+      const pending = this.acknowledgements[position]!;
+      const { index, term } = pending.token;
+      if (index > lastIndex) {
+        position++;
+        continue;
+      }
+      this.acknowledgements.splice(position, 1);
+      if (index >= firstIndex && this.raftStorage.term(index) === term) pending.resolve(pending.token);
+      else pending.reject(new WriteLostError(`zone ${this.zoneId}: the EC write at index ${index} was replaced before it was persisted`));
+    }
+  }
+
+  private async applySnapshot(snapshot: Snapshot): Promise<void> {
+    const { index } = snapshot.metadata;
+    if (index > this.stateMachine.appliedIndex) await this.stateMachine.restoreSnapshot(index, snapshot.data);
+    this.confState = snapshot.metadata.confState;
+    this.snapshotIndex = index;
+    this.outcomesKnownAfter = Math.max(this.outcomesKnownAfter, index);
+    for (const [nodeId, address] of this.stateMachine.members) this.setPeer(nodeId, address);
+    for (const [waitedIndex, waiters] of this.tokenWaiters) {
+      if (waitedIndex > index) continue;
+      this.tokenWaiters.delete(waitedIndex);
+      for (const waiter of waiters) {
+        waiter.reject(new BusyError(`zone ${this.zoneId}: the outcome of the write at index ${waitedIndex} is unknown here: this replica reached it through a snapshot`));
+      }
+    }
+  }
+
+  private async applyEntry(entry: Entry): Promise<void> {
+    const alreadyApplied = entry.index <= this.stateMachine.appliedIndex;
+    if (entry.type === 'config-change') {
+      await this.applyConfChange(entry, alreadyApplied);
+      return;
+    }
+    if (alreadyApplied) return;
+    if (entry.data.length === 0) {
+      // A new leader's empty entry.
+      this.stateMachine.noteApplied(entry.index);
+      this.recordOutcome(entry, undefined);
+      return;
+    }
+    const command = decodeCommand(entry.data);
+    if (command.kind === 'member') {
+      await this.stateMachine.recordMember(entry.index, command.nodeId, command.address);
+      this.setPeer(command.nodeId, command.address);
+      this.settleProposal(command.proposalId, { version: entry.index });
+      this.recordOutcome(entry, undefined);
+      return;
+    }
+    const outcome = await this.stateMachine.applyBatch(entry.index, command);
+    this.settleProposal(command.proposalId, outcome);
+    this.recordOutcome(entry, outcome);
+  }
+
+  private async applyConfChange(entry: Entry, alreadyApplied: boolean): Promise<void> {
+    const change = decodeConfChange(entry.data);
+    try {
+      this.confState = this.rawNode.applyConfChange(change);
+    } catch (error) {
+      // Every replica refuses the same committed change the same way: it changes nothing.
+      if (!(error instanceof InvalidArgumentError)) throw error;
+    }
+    if (alreadyApplied) return;
+    const removed = change.changes.filter((one) => one.type === 'remove-node' && !this.isMember(one.nodeId)).map((one) => one.nodeId);
+    if (removed.length === 0) this.stateMachine.noteApplied(entry.index);
+    else await this.stateMachine.forgetMembers(entry.index, removed);
+    for (const nodeId of removed) if (nodeId !== this.nodeId) this.transport.removePeer(this.zoneId, nodeId);
+    this.recordOutcome(entry, undefined);
+  }
+
+  private settleProposal(proposalId: string, outcome: BatchOutcome): void {
+    const pending = this.proposals.get(proposalId);
+    if (pending === undefined) return;
+    this.proposals.delete(proposalId);
+    if ('conflict' in outcome) pending.reject(outcome.conflict);
+    else pending.resolve(outcome.version);
+  }
+
+  private recordOutcome(entry: Entry, outcome: BatchOutcome | undefined): void {
+    const applied: AppliedOutcome = { term: entry.term, outcome };
+    this.recentOutcomes.set(entry.index, applied);
+    if (this.recentOutcomes.size > RECENT_OUTCOMES_MAX) this.recentOutcomes.delete(this.recentOutcomes.keys().next().value!);
+    const waiters = this.tokenWaiters.get(entry.index);
+    if (waiters === undefined) return;
+    this.tokenWaiters.delete(entry.index);
+    for (const waiter of waiters) {
+      try {
+        waiter.resolve(settleToken({ zoneId: this.zoneId, index: entry.index, term: waiter.term }, applied));
+      } catch (error) {
+        waiter.reject(error);
+      }
+    }
+  }
+
+  /** After a Ready: serve reads that are now applied, and settle reached conditions. */
+  private settleRequests(): void {
+    const applied = this.stateMachine.appliedIndex;
+    for (const [context, read] of this.reads) {
+      if (read.readIndex !== undefined && read.readIndex <= applied) {
+        this.reads.delete(context);
+        read.resolve();
+      }
+    }
+    for (let position = 0; position < this.conditions.length; ) {
+      const condition = this.conditions[position]!;
+      if (condition.holds()) {
+        this.conditions.splice(position, 1);
+        condition.resolve();
+      } else {
+        position++;
+      }
+    }
+  }
+
+  private async maybeCreateSnapshot(): Promise<void> {
+    const applied = this.stateMachine.appliedIndex;
+    if (applied - this.snapshotIndex < this.snapshotIntervalEntries) return;
+    const data = await this.stateMachine.buildSnapshot();
+    // Too large to snapshot: the log keeps growing rather than the replica failing.
+    if (data === undefined) return;
+    await this.raftStorage.createSnapshot(applied, this.confState, data);
+    this.snapshotIndex = applied;
+  }
+
+  private expireRequests(): void {
+    const now = this.currentTick;
+    const timeout = (what: string): BusyError =>
+      new BusyError(`zone ${this.zoneId}: ${what} got no outcome within ${this.requestTimeoutTicks} ticks at node ${this.nodeId} (leader ${this.leader || 'unknown'}); it may still take effect`);
+    for (const [id, pending] of this.proposals) {
+      if (pending.deadlineTick <= now) {
+        this.proposals.delete(id);
+        pending.reject(timeout(`proposal ${id}`));
+      }
+    }
+    for (const [context, read] of this.reads) {
+      if (read.deadlineTick <= now) {
+        this.reads.delete(context);
+        read.reject(timeout(`read ${context}`));
+      }
+    }
+    for (let position = 0; position < this.conditions.length; ) {
+      const condition = this.conditions[position]!;
+      if (condition.deadlineTick <= now) {
+        this.conditions.splice(position, 1);
+        condition.reject(timeout('a membership or leadership change'));
+      } else {
+        position++;
+      }
+    }
+  }
+
+  private rejectEverything(error: unknown): void {
+    for (const pending of this.proposals.values()) pending.reject(error);
+    this.proposals.clear();
+    for (const pending of this.acknowledgements.splice(0)) pending.reject(error);
+    for (const waiters of this.tokenWaiters.values()) for (const waiter of waiters) waiter.reject(error);
+    this.tokenWaiters.clear();
+    for (const read of this.reads.values()) read.reject(error);
+    this.reads.clear();
+    for (const condition of this.conditions.splice(0)) condition.reject(error);
+    this.actions = [];
+    this.inbox = [];
+  }
+
+  private isMember(nodeId: NodeId): boolean {
+    return this.confState.voters.includes(nodeId) || this.confState.learners.includes(nodeId);
+  }
+}
+
+type BatchProposal = Extract<ZoneCommand, { kind: 'batch' }>;
+type MemberProposal = Extract<ZoneCommand, { kind: 'member' }>;
+
+/** The outcome of the write named by `token`, given what applied at its index. */
+function settleToken(token: WriteToken, applied: AppliedOutcome): number {
+  if (applied.term !== token.term || applied.outcome === undefined) {
+    throw new WriteLostError(
+      `zone ${token.zoneId}: the EC write at index ${token.index} (term ${token.term}) was lost: the entry committed there is of term ${applied.term}`,
+    );
+  }
+  if ('conflict' in applied.outcome) throw applied.outcome.conflict;
+  return applied.outcome.version;
+}
+
+function validateOptions(options: ZoneReplicaOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('zone replica options must be an object');
+  assertZoneId(options.zoneId);
+  assertNodeId(options.nodeId);
+  const consistency = options.consistency ?? 'strong';
+  if (consistency !== 'strong' && consistency !== 'eventual') {
+    throw new InvalidArgumentError(`invalid zone consistency ${safeJson(consistency)}: expected "strong" or "eventual"`);
+  }
+  for (const member of options.peers ?? []) {
+    assertNodeId(member.nodeId);
+    assertPeerAddress(member.address);
+  }
+  for (const [name, value] of [
+    ['snapshotIntervalEntries', options.snapshotIntervalEntries],
+    ['requestTimeoutTicks', options.requestTimeoutTicks],
+  ] as const) {
+    if (value !== undefined && !isPositiveInteger(value)) throw new InvalidArgumentError(`invalid ${name} ${String(value)}: expected a positive integer`);
+  }
+  if (options.bootstrap !== undefined) validateBootstrap(options.bootstrap, options.nodeId);
+}
+
+function validateBootstrap(bootstrap: ZoneBootstrap, nodeId: NodeId): void {
+  const members = bootstrap.members;
+  if (!Array.isArray(members) || members.length === 0 || members.length > ZONE_MEMBERS_MAX) {
+    throw new InvalidArgumentError(`a zone bootstrap needs 1 to ${ZONE_MEMBERS_MAX} members`);
+  }
+  const seen = new Set<NodeId>();
+  for (const member of members) {
+    assertNodeId(member.nodeId);
+    assertPeerAddress(member.address);
+    if (seen.has(member.nodeId)) throw new InvalidArgumentError(`a zone bootstrap names node ${member.nodeId} twice`);
+    seen.add(member.nodeId);
+  }
+  if (!seen.has(nodeId)) throw new InvalidArgumentError(`a zone bootstrap must include the bootstrapping node ${nodeId}`);
+}
+
+/** The applied index rides in the batch's KvStore commit, so one distinct key fewer fits. */
+function assertBatchFits(operations: readonly MetastoreOperation[]): void {
+  if (operations.length < METASTORE_BATCH_OPERATIONS_MAX) return;
+  const distinct = distinctKeyCount(operations);
+  if (distinct >= METASTORE_BATCH_OPERATIONS_MAX) {
+    throw new InvalidArgumentError(`batch too large for a zone: ${distinct} distinct keys, at most ${METASTORE_BATCH_OPERATIONS_MAX - 1}`);
+  }
+}
+
+function isEmptyStorage(storage: WritableRaftStorage): boolean {
+  const { hardState } = storage.initialState();
+  return storage.lastIndex() === 0 && storage.snapshot().metadata.index === 0 && hardState.term === 0;
+}
+
+/** Every initial member writes the same snapshot at index 1: the membership and its addresses. */
+async function bootstrap(storage: WritableRaftStorage, { members }: ZoneBootstrap): Promise<void> {
+  const voters = members.map((member) => member.nodeId).sort((a, b) => a - b);
+  const addresses = new Map(members.map((member) => [member.nodeId, member.address] as const));
+  const snapshot: Snapshot = { metadata: { index: 1, term: 1, confState: { voters, learners: [] } }, data: encodeBootstrapSnapshot(addresses) };
+  await storage.persist({ snapshot, hardState: { term: 1, vote: NO_NODE, commit: 1 }, entries: [], mustSync: true });
+  assert(storage.snapshot().metadata.index === 1, 'the bootstrap snapshot did not reach the raft storage');
+}
+
+function isPositiveInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,328 @@
+import { assert } from '../assert.ts';
+import { describeBytes, hasPrefix } from '../contracts/bytes.ts';
+import {
+  METASTORE_SCAN_LIMIT_MAX,
+  type MetastoreEntry,
+  type MetastoreOperation,
+  type MetastoreScanOptions,
+  type MetastoreScanPage,
+} from '../contracts/metastore.ts';
+import { decodeScanCursor, encodeScanCursor } from '../contracts/metastore-cursor.ts';
+import { ConflictError, CorruptionError } from '../errors.ts';
+import type { KvSnapshot, KvStore } from '../kv/kv-store-types.ts';
+import type { NodeId } from '../raft/types.ts';
+import { ByteReader, ByteWriter, type BatchCommand } from './command-codec.ts';
+import { SNAPSHOT_BYTES_MAX, SNAPSHOT_KEYS_MAX } from './constants.ts';
+
+/**
+ * The zone's state machine: the Metastore's entries and the zone's membership records, kept in a
+ * local KvStore that other replicas' stores match entry for entry.
+ *
+ * Layout in the KvStore (the raft log, when it shares the store, lives under its own prefix):
+ * - `d` + user key -> 8-byte version (float64, big-endian) + value. The version is the raft index
+ *   of the entry that wrote the key: identical on every replica, unlike the KvStore's own commit
+ *   numbers.
+ * - `m` `a` -> the last applied raft index, written in the same KvStore commit as every entry
+ *   that changes state, so a crash can never apply an entry twice or half.
+ * - `m` `n` + u32 node id -> the member's transport address.
+ * - `m` `i` -> the replica's incarnation: a counter bumped at every open, part of proposal ids.
+ *
+ * Entries that change nothing (a refused batch, Raft's empty entries) only advance the applied
+ * index in memory: applying them again after a crash gives the same outcome.
+ */
+const DATA_PREFIX = 0x64; // 'd'
+const META_PREFIX = 0x6d; // 'm'
+const APPLIED_KEY = Uint8Array.of(META_PREFIX, 0x61);
+const INCARNATION_KEY = Uint8Array.of(META_PREFIX, 0x69);
+const MEMBER_PREFIX = Uint8Array.of(META_PREFIX, 0x6e);
+const DATA_PREFIX_BYTES = Uint8Array.of(DATA_PREFIX);
+const VERSION_BYTES = 8;
+const SNAPSHOT_FORMAT_VERSION = 1;
+
+export type BatchOutcome = { readonly version: number } | { readonly conflict: ConflictError };
+
+export class ZoneStateMachine {
+  private constructor(
+    private readonly store: KvStore,
+    private applied: number,
+    readonly members: Map<NodeId, string>,
+  ) {}
+
+  static async open(store: KvStore): Promise<ZoneStateMachine> {
+    const appliedEntry = await store.get(APPLIED_KEY);
+    const applied = appliedEntry === undefined ? 0 : decodeNumber(appliedEntry.value, 'applied index');
+    const members = new Map<NodeId, string>();
+    for (const entry of await scanEverything(store, { prefix: MEMBER_PREFIX })) {
+      members.set(memberIdOf(entry.key), new TextDecoder().decode(entry.value));
+    }
+    return new ZoneStateMachine(store, applied, members);
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Bumps and returns the incarnation: proposal ids of this run never repeat those of an earlier one. */
+  async nextIncarnation(): Promise<number> {
+    const entry = await this.store.get(INCARNATION_KEY);
+    const incarnation = (entry === undefined ? 0 : decodeNumber(entry.value, 'incarnation')) + 1;
+    await this.store.commit([{ type: 'put', key: INCARNATION_KEY, value: encodeNumber(incarnation) }], [], { durability: 'durable' });
+    return incarnation;
+  }
+
+  /** An entry that changes no state: a refused batch, an empty entry, a membership change. */
+  noteApplied(index: number): void {
+    assert(index > this.applied, `entry ${index} applied after ${this.applied}`);
+    this.applied = index;
+  }
+
+  /**
+   * Checks the batch's preconditions against the applied state and, when they hold, writes its
+   * operations with version `index`, together with the applied index, as one KvStore commit.
+   */
+  async applyBatch(index: number, command: BatchCommand): Promise<BatchOutcome> {
+    assert(index > this.applied, `entry ${index} applied after ${this.applied}`);
+    const conflict = await this.checkPreconditions(command);
+    if (conflict !== undefined) {
+      this.applied = index;
+      return { conflict };
+    }
+    if (command.operations.length > 0) {
+      const operations: MetastoreOperation[] = lastOperationPerKey(command.operations).map((operation) =>
+        operation.type === 'put'
+          ? { type: 'put', key: dataKey(operation.key), value: encodeStoredValue(index, operation.value) }
+          : { type: 'delete', key: dataKey(operation.key) },
+      );
+      await this.commitWithApplied(index, operations);
+    }
+    this.applied = index;
+    return { version: index };
+  }
+
+  private async checkPreconditions(command: BatchCommand): Promise<ConflictError | undefined> {
+    if (command.preconditions.length === 0) return undefined;
+    const current = await this.store.getMany(command.preconditions.map((precondition) => dataKey(precondition.key)));
+    for (const [position, precondition] of command.preconditions.entries()) {
+      const entry = current[position];
+      const version = entry === undefined ? null : decodeStoredVersion(entry.value);
+      if (version !== precondition.version) {
+        const found = version === null ? 'it does not exist' : `it has version ${version}`;
+        const wanted = precondition.version === null ? 'must not exist' : `must have version ${precondition.version}`;
+        return new ConflictError(`batch precondition failed: key ${describeBytes(precondition.key)} ${wanted}, but ${found}`);
+      }
+    }
+    return undefined;
+  }
+
+  async recordMember(index: number, nodeId: NodeId, address: string): Promise<void> {
+    await this.commitWithApplied(index, [{ type: 'put', key: memberKey(nodeId), value: new TextEncoder().encode(address) }]);
+    this.applied = index;
+    this.members.set(nodeId, address);
+  }
+
+  async forgetMembers(index: number, nodeIds: readonly NodeId[]): Promise<void> {
+    await this.commitWithApplied(index, nodeIds.map((nodeId) => ({ type: 'delete', key: memberKey(nodeId) })));
+    this.applied = index;
+    for (const nodeId of nodeIds) this.members.delete(nodeId);
+  }
+
+  private async commitWithApplied(index: number, operations: MetastoreOperation[]): Promise<void> {
+    operations.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(index) });
+    // Relaxed: the raft log holds every committed entry durably, so a crash that loses this commit
+    // (and the applied index with it) only makes the replica apply the entry again.
+    await this.store.commit(operations, [], { durability: 'relaxed' });
+  }
+
+  async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
+    const entry = await this.store.get(dataKey(key));
+    return entry === undefined ? undefined : userEntry(key, entry.value);
+  }
+
+  async getMany(keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
+    const entries = await this.store.getMany(keys.map(dataKey));
+    return entries.map((entry, position) => (entry === undefined ? undefined : userEntry(keys[position]!, entry.value)));
+  }
+
+  /** A scan of the user's key space; options are already validated by the caller. */
+  async scan(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
+    const page = await this.store.scan({
+      prefix: dataKey(options.prefix ?? new Uint8Array(0)),
+      ...(options.start === undefined ? {} : { start: dataKey(options.start) }),
+      ...(options.end === undefined ? {} : { end: dataKey(options.end) }),
+      ...(options.reverse === undefined ? {} : { reverse: options.reverse }),
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.cursor === undefined ? {} : { cursor: encodeScanCursor(dataKey(decodeScanCursor(options.cursor))) }),
+    });
+    const entries = page.entries.map((entry) => userEntry(entry.key.subarray(1), entry.value));
+    const last = entries[entries.length - 1];
+    return page.cursor === undefined || last === undefined ? { entries } : { entries, cursor: encodeScanCursor(last.key) };
+  }
+
+  /**
+   * The state as of the applied index, for a raft snapshot: every data entry and membership record
+   * with its stored bytes. Returns undefined when the state exceeds SNAPSHOT_KEYS_MAX or
+   * SNAPSHOT_BYTES_MAX: the log then keeps growing rather than the replica failing.
+   */
+  async buildSnapshot(): Promise<Uint8Array | undefined> {
+    const snapshot = this.store.snapshot();
+    try {
+      const entries = [
+        ...(await scanEverything(snapshot, { prefix: MEMBER_PREFIX })),
+        ...(await scanEverything(snapshot, { prefix: DATA_PREFIX_BYTES })),
+      ];
+      let sizeBytes = 1 + 4;
+      for (const entry of entries) sizeBytes += 8 + entry.key.length + entry.value.length;
+      if (entries.length > SNAPSHOT_KEYS_MAX || sizeBytes > SNAPSHOT_BYTES_MAX) return undefined;
+      const writer = new ByteWriter(sizeBytes);
+      writer.byte(SNAPSHOT_FORMAT_VERSION);
+      writer.uint32(entries.length);
+      for (const entry of entries) {
+        writer.bytes(entry.key);
+        writer.bytes(entry.value);
+      }
+      return writer.finish();
+    } finally {
+      snapshot.release();
+    }
+  }
+
+  /** Replaces the whole state with a snapshot's, as of `index`, in one KvStore commit. */
+  async restoreSnapshot(index: number, data: Uint8Array): Promise<void> {
+    const incoming = decodeSnapshot(data);
+    const existing = [
+      ...(await scanEverything(this.store, { prefix: MEMBER_PREFIX })),
+      ...(await scanEverything(this.store, { prefix: DATA_PREFIX_BYTES })),
+    ];
+    const operations: MetastoreOperation[] = existing.map((entry) => ({ type: 'delete', key: entry.key }));
+    for (const entry of incoming) operations.push({ type: 'put', key: entry.key, value: entry.value });
+    operations.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(index) });
+    await this.store.commit(operations, [], { durability: 'durable' });
+    this.applied = index;
+    this.members.clear();
+    for (const entry of incoming) {
+      if (hasPrefix(entry.key, MEMBER_PREFIX)) this.members.set(memberIdOf(entry.key), new TextDecoder().decode(entry.value));
+    }
+  }
+}
+
+/** Encodes the initial state of a new zone: its members' address records. */
+export function encodeBootstrapSnapshot(members: ReadonlyMap<NodeId, string>): Uint8Array {
+  const entries = [...members].map(([nodeId, address]) => ({ key: memberKey(nodeId), value: new TextEncoder().encode(address) }));
+  let sizeBytes = 1 + 4;
+  for (const entry of entries) sizeBytes += 8 + entry.key.length + entry.value.length;
+  const writer = new ByteWriter(sizeBytes);
+  writer.byte(SNAPSHOT_FORMAT_VERSION);
+  writer.uint32(entries.length);
+  for (const entry of entries) {
+    writer.bytes(entry.key);
+    writer.bytes(entry.value);
+  }
+  return writer.finish();
+}
+
+function decodeSnapshot(data: Uint8Array): { key: Uint8Array; value: Uint8Array }[] {
+  const reader = new ByteReader(data);
+  const format = reader.byte();
+  if (format !== SNAPSHOT_FORMAT_VERSION) throw new CorruptionError(`zone snapshot: unknown format version ${format}`);
+  const count = reader.uint32();
+  if (count > SNAPSHOT_KEYS_MAX) throw new CorruptionError(`zone snapshot: ${count} keys, at most ${SNAPSHOT_KEYS_MAX}`);
+  const entries: { key: Uint8Array; value: Uint8Array }[] = [];
+  for (let index = 0; index < count; index++) {
+    const key = reader.bytes();
+    const value = reader.bytes();
+    if (!hasPrefix(key, DATA_PREFIX_BYTES) && !hasPrefix(key, MEMBER_PREFIX)) throw new CorruptionError('zone snapshot: a key outside the state machine');
+    entries.push({ key, value });
+  }
+  reader.expectEnd();
+  return entries;
+}
+
+/** Bounds the pages one full scan follows: the state machine never holds more keys than a snapshot may. */
+const SCAN_PAGES_MAX = Math.ceil((SNAPSHOT_KEYS_MAX * 2) / METASTORE_SCAN_LIMIT_MAX) + 1;
+
+async function scanEverything(reader: KvStore | KvSnapshot, options: { prefix: Uint8Array }): Promise<MetastoreEntry[]> {
+  const entries: MetastoreEntry[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < SCAN_PAGES_MAX; page++) {
+    const result = await reader.scan({ ...options, limit: METASTORE_SCAN_LIMIT_MAX, ...(cursor === undefined ? {} : { cursor }) });
+    entries.push(...result.entries);
+    if (result.cursor === undefined) return entries;
+    cursor = result.cursor;
+  }
+  throw new CorruptionError(`zone state: more than ${SCAN_PAGES_MAX} pages under one prefix`);
+}
+
+/**
+ * The operations that decide the batch's outcome: the last one on each key (a later operation on
+ * the same key wins), in their order. The KvStore commit also carries the applied index, so a batch
+ * may have at most METASTORE_BATCH_OPERATIONS_MAX - 1 distinct keys (see `distinctKeyCount`).
+ */
+function lastOperationPerKey(operations: readonly MetastoreOperation[]): MetastoreOperation[] {
+  const lastByKey = new Map<string, number>();
+  for (const [position, operation] of operations.entries()) lastByKey.set(keyText(operation.key), position);
+  return operations.filter((operation, position) => lastByKey.get(keyText(operation.key)) === position);
+}
+
+export function distinctKeyCount(operations: readonly MetastoreOperation[]): number {
+  return new Set(operations.map((operation) => keyText(operation.key))).size;
+}
+
+/** A key as a Map key: one char per byte, so distinct byte strings stay distinct. */
+function keyText(key: Uint8Array): string {
+  let text = '';
+  for (const byte of key) text += String.fromCharCode(byte);
+  return text;
+}
+
+function dataKey(key: Uint8Array): Uint8Array {
+  const stored = new Uint8Array(key.length + 1);
+  stored[0] = DATA_PREFIX;
+  stored.set(key, 1);
+  return stored;
+}
+
+function memberKey(nodeId: NodeId): Uint8Array {
+  const key = new Uint8Array(MEMBER_PREFIX.length + 4);
+  key.set(MEMBER_PREFIX);
+  new DataView(key.buffer).setUint32(MEMBER_PREFIX.length, nodeId);
+  return key;
+}
+
+function memberIdOf(key: Uint8Array): NodeId {
+  if (key.length !== MEMBER_PREFIX.length + 4) throw new CorruptionError('zone state: malformed member key');
+  return new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(MEMBER_PREFIX.length);
+}
+
+function encodeStoredValue(version: number, value: Uint8Array): Uint8Array {
+  const stored = new Uint8Array(VERSION_BYTES + value.length);
+  new DataView(stored.buffer).setFloat64(0, version);
+  stored.set(value, VERSION_BYTES);
+  return stored;
+}
+
+function decodeStoredVersion(stored: Uint8Array): number {
+  if (stored.length < VERSION_BYTES) throw new CorruptionError('zone state: a stored value shorter than its version');
+  const version = new DataView(stored.buffer, stored.byteOffset, stored.byteLength).getFloat64(0);
+  if (!Number.isSafeInteger(version) || version < 1) throw new CorruptionError(`zone state: stored version ${version}`);
+  return version;
+}
+
+function userEntry(key: Uint8Array, stored: Uint8Array): MetastoreEntry {
+  // The KvStore handed us buffers we own, so the caller may own views of them.
+  return { key: key.slice(), version: decodeStoredVersion(stored), value: stored.slice(VERSION_BYTES) };
+}
+
+function encodeNumber(value: number): Uint8Array {
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setFloat64(0, value);
+  return bytes;
+}
+
+function decodeNumber(bytes: Uint8Array, what: string): number {
+  if (bytes.length !== 8) throw new CorruptionError(`zone state: malformed ${what}`);
+  const value = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(0);
+  if (!Number.isSafeInteger(value) || value < 0) throw new CorruptionError(`zone state: ${what} ${value}`);
+  return value;
+}
+
+

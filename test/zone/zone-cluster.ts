@@ -1,0 +1,189 @@
+import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
+import { MemoryZoneNetwork, type MemoryZoneTransport } from '../../drivers/memory/zone-transport.ts';
+import { openKvStore } from '../../kernel/kv/index.ts';
+import type { KvStore } from '../../kernel/kv/index.ts';
+import { MemoryRaftStorage } from '../../kernel/raft/memory-storage.ts';
+import { SeededRandom } from '../../kernel/raft/random.ts';
+import type { WritableRaftStorage } from '../../kernel/raft/storage.ts';
+import type { NodeId } from '../../kernel/raft/types.ts';
+import { ManualTicker } from '../../kernel/zone/ticker.ts';
+import type { ZoneConsistency, ZoneMember, ZoneReplicaOptions } from '../../kernel/zone/types.ts';
+import { ZoneReplica } from '../../kernel/zone/zone-replica.ts';
+
+/** Ticks a test waits for a condition before it calls the cluster stuck. */
+const TICKS_TO_WAIT_MAX = 200;
+
+export interface ZoneTestNode {
+  readonly nodeId: NodeId;
+  readonly address: string;
+  replica: ZoneReplica | undefined;
+  transport: MemoryZoneTransport | undefined;
+  file: MemoryStorageFile;
+  store: KvStore;
+  raftStorage: WritableRaftStorage;
+}
+
+export interface ZoneTestClusterOptions {
+  zoneId?: string;
+  nodeIds?: readonly NodeId[];
+  consistency?: ZoneConsistency;
+  snapshotIntervalEntries?: number;
+  requestTimeoutTicks?: number;
+  /** Opens the raft storage of a node on its KvStore (MemoryRaftStorage by default). */
+  openRaftStorage?: (store: KvStore) => Promise<WritableRaftStorage>;
+}
+
+/**
+ * A zone of replicas in one process, for tests in every runtime: a MemoryZoneNetwork, one
+ * ManualTicker for all, and per node a KvStore on a MemoryStorageFile and a raft storage. Nothing
+ * ticks unless the test says so; elections are started with `campaign`.
+ *
+ * A crash (`crash`) abandons the replica and its KvStore without closing them, keeping the bytes
+ * of the store's file and the raft storage, which `restart` opens again.
+ */
+export class ZoneTestCluster {
+  readonly network = new MemoryZoneNetwork();
+  readonly ticker = new ManualTicker();
+  readonly nodes = new Map<NodeId, ZoneTestNode>();
+  readonly zoneId: string;
+  private readonly options: ZoneTestClusterOptions;
+
+  private constructor(options: ZoneTestClusterOptions) {
+    this.options = options;
+    this.zoneId = options.zoneId ?? 'zone-test';
+  }
+
+  /** Bootstraps a zone of `nodeIds` (1, 2, 3 by default) and elects the first one. */
+  static async start(options: ZoneTestClusterOptions = {}): Promise<ZoneTestCluster> {
+    const cluster = new ZoneTestCluster(options);
+    const nodeIds = options.nodeIds ?? [1, 2, 3];
+    const members = nodeIds.map((nodeId) => ({ nodeId, address: addressOf(nodeId) }));
+    for (const nodeId of nodeIds) await cluster.openNode(nodeId, { bootstrap: { members } });
+    await cluster.elect(nodeIds[0]!);
+    return cluster;
+  }
+
+  static address(nodeId: NodeId): string {
+    return addressOf(nodeId);
+  }
+
+  replica(nodeId: NodeId): ZoneReplica {
+    const replica = this.nodes.get(nodeId)?.replica;
+    if (replica === undefined) throw new Error(`node ${nodeId} is not running`);
+    return replica;
+  }
+
+  /** Campaigns at `nodeId` and waits until it leads. */
+  async elect(nodeId: NodeId): Promise<void> {
+    await this.replica(nodeId).campaign();
+    await this.waitUntil(() => this.replica(nodeId).status().role === 'leader', `node ${nodeId} to lead`);
+  }
+
+  /** The node every running replica that knows a leader agrees on, if any. */
+  leaderId(): NodeId | undefined {
+    for (const node of this.nodes.values()) {
+      const status = node.replica?.status();
+      if (status?.role === 'leader') return status.nodeId;
+    }
+    return undefined;
+  }
+
+  /** Ticks every replica once and lets the messages and work that follow run. */
+  async tick(count = 1): Promise<void> {
+    for (let tick = 0; tick < count; tick++) {
+      this.ticker.tick();
+      await this.network.settle();
+    }
+  }
+
+  /** Lets queued work run, then ticks until `condition` holds (at most TICKS_TO_WAIT_MAX ticks). */
+  async waitUntil(condition: () => boolean, what: string): Promise<void> {
+    await this.network.settle();
+    for (let tick = 0; tick < TICKS_TO_WAIT_MAX; tick++) {
+      if (condition()) return;
+      await this.tick();
+    }
+    if (!condition()) throw new Error(`waited ${TICKS_TO_WAIT_MAX} ticks for ${what}`);
+  }
+
+  /** Opens a node; with no bootstrap it starts empty and joins when a member adds it. */
+  async openNode(
+    nodeId: NodeId,
+    extra: Pick<ZoneReplicaOptions, 'bootstrap' | 'peers'> = {},
+  ): Promise<ZoneTestNode> {
+    const file = new MemoryStorageFile();
+    const store = await openKvStore(file);
+    const raftStorage = await (this.options.openRaftStorage?.(store) ?? Promise.resolve(new MemoryRaftStorage()));
+    const node: ZoneTestNode = { nodeId, address: addressOf(nodeId), replica: undefined, transport: undefined, file, store, raftStorage };
+    this.nodes.set(nodeId, node);
+    await this.startReplica(node, extra);
+    return node;
+  }
+
+  /** Adds a new, empty node through `through` (the leader by default) and waits until it has caught up. */
+  async addNode(nodeId: NodeId, through: NodeId = this.leaderId()!): Promise<ZoneTestNode> {
+    const members: ZoneMember[] = this.replica(through).status().members.map(({ nodeId: id, address }) => ({ nodeId: id, address }));
+    const node = await this.openNode(nodeId, { peers: members });
+    await this.replica(through).addMember({ nodeId, address: node.address });
+    return node;
+  }
+
+  /** Abandons the replica and its store as a crash would (nothing is closed or flushed). */
+  async crash(nodeId: NodeId): Promise<void> {
+    const node = this.nodes.get(nodeId)!;
+    node.transport?.close();
+    // Stop its clock and inputs; its KvStore is abandoned, its file's bytes are what survives.
+    await node.replica?.close();
+    node.replica = undefined;
+    node.transport = undefined;
+    node.file = new MemoryStorageFile(node.file.image());
+  }
+
+  async restart(nodeId: NodeId): Promise<ZoneReplica> {
+    const node = this.nodes.get(nodeId)!;
+    node.store = await openKvStore(node.file);
+    if (this.options.openRaftStorage !== undefined) node.raftStorage = await this.options.openRaftStorage(node.store);
+    await this.startReplica(node, {});
+    return node.replica!;
+  }
+
+  /** After `close()`: opens every node again from what its storage kept, and elects `leader`. */
+  async reopen(leader: NodeId): Promise<void> {
+    for (const node of this.nodes.values()) {
+      node.file = new MemoryStorageFile(node.file.image());
+      await this.restart(node.nodeId);
+    }
+    await this.elect(leader);
+  }
+
+  async close(): Promise<void> {
+    for (const node of this.nodes.values()) {
+      await node.replica?.close();
+      await node.transport?.close();
+      await node.store.close();
+      node.replica = undefined;
+      node.transport = undefined;
+    }
+  }
+
+  private async startReplica(node: ZoneTestNode, extra: Pick<ZoneReplicaOptions, 'bootstrap' | 'peers'>): Promise<void> {
+    node.transport = this.network.endpoint(node.address);
+    node.replica = await ZoneReplica.open({
+      zoneId: this.zoneId,
+      nodeId: node.nodeId,
+      store: node.store,
+      raftStorage: node.raftStorage,
+      transport: node.transport,
+      ticker: this.ticker,
+      random: new SeededRandom(node.nodeId * 7919),
+      consistency: this.options.consistency ?? 'strong',
+      ...(this.options.snapshotIntervalEntries === undefined ? {} : { snapshotIntervalEntries: this.options.snapshotIntervalEntries }),
+      ...(this.options.requestTimeoutTicks === undefined ? {} : { requestTimeoutTicks: this.options.requestTimeoutTicks }),
+      ...extra,
+    });
+  }
+}
+
+function addressOf(nodeId: NodeId): string {
+  return `memory:node-${nodeId}`;
+}
