@@ -8,7 +8,7 @@
  */
 
 /** Crash points one run checks by default: thousands, in CI, in every runtime. */
-export const RAFT_CRASH_POINTS_DEFAULT = 2_000;
+export const RAFT_CRASH_POINTS_DEFAULT = 3_000;
 
 /** Crash points a generated workload makes on average (its write and sync events), measured. */
 export const RAFT_CRASH_POINTS_PER_WORKLOAD_EXPECTED = 18;
