@@ -25,6 +25,9 @@ export interface WebSocketZoneTransportOptions {
 interface ZoneEntry {
   readonly key: Promise<CryptoKey>;
   registration: ZoneTransportRegistration | undefined;
+  /** Addresses given by setPeer, kept across registrations. */
+  readonly addresses: Map<NodeId, string>;
+  /** Channels exist while a receiver is registered. */
   readonly peers: Map<NodeId, PeerChannel>;
 }
 
@@ -63,7 +66,7 @@ export class WebSocketZoneTransport implements ZoneTransport {
     if (this.#zones.has(zoneId)) throw new BusyError(`zone ${zoneId} is already served by this transport`);
     const key = importZoneKey(zoneSecret);
     key.catch(() => {}); // Awaited where used; this only keeps a rejection from going unhandled.
-    this.#zones.set(zoneId, { key, registration: undefined, peers: new Map() });
+    this.#zones.set(zoneId, { key, registration: undefined, addresses: new Map(), peers: new Map() });
   }
 
   listen(registration: ZoneTransportRegistration): () => void {
@@ -96,14 +99,16 @@ export class WebSocketZoneTransport implements ZoneTransport {
     assertPeerAddress(address);
     const url = raftSocketUrl(address);
     const zone = this.#zones.get(zoneId);
-    if (zone?.registration === undefined) throw new NotFoundError(`cannot set a peer of zone ${zoneId}: no receiver listens on it here`);
-    this.#channel(zoneId, zone, nodeId).setAddress(url);
+    if (zone === undefined) throw new NotFoundError(`cannot set a peer of zone ${zoneId}: its secret was not given to this transport (trustZone)`);
+    zone.addresses.set(nodeId, url);
+    zone.peers.get(nodeId)?.setAddress(url);
   }
 
   removePeer(zoneId: string, nodeId: NodeId): void {
-    const peers = this.#zones.get(zoneId)?.peers;
-    peers?.get(nodeId)?.close();
-    peers?.delete(nodeId);
+    const zone = this.#zones.get(zoneId);
+    zone?.addresses.delete(nodeId);
+    zone?.peers.get(nodeId)?.close();
+    zone?.peers.delete(nodeId);
   }
 
   /** Per peer of `zoneId`: connected or not, frames queued and dropped. */
@@ -234,6 +239,7 @@ export class WebSocketZoneTransport implements ZoneTransport {
         onUnreachable: () => registration.unreachable?.(peer),
         log: (line) => this.#log(`zone ${zoneId}: ${line}`),
       });
+      channel.setAddress(zone.addresses.get(peer));
       zone.peers.set(peer, channel);
     }
     return channel;

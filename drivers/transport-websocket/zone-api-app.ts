@@ -1,0 +1,156 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { AccessDeniedError, InvalidArgumentError, isErrorCode, NexusError, type ErrorCode } from '../../kernel/errors.ts';
+import type { NodeId } from '../../kernel/raft/types.ts';
+import type { ZoneReplicaApi, ZoneStatus } from '../../kernel/zone/types.ts';
+import { assertPeerAddress } from '../../kernel/zone/zone-id.ts';
+import { isSameSecret, parseJoinToken, type JoinToken } from './join-token.ts';
+import { API_REQUEST_BYTES_MAX } from './limits.ts';
+import {
+  decodeApiBody,
+  encodeApiBody,
+  entryPayload,
+  joinResponsePayload,
+  readAddress,
+  readBatchRequest,
+  readKeyRequest,
+  readScanRequest,
+  readWriteToken,
+  scanPagePayload,
+  writeTokenPayload,
+  ZONE_API_CONTENT_TYPE,
+} from './zone-api-codec.ts';
+import { readPositive } from './wire-values.ts';
+
+/** Path prefix of every ZoneApi route. */
+export const ZONE_API_PATH = '/zone/v1';
+
+/** What `GET /zone/v1/status` answers: the replica's status plus the node process's own view. */
+export interface ZoneNodeStatus extends ZoneStatus {
+  /** Ticks this node has counted since it started: the unit of every Raft timeout. */
+  readonly ticks: number;
+  readonly tickIntervalMs: number;
+  /** The base election timeout; each election waits a random timeout in [this, 2 x this) ticks. */
+  readonly electionTimeoutTicks: number;
+  /** This node's connections to its peers. */
+  readonly peers: readonly { nodeId: NodeId; connected: boolean; queuedFrames: number; droppedFrames: number }[];
+}
+
+export interface ZoneApiOptions {
+  readonly replica: ZoneReplicaApi;
+  /** The zone's token: every request must carry it as `Authorization: Bearer <token>`. */
+  readonly token: JoinToken;
+  readonly status: () => ZoneNodeStatus;
+}
+
+/** HTTP status for each error code; codes not listed are 500. */
+const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
+  ENOENT: 404,
+  EEXIST: 409,
+  EINVAL: 400,
+  EACCES: 401,
+  ECONFLICT: 409,
+  EBUSY: 503,
+  ECLOSED: 503,
+  ECOMPACTED: 410,
+};
+
+/**
+ * The ZoneApi of one node, as a hono app (runtime-neutral: Node serves it through
+ * @hono/node-server, Deno through Deno.serve). Every route needs the zone's token.
+ *
+ * - `POST /zone/v1/batch` {consistency, operations, preconditions}: SC answers {version} after a
+ *   majority commit; EC answers {token} once the leader's log holds it (leader only).
+ * - `POST /zone/v1/wait` {token}: {version} once that EC write applied here.
+ * - `POST /zone/v1/get` {key}, `POST /zone/v1/scan` {range}: linearizable reads (a read barrier
+ *   through the leader, then the local state).
+ * - `POST /zone/v1/join` {address}: adds a node as a voter and answers {zoneId, nodeId, members}.
+ * - `POST /zone/v1/remove-node` {nodeId}: removes a member.
+ * - `GET /zone/v1/status`: ZoneNodeStatus as JSON.
+ *
+ * Bodies are MessagePack (zone-api-codec.ts). Errors are JSON, `{"error":{"code","message"}}`,
+ * with the status of HTTP_STATUS_BY_CODE (401 for a missing or wrong token).
+ */
+export function createZoneApi(options: ZoneApiOptions): Hono {
+  const { replica } = options;
+  const app = new Hono();
+  app.onError((error, context) => errorResponse(context, error));
+  app.use(`${ZONE_API_PATH}/*`, async (context, next) => {
+    checkToken(context.req.header('authorization'), options.token);
+    await next();
+  });
+  app.use(`${ZONE_API_PATH}/*`, bodyLimit({ maxSize: API_REQUEST_BYTES_MAX, onError: () => { throw new InvalidArgumentError(`a ZoneApi request body holds at most ${API_REQUEST_BYTES_MAX} bytes`); } }));
+
+  app.post(`${ZONE_API_PATH}/batch`, async (context) => {
+    const request = readBatchRequest(await body(context));
+    if (request.consistency === 'strong') return reply({ version: await replica.commit(request.operations, request.preconditions) });
+    return reply({ token: writeTokenPayload(await replica.write(request.operations, request.preconditions)) });
+  });
+  app.post(`${ZONE_API_PATH}/wait`, async (context) => {
+    return reply({ version: await replica.waitFor(readWriteToken((await body(context)).token)) });
+  });
+  app.post(`${ZONE_API_PATH}/get`, async (context) => {
+    const key = readKeyRequest(await body(context));
+    await replica.readBarrier();
+    return reply({ entry: entryPayload(await replica.metastore.get(key)) });
+  });
+  app.post(`${ZONE_API_PATH}/scan`, async (context) => {
+    const scan = readScanRequest(await body(context));
+    await replica.readBarrier();
+    return reply(scanPagePayload(await replica.metastore.scan(scan)));
+  });
+  const join = serialized(async (address: string) => {
+    assertPeerAddress(address);
+    const members = replica.status().members;
+    const existing = members.find((member) => member.address === address);
+    const nodeId = existing?.nodeId ?? Math.max(0, ...members.map((member) => member.nodeId)) + 1;
+    if (existing === undefined) await replica.addMember({ nodeId, address });
+    const after = replica.status().members.map(({ nodeId: id, address: memberAddress }) => ({ nodeId: id, address: memberAddress }));
+    return { zoneId: replica.zoneId, nodeId, members: after };
+  });
+  app.post(`${ZONE_API_PATH}/join`, async (context) => {
+    return reply(joinResponsePayload(await join(readAddress((await body(context)).address))));
+  });
+  app.post(`${ZONE_API_PATH}/remove-node`, async (context) => {
+    await replica.removeMember(readPositive((await body(context)).nodeId, 'node id'));
+    return reply({});
+  });
+  app.get(`${ZONE_API_PATH}/status`, (context) => context.json(options.status()));
+  return app;
+}
+
+function checkToken(header: string | undefined, expected: JoinToken): void {
+  const match = /^Bearer (\S+)$/.exec(header ?? '');
+  if (match === null) throw new AccessDeniedError('this ZoneApi needs the zone token: Authorization: Bearer <token>');
+  const presented = parseJoinToken(match[1]!);
+  if (presented.zoneId !== expected.zoneId || !isSameSecret(presented.zoneSecret, expected.zoneSecret)) {
+    throw new AccessDeniedError(`the token does not admit to zone ${expected.zoneId}`);
+  }
+}
+
+async function body(context: Context): Promise<Record<string, unknown>> {
+  return decodeApiBody(new Uint8Array(await context.req.arrayBuffer()));
+}
+
+function reply(payload: unknown): Response {
+  return new Response(encodeApiBody(payload) as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-type': ZONE_API_CONTENT_TYPE } });
+}
+
+function errorResponse(context: Context, error: unknown): Response {
+  if (error instanceof NexusError && isErrorCode(error.code)) {
+    return context.json({ error: { code: error.code, message: error.message } }, HTTP_STATUS_BY_CODE[error.code] ?? 500);
+  }
+  // A broken invariant or a bug: say so without pretending it is an operating error.
+  return context.json({ error: { code: 'EINTERNAL', message: error instanceof Error ? error.message : String(error) } }, 500);
+}
+
+/** One call at a time: two joins must not pick the same node id. */
+function serialized<A, R>(operation: (argument: A) => Promise<R>): (argument: A) => Promise<R> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (argument) => {
+    const result = tail.then(() => operation(argument));
+    tail = result.catch(() => {});
+    return result;
+  };
+}

@@ -1,0 +1,111 @@
+import type { MetastoreEntry, MetastoreOperation, MetastorePrecondition, MetastoreScanOptions, MetastoreScanPage } from '../../kernel/contracts/metastore.ts';
+import { errorFromCode, isErrorCode } from '../../kernel/errors.ts';
+import type { NodeId } from '../../kernel/raft/types.ts';
+import type { WriteToken } from '../../kernel/zone/types.ts';
+import type { ZoneNodeStatus } from './zone-api-app.ts';
+import { ZONE_API_PATH } from './zone-api-app.ts';
+import {
+  batchRequestPayload,
+  decodeApiBody,
+  encodeApiBody,
+  readEntry,
+  readJoinResponse,
+  readScanPage,
+  readVersion,
+  readWriteToken,
+  scanRequestPayload,
+  writeTokenPayload,
+  ZONE_API_CONTENT_TYPE,
+  type JoinResponse,
+} from './zone-api-codec.ts';
+
+/** An error the server reported with a code outside ERROR_CODES (a bug on its side, EINTERNAL). */
+export class ZoneApiServerError extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(code: string, message: string, status: number) {
+    super(message);
+    this.name = 'ZoneApiServerError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/**
+ * A ZoneApi client over `fetch` (every runtime). Errors the node reports come back as the same
+ * NexusError classes (EBUSY as BusyError, ...); network failures are fetch's TypeError.
+ */
+export class ZoneApiClient {
+  readonly #baseUrl: string;
+  readonly #token: string;
+
+  /** `address` is the node's base URL, e.g. `http://127.0.0.1:7001`. */
+  constructor(address: string, token: string) {
+    this.#baseUrl = address.replace(/\/+$/, '');
+    this.#token = token;
+  }
+
+  /** SC: resolves with the version once a majority committed the batch. */
+  async commit(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
+    return readVersion(await this.#post('batch', batchRequestPayload({ consistency: 'strong', operations, preconditions })));
+  }
+
+  /** EC: resolves with a write token once the leader's log holds the batch (leader only). */
+  async write(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<WriteToken> {
+    return readWriteToken((await this.#post('batch', batchRequestPayload({ consistency: 'eventual', operations, preconditions }))).token);
+  }
+
+  async waitFor(token: WriteToken): Promise<number> {
+    return readVersion(await this.#post('wait', { token: writeTokenPayload(token) }));
+  }
+
+  /** Linearizable. */
+  async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
+    return readEntry((await this.#post('get', { key })).entry);
+  }
+
+  /** Linearizable (each page). */
+  async scan(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
+    return readScanPage(await this.#post('scan', scanRequestPayload(options)));
+  }
+
+  async join(address: string): Promise<JoinResponse> {
+    return readJoinResponse(await this.#post('join', { address }));
+  }
+
+  async removeNode(nodeId: NodeId): Promise<void> {
+    await this.#post('remove-node', { nodeId });
+  }
+
+  async status(): Promise<ZoneNodeStatus> {
+    const response = await fetch(`${this.#baseUrl}${ZONE_API_PATH}/status`, { headers: { authorization: `Bearer ${this.#token}` } });
+    if (!response.ok) throw await errorOf(response);
+    return (await response.json()) as ZoneNodeStatus;
+  }
+
+  async #post(route: string, payload: unknown): Promise<Record<string, unknown>> {
+    const response = await fetch(`${this.#baseUrl}${ZONE_API_PATH}/${route}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.#token}`, 'content-type': ZONE_API_CONTENT_TYPE },
+      body: encodeApiBody(payload) as Uint8Array<ArrayBuffer>,
+    });
+    if (!response.ok) throw await errorOf(response);
+    return decodeApiBody(new Uint8Array(await response.arrayBuffer()));
+  }
+}
+
+async function errorOf(response: Response): Promise<Error> {
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return new ZoneApiServerError('EINTERNAL', `HTTP ${response.status}: ${text.slice(0, 200)}`, response.status);
+  }
+  const error = (parsed as { error?: { code?: unknown; message?: unknown } }).error;
+  const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
+  if (isErrorCode(error?.code)) return errorFromCode(error.code, message);
+  return new ZoneApiServerError(typeof error?.code === 'string' ? error.code : 'EINTERNAL', message, response.status);
+}
+
