@@ -14,10 +14,14 @@ export const ZONE_ID_LENGTH_MAX = 64;
 export const ZONE_PROPOSAL_BYTES_MAX = ENTRY_PAYLOAD_SIZE_BYTES_MAX;
 
 /**
- * User keys are stored under a one-byte prefix in the replica's KvStore (whose keys are at most
- * METASTORE_KEY_BYTES_MAX), so a replicated Metastore's keys are one byte shorter.
+ * Keys under this prefix belong to the zone itself (its applied index, membership records, and
+ * the raft log when it shares the KvStore): a replicated Metastore refuses them as user keys with
+ * EINVAL and leaves them out of scans. Chosen so that no path encoding of the kernel starts with it.
  */
-export const ZONE_KEY_PREFIX_BYTES = 1;
+export const ZONE_RESERVED_KEY_PREFIX: Uint8Array = Uint8Array.of(0xff, 0xfe, 0x00, ...new TextEncoder().encode('nexus.zone'), 0x00);
+
+/** The key prefix to open a replica's KvRaftStorage with, when it shares the replica's KvStore. */
+export const ZONE_RAFT_KEY_PREFIX: Uint8Array = Uint8Array.of(...ZONE_RESERVED_KEY_PREFIX, 0x72);
 
 /** Applied entries between two snapshots (each snapshot compacts the raft log). */
 export const SNAPSHOT_INTERVAL_ENTRIES_DEFAULT = 10_000;

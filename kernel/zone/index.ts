@@ -8,5 +8,5 @@ export * from './types.ts';
 export { ManualTicker, type Ticker } from './ticker.ts';
 export { assertNodeId, assertPeerAddress, assertZoneId } from './zone-id.ts';
 export { ZoneReplica } from './zone-replica.ts';
-export { ZONE_KEY_BYTES_MAX, ZoneMetastore } from './zone-metastore.ts';
+export { ZoneMetastore } from './zone-metastore.ts';
 export { NotLeaderError, WriteLostError } from './errors.ts';

@@ -131,7 +131,7 @@ export interface ZoneReplicaApi {
   /**
    * The zone's Metastore as seen through this replica, with the behaviour of the replica's
    * `consistency` (see ZoneConsistency). Versions are raft log indexes, identical on every
-   * replica. Keys are at most METASTORE_KEY_BYTES_MAX - ZONE_KEY_PREFIX_BYTES bytes and a batch
+   * replica. Keys under ZONE_RESERVED_KEY_PREFIX are refused and a batch
    * must encode within ZONE_PROPOSAL_BYTES_MAX. Its `close()` closes the view only.
    */
   readonly metastore: Metastore;

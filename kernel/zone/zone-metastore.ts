@@ -1,6 +1,5 @@
 import { describeBytes } from '../contracts/bytes.ts';
 import {
-  METASTORE_KEY_BYTES_MAX,
   type Metastore,
   type MetastoreEntry,
   type MetastoreOperation,
@@ -10,12 +9,9 @@ import {
 } from '../contracts/metastore.ts';
 import { assertMetastoreBatch, assertMetastoreKey, assertMetastoreKeys, resolveMetastoreScan } from '../contracts/metastore-validation.ts';
 import { ClosedError, InvalidArgumentError } from '../errors.ts';
-import { ZONE_KEY_PREFIX_BYTES } from './constants.ts';
+import { ZONE_RESERVED_KEY_PREFIX } from './constants.ts';
 import type { WriteToken, ZoneConsistency } from './types.ts';
-import type { ZoneStateMachine } from './zone-state-machine.ts';
-
-/** The longest key (and scan bound) of a replicated Metastore. */
-export const ZONE_KEY_BYTES_MAX = METASTORE_KEY_BYTES_MAX - ZONE_KEY_PREFIX_BYTES;
+import { isReservedKey, type ZoneStateMachine } from './zone-state-machine.ts';
 
 /** What the view needs of its replica. */
 export interface ZoneMetastoreHost {
@@ -29,8 +25,9 @@ export interface ZoneMetastoreHost {
 /**
  * A zone's Metastore through one replica (see ZoneConsistency in types.ts and ZoneReplicaApi for
  * the guarantees). It meets the Metastore contract (kernel/contracts/metastore.ts) with two
- * narrower limits: keys and scan bounds are at most ZONE_KEY_BYTES_MAX bytes, and a batch must
- * encode within ZONE_PROPOSAL_BYTES_MAX (one raft entry); both are EINVAL beyond.
+ * narrower limits, both EINVAL: keys starting with ZONE_RESERVED_KEY_PREFIX belong to the zone
+ * (scans never return them), and a batch must encode within ZONE_PROPOSAL_BYTES_MAX (one raft
+ * entry), so values are smaller than METASTORE_VALUE_BYTES_MAX.
  *
  * In `eventual` mode it does not meet the contract's "reads see every commit that completed
  * before the read started": a write resolves (with the version its entry will have if it commits)
@@ -83,12 +80,6 @@ export class ZoneMetastore implements Metastore {
   async scan(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
     this.throwIfClosed('scan');
     resolveMetastoreScan(options);
-    for (const role of ['prefix', 'start', 'end'] as const) {
-      const bound = options[role];
-      if (bound !== undefined && bound.length > ZONE_KEY_BYTES_MAX) {
-        throw new InvalidArgumentError(`invalid scan ${role}: ${bound.length} bytes, at most ${ZONE_KEY_BYTES_MAX} allowed in a zone`);
-      }
-    }
     await this.beforeRead();
     return this.stateMachine.scan(options);
   }
@@ -109,7 +100,7 @@ export class ZoneMetastore implements Metastore {
 
 function assertZoneKey(key: Uint8Array, role = 'key'): void {
   assertMetastoreKey(key, role);
-  if (key.length > ZONE_KEY_BYTES_MAX) {
-    throw new InvalidArgumentError(`invalid ${role} ${describeBytes(key)}: ${key.length} bytes, at most ${ZONE_KEY_BYTES_MAX} allowed in a zone`);
+  if (isReservedKey(key)) {
+    throw new InvalidArgumentError(`invalid ${role} ${describeBytes(key)}: keys starting with ${describeBytes(ZONE_RESERVED_KEY_PREFIX)} are reserved for the zone`);
   }
 }

@@ -1,5 +1,5 @@
 import { assert } from '../assert.ts';
-import { describeBytes, hasPrefix } from '../contracts/bytes.ts';
+import { compareBytes, describeBytes, hasPrefix, prefixEnd } from '../contracts/bytes.ts';
 import {
   METASTORE_SCAN_LIMIT_MAX,
   type MetastoreEntry,
@@ -7,37 +7,54 @@ import {
   type MetastoreScanOptions,
   type MetastoreScanPage,
 } from '../contracts/metastore.ts';
-import { decodeScanCursor, encodeScanCursor } from '../contracts/metastore-cursor.ts';
+import { encodeScanCursor } from '../contracts/metastore-cursor.ts';
+import { resolveMetastoreScan } from '../contracts/metastore-validation.ts';
 import { ConflictError, CorruptionError } from '../errors.ts';
 import type { KvSnapshot, KvStore } from '../kv/kv-store-types.ts';
 import type { NodeId } from '../raft/types.ts';
 import { ByteReader, ByteWriter, type BatchCommand } from './command-codec.ts';
-import { SNAPSHOT_BYTES_MAX, SNAPSHOT_KEYS_MAX } from './constants.ts';
+import { SNAPSHOT_BYTES_MAX, SNAPSHOT_KEYS_MAX, ZONE_RESERVED_KEY_PREFIX } from './constants.ts';
 
 /**
  * The zone's state machine: the Metastore's entries and the zone's membership records, kept in a
  * local KvStore that other replicas' stores match entry for entry.
  *
- * Layout in the KvStore (the raft log, when it shares the store, lives under its own prefix):
- * - `d` + user key -> 8-byte version (float64, big-endian) + value. The version is the raft index
- *   of the entry that wrote the key: identical on every replica, unlike the KvStore's own commit
- *   numbers.
- * - `m` `a` -> the last applied raft index, written in the same KvStore commit as every entry
- *   that changes state, so a crash can never apply an entry twice or half.
- * - `m` `n` + u32 node id -> the member's transport address.
- * - `m` `i` -> the replica's incarnation: a counter bumped at every open, part of proposal ids.
+ * Layout in the KvStore:
+ * - user key (unchanged, so keys of the full METASTORE_KEY_BYTES_MAX fit) -> 8-byte version
+ *   (float64, big-endian) + value. The version is the raft index of the entry that wrote the key:
+ *   identical on every replica, unlike the KvStore's own commit numbers.
+ * - Under ZONE_RESERVED_KEY_PREFIX (R), which user keys may not use:
+ *   - R `a` -> the last applied raft index, written in the same KvStore commit as every entry that
+ *     changes state, so a crash can never apply an entry twice or half.
+ *   - R `n` + u32 node id -> the member's transport address.
+ *   - R `i` -> the replica's incarnation: a counter bumped at every open, part of proposal ids.
+ *   - R `r` ... -> the raft log, when a KvRaftStorage shares the store (ZONE_RAFT_KEY_PREFIX).
  *
  * Entries that change nothing (a refused batch, Raft's empty entries) only advance the applied
  * index in memory: applying them again after a crash gives the same outcome.
  */
-const DATA_PREFIX = 0x64; // 'd'
-const META_PREFIX = 0x6d; // 'm'
-const APPLIED_KEY = Uint8Array.of(META_PREFIX, 0x61);
-const INCARNATION_KEY = Uint8Array.of(META_PREFIX, 0x69);
-const MEMBER_PREFIX = Uint8Array.of(META_PREFIX, 0x6e);
-const DATA_PREFIX_BYTES = Uint8Array.of(DATA_PREFIX);
+const RESERVED = ZONE_RESERVED_KEY_PREFIX;
+const RESERVED_END = prefixEnd(RESERVED)!;
+const APPLIED_KEY = Uint8Array.of(...RESERVED, 0x61);
+const INCARNATION_KEY = Uint8Array.of(...RESERVED, 0x69);
+const MEMBER_PREFIX = Uint8Array.of(...RESERVED, 0x6e);
 const VERSION_BYTES = 8;
 const SNAPSHOT_FORMAT_VERSION = 1;
+
+/** The user's key space: everything outside the reserved prefix, as half-open ranges in key order. */
+const USER_RANGES: readonly KeyRange[] = [
+  { start: undefined, end: RESERVED },
+  { start: RESERVED_END, end: undefined },
+];
+
+interface KeyRange {
+  start: Uint8Array | undefined;
+  end: Uint8Array | undefined;
+}
+
+export function isReservedKey(key: Uint8Array): boolean {
+  return hasPrefix(key, RESERVED);
+}
 
 export type BatchOutcome = { readonly version: number } | { readonly conflict: ConflictError };
 
@@ -143,19 +160,28 @@ export class ZoneStateMachine {
     return entries.map((entry, position) => (entry === undefined ? undefined : userEntry(keys[position]!, entry.value)));
   }
 
-  /** A scan of the user's key space; options are already validated by the caller. */
+  /**
+   * A scan of the user's key space; options are already validated by the caller. The reserved
+   * range is cut out of the scan's range, and the pieces on either side are scanned in order, each
+   * with the caller's cursor (the KvStore folds it into each piece exactly as into the whole).
+   */
   async scan(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
-    const page = await this.store.scan({
-      prefix: dataKey(options.prefix ?? new Uint8Array(0)),
-      ...(options.start === undefined ? {} : { start: dataKey(options.start) }),
-      ...(options.end === undefined ? {} : { end: dataKey(options.end) }),
-      ...(options.reverse === undefined ? {} : { reverse: options.reverse }),
-      ...(options.limit === undefined ? {} : { limit: options.limit }),
-      ...(options.cursor === undefined ? {} : { cursor: encodeScanCursor(dataKey(decodeScanCursor(options.cursor))) }),
-    });
-    const entries = page.entries.map((entry) => userEntry(entry.key.subarray(1), entry.value));
-    const last = entries[entries.length - 1];
-    return page.cursor === undefined || last === undefined ? { entries } : { entries, cursor: encodeScanCursor(last.key) };
+    const range = resolveMetastoreScan({ ...options, cursor: undefined });
+    const pieces = USER_RANGES.map((piece) => intersect(piece, range)).filter((piece) => piece !== undefined);
+    if (range.reverse) pieces.reverse();
+    const entries: MetastoreEntry[] = [];
+    for (const piece of pieces) {
+      const page = await this.store.scan({
+        ...(piece.start === undefined ? {} : { start: piece.start }),
+        ...(piece.end === undefined ? {} : { end: piece.end }),
+        reverse: range.reverse,
+        limit: range.limit - entries.length,
+        ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+      });
+      for (const entry of page.entries) entries.push(userEntry(entry.key, entry.value));
+      if (entries.length === range.limit) return { entries, cursor: encodeScanCursor(entries[entries.length - 1]!.key) };
+    }
+    return { entries };
   }
 
   /**
@@ -166,10 +192,7 @@ export class ZoneStateMachine {
   async buildSnapshot(): Promise<Uint8Array | undefined> {
     const snapshot = this.store.snapshot();
     try {
-      const entries = [
-        ...(await scanEverything(snapshot, { prefix: MEMBER_PREFIX })),
-        ...(await scanEverything(snapshot, { prefix: DATA_PREFIX_BYTES })),
-      ];
+      const entries = await stateEntries(snapshot);
       let sizeBytes = 1 + 4;
       for (const entry of entries) sizeBytes += 8 + entry.key.length + entry.value.length;
       if (entries.length > SNAPSHOT_KEYS_MAX || sizeBytes > SNAPSHOT_BYTES_MAX) return undefined;
@@ -189,10 +212,7 @@ export class ZoneStateMachine {
   /** Replaces the whole state with a snapshot's, as of `index`, in one KvStore commit. */
   async restoreSnapshot(index: number, data: Uint8Array): Promise<void> {
     const incoming = decodeSnapshot(data);
-    const existing = [
-      ...(await scanEverything(this.store, { prefix: MEMBER_PREFIX })),
-      ...(await scanEverything(this.store, { prefix: DATA_PREFIX_BYTES })),
-    ];
+    const existing = await stateEntries(this.store);
     const operations: MetastoreOperation[] = existing.map((entry) => ({ type: 'delete', key: entry.key }));
     for (const entry of incoming) operations.push({ type: 'put', key: entry.key, value: entry.value });
     operations.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(index) });
@@ -230,7 +250,7 @@ function decodeSnapshot(data: Uint8Array): { key: Uint8Array; value: Uint8Array 
   for (let index = 0; index < count; index++) {
     const key = reader.bytes();
     const value = reader.bytes();
-    if (!hasPrefix(key, DATA_PREFIX_BYTES) && !hasPrefix(key, MEMBER_PREFIX)) throw new CorruptionError('zone snapshot: a key outside the state machine');
+    if (isReservedKey(key) && !hasPrefix(key, MEMBER_PREFIX)) throw new CorruptionError('zone snapshot: a key outside the state machine');
     entries.push({ key, value });
   }
   reader.expectEnd();
@@ -240,11 +260,31 @@ function decodeSnapshot(data: Uint8Array): { key: Uint8Array; value: Uint8Array 
 /** Bounds the pages one full scan follows: the state machine never holds more keys than a snapshot may. */
 const SCAN_PAGES_MAX = Math.ceil((SNAPSHOT_KEYS_MAX * 2) / METASTORE_SCAN_LIMIT_MAX) + 1;
 
-async function scanEverything(reader: KvStore | KvSnapshot, options: { prefix: Uint8Array }): Promise<MetastoreEntry[]> {
+/** What a snapshot holds: the membership records and every user entry, as stored. */
+async function stateEntries(reader: KvStore | KvSnapshot): Promise<MetastoreEntry[]> {
+  const entries = await scanEverything(reader, { prefix: MEMBER_PREFIX });
+  for (const range of USER_RANGES) entries.push(...(await scanEverything(reader, range)));
+  return entries;
+}
+
+function intersect(piece: KeyRange, range: KeyRange): KeyRange | undefined {
+  const start = piece.start === undefined ? range.start : range.start === undefined || compareBytes(piece.start, range.start) > 0 ? piece.start : range.start;
+  const end = piece.end === undefined ? range.end : range.end === undefined || compareBytes(piece.end, range.end) < 0 ? piece.end : range.end;
+  if (start !== undefined && end !== undefined && compareBytes(start, end) >= 0) return undefined;
+  return { start, end };
+}
+
+async function scanEverything(reader: KvStore | KvSnapshot, options: { prefix?: Uint8Array; start?: Uint8Array | undefined; end?: Uint8Array | undefined }): Promise<MetastoreEntry[]> {
   const entries: MetastoreEntry[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < SCAN_PAGES_MAX; page++) {
-    const result = await reader.scan({ ...options, limit: METASTORE_SCAN_LIMIT_MAX, ...(cursor === undefined ? {} : { cursor }) });
+    const result = await reader.scan({
+      ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+      ...(options.start === undefined ? {} : { start: options.start }),
+      ...(options.end === undefined ? {} : { end: options.end }),
+      limit: METASTORE_SCAN_LIMIT_MAX,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
     entries.push(...result.entries);
     if (result.cursor === undefined) return entries;
     cursor = result.cursor;
@@ -274,11 +314,9 @@ function keyText(key: Uint8Array): string {
   return text;
 }
 
+/** User keys are stored as they are; the view refuses reserved ones before they get here. */
 function dataKey(key: Uint8Array): Uint8Array {
-  const stored = new Uint8Array(key.length + 1);
-  stored[0] = DATA_PREFIX;
-  stored.set(key, 1);
-  return stored;
+  return key;
 }
 
 function memberKey(nodeId: NodeId): Uint8Array {

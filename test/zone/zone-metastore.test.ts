@@ -7,7 +7,6 @@ import type {
   MetastoreScanPage,
 } from '../../kernel/contracts/metastore.ts';
 import { ZONE_PROPOSAL_BYTES_MAX } from '../../kernel/zone/constants.ts';
-import { ZONE_KEY_BYTES_MAX } from '../../kernel/zone/zone-metastore.ts';
 import { runMetastoreSuite } from '../conformance/metastore-suite.ts';
 import { ZoneTestCluster } from './zone-cluster.ts';
 
@@ -62,7 +61,6 @@ runMetastoreSuite(
   'replicated zone (3 voters, SC), written and read through the leader',
   async () => new ZoneClusterMetastore(await ZoneTestCluster.start(), 1),
   {
-    keyBytesMax: ZONE_KEY_BYTES_MAX,
     valueBytesMax: ZONE_PROPOSAL_BYTES_MAX - PROPOSAL_HEADER_BYTES_RESERVED,
     reopen: async (closed) => {
       const { cluster } = closed as ZoneClusterMetastore;
@@ -75,5 +73,5 @@ runMetastoreSuite(
 runMetastoreSuite(
   'replicated zone (3 voters, SC), written and read through a follower',
   async () => new ZoneClusterMetastore(await ZoneTestCluster.start(), 2),
-  { keyBytesMax: ZONE_KEY_BYTES_MAX, valueBytesMax: ZONE_PROPOSAL_BYTES_MAX - PROPOSAL_HEADER_BYTES_RESERVED },
+  { valueBytesMax: ZONE_PROPOSAL_BYTES_MAX - PROPOSAL_HEADER_BYTES_RESERVED },
 );

@@ -10,11 +10,9 @@ export interface MetastoreSuiteCapabilities {
    */
   reopen?: (closed: Metastore) => Promise<Metastore>;
   /**
-   * The longest key and largest value the store accepts, when narrower than the contract's
-   * METASTORE_KEY_BYTES_MAX and METASTORE_VALUE_BYTES_MAX (a replicated store, whose keys carry a
-   * prefix and whose batches travel in one log entry). The maximum-size tests use these.
+   * The largest value the store accepts, when below the contract's METASTORE_VALUE_BYTES_MAX (a
+   * replicated store, whose batches travel in one raft log entry). The maximum-size test uses it.
    */
-  keyBytesMax?: number;
   valueBytesMax?: number;
 }
 
