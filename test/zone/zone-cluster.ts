@@ -106,6 +106,22 @@ export class ZoneTestCluster {
     if (!condition()) throw new Error(`waited ${TICKS_TO_WAIT_MAX} ticks for ${what}`);
   }
 
+  /** Ticks until `promise` settles (at most TICKS_TO_WAIT_MAX ticks), and returns its outcome. */
+  async drive<T>(promise: Promise<T>, what = 'a request'): Promise<T> {
+    let settled = false;
+    const observed = promise.finally(() => {
+      settled = true;
+    });
+    observed.catch(() => {});
+    await this.waitUntil(() => settled, what);
+    return observed;
+  }
+
+  /** The running replicas other than `nodeId`. */
+  othersThan(nodeId: NodeId): NodeId[] {
+    return [...this.nodes.values()].filter((node) => node.replica !== undefined && node.nodeId !== nodeId).map((node) => node.nodeId);
+  }
+
   /** Opens a node; with no bootstrap it starts empty and joins when a member adds it. */
   async openNode(
     nodeId: NodeId,
