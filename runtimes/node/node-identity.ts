@@ -1,0 +1,104 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { syncDirectory } from '../../drivers/node-fs/file-system-errors.ts';
+import { parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
+import { AlreadyExistsError, CorruptionError, NotFoundError } from '../../kernel/errors.ts';
+import type { NodeId } from '../../kernel/raft/types.ts';
+import type { ZoneMember } from '../../kernel/zone/types.ts';
+import { assertNodeId, assertPeerAddress, assertZoneId } from '../../kernel/zone/zone-id.ts';
+
+/**
+ * Who a node is, kept in `<data dir>/node.json`: its zone, its node id, the zone's token (the
+ * node's secret: it proves membership to peers and clients), the address it serves at, and how
+ * it first entered the zone (the bootstrap membership of a creator, or the members a joiner was
+ * told about), so that a restart from the data directory needs no other argument.
+ *
+ * Written once, atomically (temporary file, fsync, rename, fsync of the directory), with mode 0600
+ * because it holds the secret.
+ */
+export interface NodeIdentity {
+  readonly formatVersion: typeof NODE_IDENTITY_FORMAT_VERSION;
+  readonly zoneId: string;
+  readonly nodeId: NodeId;
+  readonly token: string;
+  /** The address peers and clients reach this node at, `http://host:port`. */
+  readonly address: string;
+  /** The creator's bootstrap membership; absent on a node that joined. */
+  readonly bootstrapMembers?: readonly ZoneMember[];
+  /** The members a joining node was told about; absent on the creator. */
+  readonly peers?: readonly ZoneMember[];
+}
+
+export const NODE_IDENTITY_FORMAT_VERSION = 1;
+
+const IDENTITY_FILE = 'node.json';
+
+/** The KvStore file holding the zone's state machine and raft log. */
+export const ZONE_STORE_FILE = 'zone.kv';
+
+export async function readNodeIdentity(dataDir: string): Promise<NodeIdentity> {
+  const path = join(dataDir, IDENTITY_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') throw new NotFoundError(`${dataDir} holds no zone node (no ${IDENTITY_FILE}): create or join a zone first`);
+    throw error;
+  }
+  return checkIdentity(parse(text, path), path);
+}
+
+export async function hasNodeIdentity(dataDir: string): Promise<boolean> {
+  try {
+    await readFile(join(dataDir, IDENTITY_FILE));
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+export async function writeNodeIdentity(dataDir: string, identity: NodeIdentity): Promise<void> {
+  checkIdentity(identity, 'the new identity');
+  await mkdir(dataDir, { recursive: true });
+  if (await hasNodeIdentity(dataDir)) throw new AlreadyExistsError(`${dataDir} already holds a zone node: start it with \`nexus zone start --data ${dataDir}\``);
+  const path = join(dataDir, IDENTITY_FILE);
+  const temporary = `${path}.tmp`;
+  const handle = await open(temporary, 'w', 0o600);
+  try {
+    await handle.writeFile(`${JSON.stringify(identity, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, path);
+  await syncDirectory(dataDir);
+}
+
+function parse(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new CorruptionError(`${path} is not JSON: ${String(error)}`);
+  }
+}
+
+function checkIdentity(value: unknown, where: string): NodeIdentity {
+  const identity = value as NodeIdentity;
+  try {
+    if (typeof value !== 'object' || value === null || identity.formatVersion !== NODE_IDENTITY_FORMAT_VERSION) {
+      throw new Error(`expected format version ${NODE_IDENTITY_FORMAT_VERSION}`);
+    }
+    assertZoneId(identity.zoneId);
+    assertNodeId(identity.nodeId);
+    assertPeerAddress(identity.address);
+    if (parseJoinToken(identity.token).zoneId !== identity.zoneId) throw new Error('the token belongs to another zone');
+    for (const member of [...(identity.bootstrapMembers ?? []), ...(identity.peers ?? [])]) {
+      assertNodeId(member.nodeId);
+      assertPeerAddress(member.address);
+    }
+  } catch (error) {
+    throw new CorruptionError(`${where} is not a valid node identity: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return identity;
+}

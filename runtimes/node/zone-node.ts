@@ -1,0 +1,171 @@
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { NodeStorageFile } from '../../drivers/node-fs/storage-file.ts';
+import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
+import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgrade.ts';
+import { createZoneApi, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
+import { WebSocketZoneTransport } from '../../drivers/transport-websocket/websocket-zone-transport.ts';
+import { InvalidArgumentError } from '../../kernel/errors.ts';
+import { openKvStore } from '../../kernel/kv/kv-store.ts';
+import type { KvStore } from '../../kernel/kv/kv-store-types.ts';
+import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../kernel/raft/constants.ts';
+import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
+import { SeededRandom } from '../../kernel/raft/random.ts';
+import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
+import { ZoneReplica } from '../../kernel/zone/zone-replica.ts';
+import { assertZoneId } from '../../kernel/zone/zone-id.ts';
+import { IntervalTicker } from './interval-ticker.ts';
+import { readNodeIdentity, writeNodeIdentity, ZONE_STORE_FILE, type NodeIdentity } from './node-identity.ts';
+
+/** Milliseconds between Raft ticks: with 10 ticks per election timeout, elections take 1-2 s. */
+export const TICK_INTERVAL_MS_DEFAULT = 100;
+
+export interface ZoneNodeTiming {
+  /** Milliseconds per tick (TICK_INTERVAL_MS_DEFAULT). */
+  readonly tickIntervalMs?: number;
+  /** Ticks per base election timeout (ELECTION_TIMEOUT_TICKS_DEFAULT). */
+  readonly electionTimeoutTicks?: number;
+}
+
+export interface CreateZoneOptions extends ZoneNodeTiming {
+  readonly dataDir: string;
+  /** `host:port` to serve the ZoneApi and the raft socket on; the port must be given. */
+  readonly listen: string;
+  /** A zone id; a random one (`zone-` + 8 hex digits) by default. */
+  readonly zoneId?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface JoinZoneOptions extends ZoneNodeTiming {
+  readonly dataDir: string;
+  readonly listen: string;
+  /** The address of any member, `http://host:port`. */
+  readonly peer: string;
+  readonly token: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface StartZoneOptions extends ZoneNodeTiming {
+  readonly dataDir: string;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * A running zone node: the zone replica on its data directory (KvStore on a NodeStorageFile, raft
+ * log in the same store through KvRaftStorage), the WebSocket ZoneTransport and the ZoneApi on one
+ * HTTP port, and a ticker on a real timer. `close()` stops it cleanly; a `kill -9` loses nothing
+ * acknowledged, since every acknowledged write is durable on a majority.
+ */
+export interface ZoneNode {
+  readonly identity: NodeIdentity;
+  readonly replica: ZoneReplica;
+  close(): Promise<void>;
+}
+
+/** `nexus zone create`: a new zone with this node as its only member. */
+export async function createZone(options: CreateZoneOptions): Promise<ZoneNode> {
+  const zoneId = options.zoneId ?? `zone-${randomHex(4)}`;
+  assertZoneId(zoneId);
+  const address = addressOf(options.listen);
+  const token = formatJoinToken({ zoneId, zoneSecret: createZoneSecret() });
+  const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: 1, token, address, bootstrapMembers: [{ nodeId: 1, address }] };
+  await writeNodeIdentity(options.dataDir, identity);
+  return await startNode(options.dataDir, identity, options);
+}
+
+/** `nexus zone join`: asks a member to add this node, then starts it. */
+export async function joinZone(options: JoinZoneOptions): Promise<ZoneNode> {
+  const { zoneId } = parseJoinToken(options.token);
+  const address = addressOf(options.listen);
+  const answer = await new ZoneApiClient(options.peer, options.token).join(address);
+  if (answer.zoneId !== zoneId) throw new InvalidArgumentError(`${options.peer} serves zone ${answer.zoneId}, not ${zoneId}`);
+  const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: answer.nodeId, token: options.token, address, peers: answer.members };
+  await writeNodeIdentity(options.dataDir, identity);
+  return await startNode(options.dataDir, identity, options);
+}
+
+/** `nexus zone start`: restarts a node from its data directory. */
+export async function startZone(options: StartZoneOptions): Promise<ZoneNode> {
+  return await startNode(options.dataDir, await readNodeIdentity(options.dataDir), options);
+}
+
+async function startNode(dataDir: string, identity: NodeIdentity, options: ZoneNodeTiming & { log?: (line: string) => void }): Promise<ZoneNode> {
+  const log = options.log ?? (() => {});
+  const tickIntervalMs = options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT;
+  const electionTimeoutTicks = options.electionTimeoutTicks ?? ELECTION_TIMEOUT_TICKS_DEFAULT;
+  const token = parseJoinToken(identity.token);
+  const file = await NodeStorageFile.open(join(dataDir, ZONE_STORE_FILE));
+  const closers: (() => Promise<void>)[] = [() => file.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log(`while closing: ${String(error)}`));
+  };
+  try {
+    const store: KvStore = await openKvStore(file);
+    closers.push(() => store.close());
+    const raftStorage = await KvRaftStorage.open(store, { keyPrefix: ZONE_RAFT_KEY_PREFIX });
+    closers.push(() => raftStorage.close());
+    const transport = new WebSocketZoneTransport({ log: (line) => log(`transport: ${line}`) });
+    transport.trustZone(identity.zoneId, token.zoneSecret);
+    closers.push(() => transport.close());
+    const ticker = new IntervalTicker(tickIntervalMs);
+    closers.push(async () => ticker.stop());
+    const replica = await ZoneReplica.open({
+      zoneId: identity.zoneId,
+      nodeId: identity.nodeId,
+      store,
+      raftStorage,
+      transport,
+      ticker,
+      random: new SeededRandom(crypto.getRandomValues(new Uint32Array(1))[0]!),
+      electionTimeoutTicks,
+      ...(identity.bootstrapMembers === undefined ? {} : { bootstrap: { members: identity.bootstrapMembers } }),
+      ...(identity.peers === undefined ? {} : { peers: identity.peers }),
+      logger: { info: (line) => log(`raft: ${line}`) },
+    });
+    closers.push(() => replica.close());
+    const status = (): ZoneNodeStatus => ({
+      ...replica.status(),
+      ticks: ticker.ticks,
+      tickIntervalMs,
+      electionTimeoutTicks,
+      peers: [...transport.peerStatus(identity.zoneId)].map(([nodeId, peer]) => ({ nodeId, ...peer })),
+    });
+    const app = createZoneApi({ replica, token, status });
+    const server = await listen(app.fetch, identity.address);
+    const detach = serveZoneTransport(server, transport);
+    closers.push(async () => {
+      detach();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    log(`node ${identity.nodeId} of zone ${identity.zoneId} serving at ${identity.address}`);
+    return { identity, replica, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function listen(fetch: (request: Request) => Response | Promise<Response>, address: string): Promise<Server> {
+  const url = new URL(address);
+  return await new Promise<Server>((resolve, reject) => {
+    const server = serve({ fetch, hostname: url.hostname, port: Number(url.port) }, () => resolve(server as Server)) as Server;
+    server.once('error', reject);
+  });
+}
+
+/** `host:port` to the node's address; the port is required, since peers must know it in advance. */
+export function addressOf(listen: string): string {
+  const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(listen);
+  const port = Number(match?.[2]);
+  if (match === null || !(port > 0 && port < 65_536)) {
+    throw new InvalidArgumentError(`invalid listen address ${JSON.stringify(listen)}: expected host:port with a port from 1 to 65535`);
+  }
+  return `http://${match[1]}:${port}`;
+}
+
+function randomHex(bytes: number): string {
+  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
