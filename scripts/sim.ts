@@ -1,7 +1,8 @@
 /**
- * `npm run sim -- [--seeds N] [--first-seed S] [--seed S]`: runs the deterministic Raft simulation
- * (test/raft/simulation.test.ts) in Node with more seeds than CI's default, or replays the one seed
- * a failure printed. The options become the environment the simulation test reads.
+ * `npm run sim -- [--seeds N] [--first-seed S] [--seed S] [--steps K]`: runs the deterministic
+ * Raft simulation's CI seeds (test/raft/simulation-seeds.node.test.ts) in Node, or as many other
+ * seeds as asked, with other steps per seed, or replays the one seed a failure printed (with the
+ * steps it printed). The options become the environment test/raft/simulation-seeds.ts reads.
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -11,6 +12,7 @@ const { values } = parseArgs({
     seeds: { type: 'string' },
     'first-seed': { type: 'string' },
     seed: { type: 'string' },
+    steps: { type: 'string' },
   },
   strict: true,
 });
@@ -20,9 +22,10 @@ const environment: Record<string, string | undefined> = {
   RAFT_SIMULATION_SEEDS: values.seeds ?? process.env.RAFT_SIMULATION_SEEDS,
   RAFT_SIMULATION_FIRST_SEED: values['first-seed'] ?? process.env.RAFT_SIMULATION_FIRST_SEED,
   RAFT_SIMULATION_SEED: values.seed ?? process.env.RAFT_SIMULATION_SEED,
+  RAFT_SIMULATION_STEPS: values.steps ?? process.env.RAFT_SIMULATION_STEPS,
 };
 
-const result = spawnSync('npx', ['vitest', 'run', '--project', 'node', 'test/raft/simulation.test.ts'], {
+const result = spawnSync('npx', ['vitest', 'run', '--project', 'node', 'test/raft/simulation-seeds.node.test.ts'], {
   stdio: 'inherit',
   env: environment,
 });

@@ -1,82 +1,53 @@
 import { describe, expect, it } from 'vitest';
-import { Simulation, type SimulationOptions } from './simulation.ts';
-
+import { Simulation } from './simulation.ts';
+import { CASE_TIMEOUT_MS, CROSS_RUNTIME_SEEDS, CROSS_RUNTIME_STEPS, optionsForSeed, SEEDS_PER_CASE } from './simulation-seeds.ts';
 
 /**
- * Deterministic randomized simulation of Raft groups (see simulation.ts for the faults and the
- * checkers, including the linearizability check of the clients' key-value history). Each seed fixes everything; a failure prints the seed and the command that replays
- * it: `RAFT_SIMULATION_SEED=<seed> npx vitest run --project node test/raft/simulation.test.ts`
- * (Node and Deno read the variable; elsewhere the fixed seeds run). RAFT_SIMULATION_SEEDS=<n>
- * runs n seeds instead of the default, from RAFT_SIMULATION_FIRST_SEED (default 1), e.g.
- * `RAFT_SIMULATION_SEEDS=2000 RAFT_SIMULATION_FIRST_SEED=5000 npx vitest run --project node test/raft/simulation.test.ts`.
+ * Deterministic randomized simulation of Raft groups (see simulation.ts for the faults, storage
+ * faults included, and the checkers, including the linearizability check of the clients'
+ * key-value history), in every runtime: a fixed set of long seeds (simulation-seeds.ts). The
+ * 1,000 CI seeds run in Node and Deno (simulation-seeds.node.test.ts). A failure prints the seed
+ * and the command that replays it: `npm run sim -- --seed <seed> --steps <steps>`.
  */
-const SEEDS_DEFAULT = 120;
-const STEPS_PER_SEED = 2000;
-/** Seeds per test case, so that no single case runs long in a slow runtime. */
-const SEEDS_PER_CASE = 10;
-/**
- * A case takes about a second in Node; workerd and Chromium are slower, and some projects
- * default to a 5 s timeout, so the simulation says what it needs.
- */
-const CASE_TIMEOUT_MS = 60_000;
+
 const FIRST_SEED = 1;
-const FAULT_LEVELS = [1, 0.3, 3, 8];
-
-function environmentVariable(name: string): string | undefined {
-  const processObject = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-  return processObject?.env?.[name];
-}
-
-/** Varies group size and options with the seed, so every combination is covered. */
-function optionsForSeed(seed: number): SimulationOptions {
-  return {
-    seed,
-    nodeCount: seed % 2 === 0 ? 3 : 5,
-    steps: STEPS_PER_SEED,
-    preVote: seed % 3 !== 0,
-    checkQuorum: seed % 4 < 2,
-    faultLevel: FAULT_LEVELS[seed % FAULT_LEVELS.length]!,
-  };
-}
-
-function seedsToRun(): number[] {
-  const single = environmentVariable('RAFT_SIMULATION_SEED');
-  if (single !== undefined) return [Number(single)];
-  const count = Number(environmentVariable('RAFT_SIMULATION_SEEDS') ?? SEEDS_DEFAULT);
-  const first = Number(environmentVariable('RAFT_SIMULATION_FIRST_SEED') ?? FIRST_SEED);
-  return Array.from({ length: count }, (_, index) => first + index);
-}
 
 describe('raft simulation', () => {
-  const seeds = seedsToRun();
-  for (let start = 0; start < seeds.length; start += SEEDS_PER_CASE) {
-    const batch = seeds.slice(start, start + SEEDS_PER_CASE);
-    it(`keeps every safety property and recovers, seeds ${batch[0]}..${batch[batch.length - 1]}`, () => {
+  for (let start = FIRST_SEED; start < FIRST_SEED + CROSS_RUNTIME_SEEDS; start += SEEDS_PER_CASE) {
+    const batch = Array.from({ length: Math.min(SEEDS_PER_CASE, FIRST_SEED + CROSS_RUNTIME_SEEDS - start) }, (_, index) => start + index);
+    it(`keeps every safety property and recovers, seeds ${batch[0]}..${batch[batch.length - 1]} (${CROSS_RUNTIME_STEPS} steps each)`, async () => {
       let committed = 0;
-      for (const seed of batch) committed += new Simulation(optionsForSeed(seed)).run().entriesCommitted;
+      for (const seed of batch) committed += (await new Simulation(optionsForSeed(seed, CROSS_RUNTIME_STEPS)).run()).entriesCommitted;
       // The runs must have done something: a simulation that commits nothing proves nothing.
       expect(committed).toBeGreaterThan(batch.length * 10);
     }, CASE_TIMEOUT_MS);
   }
 
-  it('exercises crashes, snapshots, leader changes, reads and client histories (over the first seeds)', () => {
+  it('exercises crashes (storage faults included), snapshots, leader changes, reads and client histories (over the first seeds)', async () => {
     let snapshots = 0;
     let crashes = 0;
+    let unsyncedWritesLost = 0;
     let leaders = 0;
     let reads = 0;
     let clientOperations = 0;
     let fullyChecked = 0;
+    const storages = new Set<string>();
     for (let seed = FIRST_SEED; seed < FIRST_SEED + 10; seed++) {
-      const report = new Simulation(optionsForSeed(seed)).run();
+      const options = optionsForSeed(seed, CROSS_RUNTIME_STEPS);
+      storages.add(options.storage);
+      const report = await new Simulation(options).run();
       snapshots += report.snapshotsInstalled;
       crashes += report.crashes;
+      unsyncedWritesLost += report.unsyncedWritesLost;
       leaders += report.leadersElected;
       reads += report.readsAnswered;
       clientOperations += report.clientOperations;
       if (report.linearizability === 'linearizable') fullyChecked++;
     }
+    expect([...storages].sort()).toEqual(['kv', 'memory']);
     expect(snapshots).toBeGreaterThan(0);
     expect(crashes).toBeGreaterThan(0);
+    expect(unsyncedWritesLost).toBeGreaterThan(0);
     expect(leaders).toBeGreaterThan(10);
     expect(reads).toBeGreaterThan(10);
     expect(clientOperations).toBeGreaterThan(30);
@@ -84,9 +55,11 @@ describe('raft simulation', () => {
     expect(fullyChecked).toBeGreaterThanOrEqual(9);
   }, CASE_TIMEOUT_MS);
 
-  it('a replayed seed gives the same run', () => {
-    const first = new Simulation(optionsForSeed(7)).run();
-    const second = new Simulation(optionsForSeed(7)).run();
-    expect(second).toEqual(first);
+  it('a replayed seed gives the same run, on either storage', async () => {
+    for (const seed of [7, 4]) {
+      const first = await new Simulation(optionsForSeed(seed, CROSS_RUNTIME_STEPS)).run();
+      const second = await new Simulation(optionsForSeed(seed, CROSS_RUNTIME_STEPS)).run();
+      expect(second).toEqual(first);
+    }
   }, CASE_TIMEOUT_MS);
 });

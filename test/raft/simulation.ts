@@ -1,9 +1,12 @@
+import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
 import { InvalidArgumentError } from '../../kernel/errors.ts';
+import { openKvStore, type KvStore } from '../../kernel/kv/index.ts';
 import {
   applyConfChangeTo,
   decodeConfChange,
   describeConfChange,
   isJoint,
+  KvRaftStorage,
   MemoryRaftStorage,
   ProposalDroppedError,
   RawNode,
@@ -16,7 +19,9 @@ import {
   type Message,
   type NodeId,
   type Ready,
+  type WritableRaftStorage,
 } from '../../kernel/raft/index.ts';
+import { CrashStorageFile } from '../crash/crash-storage-file.ts';
 import { checkLinearizability, keyValueModel } from '../sim/linearizability.ts';
 import { KeyValueClients, type ClientCommand } from './key-value-clients.ts';
 import { describeMessage } from './describe.ts';
@@ -29,10 +34,18 @@ import { describeMessage } from './describe.ts';
  *
  * Faults: clocks drift apart (a tick may advance one node only); messages are delayed and
  * reordered (any in-flight message may be delivered next), dropped and duplicated; partitions
- * cut a node off, split the group in two, or cut one direction only; a node crashes and loses everything it had not persisted, including a Ready it
- * was in the middle of persisting (the write is atomic: all of it or none of it); membership
+ * cut a node off, split the group in two, or cut one direction only; a node crashes and loses
+ * everything it had not persisted, including a Ready it was in the middle of persisting; membership
  * changes add spare nodes as learners, promote, demote and remove members, one at a time or two
  * at once through a joint configuration (left automatically or explicitly).
+ *
+ * Storage: with `storage: 'memory'` a node's durable state is a MemoryRaftStorage that a crash
+ * keeps whole (a Ready being persisted is lost whole). With `storage: 'kv'` it is a KvRaftStorage
+ * on the KV engine over a CrashStorageFile, and a crash keeps only a crash image of that file:
+ * writes not yet synced (the relaxed persists, which carry only a commit index) are lost, kept or
+ * torn at sector boundaries in any order; a crash while persisting a Ready cuts its write after a
+ * random one of its file events. The node restarts by opening the KV engine and KvRaftStorage on
+ * the image, which must hold at least every durable write, and nothing half-written.
  *
  * Checked after every step:
  * - election safety: at most one leader per term, ever;
@@ -55,6 +68,8 @@ export interface SimulationOptions {
   checkQuorum: boolean;
   /** Multiplies the weights of fault actions (drop, duplicate, crash, partition, ...): 0 is none. */
   faultLevel: number;
+  /** Where nodes keep their durable state; see the class comment. */
+  storage: 'memory' | 'kv';
 }
 
 export interface SimulationReport {
@@ -64,6 +79,8 @@ export interface SimulationReport {
   readonly entriesCommitted: number;
   readonly leadersElected: number;
   readonly crashes: number;
+  /** Crashes of KvRaftStorage nodes that lost or tore unsynced writes. */
+  readonly unsyncedWritesLost: number;
   readonly snapshotsInstalled: number;
   readonly messagesDelivered: number;
   readonly readsAnswered: number;
@@ -83,6 +100,9 @@ const LIVENESS_ROUNDS_MAX = 400;
 const LIVENESS_RETRY_ROUNDS = 50;
 const SIZE_UNLIMITED = Number.MAX_SAFE_INTEGER;
 const KEEP_ENTRIES_AFTER_COMPACTION = 3;
+/** Pages the KV engine of a simulated node caches: small, so that restarts read the file. */
+const KV_CACHE_PAGES = 32;
+const KV_KEY_PREFIX = new TextEncoder().encode('raft/');
 /** Node ids beyond the initial voters that membership changes may add. */
 const SPARE_NODES = 2;
 
@@ -119,9 +139,17 @@ const CLOCK_SKEW_PROBABILITY = 0.3;
 /** Chance that a crash happens while a node persists a Ready, losing that whole Ready. */
 const CRASH_WHILE_PERSISTING_PROBABILITY = 0.004;
 
+/** A KvRaftStorage node's medium: what survives its crashes. */
+interface KvMedium {
+  file: CrashStorageFile;
+  store: KvStore | undefined;
+}
+
 interface SimulatedNode {
   readonly id: NodeId;
-  readonly storage: MemoryRaftStorage;
+  storage: WritableRaftStorage;
+  /** For `storage: 'kv'`: the file and store under `storage`. */
+  medium: KvMedium | undefined;
   raw: RawNode | undefined;
   /** Index of the last applied entry (or restored snapshot). */
   appliedIndex: number;
@@ -138,6 +166,9 @@ interface SimulatedNode {
   commitSeen: number;
   persistedCommit: number;
   persistedTerm: number;
+  /** Term and commit as of the last durable (mustSync) persist: a crash may not lose them. */
+  durableCommit: number;
+  durableTerm: number;
 }
 
 interface KnownEntry {
@@ -162,7 +193,7 @@ export class Simulation {
   private history: string[] = [];
   private step = 0;
   private proposalCounter = 0;
-  private readonly counters = { proposalsAccepted: 0, crashes: 0, snapshotsInstalled: 0, messagesDelivered: 0 };
+  private readonly counters = { proposalsAccepted: 0, crashes: 0, unsyncedWritesLost: 0, snapshotsInstalled: 0, messagesDelivered: 0 };
   /** Read requests made, by context: the highest index applied anywhere when each was made. */
   private readonly pendingReads = new Map<string, number>();
   private readCounter = 0;
@@ -174,25 +205,21 @@ export class Simulation {
   constructor(options: SimulationOptions) {
     this.options = options;
     this.random = new SeededRandom(options.seed);
-    const voters = Array.from({ length: options.nodeCount }, (_, index) => index + 1);
-    this.committedMembership = { voters, learners: [] };
-    for (const id of voters) {
-      const storage = new MemoryRaftStorage({ confState: { voters, learners: [] }, bootstrapIndex: 1 });
-      const node: SimulatedNode = {
-        id, storage, raw: undefined, appliedIndex: 0, values: [], keyValues: new Map(), appliedOperations: new Set(), incarnation: 0, confState: { voters, learners: [] },
-        commitSeen: 0, persistedCommit: 0, persistedTerm: 0,
-      };
-      this.nodes.set(id, node);
-      this.start(node);
-    }
+    this.committedMembership = { voters: this.initialVoters(), learners: [] };
   }
 
-  run(): SimulationReport {
+  async run(): Promise<SimulationReport> {
+    const voters = this.initialVoters();
+    for (const id of voters) {
+      const bootstrap = { confState: { voters, learners: [] }, index: 1, term: 1 };
+      const node = await this.createNode(id, bootstrap);
+      await this.start(node);
+    }
     for (this.step = 1; this.step <= this.options.steps; this.step++) {
-      this.takeAction(this.chooseAction());
+      await this.takeAction(this.chooseAction());
       this.check();
     }
-    this.checkLiveness();
+    await this.checkLiveness();
     const history = this.clients.history();
     const outcome = checkLinearizability(keyValueModel, history);
     this.expect(outcome.result !== 'not-linearizable', `linearizability: the client history of key part ${outcome.failingPart} is not linearizable (${this.clients.describe(outcome.failingPart)})`);
@@ -203,6 +230,7 @@ export class Simulation {
       entriesCommitted: this.committed.size,
       leadersElected: this.leaderOfTerm.size,
       crashes: this.counters.crashes,
+      unsyncedWritesLost: this.counters.unsyncedWritesLost,
       snapshotsInstalled: this.counters.snapshotsInstalled,
       messagesDelivered: this.counters.messagesDelivered,
       readsAnswered: this.readsAnswered,
@@ -228,7 +256,7 @@ export class Simulation {
     return 'tick';
   }
 
-  private takeAction(action: Action): void {
+  private async takeAction(action: Action): Promise<void> {
     switch (action) {
       case 'tick': {
         // Usually every clock advances together; sometimes one node's alone (clock skew).
@@ -242,7 +270,7 @@ export class Simulation {
         return;
       case 'processReady': {
         const ready = this.liveNodes().filter((node) => node.raw!.hasReady());
-        if (ready.length > 0) this.processReady(this.pick(ready));
+        if (ready.length > 0) await this.processReady(this.pick(ready));
         return;
       }
       case 'propose':
@@ -256,17 +284,17 @@ export class Simulation {
         return;
       case 'crash': {
         const live = this.liveNodes();
-        if (live.length > 0) this.crash(this.pick(live), 'crash');
+        if (live.length > 0) this.crash(this.pick(live), 'crash', undefined);
         return;
       }
       case 'crashLeader': {
         // Leader churn is where Raft's subtle bugs live (entries of old terms, overwritten suffixes).
         const leader = this.liveNodes().find((node) => node.raw!.status().role === 'leader');
-        if (leader !== undefined) this.crash(leader, 'crash the leader');
+        if (leader !== undefined) this.crash(leader, 'crash the leader', undefined);
         return;
       }
       case 'changeMembership':
-        this.changeMembership();
+        await this.changeMembership();
         return;
       case 'readIndex':
         this.requestRead();
@@ -283,7 +311,7 @@ export class Simulation {
       }
       case 'restart': {
         const down = [...this.nodes.values()].filter((node) => node.raw === undefined);
-        if (down.length > 0) this.restart(this.pick(down));
+        if (down.length > 0) await this.restart(this.pick(down));
         return;
       }
       case 'partition':
@@ -295,7 +323,7 @@ export class Simulation {
         return;
       case 'compact': {
         const live = this.liveNodes();
-        if (live.length > 0) this.compact(this.pick(live));
+        if (live.length > 0) await this.compact(this.pick(live));
         return;
       }
       case 'transferLeadership': {
@@ -373,7 +401,7 @@ export class Simulation {
    * or remove a learner, remove or demote a voter, keeping two voters), sometimes two at once
    * through a joint configuration, or leaving a joint configuration.
    */
-  private changeMembership(): void {
+  private async changeMembership(): Promise<void> {
     const leader = this.liveNodes().find((node) => node.raw!.status().role === 'leader');
     if (leader === undefined) return;
     const confState = leader.raw!.status().confState;
@@ -389,7 +417,7 @@ export class Simulation {
       proposal = this.random.fraction() < 0.6 || second.nodeId === first.nodeId ? first : { changes: [first, second], transition: this.pick(transitions) };
     }
     const changes = 'changes' in proposal ? proposal.changes : [proposal];
-    for (const change of changes) if (!this.nodes.has(change.nodeId)) this.addEmptyNode(change.nodeId);
+    for (const change of changes) if (!this.nodes.has(change.nodeId)) await this.addEmptyNode(change.nodeId);
     try {
       leader.raw!.proposeConfChange(proposal);
       this.record(`propose-conf-change ${leader.id} ${describeConfChange(proposal)}`);
@@ -410,14 +438,40 @@ export class Simulation {
   }
 
   /** A node that joins later: it starts empty and learns everything from the leader. */
-  private addEmptyNode(id: NodeId): void {
-    const node: SimulatedNode = {
-      id, storage: new MemoryRaftStorage(), raw: undefined, appliedIndex: 0, values: [], keyValues: new Map(), appliedOperations: new Set(), incarnation: 0, confState: { voters: [], learners: [] },
-      commitSeen: 0, persistedCommit: 0, persistedTerm: 0,
-    };
-    this.nodes.set(id, node);
-    this.start(node);
+  private async addEmptyNode(id: NodeId): Promise<void> {
+    const node = await this.createNode(id, undefined);
+    await this.start(node);
     this.record(`start empty node ${id}`);
+  }
+
+  private initialVoters(): NodeId[] {
+    return Array.from({ length: this.options.nodeCount }, (_, index) => index + 1);
+  }
+
+  /** A node with fresh storage (bootstrapped with the initial membership, or empty); not started. */
+  private async createNode(id: NodeId, bootstrap: { confState: ConfState; index: number; term: number } | undefined): Promise<SimulatedNode> {
+    let storage: WritableRaftStorage;
+    let medium: KvMedium | undefined;
+    if (this.options.storage === 'kv') {
+      medium = { file: new CrashStorageFile(), store: undefined };
+      storage = await this.openKvStorage(medium, bootstrap);
+    } else {
+      storage = bootstrap === undefined ? new MemoryRaftStorage() : new MemoryRaftStorage({ confState: bootstrap.confState, bootstrapIndex: bootstrap.index, bootstrapTerm: bootstrap.term });
+    }
+    const node: SimulatedNode = {
+      id, storage, medium, raw: undefined, appliedIndex: 0, values: [], keyValues: new Map(), appliedOperations: new Set(), incarnation: 0, confState: { voters: [], learners: [] },
+      commitSeen: 0, persistedCommit: 0, persistedTerm: 0, durableCommit: 0, durableTerm: 0,
+    };
+    const { hardState } = storage.initialState();
+    node.persistedCommit = node.durableCommit = hardState.commit;
+    node.persistedTerm = node.durableTerm = hardState.term;
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  private async openKvStorage(medium: KvMedium, bootstrap: { confState: ConfState; index: number; term: number } | undefined): Promise<KvRaftStorage> {
+    medium.store = await openKvStore(medium.file, { cachePages: KV_CACHE_PAGES });
+    return KvRaftStorage.open(medium.store, { keyPrefix: KV_KEY_PREFIX, ...(bootstrap === undefined ? {} : { bootstrap }) });
   }
 
   private deliverRandomMessage(): void {
@@ -453,14 +507,14 @@ export class Simulation {
   }
 
   /** Handles one Ready in the order raw-node.ts prescribes; may crash while persisting. */
-  private processReady(node: SimulatedNode): void {
+  private async processReady(node: SimulatedNode): Promise<void> {
     const raw = node.raw!;
     const ready = raw.ready();
     if (this.random.fraction() < CRASH_WHILE_PERSISTING_PROBABILITY * this.options.faultLevel) {
-      this.crash(node, 'crash while persisting a Ready');
+      await this.crashWhilePersisting(node, ready);
       return;
     }
-    this.persist(node, ready);
+    await this.persist(node, ready);
     this.checkReadStates(node, ready);
     for (const message of ready.messages) this.send(message);
     this.apply(node, raw, ready);
@@ -468,16 +522,35 @@ export class Simulation {
     this.flushSnapshotReports();
   }
 
-  private persist(node: SimulatedNode, ready: Ready): void {
-    if (ready.snapshot !== undefined) node.storage.applySnapshot(ready.snapshot);
-    node.storage.append(ready.entries);
+  private async persist(node: SimulatedNode, ready: Ready): Promise<void> {
     if (ready.hardState !== undefined) {
       this.expect(ready.hardState.commit >= node.persistedCommit, `node ${node.id} persisted commit ${ready.hardState.commit} below ${node.persistedCommit}`);
       this.expect(ready.hardState.term >= node.persistedTerm, `node ${node.id} persisted term ${ready.hardState.term} below ${node.persistedTerm}`);
       node.persistedCommit = ready.hardState.commit;
       node.persistedTerm = ready.hardState.term;
-      node.storage.setHardState(ready.hardState);
     }
+    const request = { hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, mustSync: ready.mustSync };
+    await node.storage.persist(request);
+    if (ready.mustSync) {
+      // A durable write makes every earlier write durable too, so this is the floor after a crash.
+      node.durableCommit = node.persistedCommit;
+      node.durableTerm = node.persistedTerm;
+    }
+  }
+
+  /**
+   * A crash in the middle of persisting `ready`: with memory storage the write is lost whole; with
+   * KV storage the write runs, and the crash image is cut after a random one of its file events.
+   */
+  private async crashWhilePersisting(node: SimulatedNode, ready: Ready): Promise<void> {
+    if (node.medium === undefined) {
+      this.crash(node, 'crash while persisting a Ready', undefined);
+      return;
+    }
+    const before = node.medium.file.eventCount;
+    await node.storage.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, mustSync: ready.mustSync });
+    const afterEvent = before + this.random.integerBelow(node.medium.file.eventCount - before + 1);
+    this.crash(node, `crash while persisting a Ready (after file event ${afterEvent - before} of ${node.medium.file.eventCount - before})`, afterEvent);
   }
 
   private send(message: Message): void {
@@ -556,9 +629,19 @@ export class Simulation {
     }
   }
 
-  private crash(node: SimulatedNode, reason: string): void {
+  /** The node stops; a KV node's file keeps only a crash image after `afterEvent` (default: the last). */
+  private crash(node: SimulatedNode, reason: string, afterEvent: number | undefined): void {
     this.counters.crashes++;
     this.stop(node, reason);
+    const medium = node.medium;
+    if (medium === undefined) return;
+    const image = medium.file.crashImage(afterEvent ?? medium.file.eventCount, this.random.integerBelow(0x7fff_ffff));
+    if (image.outcomes.some((outcome) => outcome.fate !== 'kept')) this.counters.unsyncedWritesLost++;
+    this.record(`crash image of node ${node.id}: ${image.outcomes.map((outcome) => `${outcome.event}:${outcome.fate}`).join(' ') || 'everything synced'}`);
+    // The old store is abandoned with its file, as a killed process abandons its memory.
+    node.medium = { file: new CrashStorageFile(image.bytes), store: undefined };
+    node.persistedCommit = 0;
+    node.persistedTerm = 0;
   }
 
   /** The node's process ends: everything not persisted is gone. */
@@ -572,12 +655,13 @@ export class Simulation {
     node.commitSeen = 0;
   }
 
-  private restart(node: SimulatedNode): void {
+  private async restart(node: SimulatedNode): Promise<void> {
     this.record(`restart ${node.id}`);
-    this.start(node);
+    await this.start(node);
   }
 
-  private start(node: SimulatedNode): void {
+  private async start(node: SimulatedNode): Promise<void> {
+    if (node.medium !== undefined && node.medium.store === undefined) await this.reopenKvStorage(node, node.medium);
     const snapshot = node.storage.snapshot();
     restoreStateMachine(node, snapshot.data);
     node.incarnation++;
@@ -597,6 +681,21 @@ export class Simulation {
       messageEntriesSizeBytesMax: 200,
       uncommittedEntriesSizeBytesMax: 1000,
     });
+  }
+
+  /** Opens the KV engine and KvRaftStorage on a crash image; it must hold every durable write. */
+  private async reopenKvStorage(node: SimulatedNode, medium: KvMedium): Promise<void> {
+    try {
+      node.storage = await this.openKvStorage(medium, undefined);
+    } catch (error) {
+      this.fail(`node ${node.id} could not reopen its storage after a crash: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    }
+    const { hardState } = node.storage.initialState();
+    this.expect(hardState.term >= node.durableTerm, `durability: node ${node.id} recovered term ${hardState.term}, below the durable ${node.durableTerm}`);
+    this.expect(hardState.commit >= node.durableCommit, `durability: node ${node.id} recovered commit ${hardState.commit}, below the durable ${node.durableCommit}`);
+    node.persistedCommit = hardState.commit;
+    node.persistedTerm = hardState.term;
+    this.record(`reopen storage of node ${node.id}: term ${hardState.term}, commit ${hardState.commit}, log ${node.storage.firstIndex()}..${node.storage.lastIndex()}`);
   }
 
   private partition(): void {
@@ -624,13 +723,22 @@ export class Simulation {
     this.cuts.add(`${b}>${a}`);
   }
 
-  private compact(node: SimulatedNode): void {
-    const snapshotIndex = node.storage.snapshot().metadata.index;
+  /**
+   * Snapshots the applied state. MemoryRaftStorage keeps a few entries behind the snapshot (so a
+   * follower just behind catches up from the log); KvRaftStorage compacts up to the snapshot.
+   */
+  private async compact(node: SimulatedNode): Promise<void> {
+    const storage = node.storage;
+    const snapshotIndex = storage.snapshot().metadata.index;
     if (node.appliedIndex <= snapshotIndex) return;
-    node.storage.createSnapshotSynchronously(node.appliedIndex, node.confState, encodeStateMachine(node));
-    const compactIndex = Math.max(snapshotIndex + 1, node.appliedIndex - KEEP_ENTRIES_AFTER_COMPACTION);
-    if (compactIndex > node.storage.firstIndex() - 1) node.storage.compactSynchronously(compactIndex);
-    this.record(`compact ${node.id}: snapshot at ${node.appliedIndex}, log from ${node.storage.firstIndex()}`);
+    if (storage instanceof MemoryRaftStorage) {
+      storage.createSnapshotSynchronously(node.appliedIndex, node.confState, encodeStateMachine(node));
+      const compactIndex = Math.max(snapshotIndex + 1, node.appliedIndex - KEEP_ENTRIES_AFTER_COMPACTION);
+      if (compactIndex > storage.firstIndex() - 1) storage.compactSynchronously(compactIndex);
+    } else {
+      await storage.createSnapshot(node.appliedIndex, node.confState, encodeStateMachine(node));
+    }
+    this.record(`compact ${node.id}: snapshot at ${node.appliedIndex}, log from ${storage.firstIndex()}`);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -695,7 +803,7 @@ export class Simulation {
   }
 
   /** With faults over, the group must elect a leader and commit a new entry everywhere. */
-  private checkLiveness(): void {
+  private async checkLiveness(): Promise<void> {
     this.record('liveness: heal, restart every node, stop non-members once the members know the membership, no more faults');
     this.cuts.clear();
     const marker = `final-${this.options.seed}`;
@@ -704,9 +812,9 @@ export class Simulation {
     for (let round = 0; round < LIVENESS_ROUNDS_MAX; round++) {
       this.step++;
       // A change still in flight may commit now: follow the committed membership.
-      members = this.followCommittedMembership();
+      members = await this.followCommittedMembership();
       for (const node of this.liveNodes()) {
-        while (node.raw!.hasReady()) this.processReadyReliably(node);
+        while (node.raw!.hasReady()) await this.processReadyReliably(node);
       }
       const messages = this.network;
       this.network = [];
@@ -747,7 +855,7 @@ export class Simulation {
    * unable to decide (they may still be in a joint configuration that needs it, or not know yet
    * that the change committed). Returns the members.
    */
-  private followCommittedMembership(): SimulatedNode[] {
+  private async followCommittedMembership(): Promise<SimulatedNode[]> {
     const { voters, votersOutgoing, learners } = this.committedMembership;
     const memberIds = new Set([...voters, ...(votersOutgoing ?? []), ...learners]);
     const members = [...this.nodes.values()].filter((node) => memberIds.has(node.id));
@@ -756,15 +864,15 @@ export class Simulation {
       if (!memberIds.has(node.id) && membersKnow) {
         if (node.raw !== undefined) this.stop(node, 'stop (no longer a member)');
       }
-      else if (node.raw === undefined && (memberIds.has(node.id) || !membersKnow)) this.start(node);
+      else if (node.raw === undefined && (memberIds.has(node.id) || !membersKnow)) await this.start(node);
     }
     return members;
   }
 
-  private processReadyReliably(node: SimulatedNode): void {
+  private async processReadyReliably(node: SimulatedNode): Promise<void> {
     const raw = node.raw!;
     const ready = raw.ready();
-    this.persist(node, ready);
+    await this.persist(node, ready);
     this.checkReadStates(node, ready);
     for (const message of ready.messages) this.network.push(message);
     this.apply(node, raw, ready);
@@ -800,11 +908,11 @@ export class Simulation {
   }
 
   private fail(message: string): never {
-    const { seed, nodeCount, steps, preVote, checkQuorum, faultLevel } = this.options;
+    const { seed, nodeCount, steps, preVote, checkQuorum, faultLevel, storage } = this.options;
     throw new SimulationFailure(
       `raft simulation failed: seed=${seed} step=${this.step}: ${message}\n` +
-        `replay: RAFT_SIMULATION_SEED=${seed} npx vitest run --project node test/raft/simulation.test.ts ` +
-        `(options: nodes=${nodeCount} steps=${steps} preVote=${preVote} checkQuorum=${checkQuorum} faultLevel=${faultLevel})\n` +
+        `replay: npm run sim -- --seed ${seed} --steps ${steps} ` +
+        `(options: nodes=${nodeCount} steps=${steps} preVote=${preVote} checkQuorum=${checkQuorum} faultLevel=${faultLevel} storage=${storage})\n` +
         `last actions:\n  ${this.history.slice(-HISTORY_LINES_MAX).join('\n  ')}`,
     );
   }
