@@ -115,6 +115,7 @@ async function serveUntilSignal(node: ZoneNode): Promise<void> {
   });
   logLine(`${signal}: stopping node ${node.identity.nodeId}`);
   await node.close();
+  logLine(`node ${node.identity.nodeId} stopped`);
   process.exit(0);
 }
 
