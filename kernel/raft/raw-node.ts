@@ -141,6 +141,21 @@ export class RawNode {
   }
 
   /**
+   * Proposes several payloads as one batch, all accepted or none: one append message carries them
+   * all, which is how a driver loop proposes the requests that arrived since its last Ready.
+   */
+  proposeBatch(payloads: readonly Uint8Array[]): void {
+    this.assertIdle('proposeBatch');
+    if (payloads.length === 0) return;
+    for (const data of payloads) {
+      if (data.byteLength > ENTRY_PAYLOAD_SIZE_BYTES_MAX) {
+        throw new InvalidArgumentError(`cannot propose ${data.byteLength} bytes: an entry holds at most ${ENTRY_PAYLOAD_SIZE_BYTES_MAX}`);
+      }
+    }
+    this.throwIfDropped('proposal', this.raft.propose(payloads.map((data) => ({ type: 'normal' as const, data }))));
+  }
+
+  /**
    * Proposes a membership change (or a batch of them, through a joint configuration when more than
    * one voter changes); it takes effect when applied (see Ready step 3).
    */
