@@ -172,7 +172,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   // ---- writes and reads ----
 
   commit(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
-    return this.request<number>((pending) => {
+    return this.request<number>('commit', (pending) => {
       const { proposalId, data } = this.encodeProposal({ kind: 'batch', operations, preconditions });
       return () => {
         this.rawNode.propose(data);
@@ -182,7 +182,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   }
 
   write(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<WriteToken> {
-    return this.request<WriteToken>((pending) => {
+    return this.request<WriteToken>('write', (pending) => {
       const { data } = this.encodeProposal({ kind: 'batch', operations, preconditions });
       return () => {
         const before = this.rawNode.status();
@@ -224,7 +224,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   }
 
   readBarrier(): Promise<void> {
-    return this.request<void>((pending) => {
+    return this.request<void>('readBarrier', (pending) => {
       const context = this.nextRequestId();
       return () => {
         this.rawNode.readIndex(context);
@@ -236,7 +236,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   // ---- administration ----
 
   campaign(): Promise<void> {
-    return this.request<void>((pending) => () => {
+    return this.request<void>('campaign', (pending) => () => {
       this.rawNode.campaign();
       pending.resolve();
     });
@@ -252,7 +252,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (!this.isMember(member.nodeId) && members >= ZONE_MEMBERS_MAX) {
       throw new InvalidArgumentError(`cannot add node ${member.nodeId} to zone ${this.zoneId}: it has ${members} members, at most ${ZONE_MEMBERS_MAX}`);
     }
-    await this.request<number>((pending) => {
+    await this.request<number>('addMember', (pending) => {
       const { proposalId, data } = this.encodeProposal({ kind: 'member', nodeId: member.nodeId, address: member.address });
       return () => {
         this.rawNode.propose(data);
@@ -260,7 +260,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       };
     });
     const list = role === 'voter' ? 'voters' : 'learners';
-    await this.request<void>((pending) => () => {
+    await this.request<void>('addMember', (pending) => () => {
       this.rawNode.proposeConfChange({ type: role === 'voter' ? 'add-voter' : 'add-learner', nodeId: member.nodeId });
       this.conditions.push({ ...pending, holds: () => this.confState[list].includes(member.nodeId) });
     });
@@ -270,7 +270,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.throwIfUnusable('removeMember');
     assertNodeId(nodeId);
     if (!this.isMember(nodeId)) throw new NotFoundError(`cannot remove node ${nodeId}: it is not a member of zone ${this.zoneId}`);
-    await this.request<void>((pending) => () => {
+    await this.request<void>('removeMember', (pending) => () => {
       this.rawNode.proposeConfChange({ type: 'remove-node', nodeId });
       this.conditions.push({ ...pending, holds: () => !this.isMember(nodeId) });
     });
@@ -282,7 +282,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (!this.confState.voters.includes(nodeId)) {
       throw new NotFoundError(`cannot transfer leadership of zone ${this.zoneId} to node ${nodeId}: it is not a voter`);
     }
-    await this.request<void>((pending) => () => {
+    await this.request<void>('transferLeadership', (pending) => () => {
       if (this.leader !== nodeId) this.rawNode.transferLeadership(nodeId);
       this.conditions.push({ ...pending, holds: () => this.leader === nodeId });
     });
@@ -339,9 +339,9 @@ export class ZoneReplica implements ZoneReplicaApi {
    * and the caller's buffers are copied before this returns) and returns the action to run on the
    * RawNode between two Readies. An action that throws rejects the request.
    */
-  private request<T>(prepare: (pending: Pending<T>) => () => void): Promise<T> {
+  private request<T>(operation: string, prepare: (pending: Pending<T>) => () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.throwIfUnusable('request');
+      this.throwIfUnusable(operation);
       if (this.pendingCount() >= PENDING_REQUESTS_MAX) {
         throw new BusyError(`zone ${this.zoneId} replica ${this.nodeId} has ${PENDING_REQUESTS_MAX} requests pending; retry later`);
       }
@@ -416,7 +416,10 @@ export class ZoneReplica implements ZoneReplicaApi {
       for (;;) {
         if (this.closed) return;
         this.stepInputs();
-        if (!this.rawNode.hasReady()) return;
+        if (!this.rawNode.hasReady()) {
+          if (this.hasInputs()) continue;
+          return;
+        }
         const ready = this.rawNode.ready();
         await this.handleReady(ready);
         this.rawNode.advance();
@@ -430,6 +433,10 @@ export class ZoneReplica implements ZoneReplicaApi {
       // Synchronously with the loop's last step, so an input arriving next starts a new loop.
       this.running = false;
     }
+  }
+
+  private hasInputs(): boolean {
+    return this.ticksPending > 0 || this.inbox.length > 0 || this.actions.length > 0;
   }
 
   /** Steps everything queued since the last Ready: ticks, then messages, then requests. */
