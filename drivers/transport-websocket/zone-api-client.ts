@@ -32,6 +32,11 @@ export class ZoneApiServerError extends Error {
   }
 }
 
+export interface ZoneApiClientOptions {
+  /** The fetch to send requests with: the global one by default; an app's own in tests. */
+  readonly fetch?: typeof fetch;
+}
+
 /**
  * A ZoneApi client over `fetch` (every runtime). Errors the node reports come back as the same
  * NexusError classes (EBUSY as BusyError, ...); network failures are fetch's TypeError.
@@ -39,11 +44,13 @@ export class ZoneApiServerError extends Error {
 export class ZoneApiClient {
   readonly #baseUrl: string;
   readonly #token: string;
+  readonly #fetch: typeof fetch;
 
   /** `address` is the node's base URL, e.g. `http://127.0.0.1:7001`. */
-  constructor(address: string, token: string) {
+  constructor(address: string, token: string, options: ZoneApiClientOptions = {}) {
     this.#baseUrl = address.replace(/\/+$/, '');
     this.#token = token;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   /** SC: resolves with the version once a majority committed the batch. */
@@ -79,13 +86,13 @@ export class ZoneApiClient {
   }
 
   async status(): Promise<ZoneNodeStatus> {
-    const response = await fetch(`${this.#baseUrl}${ZONE_API_PATH}/status`, { headers: { authorization: `Bearer ${this.#token}` } });
+    const response = await this.#fetch(`${this.#baseUrl}${ZONE_API_PATH}/status`, { headers: { authorization: `Bearer ${this.#token}` } });
     if (!response.ok) throw await errorOf(response);
     return (await response.json()) as ZoneNodeStatus;
   }
 
   async #post(route: string, payload: unknown): Promise<Record<string, unknown>> {
-    const response = await fetch(`${this.#baseUrl}${ZONE_API_PATH}/${route}`, {
+    const response = await this.#fetch(`${this.#baseUrl}${ZONE_API_PATH}/${route}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.#token}`, 'content-type': ZONE_API_CONTENT_TYPE },
       body: encodeApiBody(payload) as Uint8Array<ArrayBuffer>,

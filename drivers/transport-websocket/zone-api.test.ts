@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AccessDeniedError, BusyError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
+import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
+import { packValue } from './frame-codec.ts';
+import { createZoneSecret, formatJoinToken, parseJoinToken } from './join-token.ts';
+import { createZoneApi, ZONE_API_PATH, type ZoneNodeStatus } from './zone-api-app.ts';
+import { ZoneApiClient } from './zone-api-client.ts';
+import { encodeApiBody, ZONE_API_CONTENT_TYPE, ZONE_API_FORMAT_VERSION } from './zone-api-codec.ts';
+
+/**
+ * The ZoneApi on real zone replicas (a three-node zone in one process on the memory transport,
+ * driven tick by tick), through the real client, in every runtime.
+ */
+
+const encoder = new TextEncoder();
+const bytes = (text: string): Uint8Array => encoder.encode(text);
+const text = (value: Uint8Array): string => new TextDecoder().decode(value);
+
+let cluster: ZoneTestCluster | undefined;
+
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+interface ApiSetUp {
+  cluster: ZoneTestCluster;
+  token: string;
+  client: (nodeId: number, tokenOverride?: string) => ZoneApiClient;
+  /** A raw request to a node's app, driven like the client's. */
+  request: (nodeId: number, path: string, init?: RequestInit) => Promise<Response>;
+}
+
+async function setUp(): Promise<ApiSetUp> {
+  const started = await ZoneTestCluster.start();
+  cluster = started;
+  const token = formatJoinToken({ zoneId: started.zoneId, zoneSecret: createZoneSecret() });
+  const apps = new Map<number, ReturnType<typeof createZoneApi>>();
+  const appOf = (nodeId: number): ReturnType<typeof createZoneApi> => {
+    let app = apps.get(nodeId);
+    if (app === undefined) {
+      const replica = started.replica(nodeId);
+      const status = (): ZoneNodeStatus => ({ ...replica.status(), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
+      app = createZoneApi({ replica, token: parseJoinToken(token), status });
+      apps.set(nodeId, app);
+    }
+    return app;
+  };
+  // Each request is driven: the cluster ticks until the app has answered.
+  const request = (nodeId: number, path: string, init?: RequestInit): Promise<Response> =>
+    started.drive(Promise.resolve(appOf(nodeId).request(path, init)));
+  const client = (nodeId: number, tokenOverride?: string): ZoneApiClient =>
+    new ZoneApiClient(`http://node-${nodeId}`, tokenOverride ?? token, { fetch: (input, init) => request(nodeId, String(input), init) });
+  return { cluster: started, token, client, request };
+}
+
+describe('ZoneApi', () => {
+  it('commits SC batches at the leader and at a follower, and reads them linearizably', async () => {
+    const { client } = await setUp();
+    const version = await client(1).commit([{ type: 'put', key: bytes('a'), value: bytes('1') }]);
+    const followerVersion = await client(2).commit([
+      { type: 'put', key: bytes('b'), value: bytes('2') },
+      { type: 'put', key: bytes('c'), value: bytes('3') },
+    ]);
+    expect(followerVersion).toBeGreaterThan(version);
+    const entry = await client(3).get(bytes('a'));
+    expect(entry && { key: text(entry.key), value: text(entry.value), version: entry.version }).toEqual({ key: 'a', value: '1', version });
+    expect(await client(3).get(bytes('missing'))).toBeUndefined();
+    const page = await client(2).scan({ prefix: bytes(''), limit: 2 });
+    expect(page.entries.map((item) => text(item.key))).toEqual(['a', 'b']);
+    const rest = await client(2).scan({ limit: 2, cursor: page.cursor! });
+    expect(rest.entries.map((item) => text(item.key))).toEqual(['c']);
+    expect(rest.cursor).toBeUndefined();
+  });
+
+  it('checks preconditions and answers ECONFLICT', async () => {
+    const { client } = await setUp();
+    const version = await client(1).commit([{ type: 'put', key: bytes('k'), value: bytes('v1') }], [{ key: bytes('k'), version: null }]);
+    await expect(client(1).commit([{ type: 'put', key: bytes('k'), value: bytes('v2') }], [{ key: bytes('k'), version: null }])).rejects.toThrow(ConflictError);
+    await client(1).commit([{ type: 'delete', key: bytes('k') }], [{ key: bytes('k'), version }]);
+    expect(await client(2).get(bytes('k'))).toBeUndefined();
+  });
+
+  it('takes EC writes at the leader only and answers their outcome by token', async () => {
+    const { client } = await setUp();
+    const token = await client(1).write([{ type: 'put', key: bytes('ec'), value: bytes('x') }]);
+    expect(await client(1).waitFor(token)).toBe(token.index);
+    await expect(client(2).write([{ type: 'put', key: bytes('ec'), value: bytes('y') }])).rejects.toThrow(BusyError);
+  });
+
+  it('adds a joining node with the next node id and removes a node', async () => {
+    const { cluster: zone, client } = await setUp();
+    const members = zone.replica(1).status().members.map(({ nodeId, address }) => ({ nodeId, address }));
+    const joiner = await zone.openNode(4, { peers: members });
+    const answer = await client(2).join(joiner.address);
+    expect(answer.nodeId).toBe(4);
+    expect(answer.members.map((member) => member.nodeId)).toEqual([1, 2, 3, 4]);
+    // Joining again with the same address is answered with the same id, not a second member.
+    expect((await client(1).join(joiner.address)).nodeId).toBe(4);
+    await client(1).removeNode(4);
+    expect((await client(1).status()).members.map((member) => member.nodeId)).toEqual([1, 2, 3]);
+  });
+
+  it('refuses missing, malformed and wrong tokens with 401 EACCES', async () => {
+    const { cluster: zone, client } = await setUp();
+    const wrong = formatJoinToken({ zoneId: zone.zoneId, zoneSecret: createZoneSecret() });
+    const otherZone = formatJoinToken({ zoneId: 'other', zoneSecret: createZoneSecret() });
+    for (const token of [wrong, otherZone, 'nzt1.zone-test.short', 'garbage']) {
+      await expect(client(1, token).commit([{ type: 'put', key: bytes('x'), value: bytes('y') }])).rejects.toThrow(AccessDeniedError);
+      await expect(client(1, token).status()).rejects.toThrow(AccessDeniedError);
+    }
+    expect(await zone.drive(client(1).get(bytes('x')))).toBeUndefined();
+  });
+
+  it('answers malformed bodies with 400 EINVAL as JSON, naming what was wrong', async () => {
+    const { client, token, request } = await setUp();
+    const cases: [Uint8Array, string][] = [
+      [new Uint8Array([0x92, 0x01]), 'not well-formed MessagePack'],
+      [packValue([ZONE_API_FORMAT_VERSION + 1, {}]), `format version ${ZONE_API_FORMAT_VERSION + 1}`],
+      [encodeApiBody({ consistency: 'strong', operations: [['put', 'not bytes', new Uint8Array()]] }), 'cannot decode key'],
+      [encodeApiBody({ consistency: 'sometimes', operations: [] }), 'cannot decode batch consistency'],
+      [encodeApiBody([1, 2, 3]), 'cannot decode ZoneApi payload'],
+    ];
+    for (const [body, message] of cases) {
+      const response = await request(1, `${ZONE_API_PATH}/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': ZONE_API_CONTENT_TYPE },
+        body: body as Uint8Array<ArrayBuffer>,
+      });
+      expect(response.status, message).toBe(400);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      expect(error.code, message).toBe('EINVAL');
+      expect(error.message).toContain(message);
+    }
+    const unauthenticated = await request(1, `${ZONE_API_PATH}/status`);
+    expect(unauthenticated.status).toBe(401);
+    expect(await unauthenticated.json()).toMatchObject({ error: { code: 'EACCES' } });
+    await expect(client(1).commit([{ type: 'put', key: new Uint8Array(0), value: bytes('v') }])).rejects.toThrow(InvalidArgumentError);
+  });
+});
