@@ -24,8 +24,8 @@ export interface NexusProcess {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-export function spawnNexus(name: string, args: readonly string[]): NexusProcess {
-  const child = spawn(NODE_EXECUTABLE, [NEXUS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnNexus(name: string, args: readonly string[], environment: Record<string, string> = {}): NexusProcess {
+  const child = spawn(NODE_EXECUTABLE, [NEXUS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...environment } });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -83,4 +83,11 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
     await sleep(25);
   }
+}
+
+/** Runs a short `nexus` command to its end: exit code (or signal), stdout and stderr. */
+export async function runNexus(args: readonly string[], environment: Record<string, string> = {}): Promise<{ exit: number | string; stdout: string; stderr: string }> {
+  const running = spawnNexus(`nexus ${args.slice(0, 2).join(' ')}`, args, environment);
+  const exit = await running.exited;
+  return { exit, stdout: running.stdout(), stderr: running.stderr() };
 }
