@@ -95,7 +95,9 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   private inbox: Message[] = [];
   private ticksPending = 0;
-  private actions: (() => void)[] = [];
+  private actions: { readonly run: () => void; readonly abandon: (error: unknown) => void }[] = [];
+  /** SC writes taken from `actions`, proposed together when the actions have run. */
+  private proposalBatch: { proposalId: string; data: Uint8Array; pending: Pending<number> }[] = [];
 
   private readonly proposals = new Map<string, Pending<number>>();
   private readonly acknowledgements: PendingAcknowledgement[] = [];
@@ -175,8 +177,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     return this.request<number>('commit', (pending) => {
       const { proposalId, data } = this.encodeProposal({ kind: 'batch', operations, preconditions });
       return () => {
-        this.rawNode.propose(data);
-        this.proposals.set(proposalId, pending);
+        this.proposalBatch.push({ proposalId, data, pending });
       };
     });
   }
@@ -354,7 +355,7 @@ export class ZoneReplica implements ZoneReplicaApi {
           if (!(error instanceof NexusError)) throw error;
           reject(error);
         }
-      });
+      }, reject);
     });
   }
 
@@ -394,8 +395,9 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.wake();
   }
 
-  private enqueue(action: () => void): void {
-    this.actions.push(action);
+  /** Queues an action for the RawNode; `abandon` is told when the replica stops before running it. */
+  private enqueue(run: () => void, abandon: (error: unknown) => void = () => {}): void {
+    this.actions.push({ run, abandon });
     this.wake();
   }
 
@@ -450,7 +452,23 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.inbox = [];
     for (const message of messages) this.rawNode.step(message);
     const actions = this.actions.splice(0, PROPOSALS_PER_READY_MAX);
-    for (const action of actions) action();
+    for (const action of actions) action.run();
+    this.proposeBatch();
+  }
+
+  /** The SC writes that arrived since the last Ready go to Raft as one proposal: one append per follower. */
+  private proposeBatch(): void {
+    const batch = this.proposalBatch;
+    if (batch.length === 0) return;
+    this.proposalBatch = [];
+    try {
+      this.rawNode.proposeBatch(batch.map((proposal) => proposal.data));
+    } catch (error) {
+      if (!(error instanceof NexusError)) throw error;
+      for (const proposal of batch) proposal.pending.reject(error);
+      return;
+    }
+    for (const proposal of batch) this.proposals.set(proposal.proposalId, proposal.pending);
   }
 
   /** Steps 1 to 4 of the Ready contract (raw-node.ts); the caller advances. */
@@ -465,7 +483,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     for (const message of ready.messages) {
       this.transport.send(this.zoneId, message);
       // The transport cannot confirm delivery: report it sent; a lost one is probed and sent again.
-      if (message.type === 'snapshot') this.actions.push(() => this.rawNode.reportSnapshot(message.to, 'finished'));
+      if (message.type === 'snapshot') this.actions.push({ run: () => this.rawNode.reportSnapshot(message.to, 'finished'), abandon: () => {} });
     }
     if (ready.snapshot !== undefined) await this.applySnapshot(ready.snapshot);
     for (const entry of ready.committedEntries) await this.applyEntry(entry);
@@ -641,7 +659,9 @@ export class ZoneReplica implements ZoneReplicaApi {
     for (const read of this.reads.values()) read.reject(error);
     this.reads.clear();
     for (const condition of this.conditions.splice(0)) condition.reject(error);
-    this.actions = [];
+    for (const proposal of this.proposalBatch) proposal.pending.reject(error);
+    this.proposalBatch = [];
+    for (const action of this.actions.splice(0)) action.abandon(error);
     this.inbox = [];
   }
 

@@ -251,10 +251,13 @@ describe('zone replica: bad inputs', () => {
     await withCluster({}, async (cluster) => {
       cluster.network.isolate(ZoneTestCluster.address(1));
       const pending = cluster.replica(1).commit([{ type: 'put', key: utf8('k'), value: utf8('v') }]);
+      // Queued behind the first while the loop persists it: never stepped before the close.
+      const queued = cluster.replica(1).commit([{ type: 'put', key: utf8('k2'), value: utf8('v') }]);
       const replica = cluster.replica(1);
       await replica.close();
       await replica.close();
       await expect(pending).rejects.toMatchObject({ code: 'ECLOSED' });
+      await expect(queued).rejects.toMatchObject({ code: 'ECLOSED' });
       await expect(replica.commit([])).rejects.toMatchObject({ code: 'ECLOSED' });
       await expect(replica.metastore.get(utf8('k'))).rejects.toMatchObject({ code: 'ECLOSED' });
       await expect(replica.readBarrier()).rejects.toMatchObject({ code: 'ECLOSED' });
