@@ -1,0 +1,86 @@
+/**
+ * Our side of bench:raft: a zone of three node processes started with the `nexus` CLI (zone create,
+ * then zone join twice), each a ZoneReplica on a KvStore file with KvRaftStorage, the WebSocket
+ * ZoneTransport and the ZoneApi over HTTP on one port (runtimes/node). Driven with ZoneApiClient,
+ * connected to the leader. Stopped by PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ZoneApiClient } from '../drivers/transport-websocket/zone-api-client.ts';
+import { freePort, stopChild } from './raft-etcd.ts';
+
+const NEXUS_BIN = fileURLToPath(new URL('../bin/nexus.js', import.meta.url));
+const STARTUP_TIMEOUT_MS = 60_000;
+
+export interface NexusCluster {
+  /** A client connected to the leader. */
+  readonly leader: ZoneApiClient;
+  stop(): Promise<void>;
+}
+
+interface RunningNode {
+  child: ChildProcess;
+  output: () => string;
+  address: string;
+}
+
+export async function startNexusCluster(directory: string): Promise<NexusCluster> {
+  const nodes: RunningNode[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((node) => stopChild(node.child)));
+  };
+  try {
+    const first = await startNode(nodes, (listen) => ['zone', 'create', '--data', join(directory, 'node-1'), '--listen', listen, '--zone-id', 'bench']);
+    const token = (await waitForOutput(first, /join token \(shown once, keep it secret\): (\S+)/))[1]!;
+    // A member accepts a join once it leads (a one-member zone elects itself within a timeout).
+    await waitForLeader([first], token, 1);
+    for (const number of [2, 3]) {
+      const node = await startNode(nodes, (listen) => ['zone', 'join', '--data', join(directory, `node-${number}`), '--listen', listen, '--peer', first.address, '--token', token]);
+      await waitForOutput(node, /joined zone bench as node \d+/);
+    }
+    const leader = await waitForLeader(nodes, token, 3);
+    return { leader, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startNode(nodes: RunningNode[], args: (listen: string) => string[]): Promise<RunningNode> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [NEXUS_BIN, ...args(`127.0.0.1:${port}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const node = { child, output: () => output, address: `http://127.0.0.1:${port}` };
+  nodes.push(node);
+  return node;
+}
+
+async function waitForOutput(node: RunningNode, pattern: RegExp): Promise<RegExpMatchArray> {
+  const deadlineMs = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    const match = node.output().match(pattern);
+    if (match !== null) return match;
+    if (node.child.exitCode !== null || Date.now() > deadlineMs) throw new Error(`a nexus node did not print ${pattern}:\n${node.output().slice(-4000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function waitForLeader(nodes: RunningNode[], token: string, memberCount: number): Promise<ZoneApiClient> {
+  const deadlineMs = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    for (const node of nodes) {
+      try {
+        const client = new ZoneApiClient(node.address, token);
+        const status = await client.status();
+        if (status.role === 'leader' && status.members.length === memberCount && status.members.every((member) => member.lagEntries === 0)) return client;
+      } catch {
+        // Not up yet.
+      }
+    }
+    if (Date.now() > deadlineMs) throw new Error(`the nexus zone had no leader with ${memberCount} caught-up members within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

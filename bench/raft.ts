@@ -1,0 +1,168 @@
+/**
+ * `npm run bench:raft -- [--seconds S] [--proposals N] [--in-process-only] [--skip-etcd] [--skip-nexus]`
+ *
+ * Part A, the Raft core alone (bench/raft-in-process.ts): committed proposals per second of a
+ * 3-node group in one process, memory storage, messages handed over in memory, batching on. The
+ * issue's target is above 200,000/s.
+ *
+ * Part B, real clusters side by side: a 3-member etcd cluster (etcd 3.4, Debian's etcd-server,
+ * bench/raft-etcd.ts) and a zone of 3 nexus node processes (bench/raft-nexus.ts), both on
+ * 127.0.0.1, each member fsyncing to the same disk. Both get the same closed-loop load
+ * (bench/raft-load.ts): durable writes of 24-byte keys and 150-byte values from 1, 64 and 256
+ * concurrent clients (writes/s, p50 and p99 latency), and linearizable reads from 64 clients.
+ * It prints one table with our ratio to etcd (above 1: more per second, or slower latency).
+ *
+ * Data lives in a temporary directory, removed at the end; every process started is stopped by
+ * PID. Benchmarks are not tests: nothing here asserts on time.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { etcdAvailable, startEtcdCluster } from './raft-etcd.ts';
+import { runInProcessBench } from './raft-in-process.ts';
+import { benchKey, benchValue, KEY_BYTES, runLoad, type LoadResult, VALUE_BYTES } from './raft-load.ts';
+import { startNexusCluster } from './raft-nexus.ts';
+
+const PROPOSALS_DEFAULT = 500_000;
+const SECONDS_DEFAULT = 5;
+const IN_PROCESS_BATCH_PROPOSALS = 256;
+const WRITE_CLIENTS = [1, 64, 256] as const;
+const READ_CLIENTS = 64;
+
+/** What one system answers to the load; each side of the table is one. */
+interface ConsensusSystem {
+  readonly name: string;
+  put(key: Uint8Array, value: Uint8Array): Promise<unknown>;
+  /** Linearizable. */
+  get(key: Uint8Array): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+type Measurements = Map<string, LoadResult>;
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string' },
+    proposals: { type: 'string' },
+    'in-process-only': { type: 'boolean' },
+    'skip-etcd': { type: 'boolean' },
+    'skip-nexus': { type: 'boolean' },
+  },
+  strict: true,
+});
+const seconds = Number(values.seconds ?? SECONDS_DEFAULT);
+const proposals = Number(values.proposals ?? PROPOSALS_DEFAULT);
+
+partA();
+if (!values['in-process-only']) await partB();
+
+function partA(): void {
+  const payloadBytes = KEY_BYTES + VALUE_BYTES;
+  const result = runInProcessBench({ proposals, payloadBytes, batchProposals: IN_PROCESS_BATCH_PROPOSALS });
+  console.log(`Part A: Raft core, 3 nodes in one process, memory storage, ${payloadBytes}-byte proposals in batches of ${IN_PROCESS_BATCH_PROPOSALS}`);
+  console.log(
+    `  ${Math.round(result.proposalsPerSecond).toLocaleString('en-US')} committed proposals/s ` +
+      `(${result.proposals.toLocaleString('en-US')} in ${result.elapsedMs.toFixed(0)} ms; ${result.readiesHandled} Readies, ${result.messagesDelivered} messages)\n`,
+  );
+}
+
+async function partB(): Promise<void> {
+  const directory = await mkdtemp(join(tmpdir(), 'nexusfs-bench-raft-'));
+  const columns: Array<{ name: string; measurements: Measurements }> = [];
+  try {
+    if (!values['skip-etcd']) {
+      const version = etcdAvailable();
+      if (version === undefined) console.log('etcd is not installed (apt-get install -y etcd-server): its column is left out\n');
+      else columns.push({ name: `etcd ${version}`, measurements: await measure(await etcdSystem(join(directory, 'etcd'), version)) });
+    }
+    if (!values['skip-nexus']) columns.push({ name: 'nexusfs zone', measurements: await measure(await nexusSystem(join(directory, 'nexus'))) });
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+  printTable(columns);
+}
+
+async function etcdSystem(directory: string, version: string): Promise<ConsensusSystem> {
+  const cluster = await startEtcdCluster(directory, version);
+  const decoder = new TextDecoder();
+  return {
+    name: `etcd ${version}`,
+    // etcd3 takes strings or Buffers; keys here are ASCII, values bytes.
+    put: (key, value) => cluster.leader.put(decoder.decode(key)).value(Buffer.from(value.buffer, value.byteOffset, value.byteLength)).exec(),
+    get: (key) => cluster.leader.get(decoder.decode(key)).buffer(),
+    stop: () => cluster.stop(),
+  };
+}
+
+async function nexusSystem(directory: string): Promise<ConsensusSystem> {
+  const cluster = await startNexusCluster(directory);
+  return {
+    name: 'nexusfs zone',
+    put: (key, value) => cluster.leader.commit([{ type: 'put', key, value }]),
+    get: (key) => cluster.leader.get(key),
+    stop: () => cluster.stop(),
+  };
+}
+
+async function measure(system: ConsensusSystem): Promise<Measurements> {
+  const measurements: Measurements = new Map();
+  try {
+    console.log(`${system.name}: 1 s of warm-up writes, then ${seconds} s per workload`);
+    await runLoad({ clients: 64, seconds: 1, operation: (client, sequence) => system.put(benchKey(client * 997 + sequence), benchValue(sequence)) });
+    for (const clients of WRITE_CLIENTS) {
+      const result = await runLoad({ clients, seconds, operation: (client, sequence) => system.put(benchKey(client * 997 + sequence), benchValue(sequence)) });
+      measurements.set(`writes, ${clients} client${clients === 1 ? '' : 's'}`, result);
+      console.log(`  writes, ${clients} clients: ${describe(result)}`);
+    }
+    const reads = await runLoad({ clients: READ_CLIENTS, seconds, operation: (client, sequence) => system.get(benchKey(client * 31 + sequence)) });
+    measurements.set(`linearizable reads, ${READ_CLIENTS} clients`, reads);
+    console.log(`  linearizable reads, ${READ_CLIENTS} clients: ${describe(reads)}`);
+  } finally {
+    await system.stop();
+  }
+  return measurements;
+}
+
+function describe(result: LoadResult): string {
+  return `${Math.round(result.operationsPerSecond)}/s, p50 ${result.latencyMsP50.toFixed(2)} ms, p99 ${result.latencyMsP99.toFixed(2)} ms`;
+}
+
+function printTable(columns: Array<{ name: string; measurements: Measurements }>): void {
+  if (columns.length === 0) return;
+  const etcd = columns.find((column) => column.name.startsWith('etcd'));
+  const nexus = columns.find((column) => column.name.startsWith('nexusfs'));
+  const rows: string[][] = [['workload (3 members, durable, 24 B keys, 150 B values)', ...columns.map((column) => column.name), ...(etcd && nexus ? ['nexusfs / etcd'] : [])]];
+  const workloads = [...columns[0]!.measurements.keys()];
+  for (const workload of workloads) {
+    for (const [metric, pick] of [
+      ['ops/s', (result: LoadResult) => result.operationsPerSecond],
+      ['p50 ms', (result: LoadResult) => result.latencyMsP50],
+      ['p99 ms', (result: LoadResult) => result.latencyMsP99],
+    ] as const) {
+      const cells = columns.map((column) => {
+        const result = column.measurements.get(workload);
+        return result === undefined ? '-' : formatNumber(pick(result));
+      });
+      const ratio = etcd && nexus ? [formatRatio(pick(nexus.measurements.get(workload)!), pick(etcd.measurements.get(workload)!))] : [];
+      rows.push([`${workload}: ${metric}`, ...cells, ...ratio]);
+    }
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  console.log('\nPart B: 3-member clusters on 127.0.0.1, closed-loop clients, ' + `${seconds} s per workload, ${VALUE_BYTES}-byte values`);
+  for (const [index, row] of rows.entries()) {
+    console.log(row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
+    if (index === 0) console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  }
+}
+
+function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return '-';
+  return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
+}
+
+function formatRatio(ours: number, theirs: number): string {
+  if (!Number.isFinite(ours) || !Number.isFinite(theirs) || theirs === 0) return '-';
+  const ratio = ours / theirs;
+  return ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(2);
+}
