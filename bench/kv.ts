@@ -25,9 +25,9 @@ import { parseArgs } from 'node:util';
 import { ClassicLevel } from 'classic-level';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { METASTORE_BATCH_OPERATIONS_MAX, type MetastoreOperation } from '../kernel/contracts/metastore.ts';
-import { type KvStore, openKvStore } from '../kernel/kv/index.ts';
+import type { KvStore } from '../kernel/kv/index.ts';
 import { SeededRandom } from '../kernel/raft/random.ts';
-import { NodeStorageFile } from '../drivers/node-fs/storage-file.ts';
+import { openFileKvStore } from '../drivers/node-fs/file-kv-store.ts';
 
 const KEYS_DEFAULT = 100_000;
 const KEY_BYTES = 24;
@@ -76,7 +76,7 @@ class NexusEngine implements BenchEngine {
   }
 
   async open(): Promise<void> {
-    this.#store = await openKvStore(await NodeStorageFile.open(this.#path));
+    this.#store = await openFileKvStore(this.#path);
   }
 
   async close(): Promise<void> {

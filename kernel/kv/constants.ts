@@ -106,3 +106,22 @@ export const FREELIST_DELTA_PAGES_MIN = 16;
  * txns are 53-bit, so two million crashes fit.
  */
 export const TXN_GAP_AFTER_CRASH = 2 ** 32;
+
+/**
+ * The commit log (commit-log.ts). A group whose record would be larger than this skips the log:
+ * it is written to the tree and synced there, as without a log.
+ */
+export const COMMIT_LOG_RECORD_BYTES_MAX = 4 * 1024 * 1024;
+
+/** The log file grows ahead of its records in steps of this many bytes, and never shrinks. */
+export const COMMIT_LOG_GROWTH_BYTES = 1024 * 1024;
+
+/** A checkpoint (the tree synced, the log started over) once the log holds this many bytes. */
+export const COMMIT_LOG_CHECKPOINT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A checkpoint once this many tree pages were written since the last one. Pages freed since a
+ * checkpoint cannot be reused before the next one (a crash goes back to the tree as last synced),
+ * so this bounds how far the file grows between checkpoints: 2,048 pages, 8 MiB.
+ */
+export const COMMIT_LOG_CHECKPOINT_PAGES = 2048;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { openFileKvStore } from '../../drivers/node-fs/file-kv-store.ts';
 import { NodeStorageFile } from '../../drivers/node-fs/storage-file.ts';
 import { runMetastoreSuite } from '../../test/conformance/metastore-suite.ts';
 import type { Metastore } from '../contracts/metastore.ts';
@@ -32,4 +33,16 @@ afterAll(async () => {
 
 runMetastoreSuite('KvStore on a NodeStorageFile', async () => openAt(await freshPath()), {
   reopen: async (closed) => openAt(paths.get(closed)!),
+});
+
+
+/** The local Metastore of Node and Deno as the driver opens it: a store file and its commit log. */
+async function openWithLogAt(path: string): Promise<Metastore> {
+  const store = await openFileKvStore(path, { cachePages: 64 });
+  paths.set(store, path);
+  return store;
+}
+
+runMetastoreSuite('openFileKvStore (KvStore with a commit log on NodeStorageFiles)', async () => openWithLogAt(await freshPath()), {
+  reopen: async (closed) => openWithLogAt(paths.get(closed)!),
 });

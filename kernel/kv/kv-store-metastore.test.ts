@@ -5,6 +5,7 @@ import { openKvStore } from './kv-store.ts';
 
 /** The file behind each store, so the suite's reopen capability can open its image again. */
 const files = new WeakMap<Metastore, MemoryStorageFile>();
+const logs = new WeakMap<Metastore, MemoryStorageFile>();
 
 async function openOn(file: MemoryStorageFile): Promise<Metastore> {
   // A small cache, so the suite also reads pages back from the file, not only from the cache.
@@ -15,4 +16,15 @@ async function openOn(file: MemoryStorageFile): Promise<Metastore> {
 
 runMetastoreSuite('KvStore on memory storage', () => openOn(new MemoryStorageFile()), {
   reopen: async (closed) => openOn(new MemoryStorageFile(files.get(closed)!.image())),
+});
+
+async function openWithLog(file: MemoryStorageFile, log: MemoryStorageFile): Promise<Metastore> {
+  const store = await openKvStore(file, { cachePages: 64, log });
+  files.set(store, file);
+  logs.set(store, log);
+  return store;
+}
+
+runMetastoreSuite('KvStore with a commit log on memory storage', () => openWithLog(new MemoryStorageFile(), new MemoryStorageFile()), {
+  reopen: async (closed) => openWithLog(new MemoryStorageFile(files.get(closed)!.image()), new MemoryStorageFile(logs.get(closed)!.image())),
 });

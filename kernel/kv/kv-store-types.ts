@@ -6,6 +6,7 @@ import type {
   MetastoreScanOptions,
   MetastoreScanPage,
 } from '../contracts/metastore.ts';
+import type { StorageFile } from '../contracts/storage-file.ts';
 
 /**
  * How a commit is made durable:
@@ -26,6 +27,19 @@ export interface KvStoreOptions {
   cachePages?: number;
   /** The durability of `put`, `delete` and `batch` (the Metastore calls); `durable` by default. */
   durability?: KvDurability;
+  /**
+   * A second file for the commit log (see commit-log.ts): durable commits append their operations
+   * to it and sync it, instead of syncing the tree's pages, which a checkpoint syncs now and then.
+   * A store opened with a log must always be opened with the same log: its latest commits may be
+   * only there.
+   */
+  log?: StorageFile;
+  /**
+   * With a log: checkpoint once this many tree pages were written since the last checkpoint
+   * (COMMIT_LOG_CHECKPOINT_PAGES by default). Lower means a smaller file between checkpoints and
+   * more frequent tree syncs.
+   */
+  checkpointPages?: number;
 }
 
 /**

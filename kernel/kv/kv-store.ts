@@ -15,13 +15,18 @@ import {
   resolveMetastoreScan,
 } from '../contracts/metastore-validation.ts';
 import type { StorageFile } from '../contracts/storage-file.ts';
-import { BusyError, ClosedError, ConflictError, InvalidArgumentError } from '../errors.ts';
+import { BusyError, ClosedError, ConflictError, CorruptionError, InvalidArgumentError } from '../errors.ts';
 import { type QueuedBatch, type QueuedWork, copyOperation, copyPrecondition, takeGroup } from './commit-queue.ts';
+import { CommitLog, type LoggedBatch, encodeLogRecord, logRecordBytes, readCommitLog } from './commit-log.ts';
 import {
   CACHE_PAGES_DEFAULT,
+  COMMIT_LOG_CHECKPOINT_BYTES,
+  COMMIT_LOG_CHECKPOINT_PAGES,
+  COMMIT_LOG_RECORD_BYTES_MAX,
   CACHE_PAGES_MIN,
   COMMIT_QUEUE_LENGTH_MAX,
   META_SLOT_COUNT,
+  PAGE_BYTES,
   PREFETCH_READS_CONCURRENT_MAX,
 } from './constants.ts';
 import type {
@@ -55,12 +60,24 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   if (!Number.isSafeInteger(cachePages) || cachePages < CACHE_PAGES_MIN) {
     throw new InvalidArgumentError(`invalid cachePages ${String(cachePages)}: expected an integer of at least ${CACHE_PAGES_MIN}`);
   }
+  const checkpointPages = options.checkpointPages ?? COMMIT_LOG_CHECKPOINT_PAGES;
+  if (!Number.isSafeInteger(checkpointPages) || checkpointPages < 1) {
+    throw new InvalidArgumentError(`invalid checkpointPages ${String(checkpointPages)}: expected a positive integer`);
+  }
   const durability = options.durability ?? 'durable';
   assertDurability(durability);
   const pages = new PageStore(file, cachePages);
   const recovered = await recoverState(pages);
-  return new KvStoreEngine(pages, recovered, { durability, cachePages });
+  if (options.log === undefined) return new KvStoreEngine(pages, recovered, { durability, cachePages, checkpointPages, log: undefined });
+  const logged = await readCommitLog(options.log, recovered.meta.lastVersion);
+  const log = new CommitLog(options.log, { tailBytes: 0, sizeBytes: await options.log.size() });
+  const engine = new KvStoreEngine(pages, recovered, { durability, cachePages, checkpointPages, log });
+  if (!logged.empty) await engine.replayLog(logged.batches);
+  return engine;
 }
+
+/** Batches a replay of the commit log queues at once (well under COMMIT_QUEUE_LENGTH_MAX). */
+const REPLAY_BATCHES_QUEUED_MAX = 10_000;
 
 /** The committed state: the last meta written, and where. */
 interface CommittedState {
@@ -103,9 +120,21 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   /** Numbers a state rejected at open used; every commit numbers itself above them. */
   readonly #txnFloor: number;
   readonly #versionFloor: number;
+  /** The commit log, when the store has one: durability comes from it, checkpoints sync the tree. */
+  readonly #log: CommitLog | undefined;
+  /** Set while the log is replayed at open: those commits are in the log already. */
+  #replaying = false;
+  #pagesSinceCheckpoint = 0;
+  readonly #checkpointPages: number;
 
-  constructor(pages: PageStore, recovered: RecoveredState, options: { durability: KvDurability; cachePages: number }) {
+  constructor(
+    pages: PageStore,
+    recovered: RecoveredState,
+    options: { durability: KvDurability; cachePages: number; checkpointPages: number; log: CommitLog | undefined },
+  ) {
     this.#pages = pages;
+    this.#log = options.log;
+    this.#checkpointPages = options.checkpointPages;
     this.#defaultDurability = options.durability;
     this.#cachePages = options.cachePages;
     this.#committed = { meta: recovered.meta, slot: recovered.slot };
@@ -202,13 +231,48 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     try {
       if (this.#failure === undefined) {
         await this.#enqueueSync();
+        if (this.#log !== undefined) await this.#checkpoint();
         await this.#markClean();
       }
     } catch {
       // A failed final sync leaves the store failed; closing still releases the file.
     } finally {
       await this.#pages.file.close();
+      await this.#log?.file.close();
     }
+  }
+
+  /**
+   * Replays the batches of the commit log that the recovered tree lacks (see readCommitLog), as
+   * commits that are not logged again, each checked to get the version it had; then checkpoints,
+   * so the log can start over. A crash during replay finds the log as it was.
+   */
+  async replayLog(batches: readonly LoggedBatch[]): Promise<void> {
+    assert(this.#log !== undefined, 'only a store with a commit log replays one');
+    this.#replaying = true;
+    try {
+      // In slices, so the commit queue's bound holds however many small batches the log has.
+      for (let start = 0; start < batches.length; start += REPLAY_BATCHES_QUEUED_MAX) {
+        const slice = batches.slice(start, start + REPLAY_BATCHES_QUEUED_MAX);
+        const versions = await Promise.all(slice.map((batch) => this.#enqueueBatch(batch.operations, [], 'relaxed')));
+        versions.forEach((version, index) => {
+          const logged = slice[index]!.version;
+          if (version !== logged) throw new CorruptionError(`replaying the commit log gave version ${version} to the batch logged as version ${logged}`);
+        });
+      }
+    } finally {
+      this.#replaying = false;
+    }
+    await this.#checkpoint();
+  }
+
+  /** Makes the committed tree durable and starts the commit log over. */
+  async #checkpoint(): Promise<void> {
+    const log = this.#log;
+    assert(log !== undefined, 'only a store with a commit log checkpoints');
+    if (this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
+    await log.restart();
+    this.#pagesSinceCheckpoint = 0;
   }
 
   /**
@@ -354,7 +418,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     let outcomes: Map<QueuedBatch, number | ConflictError>;
     try {
       outcomes = await applyBatches(transaction, batches, {
-        lastVersion: Math.max(base.meta.lastVersion, this.#versionFloor),
+        // A replay gives back the versions the log recorded; the floor is for commits after it.
+        lastVersion: this.#replaying ? base.meta.lastVersion : Math.max(base.meta.lastVersion, this.#versionFloor),
         prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
         // A quarter of the cache: the window's pages stay cached while the window is applied.
         prefetchWindowKeys: Math.max(1, Math.floor(this.#cachePages / 4)),
@@ -386,7 +451,11 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   /** A group of sync requests alone: one sync when something committed is not yet durable. */
   async #syncGroup(group: readonly QueuedWork[]): Promise<void> {
     try {
-      if (this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
+      if (this.#log !== undefined) {
+        if (this.#log.unsynced) await this.#log.sync();
+      } else if (this.#committed.meta.txn > this.#durableTxn) {
+        await this.#syncFile(this.#committed);
+      }
     } catch (error) {
       this.#failure = { error };
       for (const item of group) item.reject(error);
@@ -408,7 +477,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     const versions = [...outcomes.values()].filter((outcome): outcome is number => typeof outcome === 'number');
     if (versions.length === 0) {
       allocator.abandon();
-      if (durable && this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
+      if (durable && this.#log !== undefined && this.#log.unsynced) await this.#log.sync();
+      else if (durable && this.#log === undefined && this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
       return;
     }
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
@@ -423,11 +493,42 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     await Promise.all(writes);
     const committed: CommittedState = { meta: finished.meta, slot };
     this.#writeTransactionCount++;
-    if (durable) await this.#syncFile(committed);
+    const pagesWritten = finished.writes.reduce((pages, write) => pages + write.bytes.length / PAGE_BYTES, 0);
+    const checkpointNeeded = await this.#makeDurable(committed, { outcomes, durable, pagesWritten });
     for (const node of transaction.dirtyNodes) this.#pages.cache.set(node);
     this.#committed = committed;
     this.#freelistChain = finished.freelistChain;
     allocator.commit();
+    if (checkpointNeeded) await this.#checkpoint();
+  }
+
+  /**
+   * Makes a written group as durable as asked. Without a commit log: a sync of the tree when any
+   * batch is durable. With one: the group's record is appended (synced when durable), or, for a
+   * record too large to log, the tree is synced as without a log. True when a checkpoint is due.
+   */
+  async #makeDurable(
+    committed: CommittedState,
+    group: { outcomes: Map<QueuedBatch, number | ConflictError>; durable: boolean; pagesWritten: number },
+  ): Promise<boolean> {
+    const log = this.#log;
+    if (log === undefined) {
+      if (group.durable) await this.#syncFile(committed);
+      return false;
+    }
+    if (this.#replaying) return false;
+    this.#pagesSinceCheckpoint += group.pagesWritten;
+    const batches: LoggedBatch[] = [];
+    for (const [batch, outcome] of group.outcomes) {
+      if (typeof outcome === 'number') batches.push({ version: outcome, operations: batch.operations });
+    }
+    if (logRecordBytes(batches) > COMMIT_LOG_RECORD_BYTES_MAX) {
+      await this.#syncFile(committed);
+      return true;
+    }
+    await log.append(encodeLogRecord(batches));
+    if (group.durable) await log.sync();
+    return log.tailBytes > COMMIT_LOG_CHECKPOINT_BYTES || this.#pagesSinceCheckpoint > this.#checkpointPages;
   }
 
   /** Reads the committed freelist, which opening left unread (its pages were synced). */

@@ -1,0 +1,232 @@
+import { assert } from '../assert.ts';
+import type { MetastoreOperation } from '../contracts/metastore.ts';
+import type { StorageFile } from '../contracts/storage-file.ts';
+import { CorruptionError } from '../errors.ts';
+import { COMMIT_LOG_GROWTH_BYTES, COMMIT_LOG_RECORD_BYTES_MAX } from './constants.ts';
+import { crc32c } from './crc32c.ts';
+import { readUint53, writeUint53 } from './page-format.ts';
+
+/**
+ * The commit log: a second StorageFile that makes commits durable with one small sequential
+ * write and one sync, instead of syncing the tree's pages.
+ *
+ * Why: a durable commit of the tree alone syncs every page it copied (a leaf, its branches, the
+ * meta page) at scattered offsets; appending the commit's operations to a log and syncing that is
+ * close to the cost of one 4 KiB write and sync, the floor of any durable commit. The tree's pages
+ * are still written, unsynced, as for a relaxed commit, and a checkpoint (a sync of the tree file)
+ * now and then makes them durable and lets the log start over.
+ *
+ * Layout: records one after another from offset 0. A record is
+ * ```
+ * length u32 (the whole record) | crc32c u32 (of every byte after it) | batch count u32
+ * then per batch: version u64 | operation count u32
+ *   then per operation: type u8 (1 put, 2 delete) | key length u32 | key | (put) value length u32 | value
+ * ```
+ * Integers are little-endian; versions are stored as page-format.ts stores them.
+ *
+ * Recovery reads records from offset 0 and stops at the first that is not whole (a torn or
+ * never-written one: its length or checksum does not hold). After a checkpoint the log starts
+ * over at offset 0, so behind the new records lie older ones: every one of those holds versions
+ * the checkpoint covers, which replay skips (see `readCommitLog`). A record whose checksum holds
+ * but whose contents do not parse is CorruptionError: that is damage, not an unfinished write.
+ */
+
+/** One committed batch as the log keeps it: the version it got and what it changed. */
+export interface LoggedBatch {
+  version: number;
+  operations: MetastoreOperation[];
+}
+
+const RECORD_HEADER_BYTES = 12;
+const BATCH_HEADER_BYTES = 12;
+const OPERATION_TYPE_PUT = 1;
+const OPERATION_TYPE_DELETE = 2;
+
+/** Bytes `encodeLogRecord` makes of `batches`. */
+export function logRecordBytes(batches: readonly LoggedBatch[]): number {
+  let bytes = RECORD_HEADER_BYTES;
+  for (const batch of batches) {
+    bytes += BATCH_HEADER_BYTES;
+    for (const operation of batch.operations) {
+      bytes += 1 + 4 + operation.key.length + (operation.type === 'put' ? 4 + operation.value.length : 0);
+    }
+  }
+  return bytes;
+}
+
+export function encodeLogRecord(batches: readonly LoggedBatch[]): Uint8Array {
+  const record = new Uint8Array(logRecordBytes(batches));
+  const view = new DataView(record.buffer);
+  let offset = RECORD_HEADER_BYTES;
+  view.setUint32(0, record.length, true);
+  view.setUint32(8, batches.length, true);
+  for (const batch of batches) {
+    writeUint53(view, offset, batch.version);
+    view.setUint32(offset + 8, batch.operations.length, true);
+    offset += BATCH_HEADER_BYTES;
+    for (const operation of batch.operations) {
+      view.setUint8(offset, operation.type === 'put' ? OPERATION_TYPE_PUT : OPERATION_TYPE_DELETE);
+      view.setUint32(offset + 1, operation.key.length, true);
+      record.set(operation.key, offset + 5);
+      offset += 5 + operation.key.length;
+      if (operation.type === 'put') {
+        view.setUint32(offset, operation.value.length, true);
+        record.set(operation.value, offset + 4);
+        offset += 4 + operation.value.length;
+      }
+    }
+  }
+  assert(offset === record.length, 'a log record fills exactly the bytes counted for it');
+  view.setUint32(4, crc32c(record.subarray(8)), true);
+  return record;
+}
+
+/** The batches of a whole record (its checksum already held); CorruptionError when they do not parse. */
+function decodeLogRecord(record: Uint8Array, offsetInLog: number): LoggedBatch[] {
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  const corrupt = (what: string): never => {
+    throw new CorruptionError(`the commit log record at offset ${offsetInLog} is malformed: ${what}`);
+  };
+  const need = (offset: number, bytes: number): void => {
+    if (offset + bytes > record.length) corrupt(`a field of ${bytes} bytes runs past its end`);
+  };
+  const batchCount = view.getUint32(8, true);
+  const batches: LoggedBatch[] = [];
+  let offset = RECORD_HEADER_BYTES;
+  let previousVersion = 0;
+  for (let batchIndex = 0; batchIndex < batchCount; batchIndex++) {
+    need(offset, BATCH_HEADER_BYTES);
+    const version = readUint53(view, offset);
+    if (version <= previousVersion) corrupt(`version ${version} does not follow ${previousVersion}`);
+    previousVersion = version;
+    const operationCount = view.getUint32(offset + 8, true);
+    offset += BATCH_HEADER_BYTES;
+    const operations: MetastoreOperation[] = [];
+    for (let operationIndex = 0; operationIndex < operationCount; operationIndex++) {
+      need(offset, 5);
+      const type = view.getUint8(offset);
+      const keyLength = view.getUint32(offset + 1, true);
+      need(offset + 5, keyLength);
+      const key = record.slice(offset + 5, offset + 5 + keyLength);
+      offset += 5 + keyLength;
+      if (type === OPERATION_TYPE_DELETE) {
+        operations.push({ type: 'delete', key });
+        continue;
+      }
+      if (type !== OPERATION_TYPE_PUT) corrupt(`operation type ${type}`);
+      need(offset, 4);
+      const valueLength = view.getUint32(offset, true);
+      need(offset + 4, valueLength);
+      operations.push({ type: 'put', key, value: record.slice(offset + 4, offset + 4 + valueLength) });
+      offset += 4 + valueLength;
+    }
+    batches.push({ version, operations });
+  }
+  if (offset !== record.length) corrupt(`${record.length - offset} bytes after the last batch`);
+  if (batches.length === 0) corrupt('no batch');
+  return batches;
+}
+
+/**
+ * The batches logged after version `afterVersion`, in order, the end of the last record read, and
+ * whether the log holds no whole record at all.
+ * Records wholly at or below `afterVersion` are passed over (older than the recovered tree, or
+ * left behind the current records by an earlier round of the log); the first batch above it must
+ * continue it exactly (`afterVersion + 1`), and so must each one after. Reading stops at the first
+ * record that is not whole, or that does not continue the versions.
+ */
+export async function readCommitLog(
+  file: StorageFile,
+  afterVersion: number,
+): Promise<{ batches: LoggedBatch[]; endOffset: number; empty: boolean }> {
+  const sizeBytes = await file.size();
+  const batches: LoggedBatch[] = [];
+  let expected = afterVersion + 1;
+  let offset = 0;
+  let endOffset = 0;
+  while (offset + RECORD_HEADER_BYTES <= sizeBytes) {
+    const header = await file.read(offset, RECORD_HEADER_BYTES);
+    const headerView = new DataView(header.buffer, header.byteOffset, header.byteLength);
+    const length = headerView.getUint32(0, true);
+    if (length < RECORD_HEADER_BYTES || length > COMMIT_LOG_RECORD_BYTES_MAX || offset + length > sizeBytes) break;
+    const record = await file.read(offset, length);
+    if (crc32c(record.subarray(8)) !== headerView.getUint32(4, true)) break;
+    const recordBatches = decodeLogRecord(record, offset);
+    if (recordBatches.at(-1)!.version < expected) {
+      // Wholly replayed already: older than the tree, or a record of an earlier round of the log.
+      // Right after the records replayed, it marks the end of this round.
+      if (batches.length > 0) break;
+      offset += length;
+      continue;
+    }
+    // A record may straddle the tree's version: a replay regroups batches before its checkpoint.
+    const fresh = recordBatches.filter((batch) => batch.version >= expected);
+    if (fresh[0]!.version !== expected) break;
+    for (const batch of fresh) {
+      if (batch.version !== expected) throw new CorruptionError(`the commit log record at offset ${offset} skips version ${expected}`);
+      batches.push(batch);
+      expected++;
+    }
+    endOffset = offset + length;
+    offset += length;
+  }
+  return { batches, endOffset, empty: offset === 0 };
+}
+
+/**
+ * Appends records to the log file and syncs it. One writer (the engine's commit loop); records
+ * go one after another from `tailBytes`, and `restart()` starts over at offset 0 once a checkpoint
+ * made everything logged durable in the tree. The file is grown ahead of the records in steps of
+ * COMMIT_LOG_GROWTH_BYTES and never shrunk, so most appends write inside the file, and their sync
+ * has no file size to record.
+ */
+export class CommitLog {
+  readonly file: StorageFile;
+  #tailBytes: number;
+  #sizeBytes: number;
+  /** Whether records were appended since the last sync. */
+  #unsynced = false;
+
+  constructor(file: StorageFile, options: { tailBytes: number; sizeBytes: number }) {
+    this.file = file;
+    this.#tailBytes = options.tailBytes;
+    this.#sizeBytes = options.sizeBytes;
+  }
+
+  get tailBytes(): number {
+    return this.#tailBytes;
+  }
+
+  get unsynced(): boolean {
+    return this.#unsynced;
+  }
+
+  async append(record: Uint8Array): Promise<void> {
+    assert(record.length <= COMMIT_LOG_RECORD_BYTES_MAX, 'a log record fits the record limit');
+    const end = this.#tailBytes + record.length;
+    if (end > this.#sizeBytes) {
+      // Zeros past the record: a record never ends where a stale one's header could be read as whole.
+      const grownBytes = end + COMMIT_LOG_GROWTH_BYTES;
+      await this.file.write(end, new Uint8Array(grownBytes - end));
+      this.#sizeBytes = grownBytes;
+    }
+    await this.file.write(this.#tailBytes, record);
+    this.#tailBytes = end;
+    this.#unsynced = true;
+  }
+
+  async sync(): Promise<void> {
+    this.#unsynced = false;
+    await this.file.sync();
+  }
+
+  /**
+   * Starts the log over: call only once everything logged is durable in the tree. The header at
+   * offset 0 is zeroed, so a reopen reads nothing until a new record is written there.
+   */
+  async restart(): Promise<void> {
+    this.#tailBytes = 0;
+    this.#unsynced = false;
+    if (this.#sizeBytes >= RECORD_HEADER_BYTES) await this.file.write(0, new Uint8Array(RECORD_HEADER_BYTES));
+  }
+}
