@@ -35,6 +35,12 @@ export const RECONNECT_DELAY_MS_MAX = 2_000;
 /** A connection that has not completed its handshake within this time is closed. */
 export const HANDSHAKE_TIMEOUT_MS = 5_000;
 
+/**
+ * Connections accepted and still in their handshake. Beyond it new connections are closed at
+ * once: strangers can hold at most this many sockets open (each for HANDSHAKE_TIMEOUT_MS).
+ */
+export const HANDSHAKES_IN_PROGRESS_MAX = 64;
+
 /** Bytes of the random nonces each side contributes to the handshake. */
 export const HANDSHAKE_NONCE_BYTES = 32;
 

@@ -5,7 +5,7 @@ import { WebSocket as NodeWebSocket } from 'ws';
 import type { Message } from '../../kernel/raft/message.ts';
 import { decodeFrame, encodeFrame, packValue } from './frame-codec.ts';
 import { CLOSE_CODES } from './frame-socket.ts';
-import { ZONE_SECRET_BYTES } from './limits.ts';
+import { SEND_QUEUE_FRAMES_MAX, ZONE_SECRET_BYTES } from './limits.ts';
 import { serveZoneTransport } from './node-upgrade.ts';
 import { raftSocketUrl, WebSocketZoneTransport } from './websocket-zone-transport.ts';
 
@@ -175,6 +175,24 @@ describe('WebSocketZoneTransport', () => {
       expect(await closed).toBe(CLOSE_CODES.policyViolation);
       expect(decodeFrame(frames[0]!)).toMatchObject({ kind: 'refused', code: 'ENOENT' });
     }
+  });
+
+  it('bounds the queue of a peer it cannot reach, dropping and counting the excess', async () => {
+    const one = await startNode(1, secret(7));
+    // Node 2 has no address: its frames wait (bounded) in case it dials us.
+    for (let frame = 0; frame < SEND_QUEUE_FRAMES_MAX + 10; frame++) {
+      one.transport.send(ZONE, heartbeat(1, 2, frame));
+      await Promise.resolve(); // One frame per microtask flush.
+    }
+    await Promise.resolve();
+    expect(one.transport.peerStatus(ZONE).get(2)).toEqual({ connected: false, queuedFrames: SEND_QUEUE_FRAMES_MAX, droppedFrames: 10 });
+    // When node 2 dials in, the queue drains to it, oldest first.
+    const two = await startNode(2, secret(7));
+    two.transport.setPeer(ZONE, 1, one.address);
+    two.transport.send(ZONE, heartbeat(2, 1, 0));
+    await until(() => two.received.length === SEND_QUEUE_FRAMES_MAX, 'the queued frames');
+    expect((two.received[0] as { commit: number }).commit).toBe(0);
+    expect(one.transport.peerStatus(ZONE).get(2)?.queuedFrames).toBe(0);
   });
 
   it('reconnects with backoff after the peer restarts', async () => {

@@ -6,7 +6,7 @@ import type { NodeId } from '../../kernel/raft/types.ts';
 import { assertNodeId, assertPeerAddress, assertZoneId } from '../../kernel/zone/zone-id.ts';
 import type { Frame } from './frame-codec.ts';
 import { CLOSE_CODES, FrameSocket } from './frame-socket.ts';
-import { FRAME_BYTES_MAX, HANDSHAKE_TIMEOUT_MS, ZONE_SECRET_BYTES } from './limits.ts';
+import { FRAME_BYTES_MAX, HANDSHAKE_TIMEOUT_MS, HANDSHAKES_IN_PROGRESS_MAX, ZONE_SECRET_BYTES } from './limits.ts';
 import { PeerChannel, type PeerChannelStatus } from './peer-channel.ts';
 import { handshakeNonce, handshakeProof, importZoneKey, verifyHandshakeProof, type HandshakeTranscript } from './peer-handshake.ts';
 
@@ -136,6 +136,10 @@ export class WebSocketZoneTransport implements ZoneTransport {
     const frameSocket = new FrameSocket(socket);
     if (this.#closed) {
       frameSocket.close(CLOSE_CODES.goingAway, 'transport closed');
+      return;
+    }
+    if (this.#handshaking.size >= HANDSHAKES_IN_PROGRESS_MAX) {
+      frameSocket.close(CLOSE_CODES.policyViolation, `more than ${HANDSHAKES_IN_PROGRESS_MAX} handshakes in progress`);
       return;
     }
     this.#handshaking.add(frameSocket);

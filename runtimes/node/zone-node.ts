@@ -7,7 +7,7 @@ import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgra
 import { createZoneApi, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { WebSocketZoneTransport } from '../../drivers/transport-websocket/websocket-zone-transport.ts';
-import { InvalidArgumentError } from '../../kernel/errors.ts';
+import { AlreadyExistsError, BusyError, InvalidArgumentError } from '../../kernel/errors.ts';
 import { openKvStore } from '../../kernel/kv/kv-store.ts';
 import type { KvStore } from '../../kernel/kv/kv-store-types.ts';
 import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../kernel/raft/constants.ts';
@@ -17,7 +17,7 @@ import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { ZoneReplica } from '../../kernel/zone/zone-replica.ts';
 import { assertZoneId } from '../../kernel/zone/zone-id.ts';
 import { IntervalTicker } from './interval-ticker.ts';
-import { readNodeIdentity, writeNodeIdentity, ZONE_STORE_FILE, type NodeIdentity } from './node-identity.ts';
+import { hasNodeIdentity, readNodeIdentity, writeNodeIdentity, ZONE_STORE_FILE, type NodeIdentity } from './node-identity.ts';
 
 /** Milliseconds between Raft ticks: with 10 ticks per election timeout, elections take 1-2 s. */
 export const TICK_INTERVAL_MS_DEFAULT = 100;
@@ -71,27 +71,55 @@ export async function createZone(options: CreateZoneOptions): Promise<ZoneNode> 
   const address = addressOf(options.listen);
   const token = formatJoinToken({ zoneId, zoneSecret: createZoneSecret() });
   const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: 1, token, address, bootstrapMembers: [{ nodeId: 1, address }] };
-  await writeNodeIdentity(options.dataDir, identity);
-  return await startNode(options.dataDir, identity, options);
+  const listener = await listen(address);
+  try {
+    await writeNodeIdentity(options.dataDir, identity);
+    return await startNode(options.dataDir, identity, options, listener);
+  } catch (error) {
+    await listener.close();
+    throw error;
+  }
 }
 
 /** `nexus zone join`: asks a member to add this node, then starts it. */
 export async function joinZone(options: JoinZoneOptions): Promise<ZoneNode> {
   const { zoneId } = parseJoinToken(options.token);
   const address = addressOf(options.listen);
-  const answer = await new ZoneApiClient(options.peer, options.token).join(address);
-  if (answer.zoneId !== zoneId) throw new InvalidArgumentError(`${options.peer} serves zone ${answer.zoneId}, not ${zoneId}`);
-  const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: answer.nodeId, token: options.token, address, peers: answer.members };
-  await writeNodeIdentity(options.dataDir, identity);
-  return await startNode(options.dataDir, identity, options);
+  if (await hasNodeIdentity(options.dataDir)) {
+    throw new AlreadyExistsError(`${options.dataDir} already holds a zone node: start it with \`nexus zone start --data ${options.dataDir}\``);
+  }
+  // Listen first: a port in use fails here, before the zone counts this node as a member.
+  const listener = await listen(address);
+  try {
+    const answer = await new ZoneApiClient(options.peer, options.token).join(address);
+    if (answer.zoneId !== zoneId) throw new InvalidArgumentError(`${options.peer} serves zone ${answer.zoneId}, not ${zoneId}`);
+    const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: answer.nodeId, token: options.token, address, peers: answer.members };
+    await writeNodeIdentity(options.dataDir, identity);
+    return await startNode(options.dataDir, identity, options, listener);
+  } catch (error) {
+    await listener.close();
+    throw error;
+  }
 }
 
 /** `nexus zone start`: restarts a node from its data directory. */
 export async function startZone(options: StartZoneOptions): Promise<ZoneNode> {
-  return await startNode(options.dataDir, await readNodeIdentity(options.dataDir), options);
+  const identity = await readNodeIdentity(options.dataDir);
+  const listener = await listen(identity.address);
+  try {
+    return await startNode(options.dataDir, identity, options, listener);
+  } catch (error) {
+    await listener.close();
+    throw error;
+  }
 }
 
-async function startNode(dataDir: string, identity: NodeIdentity, options: ZoneNodeTiming & { log?: (line: string) => void }): Promise<ZoneNode> {
+async function startNode(
+  dataDir: string,
+  identity: NodeIdentity,
+  options: ZoneNodeTiming & { log?: (line: string) => void },
+  listener: Listener,
+): Promise<ZoneNode> {
   const log = options.log ?? (() => {});
   const tickIntervalMs = options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT;
   const electionTimeoutTicks = options.electionTimeoutTicks ?? ELECTION_TIMEOUT_TICKS_DEFAULT;
@@ -133,12 +161,11 @@ async function startNode(dataDir: string, identity: NodeIdentity, options: ZoneN
       peers: [...transport.peerStatus(identity.zoneId)].map(([nodeId, peer]) => ({ nodeId, ...peer })),
     });
     const app = createZoneApi({ replica, token, status });
-    const server = await listen(app.fetch, identity.address);
-    const detach = serveZoneTransport(server, transport);
+    listener.serve(app.fetch);
+    const detach = serveZoneTransport(listener.server, transport);
     closers.push(async () => {
       detach();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
     });
     log(`node ${identity.nodeId} of zone ${identity.zoneId} serving at ${identity.address}`);
     return { identity, replica, close: closeAll };
@@ -148,12 +175,38 @@ async function startNode(dataDir: string, identity: NodeIdentity, options: ZoneN
   }
 }
 
-async function listen(fetch: (request: Request) => Response | Promise<Response>, address: string): Promise<Server> {
+type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** An HTTP server bound before the node behind it is ready; until `serve`, it answers 503 EBUSY. */
+interface Listener {
+  readonly server: Server;
+  serve(fetch: FetchHandler): void;
+  close(): Promise<void>;
+}
+
+async function listen(address: string): Promise<Listener> {
   const url = new URL(address);
-  return await new Promise<Server>((resolve, reject) => {
-    const server = serve({ fetch, hostname: url.hostname, port: Number(url.port) }, () => resolve(server as Server)) as Server;
-    server.once('error', reject);
+  let handler: FetchHandler = () => Response.json({ error: { code: 'EBUSY', message: 'the node is starting' } }, { status: 503 });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const created = serve({ fetch: (request) => handler(request), hostname: url.hostname, port: Number(url.port) }, () => resolve(created as Server)) as Server;
+    created.once('error', (error: Error & { code?: string }) => {
+      reject(error.code === 'EADDRINUSE' ? new BusyError(`cannot listen on ${url.host}: the address is in use`) : error);
+    });
   });
+  let closed: Promise<void> | undefined;
+  return {
+    server,
+    serve: (fetch) => {
+      handler = fetch;
+    },
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+      return closed;
+    },
+  };
 }
 
 /** `host:port` to the node's address; the port is required, since peers must know it in advance. */

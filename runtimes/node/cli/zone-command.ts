@@ -114,7 +114,11 @@ async function serveUntilSignal(node: ZoneNode): Promise<void> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   logLine(`${signal}: stopping node ${node.identity.nodeId}`);
-  await node.close();
+  try {
+    await node.close();
+  } catch (error) {
+    reportError(error);
+  }
   logLine(`node ${node.identity.nodeId} stopped`);
   process.exit(0);
 }

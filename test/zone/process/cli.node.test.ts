@@ -64,6 +64,7 @@ describe('nexus zone', () => {
     const errors: [string[], string][] = [
       [['zone', 'create', '--data', join(root, 'one'), '--listen', `127.0.0.1:${await freePort()}`], 'EEXIST'],
       [['zone', 'start', '--data', join(root, 'empty')], 'ENOENT'],
+      [['zone', 'create', '--data', join(root, 'four'), '--listen', `127.0.0.1:${port1}`], 'EBUSY'],
       [['zone', 'create', '--data', join(root, 'three'), '--listen', 'localhost'], 'EINVAL'],
       [['zone', 'status', '--remote', `http://127.0.0.1:${port1}`, '--token', 'nzt1.cli-zone.wrong'], 'EACCES'],
       [['zone', 'remove-node', '7', '--remote', `http://127.0.0.1:${port1}`, '--token', token], 'ENOENT'],
