@@ -486,7 +486,11 @@ export class ZoneReplica implements ZoneReplicaApi {
       if (message.type === 'snapshot') this.actions.push({ run: () => this.rawNode.reportSnapshot(message.to, 'finished'), abandon: () => {} });
     }
     if (ready.snapshot !== undefined) await this.applySnapshot(ready.snapshot);
-    for (const entry of ready.committedEntries) await this.applyEntry(entry);
+    // Entries are staged and written as one KvStore commit; their outcomes are told after it.
+    const settlements: (() => void)[] = [];
+    for (const entry of ready.committedEntries) await this.applyEntry(entry, settlements);
+    await this.stateMachine.flush();
+    for (const settle of settlements) settle();
     for (const readState of ready.readStates) {
       const read = this.reads.get(readState.context);
       if (read !== undefined && read.readIndex === undefined) read.readIndex = readState.index;
@@ -527,33 +531,37 @@ export class ZoneReplica implements ZoneReplicaApi {
     }
   }
 
-  private async applyEntry(entry: Entry): Promise<void> {
+  private async applyEntry(entry: Entry, settlements: (() => void)[]): Promise<void> {
     const alreadyApplied = entry.index <= this.stateMachine.appliedIndex;
     if (entry.type === 'config-change') {
-      await this.applyConfChange(entry, alreadyApplied);
+      this.applyConfChange(entry, alreadyApplied, settlements);
       return;
     }
     if (alreadyApplied) return;
     if (entry.data.length === 0) {
       // A new leader's empty entry.
       this.stateMachine.noteApplied(entry.index);
-      this.recordOutcome(entry, undefined);
+      settlements.push(() => this.recordOutcome(entry, undefined));
       return;
     }
     const command = decodeCommand(entry.data);
     if (command.kind === 'member') {
-      await this.stateMachine.recordMember(entry.index, command.nodeId, command.address);
-      this.setPeer(command.nodeId, command.address);
-      this.settleProposal(command.proposalId, { version: entry.index });
-      this.recordOutcome(entry, undefined);
+      this.stateMachine.recordMember(entry.index, command.nodeId, command.address);
+      settlements.push(() => {
+        this.setPeer(command.nodeId, command.address);
+        this.settleProposal(command.proposalId, { version: entry.index });
+        this.recordOutcome(entry, undefined);
+      });
       return;
     }
     const outcome = await this.stateMachine.applyBatch(entry.index, command);
-    this.settleProposal(command.proposalId, outcome);
-    this.recordOutcome(entry, outcome);
+    settlements.push(() => {
+      this.settleProposal(command.proposalId, outcome);
+      this.recordOutcome(entry, outcome);
+    });
   }
 
-  private async applyConfChange(entry: Entry, alreadyApplied: boolean): Promise<void> {
+  private applyConfChange(entry: Entry, alreadyApplied: boolean, settlements: (() => void)[]): void {
     const change = decodeConfChange(entry.data);
     try {
       this.confState = this.rawNode.applyConfChange(change);
@@ -564,9 +572,11 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (alreadyApplied) return;
     const removed = change.changes.filter((one) => one.type === 'remove-node' && !this.isMember(one.nodeId)).map((one) => one.nodeId);
     if (removed.length === 0) this.stateMachine.noteApplied(entry.index);
-    else await this.stateMachine.forgetMembers(entry.index, removed);
-    for (const nodeId of removed) if (nodeId !== this.nodeId) this.transport.removePeer(this.zoneId, nodeId);
-    this.recordOutcome(entry, undefined);
+    else this.stateMachine.forgetMembers(entry.index, removed);
+    settlements.push(() => {
+      for (const nodeId of removed) if (nodeId !== this.nodeId) this.transport.removePeer(this.zoneId, nodeId);
+      this.recordOutcome(entry, undefined);
+    });
   }
 
   private settleProposal(proposalId: string, outcome: BatchOutcome): void {

@@ -1,6 +1,7 @@
 import { assert } from '../assert.ts';
 import { compareBytes, describeBytes, hasPrefix, prefixEnd } from '../contracts/bytes.ts';
 import {
+  METASTORE_BATCH_OPERATIONS_MAX,
   METASTORE_SCAN_LIMIT_MAX,
   type MetastoreEntry,
   type MetastoreOperation,
@@ -59,11 +60,19 @@ export function isReservedKey(key: Uint8Array): boolean {
 export type BatchOutcome = { readonly version: number } | { readonly conflict: ConflictError };
 
 export class ZoneStateMachine {
+  private staged: MetastoreOperation[] = [];
+  /** The version each staged key will have (null: deleted), by `keyText`. */
+  private readonly stagedVersions = new Map<string, number | null>();
+  private stagedMembers: [NodeId, string | undefined][] = [];
+  private stagedApplied: number;
+
   private constructor(
     private readonly store: KvStore,
     private applied: number,
     readonly members: Map<NodeId, string>,
-  ) {}
+  ) {
+    this.stagedApplied = applied;
+  }
 
   static async open(store: KvStore): Promise<ZoneStateMachine> {
     const appliedEntry = await store.get(APPLIED_KEY);
@@ -87,41 +96,50 @@ export class ZoneStateMachine {
     return incarnation;
   }
 
+  /*
+   * Applying is staged: the entries of one Ready are applied to a staging area (operations, the
+   * versions they give their keys, membership changes) and written by `flush()` as ONE KvStore
+   * commit with the last applied index, so a Ready costs one commit whatever its size, and a crash
+   * keeps all of it or none. Preconditions are checked against the staged state over the stored
+   * one, exactly as if each entry had been committed alone. Nothing staged is visible to reads, and
+   * `appliedIndex` moves only when the flush has committed.
+   */
+
   /** An entry that changes no state: a refused batch, an empty entry, a membership change. */
   noteApplied(index: number): void {
-    assert(index > this.applied, `entry ${index} applied after ${this.applied}`);
-    this.applied = index;
+    this.assertNext(index);
+    this.stagedApplied = index;
   }
 
   /**
-   * Checks the batch's preconditions against the applied state and, when they hold, writes its
-   * operations with version `index`, together with the applied index, as one KvStore commit.
+   * Checks the batch's preconditions against the staged state and, when they hold, stages its
+   * operations with version `index`. The outcome holds once `flush()` resolves.
    */
   async applyBatch(index: number, command: BatchCommand): Promise<BatchOutcome> {
-    assert(index > this.applied, `entry ${index} applied after ${this.applied}`);
+    this.assertNext(index);
+    const operations = lastOperationPerKey(command.operations);
+    // The staged commit also carries the applied index: make room, or write what is staged first.
+    if (this.staged.length + operations.length + 1 > METASTORE_BATCH_OPERATIONS_MAX) await this.flush();
     const conflict = await this.checkPreconditions(command);
-    if (conflict !== undefined) {
-      this.applied = index;
-      return { conflict };
+    this.stagedApplied = index;
+    if (conflict !== undefined) return { conflict };
+    for (const operation of operations) {
+      const key = dataKey(operation.key);
+      this.staged.push(operation.type === 'put' ? { type: 'put', key, value: encodeStoredValue(index, operation.value) } : { type: 'delete', key });
+      this.stagedVersions.set(keyText(key), operation.type === 'put' ? index : null);
     }
-    if (command.operations.length > 0) {
-      const operations: MetastoreOperation[] = lastOperationPerKey(command.operations).map((operation) =>
-        operation.type === 'put'
-          ? { type: 'put', key: dataKey(operation.key), value: encodeStoredValue(index, operation.value) }
-          : { type: 'delete', key: dataKey(operation.key) },
-      );
-      await this.commitWithApplied(index, operations);
-    }
-    this.applied = index;
     return { version: index };
   }
 
   private async checkPreconditions(command: BatchCommand): Promise<ConflictError | undefined> {
     if (command.preconditions.length === 0) return undefined;
-    const current = await this.store.getMany(command.preconditions.map((precondition) => dataKey(precondition.key)));
-    for (const [position, precondition] of command.preconditions.entries()) {
-      const entry = current[position];
-      const version = entry === undefined ? null : decodeStoredVersion(entry.value);
+    const unstaged = command.preconditions.filter((precondition) => !this.stagedVersions.has(keyText(precondition.key)));
+    const stored = await this.store.getMany(unstaged.map((precondition) => dataKey(precondition.key)));
+    const storedVersions = new Map(unstaged.map((precondition, position) => [keyText(precondition.key), stored[position]] as const));
+    for (const precondition of command.preconditions) {
+      const text = keyText(precondition.key);
+      const entry = storedVersions.get(text);
+      const version = this.stagedVersions.has(text) ? this.stagedVersions.get(text)! : entry === undefined ? null : decodeStoredVersion(entry.value);
       if (version !== precondition.version) {
         const found = version === null ? 'it does not exist' : `it has version ${version}`;
         const wanted = precondition.version === null ? 'must not exist' : `must have version ${precondition.version}`;
@@ -131,23 +149,45 @@ export class ZoneStateMachine {
     return undefined;
   }
 
-  async recordMember(index: number, nodeId: NodeId, address: string): Promise<void> {
-    await this.commitWithApplied(index, [{ type: 'put', key: memberKey(nodeId), value: new TextEncoder().encode(address) }]);
-    this.applied = index;
-    this.members.set(nodeId, address);
+  recordMember(index: number, nodeId: NodeId, address: string): void {
+    this.assertNext(index);
+    this.staged.push({ type: 'put', key: memberKey(nodeId), value: new TextEncoder().encode(address) });
+    this.stagedMembers.push([nodeId, address]);
+    this.stagedApplied = index;
   }
 
-  async forgetMembers(index: number, nodeIds: readonly NodeId[]): Promise<void> {
-    await this.commitWithApplied(index, nodeIds.map((nodeId) => ({ type: 'delete', key: memberKey(nodeId) })));
-    this.applied = index;
-    for (const nodeId of nodeIds) this.members.delete(nodeId);
+  forgetMembers(index: number, nodeIds: readonly NodeId[]): void {
+    this.assertNext(index);
+    for (const nodeId of nodeIds) {
+      this.staged.push({ type: 'delete', key: memberKey(nodeId) });
+      this.stagedMembers.push([nodeId, undefined]);
+    }
+    this.stagedApplied = index;
   }
 
-  private async commitWithApplied(index: number, operations: MetastoreOperation[]): Promise<void> {
-    operations.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(index) });
-    // Relaxed: the raft log holds every committed entry durably, so a crash that loses this commit
-    // (and the applied index with it) only makes the replica apply the entry again.
-    await this.store.commit(operations, [], { durability: 'relaxed' });
+  /** Writes what is staged, with the applied index, as one commit; then the outcomes hold. */
+  async flush(): Promise<void> {
+    const operations = this.staged;
+    const members = this.stagedMembers;
+    const applied = this.stagedApplied;
+    this.staged = [];
+    this.stagedMembers = [];
+    this.stagedVersions.clear();
+    if (operations.length > 0) {
+      operations.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(applied) });
+      // Relaxed: the raft log holds every committed entry durably, so a crash that loses this commit
+      // (and the applied index with it) only makes the replica apply the entries again.
+      await this.store.commit(operations, [], { durability: 'relaxed' });
+    }
+    this.applied = applied;
+    for (const [nodeId, address] of members) {
+      if (address === undefined) this.members.delete(nodeId);
+      else this.members.set(nodeId, address);
+    }
+  }
+
+  private assertNext(index: number): void {
+    assert(index > this.stagedApplied, `entry ${index} applied after ${this.stagedApplied}`);
   }
 
   async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
@@ -211,6 +251,7 @@ export class ZoneStateMachine {
 
   /** Replaces the whole state with a snapshot's, as of `index`, in one KvStore commit. */
   async restoreSnapshot(index: number, data: Uint8Array): Promise<void> {
+    assert(this.staged.length === 0 && this.stagedApplied === this.applied, 'a snapshot restored over staged entries');
     const incoming = decodeSnapshot(data);
     const existing = await stateEntries(this.store);
     const operations: MetastoreOperation[] = existing.map((entry) => ({ type: 'delete', key: entry.key }));
@@ -218,6 +259,7 @@ export class ZoneStateMachine {
     operations.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(index) });
     await this.store.commit(operations, [], { durability: 'durable' });
     this.applied = index;
+    this.stagedApplied = index;
     this.members.clear();
     for (const entry of incoming) {
       if (hasPrefix(entry.key, MEMBER_PREFIX)) this.members.set(memberIdOf(entry.key), new TextDecoder().decode(entry.value));
