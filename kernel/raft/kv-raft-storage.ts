@@ -172,8 +172,9 @@ export class KvRaftStorage implements WritableRaftStorage {
     if (request.hardState !== undefined) this.mirror.setHardState(request.hardState);
     this.logSizeBytes = appended.logSizeBytes;
     this.collectGarbage(operations, oldFirst, oldLast);
-    if (operations.length === 0) return;
-    await this.commit(operations, request.mustSync ? 'durable' : 'relaxed');
+    if (operations.length > 0) await this.commit(operations, request.mustSync ? 'durable' : 'relaxed');
+    // Nothing to write, but the caller may count on the earlier relaxed writes being durable now.
+    else if (request.mustSync) await this.syncStore();
   }
 
   async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
@@ -301,8 +302,16 @@ export class KvRaftStorage implements WritableRaftStorage {
     }
   }
 
+  private async syncStore(): Promise<void> {
+    await this.track(this.store.sync());
+  }
+
   private async commit(operations: MetastoreOperation[], durability: KvDurability): Promise<void> {
-    const write = this.store.commit(operations, [], { durability });
+    await this.track(this.store.commit(operations, [], { durability }));
+  }
+
+  /** Waits for a write of the store; a failure leaves this storage failed (see the class comment). */
+  private async track(write: Promise<unknown>): Promise<void> {
     this.pendingWrites.add(write);
     try {
       await write;

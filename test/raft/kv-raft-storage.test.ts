@@ -71,6 +71,11 @@ describe('KvRaftStorage', () => {
     expect(afterDurable.syncCount).toBeGreaterThan(before.syncCount);
     expect(afterRelaxed.lastVersion - afterDurable.lastVersion).toBe(1);
     expect(afterRelaxed.syncCount).toBe(afterDurable.syncCount);
+    // A durable persist with nothing to write still makes the relaxed one before it durable.
+    await storage.persist(persistRequest({ mustSync: true }));
+    const afterEmpty = await store.stats();
+    expect(afterEmpty.lastVersion).toBe(afterRelaxed.lastVersion);
+    expect(afterEmpty.syncCount).toBeGreaterThan(afterRelaxed.syncCount);
   });
 
   it('bootstraps an empty prefix durably, and ignores the bootstrap once state exists', async () => {
