@@ -31,8 +31,39 @@ function buildTables(): Uint32Array {
   return tables;
 }
 
+/** Whether the platform stores integers little-endian (every engine we run on does). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /** The CRC-32C of `bytes`, as an unsigned 32-bit integer. */
 export function crc32c(bytes: Uint8Array): number {
+  // Reading the input as 32-bit words halves the loads per step; pages are always word-aligned.
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 && bytes.length >= 64) return crc32cWords(bytes);
+  return crc32cBytes(bytes);
+}
+
+function crc32cWords(bytes: Uint8Array): number {
+  const t = TABLES;
+  const wordCount = (bytes.length >>> 3) << 1;
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, wordCount);
+  let crc = 0xffffffff;
+  for (let index = 0; index < wordCount; index += 2) {
+    const low = crc ^ words[index]!;
+    const high = words[index + 1]!;
+    crc =
+      t[7 * 256 + (low & 0xff)]! ^
+      t[6 * 256 + ((low >>> 8) & 0xff)]! ^
+      t[5 * 256 + ((low >>> 16) & 0xff)]! ^
+      t[4 * 256 + (low >>> 24)]! ^
+      t[3 * 256 + (high & 0xff)]! ^
+      t[2 * 256 + ((high >>> 8) & 0xff)]! ^
+      t[1 * 256 + ((high >>> 16) & 0xff)]! ^
+      t[high >>> 24]!;
+  }
+  for (let index = wordCount * 4; index < bytes.length; index++) crc = (crc >>> 8) ^ t[(crc ^ bytes[index]!) & 0xff]!;
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function crc32cBytes(bytes: Uint8Array): number {
   const t = TABLES;
   let crc = 0xffffffff;
   let index = 0;

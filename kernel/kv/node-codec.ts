@@ -56,8 +56,30 @@ export function encodeNode(node: TreeNode): Uint8Array {
   return sealPage(page);
 }
 
+/** Bytes before an inline key in a leaf entry: flags, key length, version. */
+const LEAF_ENTRY_HEADER_BYTES = 11;
+
+/**
+ * Encodes the entries, then points the leaf's inline keys and values at their bytes in the new
+ * page, as decoding that page would: the cached node then holds nothing but views of its own page,
+ * and the next commit that copies the leaf finds its unchanged entries there, in order, and copies
+ * them a run at a time (`unchangedRunEnd`) instead of one field at a time (the bulk of the cost of
+ * a random insert, which rewrites a whole leaf to change one entry).
+ */
 function encodeLeafEntries(leaf: LeafNode, writer: PageWriter): void {
+  const keyOffsets: number[] = [];
   for (let index = 0; index < leaf.keys.length; index++) {
+    const runEnd = unchangedRunEnd(leaf, index);
+    if (runEnd > index) {
+      const first = leaf.keys[index]!;
+      const last = leaf.values[runEnd - 1] as Uint8Array;
+      const start = first.byteOffset - LEAF_ENTRY_HEADER_BYTES;
+      const runOffset = writer.offset;
+      writer.bytes(new Uint8Array(first.buffer, start, last.byteOffset + last.length - start));
+      for (let entry = index; entry < runEnd; entry++) keyOffsets.push(runOffset + leaf.keys[entry]!.byteOffset - start);
+      index = runEnd - 1;
+      continue;
+    }
     const key = leaf.keys[index]!;
     const value = leaf.values[index]!;
     const keyOverflow = leaf.keyOverflows[index];
@@ -66,6 +88,7 @@ function encodeLeafEntries(leaf: LeafNode, writer: PageWriter): void {
     writer.uint8((keyOverflow ? FLAG_KEY_OVERFLOW : 0) | (valueInline ? 0 : FLAG_VALUE_OVERFLOW));
     writer.uint16(key.length);
     writer.uint53(leaf.versions[index]!);
+    keyOffsets.push(writer.offset);
     if (keyOverflow) writer.overflowReference(keyOverflow);
     else writer.bytes(key);
     if (valueInline) {
@@ -75,6 +98,41 @@ function encodeLeafEntries(leaf: LeafNode, writer: PageWriter): void {
       writer.overflowReference(value);
     }
   }
+  for (let index = 0; index < leaf.keys.length; index++) {
+    if (leaf.keyOverflows[index] !== undefined) continue;
+    const key = leaf.keys[index]!;
+    const keyOffset = keyOffsets[index]!;
+    leaf.keys[index] = writer.view(keyOffset, key.length);
+    const value = leaf.values[index]!;
+    if (value instanceof Uint8Array) leaf.values[index] = writer.view(keyOffset + key.length + 2, value.length);
+  }
+}
+
+/**
+ * One past the last entry of the run from `index` whose encoded bytes lie, unchanged and in order,
+ * in one page buffer: inline key and value, adjacent there, with the flags, key length and version
+ * that buffer holds equal to the entry's. `index` itself when the entry at `index` is not one.
+ */
+function unchangedRunEnd(leaf: LeafNode, index: number): number {
+  let end = index;
+  let expectedStart = -1;
+  let source: Uint8Array | undefined;
+  while (end < leaf.keys.length) {
+    const key = leaf.keys[end]!;
+    const value = leaf.values[end]!;
+    if (leaf.keyOverflows[end] !== undefined || !(value instanceof Uint8Array)) break;
+    const start = key.byteOffset - LEAF_ENTRY_HEADER_BYTES;
+    if (start < 0 || value.buffer !== key.buffer || value.byteOffset !== key.byteOffset + key.length + 2) break;
+    if (source === undefined) source = new Uint8Array(key.buffer);
+    else if (key.buffer !== source.buffer || start !== expectedStart) break;
+    const version = source[start + 3]! + source[start + 4]! * 2 ** 8 + source[start + 5]! * 2 ** 16 + source[start + 6]! * 2 ** 24 +
+      (source[start + 7]! + source[start + 8]! * 2 ** 8 + source[start + 9]! * 2 ** 16 + source[start + 10]! * 2 ** 24) * 2 ** 32;
+    const keyLength = source[start + 1]! | (source[start + 2]! << 8);
+    if (source[start] !== 0 || keyLength !== key.length || version !== leaf.versions[end]) break;
+    expectedStart = value.byteOffset + value.length;
+    end++;
+  }
+  return end;
 }
 
 function encodeBranchEntries(branch: BranchNode, writer: PageWriter): void {
@@ -188,6 +246,11 @@ export class PageWriter {
   bytes(value: Uint8Array): void {
     this.#page.set(value, this.offset);
     this.offset += value.length;
+  }
+
+  /** A view of bytes already written: the page never changes once sealed. */
+  view(offset: number, length: number): Uint8Array {
+    return this.#page.subarray(offset, offset + length);
   }
 
   pageReference(reference: PageReference): void {

@@ -50,6 +50,40 @@ describe('KV page encoding', () => {
     expect(decoded.payloadBytes).toBe(original.payloadBytes);
   });
 
+  it('re-encodes a decoded leaf by copying its unchanged entries, and never copies a changed one', () => {
+    const entries = Array.from({ length: 12 }, (_, index) => ({ key: encoder.encode(`key-${index}`), value: encoder.encode(`value-${index}`.repeat(index + 1)) }));
+    const original: LeafNode = {
+      kind: 'leaf',
+      pageId: 9,
+      txn: 3,
+      keys: entries.map((entry) => entry.key),
+      keyOverflows: entries.map(() => undefined),
+      versions: entries.map((_, index) => 100 + index),
+      values: entries.map((entry) => entry.value),
+      payloadBytes: 0,
+    };
+    original.payloadBytes = computeLeafPayloadBytes(original);
+    const page = encodeNode(original);
+    // Encoding points the node at its new page, so the next encode finds the entries there.
+    expect(original.keys[5]!.buffer).toBe(page.buffer);
+    const copy = decodeNode(page, { pageId: 9, txn: 3 }) as LeafNode;
+    // A commit changes one version in place, one value, and inserts an entry in the middle.
+    copy.pageId = 10;
+    copy.txn = 4;
+    copy.versions[2] = 500;
+    copy.values[7] = encoder.encode('changed');
+    copy.keys.splice(9, 0, encoder.encode('key-8a'));
+    copy.keyOverflows.splice(9, 0, undefined);
+    copy.versions.splice(9, 0, 501);
+    copy.values.splice(9, 0, encoder.encode('inserted'));
+    copy.payloadBytes = computeLeafPayloadBytes(copy);
+    const expected = { keys: copy.keys.map((key) => [...key]), versions: [...copy.versions], values: copy.values.map((value) => [...(value as Uint8Array)]) };
+    const decoded = decodeNode(encodeNode(copy), { pageId: 10, txn: 4 }) as LeafNode;
+    expect(decoded.keys.map((key) => [...key])).toEqual(expected.keys);
+    expect(decoded.versions).toEqual(expected.versions);
+    expect(decoded.values.map((value) => [...(value as Uint8Array)])).toEqual(expected.values);
+  });
+
   it('round-trips a branch', () => {
     const branch: BranchNode = {
       kind: 'branch',
