@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { type KvStore, type KvStoreOptions, openKvStore } from '../../kernel/kv/index.ts';
 import { NodeStorageFile } from './storage-file.ts';
 
@@ -14,11 +16,12 @@ export const FILE_KV_LOG_SUFFIX = '-log';
 
 /**
  * The local Metastore of Node and Deno: the KV engine on the file at `path`, with its commit log
- * in `path + FILE_KV_LOG_SUFFIX` (both created when missing). Durable commits append to the log and
+ * in `path + FILE_KV_LOG_SUFFIX` (both created, with their directory, when missing). Durable commits append to the log and
  * sync it; the tree file is synced at checkpoints (see kernel/kv/commit-log.ts). Always open a
  * store together with its log: the latest commits may be only there.
  */
 export async function openFileKvStore(path: string, options: Omit<KvStoreOptions, 'log'> = {}): Promise<KvStore> {
+  await mkdir(dirname(path), { recursive: true });
   const file = await NodeStorageFile.open(path);
   let log: NodeStorageFile;
   try {
