@@ -3,7 +3,7 @@ import { COMMIT_LOG_GROWTH_BYTES } from './constants.ts';
 import type { KvStore } from './kv-store-types.ts';
 import { openKvStore } from './kv-store.ts';
 import { checkStoreFile } from './store-check.ts';
-import { CountingStorageFile, type StorageEvent, type WriteFate, crashImage } from './test-storage.ts';
+import { CountingStorageFile, type StorageEvent, crashImage, lastDurableState, randomCrashFates } from './test-storage.ts';
 import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, hex, numberedKey } from './test-workload.ts';
 
 /**
@@ -94,26 +94,7 @@ function eventsOf(events: readonly TaggedEvent[], file: FileName): StorageEvent[
   return events.filter((event) => event.file === file).map((event): StorageEvent => (event.kind === 'write' ? { kind: 'write', offset: event.offset, data: event.data } : { kind: 'sync' }));
 }
 
-function lastDurableState(events: readonly TaggedEvent[], eventCount: number): number {
-  let last = 0;
-  for (const event of events.slice(0, eventCount)) {
-    if (event.kind === 'mark') last = Number(event.label.split(' ')[1]);
-  }
-  return last;
-}
 
-function randomFates(random: SeededRandom) {
-  return (unsynced: { offset: number; data: Uint8Array }[]) => {
-    const order = unsynced.map((_, index) => index);
-    for (let index = order.length - 1; index > 0; index--) {
-      const other = random.below(index + 1);
-      [order[index], order[other]] = [order[other]!, order[index]!];
-    }
-    const fates = unsynced.map((): WriteFate => (['lost', 'kept', 'kept', 'torn'] as const)[random.below(4)]!);
-    const tornBytes = unsynced.map((write) => random.below(write.data.length));
-    return { order, fates, tornBytes };
-  };
-}
 
 describe('KV crash recovery with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
   for (const { seed, shape } of SHAPES) {
@@ -140,8 +121,8 @@ describe('KV crash recovery with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS
         if (writesSeen++ % stride !== 0 && eventCount !== events.length) continue;
         crashPoints++;
         const before = events.slice(0, eventCount);
-        const treeImage = crashImage(eventsOf(before, 'tree'), eventsOf(before, 'tree').length, randomFates(random));
-        const logImage = crashImage(eventsOf(before, 'log'), eventsOf(before, 'log').length, randomFates(random));
+        const treeImage = crashImage(eventsOf(before, 'tree'), eventsOf(before, 'tree').length, randomCrashFates(random));
+        const logImage = crashImage(eventsOf(before, 'log'), eventsOf(before, 'log').length, randomCrashFates(random));
         const tree = new CountingStorageFile(treeImage);
         const log = new CountingStorageFile(logImage);
         const store = await openKvStore(tree, { cachePages: 16, log, checkpointPages: shape.checkpointPages });

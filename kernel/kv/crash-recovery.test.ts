@@ -4,7 +4,7 @@ import type { KvStore } from './kv-store-types.ts';
 import { PAGE_KIND } from './page-format.ts';
 import { openKvStore } from './kv-store.ts';
 import { checkStoreFile } from './store-check.ts';
-import { CountingStorageFile, RecordingStorageFile, crashImage, type StorageEvent, type WriteFate } from './test-storage.ts';
+import { CountingStorageFile, RecordingStorageFile, crashImage, lastDurableState, randomCrashFates, type StorageEvent, type WriteFate } from './test-storage.ts';
 import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, hex, numberedKey } from './test-workload.ts';
 
 /**
@@ -77,14 +77,6 @@ async function recordWorkload(seed: number, shape: WorkloadShape = SMALL_WORKLOA
   return { events: file.events, states };
 }
 
-/** The index of the last state acknowledged durable before `eventCount` events. */
-function lastDurableState(events: readonly StorageEvent[], eventCount: number): number {
-  let last = 0;
-  for (const event of events.slice(0, eventCount)) {
-    if (event.kind === 'mark') last = Number(event.label.split(' ')[1]);
-  }
-  return last;
-}
 
 /** Whether a write holds a page of `kind` (a freelist base or delta page, say). */
 function writesPageOfKind(event: StorageEvent, kind: number): boolean {
@@ -100,18 +92,6 @@ function countPagesOfKind(event: StorageEvent, kind: number): number {
   return count;
 }
 
-function randomFates(random: SeededRandom) {
-  return (unsynced: { offset: number; data: Uint8Array }[]) => {
-    const order = unsynced.map((_, index) => index);
-    for (let index = order.length - 1; index > 0; index--) {
-      const other = random.below(index + 1);
-      [order[index], order[other]] = [order[other]!, order[index]!];
-    }
-    const fates = unsynced.map((): WriteFate => (['lost', 'kept', 'kept', 'torn'] as const)[random.below(4)]!);
-    const tornBytes = unsynced.map((write) => random.below(write.data.length));
-    return { order, fates, tornBytes };
-  };
-}
 
 // Heavier than most unit tests: give them room on a loaded machine and in slower runtimes.
 describe('KV crash recovery', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
@@ -134,7 +114,7 @@ describe('KV crash recovery', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
         if (events[eventCount - 1]?.kind !== 'write' && eventCount !== events.length) continue;
         if (writesSeen++ % stride !== 0 && eventCount !== events.length) continue;
         crashPoints++;
-        const image = crashImage(events, eventCount, randomFates(random));
+        const image = crashImage(events, eventCount, randomCrashFates(random));
         const store = await openKvStore(new CountingStorageFile(image), { cachePages: 16 });
         const state = await describeState(store);
         const durable = lastDurableState(events, eventCount);

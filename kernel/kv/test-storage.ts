@@ -141,3 +141,29 @@ export function crashImage(
   }
   return image.image();
 }
+
+/**
+ * Seeded fates for `crashImage`: the unsynced writes in a random order, each lost, kept (twice as
+ * likely) or torn at a random byte.
+ */
+export function randomCrashFates(random: { below(bound: number): number }) {
+  return (unsynced: { offset: number; data: Uint8Array }[]): { order: number[]; fates: WriteFate[]; tornBytes: number[] } => {
+    const order = unsynced.map((_, index) => index);
+    for (let index = order.length - 1; index > 0; index--) {
+      const other = random.below(index + 1);
+      [order[index], order[other]] = [order[other]!, order[index]!];
+    }
+    const fates = unsynced.map((): WriteFate => (['lost', 'kept', 'kept', 'torn'] as const)[random.below(4)]!);
+    const tornBytes = unsynced.map((write) => random.below(write.data.length));
+    return { order, fates, tornBytes };
+  };
+}
+
+/** The last `state N durable` mark among the first `eventCount` events: the state a crash must keep. */
+export function lastDurableState(events: readonly { kind: string; label?: string }[], eventCount: number): number {
+  let last = 0;
+  for (const event of events.slice(0, eventCount)) {
+    if (event.kind === 'mark') last = Number(event.label!.split(' ')[1]);
+  }
+  return last;
+}

@@ -37,16 +37,31 @@ export interface CrashTestSettings {
   timeoutMs: number;
 }
 
-export function crashTestSettings(): CrashTestSettings {
+/** Which environment variables a crash test reads, and its defaults. */
+export interface CrashTestKind {
+  /** Prefix of its variables: `${prefix}POINTS`, `${prefix}SEED`, `${prefix}PATH`, `${prefix}AFTER_EVENT`. */
+  variablePrefix: string;
+  pointsDefault: number;
+  pointsPerWorkloadExpected: number;
+}
+
+/** The KV engine's crash test (set by `npm run test:crash`). */
+export const KV_CRASH_TEST: CrashTestKind = {
+  variablePrefix: 'CRASH_',
+  pointsDefault: CRASH_POINTS_DEFAULT,
+  pointsPerWorkloadExpected: CRASH_POINTS_PER_WORKLOAD_EXPECTED,
+};
+
+export function crashTestSettings(kind: CrashTestKind = KV_CRASH_TEST): CrashTestSettings {
   const environment = runtimeEnvironment();
-  const points = positiveInteger(environment.CRASH_POINTS, 'CRASH_POINTS') ?? CRASH_POINTS_DEFAULT;
-  const seed = integer(environment.CRASH_SEED, 'CRASH_SEED');
+  const variable = (name: string) => `${kind.variablePrefix}${name}`;
+  const points = positiveInteger(environment[variable('POINTS')], variable('POINTS')) ?? kind.pointsDefault;
   return {
     points,
-    workloads: Math.max(1, Math.ceil(points / CRASH_POINTS_PER_WORKLOAD_EXPECTED)),
-    seed,
-    path: environment.CRASH_PATH || undefined,
-    afterEvent: integer(environment.CRASH_AFTER_EVENT, 'CRASH_AFTER_EVENT'),
+    workloads: Math.max(1, Math.ceil(points / kind.pointsPerWorkloadExpected)),
+    seed: integer(environment[variable('SEED')], variable('SEED')),
+    path: environment[variable('PATH')] || undefined,
+    afterEvent: integer(environment[variable('AFTER_EVENT')], variable('AFTER_EVENT')),
     timeoutMs: Math.max(TIMEOUT_MS_MIN, points * TIMEOUT_MS_PER_POINT),
   };
 }
