@@ -49,13 +49,21 @@ export async function startNexusCluster(directory: string): Promise<NexusCluster
 
 async function startNode(nodes: RunningNode[], args: (listen: string) => string[]): Promise<RunningNode> {
   const port = await freePort();
-  const child = spawn(process.execPath, [NEXUS_BIN, ...args(`127.0.0.1:${port}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArguments(), NEXUS_BIN, ...args(`127.0.0.1:${port}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const node = { child, output: () => output, address: `http://127.0.0.1:${port}` };
   nodes.push(node);
   return node;
+}
+
+/**
+ * Extra Node options for the node processes, from NEXUS_BENCH_NODE_ARGS (space-separated), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them (Node refuses those in NODE_OPTIONS).
+ */
+function nodeArguments(): string[] {
+  return (process.env.NEXUS_BENCH_NODE_ARGS ?? '').split(' ').filter((argument) => argument.length > 0);
 }
 
 async function waitForOutput(node: RunningNode, pattern: RegExp): Promise<RegExpMatchArray> {

@@ -80,7 +80,17 @@ export function createZoneApi(options: ZoneApiOptions): Hono {
     checkToken(context.req.header('authorization'), options.token);
     await next();
   });
-  app.use(`${ZONE_API_PATH}/*`, bodyLimit({ maxSize: API_REQUEST_BYTES_MAX, onError: () => { throw new InvalidArgumentError(`a ZoneApi request body holds at most ${API_REQUEST_BYTES_MAX} bytes`); } }));
+  const streamedBodyLimit = bodyLimit({ maxSize: API_REQUEST_BYTES_MAX, onError: () => { throw bodyTooLarge(); } });
+  app.use(`${ZONE_API_PATH}/*`, async (context, next) => {
+    // A body of declared length is checked from its header alone: hono's bodyLimit reads
+    // `request.body`, which makes @hono/node-server build a full web Request and stream per
+    // call, a fifth of a busy leader's time. The HTTP parser never reads past the declared length.
+    const contentLength = context.req.header('content-length');
+    if (contentLength === undefined || context.req.header('transfer-encoding') !== undefined) return streamedBodyLimit(context, next);
+    if (!/^\d+$/.test(contentLength)) throw new InvalidArgumentError(`invalid Content-Length header ${JSON.stringify(contentLength)}`);
+    if (Number(contentLength) > API_REQUEST_BYTES_MAX) throw bodyTooLarge();
+    await next();
+  });
 
   app.post(`${ZONE_API_PATH}/batch`, async (context) => {
     const request = readBatchRequest(await body(context));
@@ -118,6 +128,10 @@ export function createZoneApi(options: ZoneApiOptions): Hono {
   });
   app.get(`${ZONE_API_PATH}/status`, (context) => context.json(options.status()));
   return app;
+}
+
+function bodyTooLarge(): InvalidArgumentError {
+  return new InvalidArgumentError(`a ZoneApi request body holds at most ${API_REQUEST_BYTES_MAX} bytes`);
 }
 
 function checkToken(header: string | undefined, expected: JoinToken): void {

@@ -34,6 +34,9 @@ import {
  *    durable can elect two leaders in one term or lose committed entries after a crash. Sending
  *    is best-effort: a lost message is recovered by Raft (a lost snapshot should be reported with
  *    `reportSnapshot(to, 'failed')`, an unreachable peer with `reportUnreachable`).
+ *    One exception: a leader's Ready that changes neither term nor vote may send its messages
+ *    before (or while) step 1 runs, since a leader counts its own entries only at `advance()`
+ *    (Raft thesis §10.2.1): its followers then persist in parallel with it.
  * 3. **Apply** `snapshot` (if set) to the state machine, then `committedEntries` in order. For a
  *    `config-change` entry, decode it (`decodeConfChange`) and call `applyConfChange` before the
  *    next entry. Committed entries are durable on a majority, and (by step 1) here too.

@@ -6,7 +6,7 @@ import { decodeConfChange } from '../raft/conf-change.ts';
 import type { Message } from '../raft/message.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
 import type { WritableRaftStorage } from '../raft/storage.ts';
-import { NO_NODE, type ConfState, type Entry, type NodeId, type Snapshot } from '../raft/types.ts';
+import { NO_NODE, type ConfState, type Entry, type HardState, type NodeId, type RaftRole, type Snapshot } from '../raft/types.ts';
 import { commandSizeBytes, decodeCommand, encodeCommand, type ZoneCommand } from './command-codec.ts';
 import {
   INBOX_MESSAGES_MAX,
@@ -41,8 +41,12 @@ interface Pending<T> {
   readonly deadlineTick: number;
 }
 
-interface PendingRead extends Pending<void> {
-  /** Set once the leader answered: the read may be served when the replica has applied this far. */
+/** The reads that arrived between two Readies: one ReadIndex request of Raft answers them all. */
+interface PendingReads {
+  readonly waiters: Pending<void>[];
+  /** The earliest deadline of the waiters: the group fails together (a retry gets a new one). */
+  readonly deadlineTick: number;
+  /** Set once the leader answered: the reads may be served when the replica has applied this far. */
   readIndex: number | undefined;
 }
 
@@ -68,7 +72,8 @@ const NO_DEADLINE = Number.POSITIVE_INFINITY;
  * One replica of a zone: the driver loop around a RawNode. It persists each Ready through the
  * WritableRaftStorage, sends its messages through the ZoneTransport, applies committed entries to
  * the ZoneStateMachine (the zone's Metastore in the local KvStore), answers reads, and advances,
- * exactly in the order of the Ready contract (kernel/raft/raw-node.ts). Ticks come from the
+ * in the order of the Ready contract (kernel/raft/raw-node.ts; a leader sends before it persists,
+ * as the contract allows). Ticks come from the
  * injected Ticker; everything that reaches the RawNode (ticks, messages, proposals, reads,
  * membership requests) is queued and stepped between two Readies, so proposals that arrive while
  * a Ready is being persisted are batched into the next one and share its write.
@@ -90,6 +95,9 @@ export class ZoneReplica implements ZoneReplicaApi {
   private confState: ConfState;
   private snapshotIndex: number;
   private leader: NodeId = NO_NODE;
+  private role: RaftRole = 'follower';
+  /** Term and vote as last persisted: a Ready that changes them sends only after its write. */
+  private persistedHardState: HardState;
   private currentTick = 0;
   private requestSequence = 0;
 
@@ -105,7 +113,10 @@ export class ZoneReplica implements ZoneReplicaApi {
   private readonly recentOutcomes = new Map<number, AppliedOutcome>();
   /** Indexes at or below this were reached through a snapshot: their outcomes are unknown here. */
   private outcomesKnownAfter: number;
-  private readonly reads = new Map<string, PendingRead>();
+  /** Read requests by the context of their ReadIndex request. */
+  private readonly reads = new Map<string, PendingReads>();
+  /** Reads taken from `actions`, asked for together when the actions have run. */
+  private readBatch: Pending<void>[] = [];
   private readonly conditions: PendingCondition[] = [];
 
   private loop: Promise<void> | undefined;
@@ -128,7 +139,9 @@ export class ZoneReplica implements ZoneReplicaApi {
     const snapshot = options.raftStorage.snapshot();
     this.snapshotIndex = snapshot.metadata.index;
     this.outcomesKnownAfter = stateMachine.appliedIndex;
-    this.confState = options.raftStorage.initialState().confState;
+    const initialState = options.raftStorage.initialState();
+    this.confState = initialState.confState;
+    this.persistedHardState = initialState.hardState;
     // Raft hands out every committed entry after the snapshot again: membership changes must be
     // replayed into Raft, while the state machine skips the entries it has already applied.
     this.rawNode = new RawNode({
@@ -225,12 +238,8 @@ export class ZoneReplica implements ZoneReplicaApi {
   }
 
   readBarrier(): Promise<void> {
-    return this.request<void>('readBarrier', (pending) => {
-      const context = this.nextRequestId();
-      return () => {
-        this.rawNode.readIndex(context);
-        this.reads.set(context, { ...pending, readIndex: undefined });
-      };
+    return this.request<void>('readBarrier', (pending) => () => {
+      this.readBatch.push(pending);
     });
   }
 
@@ -376,7 +385,8 @@ export class ZoneReplica implements ZoneReplicaApi {
   }
 
   private pendingCount(): number {
-    let count = this.proposals.size + this.acknowledgements.length + this.reads.size + this.conditions.length;
+    let count = this.proposals.size + this.acknowledgements.length + this.readBatch.length + this.conditions.length;
+    for (const group of this.reads.values()) count += group.waiters.length;
     for (const waiters of this.tokenWaiters.values()) count += waiters.length;
     return count;
   }
@@ -454,6 +464,29 @@ export class ZoneReplica implements ZoneReplicaApi {
     const actions = this.actions.splice(0, PROPOSALS_PER_READY_MAX);
     for (const action of actions) action.run();
     this.proposeBatch();
+    this.requestReadIndex();
+  }
+
+  /**
+   * The reads that arrived since the last Ready share one ReadIndex request (as etcd batches its
+   * linearizable reads): one round of heartbeats answers them all, and each is served once the
+   * replica has applied up to the index the leader returns, which covers every write that
+   * completed before any of them was asked.
+   */
+  private requestReadIndex(): void {
+    const waiters = this.readBatch;
+    if (waiters.length === 0) return;
+    this.readBatch = [];
+    const context = this.nextRequestId();
+    try {
+      this.rawNode.readIndex(context);
+    } catch (error) {
+      if (!(error instanceof NexusError)) throw error;
+      for (const waiter of waiters) waiter.reject(error);
+      return;
+    }
+    const deadlineTick = Math.min(...waiters.map((waiter) => waiter.deadlineTick));
+    this.reads.set(context, { waiters, deadlineTick, readIndex: undefined });
   }
 
   /** The SC writes that arrived since the last Ready go to Raft as one proposal: one append per follower. */
@@ -475,16 +508,16 @@ export class ZoneReplica implements ZoneReplicaApi {
   private async handleReady(ready: Ready): Promise<void> {
     if (ready.softState !== undefined) {
       this.leader = ready.softState.leader;
+      this.role = ready.softState.role;
     }
+    const sendFirst = this.messagesMayPrecedePersist(ready);
+    if (sendFirst) this.send(ready.messages);
     if (ready.snapshot !== undefined || ready.entries.length > 0 || ready.hardState !== undefined) {
       await this.raftStorage.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, mustSync: ready.mustSync });
+      if (ready.hardState !== undefined) this.persistedHardState = ready.hardState;
     }
     this.acknowledgePersisted();
-    for (const message of ready.messages) {
-      this.transport.send(this.zoneId, message);
-      // The transport cannot confirm delivery: report it sent; a lost one is probed and sent again.
-      if (message.type === 'snapshot') this.actions.push({ run: () => this.rawNode.reportSnapshot(message.to, 'finished'), abandon: () => {} });
-    }
+    if (!sendFirst) this.send(ready.messages);
     if (ready.snapshot !== undefined) await this.applySnapshot(ready.snapshot);
     // Entries are staged and written as one KvStore commit; their outcomes are told after it.
     const settlements: (() => void)[] = [];
@@ -494,6 +527,28 @@ export class ZoneReplica implements ZoneReplicaApi {
     for (const readState of ready.readStates) {
       const read = this.reads.get(readState.context);
       if (read !== undefined && read.readIndex === undefined) read.readIndex = readState.index;
+    }
+  }
+
+  /**
+   * A leader's messages (appends, heartbeats, read answers) promise nothing about its own log,
+   * since Raft counts the leader's entries only once they are persisted (at `advance()`): they
+   * may leave before the leader's write, so that followers persist in parallel with it (Raft
+   * thesis §10.2.1; etcd does the same). Not when the Ready changes term or vote: a message of a
+   * term must never outlive a crash that forgets that term (a one-voter zone elects itself and
+   * sends to its learners in the same Ready).
+   */
+  private messagesMayPrecedePersist(ready: Ready): boolean {
+    if (this.role !== 'leader' || ready.snapshot !== undefined) return false;
+    const hardState = ready.hardState;
+    return hardState === undefined || (hardState.term === this.persistedHardState.term && hardState.vote === this.persistedHardState.vote);
+  }
+
+  private send(messages: readonly Message[]): void {
+    for (const message of messages) {
+      this.transport.send(this.zoneId, message);
+      // The transport cannot confirm delivery: report it sent; a lost one is probed and sent again.
+      if (message.type === 'snapshot') this.actions.push({ run: () => this.rawNode.reportSnapshot(message.to, 'finished'), abandon: () => {} });
     }
   }
 
@@ -606,10 +661,10 @@ export class ZoneReplica implements ZoneReplicaApi {
   /** After a Ready: serve reads that are now applied, and settle reached conditions. */
   private settleRequests(): void {
     const applied = this.stateMachine.appliedIndex;
-    for (const [context, read] of this.reads) {
-      if (read.readIndex !== undefined && read.readIndex <= applied) {
+    for (const [context, group] of this.reads) {
+      if (group.readIndex !== undefined && group.readIndex <= applied) {
         this.reads.delete(context);
-        read.resolve();
+        for (const waiter of group.waiters) waiter.resolve();
       }
     }
     for (let position = 0; position < this.conditions.length; ) {
@@ -643,10 +698,10 @@ export class ZoneReplica implements ZoneReplicaApi {
         pending.reject(timeout(`proposal ${id}`));
       }
     }
-    for (const [context, read] of this.reads) {
-      if (read.deadlineTick <= now) {
+    for (const [context, group] of this.reads) {
+      if (group.deadlineTick <= now) {
         this.reads.delete(context);
-        read.reject(timeout(`read ${context}`));
+        for (const waiter of group.waiters) waiter.reject(timeout(`read ${context}`));
       }
     }
     for (let position = 0; position < this.conditions.length; ) {
@@ -666,8 +721,9 @@ export class ZoneReplica implements ZoneReplicaApi {
     for (const pending of this.acknowledgements.splice(0)) pending.reject(error);
     for (const waiters of this.tokenWaiters.values()) for (const waiter of waiters) waiter.reject(error);
     this.tokenWaiters.clear();
-    for (const read of this.reads.values()) read.reject(error);
+    for (const group of this.reads.values()) for (const waiter of group.waiters) waiter.reject(error);
     this.reads.clear();
+    for (const waiter of this.readBatch.splice(0)) waiter.reject(error);
     for (const condition of this.conditions.splice(0)) condition.reject(error);
     for (const proposal of this.proposalBatch) proposal.pending.reject(error);
     this.proposalBatch = [];

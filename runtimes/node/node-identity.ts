@@ -33,7 +33,7 @@ export const NODE_IDENTITY_FORMAT_VERSION = 1;
 
 const IDENTITY_FILE = 'node.json';
 
-/** The KvStore file holding the zone's state machine and raft log. */
+/** The KvStore file holding the zone's state machine and raft log (its commit log beside it, `zone.kv-log`). */
 export const ZONE_STORE_FILE = 'zone.kv';
 
 export async function readNodeIdentity(dataDir: string): Promise<NodeIdentity> {

@@ -1,14 +1,13 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { NodeStorageFile } from '../../drivers/node-fs/storage-file.ts';
+import { openFileKvStore } from '../../drivers/node-fs/file-kv-store.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
 import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgrade.ts';
 import { createZoneApi, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { WebSocketZoneTransport } from '../../drivers/transport-websocket/websocket-zone-transport.ts';
 import { AlreadyExistsError, BusyError, InvalidArgumentError } from '../../kernel/errors.ts';
-import { openKvStore } from '../../kernel/kv/kv-store.ts';
 import type { KvStore } from '../../kernel/kv/kv-store-types.ts';
 import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../kernel/raft/constants.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
@@ -53,7 +52,7 @@ export interface StartZoneOptions extends ZoneNodeTiming {
 }
 
 /**
- * A running zone node: the zone replica on its data directory (KvStore on a NodeStorageFile, raft
+ * A running zone node: the zone replica on its data directory (KvStore with its commit log, raft
  * log in the same store through KvRaftStorage), the WebSocket ZoneTransport and the ZoneApi on one
  * HTTP port, and a ticker on a real timer. `close()` stops it cleanly; a `kill -9` loses nothing
  * acknowledged, since every acknowledged write is durable on a majority.
@@ -124,13 +123,13 @@ async function startNode(
   const tickIntervalMs = options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT;
   const electionTimeoutTicks = options.electionTimeoutTicks ?? ELECTION_TIMEOUT_TICKS_DEFAULT;
   const token = parseJoinToken(identity.token);
-  const file = await NodeStorageFile.open(join(dataDir, ZONE_STORE_FILE));
-  const closers: (() => Promise<void>)[] = [() => file.close()];
+  const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log(`while closing: ${String(error)}`));
   };
   try {
-    const store: KvStore = await openKvStore(file);
+    // With its commit log: a durable persist is one append and one sync of the log file.
+    const store: KvStore = await openFileKvStore(join(dataDir, ZONE_STORE_FILE));
     closers.push(() => store.close());
     const raftStorage = await KvRaftStorage.open(store, { keyPrefix: ZONE_RAFT_KEY_PREFIX });
     closers.push(() => raftStorage.close());
