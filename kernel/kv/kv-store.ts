@@ -26,7 +26,6 @@ import {
   CACHE_PAGES_MIN,
   COMMIT_QUEUE_LENGTH_MAX,
   META_SLOT_COUNT,
-  PAGE_BYTES,
   PREFETCH_READS_CONCURRENT_MAX,
 } from './constants.ts';
 import type {
@@ -124,8 +123,13 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   readonly #log: CommitLog | undefined;
   /** Set while the log is replayed at open: those commits are in the log already. */
   #replaying = false;
-  #pagesSinceCheckpoint = 0;
   readonly #checkpointPages: number;
+  /**
+   * With a commit log: the pages allocated since the last checkpoint. They were never written to
+   * the file (commits stage their pages until the next checkpoint), so once freed they are reused
+   * as soon as no reader pins a state that has them (FreeSpace's volatile pages).
+   */
+  readonly #volatilePageIds = new Set<number>();
 
   constructor(
     pages: PageStore,
@@ -266,14 +270,26 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     await this.#checkpoint();
   }
 
-  /** Makes the committed tree durable and starts the commit log over. */
+  /**
+   * Makes the committed tree durable and starts the commit log over: writes the staged pages and
+   * the committed meta, syncs the tree file, then restarts the log, whose records the tree now has.
+   */
   async #checkpoint(): Promise<void> {
     const log = this.#log;
     assert(log !== undefined, 'only a store with a commit log checkpoints');
-    if (this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
+    const committed = this.#committed;
+    if (committed.meta.txn > this.#durableTxn) {
+      const file = this.#pages.file;
+      const writes = coalesceWrites(this.#pages.takePending()).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
+      writes.push(file.write(pageOffsetBytes(committed.slot), encodeMeta(committed.slot, committed.meta)));
+      await Promise.all(writes);
+      await this.#syncFile(committed);
+    }
+    assert(this.#pages.pendingPageCount === 0, 'a checkpoint leaves no page staged');
+    this.#volatilePageIds.clear();
     await log.restart();
-    this.#pagesSinceCheckpoint = 0;
   }
+
 
   /**
    * After the final sync, copies the durable meta into the other slot, recording that all of its
@@ -331,6 +347,13 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     } finally {
       this.unpin(state);
     }
+  }
+
+  /** Volatile pages (never written) freed by this txn or earlier can be reused: no pinned reader sees them. */
+  #volatileReuseThroughTxn(): number {
+    let through = this.#committed.meta.txn;
+    for (const txn of this.#pins.keys()) through = Math.min(through, txn);
+    return through;
   }
 
   /** Pages freed by this txn or earlier can be overwritten: durable, and seen by no pinned reader. */
@@ -411,9 +434,16 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       for (const item of group) item.reject(error);
       return;
     }
-    freeSpace.promote(this.#reuseThroughTxn());
+    const neverWritten = freeSpace.promote(this.#reuseThroughTxn(), this.#volatileReuseThroughTxn());
+    this.#pages.drop(neverWritten);
+    for (const pageId of neverWritten) this.#volatilePageIds.delete(pageId);
     const txn = Math.max(base.meta.txn, this.#txnFloor) + 1;
-    const allocator = new PageAllocator({ txn, pageCount: base.meta.pageCount, space: freeSpace });
+    const allocator = new PageAllocator({
+      txn,
+      pageCount: base.meta.pageCount,
+      space: freeSpace,
+      isVolatile: (pageId) => this.#volatilePageIds.has(pageId),
+    });
     const transaction = new WriteTransaction({ txn, pages: this.#pages, allocator, root: base.meta.root });
     let outcomes: Map<QueuedBatch, number | ConflictError>;
     try {
@@ -487,29 +517,34 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       lastVersion: Math.max(...versions),
       durableTxn: this.#durableTxn,
     });
-    const file = this.#pages.file;
-    const writes = coalesceWrites(finished.writes).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
-    writes.push(file.write(pageOffsetBytes(slot), encodeMeta(slot, finished.meta)));
-    await Promise.all(writes);
     const committed: CommittedState = { meta: finished.meta, slot };
+    if (this.#log === undefined) {
+      const file = this.#pages.file;
+      const writes = coalesceWrites(finished.writes).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
+      writes.push(file.write(pageOffsetBytes(slot), encodeMeta(slot, finished.meta)));
+      await Promise.all(writes);
+    } else {
+      // The log makes the group durable; its pages and meta wait for the next checkpoint.
+      this.#pages.stage(finished.writes);
+    }
     this.#writeTransactionCount++;
-    const pagesWritten = finished.writes.reduce((pages, write) => pages + write.bytes.length / PAGE_BYTES, 0);
-    const checkpointNeeded = await this.#makeDurable(committed, { outcomes, durable, pagesWritten });
+    const checkpointNeeded = await this.#makeDurable(committed, { outcomes, durable });
     for (const node of transaction.dirtyNodes) this.#pages.cache.set(node);
     this.#committed = committed;
     this.#freelistChain = finished.freelistChain;
+    if (this.#log !== undefined) for (const pageId of allocator.allocatedPageIds) this.#volatilePageIds.add(pageId);
     allocator.commit();
     if (checkpointNeeded) await this.#checkpoint();
   }
 
   /**
    * Makes a written group as durable as asked. Without a commit log: a sync of the tree when any
-   * batch is durable. With one: the group's record is appended (synced when durable), or, for a
-   * record too large to log, the tree is synced as without a log. True when a checkpoint is due.
+   * batch is durable. With one: the group's record is appended (and synced when durable); a record
+   * too large to log is made durable by a checkpoint instead. True when a checkpoint is due.
    */
   async #makeDurable(
     committed: CommittedState,
-    group: { outcomes: Map<QueuedBatch, number | ConflictError>; durable: boolean; pagesWritten: number },
+    group: { outcomes: Map<QueuedBatch, number | ConflictError>; durable: boolean },
   ): Promise<boolean> {
     const log = this.#log;
     if (log === undefined) {
@@ -517,19 +552,16 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       return false;
     }
     if (this.#replaying) return false;
-    this.#pagesSinceCheckpoint += group.pagesWritten;
     const batches: LoggedBatch[] = [];
     for (const [batch, outcome] of group.outcomes) {
       if (typeof outcome === 'number') batches.push({ version: outcome, operations: batch.operations });
     }
-    if (logRecordBytes(batches) > COMMIT_LOG_RECORD_BYTES_MAX) {
-      await this.#syncFile(committed);
-      return true;
-    }
+    if (logRecordBytes(batches) > COMMIT_LOG_RECORD_BYTES_MAX) return true;
     await log.append(encodeLogRecord(batches));
     if (group.durable) await log.sync();
-    return log.tailBytes > COMMIT_LOG_CHECKPOINT_BYTES || this.#pagesSinceCheckpoint > this.#checkpointPages;
+    return log.tailBytes > COMMIT_LOG_CHECKPOINT_BYTES || this.#pages.pendingPageCount > this.#checkpointPages;
   }
+
 
   /** Reads the committed freelist, which opening left unread (its pages were synced). */
   async #loadFreelist(): Promise<FreeSpace> {
