@@ -60,7 +60,12 @@ export interface Ready {
   readonly messages: readonly Message[];
   /** Answers to read requests. */
   readonly readStates: readonly ReadState[];
-  /** True when the write of step 1 must be durable before messages go out (term, vote or entries changed). */
+  /**
+   * True when the write of step 1 must be durable before messages go out: term, vote, entries or
+   * snapshot changed. A snapshot counts even when nothing else did: the follower's acknowledgement
+   * lets the leader count its log up to the snapshot, so losing it in a crash could leave the
+   * follower below an index the leader committed (or tells it to commit).
+   */
   readonly mustSync: boolean;
 }
 
@@ -236,7 +241,11 @@ export class RawNode {
       committedEntries: raft.log.nextCommittedEntries(raft.committedEntriesSizeBytesPerReadyMax()),
       messages: raft.messages,
       readStates: raft.readStates,
-      mustSync: entries.length > 0 || hardState.term !== this.previousHardState.term || hardState.vote !== this.previousHardState.vote,
+      mustSync:
+        entries.length > 0 ||
+        raft.log.unstable.snapshot !== undefined ||
+        hardState.term !== this.previousHardState.term ||
+        hardState.vote !== this.previousHardState.vote,
     };
     raft.messages = [];
     raft.readStates = [];

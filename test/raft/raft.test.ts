@@ -278,6 +278,26 @@ describe('snapshots', () => {
     expect(snapshotsSentByLeader(cluster)).toBe(1);
   });
 
+  it('a follower syncs an installed snapshot before acknowledging it, even with term and vote unchanged', () => {
+    // Its acknowledgement lets the leader count the follower's log up to the snapshot; a relaxed
+    // write that a crash loses would leave a commit index beyond the follower's log (seed 1656).
+    const cluster = new TestCluster([1, 2, 3]);
+    cluster.elect(1);
+    cluster.isolated.add(3);
+    cluster.propose(1, 'a');
+    cluster.stabilize();
+    compactLeaderLog(cluster);
+    cluster.isolated.clear();
+    cluster.raw(1).tick();
+    cluster.stabilize();
+    const installing = cluster.node(3).readies.find((ready) => ready.snapshot !== undefined)!;
+    expect(installing.snapshot!.metadata.index).toBe(3);
+    expect(installing.hardState).toMatchObject({ term: 2, vote: 1 }); // unchanged: only the commit moved
+    expect(installing.entries).toEqual([]);
+    expect(installing.messages).toEqual([expect.objectContaining({ type: 'append-response', to: 1, index: 3, reject: false })]);
+    expect(installing.mustSync).toBe(true);
+  });
+
   it('are not sent to a follower the leader has not heard from lately', () => {
     const cluster = new TestCluster([1, 2, 3], { checkQuorum: true });
     cluster.elect(1);
