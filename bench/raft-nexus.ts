@@ -2,12 +2,14 @@
  * Our side of bench:raft: a zone of three node processes started with the `nexus` CLI (zone create,
  * then zone join twice), each a ZoneReplica on a KvStore file with KvRaftStorage, the WebSocket
  * ZoneTransport and the ZoneApi over HTTP on one port (runtimes/node). Driven with ZoneApiClient,
- * connected to the leader. Stopped by PID.
+ * connected to the leader over node:http with kept-alive connections (runtimes/node/node-http-exchange.ts:
+ * Node's fetch costs the client several times more CPU per request). Stopped by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZoneApiClient } from '../drivers/transport-websocket/zone-api-client.ts';
+import { createNodeHttpExchange } from '../runtimes/node/node-http-exchange.ts';
 import { freePort, stopChild } from './raft-etcd.ts';
 
 const NEXUS_BIN = fileURLToPath(new URL('../bin/nexus.js', import.meta.url));
@@ -27,7 +29,9 @@ interface RunningNode {
 
 export async function startNexusCluster(directory: string): Promise<NexusCluster> {
   const nodes: RunningNode[] = [];
+  const http = createNodeHttpExchange();
   const stop = async (): Promise<void> => {
+    http.close();
     await Promise.all(nodes.map((node) => stopChild(node.child)));
   };
   try {
@@ -39,8 +43,8 @@ export async function startNexusCluster(directory: string): Promise<NexusCluster
       const node = await startNode(nodes, (listen) => ['zone', 'join', '--data', join(directory, `node-${number}`), '--listen', listen, '--peer', first.address, '--token', token]);
       await waitForOutput(node, /joined zone bench as node \d+/);
     }
-    const leader = await waitForLeader(nodes, token, 3);
-    return { leader, stop };
+    const leaderAddress = await waitForLeader(nodes, token, 3);
+    return { leader: new ZoneApiClient(leaderAddress, token, { exchange: http.exchange }), stop };
   } catch (error) {
     await stop();
     throw error;
@@ -76,14 +80,14 @@ async function waitForOutput(node: RunningNode, pattern: RegExp): Promise<RegExp
   }
 }
 
-async function waitForLeader(nodes: RunningNode[], token: string, memberCount: number): Promise<ZoneApiClient> {
+async function waitForLeader(nodes: RunningNode[], token: string, memberCount: number): Promise<string> {
   const deadlineMs = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
     for (const node of nodes) {
       try {
         const client = new ZoneApiClient(node.address, token);
         const status = await client.status();
-        if (status.role === 'leader' && status.members.length === memberCount && status.members.every((member) => member.lagEntries === 0)) return client;
+        if (status.role === 'leader' && status.members.length === memberCount && status.members.every((member) => member.lagEntries === 0)) return node.address;
       } catch {
         // Not up yet.
       }

@@ -98,6 +98,13 @@ export class ZoneReplica implements ZoneReplicaApi {
   private role: RaftRole = 'follower';
   /** Term and vote as last persisted: a Ready that changes them sends only after its write. */
   private persistedHardState: HardState;
+  /**
+   * The latest hard state, when it differs from the persisted one in its commit index alone. Raft
+   * needs no durable commit index (a restart learns it from the leader again), so such a change is
+   * not written by itself: it rides with the next write there is (entries, a new term or vote),
+   * and is written before a snapshot, whose index the persisted commit must reach.
+   */
+  private unpersistedCommit: HardState | undefined;
   private currentTick = 0;
   private requestSequence = 0;
 
@@ -512,10 +519,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     }
     const sendFirst = this.messagesMayPrecedePersist(ready);
     if (sendFirst) this.send(ready.messages);
-    if (ready.snapshot !== undefined || ready.entries.length > 0 || ready.hardState !== undefined) {
-      await this.raftStorage.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, mustSync: ready.mustSync });
-      if (ready.hardState !== undefined) this.persistedHardState = ready.hardState;
-    }
+    await this.persist(ready);
     this.acknowledgePersisted();
     if (!sendFirst) this.send(ready.messages);
     if (ready.snapshot !== undefined) await this.applySnapshot(ready.snapshot);
@@ -528,6 +532,19 @@ export class ZoneReplica implements ZoneReplicaApi {
       const read = this.reads.get(readState.context);
       if (read !== undefined && read.readIndex === undefined) read.readIndex = readState.index;
     }
+  }
+
+  /** Step 1, except a change of the commit index alone, which waits for the next write (see `unpersistedCommit`). */
+  private async persist(ready: Ready): Promise<void> {
+    const hardState = ready.hardState ?? this.unpersistedCommit;
+    const onlyCommitChanged = hardState !== undefined && hardState.term === this.persistedHardState.term && hardState.vote === this.persistedHardState.vote;
+    if (ready.snapshot === undefined && ready.entries.length === 0 && (hardState === undefined || onlyCommitChanged)) {
+      this.unpersistedCommit = hardState;
+      return;
+    }
+    await this.raftStorage.persist({ hardState, entries: ready.entries, snapshot: ready.snapshot, mustSync: ready.mustSync });
+    if (hardState !== undefined) this.persistedHardState = hardState;
+    this.unpersistedCommit = undefined;
   }
 
   /**
@@ -684,6 +701,11 @@ export class ZoneReplica implements ZoneReplicaApi {
     const data = await this.stateMachine.buildSnapshot();
     // Too large to snapshot: the log keeps growing rather than the replica failing.
     if (data === undefined) return;
+    if (this.unpersistedCommit !== undefined) {
+      await this.raftStorage.persist({ hardState: this.unpersistedCommit, entries: [], snapshot: undefined, mustSync: false });
+      this.persistedHardState = this.unpersistedCommit;
+      this.unpersistedCommit = undefined;
+    }
     await this.raftStorage.createSnapshot(applied, this.confState, data);
     this.snapshotIndex = applied;
   }
