@@ -1,7 +1,7 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { AccessDeniedError, InvalidArgumentError, isErrorCode, NexusError, type ErrorCode } from '../../kernel/errors.ts';
+import { AccessDeniedError, InvalidArgumentError, isErrorCode, NexusError, NotFoundError, type ErrorCode } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import type { ZoneReplicaApi, ZoneStatus } from '../../kernel/zone/types.ts';
 import { assertPeerAddress } from '../../kernel/zone/zone-id.ts';
@@ -56,6 +56,87 @@ const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   ECOMPACTED: 410,
 };
 
+/** What `zoneApiError` makes of an error: the HTTP status and the JSON body to answer with. */
+export interface ZoneApiErrorAnswer {
+  readonly status: ContentfulStatusCode;
+  readonly json: { readonly error: { readonly code: string; readonly message: string } };
+}
+
+/**
+ * The ZoneApi's POST routes without HTTP: each takes the request's `Authorization` header and
+ * MessagePack body and gives the MessagePack answer, or throws (see `zoneApiError`). The hono app
+ * serves them; a runtime may serve them from its own HTTP server as well (runtimes/node does, to
+ * skip building a web Request and Response per call).
+ */
+export interface ZoneApiCore {
+  /** True for the routes `post` answers: batch, wait, get, scan, join, remove-node. */
+  hasPostRoute(route: string): boolean;
+  /** Checks the token, decodes the body, runs the call. Throws AccessDeniedError, InvalidArgumentError, or the replica's errors. */
+  post(route: string, authorization: string | undefined, body: Uint8Array): Promise<Uint8Array>;
+}
+
+export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
+  const { replica } = options;
+  const join = serialized(async (address: string) => {
+    assertPeerAddress(address);
+    const members = replica.status().members;
+    const existing = members.find((member) => member.address === address);
+    const nodeId = existing?.nodeId ?? Math.max(0, ...members.map((member) => member.nodeId)) + 1;
+    if (existing === undefined) await replica.addMember({ nodeId, address });
+    const after = replica.status().members.map(({ nodeId: id, address: memberAddress }) => ({ nodeId: id, address: memberAddress }));
+    return { zoneId: replica.zoneId, nodeId, members: after };
+  });
+  const routes = new Map<string, (body: Record<string, unknown>) => Promise<unknown>>([
+    [
+      'batch',
+      async (body) => {
+        const request = readBatchRequest(body);
+        if (request.consistency === 'strong') return { version: await replica.commit(request.operations, request.preconditions) };
+        return { token: writeTokenPayload(await replica.write(request.operations, request.preconditions)) };
+      },
+    ],
+    ['wait', async (body) => ({ version: await replica.waitFor(readWriteToken(body.token)) })],
+    [
+      'get',
+      async (body) => {
+        const key = readKeyRequest(body);
+        await replica.readBarrier();
+        return { entry: entryPayload(await replica.metastore.get(key)) };
+      },
+    ],
+    [
+      'scan',
+      async (body) => {
+        const scan = readScanRequest(body);
+        await replica.readBarrier();
+        return scanPagePayload(await replica.metastore.scan(scan));
+      },
+    ],
+    ['join', async (body) => joinResponsePayload(await join(readAddress(body.address)))],
+    [
+      'remove-node',
+      async (body) => {
+        await replica.removeMember(readPositive(body.nodeId, 'node id'));
+        return {};
+      },
+    ],
+  ]);
+  // The header last admitted: a client sends the same one with every call, and a check decodes it.
+  let admitted: string | undefined;
+  return {
+    hasPostRoute: (route) => routes.has(route),
+    post: async (route, authorization, body) => {
+      if (authorization !== admitted) {
+        checkToken(authorization, options.token);
+        admitted = authorization;
+      }
+      const answer = routes.get(route);
+      if (answer === undefined) throw new NotFoundError(`no ZoneApi route POST ${ZONE_API_PATH}/${route}`);
+      return encodeApiBody(await answer(decodeApiBody(body)));
+    },
+  };
+}
+
 /**
  * The ZoneApi of one node, as a hono app (runtime-neutral: Node serves it through
  * @hono/node-server, Deno through Deno.serve). Every route needs the zone's token.
@@ -73,9 +154,12 @@ const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
  * with the status of HTTP_STATUS_BY_CODE (401 for a missing or wrong token).
  */
 export function createZoneApi(options: ZoneApiOptions): Hono {
-  const { replica } = options;
+  const core = createZoneApiCore(options);
   const app = new Hono();
-  app.onError((error, context) => errorResponse(context, error));
+  app.onError((error, context) => {
+    const { status, json } = zoneApiError(error);
+    return context.json(json, status);
+  });
   app.use(`${ZONE_API_PATH}/*`, async (context, next) => {
     checkToken(context.req.header('authorization'), options.token);
     await next();
@@ -87,47 +171,32 @@ export function createZoneApi(options: ZoneApiOptions): Hono {
     // call, a fifth of a busy leader's time. The HTTP parser never reads past the declared length.
     const contentLength = context.req.header('content-length');
     if (contentLength === undefined || context.req.header('transfer-encoding') !== undefined) return streamedBodyLimit(context, next);
-    if (!/^\d+$/.test(contentLength)) throw new InvalidArgumentError(`invalid Content-Length header ${JSON.stringify(contentLength)}`);
-    if (Number(contentLength) > API_REQUEST_BYTES_MAX) throw bodyTooLarge();
+    checkContentLength(contentLength);
     await next();
   });
-
-  app.post(`${ZONE_API_PATH}/batch`, async (context) => {
-    const request = readBatchRequest(await body(context));
-    if (request.consistency === 'strong') return reply({ version: await replica.commit(request.operations, request.preconditions) });
-    return reply({ token: writeTokenPayload(await replica.write(request.operations, request.preconditions)) });
-  });
-  app.post(`${ZONE_API_PATH}/wait`, async (context) => {
-    return reply({ version: await replica.waitFor(readWriteToken((await body(context)).token)) });
-  });
-  app.post(`${ZONE_API_PATH}/get`, async (context) => {
-    const key = readKeyRequest(await body(context));
-    await replica.readBarrier();
-    return reply({ entry: entryPayload(await replica.metastore.get(key)) });
-  });
-  app.post(`${ZONE_API_PATH}/scan`, async (context) => {
-    const scan = readScanRequest(await body(context));
-    await replica.readBarrier();
-    return reply(scanPagePayload(await replica.metastore.scan(scan)));
-  });
-  const join = serialized(async (address: string) => {
-    assertPeerAddress(address);
-    const members = replica.status().members;
-    const existing = members.find((member) => member.address === address);
-    const nodeId = existing?.nodeId ?? Math.max(0, ...members.map((member) => member.nodeId)) + 1;
-    if (existing === undefined) await replica.addMember({ nodeId, address });
-    const after = replica.status().members.map(({ nodeId: id, address: memberAddress }) => ({ nodeId: id, address: memberAddress }));
-    return { zoneId: replica.zoneId, nodeId, members: after };
-  });
-  app.post(`${ZONE_API_PATH}/join`, async (context) => {
-    return reply(joinResponsePayload(await join(readAddress((await body(context)).address))));
-  });
-  app.post(`${ZONE_API_PATH}/remove-node`, async (context) => {
-    await replica.removeMember(readPositive((await body(context)).nodeId, 'node id'));
-    return reply({});
+  app.post(`${ZONE_API_PATH}/:route`, async (context) => {
+    const route = context.req.param('route');
+    if (!core.hasPostRoute(route)) throw new NotFoundError(`no ZoneApi route POST ${ZONE_API_PATH}/${route}`);
+    const answer = await core.post(route, context.req.header('authorization'), new Uint8Array(await context.req.arrayBuffer()));
+    return new Response(answer as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-type': ZONE_API_CONTENT_TYPE } });
   });
   app.get(`${ZONE_API_PATH}/status`, (context) => context.json(options.status()));
   return app;
+}
+
+/** Refuses a Content-Length that is malformed or over API_REQUEST_BYTES_MAX with InvalidArgumentError. */
+export function checkContentLength(contentLength: string): void {
+  if (!/^\d+$/.test(contentLength)) throw new InvalidArgumentError(`invalid Content-Length header ${JSON.stringify(contentLength)}`);
+  if (Number(contentLength) > API_REQUEST_BYTES_MAX) throw bodyTooLarge();
+}
+
+/** The status and JSON body of an error: its code's status, or 500 EINTERNAL for what is not a NexusError. */
+export function zoneApiError(error: unknown): ZoneApiErrorAnswer {
+  if (error instanceof NexusError && isErrorCode(error.code)) {
+    return { status: HTTP_STATUS_BY_CODE[error.code] ?? 500, json: { error: { code: error.code, message: error.message } } };
+  }
+  // A broken invariant or a bug: say so without pretending it is an operating error.
+  return { status: 500, json: { error: { code: 'EINTERNAL', message: error instanceof Error ? error.message : String(error) } } };
 }
 
 function bodyTooLarge(): InvalidArgumentError {
@@ -141,22 +210,6 @@ function checkToken(header: string | undefined, expected: JoinToken): void {
   if (presented.zoneId !== expected.zoneId || !isSameSecret(presented.zoneSecret, expected.zoneSecret)) {
     throw new AccessDeniedError(`the token does not admit to zone ${expected.zoneId}`);
   }
-}
-
-async function body(context: Context): Promise<Record<string, unknown>> {
-  return decodeApiBody(new Uint8Array(await context.req.arrayBuffer()));
-}
-
-function reply(payload: unknown): Response {
-  return new Response(encodeApiBody(payload) as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-type': ZONE_API_CONTENT_TYPE } });
-}
-
-function errorResponse(context: Context, error: unknown): Response {
-  if (error instanceof NexusError && isErrorCode(error.code)) {
-    return context.json({ error: { code: error.code, message: error.message } }, HTTP_STATUS_BY_CODE[error.code] ?? 500);
-  }
-  // A broken invariant or a bug: say so without pretending it is an operating error.
-  return context.json({ error: { code: 'EINTERNAL', message: error instanceof Error ? error.message : String(error) } }, 500);
 }
 
 /** One call at a time: two joins must not pick the same node id. */

@@ -1,10 +1,10 @@
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { openFileKvStore } from '../../drivers/node-fs/file-kv-store.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
 import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgrade.ts';
-import { createZoneApi, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { createZoneApi, createZoneApiCore, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { WebSocketZoneTransport } from '../../drivers/transport-websocket/websocket-zone-transport.ts';
 import { AlreadyExistsError, BusyError, InvalidArgumentError } from '../../kernel/errors.ts';
@@ -16,6 +16,7 @@ import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { ZoneReplica } from '../../kernel/zone/zone-replica.ts';
 import { assertZoneId } from '../../kernel/zone/zone-id.ts';
 import { IntervalTicker } from './interval-ticker.ts';
+import { zoneApiListener } from './zone-api-listener.ts';
 import { hasNodeIdentity, readNodeIdentity, writeNodeIdentity, ZONE_STORE_FILE, type NodeIdentity } from './node-identity.ts';
 
 /** Milliseconds between Raft ticks: with 10 ticks per election timeout, elections take 1-2 s. */
@@ -159,8 +160,8 @@ async function startNode(
       electionTimeoutTicks,
       peers: [...transport.peerStatus(identity.zoneId)].map(([nodeId, peer]) => ({ nodeId, ...peer })),
     });
-    const app = createZoneApi({ replica, token, status });
-    listener.serve(app.fetch);
+    const apiOptions = { replica, token, status };
+    listener.serve(zoneApiListener(createZoneApiCore(apiOptions), getRequestListener(createZoneApi(apiOptions).fetch)));
     const detach = serveZoneTransport(listener.server, transport);
     closers.push(async () => {
       detach();
@@ -174,29 +175,33 @@ async function startNode(
   }
 }
 
-type FetchHandler = (request: Request) => Response | Promise<Response>;
-
 /** An HTTP server bound before the node behind it is ready; until `serve`, it answers 503 EBUSY. */
 interface Listener {
   readonly server: Server;
-  serve(fetch: FetchHandler): void;
+  serve(handler: RequestListener): void;
   close(): Promise<void>;
 }
 
+const STARTING_ANSWER = JSON.stringify({ error: { code: 'EBUSY', message: 'the node is starting' } });
+
 async function listen(address: string): Promise<Listener> {
   const url = new URL(address);
-  let handler: FetchHandler = () => Response.json({ error: { code: 'EBUSY', message: 'the node is starting' } }, { status: 503 });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const created = serve({ fetch: (request) => handler(request), hostname: url.hostname, port: Number(url.port) }, () => resolve(created as Server)) as Server;
-    created.once('error', (error: Error & { code?: string }) => {
+  let handler: RequestListener = (_request, response) => {
+    response.writeHead(503, { 'content-type': 'application/json' });
+    response.end(STARTING_ANSWER);
+  };
+  const server = createServer((request, response) => handler(request, response));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: Error & { code?: string }) => {
       reject(error.code === 'EADDRINUSE' ? new BusyError(`cannot listen on ${url.host}: the address is in use`) : error);
     });
+    server.listen(Number(url.port), url.hostname.replace(/^\[|\]$/g, ''), () => resolve());
   });
   let closed: Promise<void> | undefined;
   return {
     server,
-    serve: (fetch) => {
-      handler = fetch;
+    serve: (listener) => {
+      handler = listener;
     },
     close: () => {
       closed ??= new Promise<void>((resolve) => {

@@ -1,0 +1,103 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
+import { API_REQUEST_BYTES_MAX } from '../../drivers/transport-websocket/limits.ts';
+import { createZoneApi, createZoneApiCore, ZONE_API_PATH, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
+import { ZONE_API_CONTENT_TYPE } from '../../drivers/transport-websocket/zone-api-codec.ts';
+import { AccessDeniedError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
+import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
+import { createNodeHttpExchange } from './node-http-exchange.ts';
+import { zoneApiListener } from './zone-api-listener.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A three-replica zone whose node 1 serves the ZoneApi through the listener on 127.0.0.1. */
+async function serveZone(): Promise<{ cluster: ZoneTestCluster; base: string; token: string; client: (token?: string) => ZoneApiClient }> {
+  const cluster = await ZoneTestCluster.start();
+  cleanups.push(() => cluster.close());
+  const token = formatJoinToken({ zoneId: cluster.zoneId, zoneSecret: createZoneSecret() });
+  const replica = cluster.replica(1);
+  const status = (): ZoneNodeStatus => ({ ...replica.status(), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
+  const options = { replica, token: parseJoinToken(token), status };
+  const server: Server = createServer(zoneApiListener(createZoneApiCore(options), getRequestListener(createZoneApi(options).fetch)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  const http = createNodeHttpExchange();
+  cleanups.push(() => http.close());
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { cluster, base, token, client: (override) => new ZoneApiClient(base, override ?? token, { exchange: http.exchange }) };
+}
+
+/** A raw request, for what the client never sends: odd headers, chunked bodies. */
+function raw(base: string, path: string, options: { headers: Record<string, string>; body?: Uint8Array; chunks?: number }): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(`${base}${path}`, { method: 'POST', headers: options.headers, agent: false }, (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+      incoming.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: incoming.statusCode ?? 0, json: JSON.parse(text) });
+        } catch {
+          reject(new Error(`HTTP ${incoming.statusCode} answered ${JSON.stringify(text)} to ${path}`));
+        }
+      });
+    });
+    outgoing.on('error', reject);
+    if (options.chunks !== undefined) {
+      const chunk = new Uint8Array(1024 * 1024);
+      for (let count = 0; count < options.chunks; count++) outgoing.write(chunk);
+      outgoing.end();
+    } else {
+      outgoing.end(options.body);
+    }
+  });
+}
+
+describe('zone ZoneApi listener on node:http', () => {
+  it('answers the POST routes through the core: SC writes, linearizable reads, conflicts, and the rest through hono', async () => {
+    const { cluster, client } = await serveZone();
+    const key = encoder.encode('k');
+    const version = await cluster.drive(client().commit([{ type: 'put', key, value: encoder.encode('v') }], [{ key, version: null }]));
+    const entry = await cluster.drive(client().get(key));
+    expect(entry).toMatchObject({ version });
+    expect(decoder.decode(entry!.value)).toBe('v');
+    await expect(cluster.drive(client().commit([{ type: 'put', key, value: encoder.encode('w') }], [{ key, version: null }]))).rejects.toThrow(ConflictError);
+    const page = await cluster.drive(client().scan({ prefix: encoder.encode('') }));
+    expect(page.entries.map((one) => decoder.decode(one.key))).toEqual(['k']);
+    // GET /status is not a POST route: the hono app answers it.
+    expect((await client().status()).appliedIndex).toBeGreaterThanOrEqual(version);
+  });
+
+  it('refuses bad tokens with EACCES, malformed bodies and bodies over the limit with EINVAL, and unknown routes with 404', async () => {
+    const { cluster, base, token, client } = await serveZone();
+    const wrong = formatJoinToken({ zoneId: cluster.zoneId, zoneSecret: createZoneSecret() });
+    await expect(client(wrong).commit([{ type: 'put', key: encoder.encode('x'), value: encoder.encode('y') }])).rejects.toThrow(AccessDeniedError);
+    await expect(client('garbage').get(encoder.encode('x'))).rejects.toThrow(AccessDeniedError);
+    const headers = { authorization: `Bearer ${token}`, 'content-type': ZONE_API_CONTENT_TYPE };
+    const malformed = await raw(base, `${ZONE_API_PATH}/batch`, { headers, body: new Uint8Array([0x92, 0x01]) });
+    expect(malformed).toMatchObject({ status: 400, json: { error: { code: 'EINVAL', message: expect.stringContaining('MessagePack') } } });
+    const declared = await raw(base, `${ZONE_API_PATH}/get`, { headers: { ...headers, 'content-length': String(API_REQUEST_BYTES_MAX + 1) } });
+    expect(declared).toMatchObject({ status: 400, json: { error: { code: 'EINVAL', message: expect.stringContaining(`at most ${API_REQUEST_BYTES_MAX} bytes`) } } });
+    const streamed = await raw(base, `${ZONE_API_PATH}/get`, { headers, chunks: API_REQUEST_BYTES_MAX / (1024 * 1024) + 1 });
+    expect(streamed).toMatchObject({ status: 400, json: { error: { code: 'EINVAL', message: expect.stringContaining(`at most ${API_REQUEST_BYTES_MAX} bytes`) } } });
+    const unknown = await raw(base, `${ZONE_API_PATH}/no-such-route`, { headers, body: new Uint8Array(0) });
+    expect(unknown).toMatchObject({ status: 404, json: { error: { code: 'ENOENT' } } });
+    await expect(client().commit([{ type: 'put', key: new Uint8Array(0), value: encoder.encode('v') }])).rejects.toThrow(InvalidArgumentError);
+  });
+});
