@@ -39,7 +39,9 @@ import {
  *    (Raft thesis §10.2.1): its followers then persist in parallel with it.
  * 3. **Apply** `snapshot` (if set) to the state machine, then `committedEntries` in order. For a
  *    `config-change` entry, decode it (`decodeConfChange`) and call `applyConfChange` before the
- *    next entry. Committed entries are durable on a majority, and (by step 1) here too.
+ *    next entry. Committed entries are durable on a majority, and (by step 1) here too. Those
+ *    already persisted here by an earlier Ready (when there is no snapshot) may be applied before
+ *    or while step 1 runs, as etcd applies while it writes its WAL.
  * 4. **Answer** `readStates`: the read with that context may be served once the state machine
  *    has applied at least `index` (a later Ready may be needed for that).
  * 5. **Call `advance()`.** Until then, call nothing on the RawNode but `applyConfChange`;

@@ -519,19 +519,51 @@ export class ZoneReplica implements ZoneReplicaApi {
     }
     const sendFirst = this.messagesMayPrecedePersist(ready);
     if (sendFirst) this.send(ready.messages);
+    const { before, after } = this.splitCommittedEntries(ready);
+    // Its KvStore commit is queued ahead of the persist's, so it does not wait for that sync.
+    const appliedBefore = before.length === 0 ? undefined : await this.startApplying(before);
     await this.persist(ready);
     this.acknowledgePersisted();
     if (!sendFirst) this.send(ready.messages);
+    await appliedBefore?.done;
     if (ready.snapshot !== undefined) await this.applySnapshot(ready.snapshot);
-    // Entries are staged and written as one KvStore commit; their outcomes are told after it.
-    const settlements: (() => void)[] = [];
-    for (const entry of ready.committedEntries) await this.applyEntry(entry, settlements);
-    await this.stateMachine.flush();
-    for (const settle of settlements) settle();
+    if (after.length > 0) await (await this.startApplying(after)).done;
     for (const readState of ready.readStates) {
       const read = this.reads.get(readState.context);
       if (read !== undefined && read.readIndex === undefined) read.readIndex = readState.index;
     }
+  }
+
+  /**
+   * The committed entries this replica had persisted before this Ready (all of a leader's, which
+   * counts its own entries only once persisted; a follower's, except those arriving in the same
+   * append as their commit) may be applied while this Ready's write is under way, as etcd applies
+   * while it writes its WAL: a request is answered one sync sooner. The others, and all entries
+   * after a snapshot, are applied after the write, as the Ready contract orders.
+   */
+  private splitCommittedEntries(ready: Ready): { before: readonly Entry[]; after: readonly Entry[] } {
+    const committed = ready.committedEntries;
+    if (ready.snapshot !== undefined || committed.length === 0) return { before: [], after: committed };
+    const persistedLastIndex = this.raftStorage.lastIndex();
+    let count = 0;
+    while (count < committed.length && committed[count]!.index <= persistedLastIndex) count++;
+    return { before: committed.slice(0, count), after: committed.slice(count) };
+  }
+
+  /**
+   * Stages `entries` and issues their KvStore commit (one, with the applied index); the returned
+   * promise resolves once that commit has, and each entry's outcome has been told.
+   */
+  private async startApplying(entries: readonly Entry[]): Promise<{ done: Promise<void> }> {
+    const settlements: (() => void)[] = [];
+    for (const entry of entries) await this.applyEntry(entry, settlements);
+    const done = this.stateMachine.flush().then(() => {
+      for (const settle of settlements) settle();
+    });
+    // Awaited by the caller after the persist; a failure of the persist first must not leave this
+    // rejection unhandled (the replica fails with the persist's error).
+    done.catch(() => {});
+    return { done };
   }
 
   /** Step 1, except a change of the commit index alone, which waits for the next write (see `unpersistedCommit`). */

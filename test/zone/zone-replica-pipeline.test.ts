@@ -26,6 +26,11 @@ class HeldRaftStorage extends MemoryRaftStorage {
     for (const resume of this.held.splice(0)) resume();
   }
 
+  /** Lets the oldest held write complete; later ones are still held. */
+  releaseOne(): void {
+    this.held.shift()?.();
+  }
+
   get heldCount(): number {
     return this.held.length;
   }
@@ -102,6 +107,32 @@ describe('zone replica pipeline: a leader sends before it persists', () => {
       for (const storage of followers) storage.release();
       await cluster.drive(write, 'the write');
       expect(sent.some((message) => message.type === 'append-response')).toBe(true);
+    });
+  });
+});
+
+describe('zone replica pipeline: applying while persisting', () => {
+  it('answers a committed write while the next write of the leader is still being persisted', async () => {
+    await withHeldCluster(async (cluster, storages) => {
+      const leaderStorage = storages.get(1)!;
+      const outcomes: string[] = [];
+      leaderStorage.hold();
+      const first = cluster.replica(1).commit([{ type: 'put', key: utf8('a'), value: utf8('1') }]);
+      void first.then(() => outcomes.push('first'));
+      await cluster.network.settle();
+      // Arrives while the first is being persisted: proposed in the next Ready.
+      const second = cluster.replica(1).commit([{ type: 'put', key: utf8('b'), value: utf8('2') }]);
+      void second.then(() => outcomes.push('second'));
+      expect(leaderStorage.heldCount).toBe(1);
+      leaderStorage.releaseOne();
+      await cluster.network.settle();
+      // The next Ready persists the second write (held) and commits the first, which is applied
+      // and answered without waiting for that write.
+      expect(leaderStorage.heldCount).toBe(1);
+      expect(outcomes).toEqual(['first']);
+      leaderStorage.release();
+      await cluster.drive(second, 'the second write');
+      expect(outcomes).toEqual(['first', 'second']);
     });
   });
 });
