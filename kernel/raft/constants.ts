@@ -82,9 +82,11 @@ export const RAFT_STORAGE_PERSIST_ENTRIES_MAX = 50_000;
 
 /**
  * Entry keys left behind by compaction or a replaced tail are deleted by later writes, at most this
- * many per commit, so that no write carries an unbounded deletion.
+ * many per commit, so that no write carries an unbounded deletion. Small, because the deletes ride
+ * on the durable writes a leader waits for (a delete costs the KV engine tens of microseconds), and
+ * still far above the entries one write appends, so deletion keeps up with compaction.
  */
-export const RAFT_STORAGE_GARBAGE_DELETES_PER_COMMIT_MAX = 10_000;
+export const RAFT_STORAGE_GARBAGE_DELETES_PER_COMMIT_MAX = 512;
 
 /** Snapshot data is stored in chunks of this size (a KvStore value holds at most 16 MiB). */
 export const RAFT_STORAGE_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;

@@ -23,8 +23,18 @@ export const ZONE_RESERVED_KEY_PREFIX: Uint8Array = Uint8Array.of(0xff, 0xfe, 0x
 /** The key prefix to open a replica's KvRaftStorage with, when it shares the replica's KvStore. */
 export const ZONE_RAFT_KEY_PREFIX: Uint8Array = Uint8Array.of(...ZONE_RESERVED_KEY_PREFIX, 0x72);
 
-/** Applied entries between two snapshots (each snapshot compacts the raft log). */
-export const SNAPSHOT_INTERVAL_ENTRIES_DEFAULT = 10_000;
+/**
+ * Applied entries between two snapshots (each snapshot compacts the raft log), as etcd's default
+ * snapshot count: a snapshot copies the whole state and stalls the replica's loop meanwhile, so
+ * it should be rare; SNAPSHOT_INTERVAL_BYTES bounds the log in memory when entries are large.
+ */
+export const SNAPSHOT_INTERVAL_ENTRIES_DEFAULT = 100_000;
+
+/**
+ * Bytes of applied entries' payloads after which a snapshot is taken whatever their number, well
+ * below RAFT_STORAGE_LOG_BYTES_MAX, the live log a KvRaftStorage keeps in memory.
+ */
+export const SNAPSHOT_INTERVAL_BYTES = 64 * 1024 * 1024;
 
 /** Largest snapshot a replica builds or installs: the whole state machine travels in one message. */
 export const SNAPSHOT_BYTES_MAX = 256 * 1024 * 1024;

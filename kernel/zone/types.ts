@@ -102,7 +102,7 @@ export interface ZoneReplicaOptions {
   /** Raft timing, in ticks; see kernel/raft/constants.ts for the defaults. */
   readonly electionTimeoutTicks?: number;
   readonly heartbeatIntervalTicks?: number;
-  /** Applied entries between snapshots (SNAPSHOT_INTERVAL_ENTRIES_DEFAULT). */
+  /** Applied entries between snapshots (SNAPSHOT_INTERVAL_ENTRIES_DEFAULT); SNAPSHOT_INTERVAL_BYTES of them snapshot sooner. */
   readonly snapshotIntervalEntries?: number;
   /** Ticks a request waits for its outcome (REQUEST_TIMEOUT_TICKS_DEFAULT). */
   readonly requestTimeoutTicks?: number;

@@ -14,6 +14,7 @@ import {
   PROPOSALS_PER_READY_MAX,
   RECENT_OUTCOMES_MAX,
   REQUEST_TIMEOUT_TICKS_DEFAULT,
+  SNAPSHOT_INTERVAL_BYTES,
   SNAPSHOT_INTERVAL_ENTRIES_DEFAULT,
   ZONE_MEMBERS_MAX,
   ZONE_PROPOSAL_BYTES_MAX,
@@ -94,6 +95,10 @@ export class ZoneReplica implements ZoneReplicaApi {
   private readonly incarnation: number;
   private confState: ConfState;
   private snapshotIndex: number;
+  /** Payload bytes of the entries applied since the last snapshot (counted from this run's start). */
+  private appliedBytesSinceSnapshot = 0;
+  /** The applied index of the last snapshot attempt that found the state too large to snapshot. */
+  private snapshotRefusedAt = 0;
   private leader: NodeId = NO_NODE;
   private role: RaftRole = 'follower';
   /** Term and vote as last persisted: a Ready that changes them sends only after its write. */
@@ -637,6 +642,7 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   private async applyEntry(entry: Entry, settlements: (() => void)[]): Promise<void> {
     const alreadyApplied = entry.index <= this.stateMachine.appliedIndex;
+    this.appliedBytesSinceSnapshot += entry.data.byteLength;
     if (entry.type === 'config-change') {
       this.applyConfChange(entry, alreadyApplied, settlements);
       return;
@@ -729,10 +735,16 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   private async maybeCreateSnapshot(): Promise<void> {
     const applied = this.stateMachine.appliedIndex;
-    if (applied - this.snapshotIndex < this.snapshotIntervalEntries) return;
+    const since = applied - Math.max(this.snapshotIndex, this.snapshotRefusedAt);
+    if (since < this.snapshotIntervalEntries && this.appliedBytesSinceSnapshot < SNAPSHOT_INTERVAL_BYTES) return;
     const data = await this.stateMachine.buildSnapshot();
-    // Too large to snapshot: the log keeps growing rather than the replica failing.
-    if (data === undefined) return;
+    if (data === undefined) {
+      // Too large to snapshot: the log keeps growing rather than the replica failing; the next
+      // attempt waits for another interval rather than scanning the state at every Ready.
+      this.snapshotRefusedAt = applied;
+      this.appliedBytesSinceSnapshot = 0;
+      return;
+    }
     if (this.unpersistedCommit !== undefined) {
       await this.raftStorage.persist({ hardState: this.unpersistedCommit, entries: [], snapshot: undefined, mustSync: false });
       this.persistedHardState = this.unpersistedCommit;
@@ -740,6 +752,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     }
     await this.raftStorage.createSnapshot(applied, this.confState, data);
     this.snapshotIndex = applied;
+    this.appliedBytesSinceSnapshot = 0;
   }
 
   private expireRequests(): void {
