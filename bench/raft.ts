@@ -29,6 +29,7 @@ const SECONDS_DEFAULT = 5;
 const IN_PROCESS_BATCH_PROPOSALS = 256;
 const WRITE_CLIENTS = [1, 64, 256] as const;
 const READ_CLIENTS = 64;
+const WARM_UP_CLIENTS = Math.max(...WRITE_CLIENTS, READ_CLIENTS);
 
 /** What one system answers to the load; each side of the table is one. */
 interface ConsensusSystem {
@@ -108,8 +109,9 @@ async function nexusSystem(directory: string): Promise<ConsensusSystem> {
 async function measure(system: ConsensusSystem): Promise<Measurements> {
   const measurements: Measurements = new Map();
   try {
-    console.log(`${system.name}: 1 s of warm-up writes, then ${seconds} s per workload`);
-    await runLoad({ clients: 64, seconds: 1, operation: (client, sequence) => system.put(benchKey(client * 997 + sequence), benchValue(sequence)) });
+    console.log(`${system.name}: 1 s of warm-up writes from ${WARM_UP_CLIENTS} clients, then ${seconds} s per workload`);
+    // As many clients as the largest workload: connections are opened here, not measured later.
+    await runLoad({ clients: WARM_UP_CLIENTS, seconds: 1, operation: (client, sequence) => system.put(benchKey(client * 997 + sequence), benchValue(sequence)) });
     for (const clients of WRITE_CLIENTS) {
       const result = await runLoad({ clients, seconds, operation: (client, sequence) => system.put(benchKey(client * 997 + sequence), benchValue(sequence)) });
       measurements.set(`writes, ${clients} client${clients === 1 ? '' : 's'}`, result);
