@@ -54,7 +54,9 @@ import { describeMessage } from './describe.ts';
  * - state machine safety: all nodes apply the same entry at each index, in index order;
  * - linearizable reads: a ReadIndex answer is at least every index applied before the request;
  * - monotonic commit: a node's commit index never decreases (in memory within one run of the
- *   node, and persisted across crashes), and neither does its persisted term.
+ *   node, and persisted across crashes), and neither does its persisted term;
+ * - durable promises: a node acknowledges log entries and grants votes only once the write that
+ *   holds them was durable (mustSync), checked as each message leaves.
  * After the faults stop, the group must elect a leader and commit a new entry on every member,
  * and the history of the clients' puts, compare-and-sets and ReadIndex reads (key-value-clients.ts)
  * must be linearizable (test/sim/linearizability.ts).
@@ -169,6 +171,9 @@ interface SimulatedNode {
   /** Term and commit as of the last durable (mustSync) persist: a crash may not lose them. */
   durableCommit: number;
   durableTerm: number;
+  /** Vote and log end as of the last durable persist: what its messages may promise. */
+  durableVote: NodeId;
+  durableLastIndex: number;
 }
 
 interface KnownEntry {
@@ -460,11 +465,13 @@ export class Simulation {
     }
     const node: SimulatedNode = {
       id, storage, medium, raw: undefined, appliedIndex: 0, values: [], keyValues: new Map(), appliedOperations: new Set(), incarnation: 0, confState: { voters: [], learners: [] },
-      commitSeen: 0, persistedCommit: 0, persistedTerm: 0, durableCommit: 0, durableTerm: 0,
+      commitSeen: 0, persistedCommit: 0, persistedTerm: 0, durableCommit: 0, durableTerm: 0, durableVote: 0, durableLastIndex: 0,
     };
     const { hardState } = storage.initialState();
     node.persistedCommit = node.durableCommit = hardState.commit;
     node.persistedTerm = node.durableTerm = hardState.term;
+    node.durableVote = hardState.vote;
+    node.durableLastIndex = storage.lastIndex();
     this.nodes.set(id, node);
     return node;
   }
@@ -510,16 +517,29 @@ export class Simulation {
   private async processReady(node: SimulatedNode): Promise<void> {
     const raw = node.raw!;
     const ready = raw.ready();
+    // The contract's one exception: a leader whose Ready changes neither term nor vote may send
+    // before it persists (its followers then write in parallel). Half the time a leader does, so a
+    // crash while persisting can come after its appends went out.
+    const sentEarly = this.random.fraction() < 0.5 && this.maySendBeforePersisting(node, ready);
+    if (sentEarly) this.sendAll(node, ready.messages);
     if (this.random.fraction() < CRASH_WHILE_PERSISTING_PROBABILITY * this.options.faultLevel) {
       await this.crashWhilePersisting(node, ready);
       return;
     }
     await this.persist(node, ready);
     this.checkReadStates(node, ready);
-    for (const message of ready.messages) this.send(message);
+    if (!sentEarly) this.sendAll(node, ready.messages);
     this.apply(node, raw, ready);
     raw.advance();
     this.flushSnapshotReports();
+  }
+
+  /** Whether `ready` is a leader's that changes neither term nor vote (raw-node.ts, step 2). */
+  private maySendBeforePersisting(node: SimulatedNode, ready: Ready): boolean {
+    if (node.raw!.status().role !== 'leader' || ready.snapshot !== undefined) return false;
+    if (ready.hardState === undefined) return true;
+    const persisted = node.storage.initialState().hardState;
+    return ready.hardState.term === persisted.term && ready.hardState.vote === persisted.vote;
   }
 
   private async persist(node: SimulatedNode, ready: Ready): Promise<void> {
@@ -535,6 +555,8 @@ export class Simulation {
       // A durable write makes every earlier write durable too, so this is the floor after a crash.
       node.durableCommit = node.persistedCommit;
       node.durableTerm = node.persistedTerm;
+      node.durableVote = node.storage.initialState().hardState.vote;
+      node.durableLastIndex = node.storage.lastIndex();
     }
   }
 
@@ -551,6 +573,33 @@ export class Simulation {
     await node.storage.persist({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, mustSync: ready.mustSync });
     const afterEvent = before + this.random.integerBelow(node.medium.file.eventCount - before + 1);
     this.crash(node, `crash while persisting a Ready (after file event ${afterEvent - before} of ${node.medium.file.eventCount - before})`, afterEvent);
+  }
+
+  private sendAll(node: SimulatedNode, messages: readonly Message[]): void {
+    this.checkPromises(node, messages);
+    for (const message of messages) this.send(message);
+  }
+
+  /**
+   * Messages may promise only durable state (raw-node.ts, Ready step 2): an accepted append
+   * promises the log up to its index, a granted vote the vote (or a later term). A promise resting
+   * on a relaxed write can be broken by a crash, long before anything else notices.
+   */
+  private checkPromises(node: SimulatedNode, messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (message.type === 'append-response' && !message.reject) {
+        this.expect(
+          message.index <= node.durableLastIndex,
+          `durability: node ${node.id} acknowledged its log up to ${message.index}, but only ${node.durableLastIndex} is durable`,
+        );
+      } else if (message.type === 'vote-response' && !message.reject) {
+        this.expect(
+          // A later term in the same Ready is as good: the node never votes in an earlier term again.
+          node.durableTerm > message.term || (node.durableTerm === message.term && node.durableVote === message.to),
+          `durability: node ${node.id} granted its vote in term ${message.term} to ${message.to}, but its durable vote is for ${node.durableVote} in term ${node.durableTerm}`,
+        );
+      }
+    }
   }
 
   private send(message: Message): void {
@@ -662,6 +711,12 @@ export class Simulation {
 
   private async start(node: SimulatedNode): Promise<void> {
     if (node.medium !== undefined && node.medium.store === undefined) await this.reopenKvStorage(node, node.medium);
+    // Whatever survived the crash is on the medium now, synced or not.
+    const { hardState } = node.storage.initialState();
+    node.durableCommit = hardState.commit;
+    node.durableTerm = hardState.term;
+    node.durableVote = hardState.vote;
+    node.durableLastIndex = node.storage.lastIndex();
     const snapshot = node.storage.snapshot();
     restoreStateMachine(node, snapshot.data);
     node.incarnation++;
@@ -874,6 +929,7 @@ export class Simulation {
     const ready = raw.ready();
     await this.persist(node, ready);
     this.checkReadStates(node, ready);
+    this.checkPromises(node, ready.messages);
     for (const message of ready.messages) this.network.push(message);
     this.apply(node, raw, ready);
     raw.advance();
