@@ -258,6 +258,22 @@ function compactLeaderLog(cluster: TestCluster): void {
   leader.storage.compactSynchronously(3);
 }
 
+/** Elects 1 and commits an entry while 3 is cut off, then compacts it away: 3 can catch up only by snapshot. */
+function leaveFollower3BehindCompactedLog(cluster: TestCluster): void {
+  cluster.elect(1);
+  cluster.isolated.add(3);
+  cluster.propose(1, 'a');
+  cluster.stabilize();
+  compactLeaderLog(cluster);
+}
+
+/** Reconnects every node and lets the leader's next heartbeat run to quiescence. */
+function reconnectAndStabilize(cluster: TestCluster): void {
+  cluster.isolated.clear();
+  cluster.raw(1).tick();
+  cluster.stabilize();
+}
+
 /** How many snapshot messages leader 1 has sent so far. */
 function snapshotsSentByLeader(cluster: TestCluster): number {
   return cluster.node(1).readies.flatMap((ready) => ready.messages).filter((message) => message.type === 'snapshot').length;
@@ -266,14 +282,8 @@ function snapshotsSentByLeader(cluster: TestCluster): number {
 describe('snapshots', () => {
   it('a follower behind the compacted log gets one snapshot and catches up', () => {
     const cluster = new TestCluster([1, 2, 3]);
-    cluster.elect(1);
-    cluster.isolated.add(3);
-    cluster.propose(1, 'a');
-    cluster.stabilize();
-    compactLeaderLog(cluster);
-    cluster.isolated.clear();
-    cluster.raw(1).tick();
-    cluster.stabilize();
+    leaveFollower3BehindCompactedLog(cluster);
+    reconnectAndStabilize(cluster);
     expect(cluster.raw(3).status().commit).toBe(3);
     expect(snapshotsSentByLeader(cluster)).toBe(1);
   });
@@ -282,14 +292,8 @@ describe('snapshots', () => {
     // Its acknowledgement lets the leader count the follower's log up to the snapshot; a relaxed
     // write that a crash loses would leave a commit index beyond the follower's log (seed 1656).
     const cluster = new TestCluster([1, 2, 3]);
-    cluster.elect(1);
-    cluster.isolated.add(3);
-    cluster.propose(1, 'a');
-    cluster.stabilize();
-    compactLeaderLog(cluster);
-    cluster.isolated.clear();
-    cluster.raw(1).tick();
-    cluster.stabilize();
+    leaveFollower3BehindCompactedLog(cluster);
+    reconnectAndStabilize(cluster);
     const installing = cluster.node(3).readies.find((ready) => ready.snapshot !== undefined)!;
     expect(installing.snapshot!.metadata.index).toBe(3);
     expect(installing.hardState).toMatchObject({ term: 2, vote: 1 }); // unchanged: only the commit moved
@@ -315,20 +319,14 @@ describe('snapshots', () => {
     cluster.raw(1).tick();
     cluster.stabilize();
     expect(snapshotsSentByLeader(cluster)).toBe(0);
-    cluster.isolated.clear();
-    cluster.raw(1).tick();
-    cluster.stabilize();
+    reconnectAndStabilize(cluster);
     expect(snapshotsSentByLeader(cluster)).toBe(1);
     expect(cluster.raw(3).status().commit).toBe(3);
   });
 
   it('a lost snapshot is sent again after the leader hears from the follower', () => {
     const cluster = new TestCluster([1, 2, 3]);
-    cluster.elect(1);
-    cluster.isolated.add(3);
-    cluster.propose(1, 'a');
-    cluster.stabilize();
-    compactLeaderLog(cluster);
+    leaveFollower3BehindCompactedLog(cluster);
     cluster.isolated.clear();
     cluster.raw(1).tick();
     // Run until the leader has found 3 needs the snapshot and sent it (a few round trips).
