@@ -233,17 +233,8 @@ export class ZoneStateMachine {
     const snapshot = this.store.snapshot();
     try {
       const entries = await stateEntries(snapshot);
-      let sizeBytes = 1 + 4;
-      for (const entry of entries) sizeBytes += 8 + entry.key.length + entry.value.length;
-      if (entries.length > SNAPSHOT_KEYS_MAX || sizeBytes > SNAPSHOT_BYTES_MAX) return undefined;
-      const writer = new ByteWriter(sizeBytes);
-      writer.byte(SNAPSHOT_FORMAT_VERSION);
-      writer.uint32(entries.length);
-      for (const entry of entries) {
-        writer.bytes(entry.key);
-        writer.bytes(entry.value);
-      }
-      return writer.finish();
+      if (entries.length > SNAPSHOT_KEYS_MAX || snapshotSizeBytes(entries) > SNAPSHOT_BYTES_MAX) return undefined;
+      return encodeSnapshot(entries);
     } finally {
       snapshot.release();
     }
@@ -270,9 +261,14 @@ export class ZoneStateMachine {
 /** Encodes the initial state of a new zone: its members' address records. */
 export function encodeBootstrapSnapshot(members: ReadonlyMap<NodeId, string>): Uint8Array {
   const entries = [...members].map(([nodeId, address]) => ({ key: memberKey(nodeId), value: new TextEncoder().encode(address) }));
-  let sizeBytes = 1 + 4;
-  for (const entry of entries) sizeBytes += 8 + entry.key.length + entry.value.length;
-  const writer = new ByteWriter(sizeBytes);
+  return encodeSnapshot(entries);
+}
+
+type StoredEntry = { readonly key: Uint8Array; readonly value: Uint8Array };
+
+/** A snapshot's bytes: the format version, the entry count, then each key and value length-prefixed. */
+function encodeSnapshot(entries: readonly StoredEntry[]): Uint8Array {
+  const writer = new ByteWriter(snapshotSizeBytes(entries));
   writer.byte(SNAPSHOT_FORMAT_VERSION);
   writer.uint32(entries.length);
   for (const entry of entries) {
@@ -282,13 +278,19 @@ export function encodeBootstrapSnapshot(members: ReadonlyMap<NodeId, string>): U
   return writer.finish();
 }
 
-function decodeSnapshot(data: Uint8Array): { key: Uint8Array; value: Uint8Array }[] {
+function snapshotSizeBytes(entries: readonly StoredEntry[]): number {
+  let sizeBytes = 1 + 4;
+  for (const entry of entries) sizeBytes += 4 + entry.key.length + 4 + entry.value.length;
+  return sizeBytes;
+}
+
+function decodeSnapshot(data: Uint8Array): StoredEntry[] {
   const reader = new ByteReader(data);
   const format = reader.byte();
   if (format !== SNAPSHOT_FORMAT_VERSION) throw new CorruptionError(`zone snapshot: unknown format version ${format}`);
   const count = reader.uint32();
   if (count > SNAPSHOT_KEYS_MAX) throw new CorruptionError(`zone snapshot: ${count} keys, at most ${SNAPSHOT_KEYS_MAX}`);
-  const entries: { key: Uint8Array; value: Uint8Array }[] = [];
+  const entries: StoredEntry[] = [];
   for (let index = 0; index < count; index++) {
     const key = reader.bytes();
     const value = reader.bytes();
