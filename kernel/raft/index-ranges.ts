@@ -9,10 +9,6 @@ import { assert } from '../assert.ts';
 export class IndexRanges {
   private ranges: Array<{ low: number; high: number }> = [];
 
-  get isEmpty(): boolean {
-    return this.ranges.length === 0;
-  }
-
   /** How many indexes the set holds. */
   count(): number {
     let total = 0;
@@ -71,10 +67,5 @@ export class IndexRanges {
       else range.low = end + 1;
     }
     return taken;
-  }
-
-  /** Whether any index in [low, high] is in the set. */
-  overlaps(low: number, high: number): boolean {
-    return this.ranges.some((range) => range.low <= high && range.high >= low);
   }
 }
