@@ -45,7 +45,7 @@ import { prefetchLeaves } from './prefetch.ts';
 import { type LoadedFreelist, type RecoveredState, readCheckedFreelist, recoverState } from './recovery.ts';
 import { NEEDS_FILE, readEntry, readEntryCached, scanTree } from './tree-read.ts';
 import { coalesceWrites } from './write-coalescing.ts';
-import { type FreelistChain, WriteTransaction } from './write-transaction.ts';
+import { type FreelistChain, type PageWrite, WriteTransaction } from './write-transaction.ts';
 import { applyBatches } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
 
@@ -279,10 +279,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     assert(log !== undefined, 'only a store with a commit log checkpoints');
     const committed = this.#committed;
     if (committed.meta.txn > this.#durableTxn) {
-      const file = this.#pages.file;
-      const writes = coalesceWrites(this.#pages.takePending()).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
-      writes.push(file.write(pageOffsetBytes(committed.slot), encodeMeta(committed.slot, committed.meta)));
-      await Promise.all(writes);
+      await this.#writeTree(this.#pages.takePending(), committed);
       await this.#syncFile(committed);
     }
     assert(this.#pages.pendingPageCount === 0, 'a checkpoint leaves no page staged');
@@ -351,16 +348,19 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   /** Volatile pages (never written) freed by this txn or earlier can be reused: no pinned reader sees them. */
   #volatileReuseThroughTxn(): number {
-    let through = this.#committed.meta.txn;
-    for (const txn of this.#pins.keys()) through = Math.min(through, txn);
-    return through;
+    return this.#oldestPinnedTxn(this.#committed.meta.txn);
   }
 
   /** Pages freed by this txn or earlier can be overwritten: durable, and seen by no pinned reader. */
   #reuseThroughTxn(): number {
-    let through = this.#durableTxn;
-    for (const txn of this.#pins.keys()) through = Math.min(through, txn);
-    return through;
+    return this.#oldestPinnedTxn(this.#durableTxn);
+  }
+
+  /** The oldest txn a reader pins, or `bound` when none pins an older one. */
+  #oldestPinnedTxn(bound: number): number {
+    let oldest = bound;
+    for (const txn of this.#pins.keys()) oldest = Math.min(oldest, txn);
+    return oldest;
   }
 
   // ---- the commit loop ----
@@ -481,11 +481,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   /** A group of sync requests alone: one sync when something committed is not yet durable. */
   async #syncGroup(group: readonly QueuedWork[]): Promise<void> {
     try {
-      if (this.#log !== undefined) {
-        if (this.#log.unsynced) await this.#log.sync();
-      } else if (this.#committed.meta.txn > this.#durableTxn) {
-        await this.#syncFile(this.#committed);
-      }
+      await this.#syncCommitted();
     } catch (error) {
       this.#failure = { error };
       for (const item of group) item.reject(error);
@@ -507,8 +503,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     const versions = [...outcomes.values()].filter((outcome): outcome is number => typeof outcome === 'number');
     if (versions.length === 0) {
       allocator.abandon();
-      if (durable && this.#log !== undefined && this.#log.unsynced) await this.#log.sync();
-      else if (durable && this.#log === undefined && this.#committed.meta.txn > this.#durableTxn) await this.#syncFile(this.#committed);
+      if (durable) await this.#syncCommitted();
       return;
     }
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
@@ -519,10 +514,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     });
     const committed: CommittedState = { meta: finished.meta, slot };
     if (this.#log === undefined) {
-      const file = this.#pages.file;
-      const writes = coalesceWrites(finished.writes).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
-      writes.push(file.write(pageOffsetBytes(slot), encodeMeta(slot, finished.meta)));
-      await Promise.all(writes);
+      await this.#writeTree(finished.writes, committed);
     } else {
       // The log makes the group durable; its pages and meta wait for the next checkpoint.
       this.#pages.stage(finished.writes);
@@ -562,6 +554,23 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     return log.tailBytes > COMMIT_LOG_CHECKPOINT_BYTES || this.#pages.pendingPageCount > this.#checkpointPages;
   }
 
+
+  /** Writes a commit's pages and its meta page into its slot (not synced). */
+  async #writeTree(pageWrites: readonly PageWrite[], state: CommittedState): Promise<void> {
+    const file = this.#pages.file;
+    const writes = coalesceWrites(pageWrites).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
+    writes.push(file.write(pageOffsetBytes(state.slot), encodeMeta(state.slot, state.meta)));
+    await Promise.all(writes);
+  }
+
+  /** Makes every published commit durable: syncs the log, or the tree without one, when needed. */
+  async #syncCommitted(): Promise<void> {
+    if (this.#log !== undefined) {
+      if (this.#log.unsynced) await this.#log.sync();
+    } else if (this.#committed.meta.txn > this.#durableTxn) {
+      await this.#syncFile(this.#committed);
+    }
+  }
 
   /** Reads the committed freelist, which opening left unread (its pages were synced). */
   async #loadFreelist(): Promise<FreeSpace> {
