@@ -73,5 +73,12 @@ runMetastoreSuite(
 runMetastoreSuite(
   'replicated zone (3 voters, SC), written and read through a follower',
   async () => new ZoneClusterMetastore(await ZoneTestCluster.start(), 2),
-  { valueBytesMax: ZONE_PROPOSAL_BYTES_MAX - PROPOSAL_HEADER_BYTES_RESERVED },
+  {
+    valueBytesMax: ZONE_PROPOSAL_BYTES_MAX - PROPOSAL_HEADER_BYTES_RESERVED,
+    reopen: async (closed) => {
+      const { cluster } = closed as ZoneClusterMetastore;
+      await cluster.reopen(1);
+      return new ZoneClusterMetastore(cluster, 2);
+    },
+  },
 );
