@@ -4,8 +4,8 @@
  * seeds as asked, with other steps per seed, or replays the one seed a failure printed (with the
  * steps it printed). The options become the environment test/raft/simulation-seeds.ts reads.
  */
-import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { runNodeTestFile } from './run-node-test-file.ts';
 
 const { values } = parseArgs({
   options: {
@@ -17,16 +17,12 @@ const { values } = parseArgs({
   strict: true,
 });
 
-const environment: Record<string, string | undefined> = {
-  ...process.env,
-  RAFT_SIMULATION_SEEDS: values.seeds ?? process.env.RAFT_SIMULATION_SEEDS,
-  RAFT_SIMULATION_FIRST_SEED: values['first-seed'] ?? process.env.RAFT_SIMULATION_FIRST_SEED,
-  RAFT_SIMULATION_SEED: values.seed ?? process.env.RAFT_SIMULATION_SEED,
-  RAFT_SIMULATION_STEPS: values.steps ?? process.env.RAFT_SIMULATION_STEPS,
-};
-
-const result = spawnSync('npx', ['vitest', 'run', '--project', 'node', 'test/raft/simulation-seeds.node.test.ts'], {
-  stdio: 'inherit',
-  env: environment,
+runNodeTestFile({
+  testFile: 'test/raft/simulation-seeds.node.test.ts',
+  variables: {
+    RAFT_SIMULATION_SEEDS: values.seeds,
+    RAFT_SIMULATION_FIRST_SEED: values['first-seed'],
+    RAFT_SIMULATION_SEED: values.seed,
+    RAFT_SIMULATION_STEPS: values.steps,
+  },
 });
-process.exit(result.status ?? 1);

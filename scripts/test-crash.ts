@@ -3,8 +3,8 @@
  * test in Node with more crash points than CI's default, or replays a failure it printed. The
  * options become the environment test/crash/crash-test-settings.ts reads.
  */
-import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { runNodeTestFile } from './run-node-test-file.ts';
 
 const { values } = parseArgs({
   options: {
@@ -16,16 +16,12 @@ const { values } = parseArgs({
   strict: true,
 });
 
-const environment: Record<string, string | undefined> = {
-  ...process.env,
-  CRASH_POINTS: values.points ?? process.env.CRASH_POINTS,
-  CRASH_SEED: values.seed ?? process.env.CRASH_SEED,
-  CRASH_PATH: values.path ?? process.env.CRASH_PATH,
-  CRASH_AFTER_EVENT: values['after-event'] ?? process.env.CRASH_AFTER_EVENT,
-};
-
-const result = spawnSync('npx', ['vitest', 'run', '--project', 'node', 'test/crash/kv-crash.test.ts'], {
-  stdio: 'inherit',
-  env: environment,
+runNodeTestFile({
+  testFile: 'test/crash/kv-crash.test.ts',
+  variables: {
+    CRASH_POINTS: values.points,
+    CRASH_SEED: values.seed,
+    CRASH_PATH: values.path,
+    CRASH_AFTER_EVENT: values['after-event'],
+  },
 });
-process.exit(result.status ?? 1);
