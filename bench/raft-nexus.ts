@@ -5,14 +5,12 @@
  * connected to the leader over node:http with kept-alive connections (runtimes/node/node-http-exchange.ts:
  * Node's fetch costs the client several times more CPU per request). Stopped by PID.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ZoneApiClient } from '../drivers/transport-websocket/zone-api-client.ts';
 import { createNodeHttpExchange } from '../runtimes/node/node-http-exchange.ts';
-import { freePort, stopChild } from './raft-etcd.ts';
+import { freePort, spawnNexus, type NexusProcess } from '../test/zone/process/nexus-process.ts';
+import { stopChild } from './raft-etcd.ts';
 
-const NEXUS_BIN = fileURLToPath(new URL('../bin/nexus.js', import.meta.url));
 const STARTUP_TIMEOUT_MS = 60_000;
 
 export interface NexusCluster {
@@ -22,9 +20,8 @@ export interface NexusCluster {
 }
 
 interface RunningNode {
-  child: ChildProcess;
-  output: () => string;
-  address: string;
+  readonly process: NexusProcess;
+  readonly address: string;
 }
 
 export async function startNexusCluster(directory: string): Promise<NexusCluster> {
@@ -32,16 +29,16 @@ export async function startNexusCluster(directory: string): Promise<NexusCluster
   const http = createNodeHttpExchange();
   const stop = async (): Promise<void> => {
     http.close();
-    await Promise.all(nodes.map((node) => stopChild(node.child)));
+    await Promise.all(nodes.map((node) => stopChild(node.process.child)));
   };
   try {
     const first = await startNode(nodes, (listen) => ['zone', 'create', '--data', join(directory, 'node-1'), '--listen', listen, '--zone-id', 'bench']);
-    const token = (await waitForOutput(first, /join token \(shown once, keep it secret\): (\S+)/))[1]!;
+    const token = (await first.process.waitForOutput(/join token \(shown once, keep it secret\): (\S+)/, STARTUP_TIMEOUT_MS))[1]!;
     // A member accepts a join once it leads (a one-member zone elects itself within a timeout).
     await waitForLeader([first], token, 1);
     for (const number of [2, 3]) {
       const node = await startNode(nodes, (listen) => ['zone', 'join', '--data', join(directory, `node-${number}`), '--listen', listen, '--peer', first.address, '--token', token]);
-      await waitForOutput(node, /joined zone bench as node \d+/);
+      await node.process.waitForOutput(/joined zone bench as node \d+/, STARTUP_TIMEOUT_MS);
     }
     const leaderAddress = await waitForLeader(nodes, token, 3);
     return { leader: new ZoneApiClient(leaderAddress, token, { exchange: http.exchange }), stop };
@@ -53,11 +50,7 @@ export async function startNexusCluster(directory: string): Promise<NexusCluster
 
 async function startNode(nodes: RunningNode[], args: (listen: string) => string[]): Promise<RunningNode> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArguments(), NEXUS_BIN, ...args(`127.0.0.1:${port}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const node = { child, output: () => output, address: `http://127.0.0.1:${port}` };
+  const node = { process: spawnNexus(`node ${nodes.length + 1}`, args(`127.0.0.1:${port}`), { nodeArguments: nodeArguments() }), address: `http://127.0.0.1:${port}` };
   nodes.push(node);
   return node;
 }
@@ -68,16 +61,6 @@ async function startNode(nodes: RunningNode[], args: (listen: string) => string[
  */
 function nodeArguments(): string[] {
   return (process.env.NEXUS_BENCH_NODE_ARGS ?? '').split(' ').filter((argument) => argument.length > 0);
-}
-
-async function waitForOutput(node: RunningNode, pattern: RegExp): Promise<RegExpMatchArray> {
-  const deadlineMs = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    const match = node.output().match(pattern);
-    if (match !== null) return match;
-    if (node.child.exitCode !== null || Date.now() > deadlineMs) throw new Error(`a nexus node did not print ${pattern}:\n${node.output().slice(-4000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function waitForLeader(nodes: RunningNode[], token: string, memberCount: number): Promise<string> {

@@ -37,7 +37,7 @@ describe('nexus zone', () => {
     const token = (await first.waitForOutput(/join token \(shown once, keep it secret\): (\S+)/))[1]!;
     expect(first.stdout()).toContain(`zone cli-zone created; node 1 serving at http://127.0.0.1:${port1}`);
     const second = spawnNexus('node 2', ['zone', 'join', '--data', join(root, 'two'), '--listen', `127.0.0.1:${port2}`, '--peer', `http://127.0.0.1:${port1}`, ...TIMING], {
-      NEXUS_ZONE_TOKEN: token,
+      environment: { NEXUS_ZONE_TOKEN: token },
     });
     processes.push(second);
     await second.waitForOutput(/joined zone cli-zone as node 2, serving at/);

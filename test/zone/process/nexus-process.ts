@@ -3,8 +3,8 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Test helpers for zone nodes in real processes: the `nexus` CLI (bin/nexus.js) started with
- * `node`, its output captured, stopped by PID.
+ * Helpers for zone nodes in real processes, shared by these tests and bench:raft: the `nexus` CLI
+ * (bin/nexus.js) started with `node`, its output captured, stopped by PID.
  */
 
 const NEXUS_BIN = fileURLToPath(new URL('../../../bin/nexus.js', import.meta.url));
@@ -24,8 +24,18 @@ export interface NexusProcess {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-export function spawnNexus(name: string, args: readonly string[], environment: Record<string, string> = {}): NexusProcess {
-  const child = spawn(NODE_EXECUTABLE, [NEXUS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...environment } });
+export interface SpawnNexusOptions {
+  /** Added to this process's environment. */
+  readonly environment?: Record<string, string>;
+  /** Options for `node` itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  readonly nodeArguments?: readonly string[];
+}
+
+export function spawnNexus(name: string, args: readonly string[], options: SpawnNexusOptions = {}): NexusProcess {
+  const child = spawn(NODE_EXECUTABLE, [...(options.nodeArguments ?? []), NEXUS_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.environment },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -87,7 +97,7 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 
 /** Runs a short `nexus` command to its end: exit code (or signal), stdout and stderr. */
 export async function runNexus(args: readonly string[], environment: Record<string, string> = {}): Promise<{ exit: number | string; stdout: string; stderr: string }> {
-  const running = spawnNexus(`nexus ${args.slice(0, 2).join(' ')}`, args, environment);
+  const running = spawnNexus(`nexus ${args.slice(0, 2).join(' ')}`, args, { environment });
   const exit = await running.exited;
   return { exit, stdout: running.stdout(), stderr: running.stderr() };
 }
