@@ -128,8 +128,8 @@ function decodeLogRecord(record: Uint8Array, offsetInLog: number): LoggedBatch[]
 }
 
 /**
- * The batches logged after version `afterVersion`, in order, the end of the last record read, and
- * whether the log holds no whole record at all.
+ * The batches logged after version `afterVersion`, in order, and whether the log holds no whole
+ * record at all.
  * Records wholly at or below `afterVersion` are passed over (older than the recovered tree, or
  * left behind the current records by an earlier round of the log); the first batch above it must
  * continue it exactly (`afterVersion + 1`), and so must each one after. Reading stops at the first
@@ -138,12 +138,11 @@ function decodeLogRecord(record: Uint8Array, offsetInLog: number): LoggedBatch[]
 export async function readCommitLog(
   file: StorageFile,
   afterVersion: number,
-): Promise<{ batches: LoggedBatch[]; endOffset: number; empty: boolean }> {
+): Promise<{ batches: LoggedBatch[]; empty: boolean }> {
   const sizeBytes = await file.size();
   const batches: LoggedBatch[] = [];
   let expected = afterVersion + 1;
   let offset = 0;
-  let endOffset = 0;
   while (offset + RECORD_HEADER_BYTES <= sizeBytes) {
     const header = await file.read(offset, RECORD_HEADER_BYTES);
     const headerView = new DataView(header.buffer, header.byteOffset, header.byteLength);
@@ -167,29 +166,29 @@ export async function readCommitLog(
       batches.push(batch);
       expected++;
     }
-    endOffset = offset + length;
     offset += length;
   }
-  return { batches, endOffset, empty: offset === 0 };
+  return { batches, empty: offset === 0 };
 }
 
 /**
  * Appends records to the log file and syncs it. One writer (the engine's commit loop); records
- * go one after another from `tailBytes`, and `restart()` starts over at offset 0 once a checkpoint
+ * go one after another from offset 0 (opening replays and checkpoints whatever the log held, so a
+ * new log always starts there), and `restart()` starts over at offset 0 once a checkpoint
  * made everything logged durable in the tree. The file is grown ahead of the records in steps of
  * COMMIT_LOG_GROWTH_BYTES and never shrunk, so most appends write inside the file, and their sync
  * has no file size to record.
  */
 export class CommitLog {
   readonly file: StorageFile;
-  #tailBytes: number;
+  #tailBytes = 0;
   #sizeBytes: number;
   /** Whether records were appended since the last sync. */
   #unsynced = false;
 
-  constructor(file: StorageFile, options: { tailBytes: number; sizeBytes: number }) {
+  /** `sizeBytes`: the file's size, which the log grows ahead of its records but never shrinks. */
+  constructor(file: StorageFile, options: { sizeBytes: number }) {
     this.file = file;
-    this.#tailBytes = options.tailBytes;
     this.#sizeBytes = options.sizeBytes;
   }
 

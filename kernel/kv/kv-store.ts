@@ -69,7 +69,7 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   const recovered = await recoverState(pages);
   if (options.log === undefined) return new KvStoreEngine(pages, recovered, { durability, cachePages, checkpointPages, log: undefined });
   const logged = await readCommitLog(options.log, recovered.meta.lastVersion);
-  const log = new CommitLog(options.log, { tailBytes: 0, sizeBytes: await options.log.size() });
+  const log = new CommitLog(options.log, { sizeBytes: await options.log.size() });
   const engine = new KvStoreEngine(pages, recovered, { durability, cachePages, checkpointPages, log });
   if (!logged.empty) await engine.replayLog(logged.batches);
   return engine;
