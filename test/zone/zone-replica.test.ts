@@ -86,6 +86,7 @@ describe('zone replica: restart and catch-up', () => {
       const page = await cluster.drive(cluster.replica(3).metastore.scan({ prefix: utf8('k') }));
       expect(page.entries.map((entry) => entry.version).sort((a, b) => a - b)).toEqual(versions);
       expect(page.entries.map((entry) => decoder.decode(entry.key)).sort()).toEqual(versions.map((_, index) => `k${index}`).sort());
+      for (const entry of page.entries) expect(decoder.decode(entry.value)).toBe(`v${decoder.decode(entry.key).slice(1)}`);
     });
   });
 
