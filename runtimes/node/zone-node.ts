@@ -71,14 +71,10 @@ export async function createZone(options: CreateZoneOptions): Promise<ZoneNode> 
   const address = addressOf(options.listen);
   const token = formatJoinToken({ zoneId, zoneSecret: createZoneSecret() });
   const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: 1, token, address, bootstrapMembers: [{ nodeId: 1, address }] };
-  const listener = await listen(address);
-  try {
+  return await withListener(address, async (listener) => {
     await writeNodeIdentity(options.dataDir, identity);
     return await startNode(options.dataDir, identity, options, listener);
-  } catch (error) {
-    await listener.close();
-    throw error;
-  }
+  });
 }
 
 /** `nexus zone join`: asks a member to add this node, then starts it. */
@@ -89,25 +85,26 @@ export async function joinZone(options: JoinZoneOptions): Promise<ZoneNode> {
     throw new AlreadyExistsError(`${options.dataDir} already holds a zone node: start it with \`nexus zone start --data ${options.dataDir}\``);
   }
   // Listen first: a port in use fails here, before the zone counts this node as a member.
-  const listener = await listen(address);
-  try {
+  return await withListener(address, async (listener) => {
     const answer = await new ZoneApiClient(options.peer, options.token).join(address);
     if (answer.zoneId !== zoneId) throw new InvalidArgumentError(`${options.peer} serves zone ${answer.zoneId}, not ${zoneId}`);
     const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: answer.nodeId, token: options.token, address, peers: answer.members };
     await writeNodeIdentity(options.dataDir, identity);
     return await startNode(options.dataDir, identity, options, listener);
-  } catch (error) {
-    await listener.close();
-    throw error;
-  }
+  });
 }
 
 /** `nexus zone start`: restarts a node from its data directory. */
 export async function startZone(options: StartZoneOptions): Promise<ZoneNode> {
   const identity = await readNodeIdentity(options.dataDir);
-  const listener = await listen(identity.address);
+  return await withListener(identity.address, async (listener) => await startNode(options.dataDir, identity, options, listener));
+}
+
+/** Listens on `address` and starts the node behind it with `start`; a failed start closes the listener. */
+async function withListener(address: string, start: (listener: Listener) => Promise<ZoneNode>): Promise<ZoneNode> {
+  const listener = await listen(address);
   try {
-    return await startNode(options.dataDir, identity, options, listener);
+    return await start(listener);
   } catch (error) {
     await listener.close();
     throw error;
