@@ -117,13 +117,7 @@ export class ProgressTracker {
   }
 
   tallyVotes(): { granted: number; rejected: number; result: VoteResult } {
-    let granted = 0;
-    let rejected = 0;
-    for (const id of this.allVoters()) {
-      const vote = this.votes.get(id);
-      if (vote === true) granted++;
-      if (vote === false) rejected++;
-    }
+    const { granted, rejected } = this.countVotes(this.allVoters());
     const incoming = this.voteResult(this.voters);
     const outgoing = this.votersOutgoing.size === 0 ? 'won' : this.voteResult(this.votersOutgoing);
     const result: VoteResult = incoming === 'lost' || outgoing === 'lost' ? 'lost' : incoming === 'won' && outgoing === 'won' ? 'won' : 'pending';
@@ -131,6 +125,13 @@ export class ProgressTracker {
   }
 
   private voteResult(voters: ReadonlySet<NodeId>): VoteResult {
+    const { granted, rejected } = this.countVotes(voters);
+    const quorum = quorumOf(voters.size);
+    return granted >= quorum ? 'won' : rejected > voters.size - quorum ? 'lost' : 'pending';
+  }
+
+  /** Grants and rejections recorded from `voters` (a voter not heard from counts as neither). */
+  private countVotes(voters: Iterable<NodeId>): { granted: number; rejected: number } {
     let granted = 0;
     let rejected = 0;
     for (const id of voters) {
@@ -138,8 +139,7 @@ export class ProgressTracker {
       if (vote === true) granted++;
       if (vote === false) rejected++;
     }
-    const quorum = quorumOf(voters.size);
-    return granted >= quorum ? 'won' : rejected > voters.size - quorum ? 'lost' : 'pending';
+    return { granted, rejected };
   }
 }
 
