@@ -5,7 +5,7 @@ import { BusyError, ClosedError, InvalidArgumentError, NexusError, NotFoundError
 import { decodeConfChange } from '../raft/conf-change.ts';
 import type { Message } from '../raft/message.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
-import type { WritableRaftStorage } from '../raft/storage.ts';
+import type { RaftPersistRequest, WritableRaftStorage } from '../raft/storage.ts';
 import { NO_NODE, type ConfState, type Entry, type HardState, type NodeId, type RaftRole, type Snapshot } from '../raft/types.ts';
 import { commandSizeBytes, decodeCommand, encodeCommand, type ZoneCommand } from './command-codec.ts';
 import {
@@ -579,8 +579,13 @@ export class ZoneReplica implements ZoneReplicaApi {
       this.unpersistedCommit = hardState;
       return;
     }
-    await this.raftStorage.persist({ hardState, entries: ready.entries, snapshot: ready.snapshot, mustSync: ready.mustSync });
-    if (hardState !== undefined) this.persistedHardState = hardState;
+    await this.writeRaftState({ hardState, entries: ready.entries, snapshot: ready.snapshot, mustSync: ready.mustSync });
+  }
+
+  /** Every write to the raft storage; callers pass the latest hard state (or none), so none is left unpersisted. */
+  private async writeRaftState(request: RaftPersistRequest): Promise<void> {
+    await this.raftStorage.persist(request);
+    if (request.hardState !== undefined) this.persistedHardState = request.hardState;
     this.unpersistedCommit = undefined;
   }
 
@@ -746,9 +751,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       return;
     }
     if (this.unpersistedCommit !== undefined) {
-      await this.raftStorage.persist({ hardState: this.unpersistedCommit, entries: [], snapshot: undefined, mustSync: false });
-      this.persistedHardState = this.unpersistedCommit;
-      this.unpersistedCommit = undefined;
+      await this.writeRaftState({ hardState: this.unpersistedCommit, entries: [], snapshot: undefined, mustSync: false });
     }
     await this.raftStorage.createSnapshot(applied, this.confState, data);
     this.snapshotIndex = applied;
