@@ -21,6 +21,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 const ENTRY_TAG = 0x45; // 'E'
+const ENTRY_TAG_TEXT = String.fromCharCode(ENTRY_TAG);
 const SEPARATOR = 0x00;
 const SUBTREE_END = 0x01;
 const SLASH = 0x2f;
@@ -47,7 +48,7 @@ export function entryKey(normalizedPath: string): Uint8Array {
   if (normalizedPath === ROOT_PATH) return Uint8Array.of(ENTRY_TAG);
   // One encode of the whole path, then every '/' becomes the separator: 0x2F never occurs inside a
   // multi-byte UTF-8 sequence, so this is the same as encoding each name on its own.
-  const key = encoder.encode(`E${normalizedPath}`);
+  const key = encoder.encode(`${ENTRY_TAG_TEXT}${normalizedPath}`);
   for (let index = 1; index < key.byteLength; index++) if (key[index] === SLASH) key[index] = SEPARATOR;
   return key;
 }
