@@ -1,6 +1,13 @@
 import { assert } from '../assert.ts';
 import type { FreePage } from './freelist.ts';
 
+/** Pages one txn freed that wait to be reusable: pages freed one by one, and pages of runs. */
+interface PendingFrees {
+  freedTxn: number;
+  pageIds: number[];
+  runPageIds: number[];
+}
+
 /**
  * The engine's free pages, kept across write transactions so that a transaction's cost does not
  * grow with the size of the freelist.
@@ -25,8 +32,8 @@ export class FreeSpace {
   /** Pages of freed overflow runs, sorted lazily when a run is asked for. */
   #runPages: number[] = [];
   #runPagesSorted = true;
-  readonly #pending: { freedTxn: number; pageIds: number[]; runPageIds: number[] }[] = [];
-  readonly #volatilePending: { freedTxn: number; pageIds: number[]; runPageIds: number[] }[] = [];
+  readonly #pending: PendingFrees[] = [];
+  readonly #volatilePending: PendingFrees[] = [];
   #pendingCount = 0;
 
   /** Starts from a freelist read at open, where `reuseThroughTxn` is the recovered txn. */
@@ -49,12 +56,12 @@ export class FreeSpace {
    * txns up to `volatileReuseThroughTxn` (which only pinned readers hold back). Returns the volatile
    * pages made reusable: their held images will never be written.
    */
-  promote(reuseThroughTxn: number, volatileReuseThroughTxn = reuseThroughTxn): number[] {
+  promote(reuseThroughTxn: number, volatileReuseThroughTxn: number): number[] {
     this.#promoteFrom(this.#pending, reuseThroughTxn);
     return this.#promoteFrom(this.#volatilePending, volatileReuseThroughTxn);
   }
 
-  #promoteFrom(queue: { freedTxn: number; pageIds: number[]; runPageIds: number[] }[], throughTxn: number): number[] {
+  #promoteFrom(queue: PendingFrees[], throughTxn: number): number[] {
     const promoted: number[] = [];
     while (queue.length > 0 && queue[0]!.freedTxn <= throughTxn) {
       const batch = queue.shift()!;
@@ -111,15 +118,15 @@ export class FreeSpace {
   /** Records a committed transaction's frees: its own leftover pages are reusable at once. */
   addCommitted(
     txn: number,
-    freed: { pageIds: number[]; runPageIds: number[]; ownPageIds: number[]; volatilePageIds?: number[]; volatileRunPageIds?: number[] },
+    freed: { pageIds: number[]; runPageIds: number[]; ownPageIds: number[]; volatilePageIds: number[]; volatileRunPageIds: number[] },
   ): void {
     assert(this.#pending.length === 0 || this.#pending.at(-1)!.freedTxn < txn, 'frees are recorded in txn order');
     this.#addReusable(freed.ownPageIds);
     this.#addPending(this.#pending, txn, freed.pageIds, freed.runPageIds);
-    this.#addPending(this.#volatilePending, txn, freed.volatilePageIds ?? [], freed.volatileRunPageIds ?? []);
+    this.#addPending(this.#volatilePending, txn, freed.volatilePageIds, freed.volatileRunPageIds);
   }
 
-  #addPending(queue: { freedTxn: number; pageIds: number[]; runPageIds: number[] }[], txn: number, pageIds: number[], runPageIds: number[]): void {
+  #addPending(queue: PendingFrees[], txn: number, pageIds: number[], runPageIds: number[]): void {
     if (pageIds.length + runPageIds.length === 0) return;
     queue.push({ freedTxn: txn, pageIds, runPageIds });
     this.#pendingCount += pageIds.length + runPageIds.length;
@@ -148,7 +155,7 @@ export class FreeSpace {
     }
   }
 
-  #pendingFor(freedTxn: number): { freedTxn: number; pageIds: number[]; runPageIds: number[] } {
+  #pendingFor(freedTxn: number): PendingFrees {
     const last = this.#pending.at(-1);
     if (last !== undefined && last.freedTxn === freedTxn) return last;
     const batch = { freedTxn, pageIds: [], runPageIds: [] };
