@@ -7,6 +7,7 @@ import { decodeFrame, encodeFrame, packValue } from './frame-codec.ts';
 import { CLOSE_CODES } from './frame-socket.ts';
 import { SEND_QUEUE_FRAMES_MAX, ZONE_SECRET_BYTES } from './limits.ts';
 import { serveZoneTransport } from './node-upgrade.ts';
+import { handshakeNonce, handshakeProof, importZoneKey } from './peer-handshake.ts';
 import { raftSocketUrl, WebSocketZoneTransport } from './websocket-zone-transport.ts';
 
 const ZONE = 'zone-a';
@@ -146,6 +147,26 @@ describe('WebSocketZoneTransport', () => {
     socket.send(encodeFrame({ kind: 'raft', messages: [heartbeat(2, 1, 1)] }));
     expect(await closed).toBe(CLOSE_CODES.policyViolation);
     expect(one.received).toEqual([]);
+  });
+
+  it('closes an authenticated connection that carries a message of another pair than the one it proved', async () => {
+    const one = await startNode(1, secret(7));
+    const key = await importZoneKey(secret(7));
+    const { socket, frames, closed } = await rawSocket(one.address);
+    const clientNonce = handshakeNonce();
+    socket.send(encodeFrame({ kind: 'hello', zoneId: ZONE, from: 2, to: 1, clientNonce }));
+    await until(() => frames.length === 1, 'the challenge');
+    const challenge = decodeFrame(frames[0]!);
+    if (challenge.kind !== 'challenge') throw new Error(`expected a challenge, got ${challenge.kind}`);
+    const transcript = { zoneId: ZONE, client: 2, server: 1, clientNonce, serverNonce: challenge.serverNonce };
+    socket.send(encodeFrame({ kind: 'authenticate', clientProof: await handshakeProof(key, 'client', transcript) }));
+    await until(() => frames.length === 2, 'the welcome');
+    expect(decodeFrame(frames[1]!).kind).toBe('welcome');
+    socket.send(encodeFrame({ kind: 'raft', messages: [heartbeat(2, 1, 1)] }));
+    await until(() => one.received.length === 1, 'the proved pair to get through');
+    socket.send(encodeFrame({ kind: 'raft', messages: [heartbeat(3, 1, 2)] }));
+    expect(await closed).toBe(CLOSE_CODES.policyViolation);
+    expect(one.received).toEqual([heartbeat(2, 1, 1)]);
   });
 
   it('closes a connection that sends a malformed or wrong-version frame, and keeps serving', async () => {
