@@ -62,10 +62,6 @@ export class PeerChannel {
     if (address !== undefined && this.#queue.length > 0) this.#ensureConnecting();
   }
 
-  get address(): string | undefined {
-    return this.#address;
-  }
-
   status(): PeerChannelStatus {
     return { connected: this.#activeSocket() !== undefined, queuedFrames: this.#queue.length, droppedFrames: this.#droppedFrames };
   }
