@@ -15,7 +15,6 @@ const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 class HeldRaftStorage extends MemoryRaftStorage {
   private holding = false;
   private readonly held: (() => void)[] = [];
-  persistsStarted = 0;
 
   hold(): void {
     this.holding = true;
@@ -36,7 +35,6 @@ class HeldRaftStorage extends MemoryRaftStorage {
   }
 
   override async persist(request: RaftPersistRequest): Promise<void> {
-    this.persistsStarted++;
     if (this.holding) await new Promise<void>((resume) => this.held.push(resume));
     await super.persist(request);
   }
@@ -150,6 +148,18 @@ describe('zone replica pipeline: reads', () => {
       // nineteen arrive while it runs and share the next: two rounds of one heartbeat per follower.
       const heartbeats = sent.filter((message) => message.type === 'heartbeat' && message.context !== undefined);
       expect(heartbeats.length).toBe(4);
+    });
+  });
+});
+
+describe('zone replica pipeline: the commit index', () => {
+  it('writes no hard state whose commit index alone changed: a follower that learns a commit keeps the older one stored', async () => {
+    await withHeldCluster(async (cluster, storages) => {
+      const followerStorage = storages.get(2)!;
+      const version = await cluster.drive(cluster.replica(1).commit([{ type: 'put', key: utf8('k'), value: utf8('v') }]), 'the write');
+      await cluster.waitUntil(() => followerStorage.lastIndex() === version, 'node 2 to persist the entry');
+      await cluster.waitUntil(() => cluster.replica(2).status().appliedIndex === version, 'node 2 to learn the commit and apply');
+      expect(followerStorage.initialState().hardState.commit).toBeLessThan(version);
     });
   });
 });
