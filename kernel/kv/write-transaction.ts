@@ -184,7 +184,7 @@ export class WriteTransaction {
       }
       // Allocating a page the transaction had freed itself shrinks the delta, which may then fit in
       // fewer pages than were taken: the spare ones go out empty rather than loop.
-      const pages = encodeFreelistDelta(delta, { pageIds, txn: this.txn, previous: previous.head }); if (pageIds.length) (globalThis as any).__deltas = ((globalThis as any).__deltas ?? 0) + 1;
+      const pages = encodeFreelistDelta(delta, { pageIds, txn: this.txn, previous: previous.head });
       pages.forEach((bytes, index) => writes.push({ pageId: pageIds[index]!, bytes }));
       const head = pageIds.length === 0 ? previous.head : { pageId: pageIds.at(-1)!, txn: this.txn };
       const chain = { head, pageIds: [...pageIds].reverse().concat(previous.pageIds), basePageCount: previous.basePageCount };
