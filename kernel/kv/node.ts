@@ -1,5 +1,5 @@
 import { assert } from '../assert.ts';
-import { KEY_INLINE_BYTES_MAX, PAGE_PAYLOAD_BYTES, VALUE_INLINE_BYTES_MAX } from './constants.ts';
+import { KEY_INLINE_BYTES_MAX, VALUE_INLINE_BYTES_MAX } from './constants.ts';
 
 /**
  * Decoded tree nodes and what their encoding costs, so the writer can decide on splits and merges
@@ -106,10 +106,6 @@ export function computeBranchPayloadBytes(branch: BranchNode): number {
   let total = BRANCH_FIRST_CHILD_BYTES;
   for (const key of branch.keys) total += branchSeparatorBytes(key);
   return total;
-}
-
-export function nodeFits(node: TreeNode): boolean {
-  return node.payloadBytes <= PAGE_PAYLOAD_BYTES;
 }
 
 export function emptyLeaf(pageId: number, txn: number): LeafNode {
