@@ -107,6 +107,42 @@ describe('zone replica pipeline: a leader sends before it persists', () => {
       expect(sent.some((message) => message.type === 'append-response')).toBe(true);
     });
   });
+
+  it('sends nothing of a new term before that term is written: a lone voter elected in one Ready waits for its write', async () => {
+    const storages: HeldRaftStorage[] = [];
+    const cluster = await ZoneTestCluster.start({
+      nodeIds: [1],
+      // A snapshot after every entry: the restarted voter knows its learner from the snapshot's
+      // membership before any log entry is committed again.
+      snapshotIntervalEntries: 1,
+      // Nodes 1 and 2 get storages of their own; node 1's restart finds its storage again.
+      openRaftStorage: async () => {
+        const storage = storages.length === 2 ? storages[0]! : new HeldRaftStorage();
+        if (storages.length < 2) storages.push(storage);
+        return storage;
+      },
+    });
+    try {
+      await cluster.openNode(2, { peers: [{ nodeId: 1, address: ZoneTestCluster.address(1) }] });
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 2, address: ZoneTestCluster.address(2) }, { role: 'learner' }));
+      await cluster.crash(1);
+      await cluster.restart(1);
+      const voterStorage = storages[0]!;
+      const termBefore = voterStorage.initialState().hardState.term;
+      const sent = tapMessages(cluster);
+      voterStorage.hold();
+      await cluster.replica(1).campaign();
+      await cluster.network.settle();
+      expect(cluster.replica(1).status()).toMatchObject({ role: 'leader', term: termBefore + 1 });
+      expect(voterStorage.heldCount).toBe(1);
+      expect(sent.filter((message) => message.from === 1)).toEqual([]);
+      voterStorage.release();
+      await cluster.waitUntil(() => sent.some((message) => message.from === 1 && message.term === termBefore + 1), 'the new leader to send');
+    } finally {
+      for (const storage of storages) storage.release();
+      await cluster.close();
+    }
+  });
 });
 
 describe('zone replica pipeline: applying while persisting', () => {
