@@ -116,6 +116,17 @@ export function describeContent(harness: SuiteHarness): void {
       expect(text(await fs.read('/a'))).toBe('same');
     });
 
+    testNeeding(harness, ['admin'], 'leaves no blob behind in the target mount when a copy across mounts fails', async ({ fs, admin }) => {
+      const store = await admin.createObjectStore();
+      await admin.mount('/mnt', store);
+      await fs.write('/source/a', 'copied across');
+      await fs.write('/source/b', 'also copied across');
+      const existing = await fs.write('/mnt/target', 'already here');
+      await expect(fs.copy('/source', '/mnt/target', { recursive: true })).rejects.toMatchObject({ code: 'EEXIST' });
+      expect(await blobIds(store)).toEqual([existing.contentId]);
+      expect(text(await fs.read('/mnt/target'))).toBe('already here');
+    });
+
     testNeeding(harness, ['rootObjectStore'], 'keeps a blob that one write adds while another removes its last reference', async ({ fs, rootObjectStore }) => {
       for (let round = 0; round < 20; round++) {
         const content = `contested ${round}`;
