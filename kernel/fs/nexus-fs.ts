@@ -350,14 +350,10 @@ export class NexusFS implements FileSystem, MountAdmin {
     await this.#ready();
     const mount = this.#mounts.resolve(normalized);
     const blob = await this.#storeBlob(mount, data, `write ${normalized}`);
-    let committed = false;
-    try {
-      const metadata = await this.#mutate(`write ${normalized}`, (mutation) => this.#stageWrite(mutation, normalized, blob, options));
-      committed = true;
-      return metadata;
-    } finally {
-      await this.#releaseBlobs([blob], committed);
-    }
+    return this.#releasingBlobs(
+      () => [blob],
+      () => this.#mutate(`write ${normalized}`, (mutation) => this.#stageWrite(mutation, normalized, blob, options)),
+    );
   }
 
   async writeMany(files: readonly WriteManyItem[]): Promise<FileMetadata[]> {
@@ -375,23 +371,21 @@ export class NexusFS implements FileSystem, MountAdmin {
     }
     await this.#ready();
     const blobs: StoredBlob[] = [];
-    let committed = false;
-    try {
-      for (const item of items) {
-        blobs.push(await this.#storeBlob(this.#mounts.resolve(item.path), item.data, `write ${item.path}`));
-      }
-      const written = await this.#mutate(`writeMany (${items.length} files)`, async (mutation) => {
-        const staged: FileMetadata[] = [];
-        for (const [index, item] of items.entries()) {
-          staged.push(await this.#stageWrite(mutation, item.path, blobs[index]!, item.options));
+    return this.#releasingBlobs(
+      () => blobs,
+      async () => {
+        for (const item of items) {
+          blobs.push(await this.#storeBlob(this.#mounts.resolve(item.path), item.data, `write ${item.path}`));
         }
-        return staged;
-      });
-      committed = true;
-      return written;
-    } finally {
-      await this.#releaseBlobs(blobs, committed);
-    }
+        return this.#mutate(`writeMany (${items.length} files)`, async (mutation) => {
+          const written: FileMetadata[] = [];
+          for (const [index, item] of items.entries()) {
+            written.push(await this.#stageWrite(mutation, item.path, blobs[index]!, item.options));
+          }
+          return written;
+        });
+      },
+    );
   }
 
   async append(path: string, data: Uint8Array | string, options: Pick<WriteOptions, 'ifMatch'> = {}): Promise<FileMetadata> {
@@ -580,10 +574,9 @@ export class NexusFS implements FileSystem, MountAdmin {
     const targetMount = this.#mounts.resolve(target);
     const sameMount = sourceMount === targetMount.mountPath;
     const uploaded = new Map<string, StoredBlob>();
-    let committed = false;
-    try {
+    return this.#releasingBlobs(() => [...uploaded.values()], async () => {
       if (!sameMount) await this.#copyBlobsAcross(source, entry, targetMount, uploaded, operation);
-      const copied = await this.#mutate(operation, async (mutation) => {
+      return this.#mutate(operation, async (mutation) => {
         const current = await mutation.get(source);
         if (current === undefined) throw new NotFoundError(`cannot ${operation}: ${source} does not exist`);
         const below = current.type === 'REG' ? [] : await mutation.subtree(source, 'copy');
@@ -602,11 +595,7 @@ export class NexusFS implements FileSystem, MountAdmin {
         }
         return rootMetadata!;
       });
-      committed = true;
-      return copied;
-    } finally {
-      await this.#releaseBlobs([...uploaded.values()], committed);
-    }
+    });
   }
 
   #stageCopiedEntry(
@@ -929,6 +918,21 @@ export class NexusFS implements FileSystem, MountAdmin {
   #pin(mountPath: string, contentId: string): void {
     const key = pinKey(mountPath, contentId);
     this.#pins.set(key, (this.#pins.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * Runs a write that stores (and pins) blobs, then releases `blobs()` (read when the write is over,
+   * since it may have stored them one by one before failing), as committed if `write` returned.
+   */
+  async #releasingBlobs<T>(blobs: () => readonly StoredBlob[], write: () => Promise<T>): Promise<T> {
+    let committed = false;
+    try {
+      const result = await write();
+      committed = true;
+      return result;
+    } finally {
+      await this.#releaseBlobs(blobs(), committed);
+    }
   }
 
   /**
