@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'ECOMPACTED',
   'ECORRUPT',
   'ECLOSED',
+  'EAUTH',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -129,6 +130,17 @@ export class ClosedError extends NexusError {
   }
 }
 
+/**
+ * A request carried no credentials, or ones that admit to nothing: no API key, an unknown key or a
+ * revoked one (HTTP 401). Distinct from AccessDeniedError, which is a known caller doing what it
+ * may not (HTTP 403). The code is BSD's EAUTH ("authentication error").
+ */
+export class UnauthenticatedError extends NexusError {
+  constructor(message: string) {
+    super('EAUTH', message);
+  }
+}
+
 const ERROR_CLASSES: Record<ErrorCode, new (message: string) => NexusError> = {
   ENOENT: NotFoundError,
   EEXIST: AlreadyExistsError,
@@ -143,6 +155,7 @@ const ERROR_CLASSES: Record<ErrorCode, new (message: string) => NexusError> = {
   ECOMPACTED: CompactedError,
   ECORRUPT: CorruptionError,
   ECLOSED: ClosedError,
+  EAUTH: UnauthenticatedError,
 };
 
 export function isErrorCode(value: unknown): value is ErrorCode {
