@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { WriteOptions } from '../../../kernel/fs/types.ts';
+import { integerParser, onTarget, targetCommand, type CliContext } from './command-support.ts';
+import { formatBytes } from './format.ts';
+
+interface WriteCommandOptions {
+  ifMatch?: number;
+  create?: boolean;
+  mimeType?: string;
+}
+
+/** The argument that means "read stdin", as in most Unix tools. */
+const STDIN_ARGUMENT = '-';
+
+/** `nexus write PATH [FILE|-]`: creates or replaces a file from a local file or stdin, streamed. */
+export function writeCommand(context: CliContext): Command {
+  return targetCommand(context, 'write')
+    .description('create or replace a file with the bytes of a local file, or of stdin (missing parent directories are created)')
+    .argument('<path>', 'absolute path of the file to write')
+    .argument('[file]', `local file to read; "${STDIN_ARGUMENT}" or none reads stdin`, STDIN_ARGUMENT)
+    .option('--if-match <version>', 'only if the file is at this version (ECONFLICT otherwise)', integerParser(0))
+    .option('--create', 'only if the file does not exist yet (ECONFLICT otherwise)')
+    .option('--mime-type <type>', 'the file\'s MIME type, e.g. text/markdown')
+    .addHelpText('after', '\nPrints the path, size and new version; with --json the file\'s metadata.')
+    .action(async (path: string, file: string, options: WriteCommandOptions, command: Command) => {
+      const writeOptions: WriteOptions = { ifMatch: options.ifMatch, ifNoneMatch: options.create === true ? '*' : undefined, mimeType: options.mimeType };
+      await onTarget(context, command, async (target, output) => {
+        const source = file === STDIN_ARGUMENT ? context.streams.stdin : createReadStream(file);
+        const metadata = await target.fs.write(path, webStream(source), writeOptions);
+        output.result(metadata, (written) => `wrote ${written.path} (${formatBytes(written.sizeBytes)}, version ${written.version})`);
+      });
+    });
+}
+
+/** A Node stream as the web stream the file API takes; a local file's open error surfaces on the first read. */
+export function webStream(source: Readable): ReadableStream<Uint8Array> {
+  return Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>;
+}
