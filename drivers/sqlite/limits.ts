@@ -24,3 +24,27 @@ export const SQLITE_STATEMENTS_PER_QUERY_MAX = 1_000;
 
 /** How much of a statement's SQL an error message quotes. */
 export const SQLITE_ERROR_SQL_EXCERPT_LENGTH_MAX = 120;
+
+/**
+ * The longest absolute path, in UTF-8 bytes, of a database file or of a file SQLite makes next to
+ * it (`-journal`, temporary files). It is the VFS's `mxPathname`: SQLite allocates buffers of this
+ * size for file names, so it is kept well below Linux's PATH_MAX (4096) rather than at it.
+ */
+export const SQLITE_FILE_PATH_BYTES_MAX = 1024;
+
+/**
+ * Files one file-backed database may hold open at once through the VFS: the database, its
+ * journal, and the temporary files SQLite makes for large sorts, statement journals and temporary
+ * tables (a handful at most). A connection that asks for more gets SQLITE_CANTOPEN instead of
+ * exhausting the process's file descriptors.
+ */
+export const SQLITE_VFS_OPEN_FILES_MAX = 32;
+
+/** Times `ExclusiveLockFile.acquire` retries when the lock file changes under it before giving up. */
+export const LOCK_FILE_ACQUIRE_ATTEMPTS_MAX = 8;
+
+/**
+ * The largest lock file read. Ours hold a JSON line of about 200 bytes; a larger file is not one
+ * of ours and is treated as a lock without an owner, rather than read whole into memory.
+ */
+export const LOCK_FILE_OWNER_BYTES_MAX = 4096;

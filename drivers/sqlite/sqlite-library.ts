@@ -22,6 +22,8 @@ export type SqliteWasmSource = { wasmModule: WebAssembly.Module } | { wasmBinary
 export interface SqliteWasmModule {
   /** A view of the current heap. Re-read it after every call: the heap may grow and move. */
   readonly HEAPU8: Uint8Array;
+  /** The NUL-terminated UTF-8 string at `pointer` (a file name SQLite passes to a VFS). */
+  UTF8ToString(pointer: number): string;
   _sqlite3_malloc(sizeBytes: number): number;
   _sqlite3_bind_text(statement: number, index: number, pointer: number, sizeBytes: number, destructor: number): number;
   _sqlite3_bind_zeroblob(statement: number, index: number, sizeBytes: number): number;

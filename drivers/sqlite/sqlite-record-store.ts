@@ -21,20 +21,23 @@ const IN_MEMORY_DATABASE = ':memory:';
  */
 export async function createSqliteRecordStore(options: SqliteRecordStoreOptions): Promise<RecordStore> {
   const library = await loadSqliteLibrary(options.wasm);
-  const database = await openDatabase(library, IN_MEMORY_DATABASE);
+  const database = await library.api.open_v2(IN_MEMORY_DATABASE);
+  await configureConnection(library, database);
   return new SqliteRecordStore(new WaSqliteDriver(library, database));
 }
 
-async function openDatabase(library: SqliteLibrary, filename: string): Promise<number> {
-  const database = await library.api.open_v2(filename);
-  // Extended result codes tell a duplicate key (EEXIST) from other constraint failures.
+/**
+ * What every connection of the driver needs, in memory or on a file: extended result codes, which
+ * tell a duplicate key (EEXIST) from other constraint failures, and foreign keys, which Postgres
+ * always enforces and SQLite only when asked, per connection.
+ */
+export async function configureConnection(library: SqliteLibrary, database: number): Promise<void> {
   library.module._sqlite3_extended_result_codes(database, 1);
-  // Postgres always enforces foreign keys; SQLite only when asked, per connection.
   await new WaSqliteConnection(library, database).executeQuery(CompiledQuery.raw('pragma foreign_keys = on'));
-  return database;
 }
 
-class SqliteRecordStore implements RecordStore {
+/** The RecordStore over a driver: the same for a database in memory and one on a file. */
+export class SqliteRecordStore implements RecordStore {
   readonly dialect = 'sqlite';
   readonly db: Kysely<any>;
   readonly #driver: WaSqliteDriver;

@@ -20,15 +20,21 @@ export class WaSqliteDriver implements Driver {
   readonly #database: number;
   readonly #connection: WaSqliteConnection;
   readonly #mutex = new ConnectionMutex(SQLITE_CONNECTION_WAITERS_MAX);
+  readonly #afterClose: () => void;
   #closeRequested = false;
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  /** `database` is an open handle from `library`; the driver owns it from now on. */
-  constructor(library: SqliteLibrary, database: number) {
+  /**
+   * `database` is an open handle from `library`; the driver owns it from now on. `afterClose`
+   * runs once the database is closed (or failed to close), to release what the database used
+   * beside its handle: a file store's files and lock.
+   */
+  constructor(library: SqliteLibrary, database: number, afterClose: () => void = () => {}) {
     this.#library = library;
     this.#database = database;
     this.#connection = new WaSqliteConnection(library, database);
+    this.#afterClose = afterClose;
   }
 
   /** Nothing to do: the database is opened before the driver exists, so opening fails early. */
@@ -103,7 +109,11 @@ export class WaSqliteDriver implements Driver {
     } finally {
       // Even when sqlite3_close fails the handle must not be used again.
       this.#closed = true;
-      this.#mutex.unlock();
+      try {
+        this.#afterClose();
+      } finally {
+        this.#mutex.unlock();
+      }
     }
   }
 }
