@@ -2,10 +2,11 @@
  * Which test files run where. Shared by vite.config.ts (node, workerd, chromium) and
  * vitest.deno.config.ts (deno), so that the four runtimes cannot drift apart.
  *
- * - `*.test.ts` under kernel/, drivers/ and test/ run in all four runtimes.
+ * - `*.test.ts` under kernel/, drivers/, test/ and runtimes/http-api/ (the runtime-neutral HTTP API
+ *   and its clients) run in all four runtimes.
  * - `*.node.test.ts` use the file system (`node:fs/promises`, ...) and run in Node and Deno only.
  */
-export const TEST_FILES_EVERYWHERE = ['kernel/**/*.test.ts', 'drivers/**/*.test.ts', 'test/**/*.test.ts'];
+export const TEST_FILES_EVERYWHERE = ['kernel/**/*.test.ts', 'drivers/**/*.test.ts', 'test/**/*.test.ts', 'runtimes/http-api/**/*.test.ts'];
 
 export const TEST_FILES_NODE_ONLY = ['**/*.node.test.ts'];
 
