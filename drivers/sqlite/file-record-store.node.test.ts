@@ -1,6 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import { type Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runRecordStoreSuite } from '../../test/conformance/record-store-suite.ts';
@@ -153,5 +156,142 @@ describe('SQLite file store: bad paths', () => {
     await expect(openSqliteFileRecordStore({ path })).rejects.toMatchObject({ code: 'ECORRUPT' });
     expect(await readFile(path, 'utf8')).toBe(text);
     await expect(readFile(`${path}${SQLITE_FILE_LOCK_SUFFIX}`)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+/** The script a test runs in a child process and kills (see its own comment). */
+const CRASH_CHILD = fileURLToPath(new URL('./file-record-store.crash-child.ts', import.meta.url));
+const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** How long a child may take to reach a point: it compiles TypeScript and SQLite first. */
+const CHILD_STEP_TIMEOUT_MS = 45_000;
+
+interface Child {
+  pid: number;
+  waitForLine(line: string): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/** Runs the crash child on `path` in this runtime: Node through tsx, Deno directly. */
+function spawnCrashChild(path: string, committedRows: number): Child {
+  const runtimeArguments = 'Deno' in globalThis ? ['run', '-A'] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...runtimeArguments, CRASH_CHILD, path, String(committedRows)], {
+    cwd: REPOSITORY_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1' },
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+  if (child.pid === undefined) throw new Error('the crash child did not start');
+  return {
+    pid: child.pid,
+    async waitForLine(line) {
+      const deadline = Date.now() + CHILD_STEP_TIMEOUT_MS;
+      while (!output.split('\n').includes(line)) {
+        if (hasExited || Date.now() > deadline) throw new Error(`the crash child did not print ${line}:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async kill() {
+      if (!hasExited) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+describe('SQLite file store: crashes and other processes', () => {
+  it(
+    'keeps what a killed process committed and rolls back the transaction it had open',
+    async () => {
+      const path = join(await freshDirectory(), 'records.sqlite');
+      const committedRows = 1_000;
+      const child = spawnCrashChild(path, committedRows);
+      try {
+        await child.waitForLine('in-transaction');
+        // While the child runs, the file is its own.
+        const opening = openSqliteFileRecordStore({ path });
+        await expect(opening).rejects.toMatchObject({ code: 'EBUSY' });
+        await expect(opening).rejects.toThrow(`in use by process ${child.pid} `);
+      } finally {
+        await child.kill();
+      }
+      // The state a crash mid-transaction leaves: committed pages overwritten by uncommitted ones
+      // in the file, their committed content in a hot journal (the 1,000 short committed rows fill
+      // about 5 pages; the open transaction wrote about 1 MB).
+      expect((await stat(`${path}-journal`)).size).toBeGreaterThan(4096);
+      expect((await stat(path)).size).toBeGreaterThan(256 * 1024);
+
+      const store = await openSqliteFileRecordStore({ path });
+      try {
+        const rows = await store.db.selectFrom('items').select(['id', 'label']).orderBy('id').execute();
+        expect(rows).toEqual(Array.from({ length: committedRows }, (_, index) => ({ id: index + 1, label: `committed ${index + 1}` })));
+        const { rows: integrity } = await sql<{ integrity_check: string }>`pragma integrity_check`.execute(store.db);
+        expect(integrity).toEqual([{ integrity_check: 'ok' }]);
+        const lock = JSON.parse(await readFile(`${path}${SQLITE_FILE_LOCK_SUFFIX}`, 'utf8')) as { pid: number };
+        expect(lock.pid).toBe(process.pid);
+      } finally {
+        await store.close();
+      }
+    },
+    CHILD_STEP_TIMEOUT_MS * 2,
+  );
+});
+
+describe('SQLite file store: stale locks', () => {
+  /** Writes a lock file as another opener would have, with `owner`'s fields over plausible ones. */
+  async function writeLock(path: string, owner: Record<string, unknown>): Promise<void> {
+    const lock = { pid: process.pid, hostname: hostname(), processStartTicks: null, token: 'f'.repeat(32), lockedAt: '2026-01-01T00:00:00.000Z' };
+    await writeFile(`${path}${SQLITE_FILE_LOCK_SUFFIX}`, JSON.stringify({ ...lock, ...owner }));
+  }
+
+  /** The pid of a process that ran and exited: no process has it right now (pids are not reused at once). */
+  function pidOfExitedProcess(): number {
+    const { pid } = spawnSync(process.execPath, ['--version']);
+    expect(pid).toBeGreaterThan(0);
+    return pid;
+  }
+
+  async function expectOpensAndTakesTheLock(path: string): Promise<void> {
+    const store = await openSqliteFileRecordStore({ path });
+    try {
+      const lock = JSON.parse(await readFile(`${path}${SQLITE_FILE_LOCK_SUFFIX}`, 'utf8')) as { pid: number; token: string };
+      expect(lock.pid).toBe(process.pid);
+      expect(lock.token).not.toBe('f'.repeat(32));
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('takes over the lock of a process that no longer runs', async () => {
+    const path = join(await freshDirectory(), 'records.sqlite');
+    await writeLock(path, { pid: pidOfExitedProcess() });
+    await expectOpensAndTakesTheLock(path);
+  });
+
+  it('takes over a lock file that names no owner', async () => {
+    const path = join(await freshDirectory(), 'records.sqlite');
+    await writeFile(`${path}${SQLITE_FILE_LOCK_SUFFIX}`, '{"pid":');
+    await expectOpensAndTakesTheLock(path);
+  });
+
+  it.runIf(process.platform === 'linux')(
+    'takes over a lock of this pid from a process that started at another time (Linux: /proc start times)',
+    async () => {
+      const path = join(await freshDirectory(), 'records.sqlite');
+      await writeLock(path, { pid: process.pid, processStartTicks: '1' });
+      await expectOpensAndTakesTheLock(path);
+    },
+  );
+
+  it('never takes over the lock of another host, and says how to clear it', async () => {
+    const path = join(await freshDirectory(), 'records.sqlite');
+    await writeLock(path, { pid: pidOfExitedProcess(), hostname: 'another-host.invalid' });
+    const opening = openSqliteFileRecordStore({ path });
+    await expect(opening).rejects.toMatchObject({ code: 'EBUSY' });
+    await expect(opening).rejects.toThrow(/on host another-host\.invalid .*remove the lock file/);
   });
 });
