@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { configureCommand, ENVIRONMENT, reportFailure, type CliContext, type CliStreams, type TargetOpener } from './command-support.ts';
 import { fileCommands } from './file-commands.ts';
+import { serveCommand } from './serve-command.ts';
 import { zoneCommand } from './zone-command.ts';
 
 /**
@@ -13,6 +14,7 @@ export function nexusProgram(context: CliContext): Command {
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', PROGRAM_HELP_AFTER);
   for (const command of fileCommands(context)) program.addCommand(command);
+  program.addCommand(serveCommand(context));
   program.addCommand(zoneCommand());
   return program;
 }
