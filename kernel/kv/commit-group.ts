@@ -3,14 +3,27 @@ import { describeBytes } from '../contracts/bytes.ts';
 import type { MetastorePrecondition } from '../contracts/metastore.ts';
 import { ConflictError } from '../errors.ts';
 import type { QueuedBatch } from './commit-queue.ts';
-import type { WriteTransaction } from './write-transaction.ts';
 
-/** Every key a group reads or writes, in the order applying it uses them. */
-function groupKeys(batches: readonly QueuedBatch[]): Uint8Array[] {
+/**
+ * Where a group's batches are applied: a WriteTransaction on the tree, or the write buffer of a
+ * store with a commit log. A change may finish without waiting (it returns nothing then).
+ */
+export interface BatchTarget {
+  /** The version of `key` in the state so far (earlier batches of this group included), or null. */
+  versionOf(key: Uint8Array): Promise<number | null>;
+  put(key: Uint8Array, value: Uint8Array, version: number): Promise<void> | void;
+  delete(key: Uint8Array, version: number): Promise<void> | void;
+}
+
+/**
+ * Every key a group reads, in the order applying it uses them: the keys of preconditions, and
+ * those of operations when applying them reads the tree (`operationsRead`).
+ */
+function groupKeys(batches: readonly QueuedBatch[], operationsRead: boolean): Uint8Array[] {
   const keys: Uint8Array[] = [];
   for (const batch of batches) {
     for (const precondition of batch.preconditions) keys.push(precondition.key);
-    for (const operation of batch.operations) keys.push(operation.key);
+    if (operationsRead) for (const operation of batch.operations) keys.push(operation.key);
   }
   return keys;
 }
@@ -26,9 +39,16 @@ class KeyPrefetcher {
   #index = 0;
   #prefetchedUntil = 0;
 
-  constructor(batches: readonly QueuedBatch[], prefetch: (keys: readonly Uint8Array[]) => Promise<void>, windowKeys: number) {
+  readonly operationsRead: boolean;
+
+  constructor(
+    batches: readonly QueuedBatch[],
+    options: { prefetch: (keys: readonly Uint8Array[]) => Promise<void>; windowKeys: number; operationsRead: boolean },
+  ) {
+    const { prefetch, windowKeys, operationsRead } = options;
     assert(windowKeys >= 1, 'a prefetch window holds at least one key');
-    this.#keys = groupKeys(batches);
+    this.operationsRead = operationsRead;
+    this.#keys = groupKeys(batches, operationsRead);
     this.#prefetch = prefetch;
     this.#windowKeys = windowKeys;
   }
@@ -54,11 +74,21 @@ class KeyPrefetcher {
  * under the next version. A batch whose precondition fails gets a ConflictError and changes nothing.
  */
 export async function applyBatches(
-  transaction: WriteTransaction,
+  transaction: BatchTarget,
   batches: readonly QueuedBatch[],
-  options: { lastVersion: number; prefetch: (keys: readonly Uint8Array[]) => Promise<void>; prefetchWindowKeys: number },
+  options: {
+    lastVersion: number;
+    prefetch: (keys: readonly Uint8Array[]) => Promise<void>;
+    prefetchWindowKeys: number;
+    /** Whether applying an operation reads the tree (a WriteTransaction does; the buffer does not). */
+    operationsRead: boolean;
+  },
 ): Promise<Map<QueuedBatch, number | ConflictError>> {
-  const prefetcher = new KeyPrefetcher(batches, options.prefetch, options.prefetchWindowKeys);
+  const prefetcher = new KeyPrefetcher(batches, {
+    prefetch: options.prefetch,
+    windowKeys: options.prefetchWindowKeys,
+    operationsRead: options.operationsRead,
+  });
   const outcomes = new Map<QueuedBatch, number | ConflictError>();
   let version = options.lastVersion;
   for (const batch of batches) {
@@ -70,9 +100,10 @@ export async function applyBatches(
     assert(version < Number.MAX_SAFE_INTEGER, 'metastore versions exhausted');
     version++;
     for (const operation of batch.operations) {
-      await prefetcher.next();
-      if (operation.type === 'put') await transaction.put(operation.key, operation.value, version);
-      else await transaction.delete(operation.key);
+      if (prefetcher.operationsRead) await prefetcher.next();
+      const applying = operation.type === 'put' ? transaction.put(operation.key, operation.value, version) : transaction.delete(operation.key, version);
+      // A change that finished at once costs no microtask.
+      if (applying !== undefined) await applying;
     }
     outcomes.set(batch, version);
   }
@@ -81,7 +112,7 @@ export async function applyBatches(
 
 /** The first failing precondition of `batch` as a ConflictError; on failure its keys are skipped. */
 async function checkPreconditions(
-  transaction: WriteTransaction,
+  transaction: BatchTarget,
   batch: QueuedBatch,
   prefetcher: KeyPrefetcher,
 ): Promise<ConflictError | undefined> {
@@ -89,7 +120,7 @@ async function checkPreconditions(
     await prefetcher.next();
     const actualVersion = await transaction.versionOf(precondition.key);
     if (actualVersion === precondition.version) continue;
-    prefetcher.skip(batch.preconditions.length - index - 1 + batch.operations.length);
+    prefetcher.skip(batch.preconditions.length - index - 1 + (prefetcher.operationsRead ? batch.operations.length : 0));
     return conflictError(precondition, actualVersion);
   }
   return undefined;

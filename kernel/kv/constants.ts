@@ -120,8 +120,24 @@ export const COMMIT_LOG_GROWTH_BYTES = 1024 * 1024;
 export const COMMIT_LOG_CHECKPOINT_BYTES = 16 * 1024 * 1024;
 
 /**
- * A checkpoint once this many tree pages were written since the last one. Pages freed since a
- * checkpoint cannot be reused before the next one (a crash goes back to the tree as last synced),
- * so this bounds how far the file grows between checkpoints: 2,048 pages, 8 MiB.
+ * A checkpoint (the write buffer merged into the tree, the tree synced, the log started over) once
+ * the write buffer holds this many bytes (see write-buffer.ts). It bounds the buffer's memory, the
+ * log a crash leaves to replay, and how long a merge takes; larger means each leaf is rewritten
+ * for more commits at once.
  */
-export const COMMIT_LOG_CHECKPOINT_PAGES = 2048;
+export const WRITE_BUFFER_BYTES_MAX = 24 * 1024 * 1024;
+
+/**
+ * What the write buffer counts for one entry beyond its value's bytes (and its key's, once per
+ * key): the arrays and objects that hold it, so that many small entries are bounded too.
+ */
+export const WRITE_BUFFER_ENTRY_OVERHEAD_BYTES = 48;
+
+/** Keys in one sorted chunk of the write buffer: an insert moves at most this many references. */
+export const WRITE_BUFFER_CHUNK_KEYS_MAX = 256;
+
+/**
+ * A checkpoint merges the write buffer into the tree in windows of this many keys, reading the
+ * leaves of each window ahead (see prefetch.ts) before it changes them.
+ */
+export const WRITE_BUFFER_MERGE_WINDOW_KEYS = 1024;

@@ -19,11 +19,6 @@ interface PendingFrees {
  * - pending: pages freed by a txn that is not yet durable, or that a pinned snapshot may still
  *   read, grouped by that txn in ascending order. `promote` moves them to reusable once allowed.
  *
- * - volatile pending: pages that were never written to the file (a store with a commit log holds a
- *   commit's pages until its next checkpoint) and that a later txn freed. No state recovery can
- *   return to uses them, so only pinned readers hold them back: they are reusable once no reader
- *   pins a state from before the txn that freed them (see `promote`).
- *
  * A page that became reusable stays reusable: the threshold only grows (durable txns grow, and a
  * new snapshot pins a state newer than every page freed so far).
  */
@@ -33,7 +28,6 @@ export class FreeSpace {
   #runPages: number[] = [];
   #runPagesSorted = true;
   readonly #pending: PendingFrees[] = [];
-  readonly #volatilePending: PendingFrees[] = [];
   #pendingCount = 0;
 
   /** Starts from a freelist read at open, where `reuseThroughTxn` is the recovered txn. */
@@ -51,34 +45,18 @@ export class FreeSpace {
     return this.#singles.length + this.#runPages.length + this.#pendingCount;
   }
 
-  /**
-   * Makes the pages freed by txns up to `reuseThroughTxn` reusable, and the volatile ones freed by
-   * txns up to `volatileReuseThroughTxn` (which only pinned readers hold back). Returns the volatile
-   * pages made reusable: their held images will never be written.
-   */
-  promote(reuseThroughTxn: number, volatileReuseThroughTxn: number): number[] {
-    this.#promoteFrom(this.#pending, reuseThroughTxn);
-    return this.#promoteFrom(this.#volatilePending, volatileReuseThroughTxn);
-  }
-
-  #promoteFrom(queue: PendingFrees[], throughTxn: number): number[] {
-    const promoted: number[] = [];
-    while (queue.length > 0 && queue[0]!.freedTxn <= throughTxn) {
+  /** Makes the pages freed by txns up to `reuseThroughTxn` reusable. */
+  promote(reuseThroughTxn: number): void {
+    const queue = this.#pending;
+    while (queue.length > 0 && queue[0]!.freedTxn <= reuseThroughTxn) {
       const batch = queue.shift()!;
       this.#pendingCount -= batch.pageIds.length + batch.runPageIds.length;
-      for (const pageId of batch.pageIds) {
-        this.#singles.push(pageId);
-        promoted.push(pageId);
-      }
+      for (const pageId of batch.pageIds) this.#singles.push(pageId);
       if (batch.runPageIds.length > 0) {
-        for (const pageId of batch.runPageIds) {
-          this.#runPages.push(pageId);
-          promoted.push(pageId);
-        }
+        for (const pageId of batch.runPageIds) this.#runPages.push(pageId);
         this.#runPagesSorted = false;
       }
     }
-    return promoted;
   }
 
   /** A reusable page, preferring single pages to pieces of runs; undefined when none is left. */
@@ -118,25 +96,20 @@ export class FreeSpace {
   /** Records a committed transaction's frees: its own leftover pages are reusable at once. */
   addCommitted(
     txn: number,
-    freed: { pageIds: number[]; runPageIds: number[]; ownPageIds: number[]; volatilePageIds: number[]; volatileRunPageIds: number[] },
+    freed: { pageIds: number[]; runPageIds: number[]; ownPageIds: number[] },
   ): void {
     assert(this.#pending.length === 0 || this.#pending.at(-1)!.freedTxn < txn, 'frees are recorded in txn order');
     this.#addReusable(freed.ownPageIds);
-    this.#addPending(this.#pending, txn, freed.pageIds, freed.runPageIds);
-    this.#addPending(this.#volatilePending, txn, freed.volatilePageIds, freed.volatileRunPageIds);
-  }
-
-  #addPending(queue: PendingFrees[], txn: number, pageIds: number[], runPageIds: number[]): void {
-    if (pageIds.length + runPageIds.length === 0) return;
-    queue.push({ freedTxn: txn, pageIds, runPageIds });
-    this.#pendingCount += pageIds.length + runPageIds.length;
+    if (freed.pageIds.length + freed.runPageIds.length === 0) return;
+    this.#pending.push({ freedTxn: txn, pageIds: freed.pageIds, runPageIds: freed.runPageIds });
+    this.#pendingCount += freed.pageIds.length + freed.runPageIds.length;
   }
 
   /** Calls `add` for every free page with the txn that freed it (0 for reusable ones). */
   forEachEntry(add: (pageId: number, freedTxn: number) => void): void {
     for (const pageId of this.#singles) add(pageId, 0);
     for (const pageId of this.#runPages) add(pageId, 0);
-    for (const batch of [...this.#pending, ...this.#volatilePending]) {
+    for (const batch of this.#pending) {
       for (const pageId of batch.pageIds) add(pageId, batch.freedTxn);
       for (const pageId of batch.runPageIds) add(pageId, batch.freedTxn);
     }

@@ -28,18 +28,17 @@ export interface KvStoreOptions {
   /** The durability of `put`, `delete` and `batch` (the Metastore calls); `durable` by default. */
   durability?: KvDurability;
   /**
-   * A second file for the commit log (see commit-log.ts): durable commits append their operations
-   * to it and sync it, instead of syncing the tree's pages, which a checkpoint syncs now and then.
-   * A store opened with a log must always be opened with the same log: its latest commits may be
-   * only there.
+   * A second file for the commit log (see commit-log.ts): a commit appends its operations to it
+   * (and syncs it when durable) and goes into an in-memory write buffer (write-buffer.ts) instead
+   * of the tree; a checkpoint now and then merges the buffer into the tree and syncs it. A store
+   * opened with a log must always be opened with the same log: its latest commits may be only there.
    */
   log?: StorageFile;
   /**
-   * With a log: checkpoint once this many tree pages were written since the last checkpoint
-   * (COMMIT_LOG_CHECKPOINT_PAGES by default). Lower means a smaller file between checkpoints and
-   * more frequent tree syncs.
+   * With a log: checkpoint once the write buffer holds this many bytes (WRITE_BUFFER_BYTES_MAX by
+   * default). Lower means less memory and a shorter replay after a crash, and more frequent merges.
    */
-  checkpointPages?: number;
+  writeBufferBytes?: number;
 }
 
 /**

@@ -21,12 +21,13 @@ import { CommitLog, type LoggedBatch, encodeLogRecord, logRecordBytes, readCommi
 import {
   CACHE_PAGES_DEFAULT,
   COMMIT_LOG_CHECKPOINT_BYTES,
-  COMMIT_LOG_CHECKPOINT_PAGES,
   COMMIT_LOG_RECORD_BYTES_MAX,
   CACHE_PAGES_MIN,
   COMMIT_QUEUE_LENGTH_MAX,
   META_SLOT_COUNT,
   PREFETCH_READS_CONCURRENT_MAX,
+  WRITE_BUFFER_BYTES_MAX,
+  WRITE_BUFFER_MERGE_WINDOW_KEYS,
 } from './constants.ts';
 import type {
   KvCommitOptions,
@@ -43,11 +44,13 @@ import { pageOffsetBytes } from './page-format.ts';
 import { PageStore } from './page-store.ts';
 import { prefetchLeaves } from './prefetch.ts';
 import { type LoadedFreelist, type RecoveredState, readCheckedFreelist, recoverState } from './recovery.ts';
-import { NEEDS_FILE, readEntry, readEntryCached, scanTree } from './tree-read.ts';
+import { NEEDS_FILE, readVersion } from './tree-read.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import { type FreelistChain, type PageWrite, WriteTransaction } from './write-transaction.ts';
 import { applyBatches } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
+import { readState, readStateCached, scanState } from './state-read.ts';
+import { WriteBuffer, mergeWriteBuffer } from './write-buffer.ts';
 
 /**
  * Opens the KV store kept in `file` (creating it when the file is empty), recovering the last
@@ -59,28 +62,27 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   if (!Number.isSafeInteger(cachePages) || cachePages < CACHE_PAGES_MIN) {
     throw new InvalidArgumentError(`invalid cachePages ${String(cachePages)}: expected an integer of at least ${CACHE_PAGES_MIN}`);
   }
-  const checkpointPages = options.checkpointPages ?? COMMIT_LOG_CHECKPOINT_PAGES;
-  if (!Number.isSafeInteger(checkpointPages) || checkpointPages < 1) {
-    throw new InvalidArgumentError(`invalid checkpointPages ${String(checkpointPages)}: expected a positive integer`);
+  const writeBufferBytes = options.writeBufferBytes ?? WRITE_BUFFER_BYTES_MAX;
+  if (!Number.isSafeInteger(writeBufferBytes) || writeBufferBytes < 1) {
+    throw new InvalidArgumentError(`invalid writeBufferBytes ${String(writeBufferBytes)}: expected a positive integer`);
   }
   const durability = options.durability ?? 'durable';
   assertDurability(durability);
   const pages = new PageStore(file, cachePages);
   const recovered = await recoverState(pages);
-  if (options.log === undefined) return new KvStoreEngine(pages, recovered, { durability, cachePages, checkpointPages, log: undefined });
+  if (options.log === undefined) return new KvStoreEngine(pages, recovered, { durability, cachePages, writeBufferBytes, log: undefined });
   const logged = await readCommitLog(options.log, recovered.meta.lastVersion);
   const log = new CommitLog(options.log, { sizeBytes: await options.log.size() });
-  const engine = new KvStoreEngine(pages, recovered, { durability, cachePages, checkpointPages, log });
+  const engine = new KvStoreEngine(pages, recovered, { durability, cachePages, writeBufferBytes, log });
   if (!logged.empty) await engine.replayLog(logged.batches);
   return engine;
 }
 
-/** Batches a replay of the commit log queues at once (well under COMMIT_QUEUE_LENGTH_MAX). */
-const REPLAY_BATCHES_QUEUED_MAX = 10_000;
-
-/** The committed state: the last meta written, and where. */
-interface CommittedState {
-  meta: Meta;
+/**
+ * The committed state: the tree's last meta written, and where; the write buffer over it (empty
+ * without a commit log) and the version of the last commit, which the buffer is read at.
+ */
+interface CommittedState extends PinnedState {
   slot: number;
 }
 
@@ -89,9 +91,13 @@ interface CommittedState {
  *
  * Readers work on a pinned committed state without locks: a pin keeps the writer from reusing the
  * pages that state can reach (see FreeSpace). A single commit loop is the only writer: it takes
- * every queued batch as one group, applies them to one WriteTransaction, writes the pages and the
- * meta page, syncs once if any batch asked for durability, and only then publishes the new state
- * and resolves the batches.
+ * every queued batch as one group and applies them, syncs once if any batch asked for durability,
+ * and only then publishes the new state and resolves the batches.
+ *
+ * Without a commit log, a group is one WriteTransaction: its pages and meta page are written to
+ * the tree. With one, a group goes into the write buffer (write-buffer.ts) and one log record; a
+ * checkpoint merges the buffer into the tree in key order once it or the log is large enough, and
+ * at close.
  */
 class KvStoreEngine implements KvStore, SnapshotHost {
   readonly #pages: PageStore;
@@ -121,27 +127,21 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   readonly #versionFloor: number;
   /** The commit log, when the store has one: durability comes from it, checkpoints sync the tree. */
   readonly #log: CommitLog | undefined;
-  /** Set while the log is replayed at open: those commits are in the log already. */
-  #replaying = false;
-  readonly #checkpointPages: number;
-  /**
-   * With a commit log: the pages allocated since the last checkpoint. They were never written to
-   * the file (commits stage their pages until the next checkpoint), so once freed they are reused
-   * as soon as no reader pins a state that has them (FreeSpace's volatile pages).
-   */
-  readonly #volatilePageIds = new Set<number>();
+  /** With a log: a checkpoint once the write buffer holds this many bytes. */
+  readonly #writeBufferBytes: number;
 
   constructor(
     pages: PageStore,
     recovered: RecoveredState,
-    options: { durability: KvDurability; cachePages: number; checkpointPages: number; log: CommitLog | undefined },
+    options: { durability: KvDurability; cachePages: number; writeBufferBytes: number; log: CommitLog | undefined },
   ) {
     this.#pages = pages;
     this.#log = options.log;
-    this.#checkpointPages = options.checkpointPages;
+    this.#writeBufferBytes = options.writeBufferBytes;
     this.#defaultDurability = options.durability;
     this.#cachePages = options.cachePages;
-    this.#committed = { meta: recovered.meta, slot: recovered.slot };
+    const version = recovered.meta.lastVersion;
+    this.#committed = { meta: recovered.meta, slot: recovered.slot, buffer: new WriteBuffer(version), version };
     if (recovered.freelist !== undefined) this.#useFreelist(recovered.freelist);
     this.#durableTxn = recovered.meta.txn;
     this.#durableSlot = recovered.slot;
@@ -152,9 +152,9 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
     this.#assertUsable('get');
     assertMetastoreKey(key);
-    const cached = readEntryCached(this.#pages, this.#committed.meta.root, key);
+    const cached = readStateCached(this.#pages, this.#committed, key);
     if (cached !== NEEDS_FILE) return cached;
-    return this.#withPinnedState((state) => readEntry(this.#pages, state.meta.root, key));
+    return this.#withPinnedState((state) => readState(this.#pages, state, key));
   }
 
   async getMany(keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
@@ -167,7 +167,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     this.#assertUsable('scan');
     const scan = resolveMetastoreScan(options);
     if (isEmptyMetastoreScan(scan)) return { entries: [] };
-    return this.#withPinnedState((state) => scanTree(this.#pages, state.meta.root, scan));
+    return this.#withPinnedState((state) => scanState(this.#pages, state, scan));
   }
 
   async put(key: Uint8Array, value: Uint8Array): Promise<number> {
@@ -222,7 +222,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       cachedPages: this.#pages.cache.size,
       syncCount: this.#syncCount,
       writeTransactionCount: this.#writeTransactionCount,
-      lastVersion: this.#committed.meta.lastVersion,
+      lastVersion: this.#committed.version,
     };
   }
 
@@ -247,46 +247,60 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /**
-   * Replays the batches of the commit log that the recovered tree lacks (see readCommitLog), as
-   * commits that are not logged again, each checked to get the version it had; then checkpoints,
-   * so the log can start over. A crash during replay finds the log as it was.
+   * Puts the batches of the commit log that the recovered tree lacks (see readCommitLog) into the
+   * write buffer at the versions they were logged with, then checkpoints, so the log can start
+   * over. A crash during the checkpoint finds the log as it was.
    */
   async replayLog(batches: readonly LoggedBatch[]): Promise<void> {
     assert(this.#log !== undefined, 'only a store with a commit log replays one');
-    this.#replaying = true;
-    try {
-      // In slices, so the commit queue's bound holds however many small batches the log has.
-      for (let start = 0; start < batches.length; start += REPLAY_BATCHES_QUEUED_MAX) {
-        const slice = batches.slice(start, start + REPLAY_BATCHES_QUEUED_MAX);
-        const versions = await Promise.all(slice.map((batch) => this.#enqueueBatch(batch.operations, [], 'relaxed')));
-        versions.forEach((version, index) => {
-          const logged = slice[index]!.version;
-          if (version !== logged) throw new CorruptionError(`replaying the commit log gave version ${version} to the batch logged as version ${logged}`);
-        });
-      }
-    } finally {
-      this.#replaying = false;
+    const buffer = this.#committed.buffer;
+    for (const batch of batches) {
+      // Decoded from the log into fresh buffers: the write buffer may own them.
+      for (const operation of batch.operations) buffer.add(operation.key, batch.version, operation.type === 'put' ? operation.value : null);
+      buffer.publish(batch.version);
     }
+    if (batches.length > 0) this.#committed = { ...this.#committed, version: batches.at(-1)!.version };
     await this.#checkpoint();
   }
 
   /**
-   * Makes the committed tree durable and starts the commit log over: writes the staged pages and
-   * the committed meta, syncs the tree file, then restarts the log, whose records the tree now has.
+   * Makes everything committed durable in the tree and starts the commit log over: merges the
+   * write buffer into the tree (written and synced), then restarts the log, whose records the tree
+   * now has.
    */
   async #checkpoint(): Promise<void> {
     const log = this.#log;
     assert(log !== undefined, 'only a store with a commit log checkpoints');
-    const committed = this.#committed;
-    if (committed.meta.txn > this.#durableTxn) {
-      await this.#writeTree(this.#pages.takePending(), committed);
-      await this.#syncFile(committed);
-    }
-    assert(this.#pages.pendingPageCount === 0, 'a checkpoint leaves no page staged');
-    this.#volatilePageIds.clear();
+    if (this.#committed.buffer.entryCount > 0) await this.#mergeBuffer(this.#committed.version);
     await log.restart();
   }
 
+  /**
+   * One write transaction that applies the write buffer's newest entries to the tree in key order,
+   * so each leaf is copied once however many commits changed it; the tree is written and synced,
+   * and the new state, with a new empty buffer, published. The old buffer is left as it is for
+   * readers that pinned it. `version`: the last version the buffer holds (a group too large to
+   * log is merged before it is published).
+   */
+  async #mergeBuffer(version: number): Promise<void> {
+    const base = this.#committed;
+    const { transaction, allocator } = await this.#beginTreeTransaction();
+    try {
+      await mergeWriteBuffer(base.buffer, transaction, {
+        prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
+        windowKeys: Math.min(WRITE_BUFFER_MERGE_WINDOW_KEYS, this.#prefetchWindowKeys()),
+      });
+    } catch (error) {
+      allocator.abandon();
+      throw error;
+    }
+    const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
+    const finished = transaction.finish({ freelistChain: this.#freelistChain, lastVersion: version, durableTxn: this.#durableTxn });
+    const committed: CommittedState = { meta: finished.meta, slot, buffer: new WriteBuffer(version), version };
+    await this.#writeTree(finished.writes, committed);
+    await this.#syncFile(committed);
+    this.#publishTree({ transaction, allocator, committed, freelistChain: finished.freelistChain });
+  }
 
   /**
    * After the final sync, copies the durable meta into the other slot, recording that all of its
@@ -325,8 +339,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   async #readMany(state: CommittedState, keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
     const entries: (MetastoreEntry | undefined)[] = [];
     for (const key of keys) {
-      const cached = readEntryCached(this.#pages, state.meta.root, key);
-      entries.push(cached === NEEDS_FILE ? await readEntry(this.#pages, state.meta.root, key) : cached);
+      const cached = readStateCached(this.#pages, state, key);
+      entries.push(cached === NEEDS_FILE ? await readState(this.#pages, state, key) : cached);
     }
     return entries;
   }
@@ -344,11 +358,6 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     } finally {
       this.unpin(state);
     }
-  }
-
-  /** Volatile pages (never written) freed by this txn or earlier can be reused: no pinned reader sees them. */
-  #volatileReuseThroughTxn(): number {
-    return this.#oldestPinnedTxn(this.#committed.meta.txn);
   }
 
   /** Pages freed by this txn or earlier can be overwritten: durable, and seen by no pinned reader. */
@@ -426,56 +435,123 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     const batches = group.filter((item): item is QueuedBatch => item.kind === 'batch');
     const durable = group.some((item) => item.kind === 'sync' || item.durability === 'durable');
     if (batches.length === 0) return this.#syncGroup(group);
+    if (this.#log !== undefined) return this.#commitGroupToBuffer({ group, batches, durable }, this.#log);
     const base = this.#committed;
-    let freeSpace: FreeSpace;
+    let tree: { transaction: WriteTransaction; allocator: PageAllocator };
     try {
-      freeSpace = this.#freeSpace ?? (await this.#loadFreelist());
+      tree = await this.#beginTreeTransaction();
     } catch (error) {
       for (const item of group) item.reject(error);
       return;
     }
-    const neverWritten = freeSpace.promote(this.#reuseThroughTxn(), this.#volatileReuseThroughTxn());
-    this.#pages.drop(neverWritten);
-    for (const pageId of neverWritten) this.#volatilePageIds.delete(pageId);
-    const txn = Math.max(base.meta.txn, this.#txnFloor) + 1;
-    const allocator = new PageAllocator({
-      txn,
-      pageCount: base.meta.pageCount,
-      space: freeSpace,
-      isVolatile: (pageId) => this.#volatilePageIds.has(pageId),
-    });
-    const transaction = new WriteTransaction({ txn, pages: this.#pages, allocator, root: base.meta.root });
     let outcomes: Map<QueuedBatch, number | ConflictError>;
     try {
-      outcomes = await applyBatches(transaction, batches, {
-        // A replay gives back the versions the log recorded; the floor is for commits after it.
-        lastVersion: this.#replaying ? base.meta.lastVersion : Math.max(base.meta.lastVersion, this.#versionFloor),
+      outcomes = await applyBatches(tree.transaction, batches, {
+        lastVersion: Math.max(base.version, this.#versionFloor),
         prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
-        // A quarter of the cache: the window's pages stay cached while the window is applied.
-        prefetchWindowKeys: Math.max(1, Math.floor(this.#cachePages / 4)),
+        prefetchWindowKeys: this.#prefetchWindowKeys(),
+        operationsRead: true,
       });
     } catch (error) {
       // Only reads failed (nothing is written before every batch is applied): the store stays usable.
-      allocator.abandon();
+      tree.allocator.abandon();
       for (const item of group) item.reject(error);
       return;
     }
     try {
-      await this.#writeGroup(transaction, allocator, outcomes, durable);
+      await this.#writeGroup(tree, outcomes, durable);
     } catch (error) {
       this.#failure = { error };
       for (const item of group) item.reject(error);
       return;
     }
-    for (const item of group) {
-      if (item.kind === 'sync') {
-        item.resolve();
-        continue;
-      }
-      const outcome = outcomes.get(item)!;
-      if (outcome instanceof ConflictError) item.reject(outcome);
-      else item.resolve(outcome);
+    settle(group, outcomes);
+  }
+
+  /**
+   * A group on a store with a commit log: its batches go into the write buffer (preconditions read
+   * the buffer, then the tree), one record of them into the log, synced when any is durable; then
+   * the new version is published and the batches resolved. A checkpoint follows when due.
+   */
+  async #commitGroupToBuffer(work: { group: QueuedWork[]; batches: QueuedBatch[]; durable: boolean }, log: CommitLog): Promise<void> {
+    const { group, batches, durable } = work;
+    const base = this.#committed;
+    const buffer = base.buffer;
+    let outcomes: Map<QueuedBatch, number | ConflictError>;
+    try {
+      outcomes = await applyBatches(buffer.batchTarget((key) => readVersion(this.#pages, base.meta.root, key)), batches, {
+        lastVersion: Math.max(base.version, this.#versionFloor),
+        prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
+        prefetchWindowKeys: this.#prefetchWindowKeys(),
+        operationsRead: false,
+      });
+    } catch (error) {
+      // Only reads of preconditions failed: the group's entries leave the buffer, the store stays usable.
+      buffer.discardUnpublished();
+      for (const item of group) item.reject(error);
+      return;
     }
+    const logged: LoggedBatch[] = [];
+    for (const [batch, outcome] of outcomes) {
+      if (typeof outcome === 'number') logged.push({ version: outcome, operations: batch.operations });
+    }
+    try {
+      if (logged.length > 0) await this.#logGroup(logged, { durable, log });
+      else if (durable) await this.#syncCommitted();
+    } catch (error) {
+      this.#failure = { error };
+      for (const item of group) item.reject(error);
+      return;
+    }
+    settle(group, outcomes);
+    if (buffer.sizeBytes <= this.#writeBufferBytes && log.tailBytes <= COMMIT_LOG_CHECKPOINT_BYTES) return;
+    try {
+      await this.#checkpoint();
+    } catch (error) {
+      // The group is durable in the log already; the store cannot go on without its tree.
+      this.#failure = { error };
+    }
+  }
+
+  /**
+   * Makes the buffered group durable and publishes it: one log record, synced when `durable`; a
+   * record too large to log is made durable by a checkpoint instead, which merges it into the tree.
+   */
+  async #logGroup(logged: LoggedBatch[], options: { durable: boolean; log: CommitLog }): Promise<void> {
+    const version = logged.at(-1)!.version;
+    if (logRecordBytes(logged) > COMMIT_LOG_RECORD_BYTES_MAX) {
+      await this.#mergeBuffer(version);
+      await options.log.restart();
+      return;
+    }
+    await options.log.append(encodeLogRecord(logged));
+    if (options.durable) await options.log.sync();
+    this.#committed.buffer.publish(version);
+    this.#committed = { ...this.#committed, version };
+  }
+
+  /** A quarter of the cache: the window's pages stay cached while the window is applied. */
+  #prefetchWindowKeys(): number {
+    return Math.max(1, Math.floor(this.#cachePages / 4));
+  }
+
+  /** A write transaction on the committed tree, its new pages from the free space. */
+  async #beginTreeTransaction(): Promise<{ transaction: WriteTransaction; allocator: PageAllocator }> {
+    const base = this.#committed;
+    const freeSpace = this.#freeSpace ?? (await this.#loadFreelist());
+    freeSpace.promote(this.#reuseThroughTxn());
+    const txn = Math.max(base.meta.txn, this.#txnFloor) + 1;
+    const allocator = new PageAllocator({ txn, pageCount: base.meta.pageCount, space: freeSpace });
+    return { transaction: new WriteTransaction({ txn, pages: this.#pages, allocator, root: base.meta.root }), allocator };
+  }
+
+  /** Publishes a written tree transaction: its nodes into the cache, its state, its frees. */
+  #publishTree(written: { transaction: WriteTransaction; allocator: PageAllocator; committed: CommittedState; freelistChain: FreelistChain }): void {
+    for (const node of written.transaction.dirtyNodes) this.#pages.cache.set(node);
+    this.#committed = written.committed;
+    this.#freelistChain = written.freelistChain;
+    written.allocator.commit();
+    this.#writeTransactionCount++;
   }
 
   /** A group of sync requests alone: one sync when something committed is not yet durable. */
@@ -495,11 +571,11 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   /** Writes the transaction (when any batch committed) and syncs when asked; then publishes. */
   async #writeGroup(
-    transaction: WriteTransaction,
-    allocator: PageAllocator,
+    tree: { transaction: WriteTransaction; allocator: PageAllocator },
     outcomes: Map<QueuedBatch, number | ConflictError>,
     durable: boolean,
   ): Promise<void> {
+    const { transaction, allocator } = tree;
     const versions = [...outcomes.values()].filter((outcome): outcome is number => typeof outcome === 'number');
     if (versions.length === 0) {
       allocator.abandon();
@@ -507,53 +583,13 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       return;
     }
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
-    const finished = transaction.finish({
-      freelistChain: this.#freelistChain,
-      lastVersion: Math.max(...versions),
-      durableTxn: this.#durableTxn,
-    });
-    const committed: CommittedState = { meta: finished.meta, slot };
-    if (this.#log === undefined) {
-      await this.#writeTree(finished.writes, committed);
-    } else {
-      // The log makes the group durable; its pages and meta wait for the next checkpoint.
-      this.#pages.stage(finished.writes);
-    }
-    this.#writeTransactionCount++;
-    const checkpointNeeded = await this.#makeDurable(committed, { outcomes, durable });
-    for (const node of transaction.dirtyNodes) this.#pages.cache.set(node);
-    this.#committed = committed;
-    this.#freelistChain = finished.freelistChain;
-    if (this.#log !== undefined) for (const pageId of allocator.allocatedPageIds) this.#volatilePageIds.add(pageId);
-    allocator.commit();
-    if (checkpointNeeded) await this.#checkpoint();
+    const version = Math.max(...versions);
+    const finished = transaction.finish({ freelistChain: this.#freelistChain, lastVersion: version, durableTxn: this.#durableTxn });
+    const committed: CommittedState = { meta: finished.meta, slot, buffer: this.#committed.buffer, version };
+    await this.#writeTree(finished.writes, committed);
+    if (durable) await this.#syncFile(committed);
+    this.#publishTree({ transaction, allocator, committed, freelistChain: finished.freelistChain });
   }
-
-  /**
-   * Makes a written group as durable as asked. Without a commit log: a sync of the tree when any
-   * batch is durable. With one: the group's record is appended (and synced when durable); a record
-   * too large to log is made durable by a checkpoint instead. True when a checkpoint is due.
-   */
-  async #makeDurable(
-    committed: CommittedState,
-    group: { outcomes: Map<QueuedBatch, number | ConflictError>; durable: boolean },
-  ): Promise<boolean> {
-    const log = this.#log;
-    if (log === undefined) {
-      if (group.durable) await this.#syncFile(committed);
-      return false;
-    }
-    if (this.#replaying) return false;
-    const batches: LoggedBatch[] = [];
-    for (const [batch, outcome] of group.outcomes) {
-      if (typeof outcome === 'number') batches.push({ version: outcome, operations: batch.operations });
-    }
-    if (logRecordBytes(batches) > COMMIT_LOG_RECORD_BYTES_MAX) return true;
-    await log.append(encodeLogRecord(batches));
-    if (group.durable) await log.sync();
-    return log.tailBytes > COMMIT_LOG_CHECKPOINT_BYTES || this.#pages.pendingPageCount > this.#checkpointPages;
-  }
-
 
   /** Writes a commit's pages and its meta page into its slot (not synced). */
   async #writeTree(pageWrites: readonly PageWrite[], state: CommittedState): Promise<void> {
@@ -594,6 +630,19 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   #assertUsable(operation: string): void {
     if (this.#closing !== undefined) throw new ClosedError(`cannot ${operation}: the KV store is closed`);
     if (this.#failure !== undefined) throw this.#failure.error;
+  }
+}
+
+/** Resolves each batch of a written group with its version, or rejects it with its conflict. */
+function settle(group: readonly QueuedWork[], outcomes: Map<QueuedBatch, number | ConflictError>): void {
+  for (const item of group) {
+    if (item.kind === 'sync') {
+      item.resolve();
+      continue;
+    }
+    const outcome = outcomes.get(item)!;
+    if (outcome instanceof ConflictError) item.reject(outcome);
+    else item.resolve(outcome);
   }
 }
 

@@ -23,18 +23,13 @@ export class PageAllocator {
   /** Committed pages this transaction stopped using, single pages and pages of overflow runs. */
   readonly #freedPages: number[] = [];
   readonly #freedRunPages: number[] = [];
-  /** The same for committed pages never written to the file (see FreeSpace). */
-  readonly #freedVolatilePages: number[] = [];
-  readonly #freedVolatileRunPages: number[] = [];
-  readonly #isVolatile: (pageId: number) => boolean;
   /** Pages this transaction allocated, to tell its own pages from committed ones. */
   readonly #allocated = new Set<number>();
   /** Reusable pages taken from the FreeSpace, to give back on abandon. */
   readonly #takenPages: number[] = [];
   readonly #takenRuns: { first: number; count: number }[] = [];
 
-  constructor(options: { txn: number; pageCount: number; space: FreeSpace; isVolatile?: (pageId: number) => boolean }) {
-    this.#isVolatile = options.isVolatile ?? (() => false);
+  constructor(options: { txn: number; pageCount: number; space: FreeSpace }) {
     this.#txn = options.txn;
     this.#space = options.space;
     this.#pageCount = options.pageCount;
@@ -46,14 +41,7 @@ export class PageAllocator {
 
   /** Free pages in the freelist this transaction would write now. */
   get freeCount(): number {
-    return (
-      this.#space.count +
-      this.#ownFree.length +
-      this.#freedPages.length +
-      this.#freedRunPages.length +
-      this.#freedVolatilePages.length +
-      this.#freedVolatileRunPages.length
-    );
+    return this.#space.count + this.#ownFree.length + this.#freedPages.length + this.#freedRunPages.length;
   }
 
   allocate(): number {
@@ -82,14 +70,8 @@ export class PageAllocator {
   free(pageId: number, partOfRun = false): void {
     assert(pageId >= FIRST_DATA_PAGE_ID && pageId < this.#pageCount, `freeing page ${pageId} outside the store`);
     if (this.#allocated.delete(pageId)) this.#ownFree.push(pageId);
-    else if (this.#isVolatile(pageId)) (partOfRun ? this.#freedVolatileRunPages : this.#freedVolatilePages).push(pageId);
     else if (partOfRun) this.#freedRunPages.push(pageId);
     else this.#freedPages.push(pageId);
-  }
-
-  /** Every page this transaction allocated and still uses. */
-  get allocatedPageIds(): ReadonlySet<number> {
-    return this.#allocated;
   }
 
   /** Records this transaction's frees in the FreeSpace: call once its state is committed. */
@@ -98,8 +80,6 @@ export class PageAllocator {
       pageIds: this.#freedPages,
       runPageIds: this.#freedRunPages,
       ownPageIds: this.#ownFree,
-      volatilePageIds: this.#freedVolatilePages,
-      volatileRunPageIds: this.#freedVolatileRunPages,
     });
   }
 
@@ -118,7 +98,7 @@ export class PageAllocator {
       for (let pageId = run.first; pageId < run.first + run.count; pageId++) removed.push(pageId);
     }
     const added: FreePage[] = this.#ownFree.map((pageId) => ({ pageId, freedTxn: 0 }));
-    for (const pageId of [...this.#freedPages, ...this.#freedRunPages, ...this.#freedVolatilePages, ...this.#freedVolatileRunPages]) {
+    for (const pageId of [...this.#freedPages, ...this.#freedRunPages]) {
       added.push({ pageId, freedTxn: this.#txn });
     }
     return { removed, added };
@@ -129,7 +109,7 @@ export class PageAllocator {
     this.#space.forEachEntry((pageId, freedTxn) => encoder.add(pageId, freedTxn));
     // Never part of a committed state: reusable by the next transaction whatever it pins.
     for (const pageId of this.#ownFree) encoder.add(pageId, 0);
-    for (const pageId of [...this.#freedPages, ...this.#freedRunPages, ...this.#freedVolatilePages, ...this.#freedVolatileRunPages]) {
+    for (const pageId of [...this.#freedPages, ...this.#freedRunPages]) {
       encoder.add(pageId, this.#txn);
     }
   }

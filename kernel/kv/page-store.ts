@@ -18,12 +18,6 @@ export class PageStore {
   readonly file: StorageFile;
   readonly cache: PageCache;
   readonly #inFlight = new Map<number, Promise<TreeNode>>();
-  /**
-   * Pages written by commits but not yet to the file (a store with a commit log defers them to its
-   * next checkpoint), by first page id: one page, or a whole overflow run. Reads look here first.
-   */
-  readonly #pending = new Map<number, Uint8Array>();
-  #pendingPageCount = 0;
 
   constructor(file: StorageFile, cachePages: number) {
     this.file = file;
@@ -106,49 +100,7 @@ export class PageStore {
     return { entries, pageIds, basePageCount };
   }
 
-  /** Pages held for the next checkpoint (see `stage`). */
-  get pendingPageCount(): number {
-    return this.#pendingPageCount;
-  }
-
-  /**
-   * Holds pages written by a commit instead of writing them to the file; reads see them at once.
-   * Each write starts at its page id and is one page or one overflow run. A page id staged again
-   * (reused after it was dropped) replaces what was there.
-   */
-  stage(writes: readonly { pageId: number; bytes: Uint8Array }[]): void {
-    for (const write of writes) {
-      this.#dropOne(write.pageId);
-      this.#pending.set(write.pageId, write.bytes);
-      this.#pendingPageCount += write.bytes.length / PAGE_BYTES;
-    }
-  }
-
-  /** Forgets staged pages that no state anyone can read still uses: they will never be written. */
-  drop(pageIds: Iterable<number>): void {
-    for (const pageId of pageIds) this.#dropOne(pageId);
-  }
-
-  /** Everything staged, for the checkpoint to write, and empties the stage. */
-  takePending(): { pageId: number; bytes: Uint8Array }[] {
-    const writes = [...this.#pending].map(([pageId, bytes]) => ({ pageId, bytes }));
-    this.#pending.clear();
-    this.#pendingPageCount = 0;
-    return writes;
-  }
-
-  #dropOne(pageId: number): void {
-    const bytes = this.#pending.get(pageId);
-    if (bytes === undefined) return;
-    this.#pending.delete(pageId);
-    this.#pendingPageCount -= bytes.length / PAGE_BYTES;
-  }
-
-  /** `lengthBytes` from page `pageId` on: staged, or from the file. */
   async #read(pageId: number, lengthBytes: number): Promise<Uint8Array> {
-    const staged = this.#pending.get(pageId);
-    if (staged === undefined) return this.file.read(pageOffsetBytes(pageId), lengthBytes);
-    assert(staged.length === lengthBytes, `page ${pageId} is staged as ${staged.length} bytes, read as ${lengthBytes}`);
-    return staged;
+    return this.file.read(pageOffsetBytes(pageId), lengthBytes);
   }
 }

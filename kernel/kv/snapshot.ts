@@ -4,10 +4,14 @@ import { ClosedError } from '../errors.ts';
 import type { KvSnapshot } from './kv-store-types.ts';
 import type { Meta } from './meta.ts';
 import type { PageStore } from './page-store.ts';
-import { NEEDS_FILE, readEntry, readEntryCached, scanTree } from './tree-read.ts';
+import { type ReadableState, readState, scanState } from './state-read.ts';
 
-/** A committed state a reader has pinned: its pages are not reused until it is unpinned. */
-export interface PinnedState {
+/**
+ * A committed state a reader has pinned: its tree's pages are not reused until it is unpinned, and
+ * its write buffer is read at its version (a checkpoint starts a new buffer and leaves this one as
+ * it was, so the state stays whole across it).
+ */
+export interface PinnedState extends ReadableState {
   meta: Meta;
 }
 
@@ -29,21 +33,20 @@ export class PinnedSnapshot implements KvSnapshot {
   constructor(engine: SnapshotHost, state: PinnedState) {
     this.#engine = engine;
     this.#state = state;
-    this.version = state.meta.lastVersion;
+    this.version = state.version;
   }
 
   async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
     this.#assertReadable('get');
     assertMetastoreKey(key);
-    const cached = readEntryCached(this.#engine.pages(), this.#state.meta.root, key);
-    return cached === NEEDS_FILE ? readEntry(this.#engine.pages(), this.#state.meta.root, key) : cached;
+    return readState(this.#engine.pages(), this.#state, key);
   }
 
   async getMany(keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
     this.#assertReadable('getMany');
     assertMetastoreKeys(keys);
     const entries: (MetastoreEntry | undefined)[] = [];
-    for (const key of keys) entries.push(await readEntry(this.#engine.pages(), this.#state.meta.root, key));
+    for (const key of keys) entries.push(await readState(this.#engine.pages(), this.#state, key));
     return entries;
   }
 
@@ -51,7 +54,7 @@ export class PinnedSnapshot implements KvSnapshot {
     this.#assertReadable('scan');
     const scan = resolveMetastoreScan(options);
     if (isEmptyMetastoreScan(scan)) return { entries: [] };
-    return scanTree(this.#engine.pages(), this.#state.meta.root, scan);
+    return scanState(this.#engine.pages(), this.#state, scan);
   }
 
   release(): void {

@@ -64,6 +64,14 @@ export async function readEntry(
   return { key: copyBytes(key), value: await readValue(pages, leaf.values[index]!), version: leaf.versions[index]! };
 }
 
+/** The version of `key` in the tree at `root`, or null when it holds no such key. */
+export async function readVersion(pages: PageStore, root: PageReference | undefined, key: Uint8Array): Promise<number | null> {
+  if (root === undefined) return null;
+  const leaf = await findLeaf(pages, root, key);
+  const { index, found } = searchLeaf(leaf.keys, key);
+  return found ? leaf.versions[index]! : null;
+}
+
 export async function readValue(pages: PageStore, value: Uint8Array | OverflowReference): Promise<Uint8Array> {
   return value instanceof Uint8Array ? copyBytes(value) : pages.readOverflow(value);
 }

@@ -1,0 +1,112 @@
+import { bytesSuccessor, compareBytes, copyBytes } from '../contracts/bytes.ts';
+import type { MetastoreEntry, MetastoreScanPage } from '../contracts/metastore.ts';
+import { encodeScanCursor } from '../contracts/metastore-cursor.ts';
+import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
+import type { PageReference } from './node.ts';
+import type { PageStore } from './page-store.ts';
+import { NEEDS_FILE, readEntry, readEntryCached, scanTree } from './tree-read.ts';
+import type { BufferedEntry, WriteBuffer } from './write-buffer.ts';
+
+/**
+ * Reads of one committed state: a tree, and the write buffer on top of it read at the state's
+ * version (see write-buffer.ts). The buffer decides every key it holds (a delete there hides the
+ * tree's entry); the tree answers the rest. The caller keeps the state pinned while a read runs.
+ * Every returned buffer is a fresh copy.
+ */
+export interface ReadableState {
+  meta: { readonly root: PageReference | undefined };
+  buffer: WriteBuffer;
+  version: number;
+}
+
+/** The entry for `key` without waiting, or NEEDS_FILE when the tree must read the file. */
+export function readStateCached(pages: PageStore, state: ReadableState, key: Uint8Array): MetastoreEntry | undefined | typeof NEEDS_FILE {
+  const buffered = state.buffer.lookup(key, state.version);
+  if (buffered !== undefined) return entryOf(buffered);
+  return readEntryCached(pages, state.meta.root, key);
+}
+
+export async function readState(pages: PageStore, state: ReadableState, key: Uint8Array): Promise<MetastoreEntry | undefined> {
+  const cached = readStateCached(pages, state, key);
+  return cached === NEEDS_FILE ? readEntry(pages, state.meta.root, key) : cached;
+}
+
+/**
+ * One page of a scan of the state: the tree's entries and the buffer's merged in key order, the
+ * buffer's winning where both have a key. The tree is read a page of `limit + 1` entries at a
+ * time, since deletes in the buffer may hide some of them.
+ */
+export async function scanState(pages: PageStore, state: ReadableState, scan: ResolvedMetastoreScan): Promise<MetastoreScanPage> {
+  if (state.buffer.entryCount === 0) return scanTree(pages, state.meta.root, scan);
+  const wanted = scan.limit + 1;
+  const tree = new TreeCursor(pages, state.meta.root, scan, wanted);
+  const buffer = state.buffer.cursor(scan, state.version);
+  const entries: MetastoreEntry[] = [];
+  let buffered = buffer.next();
+  let stored = await tree.peek();
+  while (entries.length < wanted && (buffered !== undefined || stored !== undefined)) {
+    const order = buffered === undefined ? 1 : stored === undefined ? -1 : scanOrder(scan, buffered.key, stored.key);
+    if (order > 0) {
+      entries.push(stored!);
+      tree.advance();
+      stored = await tree.peek();
+      continue;
+    }
+    if (order === 0) {
+      tree.advance();
+      stored = await tree.peek();
+    }
+    const entry = entryOf(buffered!);
+    if (entry !== undefined) entries.push(entry);
+    buffered = buffer.next();
+  }
+  if (entries.length <= scan.limit) return { entries };
+  entries.length = scan.limit;
+  return { entries, cursor: encodeScanCursor(entries.at(-1)!.key) };
+}
+
+/** Negative when `a` comes first in the scan's direction. */
+function scanOrder(scan: ResolvedMetastoreScan, a: Uint8Array, b: Uint8Array): number {
+  const comparison = compareBytes(a, b);
+  return scan.reverse ? -comparison : comparison;
+}
+
+function entryOf(buffered: BufferedEntry): MetastoreEntry | undefined {
+  if (buffered.value === null) return undefined;
+  return { key: copyBytes(buffered.key), value: copyBytes(buffered.value), version: buffered.version };
+}
+
+/** The tree's entries in a scan's range, read a page at a time as the merge consumes them. */
+class TreeCursor {
+  readonly #pages: PageStore;
+  readonly #root: PageReference | undefined;
+  readonly #scan: ResolvedMetastoreScan;
+  #entries: MetastoreEntry[] = [];
+  #index = 0;
+  #more = true;
+
+  constructor(pages: PageStore, root: PageReference | undefined, scan: ResolvedMetastoreScan, pageEntries: number) {
+    this.#pages = pages;
+    this.#root = root;
+    this.#scan = { ...scan, limit: pageEntries };
+  }
+
+  async peek(): Promise<MetastoreEntry | undefined> {
+    if (this.#index < this.#entries.length) return this.#entries[this.#index];
+    if (!this.#more) return undefined;
+    const page = await scanTree(this.#pages, this.#root, this.#scan);
+    this.#entries = page.entries;
+    this.#index = 0;
+    this.#more = page.cursor !== undefined;
+    const last = page.entries.at(-1);
+    if (last !== undefined) {
+      if (this.#scan.reverse) this.#scan.end = last.key;
+      else this.#scan.start = bytesSuccessor(last.key);
+    }
+    return this.#entries[0];
+  }
+
+  advance(): void {
+    this.#index++;
+  }
+}

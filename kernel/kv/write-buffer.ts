@@ -1,0 +1,346 @@
+import { assert } from '../assert.ts';
+import { compareBytes } from '../contracts/bytes.ts';
+import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
+import type { BatchTarget } from './commit-group.ts';
+import { WRITE_BUFFER_CHUNK_KEYS_MAX, WRITE_BUFFER_ENTRY_OVERHEAD_BYTES } from './constants.ts';
+
+/**
+ * The write buffer of a store with a commit log: the commits since the last checkpoint, in key
+ * order, every version of every key kept, deletes as tombstones.
+ *
+ * Why: a commit that changed the tree copied and re-encoded a 4 KiB leaf for every key it touched,
+ * so 1,000 random inserts cost 1,000 leaves. A commit now only appends its record to the log and
+ * adds its entries here; a checkpoint merges the whole buffer into the tree in key order, so each
+ * leaf is rewritten once per checkpoint instead of once per commit (an LSM's memtable over a
+ * copy-on-write B+tree).
+ *
+ * Versions: a reader reads the buffer at the version of the state it pinned and sees, per key, the
+ * newest entry at or below it, so entries added by later commits are invisible to it. Entries of a
+ * commit group are added before the group is published (earlier batches' writes are what later
+ * batches' preconditions check), at versions above every published one; `discardUnpublished`
+ * takes them out again when the group fails, and `publish` makes them final.
+ *
+ * A buffer is written only by the engine's commit loop and only until its checkpoint; then the
+ * engine starts a new one and the old one, which readers pinned before the checkpoint may still
+ * read, never changes again.
+ *
+ * Layout: sorted chunks of at most WRITE_BUFFER_CHUNK_KEYS_MAX keys, so an insert moves at most a
+ * chunk's worth of references and a lookup is two binary searches.
+ */
+
+/** One key and its versions since the last checkpoint, oldest first; a null value is a delete. */
+interface BufferedKey {
+  readonly key: Uint8Array;
+  readonly versions: number[];
+  readonly values: (Uint8Array | null)[];
+}
+
+/** A key's entry as of some version: `value` null when the key was deleted then. */
+export interface BufferedEntry {
+  key: Uint8Array;
+  version: number;
+  value: Uint8Array | null;
+}
+
+export class WriteBuffer {
+  readonly #chunks: BufferedKey[][] = [];
+  /** Keys that got entries since the last `publish`, for `discardUnpublished`. */
+  #unpublished: BufferedKey[] = [];
+  #publishedVersion: number;
+  #sizeBytes = 0;
+  #entryCount = 0;
+  /** Bumped by every change of the chunk layout, so cursors know to find their place again. */
+  #layoutChanges = 0;
+
+  /** `publishedVersion`: the version of the state the buffer starts on; its entries come after it. */
+  constructor(publishedVersion: number) {
+    this.#publishedVersion = publishedVersion;
+  }
+
+  /** Approximate memory of the buffered keys and values, with a per-entry overhead. */
+  get sizeBytes(): number {
+    return this.#sizeBytes;
+  }
+
+  /** Entries (versions of keys) in the buffer. */
+  get entryCount(): number {
+    return this.#entryCount;
+  }
+
+  get layoutChanges(): number {
+    return this.#layoutChanges;
+  }
+
+  /** The newest entry of `key` at or below `version`; undefined when the buffer has none. */
+  lookup(key: Uint8Array, version: number): BufferedEntry | undefined {
+    const found = this.#find(key);
+    if (found === undefined) return undefined;
+    return entryAt(found, version);
+  }
+
+  /**
+   * Adds an entry for `key` at `version` (null: deleted), above every entry of the buffer. Takes
+   * ownership of `key` and `value`: nothing may change them afterwards.
+   */
+  add(key: Uint8Array, version: number, value: Uint8Array | null): void {
+    assert(version > this.#publishedVersion, 'a buffer entry is newer than every published version');
+    let record = this.#find(key);
+    if (record === undefined) {
+      record = { key, versions: [], values: [] };
+      this.#insert(record);
+      this.#sizeBytes += key.length;
+    }
+    assert(record.versions.length === 0 || record.versions.at(-1)! <= version, 'versions of a key are added in order');
+    record.versions.push(version);
+    record.values.push(value);
+    this.#unpublished.push(record);
+    this.#sizeBytes += (value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
+    this.#entryCount++;
+  }
+
+  /**
+   * The buffer as where a commit group's batches go: changes are added at once; a key's version is
+   * its newest entry here (the group's own included), else its version in the tree.
+   */
+  batchTarget(versionInTree: (key: Uint8Array) => Promise<number | null>): BatchTarget {
+    return {
+      versionOf: async (key) => {
+        const entry = this.lookup(key, Number.MAX_SAFE_INTEGER);
+        if (entry === undefined) return versionInTree(key);
+        return entry.value === null ? null : entry.version;
+      },
+      put: (key, value, version) => this.add(key, version, value),
+      delete: (key, version) => this.add(key, version, null),
+    };
+  }
+
+  /** Makes the entries added so far final: every version up to `version` is published. */
+  publish(version: number): void {
+    assert(version >= this.#publishedVersion, 'published versions only grow');
+    this.#publishedVersion = version;
+    this.#unpublished = [];
+  }
+
+  /** Takes out every entry added since the last `publish` (a group that did not commit). */
+  discardUnpublished(): void {
+    for (const record of this.#unpublished) {
+      while (record.versions.length > 0 && record.versions.at(-1)! > this.#publishedVersion) {
+        record.versions.pop();
+        const value = record.values.pop()!;
+        this.#sizeBytes -= (value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
+        this.#entryCount--;
+      }
+    }
+    // A key left without versions stays, invisible at every version: removing it is not worth a splice.
+    this.#unpublished = [];
+  }
+
+  /** Every key's newest entry, in key order (keys left without entries are passed over). */
+  *newestEntries(): Generator<BufferedEntry> {
+    for (const chunk of this.#chunks) {
+      for (const record of chunk) {
+        const entry = entryAt(record, Number.MAX_SAFE_INTEGER);
+        if (entry !== undefined) yield entry;
+      }
+    }
+  }
+
+  /** A cursor over the entries in `scan`'s range as of `version`, in its direction. */
+  cursor(scan: ResolvedMetastoreScan, version: number): WriteBufferCursor {
+    return new WriteBufferCursor(this, scan, version);
+  }
+
+  /**
+   * The position of the first key at or after `key` (`after`: strictly after), as chunk and index;
+   * chunk === chunk count when there is none.
+   */
+  seek(key: Uint8Array | undefined, after: boolean): { chunk: number; index: number } {
+    if (key === undefined) return { chunk: 0, index: 0 };
+    const chunks = this.#chunks;
+    let low = 0;
+    let high = chunks.length;
+    // The first chunk whose last key is at or after (after: strictly after) `key`.
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const comparison = compareBytes(chunks[middle]!.at(-1)!.key, key);
+      if (comparison < 0 || (after && comparison === 0)) low = middle + 1;
+      else high = middle;
+    }
+    if (low === chunks.length) return { chunk: low, index: 0 };
+    return { chunk: low, index: keyIndex(chunks[low]!, key, after) };
+  }
+
+  /** The position past the last key. */
+  end(): { chunk: number; index: number } {
+    return { chunk: this.#chunks.length, index: 0 };
+  }
+
+  /** The record at a position, undefined past the end. @internal */
+  recordAt(chunk: number, index: number): BufferedKey | undefined {
+    return this.#chunks[chunk]?.[index];
+  }
+
+  /** The position before `position` (chunk -1 before the first key). @internal */
+  previous(position: { chunk: number; index: number }): { chunk: number; index: number } {
+    if (position.index > 0) return { chunk: position.chunk, index: position.index - 1 };
+    const chunk = position.chunk - 1;
+    return { chunk, index: chunk < 0 ? 0 : this.#chunks[chunk]!.length - 1 };
+  }
+
+  /** The position after `position`. @internal */
+  next(position: { chunk: number; index: number }): { chunk: number; index: number } {
+    if (position.index + 1 < this.#chunks[position.chunk]!.length) return { chunk: position.chunk, index: position.index + 1 };
+    return { chunk: position.chunk + 1, index: 0 };
+  }
+
+  #find(key: Uint8Array): BufferedKey | undefined {
+    const { chunk, index } = this.seek(key, false);
+    const record = this.#chunks[chunk]?.[index];
+    return record !== undefined && compareBytes(record.key, key) === 0 ? record : undefined;
+  }
+
+  #insert(record: BufferedKey): void {
+    this.#layoutChanges++;
+    const chunks = this.#chunks;
+    if (chunks.length === 0) {
+      chunks.push([record]);
+      return;
+    }
+    let { chunk, index } = this.seek(record.key, false);
+    // Past every key: append to the last chunk.
+    if (chunk === chunks.length) {
+      chunk = chunks.length - 1;
+      index = chunks[chunk]!.length;
+    }
+    const target = chunks[chunk]!;
+    target.splice(index, 0, record);
+    if (target.length > WRITE_BUFFER_CHUNK_KEYS_MAX) chunks.splice(chunk + 1, 0, target.splice(target.length >>> 1));
+  }
+}
+
+/**
+ * Walks a buffer's entries in a scan's range at one version. The buffer may change between calls
+ * (commits add keys while a reader awaits the tree): the cursor then finds its place again after
+ * the last key it returned, and entries newer than its version stay invisible.
+ */
+export class WriteBufferCursor {
+  readonly #buffer: WriteBuffer;
+  readonly #scan: ResolvedMetastoreScan;
+  readonly #version: number;
+  #position: { chunk: number; index: number };
+  #layoutChanges: number;
+  #lastKey: Uint8Array | undefined;
+  #done = false;
+
+  constructor(buffer: WriteBuffer, scan: ResolvedMetastoreScan, version: number) {
+    this.#buffer = buffer;
+    this.#scan = scan;
+    this.#version = version;
+    this.#layoutChanges = buffer.layoutChanges;
+    this.#position = this.#startPosition();
+  }
+
+  /** The next entry in the range at the cursor's version (deletes included), or undefined at the end. */
+  next(): BufferedEntry | undefined {
+    if (this.#done) return undefined;
+    if (this.#layoutChanges !== this.#buffer.layoutChanges) {
+      this.#layoutChanges = this.#buffer.layoutChanges;
+      this.#position = this.#resumePosition();
+    }
+    for (;;) {
+      const record = this.#position.chunk < 0 ? undefined : this.#buffer.recordAt(this.#position.chunk, this.#position.index);
+      if (record === undefined || !this.#inRange(record.key)) {
+        this.#done = true;
+        return undefined;
+      }
+      this.#position = this.#scan.reverse ? this.#buffer.previous(this.#position) : this.#buffer.next(this.#position);
+      this.#lastKey = record.key;
+      const entry = entryAt(record, this.#version);
+      if (entry !== undefined) return entry;
+    }
+  }
+
+  #startPosition(): { chunk: number; index: number } {
+    if (!this.#scan.reverse) return this.#buffer.seek(this.#scan.start, false);
+    // Reverse: the last key below the end.
+    return this.#buffer.previous(this.#endPosition(this.#scan.end));
+  }
+
+  #resumePosition(): { chunk: number; index: number } {
+    if (this.#lastKey === undefined) return this.#startPosition();
+    if (!this.#scan.reverse) return this.#buffer.seek(this.#lastKey, true);
+    return this.#buffer.previous(this.#endPosition(this.#lastKey));
+  }
+
+  /** The position of the first key at or after `end`, or past the last key when there is no end. */
+  #endPosition(end: Uint8Array | undefined): { chunk: number; index: number } {
+    return end === undefined ? this.#buffer.end() : this.#buffer.seek(end, false);
+  }
+
+  #inRange(key: Uint8Array): boolean {
+    if (this.#scan.reverse) return this.#scan.start === undefined || compareBytes(key, this.#scan.start) >= 0;
+    return this.#scan.end === undefined || compareBytes(key, this.#scan.end) < 0;
+  }
+}
+
+/**
+ * Applies every key's newest entry in `buffer` to a tree transaction, in key order, a window of
+ * keys at a time whose leaves `prefetch` reads ahead. The buffer must not change meanwhile (the
+ * commit loop merges it, and nothing else writes it).
+ */
+export async function mergeWriteBuffer(
+  buffer: WriteBuffer,
+  transaction: { put(key: Uint8Array, value: Uint8Array, version: number): Promise<void>; delete(key: Uint8Array): Promise<void> },
+  options: { prefetch: (keys: readonly Uint8Array[]) => Promise<void>; windowKeys: number },
+): Promise<void> {
+  assert(options.windowKeys >= 1, 'a merge window holds at least one key');
+  const layoutChanges = buffer.layoutChanges;
+  let window: BufferedEntry[] = [];
+  const applyWindow = async (): Promise<void> => {
+    await options.prefetch(window.map((entry) => entry.key));
+    for (const entry of window) {
+      if (entry.value === null) await transaction.delete(entry.key);
+      else await transaction.put(entry.key, entry.value, entry.version);
+    }
+    window = [];
+  };
+  for (const entry of buffer.newestEntries()) {
+    window.push(entry);
+    if (window.length >= options.windowKeys) await applyWindow();
+  }
+  await applyWindow();
+  assert(buffer.layoutChanges === layoutChanges, 'the write buffer did not change while it was merged');
+}
+
+/** The newest entry of `record` at or below `version`. */
+function entryAt(record: BufferedKey, version: number): BufferedEntry | undefined {
+  const versions = record.versions;
+  let index = versions.length - 1;
+  if (index < 0) return undefined;
+  if (versions[index]! > version) {
+    // Older versions are rare (a reader pinned before the key changed): a binary search.
+    let low = 0;
+    let high = versions.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (versions[middle]! <= version) low = middle + 1;
+      else high = middle;
+    }
+    index = low - 1;
+    if (index < 0) return undefined;
+  }
+  return { key: record.key, version: versions[index]!, value: record.values[index]! };
+}
+
+/** The index of the first key in `chunk` at or after `key` (`after`: strictly after). */
+function keyIndex(chunk: readonly BufferedKey[], key: Uint8Array, after: boolean): number {
+  let low = 0;
+  let high = chunk.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const comparison = compareBytes(chunk[middle]!.key, key);
+    if (comparison < 0 || (after && comparison === 0)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
