@@ -42,8 +42,12 @@ export function serveCommand(context: CliContext): Command {
       });
       printStarted(context, server, options.json === true);
       const signal = await stopSignal();
-      if (options.json !== true) context.streams.stdout.write(`${signal}: stopping (requests in flight may take up to ${options.drainTimeoutMs} ms)\n`);
-      await server.close();
+      // Closing stops accepting at once; the line after it tells a watcher that new connections fail now.
+      const stopped = server.close();
+      if (options.json !== true) {
+        context.streams.stdout.write(`${signal}: stopping; requests in flight have up to ${options.drainTimeoutMs} ms (a second signal stops at once)\n`);
+      }
+      await stopped;
       if (options.json !== true) context.streams.stdout.write('stopped\n');
     });
 }
