@@ -15,7 +15,8 @@ import { WRITE_BUFFER_CHUNK_KEYS_MAX, WRITE_BUFFER_ENTRY_OVERHEAD_BYTES } from '
  * copy-on-write B+tree).
  *
  * Versions: a reader reads the buffer at the version of the state it pinned and sees, per key, the
- * newest entry at or below it, so entries added by later commits are invisible to it. Entries of a
+ * newest entry at or below it, so entries added by later commits are invisible to it. Older
+ * entries stay until the checkpoint, bounded with the rest by the buffer's size limit. Entries of a
  * commit group are added before the group is published (earlier batches' writes are what later
  * batches' preconditions check), at versions above every published one; `discardUnpublished`
  * takes them out again when the group fails, and `publish` makes them final.
@@ -25,27 +26,30 @@ import { WRITE_BUFFER_CHUNK_KEYS_MAX, WRITE_BUFFER_ENTRY_OVERHEAD_BYTES } from '
  * read, never changes again.
  *
  * Layout: sorted chunks of at most WRITE_BUFFER_CHUNK_KEYS_MAX keys, so an insert moves at most a
- * chunk's worth of references and a lookup is two binary searches.
+ * chunk's worth of references and a lookup is two binary searches. Each key's entries are a chain,
+ * newest first.
  */
-
-/** One key and its versions since the last checkpoint, oldest first; a null value is a delete. */
-interface BufferedKey {
-  readonly key: Uint8Array;
-  readonly versions: number[];
-  readonly values: (Uint8Array | null)[];
-}
 
 /** A key's entry as of some version: `value` null when the key was deleted then. */
 export interface BufferedEntry {
-  key: Uint8Array;
-  version: number;
-  value: Uint8Array | null;
+  readonly key: Uint8Array;
+  readonly version: number;
+  readonly value: Uint8Array | null;
+}
+
+/**
+ * One entry of a key, linked to the key's older entries since the last checkpoint. The chunks
+ * hold each key's newest entry: a new version replaces it there and links to it, one object per
+ * entry and no change to the chunk layout.
+ */
+interface BufferedKey extends BufferedEntry {
+  readonly older: BufferedKey | undefined;
 }
 
 export class WriteBuffer {
   readonly #chunks: BufferedKey[][] = [];
   /** Keys that got entries since the last `publish`, for `discardUnpublished`. */
-  #unpublished: BufferedKey[] = [];
+  #unpublished: Uint8Array[] = [];
   #publishedVersion: number;
   #sizeBytes = 0;
   #entryCount = 0;
@@ -73,9 +77,10 @@ export class WriteBuffer {
 
   /** The newest entry of `key` at or below `version`; undefined when the buffer has none. */
   lookup(key: Uint8Array, version: number): BufferedEntry | undefined {
-    const found = this.#find(key);
-    if (found === undefined) return undefined;
-    return entryAt(found, version);
+    const { chunk, index } = this.seek(key, false);
+    const record = this.#chunks[chunk]?.[index];
+    if (record === undefined || compareBytes(record.key, key) !== 0) return undefined;
+    return entryAt(record, version);
   }
 
   /**
@@ -84,16 +89,16 @@ export class WriteBuffer {
    */
   add(key: Uint8Array, version: number, value: Uint8Array | null): void {
     assert(version > this.#publishedVersion, 'a buffer entry is newer than every published version');
-    let record = this.#find(key);
-    if (record === undefined) {
-      record = { key, versions: [], values: [] };
-      this.#insert(record);
+    const { chunk, index } = this.seek(key, false);
+    const existing = this.#chunks[chunk]?.[index];
+    if (existing !== undefined && compareBytes(existing.key, key) === 0) {
+      assert(existing.version <= version, 'versions of a key are added in order');
+      this.#chunks[chunk]![index] = { key: existing.key, version, value, older: existing };
+    } else {
+      this.#insert({ key, version, value, older: undefined }, chunk, index);
       this.#sizeBytes += key.length;
     }
-    assert(record.versions.length === 0 || record.versions.at(-1)! <= version, 'versions of a key are added in order');
-    record.versions.push(version);
-    record.values.push(value);
-    this.#unpublished.push(record);
+    this.#unpublished.push(key);
     this.#sizeBytes += (value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
     this.#entryCount++;
   }
@@ -123,26 +128,28 @@ export class WriteBuffer {
 
   /** Takes out every entry added since the last `publish` (a group that did not commit). */
   discardUnpublished(): void {
-    for (const record of this.#unpublished) {
-      while (record.versions.length > 0 && record.versions.at(-1)! > this.#publishedVersion) {
-        record.versions.pop();
-        const value = record.values.pop()!;
-        this.#sizeBytes -= (value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
+    for (const key of this.#unpublished) {
+      const { chunk, index } = this.seek(key, false);
+      let record = this.#chunks[chunk]?.[index];
+      if (record === undefined || compareBytes(record.key, key) !== 0) continue;
+      while (record !== undefined && record.version > this.#publishedVersion) {
+        this.#sizeBytes -= (record.value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
         this.#entryCount--;
+        record = record.older;
       }
+      if (record !== undefined) {
+        this.#chunks[chunk]![index] = record;
+        continue;
+      }
+      this.#sizeBytes -= key.length;
+      this.#remove(chunk, index);
     }
-    // A key left without versions stays, invisible at every version: removing it is not worth a splice.
     this.#unpublished = [];
   }
 
-  /** Every key's newest entry, in key order (keys left without entries are passed over). */
+  /** Every key's newest entry, in key order. */
   *newestEntries(): Generator<BufferedEntry> {
-    for (const chunk of this.#chunks) {
-      for (const record of chunk) {
-        const entry = entryAt(record, Number.MAX_SAFE_INTEGER);
-        if (entry !== undefined) yield entry;
-      }
-    }
+    for (const chunk of this.#chunks) yield* chunk;
   }
 
   /** A cursor over the entries in `scan`'s range as of `version`, in its direction. */
@@ -193,20 +200,14 @@ export class WriteBuffer {
     return { chunk: position.chunk + 1, index: 0 };
   }
 
-  #find(key: Uint8Array): BufferedKey | undefined {
-    const { chunk, index } = this.seek(key, false);
-    const record = this.#chunks[chunk]?.[index];
-    return record !== undefined && compareBytes(record.key, key) === 0 ? record : undefined;
-  }
-
-  #insert(record: BufferedKey): void {
+  /** Inserts a new key's record at its place (as `seek` found it). */
+  #insert(record: BufferedKey, chunk: number, index: number): void {
     this.#layoutChanges++;
     const chunks = this.#chunks;
     if (chunks.length === 0) {
       chunks.push([record]);
       return;
     }
-    let { chunk, index } = this.seek(record.key, false);
     // Past every key: append to the last chunk.
     if (chunk === chunks.length) {
       chunk = chunks.length - 1;
@@ -215,6 +216,13 @@ export class WriteBuffer {
     const target = chunks[chunk]!;
     target.splice(index, 0, record);
     if (target.length > WRITE_BUFFER_CHUNK_KEYS_MAX) chunks.splice(chunk + 1, 0, target.splice(target.length >>> 1));
+  }
+
+  #remove(chunk: number, index: number): void {
+    this.#layoutChanges++;
+    const target = this.#chunks[chunk]!;
+    target.splice(index, 1);
+    if (target.length === 0) this.#chunks.splice(chunk, 1);
   }
 }
 
@@ -312,24 +320,12 @@ export async function mergeWriteBuffer(
   assert(buffer.layoutChanges === layoutChanges, 'the write buffer did not change while it was merged');
 }
 
-/** The newest entry of `record` at or below `version`. */
+/** The newest entry of a key at or below `version`, from its newest entry `record`. */
 function entryAt(record: BufferedKey, version: number): BufferedEntry | undefined {
-  const versions = record.versions;
-  let index = versions.length - 1;
-  if (index < 0) return undefined;
-  if (versions[index]! > version) {
-    // Older versions are rare (a reader pinned before the key changed): a binary search.
-    let low = 0;
-    let high = versions.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (versions[middle]! <= version) low = middle + 1;
-      else high = middle;
-    }
-    index = low - 1;
-    if (index < 0) return undefined;
-  }
-  return { key: record.key, version: versions[index]!, value: record.values[index]! };
+  let entry: BufferedKey | undefined = record;
+  // Older entries are rare to need (a reader pinned before the key changed) and short to walk.
+  while (entry !== undefined && entry.version > version) entry = entry.older;
+  return entry;
 }
 
 /** The index of the first key in `chunk` at or after `key` (`after`: strictly after). */
