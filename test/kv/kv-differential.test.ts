@@ -179,11 +179,17 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
 );
 
+/**
+ * With a commit log, a write buffer this small is merged into the tree every few commits, so
+ * sequences read across merges, from the buffer, the tree, and both at once.
+ */
+const WRITE_BUFFER_BYTES = 2_000;
+
 describe('KvStore against MemoryMetastore', () => {
-  it('answers random command sequences exactly like the reference', async () => {
+  for (const withLog of [false, true]) it(`answers random command sequences exactly like the reference${withLog ? ', with a commit log and write buffer' : ''}`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(commandArbitrary, { maxLength: COMMANDS_MAX }), async (commands) => {
-        const run = await DifferentialRun.start();
+        const run = await DifferentialRun.start(withLog);
         try {
           for (const command of commands) await run.execute(command);
           await run.finish();
@@ -225,6 +231,8 @@ const BAD_INPUTS: ((store: Metastore) => Promise<unknown>)[] = [
 
 class DifferentialRun {
   #file: MemoryStorageFile;
+  /** The commit log, when the run has one. */
+  #log: MemoryStorageFile | undefined;
   #engine: KvStore;
   readonly #reference = new MemoryMetastore();
   /** Engine version → reference version, for every commit, so entries compare across stores. */
@@ -232,14 +240,16 @@ class DifferentialRun {
   #lastEngineVersion = 0;
   readonly #snapshots: HeldSnapshot[] = [];
 
-  private constructor(file: MemoryStorageFile, engine: KvStore) {
+  private constructor(file: MemoryStorageFile, log: MemoryStorageFile | undefined, engine: KvStore) {
     this.#file = file;
+    this.#log = log;
     this.#engine = engine;
   }
 
-  static async start(): Promise<DifferentialRun> {
+  static async start(withLog: boolean): Promise<DifferentialRun> {
     const file = new MemoryStorageFile();
-    return new DifferentialRun(file, await openKvStore(file, { cachePages: CACHE_PAGES }));
+    const log = withLog ? new MemoryStorageFile() : undefined;
+    return new DifferentialRun(file, log, await openKvStore(file, { cachePages: CACHE_PAGES, log, writeBufferBytes: WRITE_BUFFER_BYTES }));
   }
 
   async execute(command: Command): Promise<void> {
@@ -430,7 +440,8 @@ class DifferentialRun {
     for (const held of this.#snapshots.splice(0)) held.snapshot.release();
     await this.#engine.close();
     this.#file = new MemoryStorageFile(this.#file.image());
-    this.#engine = await openKvStore(this.#file, { cachePages: CACHE_PAGES });
+    this.#log = this.#log === undefined ? undefined : new MemoryStorageFile(this.#log.image());
+    this.#engine = await openKvStore(this.#file, { cachePages: CACHE_PAGES, log: this.#log, writeBufferBytes: WRITE_BUFFER_BYTES });
   }
 
   #engineVersionOf(referenceVersion: number): number {
