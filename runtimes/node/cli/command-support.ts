@@ -80,6 +80,7 @@ export function targetCommand(context: CliContext, name: string): Command {
 export function configureCommand(context: CliContext, command: Command): Command {
   return command
     .exitOverride()
+    .showHelpAfterError(context.jsonRequested ? false : '(add --help for usage)')
     .configureOutput({
       writeOut: (text) => context.streams.stdout.write(text),
       writeErr: (text) => context.streams.stderr.write(text),

@@ -11,7 +11,6 @@ import { zoneCommand } from './zone-command.ts';
 export function nexusProgram(context: CliContext): Command {
   const program = configureCommand(context, new Command('nexus'))
     .description('nexusfs: a filesystem kernel for AI agents')
-    .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', PROGRAM_HELP_AFTER);
   for (const command of fileCommands(context)) program.addCommand(command);
   program.addCommand(serveCommand(context));
