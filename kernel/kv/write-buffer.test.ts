@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { compareBytes } from '../contracts/bytes.ts';
+import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
+import { WRITE_BUFFER_CHUNK_KEYS_MAX } from './constants.ts';
+import { SeededRandom, numberedKey } from './test-workload.ts';
+import { type BufferedEntry, WriteBuffer } from './write-buffer.ts';
+
+const value = (byte: number): Uint8Array => Uint8Array.of(byte);
+
+function describeEntries(entries: readonly (BufferedEntry | undefined)[]): string[] {
+  return entries.map((entry) => (entry === undefined ? '-' : `${entry.key.join('.')}@${entry.version}=${entry.value?.join('.') ?? 'deleted'}`));
+}
+
+function drain(buffer: WriteBuffer, scan: ResolvedMetastoreScan, version: number): BufferedEntry[] {
+  const cursor = buffer.cursor(scan, version);
+  const entries: BufferedEntry[] = [];
+  for (let entry = cursor.next(); entry !== undefined; entry = cursor.next()) entries.push(entry);
+  return entries;
+}
+
+const whole = (reverse = false): ResolvedMetastoreScan => ({ start: undefined, end: undefined, reverse, limit: 1_000_000 });
+
+describe('WriteBuffer', () => {
+  it('answers each version with the newest entry at or below it, deletes included', () => {
+    const buffer = new WriteBuffer(0);
+    const key = Uint8Array.of(5);
+    buffer.add(key, 1, value(1));
+    buffer.add(key, 3, null);
+    buffer.add(key, 5, value(5));
+    buffer.publish(5);
+    expect(describeEntries([0, 1, 2, 3, 4, 5, 9].map((version) => buffer.lookup(key, version)))).toEqual([
+      '-', '5@1=1', '5@1=1', '5@3=deleted', '5@3=deleted', '5@5=5', '5@5=5',
+    ]);
+    expect(buffer.lookup(Uint8Array.of(6), 9)).toBeUndefined();
+    expect(buffer.entryCount).toBe(3);
+  });
+
+  it('walks a range forward and backward like a sorted copy, across many chunks, at a version', () => {
+    const random = new SeededRandom(3);
+    const buffer = new WriteBuffer(0);
+    const newest = new Map<number, number>();
+    let version = 0;
+    // Keys in random order, some written twice: chunks split many times.
+    for (let step = 0; step < WRITE_BUFFER_CHUNK_KEYS_MAX * 8; step++) {
+      const key = random.below(WRITE_BUFFER_CHUNK_KEYS_MAX * 6);
+      version++;
+      buffer.add(numberedKey(key), version, random.below(5) === 0 ? null : value(version % 256));
+      newest.set(key, version);
+    }
+    buffer.publish(version);
+    const atVersion = Math.floor(version / 2);
+    const start = numberedKey(100);
+    const end = numberedKey(1_000);
+    const expected = [...buffer.newestEntries()]
+      .map((entry) => buffer.lookup(entry.key, atVersion))
+      .filter((entry): entry is BufferedEntry => entry !== undefined)
+      .filter((entry) => compareBytes(entry.key, start) >= 0 && compareBytes(entry.key, end) < 0);
+    const forward = drain(buffer, { start, end, reverse: false, limit: 10 }, atVersion);
+    const backward = drain(buffer, { start, end, reverse: true, limit: 10 }, atVersion);
+    expect(describeEntries(forward)).toEqual(describeEntries(expected));
+    expect(describeEntries(backward)).toEqual(describeEntries(expected).reverse());
+    expect(forward.length).toBeGreaterThan(WRITE_BUFFER_CHUNK_KEYS_MAX);
+    // The newest entries are every key once, in order.
+    const keys = [...buffer.newestEntries()].map((entry) => entry.key);
+    expect(keys.length).toBe(newest.size);
+    for (let index = 1; index < keys.length; index++) expect(compareBytes(keys[index - 1]!, keys[index]!)).toBeLessThan(0);
+  });
+
+  it('keeps a cursor in place while keys are added around it, and hides entries newer than its version', () => {
+    for (const reverse of [false, true]) {
+      const buffer = new WriteBuffer(0);
+      const even = Array.from({ length: WRITE_BUFFER_CHUNK_KEYS_MAX * 2 }, (_, index) => index * 2);
+      even.forEach((key, index) => buffer.add(numberedKey(key), index + 1, value(1)));
+      let version = even.length;
+      buffer.publish(version);
+      const cursor = buffer.cursor(whole(reverse), version);
+      const seen: BufferedEntry[] = [];
+      for (let entry = cursor.next(); entry !== undefined; entry = cursor.next()) {
+        seen.push(entry);
+        // New keys everywhere (splitting chunks under the cursor) and new versions of seen ones.
+        for (let step = 0; step < 3; step++) buffer.add(numberedKey(1 + 2 * ((seen.length * 7 + step * 131) % even.length)), ++version, value(2));
+        buffer.add(entry.key, ++version, null);
+        buffer.publish(version);
+      }
+      expect(describeEntries(seen)).toEqual(describeEntries(drain(buffer, whole(reverse), even.length)));
+      expect(seen.map((entry) => entry.key)).toEqual((reverse ? [...even].reverse() : even).map((key) => numberedKey(key)));
+    }
+  });
+
+  it('takes out the entries of a group that did not commit, new keys and new versions alike', () => {
+    const buffer = new WriteBuffer(10);
+    buffer.add(numberedKey(1), 11, value(1));
+    buffer.add(numberedKey(2), 11, value(2));
+    buffer.publish(11);
+    const published = { sizeBytes: buffer.sizeBytes, entryCount: buffer.entryCount, entries: describeEntries([...buffer.newestEntries()]) };
+    buffer.add(numberedKey(1), 12, null);
+    buffer.add(numberedKey(3), 12, value(3));
+    buffer.add(numberedKey(3), 13, value(4));
+    buffer.add(numberedKey(0), 13, value(5));
+    buffer.discardUnpublished();
+    expect({ sizeBytes: buffer.sizeBytes, entryCount: buffer.entryCount, entries: describeEntries([...buffer.newestEntries()]) }).toEqual(published);
+    expect(() => buffer.add(numberedKey(4), 11, value(6))).toThrow(/newer than every published version/);
+  });
+});
