@@ -95,7 +95,7 @@ export async function openSqliteFileRecordStore(options: SqliteFileRecordStoreOp
       vfs.close();
       lock.release();
     };
-    return new SqliteRecordStore(new WaSqliteDriver(library, database, releaseFiles));
+    return new SqliteRecordStore(new WaSqliteDriver(library, database, { afterClose: releaseFiles, fileFailures: vfs }));
   } catch (error) {
     lock.release();
     throw error;
@@ -185,13 +185,13 @@ async function openDatabase(options: { library: SqliteLibrary; vfs: NodeFileVfs;
 /** The error to throw for a failure to open or configure the database at `path`. */
 function describeOpenFailure(options: { error: unknown; vfs: NodeFileVfs; path: string }): unknown {
   const { error, vfs, path } = options;
-  if (error instanceof NexusError || !(error instanceof SQLite.SQLiteError)) return error;
   const subject = `the record store ${path}`;
-  // The primary result code is the low byte of an extended one.
-  const resultCode = (error.code as number) & 0xff;
-  if (resultCode === SQLite.SQLITE_NOTADB || resultCode === SQLite.SQLITE_CORRUPT) {
-    return new CorruptionError(`cannot open ${subject}: it is not a valid SQLite database (${error.message})`);
+  // A query's corruption arrives translated already (see translateSqliteError); open_v2's does not.
+  const primaryCode = error instanceof SQLite.SQLiteError ? (error.code as number) & 0xff : undefined;
+  if (error instanceof CorruptionError || primaryCode === SQLite.SQLITE_NOTADB || primaryCode === SQLite.SQLITE_CORRUPT) {
+    return new CorruptionError(`cannot open ${subject}: it is not a valid SQLite database (${(error as Error).message})`);
   }
+  if (error instanceof NexusError || !(error instanceof SQLite.SQLiteError)) return error;
   const failure = vfs.lastFailure;
   if (failure === undefined) return new Error(`cannot open ${subject}: ${error.message}`, { cause: error });
   const message = `cannot open ${subject}: cannot ${failure.operation} ${failure.path}: ${failure.message}`;

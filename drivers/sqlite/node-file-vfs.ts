@@ -17,6 +17,7 @@ import { dirname, resolve } from 'node:path';
 import { assert } from '../../kernel/assert.ts';
 import { errorCode } from '../node-fs/file-system-errors.ts';
 import { SQLITE_FILE_PATH_BYTES_MAX, SQLITE_VFS_OPEN_FILES_MAX } from './limits.ts';
+import type { FileFailureSource } from './wa-sqlite-connection.ts';
 
 /** The parts of the Emscripten module the VFS reads and writes through. */
 export interface VfsModule {
@@ -83,7 +84,7 @@ interface OpenFile {
  * SQLITE_IOERR_READ, SQLITE_FULL for a full disk, ...) and keeps the file system's error in
  * `lastFailure` for the message the store reports.
  */
-export class NodeFileVfs implements SQLiteVFS {
+export class NodeFileVfs implements SQLiteVFS, FileFailureSource {
   readonly name: string;
   readonly mxPathname = SQLITE_FILE_PATH_BYTES_MAX;
   readonly #module: VfsModule;
@@ -105,6 +106,12 @@ export class NodeFileVfs implements SQLiteVFS {
   /** The last failure of a file system call, or undefined. */
   get lastFailure(): VfsFailure | undefined {
     return this.#lastFailure;
+  }
+
+  takeLastFailure(): string | undefined {
+    const failure = this.#lastFailure;
+    this.#lastFailure = undefined;
+    return failure === undefined ? undefined : `cannot ${failure.operation} ${failure.path}: ${failure.message}`;
   }
 
   /** How many files SQLite holds open through this VFS. */

@@ -1,5 +1,5 @@
 import * as SQLite from '@journeyapps/wa-sqlite';
-import { AlreadyExistsError } from '../../kernel/errors.ts';
+import { AlreadyExistsError, CorruptionError } from '../../kernel/errors.ts';
 import { SQLITE_ERROR_SQL_EXCERPT_LENGTH_MAX } from './limits.ts';
 
 /**
@@ -13,14 +13,32 @@ const DUPLICATE_KEY_RESULT_CODES: ReadonlySet<number> = new Set([
   SQLite.SQLITE_CONSTRAINT_ROWID,
 ]);
 
+/** Primary result codes that mean the database file is damaged or is not a database. */
+const CORRUPTION_RESULT_CODES: ReadonlySet<number> = new Set([SQLite.SQLITE_CORRUPT, SQLite.SQLITE_NOTADB]);
+
+/**
+ * Primary result codes of a failed file operation, for which SQLite's own message ("disk I/O
+ * error") says nothing about the file or the cause: the VFS's account of it is added.
+ */
+const FILE_FAILURE_RESULT_CODES: ReadonlySet<number> = new Set([SQLite.SQLITE_IOERR, SQLite.SQLITE_FULL, SQLite.SQLITE_CANTOPEN]);
+
 /**
  * The error to throw for `error`, raised while running `sql`: a duplicate key becomes
- * AlreadyExistsError (EEXIST); every other error is returned unchanged, with its driver's message.
+ * AlreadyExistsError (EEXIST); a damaged database file CorruptionError (ECORRUPT); a failed file
+ * operation keeps its class and code, its message completed by `fileFailure` (what the VFS saw,
+ * when there is a VFS); every other error is returned unchanged, with its driver's message.
  */
-export function translateSqliteError(error: unknown, sql: string): unknown {
+export function translateSqliteError(error: unknown, sql: string, fileFailure?: string): unknown {
   if (!(error instanceof SQLite.SQLiteError)) return error;
-  if (!DUPLICATE_KEY_RESULT_CODES.has(error.code as number)) return error;
-  return new AlreadyExistsError(`cannot run ${quoteSql(sql)}: ${error.message}`);
+  const resultCode = error.code as number;
+  if (DUPLICATE_KEY_RESULT_CODES.has(resultCode)) return new AlreadyExistsError(`cannot run ${quoteSql(sql)}: ${error.message}`);
+  // The primary result code is the low byte of an extended one.
+  const primaryCode = resultCode & 0xff;
+  if (CORRUPTION_RESULT_CODES.has(primaryCode)) return new CorruptionError(`cannot run ${quoteSql(sql)}: ${error.message}`);
+  if (fileFailure !== undefined && FILE_FAILURE_RESULT_CODES.has(primaryCode)) {
+    return new SQLite.SQLiteError(`cannot run ${quoteSql(sql)}: ${error.message}: ${fileFailure}`, resultCode);
+  }
+  return error;
 }
 
 /** The start of `sql` on one line, quoted, for an error message. */

@@ -10,6 +10,15 @@ import { bindParameters, readRow } from './sqlite-values.ts';
 type Row = Record<string, unknown>;
 
 /**
+ * Where a failed file operation is described: the VFS of a file-backed database. SQLite only
+ * learns a result code from it; this says which file failed and why.
+ */
+export interface FileFailureSource {
+  /** The description of the last failure since the previous call, or undefined; clears it. */
+  takeLastFailure(): string | undefined;
+}
+
+/**
  * The one connection to a wa-sqlite database, as Kysely sees it. It runs each compiled query with
  * its parameters bound (never interpolated into the SQL). It does not serialize callers itself:
  * WaSqliteDriver hands it to one caller at a time.
@@ -20,13 +29,17 @@ type Row = Record<string, unknown>;
 export class WaSqliteConnection implements DatabaseConnection {
   readonly #library: SqliteLibrary;
   readonly #database: number;
+  readonly #fileFailures: FileFailureSource | undefined;
 
-  constructor(library: SqliteLibrary, database: number) {
+  constructor(library: SqliteLibrary, database: number, fileFailures?: FileFailureSource) {
     this.#library = library;
     this.#database = database;
+    this.#fileFailures = fileFailures;
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    // A failure left from an earlier query (one SQLite recovered from) is not this query's.
+    this.#fileFailures?.takeLastFailure();
     try {
       let result: QueryResult<Row> = { rows: [] };
       for await (const statement of this.#boundStatements(compiledQuery)) {
@@ -34,13 +47,14 @@ export class WaSqliteConnection implements DatabaseConnection {
       }
       return result as QueryResult<R>;
     } catch (error) {
-      throw translateSqliteError(error, compiledQuery.sql);
+      throw translateSqliteError(error, compiledQuery.sql, this.#fileFailures?.takeLastFailure());
     }
   }
 
   async *streamQuery<R>(compiledQuery: CompiledQuery, chunkSizeRows = SQLITE_STREAM_CHUNK_ROWS_DEFAULT): AsyncIterableIterator<QueryResult<R>> {
     assert(Number.isSafeInteger(chunkSizeRows) && chunkSizeRows > 0, 'chunkSizeRows must be a positive integer');
     const { api } = this.#library;
+    this.#fileFailures?.takeLastFailure();
     try {
       for await (const statement of this.#boundStatements(compiledQuery)) {
         const columnNames = api.column_names(statement);
@@ -55,7 +69,7 @@ export class WaSqliteConnection implements DatabaseConnection {
         if (rows.length > 0) yield { rows: rows as R[] };
       }
     } catch (error) {
-      throw translateSqliteError(error, compiledQuery.sql);
+      throw translateSqliteError(error, compiledQuery.sql, this.#fileFailures?.takeLastFailure());
     }
   }
 

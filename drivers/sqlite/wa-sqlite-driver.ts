@@ -4,7 +4,7 @@ import { ClosedError } from '../../kernel/errors.ts';
 import { ConnectionMutex } from './connection-mutex.ts';
 import { SQLITE_CONNECTION_WAITERS_MAX } from './limits.ts';
 import type { SqliteLibrary } from './sqlite-library.ts';
-import { WaSqliteConnection } from './wa-sqlite-connection.ts';
+import { type FileFailureSource, WaSqliteConnection } from './wa-sqlite-connection.ts';
 
 /**
  * Kysely's Driver over one open wa-sqlite database. SQLite has one connection per database
@@ -26,15 +26,20 @@ export class WaSqliteDriver implements Driver {
   #closing: Promise<void> | undefined;
 
   /**
-   * `database` is an open handle from `library`; the driver owns it from now on. `afterClose`
-   * runs once the database is closed (or failed to close), to release what the database used
-   * beside its handle: a file store's files and lock.
+   * `database` is an open handle from `library`; the driver owns it from now on. For a database
+   * on a file: `afterClose` runs once the database is closed (or failed to close), to release
+   * what it used beside its handle (the VFS's files, the lock), and `fileFailures` describes
+   * failed file operations in error messages.
    */
-  constructor(library: SqliteLibrary, database: number, afterClose: () => void = () => {}) {
+  constructor(
+    library: SqliteLibrary,
+    database: number,
+    options: { afterClose?: () => void; fileFailures?: FileFailureSource } = {},
+  ) {
     this.#library = library;
     this.#database = database;
-    this.#connection = new WaSqliteConnection(library, database);
-    this.#afterClose = afterClose;
+    this.#connection = new WaSqliteConnection(library, database, options.fileFailures);
+    this.#afterClose = options.afterClose ?? (() => {});
   }
 
   /** Nothing to do: the database is opened before the driver exists, so opening fails early. */
