@@ -55,8 +55,16 @@ async function serveHuman(dir: string, extra: string[] = []): Promise<{ server: 
 }
 
 async function stop(server: NexusProcess): Promise<number | string> {
-  server.child.kill('SIGTERM');
+  terminate(server);
   return await server.exited;
+}
+
+/**
+ * SIGTERM by pid, not through `child.kill`: under Deno, a child killed through `child.kill`
+ * reports that signal as its end even when it handled it and exited 0.
+ */
+function terminate(server: NexusProcess): void {
+  process.kill(server.pid, 'SIGTERM');
 }
 
 function authorization(key: string): Record<string, string> {
@@ -146,7 +154,7 @@ describe('nexus serve', () => {
     upload.send(chunk);
     await uploadStaged(dir);
 
-    server.child.kill('SIGTERM');
+    terminate(server);
     // With --json the server prints nothing on stopping: wait until it refuses new connections.
     await eventually('new connections to be refused', async () => {
       try {
@@ -176,7 +184,7 @@ describe('nexus serve', () => {
     const upload = streamingPut(`${started.url}/api/v1/files/stalled.txt`, adminKey);
     upload.send('the beginning of a body that never ends');
     await uploadStaged(dir);
-    server.child.kill('SIGTERM');
+    terminate(server);
     expect(await server.exited).toBe(0);
     await expect(upload.finish()).rejects.toThrow();
 

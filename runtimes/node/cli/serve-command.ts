@@ -35,13 +35,16 @@ export function serveCommand(context: CliContext): Command {
     .addHelpText('after', SERVE_HELP_AFTER)
     .action(async (options: ServeOptions) => {
       const config = resolveServeConfig({ flags: options, environment: process.env });
+      // Listen for the signals before starting: one sent as soon as the address is printed, or
+      // while the server starts, stops it cleanly rather than killing the process.
+      const signalReceived = stopSignal();
       const server = await startServer({
         ...config,
         drainTimeoutMs: options.drainTimeoutMs,
         onUnexpectedError: (error) => context.streams.stderr.write(`nexus: unexpected error in a request: ${describe(error)}\n`),
       });
       printStarted(context, server, options.json === true);
-      const signal = await stopSignal();
+      const signal = await signalReceived;
       // Closing stops accepting at once; the line after it tells a watcher that new connections fail now.
       const stopped = server.close();
       if (options.json !== true) {
