@@ -42,9 +42,26 @@ export function takeGroup(queue: QueuedWork[]): QueuedWork[] {
   return queue.splice(0, count);
 }
 
-export function copyOperation(operation: MetastoreOperation): MetastoreOperation {
-  if (operation.type === 'put') return { type: 'put', key: new Uint8Array(operation.key), value: new Uint8Array(operation.value) };
-  return { type: 'delete', key: new Uint8Array(operation.key) };
+/**
+ * Private copies of a batch's operations, every key and value a view of one new buffer: one
+ * allocation per batch instead of two per operation (the bulk of a large batch's garbage). The
+ * views live as long as the write buffer or a write transaction holds them; a leaf written to a
+ * page points at the page's bytes instead (node-codec.ts), so the copy is not kept by the cache.
+ */
+export function copyOperations(operations: readonly MetastoreOperation[]): MetastoreOperation[] {
+  let totalBytes = 0;
+  for (const operation of operations) totalBytes += operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
+  const copy = new Uint8Array(totalBytes);
+  let offset = 0;
+  const take = (bytes: Uint8Array): Uint8Array => {
+    const view = copy.subarray(offset, offset + bytes.length);
+    view.set(bytes);
+    offset += bytes.length;
+    return view;
+  };
+  return operations.map((operation) =>
+    operation.type === 'put' ? { type: 'put', key: take(operation.key), value: take(operation.value) } : { type: 'delete', key: take(operation.key) },
+  );
 }
 
 export function copyPrecondition(precondition: MetastorePrecondition): MetastorePrecondition {

@@ -16,7 +16,7 @@ import {
 } from '../contracts/metastore-validation.ts';
 import type { StorageFile } from '../contracts/storage-file.ts';
 import { BusyError, ClosedError, ConflictError, CorruptionError, InvalidArgumentError } from '../errors.ts';
-import { type QueuedBatch, type QueuedWork, copyOperation, copyPrecondition, takeGroup } from './commit-queue.ts';
+import { type QueuedBatch, type QueuedWork, copyOperations, copyPrecondition, takeGroup } from './commit-queue.ts';
 import { CommitLog, type LoggedBatch, encodeLogRecord, logRecordBytes, readCommitLog } from './commit-log.ts';
 import {
   CACHE_PAGES_DEFAULT,
@@ -45,7 +45,7 @@ import { PageStore } from './page-store.ts';
 import { prefetchLeaves } from './prefetch.ts';
 import { type LoadedFreelist, type RecoveredState, readCheckedFreelist, recoverState } from './recovery.ts';
 import { NEEDS_FILE, readVersion } from './tree-read.ts';
-import { coalesceWrites } from './write-coalescing.ts';
+import { writePages } from './write-coalescing.ts';
 import { type FreelistChain, type PageWrite, WriteTransaction } from './write-transaction.ts';
 import { applyBatches } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
@@ -381,7 +381,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   ): Promise<number> {
     this.#assertQueueRoom();
     // Copied now: the caller may reuse its buffers as soon as the call returns.
-    const copiedOperations = operations.map(copyOperation);
+    const copiedOperations = copyOperations(operations);
     const copiedPreconditions = preconditions.map(copyPrecondition);
     return new Promise<number>((resolve, reject) => {
       this.#queue.push({ kind: 'batch', operations: copiedOperations, preconditions: copiedPreconditions, durability, resolve, reject });
@@ -594,9 +594,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   /** Writes a commit's pages and its meta page into its slot (not synced). */
   async #writeTree(pageWrites: readonly PageWrite[], state: CommittedState): Promise<void> {
     const file = this.#pages.file;
-    const writes = coalesceWrites(pageWrites).map((write) => file.write(pageOffsetBytes(write.pageId), write.bytes));
-    writes.push(file.write(pageOffsetBytes(state.slot), encodeMeta(state.slot, state.meta)));
-    await Promise.all(writes);
+    await writePages(file, pageWrites);
+    await file.write(pageOffsetBytes(state.slot), encodeMeta(state.slot, state.meta));
   }
 
   /** Makes every published commit durable: syncs the log, or the tree without one, when needed. */

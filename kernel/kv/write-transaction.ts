@@ -97,7 +97,10 @@ export class WriteTransaction {
     return found ? node.versions[index]! : null;
   }
 
-  /** Takes ownership of `key` and `value`: the commit queue copied them from the caller's buffers. */
+  /**
+   * Takes ownership of `key` and `value`: the commit queue copied them from the caller's buffers.
+   * They must not change afterwards.
+   */
   async put(key: Uint8Array, value: Uint8Array, version: number): Promise<void> {
     const { path, leaf } = await this.#descendWritable(key);
     const { index, found } = searchLeaf(leaf.keys, key);
@@ -109,8 +112,11 @@ export class WriteTransaction {
       leaf.values[index] = stored;
       leaf.versions[index] = version;
     } else {
-      leaf.keys.splice(index, 0, key);
-      leaf.keyOverflows.splice(index, 0, keyIsInline(key) ? undefined : this.#newRun(key));
+      // A long key stays in the node as it is (encoding repoints only inline ones at the page):
+      // a copy of its own, so the node does not keep alive the buffer the key is a view of.
+      const ownKey = keyIsInline(key) ? key : key.slice();
+      leaf.keys.splice(index, 0, ownKey);
+      leaf.keyOverflows.splice(index, 0, keyIsInline(key) ? undefined : this.#newRun(ownKey));
       leaf.versions.splice(index, 0, version);
       leaf.values.splice(index, 0, stored);
       leaf.payloadBytes += leafEntryBytes(key, stored);
