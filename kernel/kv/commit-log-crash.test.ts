@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { COMMIT_LOG_GROWTH_BYTES } from './constants.ts';
 import type { KvStore } from './kv-store-types.ts';
+import { readCommitLog } from './commit-log.ts';
 import { openKvStore } from './kv-store.ts';
 import { checkStoreFile } from './store-check.ts';
 import { CountingStorageFile, type StorageEvent, crashImage, lastDurableState, randomCrashFates } from './test-storage.ts';
@@ -144,6 +145,38 @@ describe('KV crash recovery with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS
       expect(replayed).toBeGreaterThan(0);
     });
   }
+
+  it('ends replay at a torn record inside the preallocated log, though whole records of an earlier round lie behind it', async () => {
+    const tree = new CountingStorageFile();
+    const log = new CountingStorageFile();
+    // Three commits of this size fill the write buffer: the third one checkpoints.
+    const store = await openKvStore(tree, { log, writeBufferBytes: 1_000 });
+    const value = (index: number) => new Uint8Array(300).fill(index);
+    for (let index = 1; index <= 2; index++) await store.put(numberedKey(index), value(index));
+    const roundOneLog = log.image();
+    await store.put(numberedKey(3), value(3));
+    expect(tree.syncCount).toBeGreaterThan(0);
+    // The new round writes from offset 0 over the old one: records 4 and 5 cover records 1 and 2
+    // (same sizes), and record 3 of the earlier round is still whole behind them.
+    for (let index = 4; index <= 5; index++) await store.put(numberedKey(index), value(index));
+    expect((await readCommitLog(new CountingStorageFile(roundOneLog), 0)).batches.length).toBe(2);
+    const logImage = log.image();
+    const treeImage = tree.image();
+    await store.close();
+    expect(logImage.length).toBeGreaterThanOrEqual(COMMIT_LOG_GROWTH_BYTES);
+    const recordLength = new DataView(logImage.buffer).getUint32(0, true);
+    const half = Math.floor(recordLength / 2);
+    // Crash while record 5 was written: only its first half reached the disk, record 2's old bytes after it.
+    const torn = logImage.slice();
+    torn.set(roundOneLog.subarray(recordLength + half, 2 * recordLength), recordLength + half);
+    expect((await readCommitLog(new CountingStorageFile(torn), 3)).batches.map((batch) => batch.version)).toEqual([4]);
+    const reopened = await openKvStore(new CountingStorageFile(treeImage), { log: new CountingStorageFile(torn) });
+    for (let index = 1; index <= 4; index++) expect(await reopened.get(numberedKey(index))).toMatchObject({ value: value(index), version: index });
+    expect(await reopened.get(numberedKey(5))).toBeUndefined();
+    // Usable: the next commit numbers itself after the replayed ones.
+    expect(await reopened.put(numberedKey(6), value(6))).toBeGreaterThan(4);
+    await reopened.close();
+  });
 
   it('refuses to replay a log record whose checksum holds but whose contents do not parse', async () => {
     const tree = new CountingStorageFile();
