@@ -5,9 +5,10 @@
  * The workloads are the redb benchmark's (random 24-byte keys, 150-byte values), scaled by --keys:
  * a bulk load of N keys in one transaction, 1,000 individual durable commits, 100 transactions of
  * 1,000 inserts, N random point reads, N/10 range reads of 10 entries, removal of half the keys in
- * one transaction; then 1,000 durable commits from 64 concurrent committers (group commit), and
- * the time to open a store of the resulting size. Every write is durable on every engine: each
- * engine runs in its fsync-on-commit mode (nexusfs `durability: 'durable'`, lmdb without
+ * one transaction; then 1,000 durable commits from 64 concurrent committers (group commit), the
+ * time to close the store (nexusfs merges its write buffer into the tree there: work the commits
+ * before deferred) and the time to open a store of the resulting size. Every write is durable on
+ * every engine: each engine runs in its fsync-on-commit mode (nexusfs `durability: 'durable'`, lmdb without
  * overlappingSync or noSync, classic-level `sync: true`). One 4 KiB write + fdatasync on the same
  * disk is measured as the floor a durable commit cannot beat.
  *
@@ -16,10 +17,11 @@
  *
  * It prints one table: time per workload for each engine, nexusfs's ratio to each (below 1 is
  * faster), and each engine's file size after the workload. Data lives in a temporary directory,
- * removed at the end. Benchmarks are not tests: nothing here asserts on time.
+ * removed at the end. The load average before and after is printed with it: other processes on the
+ * machine change every time here. Benchmarks are not tests: nothing here asserts on time.
  */
 import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClassicLevel } from 'classic-level';
@@ -354,7 +356,9 @@ async function runEngine({ makeEngine, data, workloads: selected, root }: Engine
     const milliseconds = await measure(() => workload.run(engine, data));
     results.push({ milliseconds, sizeBytes: await directorySizeBytes(directory) });
   }
-  await engine.close();
+  // Timed: nexusfs merges its write buffer into the tree here, work the rows above deferred.
+  const closeMilliseconds = await measure(() => engine.close());
+  results.push({ milliseconds: closeMilliseconds, sizeBytes: await directorySizeBytes(directory) });
   const openMilliseconds = await measure(async () => {
     await engine.open();
     await engine.get(data.pairs.at(-1)![0]);
@@ -391,6 +395,10 @@ function formatMilliseconds(milliseconds: number): string {
   return milliseconds >= 100 ? `${count(Math.round(milliseconds))} ms` : `${milliseconds.toFixed(1)} ms`;
 }
 
+function formatLoad(): string {
+  return loadavg().map((load) => load.toFixed(2)).join(', ');
+}
+
 function formatSize(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
 }
@@ -422,7 +430,8 @@ async function main(): Promise<void> {
     const all = workloads(keys);
     const selected = openOnly ? all.slice(0, 1) : all;
     const openTitle = openOnly ? `open a store of ${count(keys)} keys, read one key` : 'open the resulting store, read one key';
-    const titles = [...selected.map((workload) => workload.title), openTitle];
+    const closeTitle = 'close (nexusfs: merge the write buffer into the tree)';
+    const titles = [...selected.map((workload) => workload.title), closeTitle, openTitle];
     const engines = [
       (directory: string) => new NexusEngine(directory),
       (directory: string) => new LmdbEngine(directory),
@@ -430,6 +439,7 @@ async function main(): Promise<void> {
     ];
     // The floor is measured before and after the engines, and the faster kept: the disk's own cost
     // without whatever else the machine was doing during one of the two.
+    const loadBefore = formatLoad();
     const floorBeforeMilliseconds = await measureSyncFloor(root);
     const results: Measurement[][] = [];
     for (const makeEngine of engines) results.push(await runEngine({ makeEngine, data, workloads: selected, root }));
@@ -446,6 +456,7 @@ async function main(): Promise<void> {
     ]);
     rows.push([`floor: ${count(FLOOR_SYNCS)} x (${FLOOR_WRITE_BYTES / 1024} KiB write + fdatasync)`, formatMilliseconds(floorMilliseconds), '', '', '', '', '']);
     console.log(`nexusfs KV benchmark: ${count(keys)} keys of ${KEY_BYTES} bytes, values of ${VALUE_BYTES} bytes; every commit durable (fsync)`);
+    console.log(`load average (1, 5, 15 min): ${loadBefore} before, ${formatLoad()} after`);
     printTable(['workload', 'nexusfs', 'lmdb', 'classic-level', 'nexusfs/lmdb', 'nexusfs/classic-level', 'size after (nexusfs / lmdb / classic-level)'], rows);
     if (!openOnly) {
       const perCommit = (results: Measurement[]): number => results[1]!.milliseconds / INDIVIDUAL_COMMITS;
