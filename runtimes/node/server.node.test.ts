@@ -54,17 +54,17 @@ async function serveHuman(dir: string, extra: string[] = []): Promise<{ server: 
   return { server, url };
 }
 
-async function stop(server: NexusProcess): Promise<number | string> {
-  terminate(server);
+async function stop(server: NexusProcess, signal: 'SIGTERM' | 'SIGINT' = 'SIGTERM'): Promise<number | string> {
+  terminate(server, signal);
   return await server.exited;
 }
 
 /**
- * SIGTERM by pid, not through `child.kill`: under Deno, a child killed through `child.kill`
+ * Signals by pid, not through `child.kill`: under Deno, a child killed through `child.kill`
  * reports that signal as its end even when it handled it and exited 0.
  */
-function terminate(server: NexusProcess): void {
-  process.kill(server.pid, 'SIGTERM');
+function terminate(server: NexusProcess, signal: 'SIGTERM' | 'SIGINT' = 'SIGTERM'): void {
+  process.kill(server.pid, signal);
 }
 
 function authorization(key: string): Record<string, string> {
@@ -107,7 +107,7 @@ async function uploadStaged(dir: string): Promise<void> {
 }
 
 describe('nexus serve', () => {
-  it('serves files with the admin key it prints once, stops on SIGTERM, and keeps data and keys across a restart', async () => {
+  it('serves files with the admin key it prints once, stops on SIGTERM and SIGINT, and keeps data and keys across a restart', async () => {
     const dir = join(await temporaryDirectory(), 'data');
     const { server, started } = await serve(dir);
     expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -134,15 +134,17 @@ describe('nexus serve', () => {
 
     // Restarted in human mode: it says where it serves, and prints no key this time.
     const restarted = await serveHuman(dir);
-    expect(restarted.server.stdout()).not.toContain('admin key');
-    expect(restarted.server.stdout()).not.toContain(adminKey);
     const again = await fetch(`${restarted.url}/api/v1/files/notes/todo.md`, { headers: authorization(agentKey) });
     expect(again.status).toBe(200);
     expect(await again.text()).toBe('- [ ] ship\n');
     const keys = await fetch(`${restarted.url}/api/v1/keys`, { headers: authorization(adminKey) });
     expect(((await keys.json()) as { keys: { name: string }[] }).keys.map((key) => key.name)).toEqual(['admin', 'agent-1']);
-    expect(await stop(restarted.server)).toBe(0);
-    expect(restarted.server.stdout()).toMatch(/SIGTERM: stopping;.*\nstopped\n$/);
+    // Ctrl-C stops it as cleanly as SIGTERM.
+    expect(await stop(restarted.server, 'SIGINT')).toBe(0);
+    expect(restarted.server.stdout()).toMatch(/SIGINT: stopping;.*\nstopped\n$/);
+    expect(restarted.server.stdout()).not.toContain('admin key');
+    expect(restarted.server.stdout()).not.toContain(adminKey);
+    expect(existsSync(join(dir, 'lock'))).toBe(false);
   }, TEST_TIMEOUT_MS);
 
   it('finishes an upload in flight on SIGTERM, refuses new connections meanwhile, and has the file after a restart', async () => {
@@ -254,8 +256,8 @@ describe('nexus serve', () => {
         expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
       }
       // A port in use made no admin key that nobody would see: the next start prints one.
-      const { server, started } = await serve(join(root, 'a'));
-      expect(started.adminKey).toMatch(/^nxk_/);
+      const { server } = await serveHuman(join(root, 'a'));
+      await server.waitForOutput(/^admin key \(shown once, keep it secret; pass it as --token or NEXUS_TOKEN\): nxk_[\w-]{43}$/m);
       expect(await stop(server)).toBe(0);
     } finally {
       occupied.close();
