@@ -45,7 +45,7 @@ export interface DataDir {
   readonly records: RecordStore;
   readonly apiKeys: ApiKeys;
   /**
-   * Closes the file system, then the Metastore, then the RecordStore, then releases the lock (only
+   * Closes the file system, then the RecordStore, then the Metastore, then releases the lock (only
    * once everything is closed can another process safely open the dir). Calling it again returns
    * the same promise. Callers stop their own use first: a call still running is not waited for.
    */
