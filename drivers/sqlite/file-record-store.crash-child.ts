@@ -4,12 +4,12 @@
  *
  * 1. opens the store, creates `items` and commits that many rows, then prints `committed`;
  * 2. begins a transaction, with a page cache of a few pages, that rewrites every committed row
- *    with a longer label and inserts UNCOMMITTED_ROWS more: SQLite must spill changed pages into
- *    the database file (after syncing their old content to the journal) while the transaction is
- *    still open, overwriting committed pages. It prints `in-transaction` and waits, never committing.
+ *    with a longer label and inserts UNCOMMITTED_ROWS more: SQLite must spill changed pages,
+ *    new versions of committed ones among them, to the write-ahead log while the transaction is
+ *    still open. It prints `in-transaction` and waits, never committing.
  *
- * The test kills it with SIGKILL at that point: the file then holds uncommitted pages and a hot
- * journal, the state a crash mid-transaction leaves.
+ * The test kills it with SIGKILL at that point: the log then holds the committed transactions and
+ * the uncommitted pages after them, the state a crash mid-transaction leaves.
  */
 import process from 'node:process';
 import { sql } from 'kysely';

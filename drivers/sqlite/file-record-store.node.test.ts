@@ -75,13 +75,14 @@ describe('SQLite file store: persistence', () => {
     }
   });
 
-  it('writes a file that is a SQLite database in rollback-journal mode', async () => {
+  it('writes a file that is a SQLite database, in WAL mode with the log removed on close', async () => {
     const path = join(await freshDirectory(), 'records.sqlite');
     const store = await openSqliteFileRecordStore({ path });
     await createItems(store.db);
     const { rows } = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(store.db);
     await store.close();
-    expect(rows).toEqual([{ journal_mode: 'truncate' }]);
+    expect(rows).toEqual([{ journal_mode: 'wal' }]);
+    await expect(stat(`${path}-wal`)).rejects.toMatchObject({ code: 'ENOENT' });
     const header = (await readFile(path)).subarray(0, 16);
     expect(new TextDecoder().decode(header)).toBe('SQLite format 3\u0000');
   });
@@ -219,11 +220,10 @@ describe('SQLite file store: crashes and other processes', () => {
       } finally {
         await child.kill();
       }
-      // The state a crash mid-transaction leaves: committed pages overwritten by uncommitted ones
-      // in the file, their committed content in a hot journal (the 1,000 short committed rows fill
-      // about 5 pages; the open transaction wrote about 1 MB).
-      expect((await stat(`${path}-journal`)).size).toBeGreaterThan(4096);
-      expect((await stat(path)).size).toBeGreaterThan(256 * 1024);
+      // The state a crash mid-transaction leaves: a log that holds the committed transactions
+      // (not yet checkpointed into the database) and, after them, uncommitted pages (the 1,000
+      // short committed rows fill about 5 pages; the open transaction spilled about 1 MB).
+      expect((await stat(`${path}-wal`)).size).toBeGreaterThan(256 * 1024);
 
       const store = await openSqliteFileRecordStore({ path });
       try {

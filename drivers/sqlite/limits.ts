@@ -27,14 +27,21 @@ export const SQLITE_ERROR_SQL_EXCERPT_LENGTH_MAX = 120;
 
 /**
  * The longest absolute path, in UTF-8 bytes, of a database file or of a file SQLite makes next to
- * it (`-journal`, temporary files). It is the VFS's `mxPathname`: SQLite allocates buffers of this
+ * it (`-wal`, temporary files). It is the VFS's `mxPathname`: SQLite allocates buffers of this
  * size for file names, so it is kept well below Linux's PATH_MAX (4096) rather than at it.
  */
 export const SQLITE_FILE_PATH_BYTES_MAX = 1024;
 
 /**
+ * The size to which a file-backed database's write-ahead log is cut back after a checkpoint. The
+ * log grows to about 4 MiB between automatic checkpoints (SQLite's default, 1,000 pages), further
+ * only while one transaction writes more; this returns the disk space such a transaction took.
+ */
+export const SQLITE_WAL_BYTES_RETAINED_MAX = 8 * 1024 * 1024;
+
+/**
  * Files one file-backed database may hold open at once through the VFS: the database, its
- * journal, and the temporary files SQLite makes for large sorts, statement journals and temporary
+ * write-ahead log, and the temporary files SQLite makes for large sorts, statement journals and temporary
  * tables (a handful at most). A connection that asks for more gets SQLITE_CANTOPEN instead of
  * exhausting the process's file descriptors.
  */

@@ -37,7 +37,7 @@ export interface VfsFailure {
 
 /**
  * The sector size SQLite assumes: 4096, the unit in which disks and SSDs write today (and what
- * SQLite's own unix VFS reports). SQLite aligns its journal headers to it.
+ * SQLite's own unix VFS reports). SQLite aligns journal headers and log writes to it.
  */
 const SECTOR_SIZE_BYTES = 4096;
 
@@ -66,10 +66,13 @@ interface OpenFile {
  * the event loop while they run: page reads and writes land in the OS page cache in microseconds;
  * xSync waits for the device (a real fsync, which is what makes a commit durable).
  *
- * Durability follows SQLite's rules for a rollback journal: xSync is fsync (fdatasync when SQLite
- * asks for data only), and a file this VFS creates (a new database, a journal) has its directory
+ * Durability follows SQLite's rules: xSync is fsync (fdatasync when SQLite asks for data only),
+ * and a file this VFS creates (a new database, a write-ahead log, a journal) has its directory
  * synced at its first xSync, so the file's name survives a crash together with its bytes. xDelete
  * syncs the directory when SQLite asks.
+ *
+ * No shared-memory methods (xShmMap...): a write-ahead log works only in exclusive locking mode,
+ * where SQLite keeps its index in the connection's heap (see file-record-store.ts).
  *
  * Locking: xLock and xUnlock only record the level SQLite asked for. One process at a time is
  * guaranteed above this VFS, by the store's lock file (see ExclusiveLockFile), and each store has
@@ -358,8 +361,8 @@ export class NodeFileVfs implements SQLiteVFS, FileFailureSource {
   }
 
   /**
-   * No guarantees claimed (not even powersafe overwrite): SQLite then journals whole sectors,
-   * which costs nothing extra at its default page size, equal to the sector size.
+   * No guarantees claimed (not even powersafe overwrite): SQLite then pads log writes and journals
+   * whole sectors, which costs nothing extra at its default page size, equal to the sector size.
    */
   xDeviceCharacteristics(): number {
     return 0;
