@@ -17,7 +17,7 @@ import { ApiKeys } from '../../kernel/services/api-keys.ts';
  * - `metastore.kv` and `metastore.kv-log`: the Metastore, the KV engine on a file with its commit
  *   log (drivers/node-fs/file-kv-store.ts);
  * - `blobs/`: the ObjectStore mounted at `/`, one file per content id (LocalObjectStore);
- * - `records.sqlite` with `records.sqlite-journal` and `records.sqlite-lock`: the RecordStore,
+ * - `records.sqlite` with `records.sqlite-wal` (while open) and `records.sqlite-lock`: the RecordStore,
  *   SQLite through wa-sqlite (drivers/sqlite/file-record-store.ts), which holds the services'
  *   tables (API keys);
  * - `lock`: present while a process has the dir open, naming that process (ExclusiveLockFile): a
