@@ -111,14 +111,14 @@ export function createHttpApi(options: HttpApiOptions): OpenAPIHono<HttpApiEnvir
   registerKeyRoutes(registrar);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key (nexus keys create)' });
-  let document: unknown;
+  let openApiDocument: unknown;
   app.get(ROUTES.openapi, (context) => {
-    document ??= app.getOpenAPI31Document({
+    openApiDocument ??= app.getOpenAPI31Document({
       openapi: '3.1.0',
       info: { title: 'nexusfs HTTP API', version: '1', description: 'The nexusfs file API over HTTP. Errors are {"error": {"code", "message"}}.' },
       security: [{ bearer: [] }],
     });
-    return context.json(document as object);
+    return context.json(openApiDocument as object);
   });
   allowedMethods.push({ method: 'GET', pattern: patternOf(ROUTES.openapi) });
   return app;
