@@ -196,6 +196,23 @@ describe('nexus serve', () => {
     expect(await stop(restarted)).toBe(0);
   }, TEST_TIMEOUT_MS);
 
+  it('cuts watch streams on SIGTERM instead of waiting for them, and exits 0', async () => {
+    const dir = await temporaryDirectory();
+    // A drain timeout far beyond the test's: the server only exits if it does not wait for the watch.
+    const { server, started } = await serve(dir, ['--drain-timeout-ms', '3600000']);
+    const watch = await fetch(`${started.url}/api/v1/watch/notes`, { headers: authorization(started.adminKey!) });
+    expect(watch.status).toBe(200);
+    const reader = watch.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toMatch(/^: watching "\/notes"/);
+    expect(await stop(server)).toBe(0);
+    const end = await reader.read().then(
+      (result) => (result.done ? 'ended' : 'more data'),
+      () => 'cut',
+    );
+    expect(end).not.toBe('more data');
+  }, TEST_TIMEOUT_MS);
+
   it('starts again on a data dir whose server was killed with SIGKILL, with what it acknowledged', async () => {
     const dir = await temporaryDirectory();
     const { server, started } = await serve(dir);
