@@ -3,6 +3,9 @@ import type { ChangeEvent } from '../../../kernel/fs/types.ts';
 import { integerParser, onTarget, targetCommand, type CliContext } from './command-support.ts';
 import { formatTime } from './format.ts';
 
+/** Any interval keeps the process up; a long one costs nothing. */
+const KEEP_ALIVE_INTERVAL_MS = 60 * 60 * 1000;
+
 /** `nexus watch [PATH] [--since REVISION]`: one line per change until Ctrl-C (SIGINT) or SIGTERM. */
 export function watchCommand(context: CliContext): Command {
   return targetCommand(context, 'watch')
@@ -23,6 +26,8 @@ export function watchCommand(context: CliContext): Command {
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      // A local watch waits on a promise alone, which does not keep Node running: this timer does.
+      const keepAlive = setInterval(() => {}, KEEP_ALIVE_INTERVAL_MS);
       try {
         await onTarget(context, command, async (target, output) => {
           for await (const event of target.fs.watch(path, { since: options.since, signal: stop.signal })) {
@@ -32,6 +37,7 @@ export function watchCommand(context: CliContext): Command {
       } catch (error) {
         if (!stop.signal.aborted) throw error;
       } finally {
+        clearInterval(keepAlive);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
