@@ -6,7 +6,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryRecordStore } from '../../drivers/memory/index.ts';
 import { LocalObjectStore, openFileKvStore } from '../../drivers/node-fs/index.ts';
 import type { RecordStore } from '../../kernel/contracts/record-store.ts';
-import { AccessDeniedError, AlreadyExistsError, InvalidArgumentError, NotFoundError, UnauthenticatedError } from '../../kernel/errors.ts';
+import {
+  AccessDeniedError,
+  AlreadyExistsError,
+  CompactedError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnauthenticatedError,
+} from '../../kernel/errors.ts';
 import type { FileSystem } from '../../kernel/fs/types.ts';
 import { runNexusFSSuite } from '../../test/conformance/nexus-fs-suite.ts';
 import { createHttpApi } from './http-api.ts';
@@ -300,6 +307,40 @@ describe('HTTP API routes through a real server', () => {
     await expectError(await request('/api/v1/watch/w?since=-1'), 400, 'EINVAL', 'since');
   });
 
+  it('delivers an error after the stream started as an error event, which RemoteNexusFS throws as its class', async () => {
+    const { served } = await setUp();
+    // The kernel keeps CHANGE_LOG_RETAINED revisions, too many to compact in a test: a file system
+    // whose watch fails the way a compacted one does stands in for it.
+    const compacted = new Proxy(served.nexusFS as FileSystem, {
+      get: (target, property, receiver) =>
+        property === 'watch'
+          ? async function* () {
+              throw new CompactedError('cannot watch / since revision 1: the change log keeps revisions from 9');
+            }
+          : Reflect.get(target, property, receiver),
+    });
+    const app = createHttpApi({ fs: compacted, authenticate: served.apiKeys.authenticate, keys: served.apiKeys });
+    const server = await listen(app);
+    try {
+      const response = await fetch(`${server.url}/api/v1/watch/?since=1`, { headers: { authorization: `Bearer ${served.agentKey}` } });
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain('event: error\ndata: {"error":{"code":"ECOMPACTED","message":"cannot watch / since revision 1');
+      const remote = new RemoteNexusFS({ url: server.url, token: served.agentKey });
+      const watching = (async () => {
+        for await (const event of remote.watch('/', { since: 1 })) throw new Error(`unexpected event ${JSON.stringify(event)}`);
+      })();
+      await expect(watching).rejects.toThrow(CompactedError);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a watch of a reserved or bad path with its status before the stream starts', async () => {
+    const { request } = await setUp();
+    await expectError(await request('/api/v1/watch/__sys__'), 403, 'EACCES', '/__sys__');
+    await expectError(await request(`/api/v1/watch/${'n'.repeat(256)}`), 400, 'EINVAL', '255 bytes');
+  });
+
   it('refuses a watch beyond watchStreamsMax with 503 EBUSY, and frees the slot when the client leaves', async () => {
     const { request } = await setUp({ watchStreamsMax: 1 });
     const first = new AbortController();
@@ -339,6 +380,12 @@ describe('HTTP API authentication and keys through a real server', () => {
     await expectError(unauthenticated, 401, 'EAUTH', 'needs an API key');
     const remote = new RemoteNexusFS({ url: current!.server.url, token: revoked.key });
     await expect(remote.stat('/')).rejects.toThrow(UnauthenticatedError);
+    // Refused before its body is read, a streamed upload still ends in the server's answer.
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) => controller.enqueue(new Uint8Array(64 * 1024)),
+    });
+    await expect(remote.write('/refused', body)).rejects.toThrow(UnauthenticatedError);
+    expect(await served.nexusFS.exists('/refused')).toBe(false);
   });
 
   it('manages keys with an admin key, remotely as locally, and refuses an agent key with 403', async () => {

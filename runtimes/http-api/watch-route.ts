@@ -1,4 +1,5 @@
 import { BusyError } from '../../kernel/errors.ts';
+import { normalizeUserPath } from '../../kernel/fs/paths.ts';
 import type { ChangeEvent } from '../../kernel/fs/types.ts';
 import { errorAnswer, parseWith, type RouteRegistrar } from './http-api.ts';
 import { watchRoute } from './route-definitions.ts';
@@ -20,6 +21,9 @@ export function registerWatchRoute(registrar: RouteRegistrar): void {
   registrar.serve(watchRoute, async (context) => {
     const path = decodeUrlPath(new URL(context.req.url).pathname.slice(ROUTES.watch.length), limits.pathBytesMax);
     const query = parseWith(watchRoute.request.query, context.req.query(), 'query');
+    // The kernel checks the path at the first pull, after the 200 has gone out: check it now, so a
+    // bad or reserved path is a 400 or 403 rather than an error event.
+    normalizeUserPath(path, 'watch');
     if (openStreams >= limits.watchStreamsMax) {
       throw new HttpStatusError(503, new BusyError(`this server serves at most ${limits.watchStreamsMax} watch streams at once`));
     }
