@@ -1,13 +1,13 @@
 /**
  * `npm run bench:sqlite -- [--rows N]`: the file-backed SQLite RecordStore (wa-sqlite over the
- * node:fs VFS, journal TRUNCATE, synchronous FULL) beside the same store in memory, through
- * Kysely as services use it.
+ * node:fs VFS, write-ahead log in exclusive mode, synchronous FULL) beside the same store in
+ * memory, through Kysely as services use it.
  *
  * Workloads on a table of (integer id, text name, 150-byte blob): a bulk load of N rows in one
  * transaction, 1,000 single-row durable commits, 100 transactions of 1,000 inserts, N random point
- * reads by id, and opening the file of N rows, reading one row and closing it. One 4 KiB write plus fdatasync
- * on the same disk is measured as the floor a durable commit cannot beat (a commit here syncs the
- * journal and the database, twice that at least).
+ * reads by id, and opening the file of N rows, reading one row and closing it (closing
+ * checkpoints the log). One 4 KiB write plus fdatasync on the same disk is measured as the floor a
+ * durable commit cannot beat (a commit here appends to the log and syncs it once).
  *
  * It prints one table, time per operation. Data lives in a temporary directory, removed at the
  * end. Benchmarks are not tests: nothing here asserts on time.
