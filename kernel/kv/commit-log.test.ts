@@ -65,6 +65,18 @@ describe('KV store with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS }, () =>
     await reopened.close();
   });
 
+  it('keeps the version of a commit without operations across a checkpoint and a reopen', async () => {
+    const tree = new CountingStorageFile();
+    const log = new CountingStorageFile();
+    const store = await openKvStore(tree, { log });
+    const empty = await store.commit([], [], { durability: 'durable' });
+    await store.close();
+    const reopened = await openKvStore(new CountingStorageFile(tree.image()), { log: new CountingStorageFile(log.image()) });
+    expect((await reopened.stats()).lastVersion).toBe(empty);
+    expect(await reopened.put(numberedKey(1), new Uint8Array([1]))).toBeGreaterThan(empty);
+    await reopened.close();
+  });
+
   it('keeps what a snapshot sees while later commits free and reuse the pages it reads, across a checkpoint', async () => {
     const tree = new CountingStorageFile();
     const log = new CountingStorageFile();

@@ -271,7 +271,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   async #checkpoint(): Promise<void> {
     const log = this.#log;
     assert(log !== undefined, 'only a store with a commit log checkpoints');
-    if (this.#committed.buffer.entryCount > 0) await this.#mergeBuffer(this.#committed.version);
+    // By version, not by entries: a commit of no operations still took a version the tree must keep.
+    if (this.#committed.version > this.#committed.meta.lastVersion) await this.#mergeBuffer(this.#committed.version);
     await log.restart();
   }
 
@@ -284,7 +285,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    */
   async #mergeBuffer(version: number): Promise<void> {
     const base = this.#committed;
-    const { transaction, allocator } = await this.#beginTreeTransaction();
+    const { transaction, allocator } = await this.#beginTreeTransaction(true);
     try {
       await mergeWriteBuffer(base.buffer, transaction, {
         prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
@@ -535,14 +536,17 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     return Math.max(1, Math.floor(this.#cachePages / 4));
   }
 
-  /** A write transaction on the committed tree, its new pages from the free space. */
-  async #beginTreeTransaction(): Promise<{ transaction: WriteTransaction; allocator: PageAllocator }> {
+  /**
+   * A write transaction on the committed tree, its new pages from the free space. `ascending`: its
+   * puts come in key order (see WriteTransaction).
+   */
+  async #beginTreeTransaction(ascending = false): Promise<{ transaction: WriteTransaction; allocator: PageAllocator }> {
     const base = this.#committed;
     const freeSpace = this.#freeSpace ?? (await this.#loadFreelist());
     freeSpace.promote(this.#reuseThroughTxn());
     const txn = Math.max(base.meta.txn, this.#txnFloor) + 1;
     const allocator = new PageAllocator({ txn, pageCount: base.meta.pageCount, space: freeSpace });
-    return { transaction: new WriteTransaction({ txn, pages: this.#pages, allocator, root: base.meta.root }), allocator };
+    return { transaction: new WriteTransaction({ txn, pages: this.#pages, allocator, root: base.meta.root, ascending }), allocator };
   }
 
   /** Publishes a written tree transaction: its nodes into the cache, its state, its frees. */

@@ -72,9 +72,16 @@ export class WriteTransaction {
   /** Overflow runs this transaction created, with their bytes, written by `finish()`. */
   readonly #newRuns = new Map<number, { reference: OverflowReference; bytes: Uint8Array }>();
   #root: PageReference | undefined;
+  /** Whether puts come in ascending key order (a write buffer merge): see `#splitLeaf`. */
+  readonly #ascending: boolean;
 
-  constructor(options: { txn: number; pages: PageStore; allocator: PageAllocator; root: PageReference | undefined }) {
+  /**
+   * `ascending`: every put's key is greater than the one before (the caller promises it), so a
+   * split leaf keeps its left part full instead of half full.
+   */
+  constructor(options: { txn: number; pages: PageStore; allocator: PageAllocator; root: PageReference | undefined; ascending?: boolean }) {
     this.txn = options.txn;
+    this.#ascending = options.ascending ?? false;
     this.#pages = options.pages;
     this.#allocator = options.allocator;
     this.#root = options.root;
@@ -121,7 +128,7 @@ export class WriteTransaction {
       leaf.values.splice(index, 0, stored);
       leaf.payloadBytes += leafEntryBytes(key, stored);
     }
-    this.#splitUpward(path, leaf);
+    this.#splitUpward(path, leaf, index);
   }
 
   async delete(key: Uint8Array): Promise<void> {
@@ -265,10 +272,10 @@ export class WriteTransaction {
   }
 
   /** Splits `node` while it overflows its page, inserting each new right half into the parent. */
-  #splitUpward(path: PathStep[], start: TreeNode): void {
+  #splitUpward(path: PathStep[], start: TreeNode, insertedIndex: number): void {
     let node = start;
     while (node.payloadBytes > PAGE_PAYLOAD_BYTES) {
-      const { right, separator, separatorOverflow } = node.kind === 'leaf' ? this.#splitLeaf(node) : this.#splitBranch(node);
+      const { right, separator, separatorOverflow } = node.kind === 'leaf' ? this.#splitLeaf(node, insertedIndex) : this.#splitBranch(node);
       const rightReference = { pageId: right.pageId, txn: this.txn };
       const step = path.pop();
       if (step === undefined) {
@@ -299,8 +306,12 @@ export class WriteTransaction {
    * of the right half's first key that sorts after the left half's last key, so branches stay small
    * even when keys are long.
    */
-  #splitLeaf(leaf: LeafNode): { right: LeafNode; separator: Uint8Array; separatorOverflow: OverflowReference | undefined } {
-    const at = splitIndex(leaf.keys.length, (index) => leafEntryBytes(leaf.keys[index]!, leaf.values[index]!), leaf.payloadBytes);
+  #splitLeaf(leaf: LeafNode, insertedIndex: number): { right: LeafNode; separator: Uint8Array; separatorOverflow: OverflowReference | undefined } {
+    const entryBytes = (index: number): number => leafEntryBytes(leaf.keys[index]!, leaf.values[index]!);
+    let at = splitIndex(leaf.keys.length, entryBytes, leaf.payloadBytes);
+    // In ascending order no later put lands left of the key just put: the left part keeps every
+    // entry up to it that fits, so a bulk load fills its leaves instead of leaving them half empty.
+    if (this.#ascending) at = Math.max(at, Math.min(insertedIndex + 1, fullLeftIndex(leaf.keys.length, entryBytes)));
     const right = emptyLeaf(this.#allocator.allocate(), this.txn);
     right.keys = leaf.keys.splice(at);
     right.keyOverflows = leaf.keyOverflows.splice(at);
@@ -440,6 +451,16 @@ function splitIndex(count: number, entryBytes: (index: number) => number, totalB
   for (let index = 0; index < count - 1; index++) {
     leftBytes += entryBytes(index);
     if (leftBytes * 2 >= totalBytes) return Math.max(1, index + 1);
+  }
+  return count - 1;
+}
+
+/** The most entries from the left that fit one page, leaving at least one on the right. */
+function fullLeftIndex(count: number, entryBytes: (index: number) => number): number {
+  let leftBytes = 0;
+  for (let index = 0; index < count - 1; index++) {
+    leftBytes += entryBytes(index);
+    if (leftBytes > PAGE_PAYLOAD_BYTES) return index;
   }
   return count - 1;
 }
