@@ -335,6 +335,18 @@ describe('HTTP API routes through a real server', () => {
     }
   });
 
+  it('keeps an idle watch stream alive with heartbeat comments', async () => {
+    const { request } = await setUp({ watchHeartbeatMs: 10 });
+    const response = await request('/api/v1/watch/idle');
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    for (let reads = 0; reads < 100 && !text.includes(': heartbeat'); reads++) text += (await reader.read()).value ?? '';
+    await reader.cancel();
+    expect(text).toMatch(/^: watching "\/idle" after revision \d+\n\n/);
+    expect(text).toContain(': heartbeat\n\n');
+    expect(text).not.toContain('event:');
+  });
+
   it('refuses a watch of a reserved or bad path with its status before the stream starts', async () => {
     const { request } = await setUp();
     await expectError(await request('/api/v1/watch/__sys__'), 403, 'EACCES', '/__sys__');

@@ -44,7 +44,13 @@ export function registerWatchRoute(registrar: RouteRegistrar): void {
       start(controller) {
         // A first comment makes the runtime send the headers now, so the client's fetch resolves.
         controller.enqueue(encoder.encode(`: watching ${JSON.stringify(path)} after revision ${since}\n\n`));
-        heartbeat = setInterval(() => controller.enqueue(encoder.encode(': heartbeat\n\n')), limits.watchHeartbeatMs);
+        heartbeat = setInterval(() => {
+          try {
+            controller.enqueue(encoder.encode(': heartbeat\n\n'));
+          } catch {
+            finish(); // the stream closed under the timer: nothing more to send
+          }
+        }, limits.watchHeartbeatMs);
       },
       async pull(controller) {
         try {
