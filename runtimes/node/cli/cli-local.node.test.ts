@@ -35,6 +35,20 @@ function binaryBytes(length: number, seed: number): Uint8Array {
   return bytes;
 }
 
+/** Runs `action` with `variables` set in this process's environment (commander reads them there). */
+async function withEnvironment<T>(variables: Record<string, string>, action: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, variables);
+  try {
+    return await action();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
 function parseJson<T>(text: string): T {
   return JSON.parse(text) as T;
 }
@@ -177,7 +191,7 @@ describe('nexus file commands on a data dir', () => {
     expect(parseJson(jsonUsage.stderr)).toEqual({ error: { code: 'EINVAL', message: "missing required argument 'path'" } });
   }, 180_000);
 
-  it('takes the data dir from NEXUS_DATA, and a --data flag over NEXUS_URL', async () => {
+  it('takes the data dir from NEXUS_DATA or a local: store URL, and a --data flag over NEXUS_URL; refuses a store driver that does not exist yet', async () => {
     const data = join(root, 'environment');
     expect((await runCli(['write', '/e.txt'], { stdin: 'e', environment: { NEXUS_DATA: data } })).exit).toBe(0);
     const flagWins = await runCli(['cat', '/e.txt', '--data', data], { environment: { NEXUS_URL: 'http://127.0.0.1:9', NEXUS_TOKEN: 'x' } });
@@ -185,6 +199,13 @@ describe('nexus file commands on a data dir', () => {
     const both = await runCli(['cat', '/e.txt'], { environment: { NEXUS_DATA: data, NEXUS_URL: 'http://127.0.0.1:9' } });
     expect(both.exit).toBe(2);
     expect(both.stderr).toContain('both NEXUS_DATA and NEXUS_URL are set');
+
+    // The store URLs of DESIGN.md section 5, as nexus serve reads them.
+    const fromStoreUrl = await withEnvironment({ NEXUS_METASTORE: `local:${data}` }, () => run(['cat', '/e.txt']));
+    expect(fromStoreUrl).toMatchObject({ exit: 0, stdout: 'e' });
+    const unavailable = await withEnvironment({ NEXUS_OBJECT_STORE: 's3://bucket' }, () => run(['ls', '--json']));
+    expect(unavailable.exit).toBe(1);
+    expect(JSON.parse(unavailable.stderr)).toEqual({ error: { code: 'EINVAL', message: expect.stringContaining('the s3 driver is not available yet') } });
   }, 60_000);
 
   it('creates, lists and revokes API keys', async () => {

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import type { Readable, Writable } from 'node:stream';
 import { NexusError } from '../../../kernel/errors.ts';
+import { resolveServeConfig } from '../server-config.ts';
 import type { FileSystem } from '../../../kernel/fs/types.ts';
 import type { ApiKeyAdmin } from '../../../kernel/services/api-key-types.ts';
 
@@ -70,7 +71,7 @@ interface TargetOptions {
  */
 export function targetCommand(context: CliContext, name: string): Command {
   return configureCommand(context, new Command(name))
-    .addOption(new Option('--data <dir>', 'local data directory').env(ENVIRONMENT.data).default(DATA_DIR_DEFAULT))
+    .addOption(new Option('--data <dir>', 'local data directory (also: the local:DIR of NEXUS_METASTORE and the other store URLs)').env(ENVIRONMENT.data).default(DATA_DIR_DEFAULT))
     .addOption(new Option('--remote <url>', 'a nexus server instead of a data directory, e.g. http://127.0.0.1:7070').env(ENVIRONMENT.url))
     .addOption(new Option('--token <key>', 'API key for --remote').env(ENVIRONMENT.token))
     .option('--json', 'print one JSON document on stdout; errors as {"error":{"code","message"}} on stderr');
@@ -109,9 +110,18 @@ function targetLocation(command: Command): TargetLocation {
   if (dataSource === 'cli' && remoteSource === 'cli') usageError(command, 'options --data and --remote exclude each other');
   if (dataSource === 'env' && remoteSource === 'env') usageError(command, `both ${ENVIRONMENT.data} and ${ENVIRONMENT.url} are set: choose one, or pass --data or --remote`);
   const remote = dataSource === 'cli' ? undefined : options.remote;
-  if (remote === undefined) return { kind: 'local', dir: options.data };
+  if (remote === undefined) return { kind: 'local', dir: localDataDir(dataSource === 'cli' ? options.data : undefined) };
   if (options.token === undefined || options.token === '') usageError(command, `--remote needs an API key: pass --token KEY or set ${ENVIRONMENT.token}`);
   return { kind: 'remote', url: remote, token: options.token };
+}
+
+/**
+ * The data dir as `nexus serve` finds it: the flag, else NEXUS_DATA, else the NEXUS_METASTORE /
+ * NEXUS_OBJECT_STORE / NEXUS_RECORD_STORE URLs (`local:DIR`; a driver that does not exist yet is
+ * refused with EINVAL), else ./nexus-data. So the CLI and the server agree on where data lives.
+ */
+function localDataDir(flag: string | undefined): string {
+  return resolveServeConfig({ flags: { data: flag }, environment: process.env }).dir;
 }
 
 /** Leaves through commander with exit code 2 (printed as JSON in `--json` mode). */
