@@ -2,6 +2,7 @@ import { ConflictError, InvalidArgumentError, IsDirectoryError } from '../../ker
 import {
   type FileMetadata,
   type FileSystem,
+  GLOB_RESULTS_MAX,
   GREP_RESULTS_DEFAULT,
   LIST_LIMIT_DEFAULT,
   type ReadOptions,
@@ -143,7 +144,7 @@ export function registerFileRoutes(registrar: RouteRegistrar): void {
 
   registrar.serve(globRoute, async (context) => {
     const { pattern, ...query } = parseWith(globRoute.request.query, context.req.query(), 'query');
-    const limit = boundedLimit(query.limit, { max: limits.globResultsMax, kernelDefault: limits.globResultsMax, what: 'glob limit' });
+    const limit = boundedLimit(query.limit, { max: limits.globResultsMax, kernelDefault: GLOB_RESULTS_MAX, what: 'glob limit' });
     return context.json({ paths: await fs.glob(pattern, { ...query, limit }) });
   });
 

@@ -500,6 +500,21 @@ describe('HTTP API bad input through a real server', () => {
     expect((await request('/api/v1/files/fits', { method: 'PUT', body: new Uint8Array(64 * 1024) })).status).toBe(200);
   });
 
+  it('holds glob, grep, list and batches to the limits a server lowers, capping requests that give none', async () => {
+    const { request } = await setUp({ globResultsMax: 2, grepResultsMax: 2, listLimitMax: 2, batchItemsMax: 2 });
+    for (const name of ['a', 'b', 'c']) await request(`/api/v1/files/${name}.txt`, { method: 'PUT', body: 'match\n' });
+    const globbed = (await (await request('/api/v1/glob?pattern=*.txt')).json()) as { paths: string[] };
+    expect(globbed.paths).toEqual(['/a.txt', '/b.txt']);
+    await expectError(await request('/api/v1/glob?pattern=*.txt&limit=3'), 400, 'EINVAL', 'glob limit is at most 2');
+    const grepped = (await (await request('/api/v1/grep', json({ pattern: 'match' }))).json()) as { matches: unknown[] };
+    expect(grepped.matches).toHaveLength(2);
+    await expectError(await request('/api/v1/grep', json({ pattern: 'match', maxResults: 3 })), 400, 'EINVAL', 'grep maxResults is at most 2');
+    const listed = (await (await request('/api/v1/list/')).json()) as { entries: unknown[]; cursor?: string };
+    expect(listed.entries).toHaveLength(2);
+    expect(listed.cursor).toBeDefined();
+    await expectError(await request('/api/v1/batch/stat', json({ paths: ['/a.txt', '/b.txt', '/c.txt'] })), 400, 'EINVAL', 'at most 2 items');
+  });
+
   it('refuses request headers over headerBytesMax with 431', async () => {
     const { request } = await setUp({ headerBytesMax: 1024 });
     await expectError(await request('/api/v1/revision', { headers: { 'x-padding': 'p'.repeat(1100) } }), 431, 'EINVAL', 'at most 1024 bytes');
