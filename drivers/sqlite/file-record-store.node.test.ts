@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -102,6 +102,22 @@ describe('SQLite file store: one opener at a time', () => {
     }
   });
 
+  it('refuses a second open through a symbolic link to the database or to its directory', async () => {
+    const directory = await freshDirectory();
+    const path = join(directory, 'records.sqlite');
+    const store = await openSqliteFileRecordStore({ path });
+    try {
+      await symlink(path, join(directory, 'link.sqlite'));
+      await symlink(directory, join(directory, 'link-directory'));
+      await expect(openSqliteFileRecordStore({ path: join(directory, 'link.sqlite') })).rejects.toMatchObject({ code: 'EBUSY' });
+      await expect(openSqliteFileRecordStore({ path: join(directory, 'link-directory', 'records.sqlite') })).rejects.toMatchObject({
+        code: 'EBUSY',
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('removes its lock on close, so the file opens again', async () => {
     const path = join(await freshDirectory(), 'records.sqlite');
     const first = await openSqliteFileRecordStore({ path });
@@ -148,6 +164,8 @@ describe('SQLite file store: bad paths', () => {
     const directory = await freshDirectory();
     const longName = 'x'.repeat(SQLITE_FILE_PATH_BYTES_MAX);
     await expect(openSqliteFileRecordStore({ path: join(directory, longName) })).rejects.toMatchObject({ code: 'EINVAL' });
+    // Short enough for the VFS, but one name longer than file systems allow (255 bytes).
+    await expect(openSqliteFileRecordStore({ path: join(directory, 'y'.repeat(300)) })).rejects.toMatchObject({ code: 'EINVAL' });
   });
 
   it('refuses a file that is not a SQLite database with ECORRUPT and leaves it unchanged', async () => {

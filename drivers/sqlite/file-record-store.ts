@@ -96,44 +96,67 @@ const CONNECTION_PRAGMAS = [
 export async function openSqliteFileRecordStore(options: SqliteFileRecordStoreOptions): Promise<RecordStore> {
   const path = checkDatabasePath(options.path);
   const lock = ExclusiveLockFile.acquire({ path: `${path}${SQLITE_FILE_LOCK_SUFFIX}`, subject: `the record store ${path}` });
+  let vfs: NodeFileVfs | undefined;
+  const releaseFiles = (): void => {
+    try {
+      vfs?.close();
+    } finally {
+      lock.release();
+    }
+  };
   try {
     const library = await loadSqliteLibrary(options.wasm ?? (await loadSqliteWasm()));
-    const vfs = new NodeFileVfs({ name: FILE_VFS_NAME, module: library.module, temporaryFilePrefix: path });
+    vfs = new NodeFileVfs({ name: FILE_VFS_NAME, module: library.module, temporaryFilePrefix: path });
     library.api.vfs_register(vfs, false);
     const database = await openDatabase({ library, vfs, path });
-    const releaseFiles = (): void => {
-      vfs.close();
-      lock.release();
-    };
     return new SqliteRecordStore(new WaSqliteDriver(library, database, { afterClose: releaseFiles, fileFailures: vfs }));
   } catch (error) {
-    lock.release();
+    releaseFiles();
     throw error;
   }
 }
 
 /**
- * The absolute path of the database, its directory's symbolic links resolved (so that two
- * spellings of one file share one lock file), after checking what can be checked before opening.
+ * The absolute path of the database, symbolic links resolved (so that two spellings of one file
+ * share one lock file), after checking what can be checked before opening.
  */
 function checkDatabasePath(path: unknown): string {
   if (typeof path !== 'string' || path.length === 0 || path.includes('\u0000')) {
     throw new InvalidArgumentError(`cannot open a record store at ${JSON.stringify(path)}: the path must be a non-empty string without NUL`);
   }
   const absolutePath = resolve(path);
+  checkPathLength(absolutePath);
   const directory = checkDirectory(absolutePath);
-  const realPath = join(directory, basename(absolutePath));
+  // Resolving links may lengthen the path: check again.
+  const realPath = checkPathLength(realPathOfFile(join(directory, basename(absolutePath))));
   const subject = `the record store ${realPath}`;
-  const pathBytes = new TextEncoder().encode(realPath).length;
-  if (pathBytes + SIBLING_SUFFIX_BYTES_MAX > SQLITE_FILE_PATH_BYTES_MAX) {
-    throw new InvalidArgumentError(
-      `cannot open ${subject}: its path is ${pathBytes} bytes, more than ${SQLITE_FILE_PATH_BYTES_MAX - SIBLING_SUFFIX_BYTES_MAX}`,
-    );
-  }
   const stats = statSync(realPath, { throwIfNoEntry: false });
   if (stats?.isDirectory()) throw new IsDirectoryError(`cannot open ${subject}: it is a directory`);
   if (stats !== undefined && !stats.isFile()) throw new InvalidArgumentError(`cannot open ${subject}: it is not a regular file`);
   return realPath;
+}
+
+/** Returns `path` if it leaves room in the VFS's path bound for the files made beside it. */
+function checkPathLength(path: string): string {
+  const pathBytes = new TextEncoder().encode(path).length;
+  const pathBytesMax = SQLITE_FILE_PATH_BYTES_MAX - SIBLING_SUFFIX_BYTES_MAX;
+  if (pathBytes > pathBytesMax) {
+    throw new InvalidArgumentError(`cannot open the record store ${path}: its path is ${pathBytes} bytes, more than ${pathBytesMax}`);
+  }
+  return path;
+}
+
+/** The real path of `path` when it exists (a symbolic link to a database, say); else `path`. */
+function realPathOfFile(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch (error) {
+    // A missing file is created; a dangling link fails later with a clear error when it is opened.
+    const code = errorCode(error);
+    if (code === 'ENOENT') return path;
+    if (code === 'ENAMETOOLONG') throw new InvalidArgumentError(`cannot open the record store ${path}: a name in the path is too long`);
+    throw error;
+  }
 }
 
 /** The real path of the directory that holds `path`, which must exist and be writable. */
