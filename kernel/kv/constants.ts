@@ -9,6 +9,12 @@
 /** Bytes of one page: the unit of I/O, checksumming, caching and copy-on-write. */
 export const PAGE_BYTES = 4096;
 
+/**
+ * Pages encoded for writing are cut from shared buffers of this many pages (page-format.ts): one
+ * allocation per slab instead of per page, while a cached page keeps at most this many alive.
+ */
+export const PAGE_SLAB_PAGES = 16;
+
 /** Bytes of the header every page starts with (checksum, kind, format, count, page id, txn). */
 export const PAGE_HEADER_BYTES = 24;
 
