@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runInProcess as run, startCli, type RunningCli } from './cli-process.ts';
+import { runCli, runInProcess as run, signal, startCli, type RunningCli } from './cli-process.ts';
 
 /**
  * The file and key commands on a local data dir. What depends on the process itself (exit codes,
@@ -248,13 +248,13 @@ describe('nexus file commands on a data dir', () => {
     expect(busy.exit).toBe(1);
     expect(busy.stderr).toMatch(/^nexus: EBUSY /);
 
-    watch.child.kill('SIGINT');
+    signal(watch, 'SIGINT');
     expect((await watch.finished).exit).toBe(0);
 
     const json = startCli(['watch', '/', '--since', '0', '--data', data, '--json']);
     running.push(json);
     await json.waitForOutput(/"rename".*\n/);
-    json.child.kill('SIGTERM');
+    signal(json, 'SIGTERM');
     expect((await json.finished).exit).toBe(0);
     const events = json.stdout().trim().split('\n').map((line) => parseJson<{ type: string; path: string; fromPath?: string }>(line));
     expect(events.map((event) => [event.type, event.path, event.fromPath])).toEqual([

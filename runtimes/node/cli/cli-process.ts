@@ -69,6 +69,14 @@ export function startCli(args: readonly string[], options: CliRunOptions = {}): 
   return { child, stdout, stderr: () => stderr, finished, waitForOutput };
 }
 
+/**
+ * Sends `name` by pid: under Deno, `child.kill` reports the signal as the end of a child that
+ * handled it and exited 0, so the exit code could not be checked.
+ */
+export function signal(cli: RunningCli, name: 'SIGINT' | 'SIGTERM'): void {
+  process.kill(cli.child.pid!, name);
+}
+
 /** Runs a command to its end. */
 export async function runCli(args: readonly string[], options: CliRunOptions = {}): Promise<CliResult> {
   return await startCli(args, options).finished;

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runInProcess, startCli, type RunningCli } from './cli-process.ts';
+import { runCli, runInProcess, signal, startCli, type RunningCli } from './cli-process.ts';
 
 /**
  * The same commands against a real `nexus serve` child process, through RemoteNexusFS and
@@ -113,7 +113,7 @@ describe('nexus commands against a nexus server', () => {
     await remote(['write', '/elsewhere.txt'], { stdin: '3' });
     await remote(['rm', '/watched/first.txt']);
     await watch.waitForOutput(/delete +\/watched\/first\.txt\n/);
-    watch.child.kill('SIGINT');
+    signal(watch, 'SIGINT');
     expect((await watch.finished).exit).toBe(0);
     const types = watch.stdout().trim().split('\n').map((line) => line.split(/ {2,}/).slice(2).join(' '));
     expect(types).toEqual(['mkdir /watched', 'write /watched/first.txt', 'write /watched/second.txt', 'delete /watched/first.txt']);
