@@ -38,24 +38,25 @@ export async function readState(pages: PageStore, state: ReadableState, key: Uin
  */
 export async function scanState(pages: PageStore, state: ReadableState, scan: ResolvedMetastoreScan): Promise<MetastoreScanPage> {
   if (state.buffer.entryCount === 0) return scanTree(pages, state.meta.root, scan);
+  const buffer = state.buffer.cursor(scan, state.version);
+  let buffered = buffer.next();
+  // Nothing buffered in the range: the tree's page is the answer.
+  if (buffered === undefined) return scanTree(pages, state.meta.root, scan);
   const wanted = scan.limit + 1;
   const tree = new TreeCursor(pages, state.meta.root, scan, wanted);
-  const buffer = state.buffer.cursor(scan, state.version);
   const entries: MetastoreEntry[] = [];
-  let buffered = buffer.next();
-  let stored = await tree.peek();
-  while (entries.length < wanted && (buffered !== undefined || stored !== undefined)) {
+  while (entries.length < wanted) {
+    if (tree.needsRead) await tree.read();
+    const stored = tree.current();
+    if (buffered === undefined && stored === undefined) break;
     const order = buffered === undefined ? 1 : stored === undefined ? -1 : scanOrder(scan, buffered.key, stored.key);
     if (order > 0) {
       entries.push(stored!);
       tree.advance();
-      stored = await tree.peek();
       continue;
     }
-    if (order === 0) {
-      tree.advance();
-      stored = await tree.peek();
-    }
+    // The buffer decides a key both have: its entry, or its delete, hides the tree's.
+    if (order === 0) tree.advance();
     const entry = entryOf(buffered!);
     if (entry !== undefined) entries.push(entry);
     buffered = buffer.next();
@@ -91,19 +92,26 @@ class TreeCursor {
     this.#scan = { ...scan, limit: pageEntries };
   }
 
-  async peek(): Promise<MetastoreEntry | undefined> {
-    if (this.#index < this.#entries.length) return this.#entries[this.#index];
-    if (!this.#more) return undefined;
+  /** Whether the entries read so far are used up and the tree may hold more. */
+  get needsRead(): boolean {
+    return this.#index >= this.#entries.length && this.#more;
+  }
+
+  /** Reads the next page of entries, after the last one read. */
+  async read(): Promise<void> {
     const page = await scanTree(this.#pages, this.#root, this.#scan);
     this.#entries = page.entries;
     this.#index = 0;
     this.#more = page.cursor !== undefined;
     const last = page.entries.at(-1);
-    if (last !== undefined) {
-      if (this.#scan.reverse) this.#scan.end = last.key;
-      else this.#scan.start = bytesSuccessor(last.key);
-    }
-    return this.#entries[0];
+    if (last === undefined) return;
+    if (this.#scan.reverse) this.#scan.end = last.key;
+    else this.#scan.start = bytesSuccessor(last.key);
+  }
+
+  /** The entry the cursor is at; undefined at the end (or before a needed read). */
+  current(): MetastoreEntry | undefined {
+    return this.#entries[this.#index];
   }
 
   advance(): void {
