@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -85,6 +85,29 @@ describe('SQLite file store: persistence', () => {
     await expect(stat(`${path}-wal`)).rejects.toMatchObject({ code: 'ENOENT' });
     const header = (await readFile(path)).subarray(0, 16);
     expect(new TextDecoder().decode(header)).toBe('SQLite format 3\u0000');
+  });
+});
+
+describe('SQLite file store: temporary files', () => {
+  it('sorts more than the page cache holds (SQLite spills to temporary files) and leaves no file behind', async () => {
+    const directory = await freshDirectory();
+    const path = join(directory, 'records.sqlite');
+    const store = await openSqliteFileRecordStore({ path });
+    try {
+      await createItems(store.db);
+      await sql`pragma cache_size = 16`.execute(store.db);
+      const rowCount = 3_000;
+      // Labels in a scrambled order (7,919 is prime to 3,000), each about 1 KB: 3 MB to sort.
+      const labelOf = (id: number): string => String((id * 7_919) % rowCount).padStart(6, '0').padEnd(1_000, '.');
+      await store.db.transaction().execute(async (transaction) => {
+        for (let id = 0; id < rowCount; id++) await transaction.insertInto('items').values({ id, label: labelOf(id) }).execute();
+      });
+      const rows = await sql<{ label: string }>`select label from items order by label`.execute(store.db);
+      expect(rows.rows.map((row) => Number(row.label.slice(0, 6)))).toEqual(Array.from({ length: rowCount }, (_, index) => index));
+    } finally {
+      await store.close();
+    }
+    expect(await readdir(directory)).toEqual(['records.sqlite']);
   });
 });
 
