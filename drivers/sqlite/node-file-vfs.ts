@@ -1,6 +1,8 @@
 import * as SQLite from '@journeyapps/wa-sqlite';
 import {
+  accessSync,
   closeSync,
+  constants as fileSystemConstants,
   fdatasyncSync,
   fstatSync,
   fsyncSync,
@@ -8,8 +10,6 @@ import {
   openSync,
   readSync,
   statSync,
-  accessSync,
-  constants as fileSystemConstants,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -111,6 +111,7 @@ export class NodeFileVfs implements SQLiteVFS, FileFailureSource {
     return this.#lastFailure;
   }
 
+  /** The last failure as one line ("cannot sync /data/records.sqlite-wal: ..."), then forgets it. */
   takeLastFailure(): string | undefined {
     const failure = this.#lastFailure;
     this.#lastFailure = undefined;
