@@ -12,7 +12,7 @@ export type * from './message.ts';
 export { isResponseMessage } from './message.ts';
 export type { ProgressState } from './progress.ts';
 export { SeededRandom, type RandomSource } from './random.ts';
-export type { RaftConfig, RaftLogger, ReadOnlyOption } from './raft-config.ts';
+export type { CommitPropagation, RaftConfig, RaftLogger, ReadOnlyOption } from './raft-config.ts';
 export { RawNode, type ProgressStatus, type RaftStatus, type Ready } from './raw-node.ts';
 export type { RaftPersistRequest, RaftStorage, WritableRaftStorage } from './storage.ts';
 export * from './types.ts';

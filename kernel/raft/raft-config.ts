@@ -22,6 +22,18 @@ import { isValidNodeId, type NodeId } from './types.ts';
  */
 export type ReadOnlyOption = 'safe' | 'lease-based';
 
+/**
+ * How a leader tells its followers that its commit index moved:
+ * - `eager` (etcd's way): at once, in an append to every follower, empty if it has no new
+ *   entries for it.
+ * - `lazy`: with the next message that goes to the follower anyway, an append of new entries or
+ *   the next heartbeat (hashicorp/raft's way). It saves a message and its answer per follower and
+ *   commit, that is, a wake-up of every process per write when writes come one at a time; the
+ *   followers apply up to a heartbeat interval later. Nothing about safety changes: a follower's
+ *   commit index only says how far it may apply, and commitment is the leader's decision.
+ */
+export type CommitPropagation = 'eager' | 'lazy';
+
 /** Where Raft writes what it does (elections, rejections, step-downs); one line per event. */
 export interface RaftLogger {
   info(line: string): void;
@@ -54,6 +66,8 @@ export interface RaftConfig {
    */
   checkQuorum?: boolean;
   readOnly?: ReadOnlyOption;
+  /** `eager` by default. */
+  commitPropagation?: CommitPropagation;
   /** Byte budget of the entries in one append message. */
   messageEntriesSizeBytesMax?: number;
   /** Unacknowledged append messages to one follower. */
@@ -82,6 +96,7 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     preVote: config.preVote ?? false,
     checkQuorum: config.checkQuorum ?? false,
     readOnly: config.readOnly ?? 'safe',
+    commitPropagation: config.commitPropagation ?? 'eager',
     messageEntriesSizeBytesMax: config.messageEntriesSizeBytesMax ?? MESSAGE_ENTRIES_SIZE_BYTES_DEFAULT,
     inflightMessagesMax: config.inflightMessagesMax ?? INFLIGHT_MESSAGES_DEFAULT,
     inflightBytesMax: config.inflightBytesMax ?? INFLIGHT_BYTES_DEFAULT,
@@ -108,6 +123,7 @@ function validate(config: ResolvedRaftConfig): void {
   assert(isPositiveInteger(config.messageEntriesSizeBytesMax), 'messageEntriesSizeBytesMax must be a positive integer');
   assert(isPositiveInteger(config.uncommittedEntriesSizeBytesMax), 'uncommittedEntriesSizeBytesMax must be a positive integer');
   assert(isPositiveInteger(config.committedEntriesSizeBytesPerReadyMax), 'committedEntriesSizeBytesPerReadyMax must be a positive integer');
+  assert(config.commitPropagation === 'eager' || config.commitPropagation === 'lazy', `commitPropagation must be "eager" or "lazy", got ${String(config.commitPropagation)}`);
   assert(config.readOnly !== 'lease-based' || config.checkQuorum, 'lease-based reads need checkQuorum: without it a deposed leader keeps serving');
   assert(config.applied === undefined || (Number.isSafeInteger(config.applied) && config.applied >= 0), 'applied must be a non-negative integer');
 }

@@ -647,6 +647,17 @@ export class Raft {
     this.uncommittedSizeBytes = Math.max(0, this.uncommittedSizeBytes - payloadSizeBytes(applied));
   }
 
+  /**
+   * The commit index moved: `eager` sends every follower an append now (empty if need be) to
+   * carry it; `lazy` sends only appends with entries, and the next heartbeat carries the rest.
+   */
+  private announceCommit(): void {
+    const sendIfEmpty = this.config.commitPropagation === 'eager';
+    for (const id of this.tracker.progress.keys()) {
+      if (id !== this.id) this.maybeSendAppend(id, sendIfEmpty);
+    }
+  }
+
   private broadcastAppend(): void {
     for (const id of this.tracker.progress.keys()) {
       if (id !== this.id) this.maybeSendAppend(id, true);
@@ -722,7 +733,7 @@ export class Raft {
     }
     if (this.maybeCommit()) {
       this.releasePendingReadRequests();
-      this.broadcastAppend();
+      this.announceCommit();
     } else if (wasPaused) {
       this.maybeSendAppend(message.from, true);
     }
@@ -764,7 +775,7 @@ export class Raft {
     if (self === undefined) return;
     if (self.maybeUpdate(this.log.persistedLastIndex()) && this.maybeCommit()) {
       this.releasePendingReadRequests();
-      this.broadcastAppend();
+      this.announceCommit();
     }
   }
 
@@ -939,7 +950,7 @@ export class Raft {
     // With fewer voters, the entries acknowledged so far may already be a majority.
     if (this.maybeCommit()) {
       this.releasePendingReadRequests();
-      this.broadcastAppend();
+      this.announceCommit();
     } else {
       for (const id of this.tracker.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
     }

@@ -24,7 +24,7 @@ import { describeEntry, describeMessage, describeReady, describeStatus } from '.
  *
  * Commands (ids are node ids; `[...]` is optional):
  *   add-nodes <count> [voters=(1 2 3)] [learners=(4)] [index=<i>] [prevote=true] [checkquorum=true]
- *             [read-only=lease-based] [inflight=<n>] [max-message-bytes=<n>]
+ *             [read-only=lease-based] [inflight=<n>] [max-message-bytes=<n>] [commit-propagation=lazy]
  *       Starts `count` nodes with the next ids. With voters, each starts from a bootstrap snapshot
  *       at `index` (default 1) holding that membership; without, with an empty log (to be added later).
  *   campaign <id> | tick <id> [count] | tick-heartbeat <id> | tick-election <id>
@@ -62,6 +62,7 @@ interface NodeOptions {
   preVote: boolean;
   checkQuorum: boolean;
   readOnly: 'safe' | 'lease-based';
+  commitPropagation: 'eager' | 'lazy';
   inflightMessagesMax: number | undefined;
   messageEntriesSizeBytesMax: number | undefined;
 }
@@ -245,6 +246,7 @@ class ScenarioInterpreter {
       preVote: options.get('prevote') === 'true',
       checkQuorum: options.get('checkquorum') === 'true',
       readOnly: options.get('read-only') === 'lease-based' ? 'lease-based' : 'safe',
+      commitPropagation: options.get('commit-propagation') === 'lazy' ? 'lazy' : 'eager',
       inflightMessagesMax: options.has('inflight') ? Number(options.get('inflight')) : undefined,
       messageEntriesSizeBytesMax: options.has('max-message-bytes') ? Number(options.get('max-message-bytes')) : undefined,
     };
@@ -270,6 +272,7 @@ class ScenarioInterpreter {
       preVote: node.options.preVote,
       checkQuorum: node.options.checkQuorum,
       readOnly: node.options.readOnly,
+      commitPropagation: node.options.commitPropagation,
       logger: { info: (line) => this.log(line) },
     };
     if (node.options.inflightMessagesMax !== undefined) config.inflightMessagesMax = node.options.inflightMessagesMax;

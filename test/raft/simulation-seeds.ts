@@ -6,7 +6,8 @@ import type { SimulationOptions } from './simulation.ts';
  *   workerd, Chromium): the same kernel must behave the same everywhere.
  * - simulation-seeds.node.test.ts runs `CI_SEEDS` (1,000) shorter seeds in Node and Deno, the
  *   count the project promises per CI run; `npm run sim` runs it with other seeds or steps.
- * A seed fixes everything (group size, PreVote, CheckQuorum, fault level, storage), so the
+ * A seed fixes everything (group size, PreVote, CheckQuorum, fault level, storage, commit
+ * propagation), so the
  * printed `npm run sim -- --seed S --steps N` replays a failure exactly.
  */
 
@@ -49,6 +50,8 @@ export function optionsForSeed(seed: number, steps: number): SimulationOptions {
     checkQuorum: seed % 4 < 2,
     faultLevel: FAULT_LEVELS[seed % FAULT_LEVELS.length]!,
     storage: Math.floor(seed / 2) % 2 === 0 ? 'kv' : 'memory',
+    // Apart from the bits above, so that each propagation meets every other option.
+    commitPropagation: Math.floor(seed / 4) % 2 === 0 ? 'eager' : 'lazy',
   };
 }
 

@@ -11,6 +11,7 @@ import {
   ProposalDroppedError,
   RawNode,
   SeededRandom,
+  type CommitPropagation,
   type ConfChange,
   type ConfChangeBatch,
   type ConfChangeTransition,
@@ -72,6 +73,8 @@ export interface SimulationOptions {
   faultLevel: number;
   /** Where nodes keep their durable state; see the class comment. */
   storage: 'memory' | 'kv';
+  /** How leaders announce a new commit index (RaftConfig.commitPropagation). */
+  commitPropagation: CommitPropagation;
 }
 
 export interface SimulationReport {
@@ -731,6 +734,7 @@ export class Simulation {
       applied: snapshot.metadata.index,
       preVote: this.options.preVote,
       checkQuorum: this.options.checkQuorum,
+      commitPropagation: this.options.commitPropagation,
       // Small limits, so that flow control, batching and the uncommitted budget are exercised.
       inflightMessagesMax: 4,
       messageEntriesSizeBytesMax: 200,
@@ -964,11 +968,11 @@ export class Simulation {
   }
 
   private fail(message: string): never {
-    const { seed, nodeCount, steps, preVote, checkQuorum, faultLevel, storage } = this.options;
+    const { seed, nodeCount, steps, preVote, checkQuorum, faultLevel, storage, commitPropagation } = this.options;
     throw new SimulationFailure(
       `raft simulation failed: seed=${seed} step=${this.step}: ${message}\n` +
         `replay: npm run sim -- --seed ${seed} --steps ${steps} ` +
-        `(options: nodes=${nodeCount} steps=${steps} preVote=${preVote} checkQuorum=${checkQuorum} faultLevel=${faultLevel} storage=${storage})\n` +
+        `(options: nodes=${nodeCount} steps=${steps} preVote=${preVote} checkQuorum=${checkQuorum} faultLevel=${faultLevel} storage=${storage} commitPropagation=${commitPropagation})\n` +
         `last actions:\n  ${this.history.slice(-HISTORY_LINES_MAX).join('\n  ')}`,
     );
   }
