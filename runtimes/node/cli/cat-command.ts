@@ -25,7 +25,12 @@ export function catCommand(context: CliContext): Command {
           return;
         }
         const stream = await target.fs.readStream(path, range);
-        await pipeline(Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>), output.stream, { end: false });
+        try {
+          await pipeline(Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>), output.stream, { end: false });
+        } catch (error) {
+          // The reader went away (`nexus cat big | head`): stop, as `cat` does, without an error.
+          if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+        }
       });
     });
 }

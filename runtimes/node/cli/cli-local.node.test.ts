@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runInProcess as run, signal, startCli, type RunningCli } from './cli-process.ts';
 
@@ -297,6 +300,10 @@ describe('nexus import and export', () => {
     expect(await readdir(join(target, 'empty-dir'))).toEqual([]);
     expect((await readdir(target)).sort()).toEqual(['deep', 'empty-dir', 'empty.txt', 'readme.md', 'unicode é 名前.txt']);
 
+    // A reader that stops early (head) ends cat quietly with exit code 0, as it ends `cat`.
+    const headOnly = await runShell(`node bin/nexus.js cat /imported/deep/er/still/binary.bin --data ${data} | head -c 10 | wc -c`);
+    expect(headOnly).toEqual({ stdout: '10\n', stderr: '' });
+
     const single = join(root, 'single');
     expect((await run(['export', '/imported/deep/small.bin', single, '--data', data])).exit).toBe(0);
     expect(new Uint8Array(await readFile(join(single, 'small.bin')))).toEqual(files['deep/small.bin']);
@@ -321,9 +328,16 @@ describe('nexus import and export', () => {
   }, 60_000);
 });
 
+const REPOSITORY = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** Runs a command under a real pseudo-terminal (`script`), which is its stdout and stderr. */
 async function runScript(command: string): Promise<string> {
-  const { execFile } = await import('node:child_process');
-  const { promisify } = await import('node:util');
-  const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: new URL('../../..', import.meta.url).pathname });
+  const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: REPOSITORY });
   return stdout;
+}
+
+/** Runs a shell pipeline in the repository; every command of it must succeed (pipefail). */
+async function runShell(command: string): Promise<{ stdout: string; stderr: string }> {
+  const { stdout, stderr } = await promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', command], { cwd: REPOSITORY });
+  return { stdout, stderr };
 }
