@@ -69,9 +69,7 @@ export class ZoneMetastore implements Metastore {
 
   async batch(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
     this.throwIfClosed('batch');
-    assertMetastoreBatch(operations, preconditions);
-    for (const operation of operations) assertZoneKey(operation.key);
-    for (const precondition of preconditions) assertZoneKey(precondition.key, 'precondition key');
+    assertZoneBatch(operations, preconditions);
     if (this.consistency === 'strong') return this.host.commit(operations, preconditions);
     const token = await this.host.write(operations, preconditions);
     return token.index;
@@ -96,6 +94,18 @@ export class ZoneMetastore implements Metastore {
     if (this.closed) throw new ClosedError(`cannot ${operation}: this Metastore view of zone ${this.host.zoneId} is closed`);
     this.host.throwIfUnusable(operation);
   }
+}
+
+/**
+ * A batch a zone may take: a valid Metastore batch whose keys are outside the zone's reserved
+ * prefix. Checked before a batch is proposed, since a committed entry must apply on every replica:
+ * one that cannot (an empty key) would stop them all, and a reserved key would overwrite the
+ * zone's own state.
+ */
+export function assertZoneBatch(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[]): void {
+  assertMetastoreBatch(operations, preconditions);
+  for (const operation of operations) assertZoneKey(operation.key);
+  for (const precondition of preconditions) assertZoneKey(precondition.key, 'precondition key');
 }
 
 function assertZoneKey(key: Uint8Array, role = 'key'): void {

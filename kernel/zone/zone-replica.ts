@@ -32,7 +32,7 @@ import type {
   ZoneStatus,
 } from './types.ts';
 import { assertNodeId, assertPeerAddress, assertZoneId } from './zone-id.ts';
-import { ZoneMetastore } from './zone-metastore.ts';
+import { assertZoneBatch, ZoneMetastore } from './zone-metastore.ts';
 import { distinctKeyCount, encodeBootstrapSnapshot, ZoneStateMachine, type BatchOutcome } from './zone-state-machine.ts';
 
 /** A request waiting for its outcome; rejected with BusyError when `deadlineTick` passes. */
@@ -383,7 +383,10 @@ export class ZoneReplica implements ZoneReplicaApi {
   private encodeProposal(command: Omit<BatchProposal, 'proposalId'> | Omit<MemberProposal, 'proposalId'>): { proposalId: string; data: Uint8Array } {
     const proposalId = this.nextRequestId();
     const full = { ...command, proposalId } as ZoneCommand;
-    if (full.kind === 'batch') assertBatchFits(full.operations);
+    if (full.kind === 'batch') {
+      assertZoneBatch(full.operations, full.preconditions);
+      assertBatchFits(full.operations);
+    }
     const sizeBytes = commandSizeBytes(full);
     if (sizeBytes > ZONE_PROPOSAL_BYTES_MAX) {
       throw new InvalidArgumentError(`proposal too large for zone ${this.zoneId}: ${sizeBytes} bytes encoded, at most ${ZONE_PROPOSAL_BYTES_MAX}`);

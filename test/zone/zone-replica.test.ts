@@ -216,6 +216,23 @@ describe('zone replica: bad inputs', () => {
     });
   });
 
+  it('refuses, before proposing it, a batch no replica could apply or that writes the zone\'s own keys: the zone keeps serving', async () => {
+    await withCluster({}, async (cluster) => {
+      const replica = cluster.replica(1);
+      const reserved = Uint8Array.of(...ZONE_RESERVED_KEY_PREFIX, 0x61);
+      const lastIndex = replica.status().commitIndex;
+      await expect(replica.commit([{ type: 'put', key: new Uint8Array(0), value: utf8('v') }])).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(replica.commit([{ type: 'put', key: reserved, value: utf8('v') }])).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(replica.commit([{ type: 'delete', key: Uint8Array.of(...ZONE_RAFT_KEY_PREFIX) }])).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(replica.commit([{ type: 'put', key: utf8('k'), value: utf8('v') }], [{ key: reserved, version: null }])).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(replica.write([{ type: 'put', key: new Uint8Array(0), value: utf8('v') }])).rejects.toMatchObject({ code: 'EINVAL' });
+      expect(replica.status().commitIndex).toBe(lastIndex);
+      const version = await cluster.drive(replica.commit([{ type: 'put', key: utf8('after'), value: utf8('fine') }]));
+      await cluster.waitUntil(() => [2, 3].every((nodeId) => cluster.replica(nodeId).status().appliedIndex >= version), 'the followers to apply');
+      for (const nodeId of [1, 2, 3]) expect(await valueAt(cluster, nodeId, 'after')).toBe('fine');
+    });
+  });
+
   it('rejects a proposal larger than one raft entry, and reserved keys, with EINVAL', async () => {
     await withCluster({}, async (cluster) => {
       const huge = new Uint8Array(9 * 1024 * 1024);
