@@ -10,7 +10,7 @@ import type { Ticker } from './ticker.ts';
 /**
  * How a zone's Metastore view acknowledges writes and serves reads:
  * - `strong` (SC): a write resolves after a majority has committed it and this replica has
- *   applied it; a read first asks the leader for its commit index (ReadIndex), waits until this
+ *   decided its outcome in applying it; a read first asks the leader for its commit index (ReadIndex), waits until this
  *   replica has applied that far, then reads locally: reads are linearizable.
  * - `eventual` (EC): a write resolves as soon as it is durable in the leader's log (before any
  *   follower has it) with the version it will have if it commits; a read is served from this
@@ -138,9 +138,12 @@ export interface ZoneReplicaApi {
 
   /**
    * SC write: resolves with the batch's version once a majority has committed it and this replica
-   * has applied it; rejects with ConflictError (ECONFLICT) when a precondition failed at apply
-   * time (preconditions are checked when the entry applies, identically on every replica).
-   * Proposed at a follower, the entry is forwarded to the leader by Raft.
+   * has applied it (decided its outcome: the KvStore commit of the applied state may still be
+   * under way, and a read through `readBarrier` waits for it); rejects with ConflictError
+   * (ECONFLICT) when a precondition failed at apply time (preconditions are checked when the
+   * entry applies, identically on every replica). Proposed at a follower, the entry is forwarded
+   * to the leader by Raft. A crash after the answer loses nothing: the entry is in the raft log
+   * of a majority, and a restarted replica applies it again, exactly once, from its applied index.
    */
   commit(
     operations: readonly MetastoreOperation[],

@@ -113,7 +113,8 @@ export class ZoneStateMachine {
 
   /**
    * Checks the batch's preconditions against the staged state and, when they hold, stages its
-   * operations with version `index`. The outcome holds once `flush()` resolves.
+   * operations with version `index`. The outcome is final now (applying the same entry to the same
+   * state decides the same after a crash); the state holds it once `flush()` resolves.
    */
   async applyBatch(index: number, command: BatchCommand): Promise<BatchOutcome> {
     this.assertNext(index);

@@ -31,6 +31,8 @@ export interface ZoneTestClusterOptions {
   requestTimeoutTicks?: number;
   /** Opens the raft storage of a node on its KvStore (MemoryRaftStorage by default). */
   openRaftStorage?: (store: KvStore) => Promise<WritableRaftStorage>;
+  /** Wraps each KvStore a node opens (at start and at every restart), e.g. to hold its commits. */
+  wrapStore?: (nodeId: NodeId, store: KvStore) => KvStore;
 }
 
 /**
@@ -128,7 +130,7 @@ export class ZoneTestCluster {
     extra: Pick<ZoneReplicaOptions, 'bootstrap' | 'peers'> = {},
   ): Promise<ZoneTestNode> {
     const file = new MemoryStorageFile();
-    const store = await openKvStore(file);
+    const store = await this.openStore(nodeId, file);
     const raftStorage = await (this.options.openRaftStorage?.(store) ?? Promise.resolve(new MemoryRaftStorage()));
     const node: ZoneTestNode = { nodeId, address: addressOf(nodeId), replica: undefined, transport: undefined, file, store, raftStorage };
     this.nodes.set(nodeId, node);
@@ -144,20 +146,24 @@ export class ZoneTestCluster {
     return node;
   }
 
-  /** Abandons the replica and its store as a crash would (nothing is closed or flushed). */
-  async crash(nodeId: NodeId): Promise<void> {
+  /**
+   * Abandons the replica and its store as a crash would (nothing is closed or flushed). What
+   * survives is the file's bytes now, or `survivingImage` (taken earlier, while a write the crash
+   * must lose was still held).
+   */
+  async crash(nodeId: NodeId, survivingImage?: Uint8Array): Promise<void> {
     const node = this.nodes.get(nodeId)!;
     node.transport?.close();
     // Stop its clock and inputs; its KvStore is abandoned, its file's bytes are what survives.
     await node.replica?.close();
     node.replica = undefined;
     node.transport = undefined;
-    node.file = new MemoryStorageFile(node.file.image());
+    node.file = new MemoryStorageFile(survivingImage ?? node.file.image());
   }
 
   async restart(nodeId: NodeId): Promise<ZoneReplica> {
     const node = this.nodes.get(nodeId)!;
-    node.store = await openKvStore(node.file);
+    node.store = await this.openStore(nodeId, node.file);
     if (this.options.openRaftStorage !== undefined) node.raftStorage = await this.options.openRaftStorage(node.store);
     await this.startReplica(node, {});
     return node.replica!;
@@ -180,6 +186,11 @@ export class ZoneTestCluster {
       node.replica = undefined;
       node.transport = undefined;
     }
+  }
+
+  private async openStore(nodeId: NodeId, file: MemoryStorageFile): Promise<KvStore> {
+    const store = await openKvStore(file);
+    return this.options.wrapStore?.(nodeId, store) ?? store;
   }
 
   private async startReplica(node: ZoneTestNode, extra: Pick<ZoneReplicaOptions, 'bootstrap' | 'peers'>): Promise<void> {

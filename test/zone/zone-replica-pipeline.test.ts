@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { KvStore } from '../../kernel/kv/index.ts';
 import { MemoryRaftStorage } from '../../kernel/raft/memory-storage.ts';
 import type { Message } from '../../kernel/raft/message.ts';
 import type { RaftPersistRequest } from '../../kernel/raft/storage.ts';
@@ -56,6 +57,39 @@ async function withHeldCluster(body: (cluster: ZoneTestCluster, storages: Map<No
   } finally {
     for (const storage of storages.values()) storage.release();
     await cluster.close();
+  }
+}
+
+/**
+ * Holds the KvStore commits of a store while `holding`: each waits, in call order, until
+ * `release()`, as a commit still in the writer's queue would. Reads go straight through.
+ */
+class CommitGate {
+  holding = false;
+  private readonly held: (() => void)[] = [];
+
+  wrap(store: KvStore): KvStore {
+    return new Proxy(store, {
+      get: (target, property) => {
+        if (property === 'commit') {
+          return async (...args: Parameters<KvStore['commit']>) => {
+            if (this.holding) await new Promise<void>((resume) => this.held.push(resume));
+            return await target.commit(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const resume of this.held.splice(0)) resume();
+  }
+
+  get heldCount(): number {
+    return this.held.length;
   }
 }
 
@@ -167,6 +201,60 @@ describe('zone replica pipeline: applying while persisting', () => {
       leaderStorage.release();
       await cluster.drive(second, 'the second write');
       expect(outcomes).toEqual(['first', 'second']);
+    });
+  });
+});
+
+describe('zone replica pipeline: answering before the applied state is written', () => {
+  it('answers an SC write once its outcome is decided, before the KvStore commit of the applied state; a crash then loses nothing and applies it once', async () => {
+    const gate = new CommitGate();
+    // Only node 1's first store is held; after its restart it writes freely.
+    let wrapped = false;
+    const cluster = await ZoneTestCluster.start({
+      wrapStore: (nodeId, store) => {
+        if (nodeId !== 1 || wrapped) return store;
+        wrapped = true;
+        return gate.wrap(store);
+      },
+    });
+    try {
+      gate.holding = true;
+      // Must-not-exist: applied twice, the second application would be refused.
+      const write = cluster.replica(1).commit([{ type: 'put', key: utf8('k'), value: utf8('v') }], [{ key: utf8('k'), version: null }]);
+      const version = await cluster.drive(write, 'the write, while the applied state is held');
+      expect(gate.heldCount).toBe(1);
+      // Decided, answered, but not yet applied here: reads through node 1 would still wait.
+      expect(cluster.replica(1).status().appliedIndex).toBeLessThan(version);
+      const imageWithoutTheApply = cluster.nodes.get(1)!.file.image();
+      const crashed = cluster.crash(1, imageWithoutTheApply);
+      gate.release();
+      await crashed;
+      await cluster.restart(1);
+      await cluster.waitUntil(() => cluster.replica(1).status().appliedIndex >= version, 'node 1 to apply the write again');
+      for (const nodeId of [1, 2, 3]) {
+        const entry = await cluster.drive(cluster.replica(nodeId).metastore.get(utf8('k')), `a read at node ${nodeId}`);
+        expect({ nodeId, value: entry && new TextDecoder().decode(entry.value), version: entry?.version }).toEqual({ nodeId, value: 'v', version });
+      }
+      // The stored version is the acknowledged one: a write conditional on it succeeds.
+      const next = await cluster.drive(cluster.replica(cluster.leaderId()!).commit([{ type: 'put', key: utf8('k'), value: utf8('w') }], [{ key: utf8('k'), version }]));
+      expect(next).toBeGreaterThan(version);
+    } finally {
+      gate.release();
+      await cluster.close();
+    }
+  });
+});
+
+describe('zone replica pipeline: commit propagation', () => {
+  it('sends no empty append when a write commits: the followers learn the commit with the next heartbeat', async () => {
+    await withHeldCluster(async (cluster) => {
+      const sent = tapMessages(cluster);
+      const version = await cluster.drive(cluster.replica(1).commit([{ type: 'put', key: utf8('k'), value: utf8('v') }]), 'the write');
+      await cluster.waitUntil(() => [2, 3].every((nodeId) => cluster.replica(nodeId).status().appliedIndex >= version), 'the followers to apply');
+      const appends = sent.filter((message) => message.type === 'append');
+      expect(appends.length).toBeGreaterThan(0);
+      expect(appends.filter((message) => message.type === 'append' && message.entries.length === 0)).toEqual([]);
+      expect(sent.some((message) => message.type === 'heartbeat' && message.commit >= version)).toBe(true);
     });
   });
 });

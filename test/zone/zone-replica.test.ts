@@ -112,7 +112,9 @@ describe('zone replica: membership', () => {
     await withCluster({}, async (cluster) => {
       await cluster.replica(1).metastore.put(utf8('old'), utf8('data'));
       await cluster.addNode(4);
-      await cluster.waitUntil(() => cluster.replica(4).status().appliedIndex >= cluster.replica(1).status().appliedIndex, 'node 4 to catch up');
+      // Followers learn a commit with the next append or heartbeat (lazy commit propagation).
+      const leaderApplied = cluster.replica(1).status().appliedIndex;
+      await cluster.waitUntil(() => [2, 3, 4].every((nodeId) => cluster.replica(nodeId).status().appliedIndex >= leaderApplied), 'every member to catch up');
       for (const nodeId of [1, 2, 3, 4]) {
         const members = cluster.replica(nodeId).status().members;
         expect(members.map(({ nodeId: id, address, role }) => ({ id, address, role }))).toEqual(
