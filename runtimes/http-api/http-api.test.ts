@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryRecordStore, MemoryMetastore, MemoryObjectStore } from '../../drivers/memory/index.ts';
 import type { RecordStore } from '../../kernel/contracts/record-store.ts';
-import { AccessDeniedError, UnauthenticatedError } from '../../kernel/errors.ts';
+import { AccessDeniedError, InvalidArgumentError, UnauthenticatedError } from '../../kernel/errors.ts';
+import { createHttpApi } from './http-api.ts';
+import { HTTP_API_LIMITS_DEFAULT, resolveHttpApiLimits } from './limits.ts';
 import { RemoteApiKeys } from './remote-api-keys.ts';
 import { RemoteNexusFS } from './remote-nexus-fs.ts';
 import { inProcessFetch, serveFileSystem, type ServedFileSystem } from './test-support.ts';
@@ -69,5 +71,13 @@ describe('HTTP API app in process', () => {
     await admin.revoke(created.info.id);
     await expect(asNewAgent.stat('/hello')).rejects.toThrow(UnauthenticatedError);
     await expect(new RemoteApiKeys({ url: 'http://nexus.test', token: agentKey, fetch }).list()).rejects.toThrow(AccessDeniedError);
+  });
+
+  it('takes partial limits, keeps defaults for undefined ones, and refuses a limit that is not a positive integer', async () => {
+    const { nexusFS, apiKeys } = await setUp();
+    expect(resolveHttpApiLimits({ uploadBytesMax: 10, jsonDepthMax: undefined })).toEqual({ ...HTTP_API_LIMITS_DEFAULT, uploadBytesMax: 10 });
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => createHttpApi({ fs: nexusFS, authenticate: apiKeys.authenticate, keys: apiKeys, limits: { requestBodyBytesMax: bad } })).toThrow(InvalidArgumentError);
+    }
   });
 });

@@ -52,9 +52,10 @@ export const HTTP_API_LIMITS_DEFAULT: HttpApiLimits = {
   watchHeartbeatMs: 15_000,
 };
 
-/** The defaults with `overrides` applied; each value must be a positive safe integer. */
+/** The defaults with `overrides` applied (an undefined override keeps the default); each must be a positive safe integer. */
 export function resolveHttpApiLimits(overrides: Partial<HttpApiLimits> = {}): HttpApiLimits {
-  const limits = { ...HTTP_API_LIMITS_DEFAULT, ...overrides };
+  const given = Object.entries(overrides).filter(([, value]) => value !== undefined);
+  const limits: HttpApiLimits = { ...HTTP_API_LIMITS_DEFAULT, ...Object.fromEntries(given) };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new InvalidArgumentError(`HTTP API limit ${name} must be a positive integer, got ${String(value)}`);
