@@ -298,7 +298,7 @@ export class WriteBufferCursor {
  */
 export async function mergeWriteBuffer(
   buffer: WriteBuffer,
-  transaction: { put(key: Uint8Array, value: Uint8Array, version: number): Promise<void>; delete(key: Uint8Array): Promise<void> },
+  transaction: { put(key: Uint8Array, value: Uint8Array, version: number): Promise<void> | void; delete(key: Uint8Array): Promise<void> },
   options: { prefetch: (keys: readonly Uint8Array[]) => Promise<void>; windowKeys: number },
 ): Promise<void> {
   assert(options.windowKeys >= 1, 'a merge window holds at least one key');
@@ -307,8 +307,13 @@ export async function mergeWriteBuffer(
   const applyWindow = async (): Promise<void> => {
     await options.prefetch(window.map((entry) => entry.key));
     for (const entry of window) {
-      if (entry.value === null) await transaction.delete(entry.key);
-      else await transaction.put(entry.key, entry.value, entry.version);
+      if (entry.value === null) {
+        await transaction.delete(entry.key);
+        continue;
+      }
+      // A put into cached pages finishes at once: no microtask for it.
+      const putting = transaction.put(entry.key, entry.value, entry.version);
+      if (putting !== undefined) await putting;
     }
     window = [];
   };
