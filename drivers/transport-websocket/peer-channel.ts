@@ -18,6 +18,8 @@ export interface PeerChannelOptions {
   /** Called when a dial fails or an open connection is lost. */
   readonly onUnreachable: () => void;
   readonly log: (line: string) => void;
+  /** Runs the flush of the messages sent in one task (WebSocketZoneTransportOptions.scheduleFlush). */
+  readonly scheduleFlush: (flush: () => void) => void;
 }
 
 export interface PeerChannelStatus {
@@ -35,7 +37,7 @@ export interface PeerChannelStatus {
  * at once, both nodes keep the connection dialed by the lower node id and close the other, so they
  * agree without talking about it.
  *
- * Messages sent in one task are coalesced into one frame (flushed in a microtask), which keeps
+ * Messages sent in one task are coalesced into one frame (flushed when `scheduleFlush` says), which keeps
  * the number of frames, and of socket writes, close to the number of Readies rather than messages.
  * When the queue or the socket's buffer is full, frames are dropped: raft resends what matters.
  */
@@ -69,7 +71,7 @@ export class PeerChannel {
   send(message: Message): void {
     if (this.#closed) return;
     this.#pendingMessages.push(message);
-    if (this.#pendingMessages.length === 1) queueMicrotask(() => this.#flushPending());
+    if (this.#pendingMessages.length === 1) this.#options.scheduleFlush(() => this.#flushPending());
   }
 
   /** A connection the peer dialed has completed its handshake. */

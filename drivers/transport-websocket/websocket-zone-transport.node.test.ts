@@ -33,11 +33,16 @@ function secret(fill: number): Uint8Array {
   return new Uint8Array(ZONE_SECRET_BYTES).fill(fill);
 }
 
-async function startNode(nodeId: number, zoneSecret: Uint8Array, port = 0): Promise<TestNode> {
+async function startNode(
+  nodeId: number,
+  zoneSecret: Uint8Array,
+  port = 0,
+  scheduleFlush?: (flush: () => void) => void,
+): Promise<TestNode> {
   const log: string[] = [];
   const received: Message[] = [];
   const unreachable: number[] = [];
-  const transport = new WebSocketZoneTransport({ log: (line) => log.push(line) });
+  const transport = new WebSocketZoneTransport({ log: (line) => log.push(line), ...(scheduleFlush === undefined ? {} : { scheduleFlush }) });
   transport.trustZone(ZONE, zoneSecret);
   transport.listen({ zoneId: ZONE, nodeId, receive: (message) => received.push(message), unreachable: (peer) => unreachable.push(peer) });
   const server = createServer((_, response) => response.writeHead(404).end());
@@ -116,6 +121,23 @@ describe('WebSocketZoneTransport', () => {
     expect(connections).toBe(1);
     expect(one.transport.peerStatus(ZONE).get(2)?.connected).toBe(true);
     expect(two.transport.peerStatus(ZONE).get(1)?.connected).toBe(true);
+  });
+
+  it('sends the messages of one task when its scheduleFlush runs the flush, together and in order', async () => {
+    const flushes: (() => void)[] = [];
+    const one = await startNode(1, secret(7), 0, (flush) => flushes.push(flush));
+    const two = await startNode(2, secret(7));
+    one.transport.setPeer(ZONE, 2, two.address);
+    for (let commit = 1; commit <= 3; commit++) one.transport.send(ZONE, heartbeat(1, 2, commit));
+    // One flush for the three messages, and nothing leaves before it runs.
+    expect(flushes).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(two.received).toEqual([]);
+    flushes.shift()!();
+    await until(() => two.received.length === 3, 'the three messages');
+    expect(two.received).toEqual([heartbeat(1, 2, 1), heartbeat(1, 2, 2), heartbeat(1, 2, 3)]);
+    one.transport.send(ZONE, heartbeat(1, 2, 4));
+    expect(flushes).toHaveLength(1);
   });
 
   it('refuses a peer with the wrong zone secret: nothing it sends reaches the receiver', async () => {

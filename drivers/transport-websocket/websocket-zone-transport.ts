@@ -20,6 +20,14 @@ export interface WebSocketZoneTransportOptions {
   /** Where connection events go (lost peers, refused handshakes); silent by default. */
   readonly log?: (line: string) => void;
   readonly openWebSocket?: WebSocketFactory;
+  /**
+   * When the messages sent to a peer during one task go out, coalesced into one frame:
+   * `queueMicrotask` by default, once the task's current promise jobs have run. A Node server
+   * passes `setImmediate`, so that they go out after all of them: a leader then answers its
+   * clients and starts its own log write before it writes to its peers' sockets, each of which
+   * can hand the CPU to the peer process it wakes.
+   */
+  readonly scheduleFlush?: (flush: () => void) => void;
 }
 
 interface ZoneEntry {
@@ -48,12 +56,14 @@ export class WebSocketZoneTransport implements ZoneTransport {
   readonly #zones = new Map<string, ZoneEntry>();
   readonly #log: (line: string) => void;
   readonly #openWebSocket: WebSocketFactory;
+  readonly #scheduleFlush: (flush: () => void) => void;
   readonly #handshaking = new Set<FrameSocket>();
   #closed = false;
 
   constructor(options: WebSocketZoneTransportOptions = {}) {
     this.#log = options.log ?? (() => {});
     this.#openWebSocket = options.openWebSocket ?? openRuntimeWebSocket;
+    this.#scheduleFlush = options.scheduleFlush ?? ((flush) => queueMicrotask(flush));
   }
 
   /** Makes this transport serve `zoneId`, whose members prove they hold `zoneSecret`. */
@@ -242,6 +252,7 @@ export class WebSocketZoneTransport implements ZoneTransport {
         dial: (url) => this.#dial(url, zoneId, peer),
         onUnreachable: () => registration.unreachable?.(peer),
         log: (line) => this.#log(`zone ${zoneId}: ${line}`),
+        scheduleFlush: this.#scheduleFlush,
       });
       channel.setAddress(zone.addresses.get(peer));
       zone.peers.set(peer, channel);

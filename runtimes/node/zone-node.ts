@@ -131,7 +131,9 @@ async function startNode(
     closers.push(() => store.close());
     const raftStorage = await KvRaftStorage.open(store, { keyPrefix: ZONE_RAFT_KEY_PREFIX });
     closers.push(() => raftStorage.close());
-    const transport = new WebSocketZoneTransport({ log: (line) => log(`transport: ${line}`) });
+    // Raft frames leave after the task's promise jobs: answers to clients and the start of this
+    // node's own log write come first (see WebSocketZoneTransportOptions.scheduleFlush).
+    const transport = new WebSocketZoneTransport({ log: (line) => log(`transport: ${line}`), scheduleFlush: (flush) => setImmediate(flush) });
     transport.trustZone(identity.zoneId, token.zoneSecret);
     closers.push(() => transport.close());
     const ticker = new IntervalTicker(tickIntervalMs);
