@@ -51,10 +51,11 @@ export function takeGroup(queue: QueuedWork[]): QueuedWork[] {
 export function copyOperations(operations: readonly MetastoreOperation[]): MetastoreOperation[] {
   let totalBytes = 0;
   for (const operation of operations) totalBytes += operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
-  const copy = new Uint8Array(totalBytes);
+  const copy = new ArrayBuffer(totalBytes);
   let offset = 0;
   const take = (bytes: Uint8Array): Uint8Array => {
-    const view = copy.subarray(offset, offset + bytes.length);
+    // A view made directly: `subarray` costs a species lookup per call.
+    const view = new Uint8Array(copy, offset, bytes.length);
     view.set(bytes);
     offset += bytes.length;
     return view;

@@ -169,7 +169,8 @@ export class WriteBuffer {
     // The first chunk whose last key is at or after (after: strictly after) `key`.
     while (low < high) {
       const middle = (low + high) >>> 1;
-      const comparison = compareBytes(chunks[middle]!.at(-1)!.key, key);
+      const chunkKeys = chunks[middle]!;
+      const comparison = compareBytes(chunkKeys[chunkKeys.length - 1]!.key, key);
       if (comparison < 0 || (after && comparison === 0)) low = middle + 1;
       else high = middle;
     }
