@@ -12,9 +12,9 @@ import { readUint53, writeUint53 } from './page-format.ts';
  *
  * Why: a durable commit of the tree alone syncs every page it copied (a leaf, its branches, the
  * meta page) at scattered offsets; appending the commit's operations to a log and syncing that is
- * close to the cost of one 4 KiB write and sync, the floor of any durable commit. The tree's pages
- * are still written, unsynced, as for a relaxed commit, and a checkpoint (a sync of the tree file)
- * now and then makes them durable and lets the log start over.
+ * close to the cost of one 4 KiB write and sync, the floor of any durable commit. The commit's
+ * entries go into the write buffer (write-buffer.ts), not the tree; a checkpoint now and then
+ * merges the buffer into the tree, syncs the tree file, and lets the log start over.
  *
  * Layout: records one after another from offset 0. A record is
  * ```
