@@ -181,6 +181,7 @@ describe('nexus file commands on a data dir', () => {
       [['grep', 'x', '-C', 'many'], /expected a whole number of at least 0/],
       [['ls', '--data', data, '--remote', 'http://127.0.0.1:9'], /--data and --remote exclude each other/],
       [['ls', '--remote', 'http://127.0.0.1:9'], /--remote needs an API key/],
+      [['ls', '--remote', '127.0.0.1:7070', '--token', 'x'], /--remote "127\.0\.0\.1:7070": expected a server URL such as http:\/\/127\.0\.0\.1:7070/],
       [['keys', 'create'], /required option '--name <name>' not specified/],
     ];
     for (const [args, message] of usage) {

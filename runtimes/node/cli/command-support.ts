@@ -111,8 +111,17 @@ function targetLocation(command: Command): TargetLocation {
   if (dataSource === 'env' && remoteSource === 'env') usageError(command, `both ${ENVIRONMENT.data} and ${ENVIRONMENT.url} are set: choose one, or pass --data or --remote`);
   const remote = dataSource === 'cli' ? undefined : options.remote;
   if (remote === undefined) return { kind: 'local', dir: localDataDir(dataSource === 'cli' ? options.data : undefined) };
+  if (!isHttpUrl(remote)) usageError(command, `--remote ${JSON.stringify(remote)}: expected a server URL such as http://127.0.0.1:7070`);
   if (options.token === undefined || options.token === '') usageError(command, `--remote needs an API key: pass --token KEY or set ${ENVIRONMENT.token}`);
   return { kind: 'remote', url: remote, token: options.token };
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -78,7 +78,7 @@ describe('README: Server, CLI and HTTP API', () => {
     expect(stdout).toContain('hello from curl');
     expect(stdout).toMatch(/"path":"\/notes\/todo\.md"/);
     expect(stdout).toMatch(/\{"error":\{"code":"EACCES"/);
-  }, 120_000);
+  }, 180_000);
 });
 
 function escape(text: string): string {
