@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -244,6 +244,34 @@ function spawnCrashChild(path: string, committedRows: number): Child {
     },
   };
 }
+
+describe('SQLite file store: damaged files', () => {
+  it('reports a damaged table page as ECORRUPT on the query that reads it', async () => {
+    const path = join(await freshDirectory(), 'records.sqlite');
+    const first = await openSqliteFileRecordStore({ path });
+    await createItems(first.db);
+    await first.db.insertInto('items').values({ id: 1, label: 'soon unreadable' }).execute();
+    await first.close();
+    // Page 1 holds the schema; the table `items` is the next page (SQLite's default page size,
+    // 4,096 bytes). A page of 0xff bytes is no valid b-tree page.
+    const PAGE_BYTES = 4_096;
+    const handle = await open(path, 'r+');
+    try {
+      expect((await handle.stat()).size).toBeGreaterThanOrEqual(2 * PAGE_BYTES);
+      await handle.write(new Uint8Array(PAGE_BYTES).fill(0xff), 0, PAGE_BYTES, PAGE_BYTES);
+    } finally {
+      await handle.close();
+    }
+    const second = await openSqliteFileRecordStore({ path });
+    try {
+      const reading = second.db.selectFrom('items').selectAll().execute();
+      await expect(reading).rejects.toMatchObject({ code: 'ECORRUPT' });
+      await expect(reading).rejects.toThrow(/^cannot run "select \* from .*items/);
+    } finally {
+      await second.close();
+    }
+  });
+});
 
 describe('SQLite file store: crashes and other processes', () => {
   it(
