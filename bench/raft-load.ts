@@ -10,6 +10,9 @@ export interface LoadResult {
   operationsPerSecond: number;
   latencyMsP50: number;
   latencyMsP99: number;
+  /** Every operation's latency, sorted; with `elapsedMs`, what `combineLoadResults` needs. */
+  latenciesMs: number[];
+  elapsedMs: number;
 }
 
 export interface LoadOptions {
@@ -31,14 +34,26 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: options.clients }, (_, index) => client(index)));
-  const elapsedMs = performance.now() - startedMs;
+  return summarize(options.clients, latenciesMs, performance.now() - startedMs);
+}
+
+/** One result from several rounds of the same workload: their operations over their summed time. */
+export function combineLoadResults(results: readonly LoadResult[]): LoadResult {
+  const latenciesMs = results.flatMap((result) => result.latenciesMs);
+  const elapsedMs = results.reduce((sum, result) => sum + result.elapsedMs, 0);
+  return summarize(results[0]?.clients ?? 0, latenciesMs, elapsedMs);
+}
+
+function summarize(clients: number, latenciesMs: number[], elapsedMs: number): LoadResult {
   latenciesMs.sort((a, b) => a - b);
   return {
-    clients: options.clients,
+    clients,
     operations: latenciesMs.length,
     operationsPerSecond: (latenciesMs.length / elapsedMs) * 1000,
     latencyMsP50: percentile(latenciesMs, 0.5),
     latencyMsP99: percentile(latenciesMs, 0.99),
+    latenciesMs,
+    elapsedMs,
   };
 }
 

@@ -12,6 +12,12 @@
  * concurrent clients (writes/s, p50 and p99 latency), and linearizable reads from 64 clients.
  * It prints one table with our ratio to etcd (above 1: more per second, or slower latency).
  *
+ * Both clusters run at once and take turns: each workload runs in ROUNDS_PER_WORKLOAD rounds, in
+ * every round each system for its share of the seconds (the order alternating between rounds),
+ * and a system's rounds are merged into one result. On a machine others share, the load then
+ * falls on both sides alike, where measuring one cluster after the other compared each with the
+ * load of its own minutes. The idle cluster costs the other its heartbeats only.
+ *
  * Data lives in a temporary directory, removed at the end; every process started is stopped by
  * PID. Benchmarks are not tests: nothing here asserts on time.
  */
@@ -21,7 +27,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { etcdAvailable, startEtcdCluster } from './raft-etcd.ts';
 import { runInProcessBench } from './raft-in-process.ts';
-import { benchKey, benchValue, KEY_BYTES, runLoad, type LoadResult, VALUE_BYTES } from './raft-load.ts';
+import { benchKey, benchValue, combineLoadResults, KEY_BYTES, runLoad, type LoadResult, VALUE_BYTES } from './raft-load.ts';
 import { startNexusCluster } from './raft-nexus.ts';
 
 const PROPOSALS_DEFAULT = 500_000;
@@ -30,6 +36,7 @@ const IN_PROCESS_BATCH_PROPOSALS = 256;
 const WRITE_CLIENTS = [1, 64, 256] as const;
 const READ_CLIENTS = 64;
 const WARM_UP_CLIENTS = Math.max(...WRITE_CLIENTS, READ_CLIENTS);
+const ROUNDS_PER_WORKLOAD = 5;
 
 /** What one system answers to the load; each side of the table is one. */
 interface ConsensusSystem {
@@ -70,15 +77,18 @@ function partA(): void {
 
 async function partB(): Promise<void> {
   const directory = await mkdtemp(join(tmpdir(), 'nexusfs-bench-raft-'));
-  const columns: Array<{ name: string; measurements: Measurements }> = [];
+  const systems: ConsensusSystem[] = [];
+  let columns: Array<{ name: string; measurements: Measurements }> = [];
   try {
     if (!values['skip-etcd']) {
       const version = etcdAvailable();
       if (version === undefined) console.log('etcd is not installed (apt-get install -y etcd-server): its column is left out\n');
-      else columns.push({ name: `etcd ${version}`, measurements: await measure(await etcdSystem(join(directory, 'etcd'), version)) });
+      else systems.push(await etcdSystem(join(directory, 'etcd'), version));
     }
-    if (!values['skip-nexus']) columns.push({ name: 'nexusfs zone', measurements: await measure(await nexusSystem(join(directory, 'nexus'))) });
+    if (!values['skip-nexus']) systems.push(await nexusSystem(join(directory, 'nexus')));
+    columns = await measure(systems);
   } finally {
+    for (const system of systems) await system.stop();
     await rm(directory, { recursive: true, force: true });
   }
   printTable(columns);
@@ -106,24 +116,53 @@ async function nexusSystem(directory: string): Promise<ConsensusSystem> {
   };
 }
 
-async function measure(system: ConsensusSystem): Promise<Measurements> {
-  const measurements: Measurements = new Map();
-  try {
-    console.log(`${system.name}: 1 s of warm-up writes from ${WARM_UP_CLIENTS} clients, then ${seconds} s per workload`);
+interface Workload {
+  readonly name: string;
+  readonly clients: number;
+  readonly operation: (system: ConsensusSystem) => (client: number, sequence: number) => Promise<unknown>;
+}
+
+function writeOperation(system: ConsensusSystem): (client: number, sequence: number) => Promise<unknown> {
+  return (client, sequence) => system.put(benchKey(client * 997 + sequence), benchValue(sequence));
+}
+
+/** A function, not a constant: the module's top-level await runs partB before later constants exist. */
+function workloads(): Workload[] {
+  return [
+    ...WRITE_CLIENTS.map((clients) => ({ name: `writes, ${clients} client${clients === 1 ? '' : 's'}`, clients, operation: writeOperation })),
+    {
+      name: `linearizable reads, ${READ_CLIENTS} clients`,
+      clients: READ_CLIENTS,
+      operation: (system: ConsensusSystem) => (client: number, sequence: number) => system.get(benchKey(client * 31 + sequence)),
+    },
+  ];
+}
+
+/** Every workload on every system, in interleaved rounds (see the file comment). */
+async function measure(systems: readonly ConsensusSystem[]): Promise<Array<{ name: string; measurements: Measurements }>> {
+  const columns = systems.map((system) => ({ name: system.name, measurements: new Map() as Measurements }));
+  for (const system of systems) {
+    console.log(`${system.name}: 1 s of warm-up writes from ${WARM_UP_CLIENTS} clients`);
     // As many clients as the largest workload: connections are opened here, not measured later.
-    await runLoad({ clients: WARM_UP_CLIENTS, seconds: 1, operation: (client, sequence) => system.put(benchKey(client * 997 + sequence), benchValue(sequence)) });
-    for (const clients of WRITE_CLIENTS) {
-      const result = await runLoad({ clients, seconds, operation: (client, sequence) => system.put(benchKey(client * 997 + sequence), benchValue(sequence)) });
-      measurements.set(`writes, ${clients} client${clients === 1 ? '' : 's'}`, result);
-      console.log(`  writes, ${clients} clients: ${describe(result)}`);
-    }
-    const reads = await runLoad({ clients: READ_CLIENTS, seconds, operation: (client, sequence) => system.get(benchKey(client * 31 + sequence)) });
-    measurements.set(`linearizable reads, ${READ_CLIENTS} clients`, reads);
-    console.log(`  linearizable reads, ${READ_CLIENTS} clients: ${describe(reads)}`);
-  } finally {
-    await system.stop();
+    await runLoad({ clients: WARM_UP_CLIENTS, seconds: 1, operation: writeOperation(system) });
   }
-  return measurements;
+  console.log(`${seconds} s per workload and system, in ${ROUNDS_PER_WORKLOAD} rounds taking turns`);
+  for (const workload of workloads()) {
+    const rounds = systems.map((): LoadResult[] => []);
+    for (let round = 0; round < ROUNDS_PER_WORKLOAD; round++) {
+      const order = systems.map((_, index) => index);
+      if (round % 2 === 1) order.reverse();
+      for (const index of order) {
+        rounds[index]!.push(await runLoad({ clients: workload.clients, seconds: seconds / ROUNDS_PER_WORKLOAD, operation: workload.operation(systems[index]!) }));
+      }
+    }
+    for (const [index, system] of systems.entries()) {
+      const result = combineLoadResults(rounds[index]!);
+      columns[index]!.measurements.set(workload.name, result);
+      console.log(`  ${system.name}, ${workload.name}: ${describe(result)}`);
+    }
+  }
+  return columns;
 }
 
 function describe(result: LoadResult): string {
