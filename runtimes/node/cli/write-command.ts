@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { WriteOptions } from '../../../kernel/fs/types.ts';
 import { integerParser, onTarget, targetCommand, type CliContext } from './command-support.ts';
 import { formatBytes } from './format.ts';
@@ -34,7 +34,25 @@ export function writeCommand(context: CliContext): Command {
     });
 }
 
-/** A Node stream as the web stream the file API takes; a local file's open error surfaces on the first read. */
+/**
+ * A Node stream as the web stream the file API takes, read one chunk per pull, so the reading never
+ * runs ahead of the consumer by more than the source's own buffer. A local file's open error
+ * surfaces on the first pull.
+ */
 export function webStream(source: Readable): ReadableStream<Uint8Array> {
-  return Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>;
+  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { value, done } = await chunks.next();
+        if (done === true) controller.close();
+        else controller.enqueue(typeof value === 'string' ? new TextEncoder().encode(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      },
+      async cancel() {
+        await chunks.return?.();
+        source.destroy();
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
