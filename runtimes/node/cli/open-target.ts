@@ -2,6 +2,7 @@ import { RemoteApiKeys } from '../../http-api/remote-api-keys.ts';
 import { RemoteNexusFS } from '../../http-api/remote-nexus-fs.ts';
 import { openDataDir } from '../data-dir.ts';
 import type { Target, TargetLocation } from './command-support.ts';
+import { httpFetch } from './http-fetch.ts';
 
 /**
  * The real targets: a data dir opened in this process (which holds it until the command ends), or
@@ -29,11 +30,11 @@ class ServerUnreachableError extends Error {
   }
 }
 
-/** fetch, with a failure to connect reported as a ServerUnreachableError (fetch says only "fetch failed"). */
+/** fetch (on node:http, see http-fetch.ts), with a failure to connect reported as a ServerUnreachableError (fetch says only "fetch failed"). */
 function fetchNaming(url: string): typeof fetch {
   return async (input, init) => {
     try {
-      return await fetch(input, init);
+      return await httpFetch(input, init);
     } catch (error) {
       // An abort (watch ends on Ctrl-C) is the caller's own doing, not a failure to connect.
       if (init?.signal?.aborted === true || !(error instanceof TypeError)) throw error;
