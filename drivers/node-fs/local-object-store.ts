@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../../kernel/assert.ts';
-import { CONTENT_ID_PATTERN, ContentHasher, contentIdOf } from '../../kernel/content-id.ts';
+import { CONTENT_ID_PATTERN, contentIdOf } from '../../kernel/content-id.ts';
 import type { ObjectInfo, ObjectStore } from '../../kernel/contracts/object-store.ts';
 import {
   assertContentId,
@@ -224,16 +225,22 @@ export class LocalObjectStore implements ObjectStore {
   }
 }
 
-/** Writes the stream's chunks in order while hashing them; returns the id and size they make. */
+/**
+ * Writes the stream's chunks in order while hashing them; returns the id and size they make. The
+ * hash is node:crypto's (native, incremental, in Node and Deno) rather than the kernel's pure-JS
+ * `ContentHasher`: on large uploads hashing was the bottleneck (37 MB/s against about 600 MB/s).
+ */
 async function writeStream(file: FileHandle, stream: ReadableStream<Uint8Array>): Promise<ObjectInfo> {
-  const hasher = new ContentHasher();
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
   const reader = stream.getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       assertObjectChunk(value);
-      hasher.update(value);
+      hash.update(value);
+      sizeBytes += value.byteLength;
       await writeFully(file, value);
     }
   } catch (error) {
@@ -242,7 +249,7 @@ async function writeStream(file: FileHandle, stream: ReadableStream<Uint8Array>)
   } finally {
     reader.releaseLock();
   }
-  return { id: hasher.digest(), sizeBytes: hasher.sizeBytes };
+  return { id: hash.digest('hex'), sizeBytes };
 }
 
 /** `FileHandle.write` may write less than it was given; this writes all of it. */
