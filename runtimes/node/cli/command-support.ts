@@ -182,7 +182,9 @@ export function describeError(error: unknown): { code: string; message: string }
     const causeCode = (error.cause as { code?: unknown } | undefined)?.code;
     const osCode = [code, causeCode].find((candidate): candidate is string => typeof candidate === 'string' && /^E[A-Z0-9]+$/.test(candidate));
     const causeMessage = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return { code: osCode ?? UNKNOWN_ERROR_CODE, message: `${error.message}${causeMessage}` };
+    // The OS puts its code first ("ENOENT: no such file or directory, open 'x'"): print it once.
+    const message = osCode === undefined ? error.message : error.message.replace(`${osCode}: `, '');
+    return { code: osCode ?? UNKNOWN_ERROR_CODE, message: `${message}${causeMessage}` };
   }
   return { code: UNKNOWN_ERROR_CODE, message: String(error) };
 }

@@ -40,6 +40,9 @@ export function writeCommand(context: CliContext): Command {
  * surfaces on the first pull.
  */
 export function webStream(source: Readable): ReadableStream<Uint8Array> {
+  // The iterator listens only from its first pull; until then this keeps an early error (a missing
+  // file) from being unhandled. The stream keeps the error, and the first pull rejects with it.
+  source.on('error', () => {});
   const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   return new ReadableStream<Uint8Array>(
     {
