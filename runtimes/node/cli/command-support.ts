@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import type { Readable, Writable } from 'node:stream';
 import { NexusError } from '../../../kernel/errors.ts';
+import { DATA_DIR_DEFAULT } from '../data-dir.ts';
 import { resolveServeConfig } from '../server-config.ts';
 import type { FileSystem } from '../../../kernel/fs/types.ts';
 import type { ApiKeyAdmin } from '../../../kernel/services/api-key-types.ts';
@@ -9,8 +10,6 @@ import type { ApiKeyAdmin } from '../../../kernel/services/api-key-types.ts';
  * What every file and key command shares: where it acts (a local data dir or a server), how it
  * prints (human text or one JSON document), and how it fails (exit codes, error lines).
  */
-
-export const DATA_DIR_DEFAULT = './nexus-data';
 
 export const EXIT_OK = 0;
 /** An operating error: the kernel's (or the server's) error, printed with its code. */
