@@ -163,11 +163,10 @@ export class ZoneReplica implements ZoneReplicaApi {
       applied: snapshot.metadata.index,
       preVote: true,
       checkQuorum: true,
-      // A commit rides on the next append or heartbeat: with writes one at a time, each would
-      // otherwise cost every follower an empty append, an apply and an answer, three wake-ups of
-      // processes that the next write then waits behind. Followers apply up to a tick later;
-      // their linearizable reads are not slower, since a ReadIndex round's heartbeats carry the commit.
-      commitPropagation: 'lazy',
+      // Eager (etcd's way): a write proposed at a follower resolves when the follower applies it,
+      // which must not wait for the next heartbeat. ('lazy' saves wake-ups per write, but needs
+      // followers to learn commits of their own proposals at once first; see the README.)
+      commitPropagation: 'eager',
       ...(options.electionTimeoutTicks === undefined ? {} : { electionTimeoutTicks: options.electionTimeoutTicks }),
       ...(options.heartbeatIntervalTicks === undefined ? {} : { heartbeatIntervalTicks: options.heartbeatIntervalTicks }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),

@@ -245,20 +245,6 @@ describe('zone replica pipeline: answering before the applied state is written',
   });
 });
 
-describe('zone replica pipeline: commit propagation', () => {
-  it('sends no empty append when a write commits: the followers learn the commit with the next heartbeat', async () => {
-    await withHeldCluster(async (cluster) => {
-      const sent = tapMessages(cluster);
-      const version = await cluster.drive(cluster.replica(1).commit([{ type: 'put', key: utf8('k'), value: utf8('v') }]), 'the write');
-      await cluster.waitUntil(() => [2, 3].every((nodeId) => cluster.replica(nodeId).status().appliedIndex >= version), 'the followers to apply');
-      const appends = sent.filter((message) => message.type === 'append');
-      expect(appends.length).toBeGreaterThan(0);
-      expect(appends.filter((message) => message.type === 'append' && message.entries.length === 0)).toEqual([]);
-      expect(sent.some((message) => message.type === 'heartbeat' && message.commit >= version)).toBe(true);
-    });
-  });
-});
-
 describe('zone replica pipeline: reads', () => {
   it('answers the reads that arrive together with one ReadIndex round, each seeing every write acknowledged before it', async () => {
     await withHeldCluster(async (cluster) => {
