@@ -16,6 +16,7 @@ import { isReservedKey, type ZoneStateMachine } from './zone-state-machine.ts';
 /** What the view needs of its replica. */
 export interface ZoneMetastoreHost {
   readonly zoneId: string;
+  /** `commit` and `write` refuse a batch that fails assertZoneBatch with InvalidArgumentError. */
   commit(operations: readonly MetastoreOperation[], preconditions?: readonly MetastorePrecondition[]): Promise<number>;
   write(operations: readonly MetastoreOperation[], preconditions?: readonly MetastorePrecondition[]): Promise<WriteToken>;
   readBarrier(): Promise<void>;
@@ -69,7 +70,7 @@ export class ZoneMetastore implements Metastore {
 
   async batch(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
     this.throwIfClosed('batch');
-    assertZoneBatch(operations, preconditions);
+    // The host checks the batch (assertZoneBatch) as it proposes it, for the ZoneApi's calls too.
     if (this.consistency === 'strong') return this.host.commit(operations, preconditions);
     const token = await this.host.write(operations, preconditions);
     return token.index;
