@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { API_PATH } from './wire.ts';
+import { ROUTES } from './wire.ts';
 
 /**
  * Every route of the HTTP API as data: method, path, parameters, bodies and answers, with the zod
@@ -126,7 +126,7 @@ const tags = (tag: string) => ({ tags: [tag] });
 
 export const readFileRoute = createRoute({
   method: 'get',
-  path: `${API_PATH}/files/{path}`,
+  path: `${ROUTES.files}/{path}`,
   ...tags('files'),
   summary: 'Read a file, streamed; Range and ETag supported',
   request: {
@@ -146,7 +146,7 @@ export const readFileRoute = createRoute({
 
 export const headFileRoute = createRoute({
   method: 'head',
-  path: `${API_PATH}/files/{path}`,
+  path: `${ROUTES.files}/{path}`,
   ...tags('files'),
   summary: "A file's headers (Content-Length, ETag, Content-Type, Last-Modified) without its bytes",
   request: { params: PathParameter },
@@ -155,7 +155,7 @@ export const headFileRoute = createRoute({
 
 export const writeFileRoute = createRoute({
   method: 'put',
-  path: `${API_PATH}/files/{path}`,
+  path: `${ROUTES.files}/{path}`,
   ...tags('files'),
   summary: 'Create or replace a file from the raw, streamed body; missing parents are created',
   request: {
@@ -172,7 +172,7 @@ export const writeFileRoute = createRoute({
 
 export const deleteFileRoute = createRoute({
   method: 'delete',
-  path: `${API_PATH}/files/{path}`,
+  path: `${ROUTES.files}/{path}`,
   ...tags('files'),
   summary: 'Remove a file or an empty directory; a whole tree with recursive=true',
   request: {
@@ -185,7 +185,7 @@ export const deleteFileRoute = createRoute({
 
 export const appendRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/append/{path}`,
+  path: `${ROUTES.append}/{path}`,
   ...tags('files'),
   summary: 'Append the raw body to a file, creating it when absent',
   request: {
@@ -198,7 +198,7 @@ export const appendRoute = createRoute({
 
 export const statRoute = createRoute({
   method: 'get',
-  path: `${API_PATH}/stat/{path}`,
+  path: `${ROUTES.stat}/{path}`,
   ...tags('files'),
   summary: "A path's metadata",
   request: { params: PathParameter },
@@ -207,7 +207,7 @@ export const statRoute = createRoute({
 
 export const listRoute = createRoute({
   method: 'get',
-  path: `${API_PATH}/list/{path}`,
+  path: `${ROUTES.list}/{path}`,
   ...tags('files'),
   summary: 'Entries below a directory, in path order, a page at a time',
   request: {
@@ -226,7 +226,7 @@ export const listRoute = createRoute({
 
 export const mkdirRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/mkdir/{path}`,
+  path: `${ROUTES.mkdir}/{path}`,
   ...tags('files'),
   summary: 'Create a directory',
   request: { params: PathParameter, query: z.strictObject({ parents: BooleanText.optional(), existOk: BooleanText.optional() }) },
@@ -237,7 +237,7 @@ const EditSchema = z.strictObject({ search: z.string(), replace: z.string(), rep
 
 export const editRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/edit/{path}`,
+  path: `${ROUTES.edit}/{path}`,
   ...tags('files'),
   summary: 'Apply search/replace edits to a text file, atomically',
   request: {
@@ -254,7 +254,7 @@ const FromTo = { from: z.string(), to: z.string() };
 
 export const renameRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/rename`,
+  path: `${ROUTES.rename}`,
   ...tags('files'),
   summary: 'Move a file or a directory (metadata only)',
   request: { body: jsonBody(z.strictObject({ ...FromTo, overwrite: z.boolean().optional(), ifMatch: z.number().int().optional() })) },
@@ -263,7 +263,7 @@ export const renameRoute = createRoute({
 
 export const copyRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/copy`,
+  path: `${ROUTES.copy}`,
   ...tags('files'),
   summary: 'Copy a file, or a directory with recursive',
   request: { body: jsonBody(z.strictObject({ ...FromTo, overwrite: z.boolean().optional(), recursive: z.boolean().optional() })) },
@@ -274,7 +274,7 @@ export const copyRoute = createRoute({
 
 export const globRoute = createRoute({
   method: 'get',
-  path: `${API_PATH}/glob`,
+  path: `${ROUTES.glob}`,
   ...tags('search'),
   summary: 'Paths matching a glob, in path order',
   request: {
@@ -289,7 +289,7 @@ export const globRoute = createRoute({
 
 export const grepRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/grep`,
+  path: `${ROUTES.grep}`,
   ...tags('search'),
   summary: 'Lines matching a regular expression below a path',
   request: {
@@ -311,7 +311,7 @@ export const grepRoute = createRoute({
 
 export const watchRoute = createRoute({
   method: 'get',
-  path: `${API_PATH}/watch/{path}`,
+  path: `${ROUTES.watch}/{path}`,
   ...tags('watch'),
   summary: 'Change events for a path and below, as server-sent events',
   description:
@@ -328,7 +328,7 @@ export const watchRoute = createRoute({
 
 export const revisionRoute = createRoute({
   method: 'get',
-  path: `${API_PATH}/revision`,
+  path: `${ROUTES.revision}`,
   ...tags('watch'),
   summary: 'The current zone revision',
   responses: { 200: json(z.object({ revision: z.number().int() }), 'The revision'), ...errors() },
@@ -349,7 +349,7 @@ const BatchResults = (value: z.ZodType) =>
 
 export const readManyRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/batch/read`,
+  path: `${ROUTES.readMany}`,
   ...tags('batch'),
   summary: 'Read many files; each result on its own',
   request: { body: jsonBody(PathList) },
@@ -358,7 +358,7 @@ export const readManyRoute = createRoute({
 
 export const statManyRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/batch/stat`,
+  path: `${ROUTES.statMany}`,
   ...tags('batch'),
   summary: 'Stat many paths; each result on its own',
   request: { body: jsonBody(PathList) },
@@ -367,7 +367,7 @@ export const statManyRoute = createRoute({
 
 export const writeManyRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/batch/write`,
+  path: `${ROUTES.writeMany}`,
   ...tags('batch'),
   summary: 'Write many files in one atomic batch: all or none',
   request: {
@@ -392,7 +392,7 @@ export const writeManyRoute = createRoute({
 
 export const listKeysRoute = createRoute({
   method: 'get',
-  path: `${API_PATH}/keys`,
+  path: `${ROUTES.keys}`,
   ...tags('keys'),
   summary: 'Every API key, revoked ones included, oldest first (admin)',
   responses: { 200: json(z.object({ keys: z.array(ApiKeyInfo) }), 'The keys'), ...errors(403) },
@@ -400,7 +400,7 @@ export const listKeysRoute = createRoute({
 
 export const createKeyRoute = createRoute({
   method: 'post',
-  path: `${API_PATH}/keys`,
+  path: `${ROUTES.keys}`,
   ...tags('keys'),
   summary: 'Create an API key; the secret is in this answer only (admin)',
   request: { body: jsonBody(z.strictObject({ name: z.string(), admin: z.boolean().optional() })) },
@@ -409,7 +409,7 @@ export const createKeyRoute = createRoute({
 
 export const revokeKeyRoute = createRoute({
   method: 'delete',
-  path: `${API_PATH}/keys/{idOrName}`,
+  path: `${ROUTES.keys}/{idOrName}`,
   ...tags('keys'),
   summary: 'Revoke a key by id or by the name of a live key (admin)',
   request: { params: z.object({ idOrName: z.string().openapi({ param: { name: 'idOrName', in: 'path' } }) }) },
