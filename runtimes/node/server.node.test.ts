@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanedUpAfterAll } from '../../test/zone/process/cleaned-up-after-all.ts';
 import { eventually, spawnNexus, type NexusProcess } from '../../test/zone/process/nexus-process.ts';
 
 /**
@@ -17,14 +18,7 @@ import { eventually, spawnNexus, type NexusProcess } from '../../test/zone/proce
 const START_TIMEOUT_MS = 90_000;
 const TEST_TIMEOUT_MS = 240_000;
 
-const processes: NexusProcess[] = [];
-const directories: string[] = [];
-
-afterAll(async () => {
-  for (const running of processes) running.child.kill('SIGKILL');
-  await Promise.all(processes.map((running) => running.exited));
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
+const { processes, directories } = cleanedUpAfterAll();
 
 async function temporaryDirectory(): Promise<string> {
   const directory = await mkdtemp(join(tmpdir(), 'nexus-serve-'));

@@ -1,21 +1,15 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, freePort, runNexus, spawnNexus, type NexusProcess } from './nexus-process.ts';
+import { describe, expect, it } from 'vitest';
+import { cleanedUpAfterAll } from './cleaned-up-after-all.ts';
+import { eventually, freePort, runNexus, spawnNexus } from './nexus-process.ts';
 
 /** The `nexus zone` commands as a user runs them: output, exit codes, errors with their codes. */
 
 const TIMING = ['--tick-ms', '20', '--election-ticks', '10'];
 
-const processes: NexusProcess[] = [];
-const directories: string[] = [];
-
-afterAll(async () => {
-  for (const running of processes) running.child.kill('SIGKILL');
-  await Promise.all(processes.map((running) => running.exited));
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
+const { processes, directories } = cleanedUpAfterAll();
 
 describe('nexus zone', () => {
   it('documents every command in --help', async () => {

@@ -1,13 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ZONE_SECRET_BYTES } from '../../../drivers/transport-websocket/limits.ts';
 import type { ZoneNodeStatus } from '../../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../../drivers/transport-websocket/zone-api-client.ts';
 import { WebSocketZoneTransport } from '../../../drivers/transport-websocket/websocket-zone-transport.ts';
 import { formatJoinToken, parseJoinToken } from '../../../drivers/transport-websocket/join-token.ts';
 import { AccessDeniedError } from '../../../kernel/errors.ts';
+import { cleanedUpAfterAll } from './cleaned-up-after-all.ts';
 import { eventually, freePort, sleep, spawnNexus, type NexusProcess } from './nexus-process.ts';
 
 /**
@@ -44,14 +45,7 @@ interface Node {
   process: NexusProcess;
 }
 
-const processes: NexusProcess[] = [];
-const directories: string[] = [];
-
-afterAll(async () => {
-  for (const running of processes) running.child.kill('SIGKILL');
-  await Promise.all(processes.map((running) => running.exited));
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
+const { processes, directories } = cleanedUpAfterAll();
 
 function track(running: NexusProcess): NexusProcess {
   processes.push(running);
