@@ -1,4 +1,4 @@
-import { errorFromResponseText, JSON_CONTENT_TYPE } from './wire.ts';
+import { errorFromResponseText, JSON_CONTENT_TYPE, PROTOCOL_ERROR_CODE, RemoteApiError } from './wire.ts';
 
 export interface RemoteOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:7070` (the API is under `/api/v1` there). */
@@ -61,7 +61,13 @@ export class ApiConnection {
   /** Sends the request and parses the JSON answer. */
   async json(request: ApiRequest): Promise<unknown> {
     const response = await this.send(request);
-    return JSON.parse(await response.text()) as unknown;
+    const text = await response.text();
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // A 2xx that is not JSON (a proxy's page, a truncated body) is unreadable, not a SyntaxError.
+      throw new RemoteApiError(PROTOCOL_ERROR_CODE, `a ${response.status} answer is not JSON: ${text.slice(0, 80)}`, response.status);
+    }
   }
 
   #url(request: ApiRequest): string {

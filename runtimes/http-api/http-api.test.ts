@@ -6,6 +6,7 @@ import { createHttpApi } from './http-api.ts';
 import { HTTP_API_LIMITS_DEFAULT, resolveHttpApiLimits } from './limits.ts';
 import { RemoteApiKeys } from './remote-api-keys.ts';
 import { RemoteNexusFS } from './remote-nexus-fs.ts';
+import { PROTOCOL_ERROR_CODE, RemoteApiError } from './wire.ts';
 import { inProcessFetch, serveFileSystem, type ServedFileSystem } from './test-support.ts';
 
 /**
@@ -79,5 +80,12 @@ describe('HTTP API app in process', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       expect(() => createHttpApi({ fs: nexusFS, authenticate: apiKeys.authenticate, keys: apiKeys, limits: { requestBodyBytesMax: bad } })).toThrow(InvalidArgumentError);
     }
+  });
+
+  it('turns a 2xx answer that is not JSON (a proxy page) into RemoteApiError EPROTO, not a SyntaxError', async () => {
+    const fetch = async () => new Response('<html>proxy login</html>', { status: 200, headers: { 'content-type': 'text/html' } });
+    const error = await new RemoteApiKeys({ url: 'http://nexus.test', token: 'nxk_unused', fetch }).list().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RemoteApiError);
+    expect(error).toMatchObject({ code: PROTOCOL_ERROR_CODE, status: 200 });
   });
 });
