@@ -73,7 +73,18 @@ export async function createZone(options: CreateZoneOptions): Promise<ZoneNode> 
   const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: 1, token, address, bootstrapMembers: [{ nodeId: 1, address }] };
   return await withListener(address, async (listener) => {
     await writeNodeIdentity(options.dataDir, identity);
-    return await startNode(options.dataDir, identity, options, listener);
+    const node = await startNode(options.dataDir, identity, options, listener);
+    try {
+      // The zone's only voter elects itself now instead of after an election timeout, and leads
+      // before create returns: a `zone join` sent as soon as the token is printed finds a leader
+      // (it failed with EBUSY "no leader" when it came within the timeout).
+      await node.replica.campaign();
+      await node.replica.readBarrier();
+    } catch (error) {
+      await node.close();
+      throw error;
+    }
+    return node;
   });
 }
 
