@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
+import { NODE_EXECUTABLE } from '../../test/zone/process/nexus-process.ts';
 import { RemoteNexusFS } from './remote-nexus-fs.ts';
 
 /**
@@ -27,7 +28,6 @@ const SERVER_RSS_BYTES_MAX = 200_000_000;
 const SERVER_RSS_GROWTH_BYTES_MAX = 64 * 1024 * 1024;
 /** Generous: a loaded two-core machine has moved as little as 4 MiB/s each way. */
 const STREAM_TEST_TIMEOUT_MS = Math.max(120_000, (STREAM_TEST_BYTES / (1024 * 1024)) * 500);
-const NODE_EXECUTABLE = /node(\.exe)?$/.test(process.execPath) ? process.execPath : 'node';
 const SERVER_SCRIPT = fileURLToPath(new URL('./testing/large-file-server.ts', import.meta.url));
 
 let child: ChildProcessWithoutNullStreams | undefined;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AccessDeniedError, BusyError, InvalidArgumentError, NotDirectoryError } from '../../kernel/errors.ts';
+import { NODE_EXECUTABLE } from '../../test/zone/process/nexus-process.ts';
 import { openDataDir } from './data-dir.ts';
 
 const directories: string[] = [];
@@ -21,8 +22,6 @@ async function temporaryDirectory(): Promise<string> {
 }
 
 const DATA_DIR_MODULE = fileURLToPath(new URL('./data-dir.ts', import.meta.url));
-/** Node's own executable under Node; `node` from PATH when the test runs in Deno. */
-const NODE_EXECUTABLE = /node(\.exe)?$/.test(process.execPath) ? process.execPath : 'node';
 
 /**
  * Another process that opens `dir`, writes `/from-child.txt`, prints `ready` and waits to be

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runInProcess as run, signal, startCli, type RunningCli } from './cli-process.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cleanedUpAfterAll } from '../../../test/zone/process/cleaned-up-after-all.ts';
+import { runCli, runInProcess as run, signal, startCli } from './cli-process.ts';
 
 /**
  * The file and key commands on a local data dir. What depends on the process itself (exit codes,
@@ -15,16 +16,11 @@ import { runCli, runInProcess as run, signal, startCli, type RunningCli } from '
  */
 
 let root: string;
-const running: RunningCli[] = [];
+const { processes: running, directories } = cleanedUpAfterAll();
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'nexus-cli-local-'));
-});
-
-afterAll(async () => {
-  for (const cli of running) cli.child.kill('SIGKILL');
-  await Promise.all(running.map((cli) => cli.finished));
-  await rm(root, { recursive: true, force: true });
+  directories.push(root);
 });
 
 /** Bytes that are not UTF-8 and every byte value, so that any re-encoding shows. */

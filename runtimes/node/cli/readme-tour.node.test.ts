@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startCli, type RunningCli } from './cli-process.ts';
+import { describe, expect, it } from 'vitest';
+import { cleanedUpAfterAll } from '../../../test/zone/process/cleaned-up-after-all.ts';
+import { startCli } from './cli-process.ts';
 
 /**
  * README's "Server, CLI and HTTP API" tour, run as written against a real `nexus serve`: the
@@ -17,14 +18,7 @@ const REPOSITORY = fileURLToPath(new URL('../../..', import.meta.url));
 const SECTION_TITLE = '## Server, CLI and HTTP API';
 const EXPORT_LINE = /^export NEXUS_URL=\S+ NEXUS_TOKEN=\S+\n/;
 
-const running: RunningCli[] = [];
-const directories: string[] = [];
-
-afterAll(async () => {
-  for (const cli of running) cli.child.kill('SIGKILL');
-  await Promise.all(running.map((cli) => cli.finished));
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
+const { processes, directories } = cleanedUpAfterAll();
 
 async function tourBlocks(): Promise<{ start: string; tour: string }> {
   const readme = await readFile(join(REPOSITORY, 'README.md'), 'utf8');
@@ -46,7 +40,7 @@ describe('README: Server, CLI and HTTP API', () => {
     const directory = await mkdtemp(join(tmpdir(), 'nexus-readme-start-'));
     directories.push(directory);
     const server = startCli(['serve', '--data', directory, '--port', '0']);
-    running.push(server);
+    processes.push(server);
     await server.waitForOutput(/admin key .*\n/);
     // The README's comment lines with the dir, port and key made patterns.
     const shown = start.split('\n').filter((line) => line.startsWith('# ')).map((line) => line.slice(2));
@@ -64,7 +58,7 @@ describe('README: Server, CLI and HTTP API', () => {
     const directory = await mkdtemp(join(tmpdir(), 'nexus-readme-tour-'));
     directories.push(directory);
     const server = startCli(['serve', '--data', directory, '--port', '0', '--json']);
-    running.push(server);
+    processes.push(server);
     const { url, adminKey } = JSON.parse((await server.waitForOutput(/^\{.*\}\n/))[0]) as { url: string; adminKey: string };
     const script = tour.replace(EXPORT_LINE, `export NEXUS_URL=${url} NEXUS_TOKEN=${adminKey}\n`);
     const { stdout } = await promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: REPOSITORY });

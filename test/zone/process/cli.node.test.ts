@@ -43,7 +43,7 @@ describe('nexus zone', () => {
     });
     expect(text).toContain('zone cli-zone: asked node 2 (follower); leader 1');
     expect(text).toMatch(/^1\s+voter \(leader\)\s+http:\/\/127\.0\.0\.1:\d+\s+\d+\s+0$/m);
-    const json = await runNexus(['zone', 'status', '--remote', `http://127.0.0.1:${port1}`, '--json'], { NEXUS_ZONE_TOKEN: token });
+    const json = await runNexus(['zone', 'status', '--remote', `http://127.0.0.1:${port1}`, '--json'], { environment: { NEXUS_ZONE_TOKEN: token } });
     const parsed = JSON.parse(json.stdout) as { node: { zoneId: string; leader: number; members: unknown[] }; leader: { role: string } };
     expect(parsed.node).toMatchObject({ zoneId: 'cli-zone', leader: 1 });
     expect(parsed.node.members).toHaveLength(2);

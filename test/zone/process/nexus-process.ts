@@ -3,59 +3,80 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Helpers for zone nodes in real processes, shared by these tests and bench:raft: the `nexus` CLI
- * (bin/nexus.js) started with `node`, its output captured, stopped by PID.
+ * The real `nexus` CLI (bin/nexus.js) in child processes, as a user runs it, for these tests, the
+ * CLI's and the server's, and bench:raft: started with `node`, stdin given or closed, stdout kept
+ * as bytes (`cat` writes raw bytes), stopped by PID.
  */
 
 const NEXUS_BIN = fileURLToPath(new URL('../../../bin/nexus.js', import.meta.url));
 
 /** Node's own executable under Node; `node` from PATH when the test runs in Deno. */
-const NODE_EXECUTABLE = /node(\.exe)?$/.test(process.execPath) ? process.execPath : 'node';
+export const NODE_EXECUTABLE = /node(\.exe)?$/.test(process.execPath) ? process.execPath : 'node';
+
+/**
+ * The variables nexus reads (NEXUS_DATA, NEXUS_URL, NEXUS_PORT, ...) are not passed on from this
+ * process, so that the machine's own cannot change a test's target: a process gets those its
+ * caller names in `environment`.
+ */
+const NEXUS_VARIABLE = /^NEXUS_/;
 
 export interface NexusProcess {
   readonly child: ChildProcess;
   readonly pid: number;
   readonly name: string;
   stdout(): string;
+  stdoutBytes(): Uint8Array;
   stderr(): string;
-  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  /** Resolves with the exit code (or the signal's name) once the process has exited and its output ended. */
   readonly exited: Promise<number | string>;
   /** Resolves with the first match of `pattern` in stdout; rejects if the process exits first. */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
 export interface SpawnNexusOptions {
-  /** Added to this process's environment. */
+  /** Added to this process's environment, less its NEXUS_ variables. */
   readonly environment?: Record<string, string>;
   /** Options for `node` itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
   readonly nodeArguments?: readonly string[];
+  /** Written to the process's stdin, which is then closed; without it, stdin is /dev/null. */
+  readonly stdin?: Uint8Array | string;
+  readonly cwd?: string;
 }
 
 export function spawnNexus(name: string, args: readonly string[], options: SpawnNexusOptions = {}): NexusProcess {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !NEXUS_VARIABLE.test(variable)));
   const child = spawn(NODE_EXECUTABLE, [...(options.nodeArguments ?? []), NEXUS_BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.environment },
+    cwd: options.cwd,
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    env: { ...inherited, ...options.environment },
   });
-  let stdout = '';
+  if (options.stdin !== undefined) {
+    child.stdin!.on('error', () => {}); // a command that does not read stdin may exit before it is written
+    child.stdin!.end(options.stdin);
+  }
+  const stdoutChunks: Buffer[] = [];
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stdout!.on('data', (chunk: Buffer) => stdoutChunks.push(chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const stdoutBytes = (): Uint8Array => new Uint8Array(Buffer.concat(stdoutChunks));
+  const stdout = (): string => Buffer.concat(stdoutChunks).toString('utf8');
+  // 'close', not 'exit': by then stdout and stderr have ended too, so the output is whole.
+  const exited = new Promise<number | string>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   let hasExited = false;
   void exited.then(() => (hasExited = true));
   const waitForOutput = async (pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const match = stdout.match(pattern);
+      const match = stdout().match(pattern);
       if (match !== null) return match;
       if (hasExited || Date.now() > deadline) {
-        throw new Error(`${name} ${hasExited ? 'exited' : 'timed out'} before printing ${pattern}\nstdout:\n${stdout}\nstderr:\n${stderr.slice(-4000)}`);
+        throw new Error(`${name} ${hasExited ? 'exited' : 'timed out'} before printing ${pattern}\nstdout:\n${stdout()}\nstderr:\n${stderr.slice(-4000)}`);
       }
       await sleep(20);
     }
   };
   assertPid(child.pid, name);
-  return { child, pid: child.pid, name, stdout: () => stdout, stderr: () => stderr, exited, waitForOutput };
+  return { child, pid: child.pid, name, stdout, stdoutBytes, stderr: () => stderr, exited, waitForOutput };
 }
 
 function assertPid(pid: number | undefined, name: string): asserts pid is number {
@@ -95,9 +116,16 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
 }
 
+export interface NexusResult {
+  readonly exit: number | string;
+  readonly stdoutBytes: Uint8Array;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 /** Runs a short `nexus` command to its end: exit code (or signal), stdout and stderr. */
-export async function runNexus(args: readonly string[], environment: Record<string, string> = {}): Promise<{ exit: number | string; stdout: string; stderr: string }> {
-  const running = spawnNexus(`nexus ${args.slice(0, 2).join(' ')}`, args, { environment });
+export async function runNexus(args: readonly string[], options: SpawnNexusOptions = {}): Promise<NexusResult> {
+  const running = spawnNexus(`nexus ${args.slice(0, 2).join(' ')}`, args, options);
   const exit = await running.exited;
-  return { exit, stdout: running.stdout(), stderr: running.stderr() };
+  return { exit, stdoutBytes: running.stdoutBytes(), stdout: running.stdout(), stderr: running.stderr() };
 }
