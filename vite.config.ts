@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 import {
   CHROMIUM_ARGS,
   CHROMIUM_PATH,
+  CLI_BUNDLE_SETUP,
   TEST_FILES_EVERYWHERE,
   TEST_FILES_EXCLUDED,
   TEST_FILES_NODE_ONLY,
@@ -30,6 +31,7 @@ export default defineConfig({
         test: {
           name: 'node',
           ...TIMEOUTS,
+          globalSetup: [CLI_BUNDLE_SETUP],
           include: [...TEST_FILES_EVERYWHERE, ...TEST_FILES_NODE_ONLY],
           exclude: TEST_FILES_EXCLUDED,
           environment: 'node',

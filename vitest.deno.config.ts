@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import {
+  CLI_BUNDLE_SETUP,
   TEST_FILES_EVERYWHERE,
   TEST_FILES_EXCLUDED,
   TEST_FILES_NODE_ONLY,
@@ -18,6 +19,7 @@ export default defineConfig({
     include: [...TEST_FILES_EVERYWHERE, ...TEST_FILES_NODE_ONLY],
     exclude: TEST_FILES_EXCLUDED,
     environment: 'node',
+    globalSetup: [CLI_BUNDLE_SETUP],
     testTimeout: TEST_TIMEOUT_MS,
     hookTimeout: TEST_TIMEOUT_MS,
     passWithNoTests: false,

@@ -14,7 +14,7 @@ import { eventually, spawnNexus, type NexusProcess } from '../../test/zone/proce
  * upload is in flight too), restarted, and refused on bad configuration.
  */
 
-/** Starting a server compiles the TypeScript through tsx: slow on a loaded machine. */
+/** Generous: without a fresh CLI bundle a server starts from the sources through tsx, slow on a loaded machine. */
 const START_TIMEOUT_MS = 90_000;
 const TEST_TIMEOUT_MS = 240_000;
 
