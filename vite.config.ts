@@ -8,6 +8,7 @@ import {
   TEST_FILES_EVERYWHERE,
   TEST_FILES_EXCLUDED,
   TEST_FILES_NODE_ONLY,
+  TEST_SETUP_FILES,
   TEST_TIMEOUT_MS,
   WORKERD_COMPATIBILITY_DATE,
 } from './scripts/test-matrix.ts';
@@ -20,8 +21,9 @@ import {
  * Every project provides `expectedRuntime`, which test/runtime-matrix.test.ts checks against the
  * runtime it detects.
  */
-/** Inline projects do not inherit the root `test` options, so each project states its timeouts. */
+/** Inline projects do not inherit the root `test` options, so each project states its timeouts and setup. */
 const TIMEOUTS = { testTimeout: TEST_TIMEOUT_MS, hookTimeout: TEST_TIMEOUT_MS };
+const SETUP = { setupFiles: TEST_SETUP_FILES };
 
 export default defineConfig({
   test: {
@@ -31,6 +33,7 @@ export default defineConfig({
         test: {
           name: 'node',
           ...TIMEOUTS,
+          ...SETUP,
           globalSetup: [CLI_BUNDLE_SETUP],
           include: [...TEST_FILES_EVERYWHERE, ...TEST_FILES_NODE_ONLY],
           exclude: TEST_FILES_EXCLUDED,
@@ -54,6 +57,7 @@ export default defineConfig({
         test: {
           name: 'workerd',
           ...TIMEOUTS,
+          ...SETUP,
           include: TEST_FILES_EVERYWHERE,
           exclude: [...TEST_FILES_EXCLUDED, ...TEST_FILES_NODE_ONLY],
           provide: { expectedRuntime: 'workerd' },
@@ -63,6 +67,7 @@ export default defineConfig({
         test: {
           name: 'browser', // its one instance below is the project `chromium`
           ...TIMEOUTS,
+          ...SETUP,
           include: TEST_FILES_EVERYWHERE,
           exclude: [...TEST_FILES_EXCLUDED, ...TEST_FILES_NODE_ONLY],
           provide: { expectedRuntime: 'chromium' },

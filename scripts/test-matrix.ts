@@ -12,6 +12,9 @@ export const TEST_FILES_NODE_ONLY = ['**/*.node.test.ts'];
 
 export const TEST_FILES_EXCLUDED = ['**/node_modules/**', 'bench/**', 'examples/**'];
 
+/** Setup files of every runtime's run (test/byte-equality.ts: a fast toEqual for Uint8Arrays). */
+export const TEST_SETUP_FILES = ['test/byte-equality.ts'];
+
 /**
  * The globalSetup of the node and Deno runs, whose tests start `nexus` processes: it builds the
  * CLI bundle from the current sources first, so those processes start in a fraction of a second
