@@ -166,3 +166,46 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export function errorFromCode(code: ErrorCode, message: string): NexusError {
   return new ERROR_CLASSES[code](message);
 }
+
+/** The codes of server answers that are not operating errors: a bug on the server, an unreadable answer. */
+export const INTERNAL_ERROR_CODE = 'EINTERNAL';
+export const PROTOCOL_ERROR_CODE = 'EPROTO';
+
+/**
+ * An error a client of a nexusfs server (the HTTP API, a zone node's ZoneApi) got that is not one
+ * of the kernel's codes: a 500 from a bug on the server (EINTERNAL), an answer the client cannot
+ * read (EPROTO), or a status without a JSON error body (from a proxy). `status` is the HTTP status.
+ */
+export class RemoteApiError extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(code: string, message: string, status: number) {
+    super(message);
+    this.name = 'RemoteApiError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/**
+ * The error that an error answer (`{"error":{"code","message"}}`, the body both APIs answer
+ * errors with) stands for: the kernel's class for its codes, a RemoteApiError with the server's
+ * code otherwise, and one with EPROTO for a body that is not that JSON.
+ */
+export function errorFromResponseText(status: number, text: string): Error {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return new RemoteApiError(PROTOCOL_ERROR_CODE, `HTTP ${status}: ${text.slice(0, 200)}`, status);
+  }
+  const error = isObject(parsed) && isObject(parsed.error) ? parsed.error : undefined;
+  const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
+  if (isErrorCode(error?.code)) return errorFromCode(error.code, message);
+  return new RemoteApiError(typeof error?.code === 'string' ? error.code : PROTOCOL_ERROR_CODE, message, status);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

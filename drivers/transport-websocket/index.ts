@@ -10,5 +10,5 @@ export { createZoneSecret, formatJoinToken, parseJoinToken, type JoinToken } fro
 export * from './limits.ts';
 export { RAFT_SOCKET_PATH, raftSocketUrl, WebSocketZoneTransport, type WebSocketFactory, type WebSocketZoneTransportOptions } from './websocket-zone-transport.ts';
 export { createZoneApi, ZONE_API_PATH, type ZoneApiOptions, type ZoneNodeStatus } from './zone-api-app.ts';
-export { ZoneApiClient, ZoneApiServerError, type ZoneApiClientOptions } from './zone-api-client.ts';
+export { ZoneApiClient, type ZoneApiClientOptions } from './zone-api-client.ts';
 export { ZONE_API_CONTENT_TYPE, ZONE_API_FORMAT_VERSION } from './zone-api-codec.ts';

@@ -1,5 +1,5 @@
 import type { MetastoreEntry, MetastoreOperation, MetastorePrecondition, MetastoreScanOptions, MetastoreScanPage } from '../../kernel/contracts/metastore.ts';
-import { errorFromCode, isErrorCode } from '../../kernel/errors.ts';
+import { errorFromResponseText } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import type { WriteToken } from '../../kernel/zone/types.ts';
 import type { ZoneNodeStatus } from './zone-api-app.ts';
@@ -18,19 +18,6 @@ import {
   ZONE_API_CONTENT_TYPE,
   type JoinResponse,
 } from './zone-api-codec.ts';
-
-/** An error the server reported with a code outside ERROR_CODES (a bug on its side, EINTERNAL). */
-export class ZoneApiServerError extends Error {
-  readonly code: string;
-  readonly status: number;
-
-  constructor(code: string, message: string, status: number) {
-    super(message);
-    this.name = 'ZoneApiServerError';
-    this.code = code;
-    this.status = status;
-  }
-}
 
 /** One HTTP request of the client. `body` belongs to the exchange until it resolves. */
 export interface ZoneApiHttpRequest {
@@ -62,8 +49,9 @@ export interface ZoneApiClientOptions {
 
 /**
  * A ZoneApi client over `fetch` (every runtime) or an injected exchange. Errors the node reports
- * come back as the same NexusError classes (EBUSY as BusyError, ...); network failures are the
- * exchange's own errors (fetch's TypeError by default).
+ * come back as the same NexusError classes (EBUSY as BusyError, ...), other codes and answers it
+ * cannot read as RemoteApiError; network failures are the exchange's own errors (fetch's
+ * TypeError by default).
  */
 export class ZoneApiClient {
   readonly #baseUrl: string;
@@ -140,16 +128,6 @@ function isSuccess(status: number): boolean {
 }
 
 function errorOf(response: ZoneApiHttpResponse): Error {
-  const text = new TextDecoder().decode(response.body);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return new ZoneApiServerError('EINTERNAL', `HTTP ${response.status}: ${text.slice(0, 200)}`, response.status);
-  }
-  const error = (parsed as { error?: { code?: unknown; message?: unknown } }).error;
-  const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
-  if (isErrorCode(error?.code)) return errorFromCode(error.code, message);
-  return new ZoneApiServerError(typeof error?.code === 'string' ? error.code : 'EINTERNAL', message, response.status);
+  return errorFromResponseText(response.status, new TextDecoder().decode(response.body));
 }
 

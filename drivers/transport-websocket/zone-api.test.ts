@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccessDeniedError, BusyError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
+import { AccessDeniedError, BusyError, ConflictError, InvalidArgumentError, RemoteApiError } from '../../kernel/errors.ts';
 import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
 import { packValue } from './frame-codec.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from './join-token.ts';
@@ -136,5 +136,17 @@ describe('ZoneApi', () => {
     expect(unauthenticated.status).toBe(401);
     expect(await unauthenticated.json()).toMatchObject({ error: { code: 'EACCES' } });
     await expect(client(1).commit([{ type: 'put', key: new Uint8Array(0), value: bytes('v') }])).rejects.toThrow(InvalidArgumentError);
+  });
+
+  it('gives an error code outside the kernel\'s, and an answer that is not JSON (a proxy page), as RemoteApiError', async () => {
+    const token = formatJoinToken({ zoneId: 'z', zoneSecret: createZoneSecret() });
+    const answering = (status: number, body: string) => new ZoneApiClient('http://127.0.0.1:1', token, { fetch: async () => new Response(body, { status }) });
+    const internal = await answering(500, JSON.stringify({ error: { code: 'EINTERNAL', message: 'a bug' } })).status().catch((error: unknown) => error);
+    expect(internal).toBeInstanceOf(RemoteApiError);
+    expect(internal).toMatchObject({ code: 'EINTERNAL', message: 'a bug', status: 500 });
+    const proxy = await answering(502, '<html>bad gateway</html>').status().catch((error: unknown) => error);
+    expect(proxy).toBeInstanceOf(RemoteApiError);
+    expect(proxy).toMatchObject({ code: 'EPROTO', message: 'HTTP 502: <html>bad gateway</html>', status: 502 });
+    await expect(answering(503, JSON.stringify({ error: { code: 'EBUSY', message: 'starting' } })).status()).rejects.toThrow(BusyError);
   });
 });

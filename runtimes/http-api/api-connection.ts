@@ -1,4 +1,5 @@
-import { errorFromResponseText, JSON_CONTENT_TYPE, PROTOCOL_ERROR_CODE, RemoteApiError } from './wire.ts';
+import { errorFromResponseText, PROTOCOL_ERROR_CODE, RemoteApiError } from '../../kernel/errors.ts';
+import { JSON_CONTENT_TYPE } from './wire.ts';
 
 export interface RemoteOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:7070` (the API is under `/api/v1` there). */

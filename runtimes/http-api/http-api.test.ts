@@ -1,12 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryRecordStore, MemoryMetastore, MemoryObjectStore } from '../../drivers/memory/index.ts';
 import type { RecordStore } from '../../kernel/contracts/record-store.ts';
-import { AccessDeniedError, InvalidArgumentError, UnauthenticatedError } from '../../kernel/errors.ts';
+import { AccessDeniedError, InvalidArgumentError, PROTOCOL_ERROR_CODE, RemoteApiError, UnauthenticatedError } from '../../kernel/errors.ts';
 import { createHttpApi } from './http-api.ts';
 import { HTTP_API_LIMITS_DEFAULT, resolveHttpApiLimits } from './limits.ts';
 import { RemoteApiKeys } from './remote-api-keys.ts';
 import { RemoteNexusFS } from './remote-nexus-fs.ts';
-import { PROTOCOL_ERROR_CODE, RemoteApiError } from './wire.ts';
 import { inProcessFetch, serveFileSystem, type ServedFileSystem } from './test-support.ts';
 
 /**

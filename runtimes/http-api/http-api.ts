@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { AccessDeniedError, InvalidArgumentError, NexusError, UnauthenticatedError } from '../../kernel/errors.ts';
+import { AccessDeniedError, INTERNAL_ERROR_CODE, InvalidArgumentError, NexusError, UnauthenticatedError } from '../../kernel/errors.ts';
 import type { FileSystem } from '../../kernel/fs/types.ts';
 import type { ApiKeyAdmin, ApiKeyAuthenticator, ApiKeyInfo } from '../../kernel/services/api-key-types.ts';
 import { registerFileRoutes } from './file-routes.ts';
@@ -15,7 +15,6 @@ import {
   errorBody,
   HTTP_STATUS_BY_CODE,
   HttpStatusError,
-  INTERNAL_ERROR_CODE,
   ROUTES,
 } from './wire.ts';
 

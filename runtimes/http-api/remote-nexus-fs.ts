@@ -1,4 +1,4 @@
-import { InvalidArgumentError, NotFoundError } from '../../kernel/errors.ts';
+import { errorFromResponseText, InvalidArgumentError, NotFoundError, PROTOCOL_ERROR_CODE, RemoteApiError } from '../../kernel/errors.ts';
 import { normalizePath } from '../../kernel/fs/paths.ts';
 import type {
   BatchResult,
@@ -27,9 +27,7 @@ import {
   bytesFromWire,
   bytesToWire,
   encodeUrlPath,
-  errorFromResponseText,
   formatEtag,
-  PROTOCOL_ERROR_CODE,
   readBatchResults,
   readChangeEvent,
   readEditResult,
@@ -39,7 +37,6 @@ import {
   readMetadataList,
   readPaths,
   readRevision,
-  RemoteApiError,
   ROUTES,
   WATCH_EVENT,
 } from './wire.ts';

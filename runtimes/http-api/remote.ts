@@ -4,4 +4,4 @@
  */
 export { RemoteNexusFS, type RemoteNexusFSOptions } from './remote-nexus-fs.ts';
 export { RemoteApiKeys, type RemoteApiKeysOptions } from './remote-api-keys.ts';
-export { RemoteApiError } from './wire.ts';
+export { RemoteApiError } from '../../kernel/errors.ts';

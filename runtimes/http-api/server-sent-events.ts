@@ -1,4 +1,4 @@
-import { PROTOCOL_ERROR_CODE, RemoteApiError } from './wire.ts';
+import { PROTOCOL_ERROR_CODE, RemoteApiError } from '../../kernel/errors.ts';
 
 /** One server-sent event: its name (`message` when unnamed), its data lines joined, its id. */
 export interface ServerSentEvent {

@@ -1,5 +1,5 @@
 import { decodeBase64url, encodeBase64url } from '../../kernel/contracts/base64url.ts';
-import { type ErrorCode, InvalidArgumentError, NexusError, errorFromCode, isErrorCode } from '../../kernel/errors.ts';
+import { type ErrorCode, InvalidArgumentError, NexusError, PROTOCOL_ERROR_CODE, RemoteApiError } from '../../kernel/errors.ts';
 import type {
   BatchResult,
   ChangeEvent,
@@ -55,10 +55,6 @@ export const WATCH_EVENT = { change: 'change', error: 'error' } as const;
 
 export const JSON_CONTENT_TYPE = 'application/json';
 
-/** Not an operating error of the kernel: a bug, or a response the client cannot read. */
-export const INTERNAL_ERROR_CODE = 'EINTERNAL';
-export const PROTOCOL_ERROR_CODE = 'EPROTO';
-
 /** The status each error code is answered with (some answers override it: 405, 413, 416, 431). */
 export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   EINVAL: 400,
@@ -79,22 +75,6 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
 
 export interface ErrorBody {
   error: { code: string; message: string };
-}
-
-/**
- * An error the client got that is not one of the kernel's codes: a 500 from a bug on the server
- * (EINTERNAL), a response it cannot read (EPROTO), or a status without a JSON body (from a proxy).
- */
-export class RemoteApiError extends Error {
-  readonly code: string;
-  readonly status: number;
-
-  constructor(code: string, message: string, status: number) {
-    super(message);
-    this.name = 'RemoteApiError';
-    this.code = code;
-    this.status = status;
-  }
 }
 
 /**
@@ -184,20 +164,6 @@ export function bytesFromWire(value: unknown): Uint8Array | undefined {
 
 export function errorBody(code: string, message: string): ErrorBody {
   return { error: { code, message } };
-}
-
-/** The error a non-2xx response stands for: the kernel's class for its codes, RemoteApiError otherwise. */
-export function errorFromResponseText(status: number, text: string): Error {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return new RemoteApiError(PROTOCOL_ERROR_CODE, `HTTP ${status}: ${text.slice(0, 200)}`, status);
-  }
-  const error = isRecord(parsed) && isRecord(parsed.error) ? parsed.error : undefined;
-  const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
-  if (isErrorCode(error?.code)) return errorFromCode(error.code, message);
-  return new RemoteApiError(typeof error?.code === 'string' ? error.code : PROTOCOL_ERROR_CODE, message, status);
 }
 
 // ---- readers of responses (client side): each field is checked, a wrong one is EPROTO
