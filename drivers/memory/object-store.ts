@@ -1,5 +1,5 @@
 import { ContentHasher, contentIdOf } from '../../kernel/content-id.ts';
-import { copyBytes } from '../../kernel/contracts/bytes.ts';
+import { concatChunks, copyBytes } from '../../kernel/contracts/bytes.ts';
 import type { ObjectInfo, ObjectStore } from '../../kernel/contracts/object-store.ts';
 import {
   assertContentId,
@@ -145,17 +145,7 @@ async function readStream(stream: ReadableStream<Uint8Array>): Promise<{ bytes: 
   } finally {
     reader.releaseLock();
   }
-  return { bytes: concatenate(chunks, hasher.sizeBytes), id: hasher.digest() };
-}
-
-function concatenate(chunks: readonly Uint8Array[], sizeBytes: number): Uint8Array {
-  const bytes = new Uint8Array(sizeBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
+  return { bytes: concatChunks(chunks), id: hasher.digest() };
 }
 
 /** `blob[start, end)` as a stream of fresh chunks; the blob itself is never handed out. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bytesSuccessor, compareBytes, copyBytes, describeBytes, hasPrefix, prefixEnd } from './bytes.ts';
+import { bytesSuccessor, compareBytes, concatChunks, copyBytes, describeBytes, hasPrefix, prefixEnd } from './bytes.ts';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
 const hex = (value: Uint8Array): string => Array.from(value, (byte) => byte.toString(16).padStart(2, '0')).join('');
@@ -69,6 +69,19 @@ describe('copyBytes', () => {
     backing.fill(0);
     expect(copy).toEqual(bytes(2, 3));
     expect(copy.buffer.byteLength).toBe(2);
+  });
+});
+
+describe('concatChunks', () => {
+  it('joins views in order into a buffer of its own, even from one chunk or none', () => {
+    const backing = bytes(9, 1, 2, 3, 9);
+    const joined = concatChunks([backing.subarray(1, 3), new Uint8Array(0), backing.subarray(3, 4)]);
+    const single = concatChunks([backing.subarray(1, 4)]);
+    backing.fill(0);
+    expect(joined).toEqual(bytes(1, 2, 3));
+    expect(joined.buffer.byteLength).toBe(3);
+    expect(single).toEqual(bytes(1, 2, 3));
+    expect(concatChunks([])).toEqual(new Uint8Array(0));
   });
 });
 

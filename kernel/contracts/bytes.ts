@@ -1,3 +1,5 @@
+import { bytesToHex } from '@noble/hashes/utils.js';
+
 /**
  * Byte strings as ordered keys. Every Metastore driver and the kernel share this one ordering:
  * unsigned byte-wise comparison, where a byte string that is a prefix of a longer one sorts first
@@ -56,6 +58,22 @@ export function copyBytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
 }
 
+/**
+ * The chunks joined, in order, into one new buffer that the caller owns: never one of the chunks,
+ * which may be views of memory their producer reuses (a socket's read buffer).
+ */
+export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
+  let sizeBytes = 0;
+  for (const chunk of chunks) sizeBytes += chunk.byteLength;
+  const whole = new Uint8Array(sizeBytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return whole;
+}
+
 export function isUint8Array(value: unknown): value is Uint8Array {
   return value instanceof Uint8Array;
 }
@@ -79,10 +97,4 @@ export function describeBytes(bytes: Uint8Array): string {
 
 function isPrintableAscii(byte: number): boolean {
   return byte >= 0x20 && byte <= 0x7e;
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  let hex = '';
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
-  return hex;
 }

@@ -1,3 +1,4 @@
+import { concatChunks } from '../contracts/bytes.ts';
 import { CorruptionError } from '../errors.ts';
 import { ROOT_PATH } from './paths.ts';
 import type { ChangeEvent, FileMetadata } from './types.ts';
@@ -32,18 +33,6 @@ export const LOG_PREFIX = encoder.encode('Slog');
 export const REFERENCE_PREFIX = encoder.encode('Sref');
 export const MOUNT_PREFIX = encoder.encode('Smnt');
 
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.byteLength;
-  const result = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    result.set(part, offset);
-    offset += part.byteLength;
-  }
-  return result;
-}
-
 export function entryKey(normalizedPath: string): Uint8Array {
   if (normalizedPath === ROOT_PATH) return Uint8Array.of(ENTRY_TAG);
   // One encode of the whole path, then every '/' becomes the separator: 0x2F never occurs inside a
@@ -55,12 +44,12 @@ export function entryKey(normalizedPath: string): Uint8Array {
 
 /** The prefix every key strictly below `path` starts with. */
 export function descendantsPrefix(normalizedPath: string): Uint8Array {
-  return concatBytes(entryKey(normalizedPath), Uint8Array.of(SEPARATOR));
+  return concatChunks([entryKey(normalizedPath), Uint8Array.of(SEPARATOR)]);
 }
 
 /** The first key after `path` and its whole subtree. */
 export function afterSubtreeKey(normalizedPath: string): Uint8Array {
-  return concatBytes(entryKey(normalizedPath), Uint8Array.of(SUBTREE_END));
+  return concatChunks([entryKey(normalizedPath), Uint8Array.of(SUBTREE_END)]);
 }
 
 export function pathOfEntryKey(key: Uint8Array): string {
@@ -118,11 +107,11 @@ export function decodeLogRecord(bytes: Uint8Array): ChangeEvent[] {
 }
 
 export function referenceKey(mountPath: string, contentId: string): Uint8Array {
-  return concatBytes(REFERENCE_PREFIX, encoder.encode(mountPath), Uint8Array.of(SEPARATOR), encoder.encode(contentId));
+  return concatChunks([REFERENCE_PREFIX, encoder.encode(mountPath), Uint8Array.of(SEPARATOR), encoder.encode(contentId)]);
 }
 
 export function mountKey(mountPath: string): Uint8Array {
-  return concatBytes(MOUNT_PREFIX, encoder.encode(mountPath));
+  return concatChunks([MOUNT_PREFIX, encoder.encode(mountPath)]);
 }
 
 export function mountPathOfKey(key: Uint8Array): string {

@@ -1,5 +1,6 @@
 import { assert } from '../assert.ts';
 import { type CacheStore, type Clock, NullCacheStore, systemClock } from '../contracts/cache-store.ts';
+import { bytesSuccessor, concatChunks } from '../contracts/bytes.ts';
 import type { Metastore } from '../contracts/metastore.ts';
 import type { ObjectStore } from '../contracts/object-store.ts';
 import type { RecordStore } from '../contracts/record-store.ts';
@@ -25,7 +26,6 @@ import { decodeCursor, encodeCursor } from './list-cursor.ts';
 import { applyEdits, decodeText } from './edit.ts';
 import {
   afterSubtreeKey,
-  concatBytes,
   decodeEntry,
   decodeLogRecord,
   descendantsPrefix,
@@ -230,7 +230,7 @@ export class NexusFS implements FileSystem, MountAdmin {
     const prefix = descendantsPrefix(directory);
     let start: Uint8Array | undefined;
     if (options.resumeAfter !== undefined) {
-      start = options.recursive ? immediatelyAfter(entryKey(options.resumeAfter)) : afterSubtreeKey(options.resumeAfter);
+      start = options.recursive ? bytesSuccessor(entryKey(options.resumeAfter)) : afterSubtreeKey(options.resumeAfter);
     }
     const found: FileMetadata[] = [];
     while (found.length < options.wanted) {
@@ -243,7 +243,7 @@ export class NexusFS implements FileSystem, MountAdmin {
           break;
         }
         found.push(this.#metadata(path, decodeEntry(stored.value, path)));
-        start = immediatelyAfter(stored.key);
+        start = bytesSuccessor(stored.key);
       }
       if (restartAt !== undefined) {
         start = restartAt;
@@ -394,7 +394,7 @@ export class NexusFS implements FileSystem, MountAdmin {
     return this.#readModifyWrite(normalized, 'append to', options.ifMatch, async (current) => {
       if (current === undefined) return { bytes: addition, result: undefined };
       const existing = await this.read(normalized);
-      return { bytes: concatBytes(existing, addition), result: undefined };
+      return { bytes: concatChunks([existing, addition]), result: undefined };
     }).then(({ metadata }) => metadata);
   }
 
@@ -1053,11 +1053,6 @@ function toBytes(data: Uint8Array | string, operation: string): Uint8Array {
   if (typeof data === 'string') return encoder.encode(data);
   if (data instanceof Uint8Array) return data;
   throw new InvalidArgumentError(`cannot ${operation}: content must be a Uint8Array, a string or a ReadableStream`);
-}
-
-/** The smallest key greater than `key`. */
-function immediatelyAfter(key: Uint8Array): Uint8Array {
-  return concatBytes(key, Uint8Array.of(0));
 }
 
 /** The child of `directory` on the way to its descendant `path`. */

@@ -1,3 +1,4 @@
+import { concatChunks } from '../../kernel/contracts/bytes.ts';
 import { InvalidArgumentError } from '../../kernel/errors.ts';
 import { HttpStatusError } from './wire.ts';
 
@@ -36,14 +37,8 @@ export async function readBodyBytes(request: Request, bytesMax: number, what: st
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const bytes = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  // A chunk read from the body's stream is the reader's to keep: one needs no copy.
+  return chunks.length === 1 ? chunks[0]! : concatChunks(chunks);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

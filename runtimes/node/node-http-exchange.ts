@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:http';
-import { InvalidArgumentError } from '../../kernel/errors.ts';
 import type { ZoneApiHttpExchange, ZoneApiHttpRequest, ZoneApiHttpResponse } from '../../drivers/transport-websocket/zone-api-client.ts';
+import { concatChunks } from '../../kernel/contracts/bytes.ts';
+import { InvalidArgumentError } from '../../kernel/errors.ts';
 
 /** Connections kept open to one node: enough for every concurrent request of a busy client. */
 export const NODE_HTTP_SOCKETS_PER_ORIGIN_MAX = 1024;
@@ -53,7 +54,7 @@ function exchangeOnce(agent: Agent, httpRequest: ZoneApiHttpRequest, responseByt
         }
         chunks.push(chunk);
       });
-      incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body: concat(chunks, sizeBytes) }));
+      incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body: concatChunks(chunks) }));
       incoming.on('error', reject);
     });
     outgoing.on('error', reject);
@@ -61,13 +62,3 @@ function exchangeOnce(agent: Agent, httpRequest: ZoneApiHttpRequest, responseByt
   });
 }
 
-/** A fresh buffer: chunks may be views of the socket's read buffer, which the caller must not share. */
-function concat(chunks: readonly Uint8Array[], sizeBytes: number): Uint8Array {
-  const whole = new Uint8Array(sizeBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return whole;
-}

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contentIdOf } from '../../kernel/content-id.ts';
+import { concatChunks } from '../../kernel/contracts/bytes.ts';
 import { OBJECT_STORE_LIST_LIMIT_MAX, type ObjectStore } from '../../kernel/contracts/object-store.ts';
-import { bytesDifference, concatBytes, patternBytes, utf8 } from './test-bytes.ts';
+import { bytesDifference, patternBytes, utf8 } from './test-bytes.ts';
 import { chunksOf, failingStream, readStream, streamOfChunks } from './test-streams.ts';
 
 /**
@@ -169,7 +170,7 @@ function describePut(context: ObjectStoreSuiteContext): void {
     const chunks = chunksOf(patternBytes(300_000, 3), ODD_CHUNK_BYTES);
     const error = new Error('the network went away');
     await expect(store.put(failingStream(chunks, error))).rejects.toBe(error);
-    expect(await store.has(await contentIdOf(concatBytes(chunks)))).toBe(false);
+    expect(await store.has(await contentIdOf(concatChunks(chunks)))).toBe(false);
     expect(await store.has(await contentIdOf(chunks[0]!))).toBe(false);
     expect(await store.list()).toEqual({ ids: [] });
   });
@@ -179,7 +180,7 @@ function describePut(context: ObjectStoreSuiteContext): void {
     const chunks = chunksOf(patternBytes(100_000, 4), ODD_CHUNK_BYTES);
     await expect(store.put(failingStream(chunks, new Error('interrupted')))).rejects.toThrow('interrupted');
     const info = await store.put(streamOfChunks(chunks));
-    expect(bytesDifference(await store.get(info.id), concatBytes(chunks))).toBeUndefined();
+    expect(bytesDifference(await store.get(info.id), concatChunks(chunks))).toBeUndefined();
     expect((await store.list()).ids).toEqual([info.id]);
   });
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { concatChunks } from '../../kernel/contracts/bytes.ts';
 import type { StorageFile } from '../../kernel/contracts/storage-file.ts';
-import { bytesDifference, concatBytes, patternBytes, utf8 } from './test-bytes.ts';
+import { bytesDifference, patternBytes, utf8 } from './test-bytes.ts';
 
 /**
  * The StorageFile conformance suite: every StorageFile implementation's test calls
@@ -101,7 +102,7 @@ function describeReadsAndWrites(context: StorageFileSuiteContext): void {
     await file.write(0, utf8('ab'));
     await file.write(10_000, utf8('cd'));
     expect(await file.size()).toBe(10_002);
-    expectSame(await file.read(0, 10_002), concatBytes([utf8('ab'), new Uint8Array(9_998), utf8('cd')]));
+    expectSame(await file.read(0, 10_002), concatChunks([utf8('ab'), new Uint8Array(9_998), utf8('cd')]));
   });
 
   it('overwrites in place without changing the size', async () => {
@@ -130,7 +131,7 @@ function describeReadsAndWrites(context: StorageFileSuiteContext): void {
     for (let offset = 0; offset < data.length; offset += ODD_CHUNK_BYTES) {
       chunks.push(await file.read(PAGE_BYTES + offset, ODD_CHUNK_BYTES));
     }
-    expect(bytesDifference(concatBytes(chunks), data)).toBeUndefined();
+    expect(bytesDifference(concatChunks(chunks), data)).toBeUndefined();
   });
 
   it('keeps bytes readable after sync', async () => {
@@ -160,7 +161,7 @@ function describeTruncate(context: StorageFileSuiteContext): void {
     await file.write(0, utf8('ab'));
     await file.truncate(PAGE_BYTES);
     expect(await file.size()).toBe(PAGE_BYTES);
-    expectSame(await file.read(0, PAGE_BYTES), concatBytes([utf8('ab'), new Uint8Array(PAGE_BYTES - 2)]));
+    expectSame(await file.read(0, PAGE_BYTES), concatChunks([utf8('ab'), new Uint8Array(PAGE_BYTES - 2)]));
   });
 
   it('reads zeros, not the old bytes, where a cut file is extended again', async () => {
@@ -171,7 +172,7 @@ function describeTruncate(context: StorageFileSuiteContext): void {
     expectSame(await file.read(10, PAGE_BYTES), new Uint8Array(PAGE_BYTES - 10));
     await file.truncate(0);
     await file.write(20, utf8('z'));
-    expectSame(await file.read(0, 21), concatBytes([new Uint8Array(20), utf8('z')]));
+    expectSame(await file.read(0, 21), concatChunks([new Uint8Array(20), utf8('z')]));
   });
 
   it('truncates to the current size as a no-op', async () => {
@@ -193,7 +194,7 @@ function describeConcurrency(context: StorageFileSuiteContext): void {
     // Issued from the last page down, so that most writes land past the end of the file so far.
     await Promise.all(pages.map((_, index) => CONCURRENT_WRITES - 1 - index).map((index) => file.write(index * PAGE_BYTES, pages[index]!)));
     expect(await file.size()).toBe(CONCURRENT_WRITES * PAGE_BYTES);
-    expectSame(await file.read(0, CONCURRENT_WRITES * PAGE_BYTES), concatBytes(pages));
+    expectSame(await file.read(0, CONCURRENT_WRITES * PAGE_BYTES), concatChunks(pages));
   });
 
   it('answers reads of settled bytes while writes elsewhere are in flight', async () => {

@@ -1,3 +1,5 @@
+import { bytesToHex } from '@noble/hashes/utils.js';
+
 /** Byte strings for conformance suites: readable in the test, readable in a failure diff. */
 
 const encoder = new TextEncoder();
@@ -18,7 +20,7 @@ export function bytes(...values: number[]): Uint8Array {
 }
 
 export function toHex(value: Uint8Array): string {
-  return Array.from(value, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return bytesToHex(value);
 }
 
 /**
@@ -35,16 +37,6 @@ export function patternBytes(sizeBytes: number, seed = 1): Uint8Array {
     state ^= state << 5;
     state >>>= 0;
     result[index] = state & 0xff;
-  }
-  return result;
-}
-
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const result = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    result.set(part, offset);
-    offset += part.length;
   }
   return result;
 }

@@ -1,4 +1,4 @@
-import { concatBytes } from './test-bytes.ts';
+import { concatChunks } from '../../kernel/contracts/bytes.ts';
 
 /** A stream that yields `chunks` one per pull, then ends. */
 export function streamOfChunks(chunks: readonly Uint8Array[]): ReadableStream<Uint8Array> {
@@ -41,5 +41,5 @@ export async function readStream(stream: ReadableStream<Uint8Array>): Promise<{ 
     if (!(value instanceof Uint8Array)) throw new TypeError(`stream chunk is ${typeof value}, not a Uint8Array`);
     chunks.push(value);
   }
-  return { bytes: concatBytes(chunks), chunkCount: chunks.length };
+  return { bytes: concatChunks(chunks), chunkCount: chunks.length };
 }
