@@ -1,5 +1,5 @@
 import { Readable, Writable } from 'node:stream';
-import { runNexus as runNexusProcess, spawnNexus, type NexusProcess, type NexusResult } from '../../../test/zone/process/nexus-process.ts';
+import { spawnNexus, type NexusProcess, type NexusResult } from '../../../test/zone/process/nexus-process.ts';
 import { openTarget } from './open-target.ts';
 import { runNexus } from './program.ts';
 
@@ -41,13 +41,14 @@ export function signal(cli: RunningCli, name: 'SIGINT' | 'SIGTERM'): void {
 
 /** Runs a command to its end. */
 export async function runCli(args: readonly string[], options: CliRunOptions = {}): Promise<CliResult> {
-  return await runNexusProcess(args, { ...options, stdin: options.stdin ?? '' });
+  return await startCli(args, options).finished;
 }
 
 /**
  * Runs a command line through the same program and target opener as bin/nexus.js, in this process
- * (a child process costs seconds on a loaded machine): for the many checks of output and errors
- * that do not depend on the process itself. Exit codes are returned, not exited with.
+ * (a child process costs a few hundred milliseconds, seconds on a loaded machine): for the many
+ * checks of output and errors that do not depend on the process itself. Exit codes are returned,
+ * not exited with.
  */
 export async function runInProcess(args: readonly string[], options: { stdin?: Uint8Array | string } = {}): Promise<CliResult> {
   const stdoutChunks: Buffer[] = [];
