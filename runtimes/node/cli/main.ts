@@ -1,3 +1,4 @@
+import { exitAfterOutput } from './exit-after-output.ts';
 import { openTarget } from './open-target.ts';
 import { runNexus } from './program.ts';
 
@@ -7,4 +8,4 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-process.exit(await runNexus(process.argv.slice(2), { streams: process, openTarget }));
+await exitAfterOutput(await runNexus(process.argv.slice(2), { streams: process, openTarget }), process, process.exit);
