@@ -8,8 +8,7 @@ import {
   TEST_FILES_EVERYWHERE,
   TEST_FILES_EXCLUDED,
   TEST_FILES_NODE_ONLY,
-  TEST_SETUP_FILES,
-  TEST_TIMEOUT_MS,
+  TEST_OPTIONS,
   WORKERD_COMPATIBILITY_DATE,
 } from './scripts/test-matrix.ts';
 
@@ -21,10 +20,6 @@ import {
  * Every project provides `expectedRuntime`, which test/runtime-matrix.test.ts checks against the
  * runtime it detects.
  */
-/** Inline projects do not inherit the root `test` options, so each project states its timeouts and setup. */
-const TIMEOUTS = { testTimeout: TEST_TIMEOUT_MS, hookTimeout: TEST_TIMEOUT_MS };
-const SETUP = { setupFiles: TEST_SETUP_FILES };
-
 export default defineConfig({
   test: {
     passWithNoTests: false,
@@ -32,8 +27,7 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          ...TIMEOUTS,
-          ...SETUP,
+          ...TEST_OPTIONS,
           globalSetup: [CLI_BUNDLE_SETUP],
           include: [...TEST_FILES_EVERYWHERE, ...TEST_FILES_NODE_ONLY],
           exclude: TEST_FILES_EXCLUDED,
@@ -56,8 +50,7 @@ export default defineConfig({
         ],
         test: {
           name: 'workerd',
-          ...TIMEOUTS,
-          ...SETUP,
+          ...TEST_OPTIONS,
           include: TEST_FILES_EVERYWHERE,
           exclude: [...TEST_FILES_EXCLUDED, ...TEST_FILES_NODE_ONLY],
           provide: { expectedRuntime: 'workerd' },
@@ -66,8 +59,7 @@ export default defineConfig({
       {
         test: {
           name: 'browser', // its one instance below is the project `chromium`
-          ...TIMEOUTS,
-          ...SETUP,
+          ...TEST_OPTIONS,
           include: TEST_FILES_EVERYWHERE,
           exclude: [...TEST_FILES_EXCLUDED, ...TEST_FILES_NODE_ONLY],
           provide: { expectedRuntime: 'chromium' },

@@ -4,8 +4,7 @@ import {
   TEST_FILES_EVERYWHERE,
   TEST_FILES_EXCLUDED,
   TEST_FILES_NODE_ONLY,
-  TEST_SETUP_FILES,
-  TEST_TIMEOUT_MS,
+  TEST_OPTIONS,
 } from './scripts/test-matrix.ts';
 
 /**
@@ -21,9 +20,7 @@ export default defineConfig({
     exclude: TEST_FILES_EXCLUDED,
     environment: 'node',
     globalSetup: [CLI_BUNDLE_SETUP],
-    setupFiles: TEST_SETUP_FILES,
-    testTimeout: TEST_TIMEOUT_MS,
-    hookTimeout: TEST_TIMEOUT_MS,
+    ...TEST_OPTIONS,
     passWithNoTests: false,
     provide: { expectedRuntime: 'deno' },
   },

@@ -12,9 +12,6 @@ export const TEST_FILES_NODE_ONLY = ['**/*.node.test.ts'];
 
 export const TEST_FILES_EXCLUDED = ['**/node_modules/**', 'bench/**', 'examples/**'];
 
-/** Setup files of every runtime's run (test/byte-equality.ts: a fast toEqual for Uint8Arrays). */
-export const TEST_SETUP_FILES = ['test/byte-equality.ts'];
-
 /**
  * The globalSetup of the node and Deno runs, whose tests start `nexus` processes: it builds the
  * CLI bundle from the current sources first, so those processes start in a fraction of a second
@@ -30,6 +27,12 @@ export type RuntimeName = 'node' | 'deno' | 'workerd' | 'chromium';
  * should say so itself.
  */
 export const TEST_TIMEOUT_MS = 30_000;
+
+/**
+ * What every runtime's run states (inline vitest projects do not inherit the root's options): the
+ * timeouts, and test/byte-equality.ts, a fast toEqual for Uint8Arrays, as a setup file.
+ */
+export const TEST_OPTIONS = { testTimeout: TEST_TIMEOUT_MS, hookTimeout: TEST_TIMEOUT_MS, setupFiles: ['test/byte-equality.ts'] };
 
 /** Chromium from Debian; `scripts/prepare-test.sh` installs it when missing. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
