@@ -206,6 +206,18 @@ export function errorFromResponseText(status: number, text: string): Error {
   return new RemoteApiError(typeof error?.code === 'string' ? error.code : PROTOCOL_ERROR_CODE, message, status);
 }
 
+/**
+ * The JSON of a successful answer. One that is not JSON (a proxy's page, a cut body) is a
+ * RemoteApiError EPROTO, not a SyntaxError: the client could not read it.
+ */
+export function jsonFromResponseText(status: number, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RemoteApiError(PROTOCOL_ERROR_CODE, `a ${status} answer is not JSON: ${text.slice(0, 80)}`, status);
+  }
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }

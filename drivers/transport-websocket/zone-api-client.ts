@@ -1,5 +1,5 @@
 import type { MetastoreEntry, MetastoreOperation, MetastorePrecondition, MetastoreScanOptions, MetastoreScanPage } from '../../kernel/contracts/metastore.ts';
-import { errorFromResponseText } from '../../kernel/errors.ts';
+import { errorFromResponseText, jsonFromResponseText } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import type { WriteToken } from '../../kernel/zone/types.ts';
 import type { ZoneNodeStatus } from './zone-api-app.ts';
@@ -100,7 +100,7 @@ export class ZoneApiClient {
   async status(): Promise<ZoneNodeStatus> {
     const response = await this.#exchange({ method: 'GET', url: `${this.#baseUrl}${ZONE_API_PATH}/status`, headers: { authorization: `Bearer ${this.#token}` } });
     if (!isSuccess(response.status)) throw errorOf(response);
-    return JSON.parse(new TextDecoder().decode(response.body)) as ZoneNodeStatus;
+    return jsonFromResponseText(response.status, new TextDecoder().decode(response.body)) as ZoneNodeStatus;
   }
 
   async #post(route: string, payload: unknown): Promise<Record<string, unknown>> {

@@ -138,7 +138,7 @@ describe('ZoneApi', () => {
     await expect(client(1).commit([{ type: 'put', key: new Uint8Array(0), value: bytes('v') }])).rejects.toThrow(InvalidArgumentError);
   });
 
-  it('gives an error code outside the kernel\'s, and an answer that is not JSON (a proxy page), as RemoteApiError', async () => {
+  it('gives an error code outside the kernel\'s, and an answer that is not JSON (a proxy page, with any status), as RemoteApiError', async () => {
     const token = formatJoinToken({ zoneId: 'z', zoneSecret: createZoneSecret() });
     const answering = (status: number, body: string) => new ZoneApiClient('http://127.0.0.1:1', token, { fetch: async () => new Response(body, { status }) });
     const internal = await answering(500, JSON.stringify({ error: { code: 'EINTERNAL', message: 'a bug' } })).status().catch((error: unknown) => error);
@@ -148,5 +148,8 @@ describe('ZoneApi', () => {
     expect(proxy).toBeInstanceOf(RemoteApiError);
     expect(proxy).toMatchObject({ code: 'EPROTO', message: 'HTTP 502: <html>bad gateway</html>', status: 502 });
     await expect(answering(503, JSON.stringify({ error: { code: 'EBUSY', message: 'starting' } })).status()).rejects.toThrow(BusyError);
+    const page = await answering(200, '<html>a login page</html>').status().catch((error: unknown) => error);
+    expect(page).toBeInstanceOf(RemoteApiError);
+    expect(page).toMatchObject({ code: 'EPROTO', status: 200 });
   });
 });

@@ -1,4 +1,4 @@
-import { errorFromResponseText, PROTOCOL_ERROR_CODE, RemoteApiError } from '../../kernel/errors.ts';
+import { errorFromResponseText, jsonFromResponseText } from '../../kernel/errors.ts';
 import { JSON_CONTENT_TYPE } from './wire.ts';
 
 export interface RemoteOptions {
@@ -62,13 +62,7 @@ export class ApiConnection {
   /** Sends the request and parses the JSON answer. */
   async json(request: ApiRequest): Promise<unknown> {
     const response = await this.send(request);
-    const text = await response.text();
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      // A 2xx that is not JSON (a proxy's page, a truncated body) is unreadable, not a SyntaxError.
-      throw new RemoteApiError(PROTOCOL_ERROR_CODE, `a ${response.status} answer is not JSON: ${text.slice(0, 80)}`, response.status);
-    }
+    return jsonFromResponseText(response.status, await response.text());
   }
 
   #url(request: ApiRequest): string {
