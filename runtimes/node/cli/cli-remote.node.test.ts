@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cleanedUpAfterAll } from '../../../test/zone/process/cleaned-up-after-all.ts';
 import { runCli, runInProcess, signal, startCli, type RunningCli } from './cli-process.ts';
 
 /**
@@ -14,22 +15,17 @@ let root: string;
 let server: RunningCli;
 let url: string;
 let adminKey: string;
-const running: RunningCli[] = [];
+const { processes: running, directories } = cleanedUpAfterAll();
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'nexus-cli-remote-'));
+  directories.push(root);
   server = startCli(['serve', '--data', join(root, 'served'), '--port', '0', '--json']);
   running.push(server);
   const started = JSON.parse((await server.waitForOutput(/^\{.*\}\n/))[0]) as { url: string; adminKey: string };
   url = started.url;
   adminKey = started.adminKey;
 }, 60_000);
-
-afterAll(async () => {
-  for (const cli of running) cli.child.kill('SIGKILL');
-  await Promise.all(running.map((cli) => cli.finished));
-  await rm(root, { recursive: true, force: true });
-});
 
 /** A command on the server with the admin key, in this process. */
 function remote(args: readonly string[], options: { stdin?: string; token?: string } = {}) {
