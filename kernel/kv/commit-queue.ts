@@ -49,9 +49,7 @@ export function takeGroup(queue: QueuedWork[]): QueuedWork[] {
  * page points at the page's bytes instead (node-codec.ts), so the copy is not kept by the cache.
  */
 export function copyOperations(operations: readonly MetastoreOperation[]): MetastoreOperation[] {
-  let totalBytes = 0;
-  for (const operation of operations) totalBytes += operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
-  const copy = new ArrayBuffer(totalBytes);
+  const copy = new ArrayBuffer(operationBytes(operations));
   let offset = 0;
   const take = (bytes: Uint8Array): Uint8Array => {
     // A view made directly: `subarray` costs a species lookup per call.
@@ -63,6 +61,16 @@ export function copyOperations(operations: readonly MetastoreOperation[]): Metas
   return operations.map((operation) =>
     operation.type === 'put' ? { type: 'put', key: take(operation.key), value: take(operation.value) } : { type: 'delete', key: take(operation.key) },
   );
+}
+
+/**
+ * Bytes of the keys and values of `operations`. A function that ends with its loop: see
+ * assertMetastoreOperations on what a large batch's compiled loop does to the code after it.
+ */
+function operationBytes(operations: readonly MetastoreOperation[]): number {
+  let totalBytes = 0;
+  for (const operation of operations) totalBytes += operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
+  return totalBytes;
 }
 
 export function copyPrecondition(precondition: MetastorePrecondition): MetastorePrecondition {
