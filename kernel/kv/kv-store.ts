@@ -68,12 +68,15 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   }
   const durability = options.durability ?? 'durable';
   assertDurability(durability);
+  const scheduleGroup = options.scheduleGroup ?? scheduleGroupInMicrotask;
+  if (typeof scheduleGroup !== 'function') throw new InvalidArgumentError(`invalid scheduleGroup: expected a function, got ${typeof scheduleGroup}`);
   const pages = new PageStore(file, cachePages);
   const recovered = await recoverState(pages);
-  if (options.log === undefined) return new KvStoreEngine(pages, recovered, { durability, cachePages, writeBufferBytes, log: undefined });
+  const engineOptions = { durability, cachePages, writeBufferBytes, scheduleGroup };
+  if (options.log === undefined) return new KvStoreEngine(pages, recovered, { ...engineOptions, log: undefined });
   const logged = await readCommitLog(options.log, recovered.meta.lastVersion);
   const log = new CommitLog(options.log, { sizeBytes: await options.log.size() });
-  const engine = new KvStoreEngine(pages, recovered, { durability, cachePages, writeBufferBytes, log });
+  const engine = new KvStoreEngine(pages, recovered, { ...engineOptions, log });
   if (!logged.empty) await engine.replayLog(logged.batches);
   return engine;
 }
@@ -129,15 +132,23 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   readonly #log: CommitLog | undefined;
   /** With a log: a checkpoint once the write buffer holds this many bytes. */
   readonly #writeBufferBytes: number;
+  readonly #scheduleGroup: (takeGroup: () => void) => void;
 
   constructor(
     pages: PageStore,
     recovered: RecoveredState,
-    options: { durability: KvDurability; cachePages: number; writeBufferBytes: number; log: CommitLog | undefined },
+    options: {
+      durability: KvDurability;
+      cachePages: number;
+      writeBufferBytes: number;
+      scheduleGroup: (takeGroup: () => void) => void;
+      log: CommitLog | undefined;
+    },
   ) {
     this.#pages = pages;
     this.#log = options.log;
     this.#writeBufferBytes = options.writeBufferBytes;
+    this.#scheduleGroup = options.scheduleGroup;
     this.#defaultDurability = options.durability;
     this.#cachePages = options.cachePages;
     const version = recovered.meta.lastVersion;
@@ -412,6 +423,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   async #runWriter(): Promise<void> {
     try {
+      // Started by a call: the commits queued in the same synchronous run join the first group.
+      await Promise.resolve();
       while (this.#queue.length > 0) {
         const group = takeGroup(this.#queue);
         if (this.#failure !== undefined) {
@@ -426,6 +439,9 @@ class KvStoreEngine implements KvStore, SnapshotHost {
           this.#failure = { error };
           for (const item of group) item.reject(error);
         }
+        // Several callers just heard back; those that commit again join the next group (see
+        // KvStoreOptions.scheduleGroup). A lone caller goes on at once, so it waits for nothing.
+        if (group.length > 1) await new Promise<void>((resolve) => this.#scheduleGroup(resolve));
       }
     } finally {
       this.#writerRunning = false;
@@ -647,6 +663,10 @@ function settle(group: readonly QueuedWork[], outcomes: Map<QueuedBatch, number 
     if (outcome instanceof ConflictError) item.reject(outcome);
     else item.resolve(outcome);
   }
+}
+
+function scheduleGroupInMicrotask(takeGroup: () => void): void {
+  void Promise.resolve().then(takeGroup);
 }
 
 function assertDurability(durability: unknown): asserts durability is KvDurability {
