@@ -449,8 +449,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   async #commitGroup(group: QueuedWork[]): Promise<void> {
-    const batches = group.filter((item): item is QueuedBatch => item.kind === 'batch');
-    const durable = group.some((item) => item.kind === 'sync' || item.durability === 'durable');
+    const { batches, durable } = splitGroup(group);
     if (batches.length === 0) return this.#syncGroup(group);
     if (this.#log !== undefined) return this.#commitGroupToBuffer({ group, batches, durable }, this.#log);
     const base = this.#committed;
@@ -650,6 +649,21 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     if (this.#closing !== undefined) throw new ClosedError(`cannot ${operation}: the KV store is closed`);
     if (this.#failure !== undefined) throw this.#failure.error;
   }
+}
+
+/** The batches of a group, and whether any of its items asks for durability. */
+function splitGroup(group: readonly QueuedWork[]): { batches: QueuedBatch[]; durable: boolean } {
+  const batches: QueuedBatch[] = [];
+  let durable = false;
+  for (const item of group) {
+    if (item.kind === 'sync') {
+      durable = true;
+      continue;
+    }
+    batches.push(item);
+    if (item.durability === 'durable') durable = true;
+  }
+  return { batches, durable };
 }
 
 /** Resolves each batch of a written group with its version, or rejects it with its conflict. */
