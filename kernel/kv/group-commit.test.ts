@@ -95,6 +95,8 @@ describe('KV group commit', () => {
     const store = await openKvStore(new CountingStorageFile());
     await expect(store.commit([], [], { durability: 'eventually' as 'durable' })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(openKvStore(new CountingStorageFile(), { cachePages: 1 })).rejects.toMatchObject({ code: 'EINVAL' });
+    const scheduleGroup = 'soon' as unknown as (takeGroup: () => void) => void;
+    await expect(openKvStore(new CountingStorageFile(), { scheduleGroup })).rejects.toMatchObject({ code: 'EINVAL' });
     await store.close();
   });
 });
