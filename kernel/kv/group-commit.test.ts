@@ -44,6 +44,19 @@ describe('KV group commit', () => {
     expect(await logSyncs()).toBeGreaterThan(rounds);
   });
 
+  it('fails the store when scheduleGroup throws, after the group before it committed', async () => {
+    const broken = new Error('scheduler broke');
+    const store = await openKvStore(new CountingStorageFile(), {
+      scheduleGroup: () => {
+        throw broken;
+      },
+    });
+    // One group of two: both commit; taking the group after them fails.
+    expect(await Promise.all([store.put(numberedKey(1), value), store.put(numberedKey(2), value)])).toEqual([1, 2]);
+    await expect(store.put(numberedKey(3), value)).rejects.toBe(broken);
+    await store.close();
+  });
+
   it('checks each batch against the batches queued before it, and fails only the conflicting one', async () => {
     const store = await openKvStore(new CountingStorageFile());
     const key = numberedKey(1);

@@ -70,7 +70,9 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   const durability = options.durability ?? 'durable';
   assertDurability(durability);
   const scheduleGroup = options.scheduleGroup ?? scheduleGroupInMicrotask;
-  if (typeof scheduleGroup !== 'function') throw new InvalidArgumentError(`invalid scheduleGroup: expected a function, got ${typeof scheduleGroup}`);
+  if (typeof scheduleGroup !== 'function') {
+    throw new InvalidArgumentError(`invalid scheduleGroup: expected a function, got ${typeof scheduleGroup}`);
+  }
   const pages = new PageStore(file, cachePages);
   const recovered = await recoverState(pages);
   const engineOptions = { durability, cachePages, writeBufferBytes, scheduleGroup };
@@ -434,15 +436,16 @@ class KvStoreEngine implements KvStore, SnapshotHost {
         }
         try {
           await this.#commitGroup(group);
+          // Several callers just heard back; those that commit again join the next group (see
+          // KvStoreOptions.scheduleGroup). A lone caller goes on at once, so it waits for nothing.
+          if (group.length > 1) await new Promise<void>((resolve) => this.#scheduleGroup(resolve));
         } catch (error) {
-          // A broken invariant inside the writer (an assertion): its state cannot be trusted, so
-          // the store fails like after an I/O error, and every waiting caller hears of it.
+          // A broken invariant inside the writer (an assertion, or a scheduleGroup that threw): its
+          // state cannot be trusted, so the store fails like after an I/O error, and every waiting
+          // caller hears of it.
           this.#failure = { error };
           for (const item of group) item.reject(error);
         }
-        // Several callers just heard back; those that commit again join the next group (see
-        // KvStoreOptions.scheduleGroup). A lone caller goes on at once, so it waits for nothing.
-        if (group.length > 1) await new Promise<void>((resolve) => this.#scheduleGroup(resolve));
       }
     } finally {
       this.#writerRunning = false;
