@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { setImmediate } from 'node:timers';
 import { type KvStore, type KvStoreOptions, openKvStore } from '../../kernel/kv/index.ts';
 import { NodeStorageFile } from './storage-file.ts';
 
@@ -13,6 +14,15 @@ export const FILE_KV_CACHE_PAGES_DEFAULT = 16_384;
 
 /** The suffix of the commit log file next to the store's file. */
 export const FILE_KV_LOG_SUFFIX = '-log';
+
+/**
+ * The next commit group waits one turn of the event loop after a group of several (see
+ * KvStoreOptions.scheduleGroup): the callers it resolved commit again in the microtasks before it,
+ * however many awaits each is behind, and join it.
+ */
+function scheduleGroupAfterCallers(takeGroup: () => void): void {
+  setImmediate(takeGroup);
+}
 
 /**
  * The local Metastore of Node and Deno: the KV engine on the file at `path`, with its commit log
@@ -31,7 +41,7 @@ export async function openFileKvStore(path: string, options: Omit<KvStoreOptions
     throw error;
   }
   try {
-    return await openKvStore(file, { cachePages: FILE_KV_CACHE_PAGES_DEFAULT, ...options, log });
+    return await openKvStore(file, { cachePages: FILE_KV_CACHE_PAGES_DEFAULT, scheduleGroup: scheduleGroupAfterCallers, ...options, log });
   } catch (error) {
     await Promise.all([file.close(), log.close()]);
     throw error;

@@ -65,8 +65,21 @@ export function assertMetastoreBatch(
         `at most ${METASTORE_BATCH_OPERATIONS_MAX} together`,
     );
   }
+  assertMetastoreOperations(operations);
+  if (preconditions !== undefined) assertMetastorePreconditions(preconditions);
+}
+
+// Each loop over a batch sits in a function of its own that ends with it. A large batch gets its
+// loop compiled while it runs (on-stack replacement), before the code after the loop ever ran;
+// every later small batch then entered that compiled loop and deoptimized past its end (measured:
+// after one commit of 100,000 operations, two deoptimizations in every later commit).
+
+function assertMetastoreOperations(operations: readonly unknown[]): void {
   for (const operation of operations) assertMetastoreOperation(operation);
-  for (const precondition of preconditions ?? []) assertMetastorePrecondition(precondition);
+}
+
+function assertMetastorePreconditions(preconditions: readonly unknown[]): void {
+  for (const precondition of preconditions) assertMetastorePrecondition(precondition);
 }
 
 function assertMetastoreOperation(operation: unknown): asserts operation is MetastoreOperation {

@@ -49,20 +49,34 @@ export function takeGroup(queue: QueuedWork[]): QueuedWork[] {
  * page points at the page's bytes instead (node-codec.ts), so the copy is not kept by the cache.
  */
 export function copyOperations(operations: readonly MetastoreOperation[]): MetastoreOperation[] {
+  const copy = new ArrayBuffer(operationBytes(operations));
+  const copied: MetastoreOperation[] = [];
+  let offset = 0;
+  // Views made directly, not through closures (one per call) or `subarray` (a species lookup each).
+  for (const operation of operations) {
+    const key = new Uint8Array(copy, offset, operation.key.length);
+    key.set(operation.key);
+    offset += key.length;
+    if (operation.type === 'delete') {
+      copied.push({ type: 'delete', key });
+      continue;
+    }
+    const value = new Uint8Array(copy, offset, operation.value.length);
+    value.set(operation.value);
+    offset += value.length;
+    copied.push({ type: 'put', key, value });
+  }
+  return copied;
+}
+
+/**
+ * Bytes of the keys and values of `operations`. A function that ends with its loop: see
+ * assertMetastoreOperations on what a large batch's compiled loop does to the code after it.
+ */
+function operationBytes(operations: readonly MetastoreOperation[]): number {
   let totalBytes = 0;
   for (const operation of operations) totalBytes += operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
-  const copy = new ArrayBuffer(totalBytes);
-  let offset = 0;
-  const take = (bytes: Uint8Array): Uint8Array => {
-    // A view made directly: `subarray` costs a species lookup per call.
-    const view = new Uint8Array(copy, offset, bytes.length);
-    view.set(bytes);
-    offset += bytes.length;
-    return view;
-  };
-  return operations.map((operation) =>
-    operation.type === 'put' ? { type: 'put', key: take(operation.key), value: take(operation.value) } : { type: 'delete', key: take(operation.key) },
-  );
+  return totalBytes;
 }
 
 export function copyPrecondition(precondition: MetastorePrecondition): MetastorePrecondition {

@@ -13,9 +13,47 @@ describe('KV group commit', () => {
     const versions = await Promise.all(Array.from({ length: 64 }, (_, index) => store.put(numberedKey(index), value)));
     expect(new Set(versions).size).toBe(64);
     expect([...versions].sort((a, b) => a - b)).toEqual(versions);
-    // The first commit runs alone; the 63 queued behind it form one group: two syncs in all.
-    expect(file.syncCount - syncsBefore).toBe(2);
+    // Queued in one synchronous run, all 64 form one group: one sync.
+    expect(file.syncCount - syncsBefore).toBe(1);
     for (const [index, version] of versions.entries()) expect((await store.get(numberedKey(index)))!.version).toBe(version);
+    await store.close();
+  });
+
+  it('lets a pool of committers that commit again when they hear back form whole groups, when scheduleGroup waits for them', async () => {
+    const committers = 8;
+    const rounds = 5;
+    /** Syncs of the log while each committer commits `rounds` times, each behind its own number of awaits (as behind APIs). */
+    const logSyncs = async (scheduleGroup?: (takeGroup: () => void) => void): Promise<number> => {
+      const log = new CountingStorageFile();
+      const store = await openKvStore(new CountingStorageFile(), { log, scheduleGroup });
+      const commitBehindAwaits = async (key: Uint8Array, awaits: number): Promise<void> => {
+        if (awaits === 0) await store.put(key, value);
+        else await commitBehindAwaits(key, awaits - 1);
+      };
+      const committer = async (committerIndex: number): Promise<void> => {
+        for (let round = 0; round < rounds; round++) await commitBehindAwaits(numberedKey(committerIndex * rounds + round), committerIndex);
+      };
+      await Promise.all(Array.from({ length: committers }, (_, index) => committer(index)));
+      const syncs = log.syncCount;
+      await store.close();
+      return syncs;
+    };
+    // A macrotask between groups: each round is one group of all eight committers, one sync.
+    expect(await logSyncs((takeGroup) => setTimeout(takeGroup, 0))).toBe(rounds);
+    // The default microtask comes before these callers commit again: they miss the next group.
+    expect(await logSyncs()).toBeGreaterThan(rounds);
+  });
+
+  it('fails the store when scheduleGroup throws, after the group before it committed', async () => {
+    const broken = new Error('scheduler broke');
+    const store = await openKvStore(new CountingStorageFile(), {
+      scheduleGroup: () => {
+        throw broken;
+      },
+    });
+    // One group of two: both commit; taking the group after them fails.
+    expect(await Promise.all([store.put(numberedKey(1), value), store.put(numberedKey(2), value)])).toEqual([1, 2]);
+    await expect(store.put(numberedKey(3), value)).rejects.toBe(broken);
     await store.close();
   });
 
@@ -70,6 +108,8 @@ describe('KV group commit', () => {
     const store = await openKvStore(new CountingStorageFile());
     await expect(store.commit([], [], { durability: 'eventually' as 'durable' })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(openKvStore(new CountingStorageFile(), { cachePages: 1 })).rejects.toMatchObject({ code: 'EINVAL' });
+    const scheduleGroup = 'soon' as unknown as (takeGroup: () => void) => void;
+    await expect(openKvStore(new CountingStorageFile(), { scheduleGroup })).rejects.toMatchObject({ code: 'EINVAL' });
     await store.close();
   });
 });

@@ -39,6 +39,15 @@ export interface KvStoreOptions {
    * default). Lower means less memory and a shorter replay after a crash, and more frequent merges.
    */
   writeBufferBytes?: number;
+  /**
+   * Runs `takeGroup` once the callers of a commit group of several commits have had the chance to
+   * commit again. A pool of committers commits again as soon as it hears back; the commit loop
+   * waits for that before it takes the next group, so they join it instead of waiting a whole sync
+   * for the group after. By default a microtask, which catches only callers that commit again at
+   * once; where the runtime has one, pass a turn of the event loop (Node and Deno: setImmediate,
+   * which runs after every queued microtask).
+   */
+  scheduleGroup?: (takeGroup: () => void) => void;
 }
 
 /**

@@ -39,6 +39,7 @@ import type {
 } from './kv-store-types.ts';
 import { FreeSpace } from './free-space.ts';
 import { type Meta, encodeMeta } from './meta.ts';
+import type { PageReference } from './node.ts';
 import { PageAllocator } from './page-allocator.ts';
 import { pageOffsetBytes } from './page-format.ts';
 import { PageStore } from './page-store.ts';
@@ -68,12 +69,17 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   }
   const durability = options.durability ?? 'durable';
   assertDurability(durability);
+  const scheduleGroup = options.scheduleGroup ?? scheduleGroupInMicrotask;
+  if (typeof scheduleGroup !== 'function') {
+    throw new InvalidArgumentError(`invalid scheduleGroup: expected a function, got ${typeof scheduleGroup}`);
+  }
   const pages = new PageStore(file, cachePages);
   const recovered = await recoverState(pages);
-  if (options.log === undefined) return new KvStoreEngine(pages, recovered, { durability, cachePages, writeBufferBytes, log: undefined });
+  const engineOptions = { durability, cachePages, writeBufferBytes, scheduleGroup };
+  if (options.log === undefined) return new KvStoreEngine(pages, recovered, { ...engineOptions, log: undefined });
   const logged = await readCommitLog(options.log, recovered.meta.lastVersion);
   const log = new CommitLog(options.log, { sizeBytes: await options.log.size() });
-  const engine = new KvStoreEngine(pages, recovered, { durability, cachePages, writeBufferBytes, log });
+  const engine = new KvStoreEngine(pages, recovered, { ...engineOptions, log });
   if (!logged.empty) await engine.replayLog(logged.batches);
   return engine;
 }
@@ -129,15 +135,23 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   readonly #log: CommitLog | undefined;
   /** With a log: a checkpoint once the write buffer holds this many bytes. */
   readonly #writeBufferBytes: number;
+  readonly #scheduleGroup: (takeGroup: () => void) => void;
 
   constructor(
     pages: PageStore,
     recovered: RecoveredState,
-    options: { durability: KvDurability; cachePages: number; writeBufferBytes: number; log: CommitLog | undefined },
+    options: {
+      durability: KvDurability;
+      cachePages: number;
+      writeBufferBytes: number;
+      scheduleGroup: (takeGroup: () => void) => void;
+      log: CommitLog | undefined;
+    },
   ) {
     this.#pages = pages;
     this.#log = options.log;
     this.#writeBufferBytes = options.writeBufferBytes;
+    this.#scheduleGroup = options.scheduleGroup;
     this.#defaultDurability = options.durability;
     this.#cachePages = options.cachePages;
     const version = recovered.meta.lastVersion;
@@ -412,6 +426,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   async #runWriter(): Promise<void> {
     try {
+      // Started by a call: the commits queued in the same synchronous run join the first group.
+      await Promise.resolve();
       while (this.#queue.length > 0) {
         const group = takeGroup(this.#queue);
         if (this.#failure !== undefined) {
@@ -420,9 +436,13 @@ class KvStoreEngine implements KvStore, SnapshotHost {
         }
         try {
           await this.#commitGroup(group);
+          // Several callers just heard back; those that commit again join the next group (see
+          // KvStoreOptions.scheduleGroup). A lone caller goes on at once, so it waits for nothing.
+          if (group.length > 1) await new Promise<void>((resolve) => this.#scheduleGroup(resolve));
         } catch (error) {
-          // A broken invariant inside the writer (an assertion): its state cannot be trusted, so
-          // the store fails like after an I/O error, and every waiting caller hears of it.
+          // A broken invariant inside the writer (an assertion, or a scheduleGroup that threw): its
+          // state cannot be trusted, so the store fails like after an I/O error, and every waiting
+          // caller hears of it.
           this.#failure = { error };
           for (const item of group) item.reject(error);
         }
@@ -433,8 +453,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   async #commitGroup(group: QueuedWork[]): Promise<void> {
-    const batches = group.filter((item): item is QueuedBatch => item.kind === 'batch');
-    const durable = group.some((item) => item.kind === 'sync' || item.durability === 'durable');
+    const { batches, durable } = splitGroup(group);
     if (batches.length === 0) return this.#syncGroup(group);
     if (this.#log !== undefined) return this.#commitGroupToBuffer({ group, batches, durable }, this.#log);
     const base = this.#committed;
@@ -449,7 +468,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     try {
       outcomes = await applyBatches(tree.transaction, batches, {
         lastVersion: Math.max(base.version, this.#versionFloor),
-        prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
+        prefetch: this.#prefetchIn(base.meta.root),
         prefetchWindowKeys: this.#prefetchWindowKeys(),
         operationsRead: true,
       });
@@ -482,7 +501,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     try {
       outcomes = await applyBatches(buffer.batchTarget((key) => readVersion(this.#pages, base.meta.root, key)), batches, {
         lastVersion: Math.max(base.version, this.#versionFloor),
-        prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
+        prefetch: this.#prefetchIn(base.meta.root),
         prefetchWindowKeys: this.#prefetchWindowKeys(),
         operationsRead: false,
       });
@@ -529,6 +548,15 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     if (options.durable) await options.log.sync();
     this.#committed.buffer.publish(version);
     this.#committed = { ...this.#committed, version };
+  }
+
+  /**
+   * Reads ahead the leaves of the tree at `root` that keys lead to, for a commit group. Returned
+   * from here rather than written inline in an options object: tsx names every such arrow with a
+   * defineProperty, once per group.
+   */
+  #prefetchIn(root: PageReference | undefined): (keys: readonly Uint8Array[]) => Promise<void> {
+    return (keys) => prefetchLeaves(this.#pages, root, keys, PREFETCH_READS_CONCURRENT_MAX);
   }
 
   /** A quarter of the cache: the window's pages stay cached while the window is applied. */
@@ -636,6 +664,21 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 }
 
+/** The batches of a group, and whether any of its items asks for durability. */
+function splitGroup(group: readonly QueuedWork[]): { batches: QueuedBatch[]; durable: boolean } {
+  const batches: QueuedBatch[] = [];
+  let durable = false;
+  for (const item of group) {
+    if (item.kind === 'sync') {
+      durable = true;
+      continue;
+    }
+    batches.push(item);
+    if (item.durability === 'durable') durable = true;
+  }
+  return { batches, durable };
+}
+
 /** Resolves each batch of a written group with its version, or rejects it with its conflict. */
 function settle(group: readonly QueuedWork[], outcomes: Map<QueuedBatch, number | ConflictError>): void {
   for (const item of group) {
@@ -647,6 +690,10 @@ function settle(group: readonly QueuedWork[], outcomes: Map<QueuedBatch, number 
     if (outcome instanceof ConflictError) item.reject(outcome);
     else item.resolve(outcome);
   }
+}
+
+function scheduleGroupInMicrotask(takeGroup: () => void): void {
+  void Promise.resolve().then(takeGroup);
 }
 
 function assertDurability(durability: unknown): asserts durability is KvDurability {
