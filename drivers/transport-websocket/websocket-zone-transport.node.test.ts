@@ -1,3 +1,4 @@
+import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ interface TestNode {
   readonly nodeId: number;
   readonly address: string;
   readonly transport: WebSocketZoneTransport;
-  readonly received: Message[];
+  readonly received: ZoneMessage[];
   readonly unreachable: number[];
   readonly log: string[];
   readonly server: Server;
@@ -40,7 +41,7 @@ async function startNode(
   scheduleFlush?: (flush: () => void) => void,
 ): Promise<TestNode> {
   const log: string[] = [];
-  const received: Message[] = [];
+  const received: ZoneMessage[] = [];
   const unreachable: number[] = [];
   const transport = new WebSocketZoneTransport({ log: (line) => log.push(line), ...(scheduleFlush === undefined ? {} : { scheduleFlush }) });
   transport.trustZone(ZONE, zoneSecret);
