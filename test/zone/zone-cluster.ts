@@ -28,6 +28,8 @@ export interface ZoneTestClusterOptions {
   nodeIds?: readonly NodeId[];
   consistency?: ZoneConsistency;
   snapshotIntervalEntries?: number;
+  snapshotChunkBytes?: number;
+  snapshotInstallOperationsPerCommit?: number;
   requestTimeoutTicks?: number;
   /** Opens the raft storage of a node on its KvStore (MemoryRaftStorage by default). */
   openRaftStorage?: (store: KvStore) => Promise<WritableRaftStorage>;
@@ -206,6 +208,8 @@ export class ZoneTestCluster {
       consistency: this.options.consistency ?? 'strong',
       ...(this.options.snapshotIntervalEntries === undefined ? {} : { snapshotIntervalEntries: this.options.snapshotIntervalEntries }),
       ...(this.options.requestTimeoutTicks === undefined ? {} : { requestTimeoutTicks: this.options.requestTimeoutTicks }),
+      ...(this.options.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: this.options.snapshotChunkBytes }),
+      ...(this.options.snapshotInstallOperationsPerCommit === undefined ? {} : { snapshotInstallOperationsPerCommit: this.options.snapshotInstallOperationsPerCommit }),
       ...extra,
     });
   }
