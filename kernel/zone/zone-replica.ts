@@ -677,10 +677,12 @@ export class ZoneReplica implements ZoneReplicaApi {
     await this.stateMachine.installSnapshot(snapshot, { operationsPerCommit: this.snapshotInstallOperationsPerCommit });
     this.confState = snapshot.metadata.confState;
     this.snapshotIndex = index;
-    this.outcomesKnownAfter = Math.max(this.outcomesKnownAfter, index);
+    // The state sent may be further than the snapshot's index: the entries up to it were skipped too.
+    const reached = Math.max(index, this.stateMachine.appliedIndex);
+    this.outcomesKnownAfter = Math.max(this.outcomesKnownAfter, reached);
     for (const [nodeId, address] of this.stateMachine.members) this.setPeer(nodeId, address);
     for (const [waitedIndex, waiters] of this.tokenWaiters) {
-      if (waitedIndex > index) continue;
+      if (waitedIndex > reached) continue;
       this.tokenWaiters.delete(waitedIndex);
       for (const waiter of waiters) {
         waiter.reject(new BusyError(`zone ${this.zoneId}: the outcome of the write at index ${waitedIndex} is unknown here: this replica reached it through a snapshot`));
