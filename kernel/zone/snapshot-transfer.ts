@@ -157,7 +157,8 @@ export class SnapshotSender {
 /** What a SnapshotReceiver needs of its replica. */
 export interface SnapshotReceiverHost {
   send(message: ZoneMessage): void;
-  stageChunk(transfer: StagedTransfer, data: Uint8Array): Promise<void>;
+  /** Stages a chunk whose keys follow `after`; returns the last key staged (see ZoneStateMachine.stageChunk). */
+  stageChunk(transfer: StagedTransfer, data: Uint8Array, after: Uint8Array | undefined): Promise<Uint8Array | undefined>;
   discardStaging(): Promise<void>;
   /** Steps Raft's snapshot message into the RawNode (between two Readies). */
   stepSnapshot(message: SnapshotMessage): void;
@@ -170,6 +171,8 @@ interface IncomingTransfer {
   /** The next chunk expected; past the last once the transfer is whole. */
   next: number;
   complete: boolean;
+  /** The last key staged so far: every later chunk must start after it. */
+  lastKey: Uint8Array | undefined;
 }
 
 /**
@@ -230,7 +233,7 @@ export class SnapshotReceiver {
     if (!known) {
       this.current = undefined;
       await this.host.discardStaging();
-      this.current = { from: message.from, term: message.term, transferId: message.transferId, next: 0, complete: false };
+      this.current = { from: message.from, term: message.term, transferId: message.transferId, next: 0, complete: false, lastKey: undefined };
     }
     const transfer = this.current!;
     const staged: StagedTransfer = {
@@ -243,7 +246,7 @@ export class SnapshotReceiver {
       complete: message.last,
     };
     try {
-      await this.host.stageChunk(staged, message.data);
+      transfer.lastKey = await this.host.stageChunk(staged, message.data, transfer.lastKey);
     } catch (error) {
       // Damaged on the way: say nothing, the leader sends it again (and gives up if it stays so).
       if (error instanceof CorruptionError) return;

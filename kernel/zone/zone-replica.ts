@@ -163,7 +163,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     });
     this.snapshotReceiver = new SnapshotReceiver({
       send: (message) => this.transport.send(this.zoneId, message),
-      stageChunk: (transfer, data) => this.stateMachine.stageChunk(transfer, data),
+      stageChunk: (transfer, data, after) => this.stateMachine.stageChunk(transfer, data, after),
       discardStaging: () => this.stateMachine.discardStaging(),
       stepSnapshot: (message) => this.rawNode.step(message),
     });

@@ -333,16 +333,14 @@ export class ZoneStateMachine {
 
   /**
    * Stages chunk `transfer.chunkCount - 1` of a transfer (chunk 0 starts it: discard any earlier
-   * staging first). The last chunk is staged durably, so that once Raft persists the snapshot the
-   * state it stands for survives any crash (it also makes the earlier relaxed chunks durable).
-   * Throws CorruptionError when the chunk is damaged.
+   * staging first), whose entries must all follow `after`, the last key staged before. The last
+   * chunk is staged durably, so that once Raft persists the snapshot the state it stands for
+   * survives any crash (it also makes the earlier relaxed chunks durable). Returns the last key
+   * staged now; throws CorruptionError when the chunk is damaged or out of order.
    */
-  async stageChunk(transfer: StagedTransfer, data: Uint8Array): Promise<void> {
+  async stageChunk(transfer: StagedTransfer, data: Uint8Array, after: Uint8Array | undefined): Promise<Uint8Array | undefined> {
     const chunk = decodeSnapshotChunk(data);
-    for (const [position, entry] of chunk.entries.entries()) {
-      if (!isStateKey(entry.key)) throw new CorruptionError('zone snapshot chunk: a key outside the state machine');
-      if (position > 0 && compareBytes(chunk.entries[position - 1]!.key, entry.key) >= 0) throw new CorruptionError('zone snapshot chunk: keys out of order');
-    }
+    checkChunkOrder(chunk.entries, after);
     const chunkNumber = transfer.chunkCount - 1;
     assert(chunkNumber >= 0 && chunkNumber < SNAPSHOT_CHUNKS_MAX, `staging chunk ${chunkNumber}`);
     const operations: MetastoreOperation[] = [
@@ -350,6 +348,7 @@ export class ZoneStateMachine {
       { type: 'put', key: STAGING_KEY, value: encodeStagedTransfer(transfer) },
     ];
     await this.store.commit(operations, [], { durability: transfer.complete ? 'durable' : 'relaxed' });
+    return chunk.entries[chunk.entries.length - 1]?.key ?? after;
   }
 
   /** Deletes the staged transfer, if any, in bounded commits (its record last, so a crash midway leaves it to finish). */

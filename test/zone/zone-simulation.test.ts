@@ -16,7 +16,7 @@ import { ZoneTestCluster } from './zone-cluster.ts';
  * during transfers and installs too. Afterwards every replica must hold the same state, and every
  * acknowledged write must be there (or overwritten by a later version).
  *
- * The seeds run here in every runtime; ZONE_SIMULATION_SEEDS and ZONE_SIMULATION_STEPS run more.
+ * Ten seeds run here in every runtime; ZONE_SIMULATION_SEEDS and ZONE_SIMULATION_STEPS run more.
  */
 const openRaftStorage = (store: KvStore) => KvRaftStorage.open(store, { keyPrefix: ZONE_RAFT_KEY_PREFIX });
 
@@ -26,7 +26,16 @@ const decoder = new TextDecoder();
 const NODE_IDS: readonly NodeId[] = [1, 2, 3];
 const KEYS = 48;
 const STEPS_DEFAULT = 240;
-const SEEDS_DEFAULT = 4;
+const SEEDS_DEFAULT = 10;
+/** Task rounds, then microtasks, a crash may wait into a tick before it takes the file's image. */
+const CRASH_ROUNDS_MAX = 12;
+const CRASH_TURNS_MAX = 3000;
+/** Microtasks a crash waits for the moment it aims at (a transfer's last chunk) before it gives up aiming. */
+const CRASH_AIM_TURNS_MAX = 40_000;
+/** Microtasks an aimed crash waits once its moment came: staging the last chunk, persisting and installing take a few hundred. */
+const CRASH_AIMED_TURNS_MAX = 600;
+/** While aiming, microtasks between two ticks. */
+const CRASH_AIM_TURNS_PER_TICK = 400;
 
 const environment = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 const SEEDS = Number(environment['ZONE_SIMULATION_SEEDS'] ?? SEEDS_DEFAULT);
@@ -50,6 +59,31 @@ interface SimulationReport {
   acknowledgedWrites: number;
 }
 
+/**
+ * Ticks, lets a random number of task rounds and microtasks run (the work the tick starts: a
+ * transfer, an install, a commit), and crashes `victim` with its file as it is then: that work is
+ * cut wherever it is. With `after`, the random wait starts once `after()` holds (or after
+ * CRASH_AIM_TURNS_MAX microtasks), so that the crash lands near the moment it names.
+ */
+async function crashMidTick(cluster: ZoneTestCluster, victim: NodeId, random: SeededRandom, after?: () => boolean): Promise<void> {
+  const round = (): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, 0));
+  cluster.ticker.tick();
+  if (after !== undefined) {
+    // Aiming, one microtask at a time (the replicas and the memory network make progress in
+    // microtasks, so the moment is seen as it comes), with a tick every CRASH_AIM_TURNS_PER_TICK.
+    for (let turn = 1; !after() && turn < CRASH_AIM_TURNS_MAX; turn++) {
+      if (turn % CRASH_AIM_TURNS_PER_TICK === 0) cluster.ticker.tick();
+      await Promise.resolve();
+    }
+  } else {
+    const rounds = random.integerBelow(CRASH_ROUNDS_MAX);
+    for (let index = 0; index < rounds; index++) await round();
+  }
+  const turns = random.integerBelow(after === undefined ? CRASH_TURNS_MAX : CRASH_AIMED_TURNS_MAX);
+  for (let turn = 0; turn < turns; turn++) await Promise.resolve();
+  await cluster.crash(victim, cluster.nodes.get(victim)!.file.image());
+}
+
 async function simulate(seed: number): Promise<SimulationReport> {
   const random = new SeededRandom(seed);
   const cluster = await ZoneTestCluster.start({
@@ -63,11 +97,14 @@ async function simulate(seed: number): Promise<SimulationReport> {
   const acknowledged: Acknowledged = { writes: new Map(), unansweredDeletes: new Map() };
   const down = new Set<NodeId>();
   let faults = true;
+  /** Nodes a last snapshot chunk was sent to: their install is about to run. */
+  const lastChunkSentTo = new Set<NodeId>();
   cluster.network.dropRule = (delivery) => {
     const { message } = delivery;
     if (message.type === 'snapshot-chunk') {
       report.chunksSent++;
       if (message.chunk === 1) report.transfersWithSeveralChunks++;
+      if (message.last) lastChunkSentTo.add(message.to);
     }
     if (!faults) return false;
     const draw = random.fraction();
@@ -81,17 +118,22 @@ async function simulate(seed: number): Promise<SimulationReport> {
       const action = random.integerBelow(100);
       if (action < 35) {
         write(cluster, running[random.integerBelow(running.length)]!, random, acknowledged, report);
-      } else if (action < 37 && down.size === 0) {
+      } else if (action < 39 && down.size === 0) {
         const victim = running[random.integerBelow(running.length)]!;
-        // The file as it is at this moment: commits under way are cut wherever they are.
-        const image = cluster.nodes.get(victim)!.file.image();
-        await cluster.crash(victim, image);
+        await crashMidTick(cluster, victim, random);
         down.add(victim);
         report.crashes++;
       } else if (action < 42 && down.size > 0 && step % 3 === 0) {
         const [revived] = down;
         down.delete(revived!);
         await cluster.restart(revived!);
+        // Now and then it crashes again as it catches up: near the end of a transfer, amid its install.
+        if (random.integerBelow(2) === 0) {
+          lastChunkSentTo.delete(revived!);
+          await crashMidTick(cluster, revived!, random, () => lastChunkSentTo.has(revived!));
+          down.add(revived!);
+          report.crashes++;
+        }
       } else if (action < 43) {
         const isolated = NODE_IDS[random.integerBelow(NODE_IDS.length)]!;
         cluster.network.isolate(ZoneTestCluster.address(isolated));
