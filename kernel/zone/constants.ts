@@ -77,6 +77,9 @@ export const SNAPSHOT_SCAN_PAGE_ENTRIES = 1024;
  */
 export const SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT = 8192;
 
+/** Bytes of keys and values one install commit carries at most (beyond one entry): stored values may be megabytes each. */
+export const SNAPSHOT_INSTALL_COMMIT_BYTES_MAX = 16 * 1024 * 1024;
+
 /** Snapshot transfers a leader runs at once (each pins a KvStore snapshot); more are reported failed and retried by Raft. */
 export const SNAPSHOT_SENDS_MAX = 4;
 

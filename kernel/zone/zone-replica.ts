@@ -3,7 +3,7 @@ import { METASTORE_BATCH_OPERATIONS_MAX, type Metastore, type MetastoreOperation
 import type { ZoneMessage, ZoneTransport } from '../contracts/zone-transport.ts';
 import { BusyError, ClosedError, InvalidArgumentError, NexusError, NotFoundError } from '../errors.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
-import type { Message, SnapshotMessage } from '../raft/message.ts';
+import type { Message } from '../raft/message.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
 import type { RaftPersistRequest, WritableRaftStorage } from '../raft/storage.ts';
 import { NO_NODE, type ConfState, type Entry, type HardState, type NodeId, type RaftRole, type Snapshot } from '../raft/types.ts';
@@ -648,7 +648,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   private send(messages: readonly Message[]): void {
     for (const message of messages) {
       // The state travels in chunks, and Raft hears how the transfer ended (snapshot-transfer.ts).
-      if (message.type === 'snapshot') this.snapshotSender.start(message as SnapshotMessage);
+      if (message.type === 'snapshot') this.snapshotSender.start(message);
       else this.transport.send(this.zoneId, message);
     }
   }

@@ -18,6 +18,7 @@ import { ByteReader, ByteWriter, type BatchCommand } from './command-codec.ts';
 import {
   SNAPSHOT_CHUNK_ENTRIES_MAX,
   SNAPSHOT_CHUNKS_MAX,
+  SNAPSHOT_INSTALL_COMMIT_BYTES_MAX,
   SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT,
   SNAPSHOT_SCAN_PAGE_ENTRIES,
   ZONE_RESERVED_KEY_PREFIX,
@@ -416,11 +417,13 @@ export class ZoneStateMachine {
         assert(!sawLast, 'snapshot chunks after the last');
         appliedIndex = Math.max(appliedIndex, chunk.appliedIndex);
         checkChunkOrder(chunk.entries, lower);
+        sawLast = chunk.last;
         const lastKey = chunk.entries[chunk.entries.length - 1]?.key;
-        const upper = chunk.last ? undefined : lastKey ?? lower;
+        // An empty chunk before the last covers no range (a sender never makes one).
+        if (!chunk.last && lastKey === undefined) continue;
+        const upper = chunk.last ? undefined : lastKey;
         await this.mergeRange(lower, upper, chunk.entries, writer);
         lower = upper;
-        sawLast = chunk.last;
       }
       if (!sawLast) throw new CorruptionError('zone state: a snapshot without its last chunk');
       writer.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(appliedIndex) });
@@ -499,9 +502,6 @@ function checkChunkOrder(entries: readonly StoredEntry[], lower: Uint8Array | un
   }
 }
 
-/** Bytes of operations one install commit carries besides the operation bound (values may be large). */
-const INSTALL_COMMIT_BYTES_MAX = 16 * 1024 * 1024;
-
 /** Collects an install's operations and commits them in bounded, relaxed commits, in order. */
 class InstallWriter {
   private operations: MetastoreOperation[] = [];
@@ -518,7 +518,7 @@ class InstallWriter {
   }
 
   async flushIfFull(): Promise<void> {
-    if (this.operations.length >= this.operationsPerCommit || this.sizeBytes >= INSTALL_COMMIT_BYTES_MAX) await this.flush();
+    if (this.operations.length >= this.operationsPerCommit || this.sizeBytes >= SNAPSHOT_INSTALL_COMMIT_BYTES_MAX) await this.flush();
   }
 
   /**
