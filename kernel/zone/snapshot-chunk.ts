@@ -88,7 +88,7 @@ export function encodeSnapshotChunk(chunk: SnapshotChunk): Uint8Array {
   return bytes;
 }
 
-/** Decodes and checks a chunk; CorruptionError when it is damaged, of another format, or out of key order. */
+/** Decodes and checks a chunk; CorruptionError when it is damaged or of another format (key order is the receiver's to check). */
 export function decodeSnapshotChunk(bytes: Uint8Array): SnapshotChunk {
   if (bytes.length < CHUNK_HEADER_BYTES + CHUNK_CHECKSUM_BYTES) throw new CorruptionError(`zone snapshot chunk: ${bytes.length} bytes, too short`);
   const checksumOffset = bytes.length - CHUNK_CHECKSUM_BYTES;

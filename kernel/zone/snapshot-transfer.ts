@@ -104,11 +104,6 @@ export class SnapshotSender {
     }
   }
 
-  /** Transfers under way, for status and tests. */
-  get activeCount(): number {
-    return this.transfers.size;
-  }
-
   /** Drops every transfer without reporting (the replica is closing). */
   close(): void {
     for (const transfer of [...this.transfers.values()]) this.drop(transfer);
