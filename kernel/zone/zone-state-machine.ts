@@ -3,6 +3,7 @@ import { compareBytes, describeBytes, hasPrefix, prefixEnd } from '../contracts/
 import {
   METASTORE_BATCH_OPERATIONS_MAX,
   METASTORE_SCAN_LIMIT_MAX,
+  METASTORE_VALUE_BYTES_MAX,
   type MetastoreEntry,
   type MetastoreOperation,
   type MetastoreScanOptions,
@@ -16,6 +17,7 @@ import { RAFT_STORAGE_SNAPSHOT_BYTES_MAX } from '../raft/constants.ts';
 import type { NodeId, Snapshot } from '../raft/types.ts';
 import { ByteReader, ByteWriter, type BatchCommand } from './command-codec.ts';
 import {
+  SNAPSHOT_CHUNK_ENCODED_BYTES_MAX,
   SNAPSHOT_CHUNK_ENTRIES_MAX,
   SNAPSHOT_CHUNKS_MAX,
   SNAPSHOT_INSTALL_COMMIT_BYTES_MAX,
@@ -77,6 +79,9 @@ const STATE_RANGES: readonly KeyRange[] = [
   { start: MEMBER_PREFIX, end: prefixEnd(MEMBER_PREFIX)! },
   { start: RESERVED_END, end: undefined },
 ];
+
+// A chunk is staged as one KvStore value.
+assert(SNAPSHOT_CHUNK_ENCODED_BYTES_MAX <= METASTORE_VALUE_BYTES_MAX, 'a snapshot chunk would not fit a KvStore value');
 
 /** Bounds the pages of one scan over a range of the state. */
 const STATE_SCAN_PAGES_MAX = Math.ceil(ZONE_STATE_ENTRIES_MAX / SNAPSHOT_SCAN_PAGE_ENTRIES) + 1;
@@ -572,16 +577,21 @@ export class PinnedState {
         entries.push({ key: entry.key, value: entry.value });
         sizeBytes += CHUNK_ENTRY_OVERHEAD_BYTES + entry.key.length + entry.value.length;
         this.after = entry.key;
-        if (sizeBytes >= this.chunkBytes || entries.length >= SNAPSHOT_CHUNK_ENTRIES_MAX) {
-          return { data: encodeSnapshotChunk({ appliedIndex: this.appliedIndex, entries }), last: false };
-        }
+        if (sizeBytes >= this.chunkBytes || entries.length >= SNAPSHOT_CHUNK_ENTRIES_MAX) return this.encode(entries, false);
       }
       if (result.cursor === undefined) {
         this.range++;
         this.after = undefined;
       }
     }
-    return { data: encodeSnapshotChunk({ appliedIndex: this.appliedIndex, entries }), last: true };
+    return this.encode(entries, true);
+  }
+
+  private encode(entries: readonly StoredEntry[], last: boolean): { data: Uint8Array; last: boolean } {
+    const data = encodeSnapshotChunk({ appliedIndex: this.appliedIndex!, entries });
+    // Below the byte target before its last entry, which is at most a proposal's value and a key.
+    assert(data.byteLength <= SNAPSHOT_CHUNK_ENCODED_BYTES_MAX, `a snapshot chunk of ${data.byteLength} bytes`);
+    return { data, last };
   }
 
   release(): void {
