@@ -1,6 +1,5 @@
-import type { ZoneTransport, ZoneTransportRegistration } from '../../kernel/contracts/zone-transport.ts';
+import type { ZoneMessage, ZoneTransport, ZoneTransportRegistration } from '../../kernel/contracts/zone-transport.ts';
 import { BusyError, ClosedError } from '../../kernel/errors.ts';
-import type { Message } from '../../kernel/raft/message.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import { assertNodeId, assertPeerAddress, assertZoneId } from '../../kernel/zone/zone-id.ts';
 
@@ -11,7 +10,7 @@ export interface MemoryZoneDelivery {
   readonly zoneId: string;
   readonly fromAddress: string;
   readonly toAddress: string;
-  readonly message: Message;
+  readonly message: ZoneMessage;
 }
 
 /** Rounds of "let every queued microtask and timer run" that `settle()` waits for. */
@@ -128,7 +127,7 @@ export class MemoryZoneTransport implements ZoneTransport {
     };
   }
 
-  send(zoneId: string, message: Message): void {
+  send(zoneId: string, message: ZoneMessage): void {
     if (this.closed) return;
     const toAddress = this.peers.get(receiverName(zoneId, message.to));
     if (toAddress === undefined) {
@@ -162,7 +161,7 @@ export class MemoryZoneTransport implements ZoneTransport {
   }
 
   /** @internal Hands a routed message to its receiver; false when nobody listens for it. */
-  deliver(zoneId: string, message: Message): boolean {
+  deliver(zoneId: string, message: ZoneMessage): boolean {
     if (this.closed) return false;
     const receiver = this.receivers.get(receiverName(zoneId, message.to));
     if (receiver === undefined) return false;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../kernel/errors.ts';
-import type { Message } from '../../kernel/raft/message.ts';
+import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import { decodeFrame, encodeFrame, FRAME_FORMAT_VERSION, packValue, type Frame } from './frame-codec.ts';
+import { SNAPSHOT_CHUNK_ENCODED_BYTES_MAX } from '../../kernel/zone/constants.ts';
 import { FRAME_BYTES_MAX } from './limits.ts';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
@@ -9,7 +10,7 @@ const nonce = (fill: number): Uint8Array => new Uint8Array(32).fill(fill);
 const header = { from: 1, to: 2, term: 7 };
 
 /** One message of every type, with every optional field both present and absent somewhere. */
-const EVERY_MESSAGE: Message[] = [
+const EVERY_MESSAGE: ZoneMessage[] = [
   {
     ...header,
     type: 'append',
@@ -52,10 +53,30 @@ const EVERY_MESSAGE: Message[] = [
   { ...header, type: 'read-index-response', index: 40, context: 'c1' },
   { ...header, type: 'transfer-leader', transferee: 3 },
   { ...header, type: 'timeout-now' },
+  {
+    ...header,
+    type: 'snapshot-chunk',
+    transferId: 3,
+    snapshot: { metadata: { index: 100, term: 6, confState: { voters: [1, 2, 3], learners: [] } }, data: bytes(2) },
+    chunk: 0,
+    last: false,
+    data: bytes(1, 2, 3, 4),
+  },
+  {
+    ...header,
+    type: 'snapshot-chunk',
+    transferId: 3,
+    snapshot: { metadata: { index: 100, term: 6, confState: { voters: [1], learners: [2] } }, data: bytes(2) },
+    chunk: 41,
+    last: true,
+    data: bytes(),
+  },
+  { ...header, type: 'snapshot-chunk-response', transferId: 3, chunk: 41, reject: false },
+  { ...header, type: 'snapshot-chunk-response', transferId: 4, chunk: 2, reject: true },
 ];
 
 describe('frame codec', () => {
-  it('round-trips every raft message type', () => {
+  it('round-trips every zone message type (raft messages and snapshot chunks)', () => {
     const decoded = decodeFrame(encodeFrame({ kind: 'raft', messages: EVERY_MESSAGE }));
     expect(decoded).toEqual({ kind: 'raft', messages: EVERY_MESSAGE });
   });
@@ -120,6 +141,8 @@ describe('frame codec', () => {
       [raft([11, 1, 2, 0, '']), 'read context'],
       [raft([11, 1, 2, 0, 'x'.repeat(257)]), 'read context'],
       [raft([9, 1, 2, 1, [1, 1, [[2, 1], [], null, null, null], bytes()]]), 'raft voters'],
+      [raft([15, 1, 2, 1, 3, [1, 1, [[1], [], null, null, null], bytes()], 0, false, new Uint8Array(SNAPSHOT_CHUNK_ENCODED_BYTES_MAX + 1)]), 'snapshot chunk data'],
+      [raft([16, 1, 2, 1, 3, -1, false]), 'snapshot chunk response number'],
     ];
     for (const [frame, field] of cases) {
       expect(() => decodeFrame(frame), field).toThrow(`cannot decode ${field}`);
@@ -129,7 +152,7 @@ describe('frame codec', () => {
   it('refuses frames above the size bound on both sides', () => {
     const oversized = new Uint8Array(FRAME_BYTES_MAX + 1);
     expect(() => decodeFrame(oversized)).toThrow(`at most ${FRAME_BYTES_MAX}`);
-    const snapshot: Message = {
+    const snapshot: ZoneMessage = {
       ...header,
       type: 'snapshot',
       snapshot: { metadata: { index: 1, term: 1, confState: { voters: [1], learners: [] } }, data: oversized },

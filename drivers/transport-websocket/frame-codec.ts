@@ -1,6 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { InvalidArgumentError } from '../../kernel/errors.ts';
-import type { Message } from '../../kernel/raft/message.ts';
+import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import { assertZoneId } from '../../kernel/zone/zone-id.ts';
 import { FRAME_BYTES_MAX, HANDSHAKE_NONCE_BYTES } from './limits.ts';
@@ -26,7 +26,7 @@ import { readArray, readBytes, readCount, readString, readTuple, wireError } fro
  * unknown kind or a field of the wrong type or range, or is larger than `FRAME_BYTES_MAX`, is an
  * InvalidArgumentError, and the connection that carried it is closed.
  */
-export const FRAME_FORMAT_VERSION = 1;
+export const FRAME_FORMAT_VERSION = 2;
 
 export type Frame =
   | { kind: 'hello'; zoneId: string; from: NodeId; to: NodeId; clientNonce: Uint8Array }
@@ -34,7 +34,7 @@ export type Frame =
   | { kind: 'authenticate'; clientProof: Uint8Array }
   | { kind: 'welcome' }
   | { kind: 'refused'; code: string; message: string }
-  | { kind: 'raft'; messages: Message[] };
+  | { kind: 'raft'; messages: ZoneMessage[] };
 
 const FRAME_KIND_CODES = {
   hello: 1,

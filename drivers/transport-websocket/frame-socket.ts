@@ -1,6 +1,6 @@
 import { assert } from '../../kernel/assert.ts';
 import { NexusError } from '../../kernel/errors.ts';
-import type { Message } from '../../kernel/raft/message.ts';
+import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import { decodeFrame, encodeFrame, type Frame } from './frame-codec.ts';
 import { SEND_QUEUE_FRAMES_MAX } from './limits.ts';
 
@@ -33,9 +33,9 @@ export class FrameSocket {
   readonly #socket: WebSocket;
   #pendingFrame: Frame | undefined;
   #waiter: { resolve: (frame: Frame) => void; reject: (error: Error) => void } | undefined;
-  #deliver: ((messages: Message[]) => void) | undefined;
+  #deliver: ((messages: ZoneMessage[]) => void) | undefined;
   /** Raft frames that arrived after `welcome` and before `deliverRaftTo` (the client's await gap). */
-  #earlyRaftFrames: Message[][] | undefined;
+  #earlyRaftFrames: ZoneMessage[][] | undefined;
   #closeReason: string | undefined;
   readonly #closeListeners: ((reason: string) => void)[] = [];
 
@@ -95,7 +95,7 @@ export class FrameSocket {
   }
 
   /** Ends the handshake phase: raft frames from now on go to `deliver`. */
-  deliverRaftTo(deliver: (messages: Message[]) => void): void {
+  deliverRaftTo(deliver: (messages: ZoneMessage[]) => void): void {
     assert(this.#deliver === undefined, 'deliverRaftTo() twice');
     this.#deliver = deliver;
     for (const messages of this.#earlyRaftFrames?.splice(0) ?? []) {
@@ -173,7 +173,7 @@ export class FrameSocket {
    * client has finished its handshake code; they wait (bounded). Before a welcome, a raft frame is
    * a peer skipping the handshake, and closes the connection.
    */
-  #holdEarlyRaftFrame(messages: Message[]): void {
+  #holdEarlyRaftFrame(messages: ZoneMessage[]): void {
     const early = this.#earlyRaftFrames;
     if (early === undefined) this.close(CLOSE_CODES.policyViolation, 'raft frame before the handshake completed');
     else if (early.length >= SEND_QUEUE_FRAMES_MAX) this.close(CLOSE_CODES.policyViolation, 'too many raft frames before the handshake completed');

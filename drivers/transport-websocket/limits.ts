@@ -1,3 +1,7 @@
+import { assert } from '../../kernel/assert.ts';
+import { ENTRY_PAYLOAD_SIZE_BYTES_MAX } from '../../kernel/raft/constants.ts';
+import { SNAPSHOT_CHUNK_ENCODED_BYTES_MAX } from '../../kernel/zone/constants.ts';
+
 /**
  * Every limit of the WebSocket ZoneTransport and the ZoneApi, in one place.
  *
@@ -9,11 +13,19 @@
 /**
  * Largest frame, in bytes, sent or accepted on a peer connection. A raft append carries at most
  * `MESSAGE_ENTRIES_SIZE_BYTES_DEFAULT` (1 MiB) of entries, or one entry of up to
- * `ENTRY_PAYLOAD_SIZE_BYTES_MAX` (8 MiB) alone, so appends always fit. A snapshot travels whole
- * in one frame (no chunking): a zone whose snapshot exceeds this bound cannot bring a new or
- * far-behind member up to date, and the send is reported to raft as a failed snapshot.
+ * `ENTRY_PAYLOAD_SIZE_BYTES_MAX` (8 MiB) alone, and a snapshot travels in chunks of at most
+ * `SNAPSHOT_CHUNK_ENCODED_BYTES_MAX` (about 9 MiB; raft's own snapshot message carries no state),
+ * so every message fits one frame whatever the size of the zone (checked below).
  */
 export const FRAME_BYTES_MAX = 64 * 1024 * 1024;
+
+/** Room in a frame for its framing and a message's fields besides its largest byte string. */
+const FRAME_OVERHEAD_BYTES_RESERVED = 64 * 1024;
+
+assert(
+  SNAPSHOT_CHUNK_ENCODED_BYTES_MAX + FRAME_OVERHEAD_BYTES_RESERVED <= FRAME_BYTES_MAX && ENTRY_PAYLOAD_SIZE_BYTES_MAX + FRAME_OVERHEAD_BYTES_RESERVED <= FRAME_BYTES_MAX,
+  'a snapshot chunk or a raft entry would not fit a frame',
+);
 
 /**
  * Frames queued for one peer while its connection is down or its socket is backed up. Beyond it

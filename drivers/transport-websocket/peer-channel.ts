@@ -1,5 +1,5 @@
 import { assert } from '../../kernel/assert.ts';
-import type { Message } from '../../kernel/raft/message.ts';
+import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import { encodeFrame } from './frame-codec.ts';
 import { CLOSE_CODES, type FrameSocket } from './frame-socket.ts';
@@ -49,7 +49,7 @@ export class PeerChannel {
   #dialing = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #reconnectDelayMs = RECONNECT_DELAY_MS_MIN;
-  #pendingMessages: Message[] = [];
+  #pendingMessages: ZoneMessage[] = [];
   #queue: Uint8Array[] = [];
   #queueBytes = 0;
   #droppedFrames = 0;
@@ -68,7 +68,7 @@ export class PeerChannel {
     return { connected: this.#activeSocket() !== undefined, queuedFrames: this.#queue.length, droppedFrames: this.#droppedFrames };
   }
 
-  send(message: Message): void {
+  send(message: ZoneMessage): void {
     if (this.#closed) return;
     this.#pendingMessages.push(message);
     if (this.#pendingMessages.length === 1) this.#options.scheduleFlush(() => this.#flushPending());
@@ -106,7 +106,7 @@ export class PeerChannel {
   }
 
   /** One frame for all, or one per message if together they exceed the frame bound. */
-  #encode(messages: Message[]): Uint8Array[] {
+  #encode(messages: ZoneMessage[]): Uint8Array[] {
     try {
       return [encodeFrame({ kind: 'raft', messages })];
     } catch {

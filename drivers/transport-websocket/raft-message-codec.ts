@@ -1,6 +1,7 @@
+import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import { ENTRY_PAYLOAD_SIZE_BYTES_MAX, GROUP_MEMBERS_MAX, READ_CONTEXT_LENGTH_MAX } from '../../kernel/raft/constants.ts';
-import type { Message } from '../../kernel/raft/message.ts';
 import { isValidNodeId, type ConfState, type Entry, type EntryType, type NodeId, type Snapshot } from '../../kernel/raft/types.ts';
+import { SNAPSHOT_CHUNK_ENCODED_BYTES_MAX } from '../../kernel/zone/constants.ts';
 import { FRAME_BYTES_MAX } from './limits.ts';
 import {
   readArray,
@@ -13,7 +14,7 @@ import {
 } from './wire-values.ts';
 
 /**
- * Raft messages as msgpack-ready tuples: `[typeCode, from, to, term, ...fields]`. Positional
+ * Zone messages (raft messages and snapshot chunks) as msgpack-ready tuples: `[typeCode, from, to, term, ...fields]`. Positional
  * arrays rather than maps keep the frames small and the decoding cheap, and the type code makes
  * each shape explicit. A change to any tuple is a change of `FRAME_FORMAT_VERSION` (frame-codec.ts).
  *
@@ -36,12 +37,14 @@ const MESSAGE_TYPE_CODES = {
   'read-index-response': 12,
   'transfer-leader': 13,
   'timeout-now': 14,
-} as const satisfies Record<Message['type'], number>;
+  'snapshot-chunk': 15,
+  'snapshot-chunk-response': 16,
+} as const satisfies Record<ZoneMessage['type'], number>;
 
 type MessageTypeCode = (typeof MESSAGE_TYPE_CODES)[keyof typeof MESSAGE_TYPE_CODES];
 
-const MESSAGE_TYPES_BY_CODE = new Map<number, Message['type']>(
-  Object.entries(MESSAGE_TYPE_CODES).map(([type, code]) => [code, type as Message['type']]),
+const MESSAGE_TYPES_BY_CODE = new Map<number, ZoneMessage['type']>(
+  Object.entries(MESSAGE_TYPE_CODES).map(([type, code]) => [code, type as ZoneMessage['type']]),
 );
 
 const ENTRY_TYPE_CODES: Record<EntryType, number> = { normal: 0, 'config-change': 1 };
@@ -51,7 +54,7 @@ const ENTRIES_PER_MESSAGE_MAX = FRAME_BYTES_MAX / 8;
 
 const HEADER_LENGTH = 4;
 
-export function encodeRaftMessage(message: Message): unknown[] {
+export function encodeRaftMessage(message: ZoneMessage): unknown[] {
   const header: unknown[] = [MESSAGE_TYPE_CODES[message.type], message.from, message.to, message.term];
   switch (message.type) {
     case 'append':
@@ -80,10 +83,14 @@ export function encodeRaftMessage(message: Message): unknown[] {
       return [...header, message.transferee];
     case 'timeout-now':
       return header;
+    case 'snapshot-chunk':
+      return [...header, message.transferId, encodeSnapshot(message.snapshot), message.chunk, message.last, message.data];
+    case 'snapshot-chunk-response':
+      return [...header, message.transferId, message.chunk, message.reject];
   }
 }
 
-export function decodeRaftMessage(value: unknown): Message {
+export function decodeRaftMessage(value: unknown): ZoneMessage {
   if (!Array.isArray(value) || value.length < HEADER_LENGTH) throw wireError('raft message', 'an array with a header', value);
   const type = MESSAGE_TYPES_BY_CODE.get(value[0] as MessageTypeCode);
   if (type === undefined) throw wireError('raft message type', 'a known message type code', value[0]);
@@ -168,6 +175,28 @@ export function decodeRaftMessage(value: unknown): Message {
     case 'timeout-now':
       fields(0);
       return { ...header, type };
+    case 'snapshot-chunk': {
+      const [transferId, snapshot, chunk, last, data] = fields(5);
+      return {
+        ...header,
+        type,
+        transferId: readCount(transferId, 'snapshot chunk transfer id'),
+        snapshot: readSnapshot(snapshot),
+        chunk: readCount(chunk, 'snapshot chunk number'),
+        last: readBoolean(last, 'snapshot chunk last'),
+        data: readBytes(data, 'snapshot chunk data', SNAPSHOT_CHUNK_ENCODED_BYTES_MAX),
+      };
+    }
+    case 'snapshot-chunk-response': {
+      const [transferId, chunk, reject] = fields(3);
+      return {
+        ...header,
+        type,
+        transferId: readCount(transferId, 'snapshot chunk response transfer id'),
+        chunk: readCount(chunk, 'snapshot chunk response number'),
+        reject: readBoolean(reject, 'snapshot chunk response reject'),
+      };
+    }
   }
 }
 

@@ -1,7 +1,6 @@
 import { assert } from '../../kernel/assert.ts';
-import type { ZoneTransport, ZoneTransportRegistration } from '../../kernel/contracts/zone-transport.ts';
+import type { ZoneMessage, ZoneTransport, ZoneTransportRegistration } from '../../kernel/contracts/zone-transport.ts';
 import { AccessDeniedError, BusyError, ClosedError, InvalidArgumentError, NotFoundError } from '../../kernel/errors.ts';
-import type { Message } from '../../kernel/raft/message.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import { assertNodeId, assertPeerAddress, assertZoneId } from '../../kernel/zone/zone-id.ts';
 import type { Frame } from './frame-codec.ts';
@@ -95,7 +94,7 @@ export class WebSocketZoneTransport implements ZoneTransport {
     };
   }
 
-  send(zoneId: string, message: Message): void {
+  send(zoneId: string, message: ZoneMessage): void {
     if (this.#closed) return;
     const zone = this.#zones.get(zoneId);
     if (zone?.registration === undefined || message.from !== zone.registration.nodeId) return;
@@ -231,7 +230,7 @@ export class WebSocketZoneTransport implements ZoneTransport {
     });
   }
 
-  #deliver(registration: ZoneTransportRegistration, message: Message): void {
+  #deliver(registration: ZoneTransportRegistration, message: ZoneMessage): void {
     const zone = this.#zones.get(registration.zoneId);
     if (this.#closed || zone?.registration !== registration) return;
     try {

@@ -1,8 +1,16 @@
 import type { Message } from '../raft/message.ts';
 import type { NodeId } from '../raft/types.ts';
+import type { SnapshotTransferMessage } from '../zone/snapshot-chunk.ts';
 
 /**
- * ZoneTransport: how the members of a zone's Raft group exchange raft `Message`s. One transport
+ * What travels between the members of a zone: raft `Message`s, and the chunks (and their
+ * acknowledgements) of the snapshots a leader streams to followers outside Raft
+ * (kernel/zone/snapshot-chunk.ts). Every one has `type`, `from`, `to` and `term`.
+ */
+export type ZoneMessage = Message | SnapshotTransferMessage;
+
+/**
+ * ZoneTransport: how the members of a zone's Raft group exchange `ZoneMessage`s. One transport
  * serves every zone a process hosts; a message is addressed by `(zoneId, message.to)`, and its
  * sender is `(zoneId, message.from)`.
  *
@@ -24,7 +32,7 @@ import type { NodeId } from '../raft/types.ts';
  * Delivery to the receiver: `receive` is called with messages for the registered `(zoneId,
  * nodeId)`, one at a time, never re-entrantly from inside `send` (a transport that delivers in
  * process defers to a later task or microtask). The receiver owns the message; its entry and
- * snapshot buffers must not be mutated by either side (see kernel/raft/types.ts). `receive` must
+ * snapshot and chunk buffers must not be mutated by either side (see kernel/raft/types.ts). `receive` must
  * not throw; a transport ignores (and may log) a receiver that does.
  *
  * Trust: the contract carries no authentication. A network transport must refuse peers that do
@@ -43,7 +51,7 @@ export interface ZoneTransport {
   listen(registration: ZoneTransportRegistration): () => void;
 
   /** Sends `message` to `(zoneId, message.to)`, best effort; see the contract above. */
-  send(zoneId: string, message: Message): void;
+  send(zoneId: string, message: ZoneMessage): void;
 
   /** Where `(zoneId, nodeId)` is reached from now on; replaces an earlier address. */
   setPeer(zoneId: string, nodeId: NodeId, address: string): void;
@@ -59,7 +67,7 @@ export interface ZoneTransportRegistration {
   readonly zoneId: string;
   readonly nodeId: NodeId;
   /** Called with each message for `(zoneId, nodeId)`; must not throw. */
-  readonly receive: (message: Message) => void;
+  readonly receive: (message: ZoneMessage) => void;
   /** Optional: the transport believes `peer` of this zone cannot be reached now. */
   readonly unreachable?: (peer: NodeId) => void;
 }

@@ -2,6 +2,7 @@
  * Every limit and default of zones, in one place. A replica's options may lower (or, for the
  * snapshot interval, change) the defaults; the `*_MAX` bounds are fixed.
  */
+import { METASTORE_KEY_BYTES_MAX } from '../contracts/metastore.ts';
 import { ENTRY_PAYLOAD_SIZE_BYTES_MAX } from '../raft/constants.ts';
 
 /** A zone id: 1 to this many characters of `[a-z0-9._-]`, starting with a letter or digit. */
@@ -25,8 +26,9 @@ export const ZONE_RAFT_KEY_PREFIX: Uint8Array = Uint8Array.of(...ZONE_RESERVED_K
 
 /**
  * Applied entries between two snapshots (each snapshot compacts the raft log), as etcd's default
- * snapshot count: a snapshot copies the whole state and stalls the replica's loop meanwhile, so
- * it should be rare; SNAPSHOT_INTERVAL_BYTES bounds the log in memory when entries are large.
+ * snapshot count. A snapshot copies nothing (the applied state is already in the KvStore), but
+ * every follower the compaction leaves behind must then be sent the whole state, so it should be
+ * rare; SNAPSHOT_INTERVAL_BYTES bounds the log in memory when entries are large.
  */
 export const SNAPSHOT_INTERVAL_ENTRIES_DEFAULT = 100_000;
 
@@ -36,11 +38,59 @@ export const SNAPSHOT_INTERVAL_ENTRIES_DEFAULT = 100_000;
  */
 export const SNAPSHOT_INTERVAL_BYTES = 64 * 1024 * 1024;
 
-/** Largest snapshot a replica builds or installs: the whole state machine travels in one message. */
-export const SNAPSHOT_BYTES_MAX = 256 * 1024 * 1024;
+/**
+ * Bytes of stored entries after which a snapshot chunk is closed (a chunk holds at least one entry,
+ * so it may exceed this by one entry). One chunk is one transport message, one staging value and
+ * one step of an install; a replica's options may lower it (tests do, to get many chunks).
+ */
+export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1024 * 1024;
 
-/** Keys in one snapshot: installing one is one KvStore commit (deletes and puts together). */
-export const SNAPSHOT_KEYS_MAX = 40_000;
+/** Entries in one snapshot chunk, whatever their size: each becomes one operation of an install commit. */
+export const SNAPSHOT_CHUNK_ENTRIES_MAX = 4096;
+
+/**
+ * The largest encoded chunk: the byte target, one more entry of the largest key and stored value
+ * (a proposal's value plus its 8-byte version), and the chunk's framing. It must fit a KvStore value
+ * (it is staged as one) and a transport frame.
+ */
+export const SNAPSHOT_CHUNK_ENCODED_BYTES_MAX = SNAPSHOT_CHUNK_BYTES_DEFAULT + METASTORE_KEY_BYTES_MAX + ZONE_PROPOSAL_BYTES_MAX + 64 * 1024;
+
+/**
+ * Chunks in one snapshot transfer (with 1 MiB chunks, 4 TiB of state): a bound for the loops that
+ * walk a transfer, far above any zone, not a limit a zone is expected to reach.
+ */
+export const SNAPSHOT_CHUNKS_MAX = 4 * 1024 * 1024;
+
+/**
+ * Keys a loop over the whole zone state may visit (SNAPSHOT_CHUNKS_MAX full chunks): the bound of
+ * the scans that build and install snapshots, not a limit on the state.
+ */
+export const ZONE_STATE_ENTRIES_MAX = SNAPSHOT_CHUNKS_MAX * SNAPSHOT_CHUNK_ENTRIES_MAX;
+
+/** Entries one page of the scans that build and install snapshot chunks reads. */
+export const SNAPSHOT_SCAN_PAGE_ENTRIES = 1024;
+
+/**
+ * Operations in one KvStore commit of a snapshot install (puts of staged entries, deletes of
+ * entries the snapshot lacks) and of the deletion of staged chunks: an install of any size is a
+ * series of bounded commits.
+ */
+export const SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT = 8192;
+
+/** Bytes of keys and values one install commit carries at most (beyond one entry): stored values may be megabytes each. */
+export const SNAPSHOT_INSTALL_COMMIT_BYTES_MAX = 16 * 1024 * 1024;
+
+/** Snapshot transfers a leader runs at once (each pins a KvStore snapshot); more are reported failed and retried by Raft. */
+export const SNAPSHOT_SENDS_MAX = 4;
+
+/** Ticks without an acknowledgement after which a snapshot chunk is sent again. */
+export const SNAPSHOT_CHUNK_RESEND_TICKS = 10;
+
+/** Times one chunk is sent again before the transfer is given up (and reported failed to Raft, which retries). */
+export const SNAPSHOT_CHUNK_RESENDS_MAX = 5;
+
+/** Snapshot chunks received and not yet staged; the leader sends one at a time per transfer, so more are duplicates. */
+export const SNAPSHOT_INBOX_CHUNKS_MAX = 8;
 
 /** Proposals, reads and membership requests waiting for their outcome on one replica. */
 export const PENDING_REQUESTS_MAX = 16_384;

@@ -10,3 +10,4 @@ export { assertNodeId, assertPeerAddress, assertZoneId } from './zone-id.ts';
 export { ZoneReplica } from './zone-replica.ts';
 export { ZoneMetastore } from './zone-metastore.ts';
 export { NotLeaderError, WriteLostError } from './errors.ts';
+export type { SnapshotChunkMessage, SnapshotChunkResponseMessage, SnapshotTransferMessage } from './snapshot-chunk.ts';

@@ -106,6 +106,10 @@ export interface ZoneReplicaOptions {
   readonly snapshotIntervalEntries?: number;
   /** Ticks a request waits for its outcome (REQUEST_TIMEOUT_TICKS_DEFAULT). */
   readonly requestTimeoutTicks?: number;
+  /** Lowers SNAPSHOT_CHUNK_BYTES_DEFAULT, the bytes of state in one chunk of a snapshot this replica sends. */
+  readonly snapshotChunkBytes?: number;
+  /** Lowers SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT, the operations in one commit of a snapshot install here. */
+  readonly snapshotInstallOperationsPerCommit?: number;
   readonly logger?: RaftLogger;
 }
 

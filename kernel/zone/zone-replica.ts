@@ -1,6 +1,6 @@
 import { assert } from '../assert.ts';
 import { METASTORE_BATCH_OPERATIONS_MAX, type Metastore, type MetastoreOperation, type MetastorePrecondition } from '../contracts/metastore.ts';
-import type { ZoneTransport } from '../contracts/zone-transport.ts';
+import type { ZoneMessage, ZoneTransport } from '../contracts/zone-transport.ts';
 import { BusyError, ClosedError, InvalidArgumentError, NexusError, NotFoundError } from '../errors.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import type { Message } from '../raft/message.ts';
@@ -14,6 +14,8 @@ import {
   PROPOSALS_PER_READY_MAX,
   RECENT_OUTCOMES_MAX,
   REQUEST_TIMEOUT_TICKS_DEFAULT,
+  SNAPSHOT_CHUNK_BYTES_DEFAULT,
+  SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT,
   SNAPSHOT_INTERVAL_BYTES,
   SNAPSHOT_INTERVAL_ENTRIES_DEFAULT,
   ZONE_MEMBERS_MAX,
@@ -33,7 +35,8 @@ import type {
 } from './types.ts';
 import { assertNodeId, assertPeerAddress, assertZoneId } from './zone-id.ts';
 import { assertZoneBatch, ZoneMetastore } from './zone-metastore.ts';
-import { distinctKeyCount, encodeBootstrapSnapshot, ZoneStateMachine, type BatchOutcome } from './zone-state-machine.ts';
+import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
+import { distinctKeyCount, encodeBootstrapSnapshot, encodeStoredStateSnapshot, ZoneStateMachine, type BatchOutcome } from './zone-state-machine.ts';
 
 /** A request waiting for its outcome; rejected with BusyError when `deadlineTick` passes. */
 interface Pending<T> {
@@ -97,8 +100,10 @@ export class ZoneReplica implements ZoneReplicaApi {
   private snapshotIndex: number;
   /** Payload bytes of the entries applied since the last snapshot (counted from this run's start). */
   private appliedBytesSinceSnapshot = 0;
-  /** The applied index of the last snapshot attempt that found the state too large to snapshot. */
-  private snapshotRefusedAt = 0;
+  private readonly snapshotInstallOperationsPerCommit: number;
+  /** Streams the state to followers for Raft's snapshot messages, and stages what a leader streams here (snapshot-transfer.ts). */
+  private readonly snapshotSender: SnapshotSender;
+  private readonly snapshotReceiver: SnapshotReceiver;
   private leader: NodeId = NO_NODE;
   private role: RaftRole = 'follower';
   /** Term and vote as last persisted: a Ready that changes them sends only after its write. */
@@ -148,6 +153,20 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.incarnation = incarnation;
     this.snapshotIntervalEntries = options.snapshotIntervalEntries ?? SNAPSHOT_INTERVAL_ENTRIES_DEFAULT;
     this.requestTimeoutTicks = options.requestTimeoutTicks ?? REQUEST_TIMEOUT_TICKS_DEFAULT;
+    this.snapshotInstallOperationsPerCommit = options.snapshotInstallOperationsPerCommit ?? SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT;
+    const snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT;
+    this.snapshotSender = new SnapshotSender({
+      send: (message) => this.transport.send(this.zoneId, message),
+      pinState: () => this.stateMachine.pinState(snapshotChunkBytes),
+      report: (to, status) => this.enqueue(() => this.rawNode.reportSnapshot(to, status)),
+      leadsIn: (term) => !this.closed && this.role === 'leader' && this.persistedHardState.term === term,
+    });
+    this.snapshotReceiver = new SnapshotReceiver({
+      send: (message) => this.transport.send(this.zoneId, message),
+      stageChunk: (transfer, data, after) => this.stateMachine.stageChunk(transfer, data, after),
+      discardStaging: () => this.stateMachine.discardStaging(),
+      stepSnapshot: (message) => this.rawNode.step(message),
+    });
     const snapshot = options.raftStorage.snapshot();
     this.snapshotIndex = snapshot.metadata.index;
     this.outcomesKnownAfter = stateMachine.appliedIndex;
@@ -193,7 +212,10 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (options.bootstrap !== undefined && isEmptyStorage(options.raftStorage)) await bootstrap(options.raftStorage, options.bootstrap);
     const stateMachine = await ZoneStateMachine.open(options.store);
     const snapshot = options.raftStorage.snapshot();
-    if (snapshot.metadata.index > stateMachine.appliedIndex) await stateMachine.restoreSnapshot(snapshot.metadata.index, snapshot.data);
+    // A crash between Raft persisting a received snapshot and its install finishing: install it
+    // (again) from the staged chunks. Otherwise a staged transfer is one Raft never took.
+    if (snapshot.metadata.index > stateMachine.appliedIndex) await stateMachine.installSnapshot(snapshot, installOptions(options));
+    else await stateMachine.discardStaging();
     const incarnation = await stateMachine.nextIncarnation();
     const replica = new ZoneReplica(options, stateMachine, incarnation);
     replica.wake();
@@ -412,8 +434,19 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   // ---- inputs ----
 
-  private receive(message: Message): void {
-    if (this.closed || this.inbox.length >= INBOX_MESSAGES_MAX) return;
+  private receive(message: ZoneMessage): void {
+    if (this.closed) return;
+    // Snapshots travel as chunks (snapshot-transfer.ts); Raft's own snapshot message never comes over the wire.
+    if (message.type === 'snapshot') return;
+    if (message.type === 'snapshot-chunk-response') {
+      this.snapshotSender.onResponse(message);
+      return;
+    }
+    if (message.type === 'snapshot-chunk') {
+      if (this.snapshotReceiver.accept(message)) this.wake();
+      return;
+    }
+    if (this.inbox.length >= INBOX_MESSAGES_MAX) return;
     this.inbox.push(message);
     this.wake();
   }
@@ -421,6 +454,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   private onTick(): void {
     if (this.closed) return;
     this.ticksPending++;
+    this.snapshotSender.tick();
     this.wake();
   }
 
@@ -446,6 +480,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     try {
       for (;;) {
         if (this.closed) return;
+        if (this.snapshotReceiver.hasWork) await this.snapshotReceiver.process();
         this.stepInputs();
         if (!this.rawNode.hasReady()) {
           if (this.hasInputs()) continue;
@@ -467,7 +502,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   }
 
   private hasInputs(): boolean {
-    return this.ticksPending > 0 || this.inbox.length > 0 || this.actions.length > 0;
+    return this.ticksPending > 0 || this.inbox.length > 0 || this.actions.length > 0 || this.snapshotReceiver.hasWork;
   }
 
   /** Steps everything queued since the last Ready: ticks, then messages, then requests. */
@@ -612,9 +647,9 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   private send(messages: readonly Message[]): void {
     for (const message of messages) {
-      this.transport.send(this.zoneId, message);
-      // The transport cannot confirm delivery: report it sent; a lost one is probed and sent again.
-      if (message.type === 'snapshot') this.actions.push({ run: () => this.rawNode.reportSnapshot(message.to, 'finished'), abandon: () => {} });
+      // The state travels in chunks, and Raft hears how the transfer ended (snapshot-transfer.ts).
+      if (message.type === 'snapshot') this.snapshotSender.start(message);
+      else this.transport.send(this.zoneId, message);
     }
   }
 
@@ -638,13 +673,16 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   private async applySnapshot(snapshot: Snapshot): Promise<void> {
     const { index } = snapshot.metadata;
-    if (index > this.stateMachine.appliedIndex) await this.stateMachine.restoreSnapshot(index, snapshot.data);
+    // From the chunks staged for it (Raft persisted it first, so a crash midway installs it again at open).
+    await this.stateMachine.installSnapshot(snapshot, { operationsPerCommit: this.snapshotInstallOperationsPerCommit });
     this.confState = snapshot.metadata.confState;
     this.snapshotIndex = index;
-    this.outcomesKnownAfter = Math.max(this.outcomesKnownAfter, index);
+    // The state sent may be further than the snapshot's index: the entries up to it were skipped too.
+    const reached = Math.max(index, this.stateMachine.appliedIndex);
+    this.outcomesKnownAfter = Math.max(this.outcomesKnownAfter, reached);
     for (const [nodeId, address] of this.stateMachine.members) this.setPeer(nodeId, address);
     for (const [waitedIndex, waiters] of this.tokenWaiters) {
-      if (waitedIndex > index) continue;
+      if (waitedIndex > reached) continue;
       this.tokenWaiters.delete(waitedIndex);
       for (const waiter of waiters) {
         waiter.reject(new BusyError(`zone ${this.zoneId}: the outcome of the write at index ${waitedIndex} is unknown here: this replica reached it through a snapshot`));
@@ -747,23 +785,24 @@ export class ZoneReplica implements ZoneReplicaApi {
     }
   }
 
+  /**
+   * Compacts the log every snapshot interval. The snapshot copies nothing: the applied state is in
+   * the KvStore (made durable first, with its applied index), so the raft snapshot is its index,
+   * term and membership, and a follower that needs it is sent the state then (snapshot-transfer.ts).
+   */
   private async maybeCreateSnapshot(): Promise<void> {
     const applied = this.stateMachine.appliedIndex;
-    const since = applied - Math.max(this.snapshotIndex, this.snapshotRefusedAt);
-    if (since < this.snapshotIntervalEntries && this.appliedBytesSinceSnapshot < SNAPSHOT_INTERVAL_BYTES) return;
-    const data = await this.stateMachine.buildSnapshot();
-    if (data === undefined) {
-      // Too large to snapshot: the log keeps growing rather than the replica failing; the next
-      // attempt waits for another interval rather than scanning the state at every Ready.
-      this.snapshotRefusedAt = applied;
-      this.appliedBytesSinceSnapshot = 0;
-      return;
-    }
+    if (applied - this.snapshotIndex < this.snapshotIntervalEntries && this.appliedBytesSinceSnapshot < SNAPSHOT_INTERVAL_BYTES) return;
+    // After installing a snapshot sent from a state further than the snapshot's index, the state is
+    // ahead of Raft's log: the snapshot can only be at what Raft has applied.
+    const index = Math.min(applied, this.rawNode.status().applied);
+    if (index <= this.snapshotIndex) return;
+    await this.stateMachine.persistApplied();
     if (this.unpersistedCommit !== undefined) {
       await this.writeRaftState({ hardState: this.unpersistedCommit, entries: [], snapshot: undefined, mustSync: false });
     }
-    await this.raftStorage.createSnapshot(applied, this.confState, data);
-    this.snapshotIndex = applied;
+    await this.raftStorage.createSnapshot(index, this.confState, encodeStoredStateSnapshot());
+    this.snapshotIndex = index;
     this.appliedBytesSinceSnapshot = 0;
   }
 
@@ -795,6 +834,8 @@ export class ZoneReplica implements ZoneReplicaApi {
   }
 
   private rejectEverything(error: unknown): void {
+    this.snapshotSender.close();
+    this.snapshotReceiver.close();
     for (const pending of this.proposals.values()) pending.reject(error);
     this.proposals.clear();
     for (const pending of this.acknowledgements.splice(0)) pending.reject(error);
@@ -844,8 +885,16 @@ function validateOptions(options: ZoneReplicaOptions): void {
   for (const [name, value] of [
     ['snapshotIntervalEntries', options.snapshotIntervalEntries],
     ['requestTimeoutTicks', options.requestTimeoutTicks],
+    ['snapshotChunkBytes', options.snapshotChunkBytes],
+    ['snapshotInstallOperationsPerCommit', options.snapshotInstallOperationsPerCommit],
   ] as const) {
     if (value !== undefined && !isPositiveInteger(value)) throw new InvalidArgumentError(`invalid ${name} ${String(value)}: expected a positive integer`);
+  }
+  for (const [name, value, max] of [
+    ['snapshotChunkBytes', options.snapshotChunkBytes, SNAPSHOT_CHUNK_BYTES_DEFAULT],
+    ['snapshotInstallOperationsPerCommit', options.snapshotInstallOperationsPerCommit, SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT],
+  ] as const) {
+    if (value !== undefined && value > max) throw new InvalidArgumentError(`invalid ${name} ${value}: at most ${max}`);
   }
   if (options.bootstrap !== undefined) validateBootstrap(options.bootstrap, options.nodeId);
 }
@@ -872,6 +921,10 @@ function assertBatchFits(operations: readonly MetastoreOperation[]): void {
   if (distinct >= METASTORE_BATCH_OPERATIONS_MAX) {
     throw new InvalidArgumentError(`batch too large for a zone: ${distinct} distinct keys, at most ${METASTORE_BATCH_OPERATIONS_MAX - 1}`);
   }
+}
+
+function installOptions(options: ZoneReplicaOptions): { operationsPerCommit: number } {
+  return { operationsPerCommit: options.snapshotInstallOperationsPerCommit ?? SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT };
 }
 
 function isEmptyStorage(storage: WritableRaftStorage): boolean {

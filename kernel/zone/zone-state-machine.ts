@@ -3,6 +3,7 @@ import { compareBytes, describeBytes, hasPrefix, prefixEnd } from '../contracts/
 import {
   METASTORE_BATCH_OPERATIONS_MAX,
   METASTORE_SCAN_LIMIT_MAX,
+  METASTORE_VALUE_BYTES_MAX,
   type MetastoreEntry,
   type MetastoreOperation,
   type MetastoreScanOptions,
@@ -10,11 +11,22 @@ import {
 } from '../contracts/metastore.ts';
 import { encodeScanCursor } from '../contracts/metastore-cursor.ts';
 import { resolveMetastoreScan } from '../contracts/metastore-validation.ts';
-import { ConflictError, CorruptionError } from '../errors.ts';
+import { BusyError, ConflictError, CorruptionError } from '../errors.ts';
 import type { KvSnapshot, KvStore } from '../kv/kv-store-types.ts';
-import type { NodeId } from '../raft/types.ts';
+import { RAFT_STORAGE_SNAPSHOT_BYTES_MAX } from '../raft/constants.ts';
+import type { NodeId, Snapshot } from '../raft/types.ts';
 import { ByteReader, ByteWriter, type BatchCommand } from './command-codec.ts';
-import { SNAPSHOT_BYTES_MAX, SNAPSHOT_KEYS_MAX, ZONE_RESERVED_KEY_PREFIX } from './constants.ts';
+import {
+  SNAPSHOT_CHUNK_ENCODED_BYTES_MAX,
+  SNAPSHOT_CHUNK_ENTRIES_MAX,
+  SNAPSHOT_CHUNKS_MAX,
+  SNAPSHOT_INSTALL_COMMIT_BYTES_MAX,
+  SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT,
+  SNAPSHOT_SCAN_PAGE_ENTRIES,
+  ZONE_RESERVED_KEY_PREFIX,
+  ZONE_STATE_ENTRIES_MAX,
+} from './constants.ts';
+import { CHUNK_ENTRY_OVERHEAD_BYTES, decodeSnapshotChunk, encodeSnapshotChunk, type StoredEntry } from './snapshot-chunk.ts';
 
 /**
  * The zone's state machine: the Metastore's entries and the zone's membership records, kept in a
@@ -30,6 +42,17 @@ import { SNAPSHOT_BYTES_MAX, SNAPSHOT_KEYS_MAX, ZONE_RESERVED_KEY_PREFIX } from 
  *   - R `n` + u32 node id -> the member's transport address.
  *   - R `i` -> the replica's incarnation: a counter bumped at every open, part of proposal ids.
  *   - R `r` ... -> the raft log, when a KvRaftStorage shares the store (ZONE_RAFT_KEY_PREFIX).
+ *   - R `S` -> the snapshot transfer being staged (who sent it, which raft snapshot, chunks so far);
+ *     R `s` + u32 chunk number -> each staged chunk, as received (checksummed).
+ *
+ * Snapshots: the state (data entries and membership records, "state entries" below) is the
+ * snapshot. A raft snapshot at index S made here records no data (`encodeStoredStateSnapshot`):
+ * the store holds the state as of an applied index >= S. A transfer sends the state entries of a
+ * pinned KvStore snapshot in key order, chunk by chunk (`PinnedState`); the receiver stages the
+ * chunks, and installing replaces the state with the staged one in bounded commits, setting the
+ * applied index only in the last. Raft persists its snapshot before the install starts, so a crash
+ * in the middle leaves a raft snapshot above the stored applied index, and `open`'s caller installs
+ * the staged state again from the start (the install is idempotent).
  *
  * Entries that change nothing (a refused batch, Raft's empty entries) only advance the applied
  * index in memory: applying them again after a crash gives the same outcome.
@@ -39,8 +62,29 @@ const RESERVED_END = prefixEnd(RESERVED)!;
 const APPLIED_KEY = Uint8Array.of(...RESERVED, 0x61);
 const INCARNATION_KEY = Uint8Array.of(...RESERVED, 0x69);
 const MEMBER_PREFIX = Uint8Array.of(...RESERVED, 0x6e);
+const STAGING_KEY = Uint8Array.of(...RESERVED, 0x53);
+const STAGED_CHUNK_PREFIX = Uint8Array.of(...RESERVED, 0x73);
 const VERSION_BYTES = 8;
-const SNAPSHOT_FORMAT_VERSION = 1;
+/** Raft snapshot data holding the state entries inline (a new zone's membership, or snapshots of older versions). */
+const SNAPSHOT_FORMAT_INLINE = 1;
+/** Raft snapshot data saying "the state is in the store" (or staged, when received): no entries. */
+const SNAPSHOT_FORMAT_STORED = 2;
+const STAGING_FORMAT_VERSION = 1;
+/** Times a read waits for installs that keep starting before it gives up with BusyError. */
+const INSTALL_WAITS_MAX = 8;
+
+/** The state entries' key space, as half-open ranges in key order: user keys, membership records, user keys. */
+const STATE_RANGES: readonly KeyRange[] = [
+  { start: undefined, end: RESERVED },
+  { start: MEMBER_PREFIX, end: prefixEnd(MEMBER_PREFIX)! },
+  { start: RESERVED_END, end: undefined },
+];
+
+// A chunk is staged as one KvStore value.
+assert(SNAPSHOT_CHUNK_ENCODED_BYTES_MAX <= METASTORE_VALUE_BYTES_MAX, 'a snapshot chunk would not fit a KvStore value');
+
+/** Bounds the pages of one scan over a range of the state. */
+const STATE_SCAN_PAGES_MAX = Math.ceil(ZONE_STATE_ENTRIES_MAX / SNAPSHOT_SCAN_PAGE_ENTRIES) + 1;
 
 /** The user's key space: everything outside the reserved prefix, as half-open ranges in key order. */
 const USER_RANGES: readonly KeyRange[] = [
@@ -57,6 +101,28 @@ export function isReservedKey(key: Uint8Array): boolean {
   return hasPrefix(key, RESERVED);
 }
 
+function isStateKey(key: Uint8Array): boolean {
+  return !hasPrefix(key, RESERVED) || hasPrefix(key, MEMBER_PREFIX);
+}
+
+/** The snapshot transfer being staged, as recorded under STAGING_KEY with each chunk. */
+export interface StagedTransfer {
+  readonly from: NodeId;
+  readonly term: number;
+  readonly transferId: number;
+  readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
+  /** Chunks staged: 0 to chunkCount - 1. */
+  readonly chunkCount: number;
+  /** Set with the last chunk: the transfer is whole. */
+  readonly complete: boolean;
+}
+
+export interface InstallOptions {
+  /** Operations per install commit (SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT; tests lower it). */
+  readonly operationsPerCommit?: number;
+}
+
 export type BatchOutcome = { readonly version: number } | { readonly conflict: ConflictError };
 
 export class ZoneStateMachine {
@@ -65,6 +131,10 @@ export class ZoneStateMachine {
   private readonly stagedVersions = new Map<string, number | null>();
   private stagedMembers: [NodeId, string | undefined][] = [];
   private stagedApplied: number;
+  /** Set while an install replaces the state: reads wait for it. */
+  private installing: Promise<void> | undefined = undefined;
+  private readsInFlight = 0;
+  private readsDrained: (() => void) | undefined = undefined;
 
   private constructor(
     private readonly store: KvStore,
@@ -192,13 +262,28 @@ export class ZoneStateMachine {
   }
 
   async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
-    const entry = await this.store.get(dataKey(key));
+    const entry = await this.read(() => this.store.get(dataKey(key)));
     return entry === undefined ? undefined : userEntry(key, entry.value);
   }
 
   async getMany(keys: readonly Uint8Array[]): Promise<(MetastoreEntry | undefined)[]> {
-    const entries = await this.store.getMany(keys.map(dataKey));
+    const entries = await this.read(() => this.store.getMany(keys.map(dataKey)));
     return entries.map((entry, position) => (entry === undefined ? undefined : userEntry(keys[position]!, entry.value)));
+  }
+
+  /** Runs a read of the state when no install is replacing it (an install waits for the reads under way). */
+  private async read<T>(body: () => Promise<T>): Promise<T> {
+    for (let waits = 0; this.installing !== undefined; waits++) {
+      if (waits === INSTALL_WAITS_MAX) throw new BusyError('zone state: snapshots keep being installed; retry the read');
+      await this.installing;
+    }
+    this.readsInFlight++;
+    try {
+      return await body();
+    } finally {
+      this.readsInFlight--;
+      if (this.readsInFlight === 0) this.readsDrained?.();
+    }
   }
 
   /**
@@ -206,7 +291,11 @@ export class ZoneStateMachine {
    * range is cut out of the scan's range, and the pieces on either side are scanned in order, each
    * with the caller's cursor (the KvStore folds it into each piece exactly as into the whole).
    */
-  async scan(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
+  scan(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
+    return this.read(() => this.scanNow(options));
+  }
+
+  private async scanNow(options: MetastoreScanOptions): Promise<MetastoreScanPage> {
     const range = resolveMetastoreScan({ ...options, cursor: undefined });
     const pieces = USER_RANGES.map((piece) => intersect(piece, range)).filter((piece) => piece !== undefined);
     if (range.reverse) pieces.reverse();
@@ -226,51 +315,308 @@ export class ZoneStateMachine {
   }
 
   /**
-   * The state as of the applied index, for a raft snapshot: every data entry and membership record
-   * with its stored bytes. Returns undefined when the state exceeds SNAPSHOT_KEYS_MAX or
-   * SNAPSHOT_BYTES_MAX: the log then keeps growing rather than the replica failing.
+   * Makes the applied index durable, for a raft snapshot at (at most) that index: a snapshot made
+   * here holds no data, the store holds the state, so the store must say how far it has applied
+   * (entries that changed nothing only moved the index in memory) whatever a crash keeps.
    */
-  async buildSnapshot(): Promise<Uint8Array | undefined> {
-    const snapshot = this.store.snapshot();
-    try {
-      const entries = await stateEntries(snapshot);
-      if (entries.length > SNAPSHOT_KEYS_MAX || snapshotSizeBytes(entries) > SNAPSHOT_BYTES_MAX) return undefined;
-      return encodeSnapshot(entries);
-    } finally {
-      snapshot.release();
+  async persistApplied(): Promise<void> {
+    assert(this.staged.length === 0 && this.stagedApplied === this.applied, 'the applied index persisted over staged entries');
+    await this.store.commit([{ type: 'put', key: APPLIED_KEY, value: encodeNumber(this.applied) }], [], { durability: 'durable' });
+  }
+
+  /** Pins the current state for a snapshot transfer; release it when the transfer ends. */
+  pinState(chunkBytes: number): PinnedState {
+    return new PinnedState(this.store.snapshot(), chunkBytes);
+  }
+
+  // ---- receiving and installing snapshots ----
+
+  /** The transfer staged in the store, if any. */
+  async stagedTransfer(): Promise<StagedTransfer | undefined> {
+    const entry = await this.store.get(STAGING_KEY);
+    return entry === undefined ? undefined : decodeStagedTransfer(entry.value);
+  }
+
+  /**
+   * Stages chunk `transfer.chunkCount - 1` of a transfer (chunk 0 starts it: discard any earlier
+   * staging first), whose entries must all follow `after`, the last key staged before. The last
+   * chunk is staged durably, so that once Raft persists the snapshot the state it stands for
+   * survives any crash (it also makes the earlier relaxed chunks durable). Returns the last key
+   * staged now; throws CorruptionError when the chunk is damaged or out of order.
+   */
+  async stageChunk(transfer: StagedTransfer, data: Uint8Array, after: Uint8Array | undefined): Promise<Uint8Array | undefined> {
+    const chunk = decodeSnapshotChunk(data);
+    checkChunkOrder(chunk.entries, after);
+    const chunkNumber = transfer.chunkCount - 1;
+    assert(chunkNumber >= 0 && chunkNumber < SNAPSHOT_CHUNKS_MAX, `staging chunk ${chunkNumber}`);
+    const operations: MetastoreOperation[] = [
+      { type: 'put', key: stagedChunkKey(chunkNumber), value: data },
+      { type: 'put', key: STAGING_KEY, value: encodeStagedTransfer(transfer) },
+    ];
+    await this.store.commit(operations, [], { durability: transfer.complete ? 'durable' : 'relaxed' });
+    return chunk.entries[chunk.entries.length - 1]?.key ?? after;
+  }
+
+  /** Deletes the staged transfer, if any, in bounded commits (its record last, so a crash midway leaves it to finish). */
+  async discardStaging(): Promise<void> {
+    const staged = await this.stagedTransfer();
+    if (staged === undefined) return;
+    for (let first = 0; first < staged.chunkCount; first += SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT) {
+      const last = Math.min(staged.chunkCount, first + SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT);
+      const operations: MetastoreOperation[] = [];
+      for (let chunk = first; chunk < last; chunk++) operations.push({ type: 'delete', key: stagedChunkKey(chunk) });
+      await this.store.commit(operations, [], { durability: 'relaxed' });
+    }
+    await this.store.commit([{ type: 'delete', key: STAGING_KEY }], [], { durability: 'relaxed' });
+  }
+
+  /**
+   * Makes the state that of raft snapshot `snapshot`, which Raft has persisted: from the transfer
+   * staged for it, or from the entries its data holds inline (a new zone's bootstrap snapshot). A
+   * state already at or past the snapshot is kept. The applied index becomes the snapshot's, or the
+   * sender's when its state was further. Throws CorruptionError when neither source is there.
+   */
+  async installSnapshot(snapshot: Snapshot, options: InstallOptions = {}): Promise<void> {
+    assert(this.staged.length === 0 && this.stagedApplied === this.applied, 'a snapshot installed over staged entries');
+    const { index, term } = snapshot.metadata;
+    if (index <= this.applied) return;
+    const staged = await this.stagedTransfer();
+    const operationsPerCommit = options.operationsPerCommit ?? SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT;
+    if (staged !== undefined && staged.complete && staged.snapshotIndex === index && staged.snapshotTerm === term) {
+      await this.replaceState(index, this.stagedChunks(staged), operationsPerCommit);
+      await this.discardStaging();
+      return;
+    }
+    const inline = decodeInlineSnapshot(snapshot.data);
+    if (inline === undefined) throw new CorruptionError(`zone state: the raft snapshot at ${index} (term ${term}) is not installed and its state is not staged here`);
+    await this.replaceState(index, singleChunk(inline), operationsPerCommit);
+  }
+
+  private async *stagedChunks(staged: StagedTransfer): AsyncGenerator<SourceChunk> {
+    if (staged.chunkCount > SNAPSHOT_CHUNKS_MAX) throw new CorruptionError(`zone state: a staged snapshot of ${staged.chunkCount} chunks`);
+    for (let chunk = 0; chunk < staged.chunkCount; chunk++) {
+      const entry = await this.store.get(stagedChunkKey(chunk));
+      if (entry === undefined) throw new CorruptionError(`zone state: chunk ${chunk} of the staged snapshot at ${staged.snapshotIndex} is missing`);
+      const decoded = decodeSnapshotChunk(entry.value);
+      yield { entries: decoded.entries, appliedIndex: decoded.appliedIndex, last: chunk === staged.chunkCount - 1 };
     }
   }
 
-  /** Replaces the whole state with a snapshot's, as of `index`, in one KvStore commit. */
-  async restoreSnapshot(index: number, data: Uint8Array): Promise<void> {
-    assert(this.staged.length === 0 && this.stagedApplied === this.applied, 'a snapshot restored over staged entries');
-    const incoming = decodeSnapshot(data);
-    const existing = await stateEntries(this.store);
-    const operations: MetastoreOperation[] = existing.map((entry) => ({ type: 'delete', key: entry.key }));
-    for (const entry of incoming) operations.push({ type: 'put', key: entry.key, value: entry.value });
-    operations.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(index) });
-    await this.store.commit(operations, [], { durability: 'durable' });
-    this.applied = index;
-    this.stagedApplied = index;
-    this.members.clear();
-    for (const entry of incoming) {
-      if (hasPrefix(entry.key, MEMBER_PREFIX)) this.members.set(memberIdOf(entry.key), new TextDecoder().decode(entry.value));
+  /**
+   * Replaces the state entries with those of `chunks` (in key order, each after the last), in
+   * commits of at most `operationsPerCommit` operations: for the key range each chunk covers, the
+   * stored entries it lacks are deleted and its entries that differ are written. The applied index
+   * changes only in the last commit. Reads wait meanwhile, and the reads under way finish first.
+   */
+  private async replaceState(snapshotIndex: number, chunks: AsyncIterable<SourceChunk>, operationsPerCommit: number): Promise<void> {
+    let finished: () => void = () => {};
+    this.installing = new Promise<void>((resolve) => (finished = resolve));
+    try {
+      if (this.readsInFlight > 0) await new Promise<void>((resolve) => (this.readsDrained = resolve));
+      this.readsDrained = undefined;
+      const writer = new InstallWriter(this.store, operationsPerCommit);
+      let lower: Uint8Array | undefined;
+      let appliedIndex = snapshotIndex;
+      let sawLast = false;
+      for await (const chunk of chunks) {
+        assert(!sawLast, 'snapshot chunks after the last');
+        appliedIndex = Math.max(appliedIndex, chunk.appliedIndex);
+        checkChunkOrder(chunk.entries, lower);
+        sawLast = chunk.last;
+        const lastKey = chunk.entries[chunk.entries.length - 1]?.key;
+        // An empty chunk before the last covers no range (a sender never makes one).
+        if (!chunk.last && lastKey === undefined) continue;
+        const upper = chunk.last ? undefined : lastKey;
+        await this.mergeRange(lower, upper, chunk.entries, writer);
+        lower = upper;
+      }
+      if (!sawLast) throw new CorruptionError('zone state: a snapshot without its last chunk');
+      writer.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(appliedIndex) });
+      await writer.flush();
+      this.applied = appliedIndex;
+      this.stagedApplied = appliedIndex;
+      this.members.clear();
+      for (const entry of await scanEverything(this.store, { prefix: MEMBER_PREFIX })) {
+        this.members.set(memberIdOf(entry.key), new TextDecoder().decode(entry.value));
+      }
+    } finally {
+      this.installing = undefined;
+      finished();
+    }
+  }
+
+  /**
+   * Makes the stored state entries with keys in (lower, upper] (upper undefined: to the end) be
+   * `entries`, by a merge of the sorted stored entries with the sorted new ones.
+   */
+  private async mergeRange(lower: Uint8Array | undefined, upper: Uint8Array | undefined, entries: readonly StoredEntry[], writer: InstallWriter): Promise<void> {
+    let next = 0;
+    const beyondUpper = (key: Uint8Array): boolean => upper !== undefined && compareBytes(key, upper) > 0;
+    ranges: for (const range of STATE_RANGES) {
+      if (upper !== undefined && range.start !== undefined && compareBytes(range.start, upper) > 0) break;
+      if (lower !== undefined && range.end !== undefined && compareBytes(range.end, lower) <= 0) continue;
+      let after = lower;
+      for (let page = 0; page < STATE_SCAN_PAGES_MAX; page++) {
+        const result = await this.store.scan({
+          ...(range.start === undefined ? {} : { start: range.start }),
+          ...(range.end === undefined ? {} : { end: range.end }),
+          limit: SNAPSHOT_SCAN_PAGE_ENTRIES,
+          ...(after === undefined ? {} : { cursor: encodeScanCursor(after) }),
+        });
+        for (const stored of result.entries) {
+          if (beyondUpper(stored.key)) break ranges;
+          for (; next < entries.length && compareBytes(entries[next]!.key, stored.key) < 0; next++) writer.push({ type: 'put', key: entries[next]!.key, value: entries[next]!.value });
+          const incoming = entries[next];
+          if (incoming !== undefined && compareBytes(incoming.key, stored.key) === 0) {
+            if (compareBytes(incoming.value, stored.value) !== 0) writer.push({ type: 'put', key: incoming.key, value: incoming.value });
+            next++;
+          } else {
+            writer.push({ type: 'delete', key: stored.key });
+          }
+          await writer.flushIfFull();
+          after = stored.key;
+        }
+        if (result.cursor === undefined) continue ranges;
+      }
+      throw new CorruptionError(`zone state: more than ${STATE_SCAN_PAGES_MAX} pages in one range`);
+    }
+    for (; next < entries.length; next++) {
+      writer.push({ type: 'put', key: entries[next]!.key, value: entries[next]!.value });
+      await writer.flushIfFull();
     }
   }
 }
 
-/** Encodes the initial state of a new zone: its members' address records. */
+/** Entries of a snapshot source in key order; `last` ends it (its range runs to the end of the key space). */
+interface SourceChunk {
+  readonly entries: readonly StoredEntry[];
+  readonly appliedIndex: number;
+  readonly last: boolean;
+}
+
+async function* singleChunk(entries: readonly StoredEntry[]): AsyncGenerator<SourceChunk> {
+  yield { entries: [...entries].sort((a, b) => compareBytes(a.key, b.key)), appliedIndex: 0, last: true };
+}
+
+function checkChunkOrder(entries: readonly StoredEntry[], lower: Uint8Array | undefined): void {
+  let previous = lower;
+  for (const entry of entries) {
+    if (!isStateKey(entry.key)) throw new CorruptionError('zone snapshot: a key outside the state machine');
+    if (previous !== undefined && compareBytes(previous, entry.key) >= 0) throw new CorruptionError('zone snapshot: keys out of order');
+    previous = entry.key;
+  }
+}
+
+/** Collects an install's operations and commits them in bounded, relaxed commits, in order. */
+class InstallWriter {
+  private operations: MetastoreOperation[] = [];
+  private sizeBytes = 0;
+
+  constructor(
+    private readonly store: KvStore,
+    private readonly operationsPerCommit: number,
+  ) {}
+
+  push(operation: MetastoreOperation): void {
+    this.operations.push(operation);
+    this.sizeBytes += operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
+  }
+
+  async flushIfFull(): Promise<void> {
+    if (this.operations.length >= this.operationsPerCommit || this.sizeBytes >= SNAPSHOT_INSTALL_COMMIT_BYTES_MAX) await this.flush();
+  }
+
+  /**
+   * Relaxed: Raft's snapshot is durable before the install starts, so a crash that loses these
+   * commits leaves a raft snapshot above the stored applied index, and the install runs again.
+   */
+  async flush(): Promise<void> {
+    if (this.operations.length === 0) return;
+    const operations = this.operations;
+    this.operations = [];
+    this.sizeBytes = 0;
+    await this.store.commit(operations, [], { durability: 'relaxed' });
+  }
+}
+
+/**
+ * The state as of a pinned KvStore snapshot, read chunk by chunk for a transfer: the state
+ * entries in key order, each chunk closed once it holds `chunkBytes` of them (or
+ * SNAPSHOT_CHUNK_ENTRIES_MAX entries), the last one marked.
+ */
+export class PinnedState {
+  private appliedIndex: number | undefined;
+  private range = 0;
+  private after: Uint8Array | undefined;
+  private released = false;
+
+  constructor(
+    private readonly snapshot: KvSnapshot,
+    private readonly chunkBytes: number,
+  ) {}
+
+  /** The next chunk, encoded, and whether it is the last; the state is read from where the previous one ended. */
+  async nextChunk(): Promise<{ data: Uint8Array; last: boolean }> {
+    assert(!this.released, 'a chunk read from a released pinned state');
+    if (this.appliedIndex === undefined) {
+      const entry = await this.snapshot.get(APPLIED_KEY);
+      this.appliedIndex = entry === undefined ? 0 : decodeNumber(entry.value, 'applied index');
+    }
+    const entries: StoredEntry[] = [];
+    let sizeBytes = 0;
+    for (let page = 0; this.range < STATE_RANGES.length; page++) {
+      assert(page < STATE_SCAN_PAGES_MAX, 'a snapshot chunk read more pages than the state can hold');
+      const range = STATE_RANGES[this.range]!;
+      const result = await this.snapshot.scan({
+        ...(range.start === undefined ? {} : { start: range.start }),
+        ...(range.end === undefined ? {} : { end: range.end }),
+        limit: Math.min(SNAPSHOT_SCAN_PAGE_ENTRIES, SNAPSHOT_CHUNK_ENTRIES_MAX - entries.length),
+        ...(this.after === undefined ? {} : { cursor: encodeScanCursor(this.after) }),
+      });
+      for (const entry of result.entries) {
+        entries.push({ key: entry.key, value: entry.value });
+        sizeBytes += CHUNK_ENTRY_OVERHEAD_BYTES + entry.key.length + entry.value.length;
+        this.after = entry.key;
+        if (sizeBytes >= this.chunkBytes || entries.length >= SNAPSHOT_CHUNK_ENTRIES_MAX) return this.encode(entries, false);
+      }
+      if (result.cursor === undefined) {
+        this.range++;
+        this.after = undefined;
+      }
+    }
+    return this.encode(entries, true);
+  }
+
+  private encode(entries: readonly StoredEntry[], last: boolean): { data: Uint8Array; last: boolean } {
+    const data = encodeSnapshotChunk({ appliedIndex: this.appliedIndex!, entries });
+    // Below the byte target before its last entry, which is at most a proposal's value and a key.
+    assert(data.byteLength <= SNAPSHOT_CHUNK_ENCODED_BYTES_MAX, `a snapshot chunk of ${data.byteLength} bytes`);
+    return { data, last };
+  }
+
+  release(): void {
+    this.released = true;
+    this.snapshot.release();
+  }
+}
+
+/** Encodes the initial state of a new zone: its members' address records, inline. */
 export function encodeBootstrapSnapshot(members: ReadonlyMap<NodeId, string>): Uint8Array {
   const entries = [...members].map(([nodeId, address]) => ({ key: memberKey(nodeId), value: new TextEncoder().encode(address) }));
-  return encodeSnapshot(entries);
+  return encodeInlineSnapshot(entries);
 }
 
-type StoredEntry = { readonly key: Uint8Array; readonly value: Uint8Array };
+/** The data of a raft snapshot made by a replica: none, the state is in the store (see the class comment). */
+export function encodeStoredStateSnapshot(): Uint8Array {
+  return Uint8Array.of(SNAPSHOT_FORMAT_STORED);
+}
 
-/** A snapshot's bytes: the format version, the entry count, then each key and value length-prefixed. */
-function encodeSnapshot(entries: readonly StoredEntry[]): Uint8Array {
-  const writer = new ByteWriter(snapshotSizeBytes(entries));
-  writer.byte(SNAPSHOT_FORMAT_VERSION);
+/** Inline snapshot bytes: the format version, the entry count, then each key and value length-prefixed. */
+function encodeInlineSnapshot(entries: readonly StoredEntry[]): Uint8Array {
+  let sizeBytes = 1 + 4;
+  for (const entry of entries) sizeBytes += 4 + entry.key.length + 4 + entry.value.length;
+  const writer = new ByteWriter(sizeBytes);
+  writer.byte(SNAPSHOT_FORMAT_INLINE);
   writer.uint32(entries.length);
   for (const entry of entries) {
     writer.bytes(entry.key);
@@ -279,38 +625,60 @@ function encodeSnapshot(entries: readonly StoredEntry[]): Uint8Array {
   return writer.finish();
 }
 
-function snapshotSizeBytes(entries: readonly StoredEntry[]): number {
-  let sizeBytes = 1 + 4;
-  for (const entry of entries) sizeBytes += 4 + entry.key.length + 4 + entry.value.length;
-  return sizeBytes;
-}
-
-function decodeSnapshot(data: Uint8Array): StoredEntry[] {
+/** The entries of inline snapshot data, or undefined when the data says the state is stored. */
+function decodeInlineSnapshot(data: Uint8Array): StoredEntry[] | undefined {
   const reader = new ByteReader(data);
   const format = reader.byte();
-  if (format !== SNAPSHOT_FORMAT_VERSION) throw new CorruptionError(`zone snapshot: unknown format version ${format}`);
+  if (format === SNAPSHOT_FORMAT_STORED) {
+    reader.expectEnd();
+    return undefined;
+  }
+  if (format !== SNAPSHOT_FORMAT_INLINE) throw new CorruptionError(`zone snapshot: unknown format version ${format}`);
   const count = reader.uint32();
-  if (count > SNAPSHOT_KEYS_MAX) throw new CorruptionError(`zone snapshot: ${count} keys, at most ${SNAPSHOT_KEYS_MAX}`);
+  // Each entry takes at least 8 bytes, and raft storage holds no larger snapshot data.
+  if (count > RAFT_STORAGE_SNAPSHOT_BYTES_MAX / 8) throw new CorruptionError(`zone snapshot: ${count} keys`);
   const entries: StoredEntry[] = [];
   for (let index = 0; index < count; index++) {
     const key = reader.bytes();
     const value = reader.bytes();
-    if (isReservedKey(key) && !hasPrefix(key, MEMBER_PREFIX)) throw new CorruptionError('zone snapshot: a key outside the state machine');
+    if (!isStateKey(key)) throw new CorruptionError('zone snapshot: a key outside the state machine');
     entries.push({ key, value });
   }
   reader.expectEnd();
   return entries;
 }
 
-/** Bounds the pages one full scan follows: the state machine never holds more keys than a snapshot may. */
-const SCAN_PAGES_MAX = Math.ceil((SNAPSHOT_KEYS_MAX * 2) / METASTORE_SCAN_LIMIT_MAX) + 1;
-
-/** What a snapshot holds: the membership records and every user entry, as stored. */
-async function stateEntries(reader: KvStore | KvSnapshot): Promise<MetastoreEntry[]> {
-  const entries = await scanEverything(reader, { prefix: MEMBER_PREFIX });
-  for (const range of USER_RANGES) entries.push(...(await scanEverything(reader, range)));
-  return entries;
+function stagedChunkKey(chunk: number): Uint8Array {
+  const key = new Uint8Array(STAGED_CHUNK_PREFIX.length + 4);
+  key.set(STAGED_CHUNK_PREFIX);
+  new DataView(key.buffer).setUint32(STAGED_CHUNK_PREFIX.length, chunk);
+  return key;
 }
+
+function encodeStagedTransfer(transfer: StagedTransfer): Uint8Array {
+  const writer = new ByteWriter(1 + 6 * 8 + 1);
+  writer.byte(STAGING_FORMAT_VERSION);
+  for (const value of [transfer.from, transfer.term, transfer.transferId, transfer.snapshotIndex, transfer.snapshotTerm, transfer.chunkCount]) writer.float64(value);
+  writer.byte(transfer.complete ? 1 : 0);
+  return writer.finish();
+}
+
+function decodeStagedTransfer(bytes: Uint8Array): StagedTransfer {
+  const reader = new ByteReader(bytes);
+  const format = reader.byte();
+  if (format !== STAGING_FORMAT_VERSION) throw new CorruptionError(`zone state: staged snapshot record of unknown format ${format}`);
+  const [from, term, transferId, snapshotIndex, snapshotTerm, chunkCount] = Array.from({ length: 6 }, () => reader.float64());
+  const complete = reader.byte();
+  reader.expectEnd();
+  for (const value of [from, term, transferId, snapshotIndex, snapshotTerm, chunkCount]) {
+    if (!Number.isSafeInteger(value) || value! < 0) throw new CorruptionError(`zone state: staged snapshot record holds ${value}`);
+  }
+  if (complete > 1) throw new CorruptionError('zone state: malformed staged snapshot record');
+  return { from: from!, term: term!, transferId: transferId!, snapshotIndex: snapshotIndex!, snapshotTerm: snapshotTerm!, chunkCount: chunkCount!, complete: complete === 1 };
+}
+
+/** Bounds the pages of a scan of the membership records (at most ZONE_MEMBERS_MAX, plus removed ones not yet forgotten). */
+const SCAN_PAGES_MAX = 16;
 
 function intersect(piece: KeyRange, range: KeyRange): KeyRange | undefined {
   const start = piece.start === undefined ? range.start : range.start === undefined || compareBytes(piece.start, range.start) > 0 ? piece.start : range.start;
@@ -319,7 +687,7 @@ function intersect(piece: KeyRange, range: KeyRange): KeyRange | undefined {
   return { start, end };
 }
 
-async function scanEverything(reader: KvStore | KvSnapshot, options: { prefix?: Uint8Array; start?: Uint8Array | undefined; end?: Uint8Array | undefined }): Promise<MetastoreEntry[]> {
+async function scanEverything(reader: KvStore, options: { prefix?: Uint8Array; start?: Uint8Array | undefined; end?: Uint8Array | undefined }): Promise<MetastoreEntry[]> {
   const entries: MetastoreEntry[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < SCAN_PAGES_MAX; page++) {

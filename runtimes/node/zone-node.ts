@@ -27,6 +27,9 @@ export interface ZoneNodeTiming {
   readonly tickIntervalMs?: number;
   /** Ticks per base election timeout (ELECTION_TIMEOUT_TICKS_DEFAULT). */
   readonly electionTimeoutTicks?: number;
+  /** Applied entries between snapshots, and bytes per snapshot chunk (ZoneReplicaOptions; tests lower them). */
+  readonly snapshotIntervalEntries?: number;
+  readonly snapshotChunkBytes?: number;
 }
 
 export interface CreateZoneOptions extends ZoneNodeTiming {
@@ -158,6 +161,8 @@ async function startNode(
       ticker,
       random: new SeededRandom(crypto.getRandomValues(new Uint32Array(1))[0]!),
       electionTimeoutTicks,
+      ...(options.snapshotIntervalEntries === undefined ? {} : { snapshotIntervalEntries: options.snapshotIntervalEntries }),
+      ...(options.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: options.snapshotChunkBytes }),
       ...(identity.bootstrapMembers === undefined ? {} : { bootstrap: { members: identity.bootstrapMembers } }),
       ...(identity.peers === undefined ? {} : { peers: identity.peers }),
       logger: { info: (line) => log(`raft: ${line}`) },

@@ -1,3 +1,4 @@
+import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import { describe, expect, it } from 'vitest';
 import { MemoryZoneNetwork } from '../../drivers/memory/zone-transport.ts';
 import type { Message } from '../../kernel/raft/message.ts';
@@ -28,7 +29,7 @@ describe('MemoryZoneNetwork fault controls', () => {
     const network = new MemoryZoneNetwork();
     const a = network.endpoint('a');
     const b = network.endpoint('b');
-    const received: Message[] = [];
+    const received: ZoneMessage[] = [];
     b.listen({ zoneId: 'z', nodeId: 2, receive: (message) => received.push(message) });
     a.setPeer('z', 2, 'b');
     return { network, a, b, received };
@@ -49,7 +50,7 @@ describe('MemoryZoneNetwork fault controls', () => {
 
   it('cuts links between partitioned groups in both directions, and one direction with cutLink', async () => {
     const { network, a, b, received } = await connected();
-    const back: Message[] = [];
+    const back: ZoneMessage[] = [];
     a.listen({ zoneId: 'z', nodeId: 1, receive: (message) => back.push(message) });
     b.setPeer('z', 1, 'a');
     network.partition(['a'], ['b']);

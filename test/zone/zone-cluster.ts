@@ -1,4 +1,5 @@
 import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
+import type { StorageFile } from '../../kernel/contracts/storage-file.ts';
 import { MemoryZoneNetwork, type MemoryZoneTransport } from '../../drivers/memory/zone-transport.ts';
 import { openKvStore } from '../../kernel/kv/index.ts';
 import type { KvStore } from '../../kernel/kv/index.ts';
@@ -13,12 +14,15 @@ import { ZoneReplica } from '../../kernel/zone/zone-replica.ts';
 /** Ticks a test waits for a condition before it calls the cluster stuck. */
 const TICKS_TO_WAIT_MAX = 200;
 
+/** A node's file: any StorageFile whose bytes a crash can copy (a MemoryStorageFile, or a crash-simulating file). */
+export type ZoneTestFile = StorageFile & { image(): Uint8Array };
+
 export interface ZoneTestNode {
   readonly nodeId: NodeId;
   readonly address: string;
   replica: ZoneReplica | undefined;
   transport: MemoryZoneTransport | undefined;
-  file: MemoryStorageFile;
+  file: ZoneTestFile;
   store: KvStore;
   raftStorage: WritableRaftStorage;
 }
@@ -28,6 +32,8 @@ export interface ZoneTestClusterOptions {
   nodeIds?: readonly NodeId[];
   consistency?: ZoneConsistency;
   snapshotIntervalEntries?: number;
+  snapshotChunkBytes?: number;
+  snapshotInstallOperationsPerCommit?: number;
   requestTimeoutTicks?: number;
   /** Opens the raft storage of a node on its KvStore (MemoryRaftStorage by default). */
   openRaftStorage?: (store: KvStore) => Promise<WritableRaftStorage>;
@@ -161,8 +167,10 @@ export class ZoneTestCluster {
     node.file = new MemoryStorageFile(survivingImage ?? node.file.image());
   }
 
-  async restart(nodeId: NodeId): Promise<ZoneReplica> {
+  /** Opens the node again on its file, or on `file` (holding the same bytes, e.g. one that records its writes). */
+  async restart(nodeId: NodeId, file?: ZoneTestFile): Promise<ZoneReplica> {
     const node = this.nodes.get(nodeId)!;
+    if (file !== undefined) node.file = file;
     node.store = await this.openStore(nodeId, node.file);
     if (this.options.openRaftStorage !== undefined) node.raftStorage = await this.options.openRaftStorage(node.store);
     await this.startReplica(node, {});
@@ -188,7 +196,7 @@ export class ZoneTestCluster {
     }
   }
 
-  private async openStore(nodeId: NodeId, file: MemoryStorageFile): Promise<KvStore> {
+  private async openStore(nodeId: NodeId, file: ZoneTestFile): Promise<KvStore> {
     const store = await openKvStore(file);
     return this.options.wrapStore?.(nodeId, store) ?? store;
   }
@@ -206,6 +214,8 @@ export class ZoneTestCluster {
       consistency: this.options.consistency ?? 'strong',
       ...(this.options.snapshotIntervalEntries === undefined ? {} : { snapshotIntervalEntries: this.options.snapshotIntervalEntries }),
       ...(this.options.requestTimeoutTicks === undefined ? {} : { requestTimeoutTicks: this.options.requestTimeoutTicks }),
+      ...(this.options.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: this.options.snapshotChunkBytes }),
+      ...(this.options.snapshotInstallOperationsPerCommit === undefined ? {} : { snapshotInstallOperationsPerCommit: this.options.snapshotInstallOperationsPerCommit }),
       ...extra,
     });
   }

@@ -1,3 +1,4 @@
+import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import { describe, expect, it } from 'vitest';
 import type { KvStore } from '../../kernel/kv/index.ts';
 import { MemoryRaftStorage } from '../../kernel/raft/memory-storage.ts';
@@ -94,8 +95,8 @@ class CommitGate {
 }
 
 /** Records the messages the network carries from now on (dropping none). */
-function tapMessages(cluster: ZoneTestCluster): Message[] {
-  const seen: Message[] = [];
+function tapMessages(cluster: ZoneTestCluster): ZoneMessage[] {
+  const seen: ZoneMessage[] = [];
   cluster.network.dropRule = (delivery) => {
     seen.push(delivery.message);
     return false;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ZoneTransport } from '../../kernel/contracts/zone-transport.ts';
+import type { ZoneMessage, ZoneTransport } from '../../kernel/contracts/zone-transport.ts';
 import type { Message } from '../../kernel/raft/message.ts';
 
 /** Two transports that can reach each other (two processes, or two endpoints of one network). */
@@ -38,7 +38,7 @@ export function runZoneTransportSuite(name: string, factory: () => Promise<ZoneT
     });
 
     it('delivers a message to the receiver of (zone, message.to), with its entries intact', async () => {
-      const received: Message[] = [];
+      const received: ZoneMessage[] = [];
       pair.second.listen({ zoneId: ZONE, nodeId: 2, receive: (message) => received.push(message) });
       pair.first.setPeer(ZONE, 2, pair.secondAddress);
       const data = Uint8Array.from({ length: 300 }, (_, index) => index % 256);
@@ -50,11 +50,11 @@ export function runZoneTransportSuite(name: string, factory: () => Promise<ZoneT
     });
 
     it('delivers nothing to another node or another zone than the one named', async () => {
-      const wrongNode: Message[] = [];
-      const wrongZone: Message[] = [];
+      const wrongNode: ZoneMessage[] = [];
+      const wrongZone: ZoneMessage[] = [];
       pair.second.listen({ zoneId: ZONE, nodeId: 3, receive: (message) => wrongNode.push(message) });
       pair.second.listen({ zoneId: 'other-zone', nodeId: 2, receive: (message) => wrongZone.push(message) });
-      const right: Message[] = [];
+      const right: ZoneMessage[] = [];
       pair.second.listen({ zoneId: ZONE, nodeId: 2, receive: (message) => right.push(message) });
       pair.first.setPeer(ZONE, 2, pair.secondAddress);
       pair.first.send(ZONE, heartbeat(1, 2));
@@ -81,7 +81,7 @@ export function runZoneTransportSuite(name: string, factory: () => Promise<ZoneT
     });
 
     it('stops delivering after the registration is removed, and after removePeer', async () => {
-      const received: Message[] = [];
+      const received: ZoneMessage[] = [];
       const stop = pair.second.listen({ zoneId: ZONE, nodeId: 2, receive: (message) => received.push(message) });
       pair.first.setPeer(ZONE, 2, pair.secondAddress);
       pair.first.send(ZONE, heartbeat(1, 2));

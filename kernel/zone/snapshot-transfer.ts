@@ -1,0 +1,269 @@
+import type { ZoneMessage } from '../contracts/zone-transport.ts';
+import { CorruptionError } from '../errors.ts';
+import type { SnapshotMessage } from '../raft/message.ts';
+import type { NodeId } from '../raft/types.ts';
+import { SNAPSHOT_CHUNK_RESEND_TICKS, SNAPSHOT_CHUNK_RESENDS_MAX, SNAPSHOT_INBOX_CHUNKS_MAX, SNAPSHOT_SENDS_MAX } from './constants.ts';
+import type { SnapshotChunkMessage, SnapshotChunkResponseMessage } from './snapshot-chunk.ts';
+import type { PinnedState, StagedTransfer } from './zone-state-machine.ts';
+
+/** What a SnapshotSender needs of its replica. */
+export interface SnapshotSenderHost {
+  send(message: ZoneMessage): void;
+  /** Pins the replica's current state (see ZoneStateMachine.pinState). */
+  pinState(): PinnedState;
+  /** Tells Raft how the transfer ended (RawNode.reportSnapshot, run between two Readies). */
+  report(to: NodeId, status: 'finished' | 'failed'): void;
+  /** Whether this replica still leads in `term`: a transfer of an earlier leadership is dropped. */
+  leadsIn(term: number): boolean;
+}
+
+interface OutgoingTransfer {
+  readonly message: SnapshotMessage;
+  readonly transferId: number;
+  readonly state: PinnedState;
+  /** The chunk sent and not yet acknowledged; undefined while the next one is being read. */
+  current: SnapshotChunkMessage | undefined;
+  nextChunk: number;
+  sentTick: number;
+  resends: number;
+}
+
+/**
+ * The leader's side of snapshot transfers (see snapshot-chunk.ts): for each of Raft's snapshot
+ * messages, pins the state and sends it chunk by chunk, one chunk in flight, each sent again after
+ * SNAPSHOT_CHUNK_RESEND_TICKS without an acknowledgement. Raft hears `finished` once the last chunk
+ * is acknowledged (the follower has stepped the snapshot by then), `failed` when the follower
+ * rejects the transfer, it goes unanswered SNAPSHOT_CHUNK_RESENDS_MAX times, reading the state
+ * fails, or more than SNAPSHOT_SENDS_MAX run at once; Raft then probes and sends a new one.
+ *
+ * Chunks are read outside the replica's loop (from the pinned KvStore snapshot), so a transfer
+ * does not hold up the leader's writes; only the reports go through the loop.
+ */
+export class SnapshotSender {
+  private readonly transfers = new Map<NodeId, OutgoingTransfer>();
+  private transferSequence = 0;
+  private currentTick = 0;
+
+  constructor(private readonly host: SnapshotSenderHost) {}
+
+  /** Starts sending the state Raft's `message` stands for; replaces a transfer to the same follower. */
+  start(message: SnapshotMessage): void {
+    const previous = this.transfers.get(message.to);
+    if (previous !== undefined) this.drop(previous);
+    if (this.transfers.size >= SNAPSHOT_SENDS_MAX) {
+      this.host.report(message.to, 'failed');
+      return;
+    }
+    this.transferSequence++;
+    const transfer: OutgoingTransfer = {
+      message,
+      transferId: this.transferSequence,
+      state: this.host.pinState(),
+      current: undefined,
+      nextChunk: 0,
+      sentTick: this.currentTick,
+      resends: 0,
+    };
+    this.transfers.set(message.to, transfer);
+    void this.sendNextChunk(transfer);
+  }
+
+  onResponse(response: SnapshotChunkResponseMessage): void {
+    const transfer = this.transfers.get(response.from);
+    if (transfer === undefined || transfer.transferId !== response.transferId || transfer.message.term !== response.term) return;
+    if (response.reject) {
+      this.finish(transfer, 'failed');
+      return;
+    }
+    const current = transfer.current;
+    if (current === undefined || current.chunk !== response.chunk) return;
+    if (current.last) {
+      this.finish(transfer, 'finished');
+      return;
+    }
+    transfer.current = undefined;
+    void this.sendNextChunk(transfer);
+  }
+
+  tick(): void {
+    this.currentTick++;
+    for (const transfer of [...this.transfers.values()]) {
+      if (!this.host.leadsIn(transfer.message.term)) {
+        this.finish(transfer, 'failed');
+        continue;
+      }
+      const current = transfer.current;
+      if (current === undefined || this.currentTick - transfer.sentTick < SNAPSHOT_CHUNK_RESEND_TICKS) continue;
+      if (transfer.resends >= SNAPSHOT_CHUNK_RESENDS_MAX) {
+        this.finish(transfer, 'failed');
+        continue;
+      }
+      transfer.resends++;
+      transfer.sentTick = this.currentTick;
+      this.host.send(current);
+    }
+  }
+
+  /** Drops every transfer without reporting (the replica is closing). */
+  close(): void {
+    for (const transfer of [...this.transfers.values()]) this.drop(transfer);
+  }
+
+  private async sendNextChunk(transfer: OutgoingTransfer): Promise<void> {
+    let chunk: { data: Uint8Array; last: boolean };
+    try {
+      chunk = await transfer.state.nextChunk();
+    } catch {
+      // The store failed or closed under the pinned state: Raft retries with a new transfer.
+      if (this.transfers.get(transfer.message.to) === transfer) this.finish(transfer, 'failed');
+      return;
+    }
+    if (this.transfers.get(transfer.message.to) !== transfer) return;
+    const { from, to, term, snapshot } = transfer.message;
+    const message: SnapshotChunkMessage = {
+      type: 'snapshot-chunk',
+      from,
+      to,
+      term,
+      transferId: transfer.transferId,
+      snapshot,
+      chunk: transfer.nextChunk,
+      last: chunk.last,
+      data: chunk.data,
+    };
+    transfer.nextChunk++;
+    transfer.current = message;
+    transfer.sentTick = this.currentTick;
+    transfer.resends = 0;
+    this.host.send(message);
+  }
+
+  private finish(transfer: OutgoingTransfer, status: 'finished' | 'failed'): void {
+    this.drop(transfer);
+    this.host.report(transfer.message.to, status);
+  }
+
+  private drop(transfer: OutgoingTransfer): void {
+    if (this.transfers.get(transfer.message.to) === transfer) this.transfers.delete(transfer.message.to);
+    transfer.state.release();
+  }
+}
+
+/** What a SnapshotReceiver needs of its replica. */
+export interface SnapshotReceiverHost {
+  send(message: ZoneMessage): void;
+  /** Stages a chunk whose keys follow `after`; returns the last key staged (see ZoneStateMachine.stageChunk). */
+  stageChunk(transfer: StagedTransfer, data: Uint8Array, after: Uint8Array | undefined): Promise<Uint8Array | undefined>;
+  discardStaging(): Promise<void>;
+  /** Steps Raft's snapshot message into the RawNode (between two Readies). */
+  stepSnapshot(message: SnapshotMessage): void;
+}
+
+interface IncomingTransfer {
+  readonly from: NodeId;
+  readonly term: number;
+  readonly transferId: number;
+  /** The next chunk expected; past the last once the transfer is whole. */
+  next: number;
+  complete: boolean;
+  /** The last key staged so far: every later chunk must start after it. */
+  lastKey: Uint8Array | undefined;
+}
+
+/**
+ * The follower's side of snapshot transfers: stages chunks in order (chunk 0 of a new transfer
+ * discards the staging of any earlier one), acknowledges each once staged, and steps Raft's
+ * snapshot message once the last is staged durably. A chunk of a transfer it does not know (it
+ * restarted, or a newer transfer replaced it) is rejected, so that the leader starts over; a
+ * chunk ahead of the next expected one (an earlier one was lost) is ignored until the leader
+ * sends the missing one again; a repeated chunk is acknowledged again.
+ *
+ * Chunks are staged by the replica's loop (`process`), between two Readies: staging never runs
+ * while a snapshot is being installed.
+ */
+export class SnapshotReceiver {
+  private inbox: SnapshotChunkMessage[] = [];
+  private current: IncomingTransfer | undefined = undefined;
+
+  constructor(private readonly host: SnapshotReceiverHost) {}
+
+  /** Queues a chunk for `process`; false when the queue is full (the leader sends it again). */
+  accept(message: SnapshotChunkMessage): boolean {
+    if (this.inbox.length >= SNAPSHOT_INBOX_CHUNKS_MAX) return false;
+    this.inbox.push(message);
+    return true;
+  }
+
+  get hasWork(): boolean {
+    return this.inbox.length > 0;
+  }
+
+  /** Stages the queued chunks, in order of arrival. */
+  async process(): Promise<void> {
+    const messages = this.inbox;
+    this.inbox = [];
+    for (const message of messages) await this.handle(message);
+  }
+
+  /** Forgets queued chunks and the transfer under way (the replica is closing). */
+  close(): void {
+    this.inbox = [];
+    this.current = undefined;
+  }
+
+  private async handle(message: SnapshotChunkMessage): Promise<void> {
+    const current = this.current;
+    const known = current !== undefined && current.from === message.from && current.term === message.term && current.transferId === message.transferId;
+    if (known && message.chunk < current.next) {
+      this.answer(message, false);
+      return;
+    }
+    if (known && (current.complete || message.chunk > current.next)) return;
+    // A late copy of an older transfer's first chunk must not displace the transfer under way.
+    if (!known && current !== undefined && current.from === message.from && current.term === message.term && message.transferId < current.transferId) return;
+    if (!known && message.chunk !== 0) {
+      this.answer(message, true);
+      return;
+    }
+    if (!known) {
+      this.current = undefined;
+      await this.host.discardStaging();
+      this.current = { from: message.from, term: message.term, transferId: message.transferId, next: 0, complete: false, lastKey: undefined };
+    }
+    const transfer = this.current!;
+    const staged: StagedTransfer = {
+      from: message.from,
+      term: message.term,
+      transferId: message.transferId,
+      snapshotIndex: message.snapshot.metadata.index,
+      snapshotTerm: message.snapshot.metadata.term,
+      chunkCount: message.chunk + 1,
+      complete: message.last,
+    };
+    try {
+      transfer.lastKey = await this.host.stageChunk(staged, message.data, transfer.lastKey);
+    } catch (error) {
+      // Damaged on the way: say nothing, the leader sends it again (and gives up if it stays so).
+      if (error instanceof CorruptionError) return;
+      throw error;
+    }
+    transfer.next = message.chunk + 1;
+    if (message.last) {
+      transfer.complete = true;
+      this.host.stepSnapshot({ type: 'snapshot', from: message.from, to: message.to, term: message.term, snapshot: message.snapshot });
+    }
+    this.answer(message, false);
+  }
+
+  private answer(message: SnapshotChunkMessage, reject: boolean): void {
+    this.host.send({
+      type: 'snapshot-chunk-response',
+      from: message.to,
+      to: message.from,
+      term: message.term,
+      transferId: message.transferId,
+      chunk: message.chunk,
+      reject,
+    });
+  }
+}
