@@ -163,10 +163,10 @@ export class ZoneReplica implements ZoneReplicaApi {
       applied: snapshot.metadata.index,
       preVote: true,
       checkQuorum: true,
-      // Eager (etcd's way): a write proposed at a follower resolves when the follower applies it,
-      // which must not wait for the next heartbeat. ('lazy' saves wake-ups per write, but needs
-      // followers to learn commits of their own proposals at once first; see the README.)
-      commitPropagation: 'eager',
+      // Lazy: followers learn a commit with the next append, which saves every follower a
+      // message, an apply and an answer per write, and the leader their wake-ups. A follower
+      // still hears at once of the commits its own proposals and reads wait for.
+      commitPropagation: 'lazy',
       ...(options.electionTimeoutTicks === undefined ? {} : { electionTimeoutTicks: options.electionTimeoutTicks }),
       ...(options.heartbeatIntervalTicks === undefined ? {} : { heartbeatIntervalTicks: options.heartbeatIntervalTicks }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
