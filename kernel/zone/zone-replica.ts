@@ -532,9 +532,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     const sendFirst = this.messagesMayPrecedePersist(ready);
     if (sendFirst) this.send(ready.messages);
     const { before, after } = this.splitCommittedEntries(ready);
-    // Its KvStore commit is queued ahead of the persist's, so it does not wait for that sync.
-    const appliedBefore = before.length === 0 ? undefined : await this.startApplying(before);
-    await this.persist(ready);
+    const appliedBefore = await this.applyAlongsidePersist(ready, before);
     this.acknowledgePersisted();
     if (!sendFirst) this.send(ready.messages);
     await appliedBefore?.done;
@@ -560,6 +558,33 @@ export class ZoneReplica implements ZoneReplicaApi {
     let count = 0;
     while (count < committed.length && committed[count]!.index <= persistedLastIndex) count++;
     return { before: committed.slice(0, count), after: committed.slice(count) };
+  }
+
+  /**
+   * Applies `before` (entries persisted by an earlier Ready) and starts the Ready's persist, in the
+   * order that serves the write waited for: a leader applies first, so that its KvStore commit
+   * goes ahead of the persist's and the clients are answered without waiting for that sync; a
+   * follower persists first, since the leader waits for its write (and its acknowledgement),
+   * while what it applies was answered at the leader already (with lazy commit propagation these
+   * entries arrive with the next append, so applying first would put a KvStore commit before every
+   * acknowledgement). Resolves once the persist has; the apply's `done` is for the caller.
+   */
+  private async applyAlongsidePersist(ready: Ready, before: readonly Entry[]): Promise<{ done: Promise<void> } | undefined> {
+    if (before.length === 0) {
+      await this.persist(ready);
+      return undefined;
+    }
+    if (this.role === 'leader') {
+      const applied = await this.startApplying(before);
+      await this.persist(ready);
+      return applied;
+    }
+    const persisted = this.persist(ready);
+    // Awaited below; should the apply fail first, this rejection must not go unhandled.
+    persisted.catch(() => {});
+    const applied = await this.startApplying(before);
+    await persisted;
+    return applied;
   }
 
   /**
