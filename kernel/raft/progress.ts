@@ -26,6 +26,18 @@ export class Progress {
   probeSent = false;
   isLearner: boolean;
   readonly inflights: Inflights;
+  /**
+   * The highest commit index the leader told the follower in a message that lets it commit that
+   * far (an append's commit up to the append's last entry, a heartbeat's). A hint for lazy commit
+   * propagation: a lost message or a restart can leave the follower behind it until a heartbeat.
+   */
+  commitSent = 0;
+  /**
+   * An index whose commit the follower waits for (the last entry of a proposal it forwarded, or
+   * a read index it was given), 0 for none: with lazy commit propagation the leader tells it as
+   * soon as that index commits, instead of with the next append or heartbeat.
+   */
+  commitAwaited = 0;
 
   constructor(options: { next: number; isLearner: boolean; inflightMessagesMax: number; inflightBytesMax: number }) {
     this.next = options.next;
@@ -35,6 +47,8 @@ export class Progress {
 
   private resetState(state: ProgressState): void {
     this.probeSent = false;
+    // Whatever the follower was told, it may have restarted since and forgotten it.
+    this.commitSent = 0;
     this.pendingSnapshot = 0;
     this.state = state;
     this.inflights.reset();
@@ -73,6 +87,17 @@ export class Progress {
       assert(this.state === 'probe', `cannot send entries in state ${this.state}`);
       if (entryCount > 0) this.probeSent = true;
     }
+  }
+
+  /** A message that lets the follower commit up to `index` was sent. */
+  sentCommit(index: number): void {
+    this.commitSent = Math.max(this.commitSent, index);
+    if (this.commitAwaited <= this.commitSent) this.commitAwaited = 0;
+  }
+
+  /** Whether the follower waits for the commit of an index at or below `committed` it has not been told. */
+  awaitsCommit(committed: number): boolean {
+    return this.commitAwaited !== 0 && this.commitAwaited <= committed;
   }
 
   /** The follower acknowledged `index`. Returns whether that was news. */

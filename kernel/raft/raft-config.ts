@@ -29,8 +29,11 @@ export type ReadOnlyOption = 'safe' | 'lease-based';
  * - `lazy`: with the next message that goes to the follower anyway, an append of new entries or
  *   the next heartbeat (hashicorp/raft's way). It saves a message and its answer per follower and
  *   commit, that is, a wake-up of every process per write when writes come one at a time; the
- *   followers apply up to a heartbeat interval later. Nothing about safety changes: a follower's
- *   commit index only says how far it may apply, and commitment is the leader's decision.
+ *   followers apply up to a heartbeat interval later. A follower that waits for a commit, of a
+ *   proposal it forwarded or of a read index it was given, is told at once all the same (an empty
+ *   append, to it alone), so its proposer and its reads do not wait for a heartbeat. Nothing
+ *   about safety changes: a follower's commit index only says how far it may apply, and
+ *   commitment is the leader's decision.
  */
 export type CommitPropagation = 'eager' | 'lazy';
 

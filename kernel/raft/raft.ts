@@ -567,6 +567,7 @@ export class Raft {
       case 'propose': {
         const reason = this.appendProposal(message.entries);
         if (reason !== undefined) this.logInfo(`${this.id} dropped a forwarded proposal from ${message.from}: ${reason}`);
+        else this.awaitCommit(message.from, this.log.lastIndex());
         return;
       }
       case 'read-index': {
@@ -649,13 +650,27 @@ export class Raft {
 
   /**
    * The commit index moved: `eager` sends every follower an append now (empty if need be) to
-   * carry it; `lazy` sends only appends with entries, and the next heartbeat carries the rest.
+   * carry it; `lazy` sends only appends with entries, and the next heartbeat carries the rest,
+   * except to a follower that waits for this commit (see `awaitCommit`), which hears it now.
    */
   private announceCommit(): void {
-    const sendIfEmpty = this.config.commitPropagation === 'eager';
-    for (const id of this.tracker.progress.keys()) {
-      if (id !== this.id) this.maybeSendAppend(id, sendIfEmpty);
+    const eager = this.config.commitPropagation === 'eager';
+    for (const [id, progress] of this.tracker.progress) {
+      if (id !== this.id) this.maybeSendAppend(id, eager || progress.awaitsCommit(this.log.committed));
     }
+  }
+
+  /**
+   * With lazy propagation, follower `id` waits for the commit of `index`: the last entry of a
+   * proposal it forwarded (its proposer resolves when that entry applies there), or a read index
+   * it was given (the read is served once applied that far). It is told as soon as `index`
+   * commits, so that neither waits for the next heartbeat; eager propagation tells it anyway.
+   */
+  private awaitCommit(id: NodeId, index: number): void {
+    const progress = this.tracker.progress.get(id);
+    if (this.config.commitPropagation === 'eager' || progress === undefined || index <= progress.commitSent) return;
+    progress.commitAwaited = Math.max(progress.commitAwaited, index);
+    if (progress.awaitsCommit(this.log.committed)) this.maybeSendAppend(id, true);
   }
 
   private broadcastAppend(): void {
@@ -680,6 +695,8 @@ export class Raft {
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'append', ...this.header(to), logIndex, logTerm, entries, commit: this.log.committed });
     progress.sentEntries(entries.length, entriesSizeBytes(entries));
+    // The follower commits no further than the append's last entry.
+    progress.sentCommit(Math.min(this.log.committed, logIndex + entries.length));
     return true;
   }
 
@@ -704,6 +721,7 @@ export class Raft {
       // Never a commit index beyond what the follower has: it could not commit what it lacks.
       const commit = Math.min(progress.match, this.log.committed);
       this.send({ type: 'heartbeat', ...this.header(id), commit, context });
+      progress.sentCommit(commit);
     }
   }
 
@@ -734,7 +752,8 @@ export class Raft {
     if (this.maybeCommit()) {
       this.releasePendingReadRequests();
       this.announceCommit();
-    } else if (wasPaused) {
+    } else if (wasPaused || progress.awaitsCommit(this.log.committed)) {
+      // Unpaused, or now holding an awaited committed entry that an earlier append could not commit there.
       this.maybeSendAppend(message.from, true);
     }
     // Pipelining: keep the follower's window full.
@@ -879,8 +898,12 @@ export class Raft {
   }
 
   private answerRead(from: NodeId, context: string, index: number): void {
-    if (from === this.id) this.readStates.push({ index, context });
-    else this.send({ type: 'read-index-response', ...this.header(from), index, context });
+    if (from === this.id) {
+      this.readStates.push({ index, context });
+      return;
+    }
+    this.send({ type: 'read-index-response', ...this.header(from), index, context });
+    this.awaitCommit(from, index);
   }
 
   private handleTransferLeader(transferee: NodeId): string | undefined {

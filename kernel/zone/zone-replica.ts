@@ -182,10 +182,10 @@ export class ZoneReplica implements ZoneReplicaApi {
       applied: snapshot.metadata.index,
       preVote: true,
       checkQuorum: true,
-      // Eager (etcd's way): a write proposed at a follower resolves when the follower applies it,
-      // which must not wait for the next heartbeat. ('lazy' saves wake-ups per write, but needs
-      // followers to learn commits of their own proposals at once first; see the README.)
-      commitPropagation: 'eager',
+      // Lazy: followers learn a commit with the next append, which saves every follower a
+      // message, an apply and an answer per write, and the leader their wake-ups. A follower
+      // still hears at once of the commits its own proposals and reads wait for.
+      commitPropagation: 'lazy',
       ...(options.electionTimeoutTicks === undefined ? {} : { electionTimeoutTicks: options.electionTimeoutTicks }),
       ...(options.heartbeatIntervalTicks === undefined ? {} : { heartbeatIntervalTicks: options.heartbeatIntervalTicks }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -567,9 +567,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     const sendFirst = this.messagesMayPrecedePersist(ready);
     if (sendFirst) this.send(ready.messages);
     const { before, after } = this.splitCommittedEntries(ready);
-    // Its KvStore commit is queued ahead of the persist's, so it does not wait for that sync.
-    const appliedBefore = before.length === 0 ? undefined : await this.startApplying(before);
-    await this.persist(ready);
+    const appliedBefore = await this.applyAlongsidePersist(ready, before);
     this.acknowledgePersisted();
     if (!sendFirst) this.send(ready.messages);
     await appliedBefore?.done;
@@ -595,6 +593,33 @@ export class ZoneReplica implements ZoneReplicaApi {
     let count = 0;
     while (count < committed.length && committed[count]!.index <= persistedLastIndex) count++;
     return { before: committed.slice(0, count), after: committed.slice(count) };
+  }
+
+  /**
+   * Applies `before` (entries persisted by an earlier Ready) and starts the Ready's persist, in the
+   * order that serves the write waited for: a leader applies first, so that its KvStore commit
+   * goes ahead of the persist's and the clients are answered without waiting for that sync; a
+   * follower persists first, since the leader waits for its write (and its acknowledgement),
+   * while what it applies was answered at the leader already (with lazy commit propagation these
+   * entries arrive with the next append, so applying first would put a KvStore commit before every
+   * acknowledgement). Resolves once the persist has; the apply's `done` is for the caller.
+   */
+  private async applyAlongsidePersist(ready: Ready, before: readonly Entry[]): Promise<{ done: Promise<void> } | undefined> {
+    if (before.length === 0) {
+      await this.persist(ready);
+      return undefined;
+    }
+    if (this.role === 'leader') {
+      const applied = await this.startApplying(before);
+      await this.persist(ready);
+      return applied;
+    }
+    const persisted = this.persist(ready);
+    // Awaited below; should the apply fail first, this rejection must not go unhandled.
+    persisted.catch(() => {});
+    const applied = await this.startApplying(before);
+    await persisted;
+    return applied;
   }
 
   /**

@@ -73,6 +73,22 @@ describe('Progress', () => {
   });
 });
 
+describe('Progress: awaited commits (lazy commit propagation)', () => {
+  it('awaits a commit until a message told the follower that far, and forgets what it was told when it probes again', () => {
+    const follower = progress(5);
+    follower.commitAwaited = 7;
+    expect(follower.awaitsCommit(6)).toBe(false);
+    expect(follower.awaitsCommit(7)).toBe(true);
+    follower.sentCommit(6);
+    expect(follower.awaitsCommit(7)).toBe(true);
+    follower.sentCommit(7);
+    expect([follower.commitAwaited, follower.awaitsCommit(9)]).toEqual([0, false]);
+    // A follower that rejects (or restarted) may have lost its commit index: tell it again.
+    follower.becomeProbe();
+    expect(follower.commitSent).toBe(0);
+  });
+});
+
 describe('ProgressTracker', () => {
   function tracker(voters: number[], learners: number[] = []): ProgressTracker {
     const result = new ProgressTracker({ inflightMessagesMax: 4, inflightBytesMax: 1000 });

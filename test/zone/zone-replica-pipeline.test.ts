@@ -274,3 +274,42 @@ describe('zone replica pipeline: the commit index', () => {
     });
   });
 });
+
+describe('zone replica pipeline: a follower writes before it applies', () => {
+  it('starts the raft write of an append before the KvStore commit of the entries that append commits, so its acknowledgement does not queue behind that commit', async () => {
+    const events: string[] = [];
+    class RecordingRaftStorage extends MemoryRaftStorage {
+      override async persist(request: RaftPersistRequest): Promise<void> {
+        if (request.entries.length > 0) events.push(`persist ${request.entries.at(-1)!.index}`);
+        await super.persist(request);
+      }
+    }
+    const recordApplies = (store: KvStore): KvStore =>
+      new Proxy(store, {
+        get: (target, property) => {
+          if (property === 'commit') {
+            return (...args: Parameters<KvStore['commit']>) => {
+              for (const operation of args[0]) if (['a', 'b'].includes(new TextDecoder().decode(operation.key))) events.push(`apply ${new TextDecoder().decode(operation.key)}`);
+              return target.commit(...args);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    let opened = 0;
+    const cluster = await ZoneTestCluster.start({
+      openRaftStorage: async () => (++opened === 2 ? new RecordingRaftStorage() : new MemoryRaftStorage()),
+      wrapStore: (nodeId, store) => (nodeId === 2 ? recordApplies(store) : store),
+    });
+    try {
+      const first = await cluster.drive(cluster.replica(1).commit([{ type: 'put', key: utf8('a'), value: utf8('1') }]), 'the first write');
+      const second = await cluster.drive(cluster.replica(1).commit([{ type: 'put', key: utf8('b'), value: utf8('2') }]), 'the second write');
+      await cluster.waitUntil(() => cluster.replica(2).status().appliedIndex >= second, 'node 2 to apply both');
+      // With lazy commit propagation the commit of the first reaches node 2 with the append of the second.
+      expect(events.slice(events.indexOf(`persist ${first}`))).toEqual([`persist ${first}`, `persist ${second}`, 'apply a', 'apply b']);
+    } finally {
+      await cluster.close();
+    }
+  });
+});
