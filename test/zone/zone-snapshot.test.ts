@@ -5,7 +5,7 @@ import type { KvStore } from '../../kernel/kv/index.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
-import { decodeSnapshotChunk, encodeSnapshotChunk } from '../../kernel/zone/snapshot-chunk.ts';
+import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunkMessage } from '../../kernel/zone/snapshot-chunk.ts';
 import { CrashStorageFile } from '../crash/crash-storage-file.ts';
 import { ZoneTestCluster, type ZoneTestClusterOptions } from './zone-cluster.ts';
 
@@ -147,6 +147,43 @@ describe('zone snapshots', () => {
       await cluster.restart(3);
       await cluster.waitUntil(() => started.length >= 2, 'a second transfer');
       cut = false;
+      await caughtUp(cluster, 3);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('installs a transfer whose last chunk is handled in the same turn as the first chunk of the next transfer', async () => {
+    const cluster = await ZoneTestCluster.start(SMALL_SNAPSHOTS);
+    try {
+      await writeOld(cluster);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      // The first transfer reaches node 3 but for its last chunk, held back (with its resends) until
+      // the leader gives it up and starts the next transfer, whose first chunk is held back too.
+      const earlier: SnapshotChunkMessage[] = [];
+      const held: SnapshotChunkMessage[] = [];
+      let holding = true;
+      cluster.network.dropRule = ({ message }) => {
+        if (!holding || message.type !== 'snapshot-chunk') return false;
+        const first = earlier[0]?.transferId ?? message.transferId;
+        if (message.transferId === first && !message.last) {
+          earlier.push(message);
+          return false;
+        }
+        held.push(message);
+        return true;
+      };
+      await cluster.restart(3);
+      await cluster.waitUntil(() => held.some((message) => message.transferId !== earlier[0]!.transferId), 'a second transfer');
+      holding = false;
+      const last = held.find((message) => message.transferId === earlier[0]!.transferId)!;
+      const next = held.find((message) => message.transferId !== earlier[0]!.transferId)!;
+      expect(last.last && next.chunk === 0).toBe(true);
+      // Delayed copies: a repeated chunk wakes node 3's loop, and the two held ones queue behind it.
+      const transport = cluster.nodes.get(3)!.transport!;
+      for (const message of [earlier.at(-1)!, last, next]) transport.deliver(cluster.zoneId, message);
       await caughtUp(cluster, 3);
       expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
     } finally {
