@@ -4,7 +4,7 @@ import type { MetastoreOperation } from '../../kernel/contracts/metastore.ts';
 import type { KvStore } from '../../kernel/kv/index.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
-import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
+import { ZONE_RAFT_KEY_PREFIX, ZONE_RESERVED_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunkMessage } from '../../kernel/zone/snapshot-chunk.ts';
 import { CrashStorageFile } from '../crash/crash-storage-file.ts';
 import { ZoneTestCluster, type ZoneTestClusterOptions } from './zone-cluster.ts';
@@ -184,6 +184,45 @@ describe('zone snapshots', () => {
       // Delayed copies: a repeated chunk wakes node 3's loop, and the two held ones queue behind it.
       const transport = cluster.nodes.get(3)!.transport!;
       for (const message of [earlier.at(-1)!, last, next]) transport.deliver(cluster.zoneId, message);
+      await caughtUp(cluster, 3);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('refuses chunks whose entries no replica could have stored, and still catches up', async () => {
+    const cluster = await ZoneTestCluster.start(SMALL_SNAPSHOTS);
+    try {
+      await writeOld(cluster);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      let real: SnapshotChunkMessage | undefined;
+      cluster.network.dropRule = ({ message }) => {
+        if (message.type !== 'snapshot-chunk' || real !== undefined) return false;
+        real = message;
+        return true;
+      };
+      await cluster.restart(3);
+      await cluster.waitUntil(() => real !== undefined, 'a transfer to node 3');
+      const memberPrefix = [...ZONE_RESERVED_KEY_PREFIX, 0x6e];
+      // Well-formed chunks (checksummed, keys in order, in the state's key space) of entries that are
+      // not, as a faulty member would send them.
+      const forged: { key: Uint8Array; value: Uint8Array }[] = [
+        { key: Uint8Array.of(...memberPrefix, 1, 2), value: utf8('member-1') },
+        { key: Uint8Array.of(...memberPrefix, 0, 0, 0, 9), value: Uint8Array.of(0) },
+        { key: utf8('short-value'), value: Uint8Array.of(1, 2, 3) },
+        { key: new Uint8Array(5000).fill(0x61), value: new Uint8Array(9).fill(0x3f) },
+      ];
+      const transport = cluster.nodes.get(3)!.transport!;
+      for (const [position, entry] of forged.entries()) {
+        const data = encodeSnapshotChunk({ appliedIndex: real!.snapshot.metadata.index, entries: [entry] });
+        transport.deliver(cluster.zoneId, { ...real!, from: 2, transferId: position + 1, chunk: 0, last: true, data });
+        await cluster.tick();
+        expect(() => cluster.replica(3).throwIfUnusable('read')).not.toThrow();
+        if (entry.key.length <= 4096) expect(await cluster.nodes.get(3)!.store.get(entry.key)).toBeUndefined();
+      }
+      cluster.network.dropRule = undefined;
       await caughtUp(cluster, 3);
       expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
     } finally {
