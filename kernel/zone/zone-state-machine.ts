@@ -377,13 +377,14 @@ export class ZoneStateMachine {
   /**
    * Makes the state that of raft snapshot `snapshot`, which Raft has persisted: from the transfer
    * staged for it, or from the entries its data holds inline (a new zone's bootstrap snapshot). A
-   * state already at or past the snapshot is kept. The applied index becomes the snapshot's, or the
+   * state already at or past the snapshot is kept (and the staging discarded). The applied index becomes the snapshot's, or the
    * sender's when its state was further. Throws CorruptionError when neither source is there.
    */
   async installSnapshot(snapshot: Snapshot, options: InstallOptions = {}): Promise<void> {
     assert(this.staged.length === 0 && this.stagedApplied === this.applied, 'a snapshot installed over staged entries');
     const { index, term } = snapshot.metadata;
-    if (index <= this.applied) return;
+    // Already past it (an earlier transfer sent a further state): the staged copy is of no use.
+    if (index <= this.applied) return this.discardStaging();
     const staged = await this.stagedTransfer();
     const operationsPerCommit = options.operationsPerCommit ?? SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT;
     if (staged !== undefined && staged.complete && staged.snapshotIndex === index && staged.snapshotTerm === term) {

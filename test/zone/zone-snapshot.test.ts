@@ -7,6 +7,9 @@ import type { NodeId } from '../../kernel/raft/types.ts';
 import { ZONE_RAFT_KEY_PREFIX, ZONE_RESERVED_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunkMessage } from '../../kernel/zone/snapshot-chunk.ts';
 import { CrashStorageFile } from '../crash/crash-storage-file.ts';
+import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
+import { openKvStore } from '../../kernel/kv/index.ts';
+import { encodeStoredStateSnapshot, ZoneStateMachine } from '../../kernel/zone/zone-state-machine.ts';
 import { ZoneTestCluster, type ZoneTestClusterOptions } from './zone-cluster.ts';
 
 /**
@@ -227,6 +230,23 @@ describe('zone snapshots', () => {
       expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
     } finally {
       await cluster.close();
+    }
+  });
+
+  it('discards a staged transfer whose snapshot the state is already past, rather than keeping its copy of the state', async () => {
+    const store = await openKvStore(new MemoryStorageFile());
+    try {
+      const machine = await ZoneStateMachine.open(store);
+      machine.recordMember(5, 1, 'node-1');
+      await machine.flush();
+      // A transfer staged whole for a snapshot at 3: the state got to 5 through an earlier, further one.
+      const transfer = { from: 2, term: 1, transferId: 1, snapshotIndex: 3, snapshotTerm: 1, chunkCount: 1, complete: true };
+      await machine.stageChunk(transfer, encodeSnapshotChunk({ appliedIndex: 3, entries: [] }), undefined);
+      await machine.installSnapshot({ metadata: { index: 3, term: 1, confState: { voters: [1], learners: [] } }, data: encodeStoredStateSnapshot() });
+      expect(machine.appliedIndex).toBe(5);
+      expect(await machine.stagedTransfer()).toBeUndefined();
+    } finally {
+      await store.close();
     }
   });
 
