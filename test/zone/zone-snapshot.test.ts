@@ -9,7 +9,7 @@ import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunkMessage } f
 import { CrashStorageFile } from '../crash/crash-storage-file.ts';
 import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
 import { openKvStore } from '../../kernel/kv/index.ts';
-import { encodeStoredStateSnapshot, ZoneStateMachine } from '../../kernel/zone/zone-state-machine.ts';
+import { encodeStoredStateSnapshot, isReservedKey, ZoneStateMachine } from '../../kernel/zone/zone-state-machine.ts';
 import { ZoneTestCluster, type ZoneTestClusterOptions } from './zone-cluster.ts';
 
 /**
@@ -247,6 +247,56 @@ describe('zone snapshots', () => {
       expect(await machine.stagedTransfer()).toBeUndefined();
     } finally {
       await store.close();
+    }
+  });
+
+  it('holds reads while an install replaces the state, and serves them the installed state', async () => {
+    let holding = false;
+    let installCommits = 0;
+    const held: (() => void)[] = [];
+    const cluster = await ZoneTestCluster.start({
+      ...SMALL_SNAPSHOTS,
+      consistency: 'eventual',
+      // Node 3's second commit of user keys (the install's) waits, with the install half done.
+      wrapStore: (nodeId, store) =>
+        nodeId !== 3
+          ? store
+          : new Proxy(store, {
+              get: (target, property) => {
+                if (property === 'commit') {
+                  return async (...args: Parameters<KvStore['commit']>) => {
+                    if (holding && args[0].some((operation) => !isReservedKey(operation.key)) && ++installCommits >= 2) {
+                      await new Promise<void>((resume) => held.push(resume));
+                    }
+                    return await target.commit(...args);
+                  };
+                }
+                const value: unknown = Reflect.get(target, property, target);
+                return typeof value === 'function' ? value.bind(target) : value;
+              },
+            }),
+    });
+    try {
+      await writeOld(cluster);
+      await caughtUp(cluster, 3);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      const expected = await stateAt(cluster, 1);
+      holding = true;
+      await cluster.restart(3);
+      await cluster.waitUntil(() => held.length > 0, 'the install to be under way');
+      let read: Map<string, string> | undefined;
+      const reading = stateAt(cluster, 3).then((state) => (read = state));
+      await cluster.tick(5);
+      expect(read).toBeUndefined();
+      holding = false;
+      for (const resume of held.splice(0)) resume();
+      await reading;
+      expect(read).toEqual(expected);
+    } finally {
+      holding = false;
+      for (const resume of held.splice(0)) resume();
+      await cluster.close();
     }
   });
 
