@@ -228,8 +228,10 @@ export class SnapshotReceiver {
       return false;
     }
     if (known && (current.complete || message.chunk > current.next)) return false;
-    // A late copy of an older transfer's first chunk must not displace the transfer under way.
-    if (!known && current !== undefined && current.from === message.from && current.term === message.term && message.transferId < current.transferId) return false;
+    // A late copy of an older transfer's first chunk (of this leader, or of an earlier term's) must
+    // not displace the transfer under way.
+    const older = current !== undefined && (message.term < current.term || (current.from === message.from && current.term === message.term && message.transferId < current.transferId));
+    if (!known && older) return false;
     if (!known && message.chunk !== 0) {
       this.answer(message, true);
       return false;

@@ -7,6 +7,7 @@ import type { NodeId } from '../../kernel/raft/types.ts';
 import { ZONE_RAFT_KEY_PREFIX, ZONE_RESERVED_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunkMessage } from '../../kernel/zone/snapshot-chunk.ts';
 import { CrashStorageFile } from '../crash/crash-storage-file.ts';
+import { SnapshotReceiver } from '../../kernel/zone/snapshot-transfer.ts';
 import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
 import { openKvStore } from '../../kernel/kv/index.ts';
 import { encodeStoredStateSnapshot, isReservedKey, ZoneStateMachine } from '../../kernel/zone/zone-state-machine.ts';
@@ -298,6 +299,34 @@ describe('zone snapshots', () => {
       for (const resume of held.splice(0)) resume();
       await cluster.close();
     }
+  });
+
+  it('keeps staging the transfer under way when a late first chunk of an earlier term arrives', async () => {
+    const events: string[] = [];
+    const answers: string[] = [];
+    const receiver = new SnapshotReceiver({
+      send: (message) => {
+        if (message.type === 'snapshot-chunk-response') answers.push(`${message.term}.${message.transferId}.${message.chunk}${message.reject ? ' rejected' : ''}`);
+      },
+      stageChunk: async (transfer) => {
+        events.push(`stage ${transfer.term}.${transfer.transferId}.${transfer.chunkCount - 1}`);
+        return undefined;
+      },
+      discardStaging: async () => {
+        events.push('discard');
+      },
+      stepSnapshot: () => events.push('step'),
+    });
+    const snapshot = { metadata: { index: 9, term: 2, confState: { voters: [1, 2, 3], learners: [] } }, data: encodeStoredStateSnapshot() };
+    const chunk = (from: number, term: number, transferId: number, number: number): SnapshotChunkMessage =>
+      ({ type: 'snapshot-chunk', from, to: 3, term, transferId, snapshot, chunk: number, last: false, data: new Uint8Array(0) });
+    // Node 2 leads in term 5; a copy of deposed leader 1's first chunk (term 4) comes late.
+    for (const message of [chunk(2, 5, 1, 0), chunk(1, 4, 7, 0), chunk(2, 5, 1, 1)]) {
+      receiver.accept(message);
+      await receiver.process();
+    }
+    expect(events).toEqual(['discard', 'stage 5.1.0', 'stage 5.1.1']);
+    expect(answers).toEqual(['5.1.0', '5.1.1']);
   });
 
   it('refuses a damaged chunk', () => {
