@@ -398,7 +398,6 @@ export class ZoneStateMachine {
   }
 
   private async *stagedChunks(staged: StagedTransfer): AsyncGenerator<SourceChunk> {
-    if (staged.chunkCount > SNAPSHOT_CHUNKS_MAX) throw new CorruptionError(`zone state: a staged snapshot of ${staged.chunkCount} chunks`);
     for (let chunk = 0; chunk < staged.chunkCount; chunk++) {
       const entry = await this.store.get(stagedChunkKey(chunk));
       if (entry === undefined) throw new CorruptionError(`zone state: chunk ${chunk} of the staged snapshot at ${staged.snapshotIndex} is missing`);
@@ -699,6 +698,8 @@ function decodeStagedTransfer(bytes: Uint8Array): StagedTransfer {
     if (!Number.isSafeInteger(value) || value! < 0) throw new CorruptionError(`zone state: staged snapshot record holds ${value}`);
   }
   if (complete > 1) throw new CorruptionError('zone state: malformed staged snapshot record');
+  // Bounds the loops over the staged chunks (discarding, installing).
+  if (chunkCount! > SNAPSHOT_CHUNKS_MAX) throw new CorruptionError(`zone state: a staged snapshot of ${chunkCount} chunks`);
   return { from: from!, term: term!, transferId: transferId!, snapshotIndex: snapshotIndex!, snapshotTerm: snapshotTerm!, chunkCount: chunkCount!, complete: complete === 1 };
 }
 

@@ -4,7 +4,7 @@ import type { MetastoreOperation } from '../../kernel/contracts/metastore.ts';
 import type { KvStore } from '../../kernel/kv/index.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
-import { ZONE_RAFT_KEY_PREFIX, ZONE_RESERVED_KEY_PREFIX } from '../../kernel/zone/constants.ts';
+import { SNAPSHOT_CHUNKS_MAX, ZONE_RAFT_KEY_PREFIX, ZONE_RESERVED_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunkMessage } from '../../kernel/zone/snapshot-chunk.ts';
 import { CrashStorageFile } from '../crash/crash-storage-file.ts';
 import { SnapshotReceiver } from '../../kernel/zone/snapshot-transfer.ts';
@@ -327,6 +327,21 @@ describe('zone snapshots', () => {
     }
     expect(events).toEqual(['discard', 'stage 5.1.0', 'stage 5.1.1']);
     expect(answers).toEqual(['5.1.0', '5.1.1']);
+  });
+
+  it('refuses a staged transfer record of more chunks than a transfer may have, rather than looping over them', async () => {
+    const store = await openKvStore(new MemoryStorageFile());
+    try {
+      const record = new Uint8Array(1 + 6 * 8 + 1);
+      const view = new DataView(record.buffer);
+      record[0] = 1;
+      for (const [position, value] of [2, 1, 1, 3, 1, SNAPSHOT_CHUNKS_MAX + 1].entries()) view.setFloat64(1 + position * 8, value);
+      await store.commit([{ type: 'put', key: Uint8Array.of(...ZONE_RESERVED_KEY_PREFIX, 0x53), value: record }]);
+      const machine = await ZoneStateMachine.open(store);
+      await expect(machine.stagedTransfer()).rejects.toMatchObject({ code: 'ECORRUPT' });
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses a damaged chunk', () => {
