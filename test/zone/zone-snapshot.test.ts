@@ -344,6 +344,55 @@ describe('zone snapshots', () => {
     }
   });
 
+  it('releases the state a leader pinned for a transfer once it stops leading', async () => {
+    let pinned = 0;
+    const countPins = (store: KvStore): KvStore =>
+      new Proxy(store, {
+        get: (target, property) => {
+          if (property === 'snapshot') {
+            return () => {
+              const snapshot = target.snapshot();
+              pinned++;
+              let released = false;
+              const release = (): void => {
+                if (!released) pinned--;
+                released = true;
+                snapshot.release();
+              };
+              return new Proxy(snapshot, {
+                get: (inner, name) => {
+                  if (name === 'release') return release;
+                  const value: unknown = Reflect.get(inner, name, inner);
+                  return typeof value === 'function' ? value.bind(inner) : value;
+                },
+              });
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const cluster = await ZoneTestCluster.start({ ...SMALL_SNAPSHOTS, wrapStore: (nodeId, store) => (nodeId === 1 ? countPins(store) : store) });
+    try {
+      await writeOld(cluster);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      // Node 3 never acknowledges: the transfer stays under way, its state pinned.
+      cluster.network.dropRule = ({ message }) => message.type === 'snapshot-chunk-response';
+      await cluster.restart(3);
+      await cluster.waitUntil(() => pinned > 0, 'a transfer from node 1');
+      await cluster.drive(cluster.replica(1).transferLeadership(2), 'leadership to node 2');
+      // Well before the transfer would be given up for want of answers (SNAPSHOT_CHUNK_RESEND_TICKS each).
+      await cluster.tick(2);
+      expect(pinned).toBe(0);
+      cluster.network.dropRule = undefined;
+      await caughtUp(cluster, 3, 2);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 2));
+    } finally {
+      await cluster.close();
+    }
+  });
+
   it('refuses a damaged chunk', () => {
     const data = encodeSnapshotChunk({ appliedIndex: 7, entries: [{ key: utf8('a'), value: utf8('b') }] });
     expect(decodeSnapshotChunk(data).entries.map((entry) => decoder.decode(entry.key))).toEqual(['a']);
