@@ -198,11 +198,19 @@ export class SnapshotReceiver {
     return this.inbox.length > 0;
   }
 
-  /** Stages the queued chunks, in order of arrival. */
+  /**
+   * Stages the queued chunks, in order of arrival, up to one that completes a transfer: Raft's
+   * snapshot is stepped then, and the replica must persist and install it from this staging before
+   * a later chunk (the first of another transfer) may discard it. The chunks after it wait.
+   */
   async process(): Promise<void> {
     const messages = this.inbox;
     this.inbox = [];
-    for (const message of messages) await this.handle(message);
+    for (const [position, message] of messages.entries()) {
+      if (!(await this.handle(message))) continue;
+      this.inbox = [...messages.slice(position + 1), ...this.inbox].slice(0, SNAPSHOT_INBOX_CHUNKS_MAX);
+      return;
+    }
   }
 
   /** Forgets queued chunks and the transfer under way (the replica is closing). */
@@ -211,19 +219,22 @@ export class SnapshotReceiver {
     this.current = undefined;
   }
 
-  private async handle(message: SnapshotChunkMessage): Promise<void> {
+  /** Stages one chunk; true when it completed the transfer and Raft's snapshot was stepped. */
+  private async handle(message: SnapshotChunkMessage): Promise<boolean> {
     const current = this.current;
     const known = current !== undefined && current.from === message.from && current.term === message.term && current.transferId === message.transferId;
     if (known && message.chunk < current.next) {
       this.answer(message, false);
-      return;
+      return false;
     }
-    if (known && (current.complete || message.chunk > current.next)) return;
-    // A late copy of an older transfer's first chunk must not displace the transfer under way.
-    if (!known && current !== undefined && current.from === message.from && current.term === message.term && message.transferId < current.transferId) return;
+    if (known && (current.complete || message.chunk > current.next)) return false;
+    // A late copy of an older transfer's first chunk (of this leader, or of an earlier term's) must
+    // not displace the transfer under way.
+    const older = current !== undefined && (message.term < current.term || (current.from === message.from && current.term === message.term && message.transferId < current.transferId));
+    if (!known && older) return false;
     if (!known && message.chunk !== 0) {
       this.answer(message, true);
-      return;
+      return false;
     }
     if (!known) {
       this.current = undefined;
@@ -244,7 +255,7 @@ export class SnapshotReceiver {
       transfer.lastKey = await this.host.stageChunk(staged, message.data, transfer.lastKey);
     } catch (error) {
       // Damaged on the way: say nothing, the leader sends it again (and gives up if it stays so).
-      if (error instanceof CorruptionError) return;
+      if (error instanceof CorruptionError) return false;
       throw error;
     }
     transfer.next = message.chunk + 1;
@@ -253,6 +264,7 @@ export class SnapshotReceiver {
       this.host.stepSnapshot({ type: 'snapshot', from: message.from, to: message.to, term: message.term, snapshot: message.snapshot });
     }
     this.answer(message, false);
+    return message.last;
   }
 
   private answer(message: SnapshotChunkMessage, reject: boolean): void {

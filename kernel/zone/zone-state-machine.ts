@@ -2,6 +2,7 @@ import { assert } from '../assert.ts';
 import { compareBytes, describeBytes, hasPrefix, prefixEnd } from '../contracts/bytes.ts';
 import {
   METASTORE_BATCH_OPERATIONS_MAX,
+  METASTORE_KEY_BYTES_MAX,
   METASTORE_SCAN_LIMIT_MAX,
   METASTORE_VALUE_BYTES_MAX,
   type MetastoreEntry,
@@ -26,6 +27,7 @@ import {
   ZONE_RESERVED_KEY_PREFIX,
   ZONE_STATE_ENTRIES_MAX,
 } from './constants.ts';
+import { assertPeerAddress } from './zone-id.ts';
 import { CHUNK_ENTRY_OVERHEAD_BYTES, decodeSnapshotChunk, encodeSnapshotChunk, type StoredEntry } from './snapshot-chunk.ts';
 
 /**
@@ -345,6 +347,8 @@ export class ZoneStateMachine {
    * staged now; throws CorruptionError when the chunk is damaged or out of order.
    */
   async stageChunk(transfer: StagedTransfer, data: Uint8Array, after: Uint8Array | undefined): Promise<Uint8Array | undefined> {
+    // Staged as one KvStore value: a larger one would fail the commit, and with it the replica.
+    if (data.byteLength > SNAPSHOT_CHUNK_ENCODED_BYTES_MAX) throw new CorruptionError(`zone snapshot: a chunk of ${data.byteLength} bytes`);
     const chunk = decodeSnapshotChunk(data);
     checkChunkOrder(chunk.entries, after);
     const chunkNumber = transfer.chunkCount - 1;
@@ -373,13 +377,14 @@ export class ZoneStateMachine {
   /**
    * Makes the state that of raft snapshot `snapshot`, which Raft has persisted: from the transfer
    * staged for it, or from the entries its data holds inline (a new zone's bootstrap snapshot). A
-   * state already at or past the snapshot is kept. The applied index becomes the snapshot's, or the
+   * state already at or past the snapshot is kept (and the staging discarded). The applied index becomes the snapshot's, or the
    * sender's when its state was further. Throws CorruptionError when neither source is there.
    */
   async installSnapshot(snapshot: Snapshot, options: InstallOptions = {}): Promise<void> {
     assert(this.staged.length === 0 && this.stagedApplied === this.applied, 'a snapshot installed over staged entries');
     const { index, term } = snapshot.metadata;
-    if (index <= this.applied) return;
+    // Already past it (an earlier transfer sent a further state): the staged copy is of no use.
+    if (index <= this.applied) return this.discardStaging();
     const staged = await this.stagedTransfer();
     const operationsPerCommit = options.operationsPerCommit ?? SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT;
     if (staged !== undefined && staged.complete && staged.snapshotIndex === index && staged.snapshotTerm === term) {
@@ -393,7 +398,6 @@ export class ZoneStateMachine {
   }
 
   private async *stagedChunks(staged: StagedTransfer): AsyncGenerator<SourceChunk> {
-    if (staged.chunkCount > SNAPSHOT_CHUNKS_MAX) throw new CorruptionError(`zone state: a staged snapshot of ${staged.chunkCount} chunks`);
     for (let chunk = 0; chunk < staged.chunkCount; chunk++) {
       const entry = await this.store.get(stagedChunkKey(chunk));
       if (entry === undefined) throw new CorruptionError(`zone state: chunk ${chunk} of the staged snapshot at ${staged.snapshotIndex} is missing`);
@@ -502,9 +506,29 @@ function checkChunkOrder(entries: readonly StoredEntry[], lower: Uint8Array | un
   let previous = lower;
   for (const entry of entries) {
     if (!isStateKey(entry.key)) throw new CorruptionError('zone snapshot: a key outside the state machine');
+    checkStateEntry(entry);
     if (previous !== undefined && compareBytes(previous, entry.key) >= 0) throw new CorruptionError('zone snapshot: keys out of order');
     previous = entry.key;
   }
+}
+
+/**
+ * An entry a replica could have stored: a member record of one node id and a valid address, or a
+ * user key within the Metastore's bound with a versioned value. Anything else would fail the
+ * install's commit, or every later read or open, rather than this one chunk.
+ */
+function checkStateEntry(entry: StoredEntry): void {
+  if (hasPrefix(entry.key, MEMBER_PREFIX)) {
+    memberIdOf(entry.key);
+    try {
+      assertPeerAddress(new TextDecoder('utf-8', { fatal: true }).decode(entry.value));
+    } catch {
+      throw new CorruptionError('zone snapshot: a member record without a valid address');
+    }
+    return;
+  }
+  if (entry.key.length === 0 || entry.key.length > METASTORE_KEY_BYTES_MAX) throw new CorruptionError(`zone snapshot: a key of ${entry.key.length} bytes`);
+  decodeStoredVersion(entry.value);
 }
 
 /** Collects an install's operations and commits them in bounded, relaxed commits, in order. */
@@ -674,6 +698,8 @@ function decodeStagedTransfer(bytes: Uint8Array): StagedTransfer {
     if (!Number.isSafeInteger(value) || value! < 0) throw new CorruptionError(`zone state: staged snapshot record holds ${value}`);
   }
   if (complete > 1) throw new CorruptionError('zone state: malformed staged snapshot record');
+  // Bounds the loops over the staged chunks (discarding, installing).
+  if (chunkCount! > SNAPSHOT_CHUNKS_MAX) throw new CorruptionError(`zone state: a staged snapshot of ${chunkCount} chunks`);
   return { from: from!, term: term!, transferId: transferId!, snapshotIndex: snapshotIndex!, snapshotTerm: snapshotTerm!, chunkCount: chunkCount!, complete: complete === 1 };
 }
 

@@ -4,9 +4,13 @@ import type { MetastoreOperation } from '../../kernel/contracts/metastore.ts';
 import type { KvStore } from '../../kernel/kv/index.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
-import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
-import { decodeSnapshotChunk, encodeSnapshotChunk } from '../../kernel/zone/snapshot-chunk.ts';
+import { SNAPSHOT_CHUNKS_MAX, ZONE_RAFT_KEY_PREFIX, ZONE_RESERVED_KEY_PREFIX } from '../../kernel/zone/constants.ts';
+import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunkMessage } from '../../kernel/zone/snapshot-chunk.ts';
 import { CrashStorageFile } from '../crash/crash-storage-file.ts';
+import { SnapshotReceiver } from '../../kernel/zone/snapshot-transfer.ts';
+import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
+import { openKvStore } from '../../kernel/kv/index.ts';
+import { encodeStoredStateSnapshot, isReservedKey, ZoneStateMachine } from '../../kernel/zone/zone-state-machine.ts';
 import { ZoneTestCluster, type ZoneTestClusterOptions } from './zone-cluster.ts';
 
 /**
@@ -149,6 +153,241 @@ describe('zone snapshots', () => {
       cut = false;
       await caughtUp(cluster, 3);
       expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('installs a transfer whose last chunk is handled in the same turn as the first chunk of the next transfer', async () => {
+    const cluster = await ZoneTestCluster.start(SMALL_SNAPSHOTS);
+    try {
+      await writeOld(cluster);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      // The first transfer reaches node 3 but for its last chunk, held back (with its resends) until
+      // the leader gives it up and starts the next transfer, whose first chunk is held back too.
+      const earlier: SnapshotChunkMessage[] = [];
+      const held: SnapshotChunkMessage[] = [];
+      let holding = true;
+      cluster.network.dropRule = ({ message }) => {
+        if (!holding || message.type !== 'snapshot-chunk') return false;
+        const first = earlier[0]?.transferId ?? message.transferId;
+        if (message.transferId === first && !message.last) {
+          earlier.push(message);
+          return false;
+        }
+        held.push(message);
+        return true;
+      };
+      await cluster.restart(3);
+      await cluster.waitUntil(() => held.some((message) => message.transferId !== earlier[0]!.transferId), 'a second transfer');
+      holding = false;
+      const last = held.find((message) => message.transferId === earlier[0]!.transferId)!;
+      const next = held.find((message) => message.transferId !== earlier[0]!.transferId)!;
+      expect(last.last && next.chunk === 0).toBe(true);
+      // Delayed copies: a repeated chunk wakes node 3's loop, and the two held ones queue behind it.
+      const transport = cluster.nodes.get(3)!.transport!;
+      for (const message of [earlier.at(-1)!, last, next]) transport.deliver(cluster.zoneId, message);
+      await caughtUp(cluster, 3);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('refuses chunks whose entries no replica could have stored, and still catches up', async () => {
+    const cluster = await ZoneTestCluster.start(SMALL_SNAPSHOTS);
+    try {
+      await writeOld(cluster);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      let real: SnapshotChunkMessage | undefined;
+      cluster.network.dropRule = ({ message }) => {
+        if (message.type !== 'snapshot-chunk' || real !== undefined) return false;
+        real = message;
+        return true;
+      };
+      await cluster.restart(3);
+      await cluster.waitUntil(() => real !== undefined, 'a transfer to node 3');
+      const memberPrefix = [...ZONE_RESERVED_KEY_PREFIX, 0x6e];
+      // Well-formed chunks (checksummed, keys in order, in the state's key space) of entries that are
+      // not, as a faulty member would send them.
+      const forged: { key: Uint8Array; value: Uint8Array }[] = [
+        { key: Uint8Array.of(...memberPrefix, 1, 2), value: utf8('member-1') },
+        { key: Uint8Array.of(...memberPrefix, 0, 0, 0, 9), value: Uint8Array.of(0) },
+        { key: utf8('short-value'), value: Uint8Array.of(1, 2, 3) },
+        { key: new Uint8Array(5000).fill(0x61), value: new Uint8Array(9).fill(0x3f) },
+      ];
+      const transport = cluster.nodes.get(3)!.transport!;
+      for (const [position, entry] of forged.entries()) {
+        const data = encodeSnapshotChunk({ appliedIndex: real!.snapshot.metadata.index, entries: [entry] });
+        transport.deliver(cluster.zoneId, { ...real!, from: 2, transferId: position + 1, chunk: 0, last: true, data });
+        await cluster.tick();
+        expect(() => cluster.replica(3).throwIfUnusable('read')).not.toThrow();
+        if (entry.key.length <= 4096) expect(await cluster.nodes.get(3)!.store.get(entry.key)).toBeUndefined();
+      }
+      cluster.network.dropRule = undefined;
+      await caughtUp(cluster, 3);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('discards a staged transfer whose snapshot the state is already past, rather than keeping its copy of the state', async () => {
+    const store = await openKvStore(new MemoryStorageFile());
+    try {
+      const machine = await ZoneStateMachine.open(store);
+      machine.recordMember(5, 1, 'node-1');
+      await machine.flush();
+      // A transfer staged whole for a snapshot at 3: the state got to 5 through an earlier, further one.
+      const transfer = { from: 2, term: 1, transferId: 1, snapshotIndex: 3, snapshotTerm: 1, chunkCount: 1, complete: true };
+      await machine.stageChunk(transfer, encodeSnapshotChunk({ appliedIndex: 3, entries: [] }), undefined);
+      await machine.installSnapshot({ metadata: { index: 3, term: 1, confState: { voters: [1], learners: [] } }, data: encodeStoredStateSnapshot() });
+      expect(machine.appliedIndex).toBe(5);
+      expect(await machine.stagedTransfer()).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('holds reads while an install replaces the state, and serves them the installed state', async () => {
+    let holding = false;
+    let installCommits = 0;
+    const held: (() => void)[] = [];
+    const cluster = await ZoneTestCluster.start({
+      ...SMALL_SNAPSHOTS,
+      consistency: 'eventual',
+      // Node 3's second commit of user keys (the install's) waits, with the install half done.
+      wrapStore: (nodeId, store) =>
+        nodeId !== 3
+          ? store
+          : new Proxy(store, {
+              get: (target, property) => {
+                if (property === 'commit') {
+                  return async (...args: Parameters<KvStore['commit']>) => {
+                    if (holding && args[0].some((operation) => !isReservedKey(operation.key)) && ++installCommits >= 2) {
+                      await new Promise<void>((resume) => held.push(resume));
+                    }
+                    return await target.commit(...args);
+                  };
+                }
+                const value: unknown = Reflect.get(target, property, target);
+                return typeof value === 'function' ? value.bind(target) : value;
+              },
+            }),
+    });
+    try {
+      await writeOld(cluster);
+      await caughtUp(cluster, 3);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      const expected = await stateAt(cluster, 1);
+      holding = true;
+      await cluster.restart(3);
+      await cluster.waitUntil(() => held.length > 0, 'the install to be under way');
+      let read: Map<string, string> | undefined;
+      const reading = stateAt(cluster, 3).then((state) => (read = state));
+      await cluster.tick(5);
+      expect(read).toBeUndefined();
+      holding = false;
+      for (const resume of held.splice(0)) resume();
+      await reading;
+      expect(read).toEqual(expected);
+    } finally {
+      holding = false;
+      for (const resume of held.splice(0)) resume();
+      await cluster.close();
+    }
+  });
+
+  it('keeps staging the transfer under way when a late first chunk of an earlier term arrives', async () => {
+    const events: string[] = [];
+    const answers: string[] = [];
+    const receiver = new SnapshotReceiver({
+      send: (message) => {
+        if (message.type === 'snapshot-chunk-response') answers.push(`${message.term}.${message.transferId}.${message.chunk}${message.reject ? ' rejected' : ''}`);
+      },
+      stageChunk: async (transfer) => {
+        events.push(`stage ${transfer.term}.${transfer.transferId}.${transfer.chunkCount - 1}`);
+        return undefined;
+      },
+      discardStaging: async () => {
+        events.push('discard');
+      },
+      stepSnapshot: () => events.push('step'),
+    });
+    const snapshot = { metadata: { index: 9, term: 2, confState: { voters: [1, 2, 3], learners: [] } }, data: encodeStoredStateSnapshot() };
+    const chunk = (from: number, term: number, transferId: number, number: number): SnapshotChunkMessage =>
+      ({ type: 'snapshot-chunk', from, to: 3, term, transferId, snapshot, chunk: number, last: false, data: new Uint8Array(0) });
+    // Node 2 leads in term 5; a copy of deposed leader 1's first chunk (term 4) comes late.
+    for (const message of [chunk(2, 5, 1, 0), chunk(1, 4, 7, 0), chunk(2, 5, 1, 1)]) {
+      receiver.accept(message);
+      await receiver.process();
+    }
+    expect(events).toEqual(['discard', 'stage 5.1.0', 'stage 5.1.1']);
+    expect(answers).toEqual(['5.1.0', '5.1.1']);
+  });
+
+  it('refuses a staged transfer record of more chunks than a transfer may have, rather than looping over them', async () => {
+    const store = await openKvStore(new MemoryStorageFile());
+    try {
+      const record = new Uint8Array(1 + 6 * 8 + 1);
+      const view = new DataView(record.buffer);
+      record[0] = 1;
+      for (const [position, value] of [2, 1, 1, 3, 1, SNAPSHOT_CHUNKS_MAX + 1].entries()) view.setFloat64(1 + position * 8, value);
+      await store.commit([{ type: 'put', key: Uint8Array.of(...ZONE_RESERVED_KEY_PREFIX, 0x53), value: record }]);
+      const machine = await ZoneStateMachine.open(store);
+      await expect(machine.stagedTransfer()).rejects.toMatchObject({ code: 'ECORRUPT' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('releases the state a leader pinned for a transfer once it stops leading', async () => {
+    let pinned = 0;
+    const countPins = (store: KvStore): KvStore =>
+      new Proxy(store, {
+        get: (target, property) => {
+          if (property === 'snapshot') {
+            return () => {
+              const snapshot = target.snapshot();
+              pinned++;
+              let released = false;
+              const release = (): void => {
+                if (!released) pinned--;
+                released = true;
+                snapshot.release();
+              };
+              return new Proxy(snapshot, {
+                get: (inner, name) => {
+                  if (name === 'release') return release;
+                  const value: unknown = Reflect.get(inner, name, inner);
+                  return typeof value === 'function' ? value.bind(inner) : value;
+                },
+              });
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const cluster = await ZoneTestCluster.start({ ...SMALL_SNAPSHOTS, wrapStore: (nodeId, store) => (nodeId === 1 ? countPins(store) : store) });
+    try {
+      await writeOld(cluster);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      // Node 3 never acknowledges: the transfer stays under way, its state pinned.
+      cluster.network.dropRule = ({ message }) => message.type === 'snapshot-chunk-response';
+      await cluster.restart(3);
+      await cluster.waitUntil(() => pinned > 0, 'a transfer from node 1');
+      await cluster.drive(cluster.replica(1).transferLeadership(2), 'leadership to node 2');
+      // Well before the transfer would be given up for want of answers (SNAPSHOT_CHUNK_RESEND_TICKS each).
+      await cluster.tick(2);
+      expect(pinned).toBe(0);
+      cluster.network.dropRule = undefined;
+      await caughtUp(cluster, 3, 2);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 2));
     } finally {
       await cluster.close();
     }
