@@ -673,10 +673,7 @@ function decodeInlineSnapshot(data: Uint8Array): StoredEntry[] | undefined {
 }
 
 function stagedChunkKey(chunk: number): Uint8Array {
-  const key = new Uint8Array(STAGED_CHUNK_PREFIX.length + 4);
-  key.set(STAGED_CHUNK_PREFIX);
-  new DataView(key.buffer).setUint32(STAGED_CHUNK_PREFIX.length, chunk);
-  return key;
+  return uint32Key(STAGED_CHUNK_PREFIX, chunk);
 }
 
 function encodeStagedTransfer(transfer: StagedTransfer): Uint8Array {
@@ -759,9 +756,14 @@ function dataKey(key: Uint8Array): Uint8Array {
 }
 
 function memberKey(nodeId: NodeId): Uint8Array {
-  const key = new Uint8Array(MEMBER_PREFIX.length + 4);
-  key.set(MEMBER_PREFIX);
-  new DataView(key.buffer).setUint32(MEMBER_PREFIX.length, nodeId);
+  return uint32Key(MEMBER_PREFIX, nodeId);
+}
+
+/** `prefix` followed by `value` as a big-endian uint32, so that keys under a prefix sort by value. */
+function uint32Key(prefix: Uint8Array, value: number): Uint8Array {
+  const key = new Uint8Array(prefix.length + 4);
+  key.set(prefix);
+  new DataView(key.buffer).setUint32(prefix.length, value);
   return key;
 }
 
