@@ -141,9 +141,3 @@ export const WRITE_BUFFER_ENTRY_OVERHEAD_BYTES = 48;
 
 /** Keys in one sorted chunk of the write buffer: an insert moves at most this many references. */
 export const WRITE_BUFFER_CHUNK_KEYS_MAX = 256;
-
-/**
- * A checkpoint merges the write buffer into the tree in windows of this many keys, reading the
- * leaves of each window ahead (see prefetch.ts) before it changes them.
- */
-export const WRITE_BUFFER_MERGE_WINDOW_KEYS = 1024;

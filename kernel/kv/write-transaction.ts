@@ -20,7 +20,8 @@ import { encodeNode } from './node-codec.ts';
 import { encodeOverflowRun, overflowPageCount } from './overflow.ts';
 import type { PageAllocator } from './page-allocator.ts';
 import type { PageStore } from './page-store.ts';
-import { childIndexFor, searchLeaf } from './tree-search.ts';
+import { type TreeChange, mergeIntoTree } from './tree-merge.ts';
+import { childIndexFor, searchLeaf, shortestSeparator } from './tree-search.ts';
 
 /**
  * One write transaction: the commits of one group applied to a copy-on-write tree. Committed
@@ -72,16 +73,8 @@ export class WriteTransaction {
   /** Overflow runs this transaction created, with their bytes, written by `finish()`. */
   readonly #newRuns = new Map<number, { reference: OverflowReference; bytes: Uint8Array }>();
   #root: PageReference | undefined;
-  /** Whether puts come in ascending key order (a write buffer merge): see `#splitLeaf`. */
-  readonly #ascending: boolean;
-
-  /**
-   * `ascending`: every put's key is greater than the one before (the caller promises it), so a
-   * split leaf keeps its left part full instead of half full.
-   */
-  constructor(options: { txn: number; pages: PageStore; allocator: PageAllocator; root: PageReference | undefined; ascending?: boolean }) {
+  constructor(options: { txn: number; pages: PageStore; allocator: PageAllocator; root: PageReference | undefined }) {
     this.txn = options.txn;
-    this.#ascending = options.ascending ?? false;
     this.#pages = options.pages;
     this.#allocator = options.allocator;
     this.#root = options.root;
@@ -136,7 +129,7 @@ export class WriteTransaction {
       leaf.values.splice(index, 0, stored);
       leaf.payloadBytes += leafEntryBytes(key, stored);
     }
-    this.#splitUpward(path, leaf, index);
+    this.#splitUpward(path, leaf);
   }
 
   async delete(key: Uint8Array): Promise<void> {
@@ -156,6 +149,32 @@ export class WriteTransaction {
     leaf.values.splice(index, 1);
     await this.#mergeUpward(path, leaf);
     this.#shrinkRoot();
+  }
+
+  /**
+   * Applies `changes` (keys ascending, each once; a null value deletes) in one pass over the tree
+   * (see tree-merge.ts) instead of a put or delete per key: a checkpoint's merge of the write
+   * buffer. Only on a transaction that has changed nothing yet.
+   */
+  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number }): Promise<void> {
+    assert(this.#dirty.size === 0 && this.#newRuns.size === 0, 'a merge is the first change of its transaction');
+    this.#root = await mergeIntoTree(
+      {
+        txn: this.txn,
+        read: (reference) => this.#readCached(reference) ?? this.#pages.readNode(reference),
+        allocate: () => this.#allocator.allocate(),
+        free: (pageId) => {
+          this.#dirty.delete(pageId);
+          this.#allocator.free(pageId);
+        },
+        newRun: (bytes) => this.#newRun(bytes),
+        freeRun: (reference) => this.#freeRun(reference),
+        addNode: (node) => this.#dirty.set(node.pageId, node),
+        readsConcurrentMax: options.readsConcurrentMax,
+      },
+      this.#root,
+      changes,
+    );
   }
 
   /**
@@ -308,10 +327,10 @@ export class WriteTransaction {
   }
 
   /** Splits `node` while it overflows its page, inserting each new right half into the parent. */
-  #splitUpward(path: PathStep[], start: TreeNode, insertedIndex: number): void {
+  #splitUpward(path: PathStep[], start: TreeNode): void {
     let node = start;
     while (node.payloadBytes > PAGE_PAYLOAD_BYTES) {
-      const { right, separator, separatorOverflow } = node.kind === 'leaf' ? this.#splitLeaf(node, insertedIndex) : this.#splitBranch(node);
+      const { right, separator, separatorOverflow } = node.kind === 'leaf' ? this.#splitLeaf(node) : this.#splitBranch(node);
       const rightReference = { pageId: right.pageId, txn: this.txn };
       const step = path.pop();
       if (step === undefined) {
@@ -342,12 +361,9 @@ export class WriteTransaction {
    * of the right half's first key that sorts after the left half's last key, so branches stay small
    * even when keys are long.
    */
-  #splitLeaf(leaf: LeafNode, insertedIndex: number): { right: LeafNode; separator: Uint8Array; separatorOverflow: OverflowReference | undefined } {
+  #splitLeaf(leaf: LeafNode): { right: LeafNode; separator: Uint8Array; separatorOverflow: OverflowReference | undefined } {
     const entryBytes = (index: number): number => leafEntryBytes(leaf.keys[index]!, leaf.values[index]!);
-    let at = splitIndex(leaf.keys.length, entryBytes, leaf.payloadBytes);
-    // In ascending order no later put lands left of the key just put: the left part keeps every
-    // entry up to it that fits, so a bulk load fills its leaves instead of leaving them half empty.
-    if (this.#ascending) at = Math.max(at, Math.min(insertedIndex + 1, fullLeftIndex(leaf.keys.length, entryBytes)));
+    const at = splitIndex(leaf.keys.length, entryBytes, leaf.payloadBytes);
     const right = emptyLeaf(this.#allocator.allocate(), this.txn);
     right.keys = leaf.keys.splice(at);
     right.keyOverflows = leaf.keyOverflows.splice(at);
@@ -489,24 +505,6 @@ function splitIndex(count: number, entryBytes: (index: number) => number, totalB
     if (leftBytes * 2 >= totalBytes) return Math.max(1, index + 1);
   }
   return count - 1;
-}
-
-/** The most entries from the left that fit one page, leaving at least one on the right. */
-function fullLeftIndex(count: number, entryBytes: (index: number) => number): number {
-  let leftBytes = 0;
-  for (let index = 0; index < count - 1; index++) {
-    leftBytes += entryBytes(index);
-    if (leftBytes > PAGE_PAYLOAD_BYTES) return index;
-  }
-  return count - 1;
-}
-
-/** The shortest prefix of `right` that sorts after `left` (given left < right). */
-export function shortestSeparator(left: Uint8Array, right: Uint8Array): Uint8Array {
-  let shared = 0;
-  while (shared < left.length && shared < right.length && left[shared] === right[shared]) shared++;
-  assert(shared < right.length, 'the right key sorts after the left key');
-  return right.slice(0, shared + 1);
 }
 
 function recountLeaf(leaf: LeafNode): void {

@@ -1,0 +1,458 @@
+import { assert } from '../assert.ts';
+import { compareBytes } from '../contracts/bytes.ts';
+import { NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
+import {
+  type BranchNode,
+  type LeafNode,
+  type OverflowReference,
+  type PageReference,
+  type TreeNode,
+  BRANCH_FIRST_CHILD_BYTES,
+  branchSeparatorBytes,
+  keyIsInline,
+  leafEntryBytes,
+  valueIsInline,
+} from './node.ts';
+import { shortestSeparator } from './tree-search.ts';
+
+/**
+ * A checkpoint's merge of sorted changes into the copy-on-write tree, as one pass over the tree
+ * in key order instead of a put per key.
+ *
+ * Why: a put per key walked the path from the root, spliced the key into its leaf's arrays and
+ * split the leaf when full; a merge of 60,000 keys spent about a second doing so, most of it in
+ * the collector. Here each subtree the changes reach is visited once: the changes are cut among
+ * its children by the separators, the leaves they reach are read together, and each run of
+ * adjacent touched leaves is merged with its changes into one sequence of entries that is cut
+ * into evenly filled new leaves. Subtrees no change reaches keep their pages, so a merge rewrites
+ * only the leaves and branches its keys lead to (every leaf, for keys spread over the whole tree).
+ *
+ * Every node the merge replaces is freed; every overflow run keeps exactly one owner (entries
+ * carry theirs along, separators that move up into a new branch keep theirs, dropped ones are
+ * freed), as in WriteTransaction.
+ */
+
+/** A change: `value` null deletes the key. */
+export interface TreeChange {
+  readonly key: Uint8Array;
+  readonly version: number;
+  readonly value: Uint8Array | null;
+}
+
+/** What the merge needs of its write transaction. */
+export interface TreeMergeTarget {
+  readonly txn: number;
+  /** The committed node at `reference`, from the cache when it is there. */
+  read(reference: PageReference): TreeNode | Promise<TreeNode>;
+  allocate(): number;
+  /** Stops using a page: a committed one, or one this merge wrote (then also dropped from its nodes). */
+  free(pageId: number): void;
+  newRun(bytes: Uint8Array): OverflowReference;
+  freeRun(reference: OverflowReference): void;
+  /** A node this merge wrote, to be encoded when the transaction finishes. */
+  addNode(node: TreeNode): void;
+  /** Leaves read at once while a branch's touched children are read. */
+  readonly readsConcurrentMax: number;
+}
+
+/**
+ * Nodes of one height in key order, as a branch holds its children: `keys[i]` separates
+ * `children[i]` from `children[i + 1]`, its overflow run (if any) in `keyOverflows[i]`.
+ */
+interface NodeList {
+  children: PageReference[];
+  keys: Uint8Array[];
+  keyOverflows: (OverflowReference | undefined)[];
+}
+
+/** The entries of a leaf run after the merge, in parallel arrays as a leaf holds them. */
+interface LeafEntries {
+  keys: Uint8Array[];
+  keyOverflows: (OverflowReference | undefined)[];
+  versions: number[];
+  values: (Uint8Array | OverflowReference)[];
+  bytes: number[];
+  totalBytes: number;
+}
+
+/**
+ * Applies `changes` (keys ascending, each once) to the tree at `root`; returns the new root. The
+ * transaction must not have changed the tree before (the merge treats every node it reads as
+ * committed).
+ */
+export async function mergeIntoTree(target: TreeMergeTarget, root: PageReference | undefined, changes: readonly TreeChange[]): Promise<PageReference | undefined> {
+  for (let index = 1; index < changes.length; index++) {
+    assert(compareBytes(changes[index - 1]!.key, changes[index]!.key) < 0, 'merged changes are in ascending key order');
+  }
+  if (changes.length === 0) return root;
+  const merge = new TreeMerge(target, changes);
+  let list: NodeList;
+  if (root === undefined) {
+    const entries = merge.mergeLeafEntries([], 0, changes.length)!;
+    if (entries.totalBytes === 0) return undefined;
+    list = merge.buildLeaves(entries);
+  } else {
+    // The root as the one child of a branch that has no page: its children's list is the new top level.
+    const top: BranchNode = { kind: 'branch', pageId: 0, txn: 0, keys: [], keyOverflows: [], children: [root], payloadBytes: BRANCH_FIRST_CHILD_BYTES };
+    const merged = await merge.mergeChildren(top, 0, changes.length, 0);
+    if (merged === undefined) return root;
+    list = merged;
+  }
+  for (let depth = 0; list.children.length > 1; depth++) {
+    assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
+    list = merge.buildBranches(list);
+  }
+  return merge.shrinkRoot(list.children[0]);
+}
+
+class TreeMerge {
+  readonly #target: TreeMergeTarget;
+  readonly #changes: readonly TreeChange[];
+
+  constructor(target: TreeMergeTarget, changes: readonly TreeChange[]) {
+    this.#target = target;
+    this.#changes = changes;
+  }
+
+  /**
+   * The new list of `branch`'s children once changes [start, end) are applied below it, or
+   * undefined when nothing below it changed. `branch` itself is left to the caller.
+   */
+  async mergeChildren(branch: BranchNode, start: number, end: number, depth: number): Promise<NodeList | undefined> {
+    assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
+    const bounds = this.#partition(branch, start, end);
+    const touched: number[] = [];
+    for (let child = 0; child < branch.children.length; child++) if (bounds[child]! < bounds[child + 1]!) touched.push(child);
+    const nodes = await this.#readChildren(branch, touched);
+    const firstTouched = nodes.get(touched[0]!)!;
+    if (firstTouched.kind === 'leaf') return this.#mergeLeafChildren(branch, bounds, nodes);
+    const out = emptyList();
+    let changed = false;
+    for (let child = 0; child < branch.children.length; child++) {
+      const node = nodes.get(child);
+      let result: NodeList | undefined;
+      if (node !== undefined) {
+        assert(node.kind === 'branch', 'the children of a branch are of one kind');
+        result = await this.mergeChildren(node, bounds[child]!, bounds[child + 1]!, depth + 1);
+        if (result !== undefined) {
+          this.#target.free(node.pageId);
+          result = this.buildBranches(result);
+          changed = true;
+        }
+      }
+      this.#append(out, result ?? single(branch.children[child]!), separatorBefore(branch, child));
+    }
+    return changed ? out : undefined;
+  }
+
+  /**
+   * A branch whose children are leaves: each run of adjacent leaves the changes reach is merged
+   * with its changes and cut into new leaves; an underfull result takes in a neighbouring leaf.
+   */
+  async #mergeLeafChildren(branch: BranchNode, bounds: number[], nodes: Map<number, TreeNode>): Promise<NodeList | undefined> {
+    const out = emptyList();
+    const childCount = branch.children.length;
+    let changed = false;
+    /** The child appended last, when it went into `out` unchanged (a left neighbour to take in). */
+    let lastUnchanged: number | undefined;
+    for (let child = 0; child < childCount; ) {
+      if (!nodes.has(child)) {
+        this.#append(out, single(branch.children[child]!), separatorBefore(branch, child));
+        lastUnchanged = child;
+        child++;
+        continue;
+      }
+      let first = child;
+      let last = child;
+      while (last + 1 < childCount && nodes.has(last + 1)) last++;
+      const leaves = await this.#leaves(branch, nodes, first, last);
+      let entries = this.mergeLeafEntries(leaves, bounds[first]!, bounds[last + 1]!);
+      if (entries === undefined) {
+        for (let index = first; index <= last; index++) this.#append(out, single(branch.children[index]!), separatorBefore(branch, index));
+        lastUnchanged = last;
+        child = last + 1;
+        continue;
+      }
+      // An underfull run takes in the next leaf, or else the one before (when out holds it with
+      // its separator, or it is the first child and has none).
+      if (entries.totalBytes < NODE_MERGE_THRESHOLD_BYTES) {
+        if (last + 1 < childCount && !nodes.has(last + 1)) {
+          last++;
+          entries = concatEntries(entries, leafEntries((await this.#leaves(branch, nodes, last, last))[0]!));
+        } else if (first > 0 && lastUnchanged === first - 1 && (out.children.length >= 2 || first === 1)) {
+          popLast(out);
+          first--;
+          entries = concatEntries(leafEntries((await this.#leaves(branch, nodes, first, first))[0]!), entries);
+        }
+      }
+      changed = true;
+      for (let index = first; index <= last; index++) {
+        this.#target.free(branch.children[index]!.pageId);
+        // Separators inside the run bounded leaves that are gone: they are dropped.
+        if (index > first) this.#dropSeparator(branch.keyOverflows[index - 1]);
+      }
+      this.#append(out, entries.totalBytes === 0 ? emptyList() : this.buildLeaves(entries), separatorBefore(branch, first));
+      lastUnchanged = undefined;
+      child = last + 1;
+    }
+    return changed ? out : undefined;
+  }
+
+  /**
+   * The entries of `leaves` merged with changes [start, end): a change replaces or deletes the
+   * entry of its key, or inserts one. Undefined when no change alters anything (deletes of
+   * absent keys only).
+   */
+  mergeLeafEntries(leaves: readonly LeafNode[], start: number, end: number): LeafEntries | undefined {
+    const changes = this.#changes;
+    const entries: LeafEntries = { keys: [], keyOverflows: [], versions: [], values: [], bytes: [], totalBytes: 0 };
+    let changed = false;
+    let next = start;
+    const insertNew = (change: TreeChange): void => {
+      if (change.value === null) return;
+      changed = true;
+      // A long key gets its own copy in its run, so the node does not keep the buffer it is a view of alive.
+      const key = keyIsInline(change.key) ? change.key : change.key.slice();
+      this.#push(entries, key, keyIsInline(key) ? undefined : this.#target.newRun(key), change.version, this.#stored(change.value));
+    };
+    for (const leaf of leaves) {
+      for (let index = 0; index < leaf.keys.length; index++) {
+        const key = leaf.keys[index]!;
+        while (next < end && compareBytes(changes[next]!.key, key) < 0) insertNew(changes[next++]!);
+        const value = leaf.values[index]!;
+        if (next < end && compareBytes(changes[next]!.key, key) === 0) {
+          const change = changes[next++]!;
+          changed = true;
+          if (!(value instanceof Uint8Array)) this.#target.freeRun(value);
+          if (change.value === null) {
+            const keyOverflow = leaf.keyOverflows[index];
+            if (keyOverflow !== undefined) this.#target.freeRun(keyOverflow);
+            continue;
+          }
+          this.#push(entries, key, leaf.keyOverflows[index], change.version, this.#stored(change.value));
+          continue;
+        }
+        this.#push(entries, key, leaf.keyOverflows[index], leaf.versions[index]!, value);
+      }
+    }
+    while (next < end) insertNew(changes[next++]!);
+    return changed || leaves.length === 0 ? entries : undefined;
+  }
+
+  /** Cuts merged entries into evenly filled new leaves. */
+  buildLeaves(entries: LeafEntries): NodeList {
+    const list = emptyList();
+    let first = 0;
+    for (const end of pieceEnds(entries.bytes, entries.totalBytes)) {
+      const leaf: LeafNode = {
+        kind: 'leaf',
+        pageId: this.#target.allocate(),
+        txn: this.#target.txn,
+        keys: entries.keys.slice(first, end),
+        keyOverflows: entries.keyOverflows.slice(first, end),
+        versions: entries.versions.slice(first, end),
+        values: entries.values.slice(first, end),
+        payloadBytes: 0,
+      };
+      for (let index = first; index < end; index++) leaf.payloadBytes += entries.bytes[index]!;
+      if (first > 0) {
+        const separator = shortestSeparator(entries.keys[first - 1]!, entries.keys[first]!);
+        list.keys.push(separator);
+        list.keyOverflows.push(keyIsInline(separator) ? undefined : this.#target.newRun(separator));
+      }
+      list.children.push(this.#add(leaf));
+      first = end;
+    }
+    return list;
+  }
+
+  /**
+   * Cuts a list of children into evenly filled new branches; the separator at each cut moves up,
+   * into the returned list, with its run.
+   */
+  buildBranches(list: NodeList): NodeList {
+    const up = emptyList();
+    if (list.children.length === 0) return up;
+    const bytes = list.children.map((_, index) => (index === 0 ? BRANCH_FIRST_CHILD_BYTES : branchSeparatorBytes(list.keys[index - 1]!)));
+    let totalBytes = 0;
+    for (const size of bytes) totalBytes += size;
+    let first = 0;
+    for (const end of pieceEnds(bytes, totalBytes)) {
+      const branch: BranchNode = {
+        kind: 'branch',
+        pageId: this.#target.allocate(),
+        txn: this.#target.txn,
+        keys: list.keys.slice(first, end - 1),
+        keyOverflows: list.keyOverflows.slice(first, end - 1),
+        children: list.children.slice(first, end),
+        payloadBytes: BRANCH_FIRST_CHILD_BYTES,
+      };
+      for (const key of branch.keys) branch.payloadBytes += branchSeparatorBytes(key);
+      if (first > 0) {
+        up.keys.push(list.keys[first - 1]!);
+        up.keyOverflows.push(list.keyOverflows[first - 1]);
+      }
+      up.children.push(this.#add(branch));
+      first = end;
+    }
+    return up;
+  }
+
+  /** A root branch with one child gives way to the child, level by level. */
+  async shrinkRoot(root: PageReference | undefined): Promise<PageReference | undefined> {
+    for (let depth = 0; root !== undefined; depth++) {
+      assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
+      const node = await this.#target.read(root);
+      if (node.kind !== 'branch' || node.children.length !== 1) return root;
+      this.#target.free(node.pageId);
+      root = node.children[0]!;
+    }
+    return root;
+  }
+
+  /**
+   * Where each child's changes start: child `i` gets changes [bounds[i], bounds[i + 1]), those
+   * at or above its left separator and below its right one.
+   */
+  #partition(branch: BranchNode, start: number, end: number): number[] {
+    const bounds = [start];
+    let low = start;
+    for (const separator of branch.keys) {
+      let high = end;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (compareBytes(this.#changes[middle]!.key, separator) < 0) low = middle + 1;
+        else high = middle;
+      }
+      bounds.push(low);
+    }
+    bounds.push(end);
+    return bounds;
+  }
+
+  /** Reads the touched children, up to readsConcurrentMax at a time, so the medium serves them together. */
+  async #readChildren(branch: BranchNode, touched: readonly number[]): Promise<Map<number, TreeNode>> {
+    const nodes = new Map<number, TreeNode>();
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < touched.length) {
+        const child = touched[next++]!;
+        nodes.set(child, await this.#target.read(branch.children[child]!));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#target.readsConcurrentMax, touched.length) }, reader));
+    return nodes;
+  }
+
+  /** The leaves `first` to `last` of `branch`, read now when the merge did not read them already. */
+  async #leaves(branch: BranchNode, nodes: Map<number, TreeNode>, first: number, last: number): Promise<LeafNode[]> {
+    const leaves: LeafNode[] = [];
+    for (let child = first; child <= last; child++) {
+      const node = nodes.get(child) ?? (await this.#target.read(branch.children[child]!));
+      assert(node.kind === 'leaf', 'the children of a branch are of one kind');
+      leaves.push(node);
+    }
+    return leaves;
+  }
+
+  /**
+   * Appends `result` (what became of a child) to `out`, with `separator` (the child's left one)
+   * between them; with nothing on one side the separator bounds nothing and is dropped.
+   */
+  #append(out: NodeList, result: NodeList, separator: { key: Uint8Array; overflow: OverflowReference | undefined } | undefined): void {
+    if (result.children.length === 0 || out.children.length === 0) {
+      if (separator !== undefined) this.#dropSeparator(separator.overflow);
+      if (result.children.length === 0) return;
+    } else {
+      assert(separator !== undefined, 'a child after another has a separator');
+      out.keys.push(separator.key);
+      out.keyOverflows.push(separator.overflow);
+    }
+    out.children.push(...result.children);
+    out.keys.push(...result.keys);
+    out.keyOverflows.push(...result.keyOverflows);
+  }
+
+  #dropSeparator(overflow: OverflowReference | undefined): void {
+    if (overflow !== undefined) this.#target.freeRun(overflow);
+  }
+
+  #push(entries: LeafEntries, key: Uint8Array, keyOverflow: OverflowReference | undefined, version: number, value: Uint8Array | OverflowReference): void {
+    const bytes = leafEntryBytes(key, value);
+    entries.keys.push(key);
+    entries.keyOverflows.push(keyOverflow);
+    entries.versions.push(version);
+    entries.values.push(value);
+    entries.bytes.push(bytes);
+    entries.totalBytes += bytes;
+  }
+
+  #stored(value: Uint8Array): Uint8Array | OverflowReference {
+    return valueIsInline(value.length) ? value : this.#target.newRun(value);
+  }
+
+  #add(node: TreeNode): PageReference {
+    this.#target.addNode(node);
+    return { pageId: node.pageId, txn: node.txn };
+  }
+}
+
+/**
+ * Where to cut items of `sizes` (summing to `totalBytes`) into pieces of at most a page's
+ * payload, as even as the items allow: the end index of each piece. Each piece holds at least
+ * one item.
+ */
+function pieceEnds(sizes: readonly number[], totalBytes: number): number[] {
+  const pieces = Math.max(1, Math.ceil(totalBytes / PAGE_PAYLOAD_BYTES));
+  const ends: number[] = [];
+  let pieceBytes = 0;
+  let cumulativeBytes = 0;
+  for (let index = 0; index < sizes.length; index++) {
+    const size = sizes[index]!;
+    const filled = cumulativeBytes * pieces >= totalBytes * (ends.length + 1);
+    if (pieceBytes > 0 && (filled || pieceBytes + size > PAGE_PAYLOAD_BYTES)) {
+      ends.push(index);
+      pieceBytes = 0;
+    }
+    pieceBytes += size;
+    cumulativeBytes += size;
+  }
+  if (sizes.length > 0) ends.push(sizes.length);
+  return ends;
+}
+
+/** A leaf's entries as they are. */
+function leafEntries(leaf: LeafNode): LeafEntries {
+  const bytes = leaf.keys.map((key, index) => leafEntryBytes(key, leaf.values[index]!));
+  return { keys: leaf.keys, keyOverflows: leaf.keyOverflows, versions: leaf.versions, values: leaf.values, bytes, totalBytes: leaf.payloadBytes };
+}
+
+function concatEntries(left: LeafEntries, right: LeafEntries): LeafEntries {
+  return {
+    keys: left.keys.concat(right.keys),
+    keyOverflows: left.keyOverflows.concat(right.keyOverflows),
+    versions: left.versions.concat(right.versions),
+    values: left.values.concat(right.values),
+    bytes: left.bytes.concat(right.bytes),
+    totalBytes: left.totalBytes + right.totalBytes,
+  };
+}
+
+function emptyList(): NodeList {
+  return { children: [], keys: [], keyOverflows: [] };
+}
+
+function single(child: PageReference): NodeList {
+  return { children: [child], keys: [], keyOverflows: [] };
+}
+
+/** Removes the last child of `out` and the separator before it (none when it is the only child). */
+function popLast(out: NodeList): void {
+  out.children.pop();
+  out.keys.pop();
+  out.keyOverflows.pop();
+}
+
+function separatorBefore(branch: BranchNode, child: number): { key: Uint8Array; overflow: OverflowReference | undefined } | undefined {
+  return child === 0 ? undefined : { key: branch.keys[child - 1]!, overflow: branch.keyOverflows[child - 1] };
+}
