@@ -141,3 +141,10 @@ export const WRITE_BUFFER_ENTRY_OVERHEAD_BYTES = 48;
 
 /** Keys in one sorted chunk of the write buffer: an insert moves at most this many references. */
 export const WRITE_BUFFER_CHUNK_KEYS_MAX = 256;
+
+/**
+ * A checkpoint's merge (tree-merge.ts) cuts a run of leaves that no longer fits a page into
+ * leaves of about this many payload bytes: room for a few entries more, so that the next merge's
+ * inserts into a leaf rewrite it rather than split it into two half-empty ones.
+ */
+export const MERGE_FILL_BYTES = Math.floor((PAGE_PAYLOAD_BYTES * 7) / 8);

@@ -43,16 +43,21 @@ const FLAG_KEY_OVERFLOW = 1;
 const FLAG_VALUE_OVERFLOW = 2;
 const EMPTY = new Uint8Array(0);
 
-export function encodeNode(node: TreeNode): Uint8Array {
+/**
+ * The page of `node`. `repoint` (the default): the leaf's inline keys and values are pointed at
+ * their bytes in the new page (see encodeLeafEntries), for a node that goes into the page cache.
+ */
+export function encodeNode(node: TreeNode, options: { repoint: boolean } = { repoint: true }): Uint8Array {
   assertNodeShape(node);
-  assert(node.payloadBytes <= PAGE_PAYLOAD_BYTES, `node ${node.pageId} overflows its page: ${node.payloadBytes} bytes`);
+  // Messages built only on failure: a merge encodes thousands of nodes.
+  if (node.payloadBytes > PAGE_PAYLOAD_BYTES) assert(false, `node ${node.pageId} overflows its page: ${node.payloadBytes} bytes`);
   const kind = node.kind === 'leaf' ? PAGE_KIND.leaf : PAGE_KIND.branch;
   const count = node.kind === 'leaf' ? node.keys.length : node.children.length;
   const page = newPage({ kind, count, pageId: node.pageId, txn: node.txn });
   const writer = new PageWriter(page);
-  if (node.kind === 'leaf') encodeLeafEntries(node, writer);
+  if (node.kind === 'leaf') encodeLeafEntries(node, writer, options.repoint);
   else encodeBranchEntries(node, writer);
-  assert(writer.offset - PAGE_PAYLOAD_OFFSET === node.payloadBytes, `node ${node.pageId} size accounting is off`);
+  if (writer.offset - PAGE_PAYLOAD_OFFSET !== node.payloadBytes) assert(false, `node ${node.pageId} size accounting is off`);
   return sealPage(page);
 }
 
@@ -66,7 +71,7 @@ const LEAF_ENTRY_HEADER_BYTES = 11;
  * them a run at a time (`unchangedRunEnd`) instead of one field at a time (the bulk of the cost of
  * a random insert, which rewrites a whole leaf to change one entry).
  */
-function encodeLeafEntries(leaf: LeafNode, writer: PageWriter): void {
+function encodeLeafEntries(leaf: LeafNode, writer: PageWriter, repoint: boolean): void {
   const keyOffsets: number[] = [];
   for (let index = 0; index < leaf.keys.length; index++) {
     const runEnd = unchangedRunEnd(leaf, index);
@@ -98,6 +103,7 @@ function encodeLeafEntries(leaf: LeafNode, writer: PageWriter): void {
       writer.overflowReference(value);
     }
   }
+  if (!repoint) return;
   for (let index = 0; index < leaf.keys.length; index++) {
     if (leaf.keyOverflows[index] !== undefined) continue;
     const key = leaf.keys[index]!;
@@ -248,9 +254,12 @@ export class PageWriter {
     this.offset += value.length;
   }
 
-  /** A view of bytes already written: the page never changes once sealed. */
+  /**
+   * A view of bytes already written: the page never changes once sealed. Made with the
+   * constructor, since subarray pays a species lookup per call and a leaf makes two per entry.
+   */
   view(offset: number, length: number): Uint8Array {
-    return this.#page.subarray(offset, offset + length);
+    return new Uint8Array(this.#page.buffer, this.#page.byteOffset + offset, length);
   }
 
   pageReference(reference: PageReference): void {
@@ -309,7 +318,8 @@ export class PageReader {
   /** A view into the page: decoded nodes keep their page's buffer alive and never change it. */
   bytes(length: number): Uint8Array {
     this.#need(length);
-    const value = this.#page.subarray(this.offset, this.offset + length);
+    // The constructor, not subarray, which pays a species lookup per call (two per leaf entry).
+    const value = new Uint8Array(this.#page.buffer, this.#page.byteOffset + this.offset, length);
     this.offset += length;
     return value;
   }

@@ -1,6 +1,6 @@
 import { assert } from '../assert.ts';
 import { compareBytes } from '../contracts/bytes.ts';
-import { NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
+import { MERGE_FILL_BYTES, NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
 import {
   type BranchNode,
   type LeafNode,
@@ -9,6 +9,7 @@ import {
   type TreeNode,
   BRANCH_FIRST_CHILD_BYTES,
   branchSeparatorBytes,
+  computeLeafPayloadBytes,
   keyIsInline,
   leafEntryBytes,
   valueIsInline,
@@ -65,13 +66,15 @@ interface NodeList {
   keyOverflows: (OverflowReference | undefined)[];
 }
 
-/** The entries of a leaf run after the merge, in parallel arrays as a leaf holds them. */
+/**
+ * The entries of a leaf run after the merge, in parallel arrays as a leaf holds them (arrays of
+ * their own, never a committed node's), and their encoded size.
+ */
 interface LeafEntries {
   keys: Uint8Array[];
   keyOverflows: (OverflowReference | undefined)[];
   versions: number[];
   values: (Uint8Array | OverflowReference)[];
-  bytes: number[];
   totalBytes: number;
 }
 
@@ -126,23 +129,67 @@ class TreeMerge {
     const nodes = await this.#readChildren(branch, touched);
     const firstTouched = nodes.get(touched[0]!)!;
     if (firstTouched.kind === 'leaf') return this.#mergeLeafChildren(branch, bounds, nodes);
+    // What became of each child that changed: its new list of children, not yet cut into branches.
+    const results = new Map<number, NodeList>();
+    for (const child of touched) {
+      const node = nodes.get(child)!;
+      assert(node.kind === 'branch', 'the children of a branch are of one kind');
+      const result = await this.mergeChildren(node, bounds[child]!, bounds[child + 1]!, depth + 1);
+      if (result !== undefined) results.set(child, result);
+    }
+    if (results.size === 0) return undefined;
+    return this.#joinBranchChildren(branch, nodes, results);
+  }
+
+  /**
+   * A branch whose children are branches: each run of adjacent children that changed becomes one
+   * list of their children, the separators between them moved down, cut anew into evenly filled
+   * branches; an underfull run takes in a neighbouring branch.
+   */
+  async #joinBranchChildren(branch: BranchNode, nodes: Map<number, TreeNode>, results: Map<number, NodeList>): Promise<NodeList> {
     const out = emptyList();
-    let changed = false;
-    for (let child = 0; child < branch.children.length; child++) {
-      const node = nodes.get(child);
-      let result: NodeList | undefined;
-      if (node !== undefined) {
-        assert(node.kind === 'branch', 'the children of a branch are of one kind');
-        result = await this.mergeChildren(node, bounds[child]!, bounds[child + 1]!, depth + 1);
-        if (result !== undefined) {
-          this.#target.free(node.pageId);
-          result = this.buildBranches(result);
-          changed = true;
+    const childCount = branch.children.length;
+    let lastUnchanged: number | undefined;
+    for (let child = 0; child < childCount; ) {
+      if (!results.has(child)) {
+        this.#append(out, single(branch.children[child]!), separatorBefore(branch, child));
+        lastUnchanged = child;
+        child++;
+        continue;
+      }
+      let first = child;
+      let last = child;
+      while (last + 1 < childCount && results.has(last + 1)) last++;
+      let joined = emptyList();
+      for (let index = first; index <= last; index++) {
+        this.#target.free(nodes.get(index)!.pageId);
+        this.#append(joined, results.get(index)!, index === first ? undefined : separatorBefore(branch, index));
+      }
+      if (joined.children.length > 0 && branchListBytes(joined) < NODE_MERGE_THRESHOLD_BYTES) {
+        if (last + 1 < childCount) {
+          last++;
+          this.#append(joined, await this.#takeBranch(branch, last), separatorBefore(branch, last));
+        } else if (first > 0 && lastUnchanged === first - 1 && (out.children.length >= 2 || first === 1)) {
+          popLast(out);
+          first--;
+          const left = await this.#takeBranch(branch, first);
+          this.#append(left, joined, separatorBefore(branch, first + 1));
+          joined = left;
         }
       }
-      this.#append(out, result ?? single(branch.children[child]!), separatorBefore(branch, child));
+      this.#append(out, this.buildBranches(joined), separatorBefore(branch, first));
+      lastUnchanged = undefined;
+      child = last + 1;
     }
-    return changed ? out : undefined;
+    return out;
+  }
+
+  /** The children of `branch`'s unchanged child `child` (copied), whose page is freed: it is rewritten. */
+  async #takeBranch(branch: BranchNode, child: number): Promise<NodeList> {
+    const node = await this.#target.read(branch.children[child]!);
+    assert(node.kind === 'branch', 'the children of a branch are of one kind');
+    this.#target.free(node.pageId);
+    return { children: node.children.slice(), keys: node.keys.slice(), keyOverflows: node.keyOverflows.slice() };
   }
 
   /**
@@ -201,60 +248,121 @@ class TreeMerge {
   /**
    * The entries of `leaves` merged with changes [start, end): a change replaces or deletes the
    * entry of its key, or inserts one. Undefined when no change alters anything (deletes of
-   * absent keys only).
+   * absent keys only). Unchanged entries between two changes are copied as a stretch, found by a
+   * binary search for the next change's key, not compared one by one.
    */
   mergeLeafEntries(leaves: readonly LeafNode[], start: number, end: number): LeafEntries | undefined {
     const changes = this.#changes;
-    const entries: LeafEntries = { keys: [], keyOverflows: [], versions: [], values: [], bytes: [], totalBytes: 0 };
-    let changed = false;
-    let next = start;
-    const insertNew = (change: TreeChange): void => {
-      if (change.value === null) return;
-      changed = true;
-      // A long key gets its own copy in its run, so the node does not keep the buffer it is a view of alive.
-      const key = keyIsInline(change.key) ? change.key : change.key.slice();
-      this.#push(entries, key, keyIsInline(key) ? undefined : this.#target.newRun(key), change.version, this.#stored(change.value));
+    let capacity = end - start;
+    for (const leaf of leaves) capacity += leaf.keys.length;
+    const entries: LeafEntries = {
+      keys: new Array<Uint8Array>(capacity),
+      keyOverflows: new Array<OverflowReference | undefined>(capacity),
+      versions: new Array<number>(capacity),
+      values: new Array<Uint8Array | OverflowReference>(capacity),
+      totalBytes: 0,
     };
-    for (const leaf of leaves) {
-      for (let index = 0; index < leaf.keys.length; index++) {
-        const key = leaf.keys[index]!;
-        while (next < end && compareBytes(changes[next]!.key, key) < 0) insertNew(changes[next++]!);
-        const value = leaf.values[index]!;
-        if (next < end && compareBytes(changes[next]!.key, key) === 0) {
-          const change = changes[next++]!;
+    let count = 0;
+    let changed = false;
+    const put = (key: Uint8Array, keyOverflow: OverflowReference | undefined, version: number, value: Uint8Array | OverflowReference): void => {
+      entries.keys[count] = key;
+      entries.keyOverflows[count] = keyOverflow;
+      entries.versions[count] = version;
+      entries.values[count] = value;
+      count++;
+    };
+    const copy = (leaf: LeafNode, from: number, to: number): void => {
+      for (let index = from; index < to; index++) put(leaf.keys[index]!, leaf.keyOverflows[index], leaf.versions[index]!, leaf.values[index]!);
+    };
+    let next = start;
+    for (let leafIndex = 0; leafIndex < leaves.length; leafIndex++) {
+      const leaf = leaves[leafIndex]!;
+      const length = leaf.keys.length;
+      const lastLeaf = leafIndex === leaves.length - 1;
+      entries.totalBytes += leaf.payloadBytes;
+      let position = 0;
+      // A change past this leaf's last key belongs to a later leaf, or at the end of the last one.
+      for (; next < end && (lastLeaf || length === 0 || compareBytes(changes[next]!.key, leaf.keys[length - 1]!) <= 0); next++) {
+        const change = changes[next]!;
+        const index = lowerBound(leaf.keys, change.key, position, length);
+        copy(leaf, position, index);
+        position = index;
+        if (index < length && compareBytes(leaf.keys[index]!, change.key) === 0) {
           changed = true;
+          position = index + 1;
+          const key = leaf.keys[index]!;
+          const value = leaf.values[index]!;
+          entries.totalBytes -= leafEntryBytes(key, value);
           if (!(value instanceof Uint8Array)) this.#target.freeRun(value);
           if (change.value === null) {
             const keyOverflow = leaf.keyOverflows[index];
             if (keyOverflow !== undefined) this.#target.freeRun(keyOverflow);
             continue;
           }
-          this.#push(entries, key, leaf.keyOverflows[index], change.version, this.#stored(change.value));
+          const stored = this.#stored(change.value);
+          put(key, leaf.keyOverflows[index], change.version, stored);
+          entries.totalBytes += leafEntryBytes(key, stored);
           continue;
         }
-        this.#push(entries, key, leaf.keyOverflows[index], leaf.versions[index]!, value);
+        if (change.value === null) continue;
+        changed = true;
+        this.#insertNew(change, put, entries);
       }
+      copy(leaf, position, length);
     }
-    while (next < end) insertNew(changes[next++]!);
-    return changed || leaves.length === 0 ? entries : undefined;
+    for (; next < end; next++) {
+      const change = changes[next]!;
+      if (change.value === null) continue;
+      changed = true;
+      this.#insertNew(change, put, entries);
+    }
+    if (!changed && leaves.length > 0) return undefined;
+    entries.keys.length = count;
+    entries.keyOverflows.length = count;
+    entries.versions.length = count;
+    entries.values.length = count;
+    return entries;
   }
 
-  /** Cuts merged entries into evenly filled new leaves. */
+  #insertNew(
+    change: TreeChange,
+    put: (key: Uint8Array, keyOverflow: OverflowReference | undefined, version: number, value: Uint8Array | OverflowReference) => void,
+    entries: LeafEntries,
+  ): void {
+    // A long key gets a copy of its own in its run, so the node does not keep alive the buffer it is a view of.
+    const key = keyIsInline(change.key) ? change.key : change.key.slice();
+    const stored = this.#stored(change.value!);
+    put(key, keyIsInline(key) ? undefined : this.#target.newRun(key), change.version, stored);
+    entries.totalBytes += leafEntryBytes(key, stored);
+  }
+
+  /**
+   * Cuts merged entries into new leaves: one when they fit a page, else evenly filled ones with
+   * room left (MERGE_FILL_BYTES), so that the next merge's few inserts into a leaf do not split it.
+   */
   buildLeaves(entries: LeafEntries): NodeList {
     const list = emptyList();
+    const total = entries.keys.length;
+    let ends = [total];
+    if (entries.totalBytes > PAGE_PAYLOAD_BYTES) {
+      const bytes = new Array<number>(total);
+      for (let index = 0; index < total; index++) bytes[index] = leafEntryBytes(entries.keys[index]!, entries.values[index]!);
+      ends = pieceEnds(bytes, entries.totalBytes);
+    }
     let first = 0;
-    for (const end of pieceEnds(entries.bytes, entries.totalBytes)) {
+    for (const end of ends) {
+      const whole = first === 0 && end === total;
       const leaf: LeafNode = {
         kind: 'leaf',
         pageId: this.#target.allocate(),
         txn: this.#target.txn,
-        keys: entries.keys.slice(first, end),
-        keyOverflows: entries.keyOverflows.slice(first, end),
-        versions: entries.versions.slice(first, end),
-        values: entries.values.slice(first, end),
+        keys: whole ? entries.keys : entries.keys.slice(first, end),
+        keyOverflows: whole ? entries.keyOverflows : entries.keyOverflows.slice(first, end),
+        versions: whole ? entries.versions : entries.versions.slice(first, end),
+        values: whole ? entries.values : entries.values.slice(first, end),
         payloadBytes: 0,
       };
-      for (let index = first; index < end; index++) leaf.payloadBytes += entries.bytes[index]!;
+      leaf.payloadBytes = whole ? entries.totalBytes : computeLeafPayloadBytes(leaf);
       if (first > 0) {
         const separator = shortestSeparator(entries.keys[first - 1]!, entries.keys[first]!);
         list.keys.push(separator);
@@ -277,7 +385,7 @@ class TreeMerge {
     let totalBytes = 0;
     for (const size of bytes) totalBytes += size;
     let first = 0;
-    for (const end of pieceEnds(bytes, totalBytes)) {
+    for (const end of totalBytes > PAGE_PAYLOAD_BYTES ? pieceEnds(bytes, totalBytes) : [bytes.length]) {
       const branch: BranchNode = {
         kind: 'branch',
         pageId: this.#target.allocate(),
@@ -377,16 +485,6 @@ class TreeMerge {
     if (overflow !== undefined) this.#target.freeRun(overflow);
   }
 
-  #push(entries: LeafEntries, key: Uint8Array, keyOverflow: OverflowReference | undefined, version: number, value: Uint8Array | OverflowReference): void {
-    const bytes = leafEntryBytes(key, value);
-    entries.keys.push(key);
-    entries.keyOverflows.push(keyOverflow);
-    entries.versions.push(version);
-    entries.values.push(value);
-    entries.bytes.push(bytes);
-    entries.totalBytes += bytes;
-  }
-
   #stored(value: Uint8Array): Uint8Array | OverflowReference {
     return valueIsInline(value.length) ? value : this.#target.newRun(value);
   }
@@ -398,12 +496,12 @@ class TreeMerge {
 }
 
 /**
- * Where to cut items of `sizes` (summing to `totalBytes`) into pieces of at most a page's
- * payload, as even as the items allow: the end index of each piece. Each piece holds at least
- * one item.
+ * Where to cut items of `sizes` (summing to `totalBytes`, more than a page) into pieces filled to
+ * about MERGE_FILL_BYTES, as even as the items allow, and never past a page: the end index of
+ * each piece. Each piece holds at least one item.
  */
 function pieceEnds(sizes: readonly number[], totalBytes: number): number[] {
-  const pieces = Math.max(1, Math.ceil(totalBytes / PAGE_PAYLOAD_BYTES));
+  const pieces = Math.max(1, Math.ceil(totalBytes / MERGE_FILL_BYTES));
   const ends: number[] = [];
   let pieceBytes = 0;
   let cumulativeBytes = 0;
@@ -421,10 +519,19 @@ function pieceEnds(sizes: readonly number[], totalBytes: number): number[] {
   return ends;
 }
 
-/** A leaf's entries as they are. */
+/** The index of the first of `keys[low, high)` not less than `key` (`high` when every one is less). */
+function lowerBound(keys: readonly Uint8Array[], key: Uint8Array, low: number, high: number): number {
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compareBytes(keys[middle]!, key) < 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** A leaf's entries as they are (its own arrays: only to concatenate). */
 function leafEntries(leaf: LeafNode): LeafEntries {
-  const bytes = leaf.keys.map((key, index) => leafEntryBytes(key, leaf.values[index]!));
-  return { keys: leaf.keys, keyOverflows: leaf.keyOverflows, versions: leaf.versions, values: leaf.values, bytes, totalBytes: leaf.payloadBytes };
+  return { keys: leaf.keys, keyOverflows: leaf.keyOverflows, versions: leaf.versions, values: leaf.values, totalBytes: leaf.payloadBytes };
 }
 
 function concatEntries(left: LeafEntries, right: LeafEntries): LeafEntries {
@@ -433,9 +540,15 @@ function concatEntries(left: LeafEntries, right: LeafEntries): LeafEntries {
     keyOverflows: left.keyOverflows.concat(right.keyOverflows),
     versions: left.versions.concat(right.versions),
     values: left.values.concat(right.values),
-    bytes: left.bytes.concat(right.bytes),
     totalBytes: left.totalBytes + right.totalBytes,
   };
+}
+
+/** The payload of one branch holding every child of `list`. */
+function branchListBytes(list: NodeList): number {
+  let total = BRANCH_FIRST_CHILD_BYTES;
+  for (const key of list.keys) total += branchSeparatorBytes(key);
+  return total;
 }
 
 function emptyList(): NodeList {
