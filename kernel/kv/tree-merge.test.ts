@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { KEY_INLINE_BYTES_MAX, MERGE_FILL_BYTES, PAGE_BYTES, VALUE_INLINE_BYTES_MAX } from './constants.ts';
 import type { KvSnapshot, KvStore } from './kv-store-types.ts';
 import { openKvStore } from './kv-store.ts';
-import { leafEntryBytes } from './node.ts';
+import { type BranchNode, type LeafNode, leafEntryBytes } from './node.ts';
+import { PageStore } from './page-store.ts';
+import { recoverState } from './recovery.ts';
 import { checkStoreFile } from './store-check.ts';
 import { CountingStorageFile } from './test-storage.ts';
 import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, hex, numberedKey } from './test-workload.ts';
@@ -172,4 +174,31 @@ describe('the checkpoint merge', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     );
     await reopened.close();
   });
+
+  it('has a leaf left nearly empty take in its neighbour: the next one, or the one before when it is the last', async () => {
+    const tree = new CountingStorageFile();
+    const log = new CountingStorageFile();
+    const loading = await openKvStore(tree, { log });
+    await loading.batch(Array.from({ length: 20_000 }, (_, index) => ({ type: 'put' as const, key: numberedKey(index), value: new Uint8Array(100) })));
+    await loading.close();
+    const before = await checkStoreFile(await treeImageOf(tree));
+    expect(before.depth).toBe(3);
+    // The leaves under the first branch of the root.
+    const pages = new PageStore(await treeImageOf(tree), 64);
+    const root = (await pages.readNode((await recoverState(pages)).meta.root!)) as BranchNode;
+    const branch = (await pages.readNode(root.children[0]!)) as BranchNode;
+    const leaves = (await Promise.all(branch.children.map((child) => pages.readNode(child)))) as LeafNode[];
+    expect(leaves.length).toBeGreaterThan(8);
+    // Empty leaf 5 but for its first key, and the last leaf but for its first: neither neighbour changes.
+    const deletes = [leaves[5]!, leaves.at(-1)!].flatMap((leaf) => leaf.keys.slice(1).map((key) => ({ type: 'delete' as const, key })));
+    const reopenedTree = await treeImageOf(tree);
+    const store = await openKvStore(reopenedTree, { log: new CountingStorageFile(log.image()) });
+    await store.batch(deletes);
+    await store.close();
+    const after = await checkStoreFile(await treeImageOf(reopenedTree));
+    expect(after.entryCount).toBe(20_000 - deletes.length);
+    // Each nearly empty leaf and its neighbour became one leaf.
+    expect(after.treePages).toBe(before.treePages - 2);
+  });
 });
+
