@@ -288,11 +288,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     const { transaction, allocator } = await this.#beginTreeTransaction();
     const layoutChanges = base.buffer.layoutChanges;
     try {
-      await transaction.merge([...base.buffer.newestEntries()], {
-        readsConcurrentMax: PREFETCH_READS_CONCURRENT_MAX,
-        // A quarter of the cache, like a prefetch window: the rest keeps what readers were using.
-        cachedLeavesMax: this.#prefetchWindowKeys(),
-      });
+      await transaction.merge([...base.buffer.newestEntries()], { readsConcurrentMax: PREFETCH_READS_CONCURRENT_MAX });
     } catch (error) {
       allocator.abandon();
       throw error;
@@ -551,7 +547,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   /** Publishes a written tree transaction: its nodes into the cache, its state, its frees. */
   #publishTree(written: { transaction: WriteTransaction; allocator: PageAllocator; committed: CommittedState; freelistChain: FreelistChain }): void {
-    for (const node of written.transaction.cachedNodes()) this.#pages.cache.set(node);
+    for (const node of written.transaction.dirtyNodes) this.#pages.cache.set(node);
     this.#committed = written.committed;
     this.#freelistChain = written.freelistChain;
     written.allocator.commit();

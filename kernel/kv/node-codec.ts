@@ -43,11 +43,7 @@ const FLAG_KEY_OVERFLOW = 1;
 const FLAG_VALUE_OVERFLOW = 2;
 const EMPTY = new Uint8Array(0);
 
-/**
- * The page of `node`. `repoint` (the default): the leaf's inline keys and values are pointed at
- * their bytes in the new page (see encodeLeafEntries), for a node that goes into the page cache.
- */
-export function encodeNode(node: TreeNode, options: { repoint: boolean } = { repoint: true }): Uint8Array {
+export function encodeNode(node: TreeNode): Uint8Array {
   assertNodeShape(node);
   // Messages built only on failure: a merge encodes thousands of nodes.
   if (node.payloadBytes > PAGE_PAYLOAD_BYTES) assert(false, `node ${node.pageId} overflows its page: ${node.payloadBytes} bytes`);
@@ -55,7 +51,7 @@ export function encodeNode(node: TreeNode, options: { repoint: boolean } = { rep
   const count = node.kind === 'leaf' ? node.keys.length : node.children.length;
   const page = newPage({ kind, count, pageId: node.pageId, txn: node.txn });
   const writer = new PageWriter(page);
-  if (node.kind === 'leaf') encodeLeafEntries(node, writer, options.repoint);
+  if (node.kind === 'leaf') encodeLeafEntries(node, writer);
   else encodeBranchEntries(node, writer);
   if (writer.offset - PAGE_PAYLOAD_OFFSET !== node.payloadBytes) assert(false, `node ${node.pageId} size accounting is off`);
   return sealPage(page);
@@ -71,7 +67,7 @@ const LEAF_ENTRY_HEADER_BYTES = 11;
  * them a run at a time (`unchangedRunEnd`) instead of one field at a time (the bulk of the cost of
  * a random insert, which rewrites a whole leaf to change one entry).
  */
-function encodeLeafEntries(leaf: LeafNode, writer: PageWriter, repoint: boolean): void {
+function encodeLeafEntries(leaf: LeafNode, writer: PageWriter): void {
   const keyOffsets: number[] = [];
   for (let index = 0; index < leaf.keys.length; index++) {
     const runEnd = unchangedRunEnd(leaf, index);
@@ -103,7 +99,6 @@ function encodeLeafEntries(leaf: LeafNode, writer: PageWriter, repoint: boolean)
       writer.overflowReference(value);
     }
   }
-  if (!repoint) return;
   for (let index = 0; index < leaf.keys.length; index++) {
     if (leaf.keyOverflows[index] !== undefined) continue;
     const key = leaf.keys[index]!;

@@ -253,27 +253,9 @@ class TreeMerge {
    */
   mergeLeafEntries(leaves: readonly LeafNode[], start: number, end: number): LeafEntries | undefined {
     const changes = this.#changes;
-    let capacity = end - start;
-    for (const leaf of leaves) capacity += leaf.keys.length;
-    const entries: LeafEntries = {
-      keys: new Array<Uint8Array>(capacity),
-      keyOverflows: new Array<OverflowReference | undefined>(capacity),
-      versions: new Array<number>(capacity),
-      values: new Array<Uint8Array | OverflowReference>(capacity),
-      totalBytes: 0,
-    };
-    let count = 0;
+    // Grown by push: packed arrays, where a preallocated large one would be holey or a dictionary.
+    const entries: LeafEntries = { keys: [], keyOverflows: [], versions: [], values: [], totalBytes: 0 };
     let changed = false;
-    const put = (key: Uint8Array, keyOverflow: OverflowReference | undefined, version: number, value: Uint8Array | OverflowReference): void => {
-      entries.keys[count] = key;
-      entries.keyOverflows[count] = keyOverflow;
-      entries.versions[count] = version;
-      entries.values[count] = value;
-      count++;
-    };
-    const copy = (leaf: LeafNode, from: number, to: number): void => {
-      for (let index = from; index < to; index++) put(leaf.keys[index]!, leaf.keyOverflows[index], leaf.versions[index]!, leaf.values[index]!);
-    };
     let next = start;
     for (let leafIndex = 0; leafIndex < leaves.length; leafIndex++) {
       const leaf = leaves[leafIndex]!;
@@ -285,7 +267,7 @@ class TreeMerge {
       for (; next < end && (lastLeaf || length === 0 || compareBytes(changes[next]!.key, leaf.keys[length - 1]!) <= 0); next++) {
         const change = changes[next]!;
         const index = lowerBound(leaf.keys, change.key, position, length);
-        copy(leaf, position, index);
+        copyEntries(entries, leaf, position, index);
         position = index;
         if (index < length && compareBytes(leaf.keys[index]!, change.key) === 0) {
           changed = true;
@@ -300,39 +282,30 @@ class TreeMerge {
             continue;
           }
           const stored = this.#stored(change.value);
-          put(key, leaf.keyOverflows[index], change.version, stored);
+          pushEntry(entries, key, leaf.keyOverflows[index], change.version, stored);
           entries.totalBytes += leafEntryBytes(key, stored);
           continue;
         }
         if (change.value === null) continue;
         changed = true;
-        this.#insertNew(change, put, entries);
+        this.#insertNew(change, entries);
       }
-      copy(leaf, position, length);
+      copyEntries(entries, leaf, position, length);
     }
     for (; next < end; next++) {
       const change = changes[next]!;
       if (change.value === null) continue;
       changed = true;
-      this.#insertNew(change, put, entries);
+      this.#insertNew(change, entries);
     }
-    if (!changed && leaves.length > 0) return undefined;
-    entries.keys.length = count;
-    entries.keyOverflows.length = count;
-    entries.versions.length = count;
-    entries.values.length = count;
-    return entries;
+    return changed || leaves.length === 0 ? entries : undefined;
   }
 
-  #insertNew(
-    change: TreeChange,
-    put: (key: Uint8Array, keyOverflow: OverflowReference | undefined, version: number, value: Uint8Array | OverflowReference) => void,
-    entries: LeafEntries,
-  ): void {
+  #insertNew(change: TreeChange, entries: LeafEntries): void {
     // A long key gets a copy of its own in its run, so the node does not keep alive the buffer it is a view of.
     const key = keyIsInline(change.key) ? change.key : change.key.slice();
     const stored = this.#stored(change.value!);
-    put(key, keyIsInline(key) ? undefined : this.#target.newRun(key), change.version, stored);
+    pushEntry(entries, key, keyIsInline(key) ? undefined : this.#target.newRun(key), change.version, stored);
     entries.totalBytes += leafEntryBytes(key, stored);
   }
 
@@ -345,8 +318,8 @@ class TreeMerge {
     const total = entries.keys.length;
     let ends = [total];
     if (entries.totalBytes > PAGE_PAYLOAD_BYTES) {
-      const bytes = new Array<number>(total);
-      for (let index = 0; index < total; index++) bytes[index] = leafEntryBytes(entries.keys[index]!, entries.values[index]!);
+      const bytes: number[] = [];
+      for (let index = 0; index < total; index++) bytes.push(leafEntryBytes(entries.keys[index]!, entries.values[index]!));
       ends = pieceEnds(bytes, entries.totalBytes);
     }
     let first = 0;
@@ -527,6 +500,30 @@ function lowerBound(keys: readonly Uint8Array[], key: Uint8Array, low: number, h
     else high = middle;
   }
   return low;
+}
+
+function pushEntry(
+  entries: LeafEntries,
+  key: Uint8Array,
+  keyOverflow: OverflowReference | undefined,
+  version: number,
+  value: Uint8Array | OverflowReference,
+): void {
+  entries.keys.push(key);
+  entries.keyOverflows.push(keyOverflow);
+  entries.versions.push(version);
+  entries.values.push(value);
+}
+
+/** Appends the entries [from, to) of `leaf`, unchanged. */
+function copyEntries(entries: LeafEntries, leaf: LeafNode, from: number, to: number): void {
+  const { keys, keyOverflows, versions, values } = entries;
+  for (let index = from; index < to; index++) {
+    keys.push(leaf.keys[index]!);
+    keyOverflows.push(leaf.keyOverflows[index]);
+    versions.push(leaf.versions[index]!);
+    values.push(leaf.values[index]!);
+  }
 }
 
 /** A leaf's entries as they are (its own arrays: only to concatenate). */

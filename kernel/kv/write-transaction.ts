@@ -73,11 +73,6 @@ export class WriteTransaction {
   /** Overflow runs this transaction created, with their bytes, written by `finish()`. */
   readonly #newRuns = new Map<number, { reference: OverflowReference; bytes: Uint8Array }>();
   #root: PageReference | undefined;
-  /**
-   * Dirty pages left out of the page cache (a merge's leaves beyond its budget): encoded without
-   * pointing the node at its new page, work for nothing when the node is not cached.
-   */
-  readonly #uncached = new Set<number>();
   constructor(options: { txn: number; pages: PageStore; allocator: PageAllocator; root: PageReference | undefined }) {
     this.txn = options.txn;
     this.#pages = options.pages;
@@ -85,9 +80,8 @@ export class WriteTransaction {
     this.#root = options.root;
   }
 
-  /** The nodes this transaction wrote that the engine puts in the page cache once it publishes them. */
-  *cachedNodes(): Generator<TreeNode> {
-    for (const node of this.#dirty.values()) if (!this.#uncached.has(node.pageId)) yield node;
+  get dirtyNodes(): IterableIterator<TreeNode> {
+    return this.#dirty.values();
   }
 
   /** The version of `key` in the state so far (earlier commits of this group included), or null. */
@@ -160,10 +154,9 @@ export class WriteTransaction {
   /**
    * Applies `changes` (keys ascending, each once; a null value deletes) in one pass over the tree
    * (see tree-merge.ts) instead of a put or delete per key: a checkpoint's merge of the write
-   * buffer. Only on a transaction that has changed nothing yet. `cachedLeavesMax`: how many of
-   * the leaves it writes go into the page cache (see `cachedNodes`).
+   * buffer. Only on a transaction that has changed nothing yet.
    */
-  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number; cachedLeavesMax: number }): Promise<void> {
+  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number }): Promise<void> {
     assert(this.#dirty.size === 0 && this.#newRuns.size === 0, 'a merge is the first change of its transaction');
     this.#root = await mergeIntoTree(
       {
@@ -182,14 +175,6 @@ export class WriteTransaction {
       this.#root,
       changes,
     );
-    // The branches and the last leaves written go into the cache; a merge that rewrites more
-    // leaves than the cache holds would only evict them again, after paying to repoint them.
-    let leavesToCache = options.cachedLeavesMax;
-    for (const node of [...this.#dirty.values()].reverse()) {
-      if (node.kind !== 'leaf') continue;
-      if (leavesToCache > 0) leavesToCache--;
-      else this.#uncached.add(node.pageId);
-    }
   }
 
   /**
@@ -201,9 +186,7 @@ export class WriteTransaction {
   finish(base: { freelistChain: FreelistChain; lastVersion: number; durableTxn: number }): FinishedTransaction {
     const previous = base.freelistChain;
     const writes: PageWrite[] = [];
-    for (const node of this.#dirty.values()) {
-      writes.push({ pageId: node.pageId, bytes: encodeNode(node, { repoint: !this.#uncached.has(node.pageId) }) });
-    }
+    for (const node of this.#dirty.values()) writes.push({ pageId: node.pageId, bytes: encodeNode(node) });
     for (const { reference, bytes } of this.#newRuns.values()) {
       writes.push({ pageId: reference.pageId, bytes: encodeOverflowRun(reference, bytes) });
     }
