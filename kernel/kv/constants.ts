@@ -148,3 +148,9 @@ export const WRITE_BUFFER_CHUNK_KEYS_MAX = 256;
  * inserts into a leaf rewrite it rather than split it into two half-empty ones.
  */
 export const MERGE_FILL_BYTES = Math.floor((PAGE_PAYLOAD_BYTES * 7) / 8);
+
+/**
+ * A merge encodes the entries it changes into scratch buffers of this many bytes, one after
+ * another, so that adjacent changed entries are copied into their leaf page together.
+ */
+export const MERGE_SCRATCH_BYTES = 64 * 1024;

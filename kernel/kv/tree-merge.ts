@@ -1,19 +1,26 @@
 import { assert } from '../assert.ts';
 import { compareBytes } from '../contracts/bytes.ts';
-import { MERGE_FILL_BYTES, NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
+import { MERGE_FILL_BYTES, MERGE_SCRATCH_BYTES, NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
 import {
   type BranchNode,
-  type LeafNode,
   type OverflowReference,
   type PageReference,
   type TreeNode,
   BRANCH_FIRST_CHILD_BYTES,
   branchSeparatorBytes,
-  computeLeafPayloadBytes,
   keyIsInline,
   leafEntryBytes,
   valueIsInline,
 } from './node.ts';
+import {
+  compareLeafEntryKey,
+  encodeLeafEntry,
+  leafEntryKeyAt,
+  leafEntryKeyOverflows,
+  leafEntryOffsets,
+  leafEntryRunsAt,
+} from './node-codec.ts';
+import { PAGE_KIND, PAGE_PAYLOAD_OFFSET, newPage, sealPage } from './page-format.ts';
 import { shortestSeparator } from './tree-search.ts';
 
 /**
@@ -27,6 +34,11 @@ import { shortestSeparator } from './tree-search.ts';
  * adjacent touched leaves is merged with its changes into one sequence of entries that is cut
  * into evenly filled new leaves. Subtrees no change reaches keep their pages, so a merge rewrites
  * only the leaves and branches its keys lead to (every leaf, for keys spread over the whole tree).
+ *
+ * Leaves are handled as bytes: an entry that did not change is copied from its old page to its
+ * new one (adjacent ones at once) without being decoded or encoded, and a leaf read from the file
+ * for the merge is checked but neither decoded nor cached, nor is a leaf the merge writes (readers
+ * decode the ones they need). Only branches are nodes.
  *
  * Every node the merge replaces is freed; every overflow run keeps exactly one owner (entries
  * carry theirs along, separators that move up into a new branch keep theirs, dropped ones are
@@ -50,8 +62,15 @@ export interface TreeMergeTarget {
   free(pageId: number): void;
   newRun(bytes: Uint8Array): OverflowReference;
   freeRun(reference: OverflowReference): void;
-  /** A node this merge wrote, to be encoded when the transaction finishes. */
+  /** A branch this merge wrote, to be encoded when the transaction finishes. */
   addNode(node: TreeNode): void;
+  /** A leaf page this merge wrote, sealed, to be written when the transaction finishes. */
+  addLeafPage(pageId: number, page: Uint8Array): void;
+  /** The committed node at `reference` if it is cached, without reading. */
+  cachedNode(reference: PageReference): TreeNode | undefined;
+  /** The checked page at `reference`, not decoded. */
+  readNodePage(reference: PageReference): Promise<{ page: Uint8Array; kind: 'leaf' | 'branch'; count: number }>;
+  readOverflow(reference: OverflowReference): Promise<Uint8Array>;
   /** Leaves read at once while a branch's touched children are read. */
   readonly readsConcurrentMax: number;
 }
@@ -67,15 +86,61 @@ interface NodeList {
 }
 
 /**
- * The entries of a leaf run after the merge, in parallel arrays as a leaf holds them (arrays of
- * their own, never a committed node's), and their encoded size.
+ * A leaf the merge reads, as its checked page: where each entry starts (and past the last), and
+ * the full keys of the entries whose key lives in an overflow run, by entry index.
  */
-interface LeafEntries {
-  keys: Uint8Array[];
-  keyOverflows: (OverflowReference | undefined)[];
-  versions: number[];
-  values: (Uint8Array | OverflowReference)[];
-  totalBytes: number;
+interface LeafSource {
+  readonly kind: 'leaf';
+  readonly pageId: number;
+  readonly page: Uint8Array;
+  readonly offsets: readonly number[];
+  readonly overflowKeys: ReadonlyMap<number, Uint8Array> | undefined;
+}
+
+type ChildSource = BranchNode | LeafSource;
+
+/**
+ * A run's entries after the merge, each as its encoded bytes somewhere (in the page it came from,
+ * or in a scratch buffer for a changed one), in key order: leaf pages are then made by copying
+ * them, adjacent ones of one page at once, instead of decoding and encoding every entry.
+ */
+class EntrySequence {
+  readonly buffers: Uint8Array[] = [];
+  readonly offsets: number[] = [];
+  readonly sizes: number[] = [];
+  /** Full keys of the entries whose key lives in an overflow run, by index here. */
+  readonly overflowKeys = new Map<number, Uint8Array>();
+  totalBytes = 0;
+
+  get length(): number {
+    return this.sizes.length;
+  }
+
+  push(buffer: Uint8Array, offset: number, size: number, overflowKey: Uint8Array | undefined): void {
+    if (overflowKey !== undefined) this.overflowKeys.set(this.sizes.length, overflowKey);
+    this.buffers.push(buffer);
+    this.offsets.push(offset);
+    this.sizes.push(size);
+    this.totalBytes += size;
+  }
+
+  /** Every entry of `source` in [from, to). */
+  pushSource(source: LeafSource, from: number, to: number): void {
+    for (let index = from; index < to; index++) {
+      const offset = source.offsets[index]!;
+      this.push(source.page, offset, source.offsets[index + 1]! - offset, source.overflowKeys?.get(index));
+    }
+  }
+
+  pushSequence(other: EntrySequence): void {
+    for (let index = 0; index < other.length; index++) {
+      this.push(other.buffers[index]!, other.offsets[index]!, other.sizes[index]!, other.overflowKeys.get(index));
+    }
+  }
+
+  keyAt(index: number): Uint8Array {
+    return this.overflowKeys.get(index) ?? leafEntryKeyAt(this.buffers[index]!, this.offsets[index]!);
+  }
 }
 
 /**
@@ -91,8 +156,8 @@ export async function mergeIntoTree(target: TreeMergeTarget, root: PageReference
   const merge = new TreeMerge(target, changes);
   let list: NodeList;
   if (root === undefined) {
-    const entries = merge.mergeLeafEntries([], 0, changes.length)!;
-    if (entries.totalBytes === 0) return undefined;
+    const entries = merge.mergeLeafRun([], 0, changes.length)!;
+    if (entries.length === 0) return undefined;
     list = merge.buildLeaves(entries);
   } else {
     // The root as the one child of a branch that has no page: its children's list is the new top level.
@@ -108,9 +173,17 @@ export async function mergeIntoTree(target: TreeMergeTarget, root: PageReference
   return merge.shrinkRoot(list.children[0]);
 }
 
+/** Runs of bytes up to this long are copied by a loop rather than `set` (see copyInto). */
+const COPY_LOOP_BYTES_MAX = 64;
+
 class TreeMerge {
   readonly #target: TreeMergeTarget;
   readonly #changes: readonly TreeChange[];
+  /** Leaf pages this merge wrote: they have no node to read back. */
+  readonly #newLeafPages = new Set<number>();
+  /** Where changed entries are encoded, a slab at a time. */
+  #scratch = new Uint8Array(0);
+  #scratchUsedBytes = 0;
 
   constructor(target: TreeMergeTarget, changes: readonly TreeChange[]) {
     this.#target = target;
@@ -146,7 +219,7 @@ class TreeMerge {
    * list of their children, the separators between them moved down, cut anew into evenly filled
    * branches; an underfull run takes in a neighbouring branch.
    */
-  async #joinBranchChildren(branch: BranchNode, nodes: Map<number, TreeNode>, results: Map<number, NodeList>): Promise<NodeList> {
+  async #joinBranchChildren(branch: BranchNode, nodes: Map<number, ChildSource>, results: Map<number, NodeList>): Promise<NodeList> {
     const out = emptyList();
     const childCount = branch.children.length;
     let lastUnchanged: number | undefined;
@@ -196,7 +269,7 @@ class TreeMerge {
    * A branch whose children are leaves: each run of adjacent leaves the changes reach is merged
    * with its changes and cut into new leaves; an underfull result takes in a neighbouring leaf.
    */
-  async #mergeLeafChildren(branch: BranchNode, bounds: number[], nodes: Map<number, TreeNode>): Promise<NodeList | undefined> {
+  async #mergeLeafChildren(branch: BranchNode, bounds: number[], nodes: Map<number, ChildSource>): Promise<NodeList | undefined> {
     const out = emptyList();
     const childCount = branch.children.length;
     let changed = false;
@@ -213,7 +286,7 @@ class TreeMerge {
       let last = child;
       while (last + 1 < childCount && nodes.has(last + 1)) last++;
       const leaves = await this.#leaves(branch, nodes, first, last);
-      let entries = this.mergeLeafEntries(leaves, bounds[first]!, bounds[last + 1]!);
+      let entries = this.mergeLeafRun(leaves, bounds[first]!, bounds[last + 1]!);
       if (entries === undefined) {
         for (let index = first; index <= last; index++) this.#append(out, single(branch.children[index]!), separatorBefore(branch, index));
         lastUnchanged = last;
@@ -225,11 +298,16 @@ class TreeMerge {
       if (entries.totalBytes < NODE_MERGE_THRESHOLD_BYTES) {
         if (last + 1 < childCount && !nodes.has(last + 1)) {
           last++;
-          entries = concatEntries(entries, leafEntries((await this.#leaves(branch, nodes, last, last))[0]!));
+          const right = (await this.#leaves(branch, nodes, last, last))[0]!;
+          entries.pushSource(right, 0, right.offsets.length - 1);
         } else if (first > 0 && lastUnchanged === first - 1 && (out.children.length >= 2 || first === 1)) {
           popLast(out);
           first--;
-          entries = concatEntries(leafEntries((await this.#leaves(branch, nodes, first, first))[0]!), entries);
+          const left = (await this.#leaves(branch, nodes, first, first))[0]!;
+          const joined = new EntrySequence();
+          joined.pushSource(left, 0, left.offsets.length - 1);
+          joined.pushSequence(entries);
+          entries = joined;
         }
       }
       changed = true;
@@ -238,7 +316,7 @@ class TreeMerge {
         // Separators inside the run bounded leaves that are gone: they are dropped.
         if (index > first) this.#dropSeparator(branch.keyOverflows[index - 1]);
       }
-      this.#append(out, entries.totalBytes === 0 ? emptyList() : this.buildLeaves(entries), separatorBefore(branch, first));
+      this.#append(out, entries.length === 0 ? emptyList() : this.buildLeaves(entries), separatorBefore(branch, first));
       lastUnchanged = undefined;
       child = last + 1;
     }
@@ -248,100 +326,104 @@ class TreeMerge {
   /**
    * The entries of `leaves` merged with changes [start, end): a change replaces or deletes the
    * entry of its key, or inserts one. Undefined when no change alters anything (deletes of
-   * absent keys only). Unchanged entries between two changes are copied as a stretch, found by a
-   * binary search for the next change's key, not compared one by one.
+   * absent keys only). Unchanged entries between two changes are taken as they are, found by a
+   * binary search for the next change's key.
    */
-  mergeLeafEntries(leaves: readonly LeafNode[], start: number, end: number): LeafEntries | undefined {
+  mergeLeafRun(leaves: readonly LeafSource[], start: number, end: number): EntrySequence | undefined {
     const changes = this.#changes;
-    // Grown by push: packed arrays, where a preallocated large one would be holey or a dictionary.
-    const entries: LeafEntries = { keys: [], keyOverflows: [], versions: [], values: [], totalBytes: 0 };
+    const entries = new EntrySequence();
     let changed = false;
     let next = start;
     for (let leafIndex = 0; leafIndex < leaves.length; leafIndex++) {
       const leaf = leaves[leafIndex]!;
-      const length = leaf.keys.length;
+      const count = leaf.offsets.length - 1;
       const lastLeaf = leafIndex === leaves.length - 1;
-      entries.totalBytes += leaf.payloadBytes;
       let position = 0;
       // A change past this leaf's last key belongs to a later leaf, or at the end of the last one.
-      for (; next < end && (lastLeaf || length === 0 || compareBytes(changes[next]!.key, leaf.keys[length - 1]!) <= 0); next++) {
+      for (; next < end && (lastLeaf || count === 0 || compareEntryKey(leaf, count - 1, changes[next]!.key) >= 0); next++) {
         const change = changes[next]!;
-        const index = lowerBound(leaf.keys, change.key, position, length);
-        copyEntries(entries, leaf, position, index);
+        const index = lowerBound(leaf, change.key, position, count);
+        entries.pushSource(leaf, position, index);
         position = index;
-        if (index < length && compareBytes(leaf.keys[index]!, change.key) === 0) {
+        if (index < count && compareEntryKey(leaf, index, change.key) === 0) {
           changed = true;
           position = index + 1;
-          const key = leaf.keys[index]!;
-          const value = leaf.values[index]!;
-          entries.totalBytes -= leafEntryBytes(key, value);
-          if (!(value instanceof Uint8Array)) this.#target.freeRun(value);
+          const offset = leaf.offsets[index]!;
+          const runs = leafEntryRunsAt(leaf.page, offset, leaf.pageId);
+          if (runs.value !== undefined) this.#target.freeRun(runs.value);
           if (change.value === null) {
-            const keyOverflow = leaf.keyOverflows[index];
-            if (keyOverflow !== undefined) this.#target.freeRun(keyOverflow);
+            if (runs.key !== undefined) this.#target.freeRun(runs.key);
             continue;
           }
-          const stored = this.#stored(change.value);
-          pushEntry(entries, key, leaf.keyOverflows[index], change.version, stored);
-          entries.totalBytes += leafEntryBytes(key, stored);
+          const key = leaf.overflowKeys?.get(index) ?? leafEntryKeyAt(leaf.page, offset);
+          this.#pushChanged(entries, { key, keyOverflow: runs.key, version: change.version, value: change.value });
           continue;
         }
         if (change.value === null) continue;
         changed = true;
-        this.#insertNew(change, entries);
+        this.#pushInserted(entries, change);
       }
-      copyEntries(entries, leaf, position, length);
+      entries.pushSource(leaf, position, count);
     }
     for (; next < end; next++) {
       const change = changes[next]!;
       if (change.value === null) continue;
       changed = true;
-      this.#insertNew(change, entries);
+      this.#pushInserted(entries, change);
     }
     return changed || leaves.length === 0 ? entries : undefined;
   }
 
-  #insertNew(change: TreeChange, entries: LeafEntries): void {
-    // A long key gets a copy of its own in its run, so the node does not keep alive the buffer it is a view of.
+  #pushInserted(entries: EntrySequence, change: TreeChange): void {
+    // A long key gets a copy of its own in its run, so nothing keeps alive the buffer it is a view of.
     const key = keyIsInline(change.key) ? change.key : change.key.slice();
-    const stored = this.#stored(change.value!);
-    pushEntry(entries, key, keyIsInline(key) ? undefined : this.#target.newRun(key), change.version, stored);
-    entries.totalBytes += leafEntryBytes(key, stored);
+    this.#pushChanged(entries, { key, keyOverflow: keyIsInline(key) ? undefined : this.#target.newRun(key), version: change.version, value: change.value! });
+  }
+
+  /** Encodes an entry that changed into the scratch buffer and appends it. */
+  #pushChanged(entries: EntrySequence, entry: { key: Uint8Array; keyOverflow: OverflowReference | undefined; version: number; value: Uint8Array }): void {
+    const value = valueIsInline(entry.value.length) ? entry.value : this.#target.newRun(entry.value);
+    const size = leafEntryBytes(entry.key, value);
+    if (this.#scratchUsedBytes + size > this.#scratch.length) {
+      this.#scratch = new Uint8Array(Math.max(MERGE_SCRATCH_BYTES, size));
+      this.#scratchUsedBytes = 0;
+    }
+    const written = encodeLeafEntry(this.#scratch, this.#scratchUsedBytes, { key: entry.key, keyOverflow: entry.keyOverflow, version: entry.version, value });
+    assert(written === size, 'a changed entry is as large as its accounting says');
+    entries.push(this.#scratch, this.#scratchUsedBytes, size, entry.keyOverflow === undefined ? undefined : entry.key);
+    this.#scratchUsedBytes += size;
   }
 
   /**
-   * Cuts merged entries into new leaves: one when they fit a page, else evenly filled ones with
+   * Cuts merged entries into new leaf pages: one when they fit a page, else evenly filled ones with
    * room left (MERGE_FILL_BYTES), so that the next merge's few inserts into a leaf do not split it.
+   * Each page is made by copying the entries' bytes, adjacent ones of one buffer at once.
    */
-  buildLeaves(entries: LeafEntries): NodeList {
+  buildLeaves(entries: EntrySequence): NodeList {
     const list = emptyList();
-    const total = entries.keys.length;
-    let ends = [total];
-    if (entries.totalBytes > PAGE_PAYLOAD_BYTES) {
-      const bytes: number[] = [];
-      for (let index = 0; index < total; index++) bytes.push(leafEntryBytes(entries.keys[index]!, entries.values[index]!));
-      ends = pieceEnds(bytes, entries.totalBytes);
-    }
+    const total = entries.length;
+    const ends = entries.totalBytes > PAGE_PAYLOAD_BYTES ? pieceEnds(entries.sizes, entries.totalBytes) : [total];
     let first = 0;
     for (const end of ends) {
-      const whole = first === 0 && end === total;
-      const leaf: LeafNode = {
-        kind: 'leaf',
-        pageId: this.#target.allocate(),
-        txn: this.#target.txn,
-        keys: whole ? entries.keys : entries.keys.slice(first, end),
-        keyOverflows: whole ? entries.keyOverflows : entries.keyOverflows.slice(first, end),
-        versions: whole ? entries.versions : entries.versions.slice(first, end),
-        values: whole ? entries.values : entries.values.slice(first, end),
-        payloadBytes: 0,
-      };
-      leaf.payloadBytes = whole ? entries.totalBytes : computeLeafPayloadBytes(leaf);
+      const pageId = this.#target.allocate();
+      const page = newPage({ kind: PAGE_KIND.leaf, count: end - first, pageId, txn: this.#target.txn });
+      let writeOffset = PAGE_PAYLOAD_OFFSET;
+      for (let index = first; index < end; ) {
+        const buffer = entries.buffers[index]!;
+        const start = entries.offsets[index]!;
+        let stop = start + entries.sizes[index]!;
+        for (index++; index < end && entries.buffers[index] === buffer && entries.offsets[index] === stop; index++) stop += entries.sizes[index]!;
+        writeOffset = copyInto(page, writeOffset, buffer, start, stop);
+      }
+      assert(writeOffset - PAGE_PAYLOAD_OFFSET <= PAGE_PAYLOAD_BYTES, 'a merged leaf fits its page');
+      this.#target.addLeafPage(pageId, sealPage(page));
+      this.#newLeafPages.add(pageId);
       if (first > 0) {
-        const separator = shortestSeparator(entries.keys[first - 1]!, entries.keys[first]!);
+        const separator = shortestSeparator(entries.keyAt(first - 1), entries.keyAt(first));
         list.keys.push(separator);
         list.keyOverflows.push(keyIsInline(separator) ? undefined : this.#target.newRun(separator));
       }
-      list.children.push(this.#add(leaf));
+      list.children.push({ pageId, txn: this.#target.txn });
       first = end;
     }
     return list;
@@ -383,6 +465,7 @@ class TreeMerge {
   async shrinkRoot(root: PageReference | undefined): Promise<PageReference | undefined> {
     for (let depth = 0; root !== undefined; depth++) {
       assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
+      if (root.txn === this.#target.txn && this.#newLeafPages.has(root.pageId)) return root;
       const node = await this.#target.read(root);
       if (node.kind !== 'branch' || node.children.length !== 1) return root;
       this.#target.free(node.pageId);
@@ -412,24 +495,54 @@ class TreeMerge {
   }
 
   /** Reads the touched children, up to readsConcurrentMax at a time, so the medium serves them together. */
-  async #readChildren(branch: BranchNode, touched: readonly number[]): Promise<Map<number, TreeNode>> {
-    const nodes = new Map<number, TreeNode>();
+  async #readChildren(branch: BranchNode, touched: readonly number[]): Promise<Map<number, ChildSource>> {
+    const nodes = new Map<number, ChildSource>();
     let next = 0;
     const reader = async (): Promise<void> => {
       while (next < touched.length) {
         const child = touched[next++]!;
-        nodes.set(child, await this.#target.read(branch.children[child]!));
+        nodes.set(child, await this.#source(branch.children[child]!));
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#target.readsConcurrentMax, touched.length) }, reader));
     return nodes;
   }
 
+  /**
+   * The child at `reference`: a branch as its node; a leaf as its page, taken from its cached node
+   * or read and checked but not decoded (its entries are copied as bytes, never looked at again).
+   */
+  async #source(reference: PageReference): Promise<ChildSource> {
+    const cached = this.#target.cachedNode(reference);
+    if (cached?.kind === 'branch') return cached;
+    if (cached?.page !== undefined) {
+      let overflowKeys: Map<number, Uint8Array> | undefined;
+      cached.keyOverflows.forEach((overflow, index) => {
+        if (overflow !== undefined) (overflowKeys ??= new Map()).set(index, cached.keys[index]!);
+      });
+      return { kind: 'leaf', pageId: reference.pageId, page: cached.page, offsets: leafEntryOffsets(cached.page, cached.keys.length, reference.pageId), overflowKeys };
+    }
+    const { page, kind, count } = await this.#target.readNodePage(reference);
+    if (kind === 'branch') {
+      const node = await this.#target.read(reference);
+      assert(node.kind === 'branch', 'a branch page decodes to a branch');
+      return node;
+    }
+    const offsets = leafEntryOffsets(page, count, reference.pageId);
+    let overflowKeys: Map<number, Uint8Array> | undefined;
+    for (let index = 0; index < count; index++) {
+      if (!leafEntryKeyOverflows(page, offsets[index]!)) continue;
+      const run = leafEntryRunsAt(page, offsets[index]!, reference.pageId).key!;
+      (overflowKeys ??= new Map()).set(index, await this.#target.readOverflow(run));
+    }
+    return { kind: 'leaf', pageId: reference.pageId, page, offsets, overflowKeys };
+  }
+
   /** The leaves `first` to `last` of `branch`, read now when the merge did not read them already. */
-  async #leaves(branch: BranchNode, nodes: Map<number, TreeNode>, first: number, last: number): Promise<LeafNode[]> {
-    const leaves: LeafNode[] = [];
+  async #leaves(branch: BranchNode, nodes: Map<number, ChildSource>, first: number, last: number): Promise<LeafSource[]> {
+    const leaves: LeafSource[] = [];
     for (let child = first; child <= last; child++) {
-      const node = nodes.get(child) ?? (await this.#target.read(branch.children[child]!));
+      const node = nodes.get(child) ?? (await this.#source(branch.children[child]!));
       assert(node.kind === 'leaf', 'the children of a branch are of one kind');
       leaves.push(node);
     }
@@ -458,9 +571,6 @@ class TreeMerge {
     if (overflow !== undefined) this.#target.freeRun(overflow);
   }
 
-  #stored(value: Uint8Array): Uint8Array | OverflowReference {
-    return valueIsInline(value.length) ? value : this.#target.newRun(value);
-  }
 
   #add(node: TreeNode): PageReference {
     this.#target.addNode(node);
@@ -492,53 +602,20 @@ function pieceEnds(sizes: readonly number[], totalBytes: number): number[] {
   return ends;
 }
 
-/** The index of the first of `keys[low, high)` not less than `key` (`high` when every one is less). */
-function lowerBound(keys: readonly Uint8Array[], key: Uint8Array, low: number, high: number): number {
+/** The index of the first entry of `leaf` in [low, high) whose key is not less than `key` (`high` when none). */
+function lowerBound(leaf: LeafSource, key: Uint8Array, low: number, high: number): number {
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if (compareBytes(keys[middle]!, key) < 0) low = middle + 1;
+    if (compareEntryKey(leaf, middle, key) < 0) low = middle + 1;
     else high = middle;
   }
   return low;
 }
 
-function pushEntry(
-  entries: LeafEntries,
-  key: Uint8Array,
-  keyOverflow: OverflowReference | undefined,
-  version: number,
-  value: Uint8Array | OverflowReference,
-): void {
-  entries.keys.push(key);
-  entries.keyOverflows.push(keyOverflow);
-  entries.versions.push(version);
-  entries.values.push(value);
-}
-
-/** Appends the entries [from, to) of `leaf`, unchanged. */
-function copyEntries(entries: LeafEntries, leaf: LeafNode, from: number, to: number): void {
-  const { keys, keyOverflows, versions, values } = entries;
-  for (let index = from; index < to; index++) {
-    keys.push(leaf.keys[index]!);
-    keyOverflows.push(leaf.keyOverflows[index]);
-    versions.push(leaf.versions[index]!);
-    values.push(leaf.values[index]!);
-  }
-}
-
-/** A leaf's entries as they are (its own arrays: only to concatenate). */
-function leafEntries(leaf: LeafNode): LeafEntries {
-  return { keys: leaf.keys, keyOverflows: leaf.keyOverflows, versions: leaf.versions, values: leaf.values, totalBytes: leaf.payloadBytes };
-}
-
-function concatEntries(left: LeafEntries, right: LeafEntries): LeafEntries {
-  return {
-    keys: left.keys.concat(right.keys),
-    keyOverflows: left.keyOverflows.concat(right.keyOverflows),
-    versions: left.versions.concat(right.versions),
-    values: left.values.concat(right.values),
-    totalBytes: left.totalBytes + right.totalBytes,
-  };
+/** Compares the key of entry `index` of `leaf` with `key`, as compareBytes would. */
+function compareEntryKey(leaf: LeafSource, index: number, key: Uint8Array): number {
+  const overflowKey = leaf.overflowKeys?.get(index);
+  return overflowKey === undefined ? compareLeafEntryKey(leaf.page, leaf.offsets[index]!, key) : compareBytes(overflowKey, key);
 }
 
 /** The payload of one branch holding every child of `list`. */
@@ -546,6 +623,20 @@ function branchListBytes(list: NodeList): number {
   let total = BRANCH_FIRST_CHILD_BYTES;
   for (const key of list.keys) total += branchSeparatorBytes(key);
   return total;
+}
+
+/**
+ * Copies `source[start, stop)` into `target` at `offset`; returns the offset after it. Short runs
+ * byte by byte: `set` costs a view and a call into the runtime each, more than the copy of an
+ * entry or two, and a merged page is mostly such runs.
+ */
+function copyInto(target: Uint8Array, offset: number, source: Uint8Array, start: number, stop: number): number {
+  if (stop - start > COPY_LOOP_BYTES_MAX) {
+    target.set(source.subarray(start, stop), offset);
+    return offset + stop - start;
+  }
+  for (let index = start; index < stop; index++) target[offset++] = source[index]!;
+  return offset;
 }
 
 function emptyList(): NodeList {

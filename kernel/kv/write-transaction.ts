@@ -73,6 +73,8 @@ export class WriteTransaction {
   /** Overflow runs this transaction created, with their bytes, written by `finish()`. */
   readonly #newRuns = new Map<number, { reference: OverflowReference; bytes: Uint8Array }>();
   #root: PageReference | undefined;
+  /** Leaf pages a merge wrote as bytes (no node: they are not cached), written by `finish()`. */
+  readonly #leafPages: PageWrite[] = [];
   constructor(options: { txn: number; pages: PageStore; allocator: PageAllocator; root: PageReference | undefined }) {
     this.txn = options.txn;
     this.#pages = options.pages;
@@ -157,7 +159,7 @@ export class WriteTransaction {
    * buffer. Only on a transaction that has changed nothing yet.
    */
   async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number }): Promise<void> {
-    assert(this.#dirty.size === 0 && this.#newRuns.size === 0, 'a merge is the first change of its transaction');
+    assert(this.#dirty.size === 0 && this.#newRuns.size === 0 && this.#leafPages.length === 0, 'a merge is the first change of its transaction');
     this.#root = await mergeIntoTree(
       {
         txn: this.txn,
@@ -170,6 +172,10 @@ export class WriteTransaction {
         newRun: (bytes) => this.#newRun(bytes),
         freeRun: (reference) => this.#freeRun(reference),
         addNode: (node) => this.#dirty.set(node.pageId, node),
+        addLeafPage: (pageId, page) => this.#leafPages.push({ pageId, bytes: page }),
+        cachedNode: (reference) => this.#pages.cachedNode(reference),
+        readNodePage: (reference) => this.#pages.readNodePage(reference),
+        readOverflow: (reference) => this.#pages.readOverflow(reference),
         readsConcurrentMax: options.readsConcurrentMax,
       },
       this.#root,
@@ -187,6 +193,7 @@ export class WriteTransaction {
     const previous = base.freelistChain;
     const writes: PageWrite[] = [];
     for (const node of this.#dirty.values()) writes.push({ pageId: node.pageId, bytes: encodeNode(node) });
+    for (const write of this.#leafPages) writes.push(write);
     for (const { reference, bytes } of this.#newRuns.values()) {
       writes.push({ pageId: reference.pageId, bytes: encodeOverflowRun(reference, bytes) });
     }
