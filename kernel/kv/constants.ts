@@ -154,3 +154,9 @@ export const MERGE_FILL_BYTES = Math.floor((PAGE_PAYLOAD_BYTES * 7) / 8);
  * another, so that adjacent changed entries are copied into their leaf page together.
  */
 export const MERGE_SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * A merge reads the leaves it changes that lie at consecutive page ids in one read of at most
+ * this many pages (256 KiB): one call and one buffer instead of one per page.
+ */
+export const MERGE_READ_PAGES_MAX = 64;

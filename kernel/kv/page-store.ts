@@ -52,14 +52,20 @@ export class PageStore {
   }
 
   /**
-   * The page of a leaf or branch, checked (CorruptionError otherwise), neither decoded nor cached:
-   * for a merge that copies a leaf's entries as bytes and does not read the leaf again.
+   * The pages of leaves or branches at consecutive page ids, read in one call and checked
+   * (CorruptionError otherwise), neither decoded nor cached: for a merge that copies a leaf's
+   * entries as bytes and does not read the leaf again. The pages are views of one buffer.
    */
-  async readNodePage(reference: PageReference): Promise<{ page: Uint8Array; kind: 'leaf' | 'branch'; count: number }> {
-    assert(reference.pageId >= META_SLOT_COUNT, `a tree page id is past the meta slots: ${reference.pageId}`);
-    const page = await this.#read(reference.pageId, PAGE_BYTES);
-    const header = openNodePage(page, reference);
-    return { page, kind: header.kind === PAGE_KIND.branch ? 'branch' : 'leaf', count: header.count };
+  async readNodePages(references: readonly PageReference[]): Promise<{ page: Uint8Array; kind: 'leaf' | 'branch'; count: number }[]> {
+    const first = references[0]!.pageId;
+    assert(first >= META_SLOT_COUNT, `a tree page id is past the meta slots: ${first}`);
+    references.forEach((reference, index) => assert(reference.pageId === first + index, 'pages read together are consecutive'));
+    const bytes = await this.#read(first, references.length * PAGE_BYTES);
+    return references.map((reference, index) => {
+      const page = bytes.subarray(index * PAGE_BYTES, (index + 1) * PAGE_BYTES);
+      const header = openNodePage(page, reference);
+      return { page, kind: header.kind === PAGE_KIND.branch ? 'branch' : 'leaf', count: header.count };
+    });
   }
 
   async #readNodeFromFile(reference: PageReference): Promise<TreeNode> {

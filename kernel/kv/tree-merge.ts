@@ -1,6 +1,13 @@
 import { assert } from '../assert.ts';
 import { compareBytes } from '../contracts/bytes.ts';
-import { MERGE_FILL_BYTES, MERGE_SCRATCH_BYTES, NODE_MERGE_THRESHOLD_BYTES, PAGE_PAYLOAD_BYTES, TREE_DEPTH_MAX } from './constants.ts';
+import {
+  MERGE_FILL_BYTES,
+  MERGE_READ_PAGES_MAX,
+  MERGE_SCRATCH_BYTES,
+  NODE_MERGE_THRESHOLD_BYTES,
+  PAGE_PAYLOAD_BYTES,
+  TREE_DEPTH_MAX,
+} from './constants.ts';
 import {
   type BranchNode,
   type OverflowReference,
@@ -68,8 +75,8 @@ export interface TreeMergeTarget {
   addLeafPage(pageId: number, page: Uint8Array): void;
   /** The committed node at `reference` if it is cached, without reading. */
   cachedNode(reference: PageReference): TreeNode | undefined;
-  /** The checked page at `reference`, not decoded. */
-  readNodePage(reference: PageReference): Promise<{ page: Uint8Array; kind: 'leaf' | 'branch'; count: number }>;
+  /** The checked pages at `references` (consecutive page ids), not decoded. */
+  readNodePages(references: readonly PageReference[]): Promise<{ page: Uint8Array; kind: 'leaf' | 'branch'; count: number }[]>;
   readOverflow(reference: OverflowReference): Promise<Uint8Array>;
   /** Leaves read at once while a branch's touched children are read. */
   readonly readsConcurrentMax: number;
@@ -494,48 +501,82 @@ class TreeMerge {
     return bounds;
   }
 
-  /** Reads the touched children, up to readsConcurrentMax at a time, so the medium serves them together. */
+  /**
+   * Reads the touched children: cached ones from the cache, the others a run of consecutive page
+   * ids at a time (a merge writes the leaves of a range in order, so they often are), up to
+   * readsConcurrentMax reads at a time, so the medium serves them together.
+   */
   async #readChildren(branch: BranchNode, touched: readonly number[]): Promise<Map<number, ChildSource>> {
     const nodes = new Map<number, ChildSource>();
+    const runs: number[][] = [];
+    for (const child of touched) {
+      const reference = branch.children[child]!;
+      const cached = this.#cachedSource(reference);
+      if (cached !== undefined) {
+        nodes.set(child, cached);
+        continue;
+      }
+      const run = runs.at(-1);
+      const previous = run === undefined ? undefined : branch.children[run.at(-1)!]!;
+      if (run !== undefined && previous!.pageId + 1 === reference.pageId && run.length < MERGE_READ_PAGES_MAX) run.push(child);
+      else runs.push([child]);
+    }
     let next = 0;
     const reader = async (): Promise<void> => {
-      while (next < touched.length) {
-        const child = touched[next++]!;
-        nodes.set(child, await this.#source(branch.children[child]!));
+      while (next < runs.length) {
+        const run = runs[next++]!;
+        const sources = await this.#readSources(run.map((child) => branch.children[child]!));
+        run.forEach((child, index) => nodes.set(child, sources[index]!));
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.#target.readsConcurrentMax, touched.length) }, reader));
+    await Promise.all(Array.from({ length: Math.min(this.#target.readsConcurrentMax, runs.length) }, reader));
     return nodes;
   }
 
-  /**
-   * The child at `reference`: a branch as its node; a leaf as its page, taken from its cached node
-   * or read and checked but not decoded (its entries are copied as bytes, never looked at again).
-   */
+  /** The child at `reference` as the merge reads it (see #cachedSource and #readSources). */
   async #source(reference: PageReference): Promise<ChildSource> {
+    return this.#cachedSource(reference) ?? (await this.#readSources([reference]))[0]!;
+  }
+
+  /** A cached branch, or a cached leaf as its sealed page; undefined when not cached. */
+  #cachedSource(reference: PageReference): ChildSource | undefined {
     const cached = this.#target.cachedNode(reference);
     if (cached?.kind === 'branch') return cached;
-    if (cached?.page !== undefined) {
-      let overflowKeys: Map<number, Uint8Array> | undefined;
-      cached.keyOverflows.forEach((overflow, index) => {
-        if (overflow !== undefined) (overflowKeys ??= new Map()).set(index, cached.keys[index]!);
-      });
-      return { kind: 'leaf', pageId: reference.pageId, page: cached.page, offsets: leafEntryOffsets(cached.page, cached.keys.length, reference.pageId), overflowKeys };
-    }
-    const { page, kind, count } = await this.#target.readNodePage(reference);
-    if (kind === 'branch') {
-      const node = await this.#target.read(reference);
-      assert(node.kind === 'branch', 'a branch page decodes to a branch');
-      return node;
-    }
-    const offsets = leafEntryOffsets(page, count, reference.pageId);
+    if (cached?.page === undefined) return undefined;
     let overflowKeys: Map<number, Uint8Array> | undefined;
-    for (let index = 0; index < count; index++) {
-      if (!leafEntryKeyOverflows(page, offsets[index]!)) continue;
-      const run = leafEntryRunsAt(page, offsets[index]!, reference.pageId).key!;
-      (overflowKeys ??= new Map()).set(index, await this.#target.readOverflow(run));
+    cached.keyOverflows.forEach((overflow, index) => {
+      if (overflow !== undefined) (overflowKeys ??= new Map()).set(index, cached.keys[index]!);
+    });
+    return { kind: 'leaf', pageId: reference.pageId, page: cached.page, offsets: leafEntryOffsets(cached.page, cached.keys.length, reference.pageId), overflowKeys };
+  }
+
+  /**
+   * The children at `references` (consecutive page ids) read from the file: a leaf as its page,
+   * checked but not decoded (its entries are copied as bytes, never looked at again); a branch as
+   * its node.
+   */
+  async #readSources(references: readonly PageReference[]): Promise<ChildSource[]> {
+    const pages = await this.#target.readNodePages(references);
+    const sources: ChildSource[] = [];
+    for (let index = 0; index < references.length; index++) {
+      const reference = references[index]!;
+      const { page, kind, count } = pages[index]!;
+      if (kind === 'branch') {
+        const node = await this.#target.read(reference);
+        assert(node.kind === 'branch', 'a branch page decodes to a branch');
+        sources.push(node);
+        continue;
+      }
+      const offsets = leafEntryOffsets(page, count, reference.pageId);
+      let overflowKeys: Map<number, Uint8Array> | undefined;
+      for (let entry = 0; entry < count; entry++) {
+        if (!leafEntryKeyOverflows(page, offsets[entry]!)) continue;
+        const run = leafEntryRunsAt(page, offsets[entry]!, reference.pageId).key!;
+        (overflowKeys ??= new Map()).set(entry, await this.#target.readOverflow(run));
+      }
+      sources.push({ kind: 'leaf', pageId: reference.pageId, page, offsets, overflowKeys });
     }
-    return { kind: 'leaf', pageId: reference.pageId, page, offsets, overflowKeys };
+    return sources;
   }
 
   /** The leaves `first` to `last` of `branch`, read now when the merge did not read them already. */

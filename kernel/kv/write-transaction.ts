@@ -174,7 +174,7 @@ export class WriteTransaction {
         addNode: (node) => this.#dirty.set(node.pageId, node),
         addLeafPage: (pageId, page) => this.#leafPages.push({ pageId, bytes: page }),
         cachedNode: (reference) => this.#pages.cachedNode(reference),
-        readNodePage: (reference) => this.#pages.readNodePage(reference),
+        readNodePages: (references) => this.#pages.readNodePages(references),
         readOverflow: (reference) => this.#pages.readOverflow(reference),
         readsConcurrentMax: options.readsConcurrentMax,
       },
