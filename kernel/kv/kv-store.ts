@@ -548,6 +548,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   /** Publishes a written tree transaction: its nodes into the cache, its state, its frees. */
   #publishTree(written: { transaction: WriteTransaction; allocator: PageAllocator; committed: CommittedState; freelistChain: FreelistChain }): void {
     for (const node of written.transaction.dirtyNodes) this.#pages.cache.set(node);
+    // A merge's leaves have no nodes; the last ones are decoded for the cache, but not at close.
+    if (this.#closing === undefined) for (const leaf of written.transaction.mergedLeaves(this.#cachePages)) this.#pages.cache.set(leaf);
     this.#committed = written.committed;
     this.#freelistChain = written.freelistChain;
     written.allocator.commit();

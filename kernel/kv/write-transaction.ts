@@ -16,7 +16,7 @@ import {
   leafEntryBytes,
   valueIsInline,
 } from './node.ts';
-import { encodeNode } from './node-codec.ts';
+import { decodeNode, encodeNode } from './node-codec.ts';
 import { encodeOverflowRun, overflowPageCount } from './overflow.ts';
 import type { PageAllocator } from './page-allocator.ts';
 import type { PageStore } from './page-store.ts';
@@ -151,6 +151,20 @@ export class WriteTransaction {
     leaf.values.splice(index, 1);
     await this.#mergeUpward(path, leaf);
     this.#shrinkRoot();
+  }
+
+  /**
+   * The last `max` leaves a merge wrote, decoded from their pages, for the page cache: readers
+   * after a checkpoint find the leaves it wrote last as they found the ones a commit wrote. A leaf
+   * with a key in an overflow run is left out (decoding leaves such a key to the page store).
+   */
+  *mergedLeaves(max: number): Generator<TreeNode> {
+    const pages = this.#leafPages;
+    for (let index = Math.max(0, pages.length - max); index < pages.length; index++) {
+      const { pageId, bytes } = pages[index]!;
+      const node = decodeNode(bytes, { pageId, txn: this.txn });
+      if (node.keyOverflows.every((overflow) => overflow === undefined)) yield node;
+    }
   }
 
   /**
