@@ -143,7 +143,20 @@ export const WRITE_BUFFER_ENTRY_OVERHEAD_BYTES = 48;
 export const WRITE_BUFFER_CHUNK_KEYS_MAX = 256;
 
 /**
- * A checkpoint merges the write buffer into the tree in windows of this many keys, reading the
- * leaves of each window ahead (see prefetch.ts) before it changes them.
+ * A checkpoint's merge (tree-merge.ts) cuts a run of leaves that no longer fits a page into
+ * leaves of about this many payload bytes: room for a few entries more, so that the next merge's
+ * inserts into a leaf rewrite it rather than split it into two half-empty ones.
  */
-export const WRITE_BUFFER_MERGE_WINDOW_KEYS = 1024;
+export const MERGE_FILL_BYTES = Math.floor((PAGE_PAYLOAD_BYTES * 7) / 8);
+
+/**
+ * A merge encodes the entries it changes into scratch buffers of this many bytes, one after
+ * another, so that adjacent changed entries are copied into their leaf page together.
+ */
+export const MERGE_SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * A merge reads the leaves it changes that lie at consecutive page ids in one read of at most
+ * this many pages (256 KiB): one call and one buffer instead of one per page.
+ */
+export const MERGE_READ_PAGES_MAX = 64;

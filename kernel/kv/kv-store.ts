@@ -27,7 +27,6 @@ import {
   META_SLOT_COUNT,
   PREFETCH_READS_CONCURRENT_MAX,
   WRITE_BUFFER_BYTES_MAX,
-  WRITE_BUFFER_MERGE_WINDOW_KEYS,
 } from './constants.ts';
 import type {
   KvCommitOptions,
@@ -51,7 +50,7 @@ import { type FreelistChain, type PageWrite, WriteTransaction } from './write-tr
 import { applyBatches } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
 import { readState, readStateCached, scanState } from './state-read.ts';
-import { WriteBuffer, mergeWriteBuffer } from './write-buffer.ts';
+import { WriteBuffer } from './write-buffer.ts';
 
 /**
  * Opens the KV store kept in `file` (creating it when the file is empty), recovering the last
@@ -291,24 +290,24 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /**
-   * One write transaction that applies the write buffer's newest entries to the tree in key order,
-   * so each leaf is copied once however many commits changed it; the tree is written and synced,
+   * One write transaction that merges the write buffer's newest entries into the tree in one pass
+   * in key order (see tree-merge.ts), so each leaf the buffer reaches is rewritten once however
+   * many commits changed it, and no other is; the tree is written and synced,
    * and the new state, with a new empty buffer, published. The old buffer is left as it is for
    * readers that pinned it. `version`: the last version the buffer holds (a group too large to
    * log is merged before it is published).
    */
   async #mergeBuffer(version: number): Promise<void> {
     const base = this.#committed;
-    const { transaction, allocator } = await this.#beginTreeTransaction(true);
+    const { transaction, allocator } = await this.#beginTreeTransaction();
+    const layoutChanges = base.buffer.layoutChanges;
     try {
-      await mergeWriteBuffer(base.buffer, transaction, {
-        prefetch: (keys) => prefetchLeaves(this.#pages, base.meta.root, keys, PREFETCH_READS_CONCURRENT_MAX),
-        windowKeys: Math.min(WRITE_BUFFER_MERGE_WINDOW_KEYS, this.#prefetchWindowKeys()),
-      });
+      await transaction.merge([...base.buffer.newestEntries()], { readsConcurrentMax: PREFETCH_READS_CONCURRENT_MAX });
     } catch (error) {
       allocator.abandon();
       throw error;
     }
+    assert(base.buffer.layoutChanges === layoutChanges, 'the write buffer did not change while it was merged');
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
     const finished = transaction.finish({ freelistChain: this.#freelistChain, lastVersion: version, durableTxn: this.#durableTxn });
     const committed: CommittedState = { meta: finished.meta, slot, buffer: new WriteBuffer(version), version };
@@ -564,22 +563,21 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     return Math.max(1, Math.floor(this.#cachePages / 4));
   }
 
-  /**
-   * A write transaction on the committed tree, its new pages from the free space. `ascending`: its
-   * puts come in key order (see WriteTransaction).
-   */
-  async #beginTreeTransaction(ascending = false): Promise<{ transaction: WriteTransaction; allocator: PageAllocator }> {
+  /** A write transaction on the committed tree, its new pages from the free space. */
+  async #beginTreeTransaction(): Promise<{ transaction: WriteTransaction; allocator: PageAllocator }> {
     const base = this.#committed;
     const freeSpace = this.#freeSpace ?? (await this.#loadFreelist());
     freeSpace.promote(this.#reuseThroughTxn());
     const txn = Math.max(base.meta.txn, this.#txnFloor) + 1;
     const allocator = new PageAllocator({ txn, pageCount: base.meta.pageCount, space: freeSpace });
-    return { transaction: new WriteTransaction({ txn, pages: this.#pages, allocator, root: base.meta.root, ascending }), allocator };
+    return { transaction: new WriteTransaction({ txn, pages: this.#pages, allocator, root: base.meta.root }), allocator };
   }
 
   /** Publishes a written tree transaction: its nodes into the cache, its state, its frees. */
   #publishTree(written: { transaction: WriteTransaction; allocator: PageAllocator; committed: CommittedState; freelistChain: FreelistChain }): void {
     for (const node of written.transaction.dirtyNodes) this.#pages.cache.set(node);
+    // A merge's leaves have no nodes; the last ones are decoded for the cache, but not at close.
+    if (this.#closing === undefined) for (const leaf of written.transaction.mergedLeaves(this.#cachePages)) this.#pages.cache.set(leaf);
     this.#committed = written.committed;
     this.#freelistChain = written.freelistChain;
     written.allocator.commit();

@@ -10,11 +10,13 @@ import {
   type TreeNode,
   assertNodeShape,
   keyIsInline,
+  OVERFLOW_REFERENCE_BYTES,
 } from './node.ts';
 import {
   PAGE_KIND,
   PAGE_PAYLOAD_OFFSET,
   type PageExpectation,
+  type PageHeader,
   newPage,
   openPage,
   pageView,
@@ -45,15 +47,18 @@ const EMPTY = new Uint8Array(0);
 
 export function encodeNode(node: TreeNode): Uint8Array {
   assertNodeShape(node);
-  assert(node.payloadBytes <= PAGE_PAYLOAD_BYTES, `node ${node.pageId} overflows its page: ${node.payloadBytes} bytes`);
+  // Messages built only on failure: a merge encodes thousands of nodes.
+  if (node.payloadBytes > PAGE_PAYLOAD_BYTES) assert(false, `node ${node.pageId} overflows its page: ${node.payloadBytes} bytes`);
   const kind = node.kind === 'leaf' ? PAGE_KIND.leaf : PAGE_KIND.branch;
   const count = node.kind === 'leaf' ? node.keys.length : node.children.length;
   const page = newPage({ kind, count, pageId: node.pageId, txn: node.txn });
   const writer = new PageWriter(page);
   if (node.kind === 'leaf') encodeLeafEntries(node, writer);
   else encodeBranchEntries(node, writer);
-  assert(writer.offset - PAGE_PAYLOAD_OFFSET === node.payloadBytes, `node ${node.pageId} size accounting is off`);
-  return sealPage(page);
+  if (writer.offset - PAGE_PAYLOAD_OFFSET !== node.payloadBytes) assert(false, `node ${node.pageId} size accounting is off`);
+  sealPage(page);
+  if (node.kind === 'leaf') node.page = page;
+  return page;
 }
 
 /** Bytes before an inline key in a leaf entry: flags, key length, version. */
@@ -154,16 +159,23 @@ function encodeBranchEntries(branch: BranchNode, writer: PageWriter): void {
  * overflow runs come back empty, with their reference in `keyOverflows`.
  */
 export function decodeNode(page: Uint8Array, expected: PageReference): TreeNode {
-  // The kind byte is read before the checksum only to pick the expectation: a leaf or a branch.
-  const kind = pageKindOf(page) === PAGE_KIND.branch ? PAGE_KIND.branch : PAGE_KIND.leaf;
-  const expectation: PageExpectation = { pageId: expected.pageId, txn: expected.txn, kind };
-  const header = openPage(page, expectation);
+  const header = openNodePage(page, expected);
+  const kind = header.kind;
   const reader = new PageReader(page, expected.pageId);
   const node = kind === PAGE_KIND.leaf ? decodeLeaf(reader, header.count) : decodeBranch(reader, header.count);
   node.pageId = header.pageId;
   node.txn = header.txn;
   node.payloadBytes = reader.offset - PAGE_PAYLOAD_OFFSET;
+  if (node.kind === 'leaf') node.page = page;
   return node;
+}
+
+/** Checks a leaf or branch page read from storage against `expected` (CorruptionError otherwise). */
+export function openNodePage(page: Uint8Array, expected: PageReference): PageHeader {
+  // The kind byte is read before the checksum only to pick the expectation: a leaf or a branch.
+  const kind = pageKindOf(page) === PAGE_KIND.branch ? PAGE_KIND.branch : PAGE_KIND.leaf;
+  const expectation: PageExpectation = { pageId: expected.pageId, txn: expected.txn, kind };
+  return openPage(page, expectation);
 }
 
 function pageKindOf(page: Uint8Array): number {
@@ -171,7 +183,7 @@ function pageKindOf(page: Uint8Array): number {
 }
 
 function decodeLeaf(reader: PageReader, count: number): LeafNode {
-  const leaf: LeafNode = { kind: 'leaf', pageId: 0, txn: 0, keys: [], keyOverflows: [], versions: [], values: [], payloadBytes: 0 };
+  const leaf: LeafNode = { kind: 'leaf', pageId: 0, txn: 0, keys: [], keyOverflows: [], versions: [], values: [], payloadBytes: 0, page: undefined };
   for (let index = 0; index < count; index++) {
     const flags = reader.uint8();
     const keyLength = reader.uint16();
@@ -248,9 +260,12 @@ export class PageWriter {
     this.offset += value.length;
   }
 
-  /** A view of bytes already written: the page never changes once sealed. */
+  /**
+   * A view of bytes already written: the page never changes once sealed. Made with the
+   * constructor, since subarray pays a species lookup per call and a leaf makes two per entry.
+   */
   view(offset: number, length: number): Uint8Array {
-    return this.#page.subarray(offset, offset + length);
+    return new Uint8Array(this.#page.buffer, this.#page.byteOffset + offset, length);
   }
 
   pageReference(reference: PageReference): void {
@@ -309,7 +324,8 @@ export class PageReader {
   /** A view into the page: decoded nodes keep their page's buffer alive and never change it. */
   bytes(length: number): Uint8Array {
     this.#need(length);
-    const value = this.#page.subarray(this.offset, this.offset + length);
+    // The constructor, not subarray, which pays a species lookup per call (two per leaf entry).
+    const value = new Uint8Array(this.#page.buffer, this.#page.byteOffset + this.offset, length);
     this.offset += length;
     return value;
   }
@@ -332,4 +348,87 @@ export class PageReader {
   #need(length: number): void {
     if (this.offset + length > PAGE_BYTES) this.corrupt(`a field of ${length} bytes runs past the page end`);
   }
+}
+
+// ---- leaf entries as bytes, for a merge that copies them from page to page (tree-merge.ts) ----
+
+/** Where each entry of a checked leaf page starts, and past the last one: `count + 1` offsets. */
+export function leafEntryOffsets(page: Uint8Array, count: number, pageId: number): number[] {
+  const offsets = [PAGE_PAYLOAD_OFFSET];
+  let offset = PAGE_PAYLOAD_OFFSET;
+  for (let index = 0; index < count; index++) {
+    offset += leafEntryBytesAt(page, offset);
+    if (offset > PAGE_BYTES) throw new CorruptionError(`page ${pageId} is malformed: entry ${index} runs past the page end`);
+    offsets.push(offset);
+  }
+  return offsets;
+}
+
+/** The encoded size of the leaf entry at `offset`. */
+export function leafEntryBytesAt(page: Uint8Array, offset: number): number {
+  const flags = page[offset]!;
+  const keyBytes = flags & FLAG_KEY_OVERFLOW ? OVERFLOW_REFERENCE_BYTES : page[offset + 1]! | (page[offset + 2]! << 8);
+  const valueOffset = offset + LEAF_ENTRY_HEADER_BYTES + keyBytes;
+  const valueBytes = flags & FLAG_VALUE_OVERFLOW ? OVERFLOW_REFERENCE_BYTES : 2 + (page[valueOffset]! | (page[valueOffset + 1]! << 8));
+  return LEAF_ENTRY_HEADER_BYTES + keyBytes + valueBytes;
+}
+
+/** Whether the entry at `offset` keeps its key in an overflow run (then its key is not in the page). */
+export function leafEntryKeyOverflows(page: Uint8Array, offset: number): boolean {
+  return (page[offset]! & FLAG_KEY_OVERFLOW) !== 0;
+}
+
+/** Compares the inline key of the entry at `offset` with `key`, as compareBytes would, without a view. */
+export function compareLeafEntryKey(page: Uint8Array, offset: number, key: Uint8Array): number {
+  const length = page[offset + 1]! | (page[offset + 2]! << 8);
+  const start = offset + LEAF_ENTRY_HEADER_BYTES;
+  const shared = Math.min(length, key.length);
+  for (let index = 0; index < shared; index++) {
+    const difference = page[start + index]! - key[index]!;
+    if (difference !== 0) return difference;
+  }
+  return length - key.length;
+}
+
+/** A view of the inline key of the entry at `offset`. */
+export function leafEntryKeyAt(page: Uint8Array, offset: number): Uint8Array {
+  const length = page[offset + 1]! | (page[offset + 2]! << 8);
+  return new Uint8Array(page.buffer, page.byteOffset + offset + LEAF_ENTRY_HEADER_BYTES, length);
+}
+
+/** The overflow runs the entry at `offset` owns: its key's and its value's, when they have one. */
+export function leafEntryRunsAt(page: Uint8Array, offset: number, pageId: number): { key: OverflowReference | undefined; value: OverflowReference | undefined } {
+  const flags = page[offset]!;
+  const reader = new PageReader(page, pageId);
+  reader.offset = offset + LEAF_ENTRY_HEADER_BYTES;
+  let key: OverflowReference | undefined;
+  if (flags & FLAG_KEY_OVERFLOW) key = reader.overflowReference();
+  else reader.offset += page[offset + 1]! | (page[offset + 2]! << 8);
+  return { key, value: flags & FLAG_VALUE_OVERFLOW ? reader.overflowReference() : undefined };
+}
+
+/**
+ * Encodes one leaf entry into `target` at `offset`; returns its size. `keyOverflow`: the run
+ * holding `key` when it is too long to be inline.
+ */
+export function encodeLeafEntry(
+  target: Uint8Array,
+  offset: number,
+  entry: { key: Uint8Array; keyOverflow: OverflowReference | undefined; version: number; value: Uint8Array | OverflowReference },
+): number {
+  const writer = new PageWriter(target);
+  writer.offset = offset;
+  const valueInline = entry.value instanceof Uint8Array;
+  writer.uint8((entry.keyOverflow ? FLAG_KEY_OVERFLOW : 0) | (valueInline ? 0 : FLAG_VALUE_OVERFLOW));
+  writer.uint16(entry.key.length);
+  writer.uint53(entry.version);
+  if (entry.keyOverflow) writer.overflowReference(entry.keyOverflow);
+  else writer.bytes(entry.key);
+  if (entry.value instanceof Uint8Array) {
+    writer.uint16(entry.value.length);
+    writer.bytes(entry.value);
+  } else {
+    writer.overflowReference(entry.value);
+  }
+  return writer.offset - offset;
 }

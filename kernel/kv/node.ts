@@ -38,6 +38,11 @@ export interface LeafNode {
   values: (Uint8Array | OverflowReference)[];
   /** Encoded size of the entries: at most PAGE_PAYLOAD_BYTES for a node that is written. */
   payloadBytes: number;
+  /**
+   * The sealed page the node was decoded from or encoded to, for a merge that copies its entries
+   * as bytes; undefined on a writer's copy, which may still change.
+   */
+  page?: Uint8Array | undefined;
 }
 
 /**
@@ -109,7 +114,7 @@ export function computeBranchPayloadBytes(branch: BranchNode): number {
 }
 
 export function emptyLeaf(pageId: number, txn: number): LeafNode {
-  return { kind: 'leaf', pageId, txn, keys: [], keyOverflows: [], versions: [], values: [], payloadBytes: 0 };
+  return { kind: 'leaf', pageId, txn, keys: [], keyOverflows: [], versions: [], values: [], payloadBytes: 0, page: undefined };
 }
 
 /** A private, changeable copy of a node for the writer (arrays copied, key and value bytes shared). */
@@ -124,6 +129,7 @@ export function copyNode(node: TreeNode, pageId: number, txn: number): TreeNode 
       versions: node.versions.slice(),
       values: node.values.slice(),
       payloadBytes: node.payloadBytes,
+      page: undefined,
     };
   }
   return {

@@ -54,7 +54,8 @@ export function pageView(page: Uint8Array): DataView {
 }
 
 export function writeUint53(view: DataView, offset: number, value: number): void {
-  assert(Number.isSafeInteger(value) && value >= 0, `not a non-negative safe integer: ${value}`);
+  // The message is built only on failure: every version and txn written passes here.
+  if (!(Number.isSafeInteger(value) && value >= 0)) assert(false, `not a non-negative safe integer: ${value}`);
   view.setUint32(offset, value % TWO_TO_THE_32, true);
   view.setUint32(offset + 4, Math.floor(value / TWO_TO_THE_32), true);
 }
@@ -87,8 +88,8 @@ function allocatePage(): Uint8Array {
 }
 
 export function newPage(header: PageHeader): Uint8Array {
-  assert(header.pageId >= 0 && header.pageId <= PAGE_ID_MAX, `page id out of range: ${header.pageId}`);
-  assert(header.count >= 0 && header.count <= 0xffff, `page count out of range: ${header.count}`);
+  if (!(header.pageId >= 0 && header.pageId <= PAGE_ID_MAX)) assert(false, `page id out of range: ${header.pageId}`);
+  if (!(header.count >= 0 && header.count <= 0xffff)) assert(false, `page count out of range: ${header.count}`);
   const page = allocatePage();
   const view = pageView(page);
   view.setUint8(KIND_OFFSET, header.kind);

@@ -4,10 +4,10 @@ import type { StorageFile } from '../contracts/storage-file.ts';
 import { META_SLOT_COUNT, PAGE_BYTES } from './constants.ts';
 import { type FreePage, type FreelistChainPage, applyFreelistChain, decodeFreelistChainPage } from './freelist.ts';
 import type { OverflowReference, PageReference, TreeNode } from './node.ts';
-import { decodeNode } from './node-codec.ts';
+import { decodeNode, openNodePage } from './node-codec.ts';
 import { decodeOverflowRun, overflowPageCount } from './overflow.ts';
 import { PageCache } from './page-cache.ts';
-import { pageOffsetBytes } from './page-format.ts';
+import { PAGE_KIND, pageOffsetBytes } from './page-format.ts';
 
 /**
  * Reads pages from the StorageFile, checks them, decodes them and caches the decoded tree nodes.
@@ -49,6 +49,23 @@ export class PageStore {
     } finally {
       if (this.#inFlight.get(reference.pageId) === reading) this.#inFlight.delete(reference.pageId);
     }
+  }
+
+  /**
+   * The pages of leaves or branches at consecutive page ids, read in one call and checked
+   * (CorruptionError otherwise), neither decoded nor cached: for a merge that copies a leaf's
+   * entries as bytes and does not read the leaf again. The pages are views of one buffer.
+   */
+  async readNodePages(references: readonly PageReference[]): Promise<{ page: Uint8Array; kind: 'leaf' | 'branch'; count: number }[]> {
+    const first = references[0]!.pageId;
+    assert(first >= META_SLOT_COUNT, `a tree page id is past the meta slots: ${first}`);
+    references.forEach((reference, index) => assert(reference.pageId === first + index, 'pages read together are consecutive'));
+    const bytes = await this.#read(first, references.length * PAGE_BYTES);
+    return references.map((reference, index) => {
+      const page = bytes.subarray(index * PAGE_BYTES, (index + 1) * PAGE_BYTES);
+      const header = openNodePage(page, reference);
+      return { page, kind: header.kind === PAGE_KIND.branch ? 'branch' : 'leaf', count: header.count };
+    });
   }
 
   async #readNodeFromFile(reference: PageReference): Promise<TreeNode> {

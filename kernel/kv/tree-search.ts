@@ -1,3 +1,4 @@
+import { assert } from '../assert.ts';
 import { compareBytes } from '../contracts/bytes.ts';
 
 /** Binary searches over the sorted key arrays of nodes. */
@@ -35,4 +36,12 @@ export function searchLeaf(keys: readonly Uint8Array[], key: Uint8Array): { inde
 /** The child of a branch whose range holds `key`: one past the last separator not greater than it. */
 export function childIndexFor(separators: readonly Uint8Array[], key: Uint8Array): number {
   return upperBound(separators, key);
+}
+
+/** The shortest prefix of `right` that sorts after `left` (given left < right). */
+export function shortestSeparator(left: Uint8Array, right: Uint8Array): Uint8Array {
+  let shared = 0;
+  while (shared < left.length && shared < right.length && left[shared] === right[shared]) shared++;
+  assert(shared < right.length, 'the right key sorts after the left key');
+  return right.slice(0, shared + 1);
 }

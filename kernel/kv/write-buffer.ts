@@ -313,40 +313,6 @@ export class WriteBufferCursor {
   }
 }
 
-/**
- * Applies every key's newest entry in `buffer` to a tree transaction, in key order, a window of
- * keys at a time whose leaves `prefetch` reads ahead. The buffer must not change meanwhile (the
- * commit loop merges it, and nothing else writes it).
- */
-export async function mergeWriteBuffer(
-  buffer: WriteBuffer,
-  transaction: { put(key: Uint8Array, value: Uint8Array, version: number): Promise<void> | void; delete(key: Uint8Array): Promise<void> },
-  options: { prefetch: (keys: readonly Uint8Array[]) => Promise<void>; windowKeys: number },
-): Promise<void> {
-  assert(options.windowKeys >= 1, 'a merge window holds at least one key');
-  const layoutChanges = buffer.layoutChanges;
-  let window: BufferedEntry[] = [];
-  const applyWindow = async (): Promise<void> => {
-    await options.prefetch(window.map((entry) => entry.key));
-    for (const entry of window) {
-      if (entry.value === null) {
-        await transaction.delete(entry.key);
-        continue;
-      }
-      // A put into cached pages finishes at once: no microtask for it.
-      const putting = transaction.put(entry.key, entry.value, entry.version);
-      if (putting !== undefined) await putting;
-    }
-    window = [];
-  };
-  for (const entry of buffer.newestEntries()) {
-    window.push(entry);
-    if (window.length >= options.windowKeys) await applyWindow();
-  }
-  await applyWindow();
-  assert(buffer.layoutChanges === layoutChanges, 'the write buffer did not change while it was merged');
-}
-
 /** The newest entry of a key at or below `version`, from its newest entry `record`. */
 function entryAt(record: BufferedKey, version: number): BufferedEntry | undefined {
   let entry: BufferedKey | undefined = record;

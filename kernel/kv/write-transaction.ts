@@ -16,11 +16,12 @@ import {
   leafEntryBytes,
   valueIsInline,
 } from './node.ts';
-import { encodeNode } from './node-codec.ts';
+import { decodeNode, encodeNode } from './node-codec.ts';
 import { encodeOverflowRun, overflowPageCount } from './overflow.ts';
 import type { PageAllocator } from './page-allocator.ts';
 import type { PageStore } from './page-store.ts';
-import { childIndexFor, searchLeaf } from './tree-search.ts';
+import { type TreeChange, mergeIntoTree } from './tree-merge.ts';
+import { childIndexFor, searchLeaf, shortestSeparator } from './tree-search.ts';
 
 /**
  * One write transaction: the commits of one group applied to a copy-on-write tree. Committed
@@ -72,16 +73,10 @@ export class WriteTransaction {
   /** Overflow runs this transaction created, with their bytes, written by `finish()`. */
   readonly #newRuns = new Map<number, { reference: OverflowReference; bytes: Uint8Array }>();
   #root: PageReference | undefined;
-  /** Whether puts come in ascending key order (a write buffer merge): see `#splitLeaf`. */
-  readonly #ascending: boolean;
-
-  /**
-   * `ascending`: every put's key is greater than the one before (the caller promises it), so a
-   * split leaf keeps its left part full instead of half full.
-   */
-  constructor(options: { txn: number; pages: PageStore; allocator: PageAllocator; root: PageReference | undefined; ascending?: boolean }) {
+  /** Leaf pages a merge wrote as bytes (no node: they are not cached), written by `finish()`. */
+  readonly #leafPages: PageWrite[] = [];
+  constructor(options: { txn: number; pages: PageStore; allocator: PageAllocator; root: PageReference | undefined }) {
     this.txn = options.txn;
-    this.#ascending = options.ascending ?? false;
     this.#pages = options.pages;
     this.#allocator = options.allocator;
     this.#root = options.root;
@@ -136,7 +131,7 @@ export class WriteTransaction {
       leaf.values.splice(index, 0, stored);
       leaf.payloadBytes += leafEntryBytes(key, stored);
     }
-    this.#splitUpward(path, leaf, index);
+    this.#splitUpward(path, leaf);
   }
 
   async delete(key: Uint8Array): Promise<void> {
@@ -159,6 +154,50 @@ export class WriteTransaction {
   }
 
   /**
+   * The last `max` leaves a merge wrote, decoded from their pages, for the page cache: readers
+   * after a checkpoint find the leaves it wrote last as they found the ones a commit wrote. A leaf
+   * with a key in an overflow run is left out (decoding leaves such a key to the page store).
+   */
+  *mergedLeaves(max: number): Generator<TreeNode> {
+    const pages = this.#leafPages;
+    for (let index = Math.max(0, pages.length - max); index < pages.length; index++) {
+      const { pageId, bytes } = pages[index]!;
+      const node = decodeNode(bytes, { pageId, txn: this.txn });
+      if (node.keyOverflows.every((overflow) => overflow === undefined)) yield node;
+    }
+  }
+
+  /**
+   * Applies `changes` (keys ascending, each once; a null value deletes) in one pass over the tree
+   * (see tree-merge.ts) instead of a put or delete per key: a checkpoint's merge of the write
+   * buffer. Only on a transaction that has changed nothing yet.
+   */
+  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number }): Promise<void> {
+    assert(this.#dirty.size === 0 && this.#newRuns.size === 0 && this.#leafPages.length === 0, 'a merge is the first change of its transaction');
+    this.#root = await mergeIntoTree(
+      {
+        txn: this.txn,
+        read: (reference) => this.#readCached(reference) ?? this.#pages.readNode(reference),
+        allocate: () => this.#allocator.allocate(),
+        free: (pageId) => {
+          this.#dirty.delete(pageId);
+          this.#allocator.free(pageId);
+        },
+        newRun: (bytes) => this.#newRun(bytes),
+        freeRun: (reference) => this.#freeRun(reference),
+        addNode: (node) => this.#dirty.set(node.pageId, node),
+        addLeafPage: (pageId, page) => this.#leafPages.push({ pageId, bytes: page }),
+        cachedNode: (reference) => this.#pages.cachedNode(reference),
+        readNodePages: (references) => this.#pages.readNodePages(references),
+        readOverflow: (reference) => this.#pages.readOverflow(reference),
+        readsConcurrentMax: options.readsConcurrentMax,
+      },
+      this.#root,
+      changes,
+    );
+  }
+
+  /**
    * Everything to write for this transaction, and the meta that makes it the committed state.
    * The freelist is written last, since allocating its pages changes it: inline in the meta when
    * short, else as delta pages on the committed chain, or as a new base chain when the deltas have
@@ -168,6 +207,7 @@ export class WriteTransaction {
     const previous = base.freelistChain;
     const writes: PageWrite[] = [];
     for (const node of this.#dirty.values()) writes.push({ pageId: node.pageId, bytes: encodeNode(node) });
+    for (const write of this.#leafPages) writes.push(write);
     for (const { reference, bytes } of this.#newRuns.values()) {
       writes.push({ pageId: reference.pageId, bytes: encodeOverflowRun(reference, bytes) });
     }
@@ -308,10 +348,10 @@ export class WriteTransaction {
   }
 
   /** Splits `node` while it overflows its page, inserting each new right half into the parent. */
-  #splitUpward(path: PathStep[], start: TreeNode, insertedIndex: number): void {
+  #splitUpward(path: PathStep[], start: TreeNode): void {
     let node = start;
     while (node.payloadBytes > PAGE_PAYLOAD_BYTES) {
-      const { right, separator, separatorOverflow } = node.kind === 'leaf' ? this.#splitLeaf(node, insertedIndex) : this.#splitBranch(node);
+      const { right, separator, separatorOverflow } = node.kind === 'leaf' ? this.#splitLeaf(node) : this.#splitBranch(node);
       const rightReference = { pageId: right.pageId, txn: this.txn };
       const step = path.pop();
       if (step === undefined) {
@@ -342,12 +382,9 @@ export class WriteTransaction {
    * of the right half's first key that sorts after the left half's last key, so branches stay small
    * even when keys are long.
    */
-  #splitLeaf(leaf: LeafNode, insertedIndex: number): { right: LeafNode; separator: Uint8Array; separatorOverflow: OverflowReference | undefined } {
+  #splitLeaf(leaf: LeafNode): { right: LeafNode; separator: Uint8Array; separatorOverflow: OverflowReference | undefined } {
     const entryBytes = (index: number): number => leafEntryBytes(leaf.keys[index]!, leaf.values[index]!);
-    let at = splitIndex(leaf.keys.length, entryBytes, leaf.payloadBytes);
-    // In ascending order no later put lands left of the key just put: the left part keeps every
-    // entry up to it that fits, so a bulk load fills its leaves instead of leaving them half empty.
-    if (this.#ascending) at = Math.max(at, Math.min(insertedIndex + 1, fullLeftIndex(leaf.keys.length, entryBytes)));
+    const at = splitIndex(leaf.keys.length, entryBytes, leaf.payloadBytes);
     const right = emptyLeaf(this.#allocator.allocate(), this.txn);
     right.keys = leaf.keys.splice(at);
     right.keyOverflows = leaf.keyOverflows.splice(at);
@@ -489,24 +526,6 @@ function splitIndex(count: number, entryBytes: (index: number) => number, totalB
     if (leftBytes * 2 >= totalBytes) return Math.max(1, index + 1);
   }
   return count - 1;
-}
-
-/** The most entries from the left that fit one page, leaving at least one on the right. */
-function fullLeftIndex(count: number, entryBytes: (index: number) => number): number {
-  let leftBytes = 0;
-  for (let index = 0; index < count - 1; index++) {
-    leftBytes += entryBytes(index);
-    if (leftBytes > PAGE_PAYLOAD_BYTES) return index;
-  }
-  return count - 1;
-}
-
-/** The shortest prefix of `right` that sorts after `left` (given left < right). */
-export function shortestSeparator(left: Uint8Array, right: Uint8Array): Uint8Array {
-  let shared = 0;
-  while (shared < left.length && shared < right.length && left[shared] === right[shared]) shared++;
-  assert(shared < right.length, 'the right key sorts after the left key');
-  return right.slice(0, shared + 1);
 }
 
 function recountLeaf(leaf: LeafNode): void {
