@@ -21,17 +21,23 @@ export interface BatchCommand {
   readonly preconditions: readonly MetastorePrecondition[];
 }
 
-/** Records the transport address of a member (before the membership change that adds it). */
+/**
+ * Records the transport address of a member (before the membership change that adds it), and
+ * whether it joins as a learner to be promoted to voter once caught up (`promote`, kind
+ * KIND_MEMBER_TO_PROMOTE on the wire; KIND_MEMBER records none).
+ */
 export interface MemberCommand {
   readonly kind: 'member';
   readonly proposalId: string;
   readonly nodeId: NodeId;
   readonly address: string;
+  readonly promote: boolean;
 }
 
 const COMMAND_FORMAT_VERSION = 1;
 const KIND_BATCH = 1;
 const KIND_MEMBER = 2;
+const KIND_MEMBER_TO_PROMOTE = 3;
 const OPERATION_PUT = 1;
 const OPERATION_DELETE = 2;
 const PRECONDITION_ABSENT = 0;
@@ -54,7 +60,7 @@ export function commandSizeBytes(command: ZoneCommand): number {
 export function encodeCommand(command: ZoneCommand): Uint8Array {
   const writer = new ByteWriter(commandSizeBytes(command));
   writer.byte(COMMAND_FORMAT_VERSION);
-  writer.byte(command.kind === 'batch' ? KIND_BATCH : KIND_MEMBER);
+  writer.byte(command.kind === 'batch' ? KIND_BATCH : command.promote ? KIND_MEMBER_TO_PROMOTE : KIND_MEMBER);
   writer.bytes(encoder.encode(command.proposalId));
   if (command.kind === 'member') {
     writer.uint32(command.nodeId);
@@ -87,8 +93,8 @@ export function decodeCommand(data: Uint8Array): ZoneCommand {
   const kind = reader.byte();
   const proposalId = reader.text();
   let command: ZoneCommand;
-  if (kind === KIND_MEMBER) {
-    command = { kind: 'member', proposalId, nodeId: reader.uint32(), address: reader.text() };
+  if (kind === KIND_MEMBER || kind === KIND_MEMBER_TO_PROMOTE) {
+    command = { kind: 'member', proposalId, nodeId: reader.uint32(), address: reader.text(), promote: kind === KIND_MEMBER_TO_PROMOTE };
   } else if (kind === KIND_BATCH) {
     const operations: MetastoreOperation[] = [];
     const operationCount = reader.uint32();

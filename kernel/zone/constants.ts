@@ -112,3 +112,11 @@ export const RECENT_OUTCOMES_MAX = 4096;
 
 /** Members of a zone (voters and learners), as Raft allows. */
 export { GROUP_MEMBERS_MAX as ZONE_MEMBERS_MAX } from '../raft/constants.ts';
+
+/**
+ * A learner that joined to become a voter is promoted by the leader once its match index is
+ * within this many entries of the leader's last index (and it replicates normally: any snapshot
+ * sent to it is done). Few enough that a new voter does not hold up commits while it catches up
+ * the rest, as etcd's learner promotion requires the learner to be "in sync".
+ */
+export const PROMOTION_LAG_ENTRIES_MAX = 256;

@@ -29,6 +29,8 @@ export type ZoneMemberRole = 'voter' | 'learner';
 
 export interface ZoneMemberStatus extends ZoneMember {
   readonly role: ZoneMemberRole;
+  /** A learner that joined to become a voter: the leader promotes it once it has caught up. */
+  readonly promotionPending: boolean;
   readonly isLeader: boolean;
   /**
    * On the leader only: the highest log index known replicated to this member, and how far it
@@ -114,8 +116,17 @@ export interface ZoneReplicaOptions {
 }
 
 export interface AddMemberOptions {
-  /** `voter` by default; a learner receives the log without voting (promote it later with `voter`). */
+  /**
+   * `voter` by default: the node joins as a learner with a promotion record, and the leader
+   * promotes it to voter once it has caught up (PROMOTION_LAG_ENTRIES_MAX). `learner`: it stays a
+   * learner (promote it later by adding it as a `voter`).
+   */
   readonly role?: ZoneMemberRole;
+  /**
+   * For a voter: wait until it is promoted (true, the default), or resolve once it is a learner
+   * (false: a node that is only started after it was added, as `nexus zone join` does).
+   */
+  readonly waitForPromotion?: boolean;
 }
 
 /**
@@ -181,9 +192,14 @@ export interface ZoneReplicaApi {
   campaign(): Promise<void>;
 
   /**
-   * Adds a member: records its address in the zone's membership records, then proposes the
-   * membership change, and resolves once both are applied here. The new node is opened with
-   * `peers` naming at least one existing member and no `bootstrap`. One change at a time.
+   * Adds a member: records its address (and, for a voter, its promotion record) in the zone's
+   * membership records, then adds it as a learner, so that a new, empty node never raises the
+   * quorum before it has the log; for a voter, the leader then promotes it once it has caught up
+   * (at a tick, whichever replica leads by then), and this resolves once the promotion applied
+   * here. When it does not within `requestTimeoutTicks`, it rejects with BusyError (EBUSY): the
+   * node stays a learner whose promotion is pending, and calling again (idempotent) waits for it.
+   * Adding a voter again resolves at once. The new node is opened with `peers` naming at least one
+   * existing member and no `bootstrap`. One change at a time.
    */
   addMember(member: ZoneMember, options?: AddMemberOptions): Promise<void>;
 

@@ -11,6 +11,7 @@ import { commandSizeBytes, decodeCommand, encodeCommand, type ZoneCommand } from
 import {
   INBOX_MESSAGES_MAX,
   PENDING_REQUESTS_MAX,
+  PROMOTION_LAG_ENTRIES_MAX,
   PROPOSALS_PER_READY_MAX,
   RECENT_OUTCOMES_MAX,
   REQUEST_TIMEOUT_TICKS_DEFAULT,
@@ -61,6 +62,8 @@ interface PendingAcknowledgement extends Pending<WriteToken> {
 /** Waits for the replica to reach a state (a membership, a leader). */
 interface PendingCondition extends Pending<void> {
   readonly holds: () => boolean;
+  /** Why it times out, for the BusyError; a generic message when absent. */
+  readonly timeoutMessage?: string;
 }
 
 /** What became of the entry at an index, remembered for `waitFor` (RECENT_OUTCOMES_MAX of them). */
@@ -300,17 +303,33 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (!this.isMember(member.nodeId) && members >= ZONE_MEMBERS_MAX) {
       throw new InvalidArgumentError(`cannot add node ${member.nodeId} to zone ${this.zoneId}: it has ${members} members, at most ${ZONE_MEMBERS_MAX}`);
     }
+    const promote = role === 'voter';
+    // A voter stays one: adding it again (a retried join) changes nothing.
+    if (promote && this.confState.voters.includes(member.nodeId)) return;
     await this.request<number>('addMember', (pending) => {
-      const { proposalId, data } = this.encodeProposal({ kind: 'member', nodeId: member.nodeId, address: member.address });
+      const { proposalId, data } = this.encodeProposal({ kind: 'member', nodeId: member.nodeId, address: member.address, promote });
       return () => {
         this.rawNode.propose(data);
         this.proposals.set(proposalId, pending);
       };
     });
-    const list = role === 'voter' ? 'voters' : 'learners';
+    // Every new member starts as a learner: it cannot raise the quorum before it has the log.
     await this.request<void>('addMember', (pending) => () => {
-      this.rawNode.proposeConfChange({ type: role === 'voter' ? 'add-voter' : 'add-learner', nodeId: member.nodeId });
-      this.conditions.push({ ...pending, holds: () => this.confState[list].includes(member.nodeId) });
+      const isLearner = this.confState.learners.includes(member.nodeId);
+      if (!isLearner && !(promote && this.confState.voters.includes(member.nodeId))) {
+        this.rawNode.proposeConfChange({ type: 'add-learner', nodeId: member.nodeId });
+      }
+      this.conditions.push({ ...pending, holds: () => this.confState.learners.includes(member.nodeId) || (promote && this.confState.voters.includes(member.nodeId)) });
+    });
+    if (!promote || options.waitForPromotion === false) return;
+    await this.request<void>('addMember', (pending) => () => {
+      this.conditions.push({
+        ...pending,
+        holds: () => this.confState.voters.includes(member.nodeId),
+        timeoutMessage:
+          `zone ${this.zoneId}: node ${member.nodeId} is a learner and was not promoted to voter within ${this.requestTimeoutTicks} ticks ` +
+          `(it has not caught up, or no leader could promote it); it stays a learner, the leader promotes it once it has caught up, and adding it again waits for that`,
+      });
     });
   }
 
@@ -345,6 +364,7 @@ export class ZoneReplica implements ZoneReplicaApi {
         nodeId,
         address: this.stateMachine.members.get(nodeId) ?? '',
         role: this.confState.voters.includes(nodeId) ? 'voter' : 'learner',
+        promotionPending: this.confState.learners.includes(nodeId) && this.stateMachine.promotions.has(nodeId),
         isLeader: nodeId === raft.leader,
         matchIndex: progress?.match,
         lagEntries: progress === undefined ? undefined : Math.max(0, raft.lastIndex - progress.match),
@@ -507,11 +527,13 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   /** Steps everything queued since the last Ready: ticks, then messages, then requests. */
   private stepInputs(): void {
+    const ticked = this.ticksPending > 0;
     for (; this.ticksPending > 0; this.ticksPending--) {
       this.rawNode.tick();
       this.currentTick++;
     }
     this.expireRequests();
+    if (ticked) this.promoteCaughtUpLearner();
     const messages = this.inbox;
     this.inbox = [];
     for (const message of messages) this.rawNode.step(message);
@@ -519,6 +541,31 @@ export class ZoneReplica implements ZoneReplicaApi {
     for (const action of actions) action.run();
     this.proposeBatch();
     this.requestReadIndex();
+  }
+
+  /**
+   * At the leader, on a tick: proposes promoting one learner that joined to become a voter (its
+   * promotion record, part of the zone's state, so a new leader finishes what its predecessor
+   * left) once it replicates normally (any snapshot sent to it is done) and trails the leader's
+   * last index by at most PROMOTION_LAG_ENTRIES_MAX. One change at a time; a refused proposal
+   * (a change not yet applied, a term's first entry not yet committed) is tried at the next tick.
+   */
+  private promoteCaughtUpLearner(): void {
+    const promotions = this.stateMachine.promotions;
+    if (promotions.size === 0) return;
+    const raft = this.rawNode.status();
+    if (raft.role !== 'leader') return;
+    for (const nodeId of [...promotions].sort((a, b) => a - b)) {
+      if (!raft.confState.learners.includes(nodeId)) continue;
+      const progress = raft.progress.get(nodeId);
+      if (progress === undefined || progress.state !== 'replicate' || raft.lastIndex - progress.match > PROMOTION_LAG_ENTRIES_MAX) continue;
+      try {
+        this.rawNode.proposeConfChange({ type: 'add-voter', nodeId });
+      } catch (error) {
+        if (!(error instanceof NexusError)) throw error;
+      }
+      return;
+    }
   }
 
   /**
@@ -731,7 +778,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     }
     const command = decodeCommand(entry.data);
     if (command.kind === 'member') {
-      this.stateMachine.recordMember(entry.index, command.nodeId, command.address);
+      this.stateMachine.recordMember(entry.index, command.nodeId, command.address, command.promote);
       settlements.push(() => {
         this.setPeer(command.nodeId, command.address);
         this.settleProposal(command.proposalId, { version: entry.index });
@@ -758,8 +805,10 @@ export class ZoneReplica implements ZoneReplicaApi {
     }
     if (alreadyApplied) return;
     const removed = change.changes.filter((one) => one.type === 'remove-node' && !this.isMember(one.nodeId)).map((one) => one.nodeId);
-    if (removed.length === 0) this.stateMachine.noteApplied(entry.index);
-    else this.stateMachine.forgetMembers(entry.index, removed);
+    // A learner promoted to voter: its promotion record is done with.
+    const promoted = change.changes.filter((one) => one.type === 'add-voter' && this.confState.voters.includes(one.nodeId)).map((one) => one.nodeId);
+    if (removed.length === 0 && promoted.length === 0) this.stateMachine.noteApplied(entry.index);
+    else this.stateMachine.forgetMembers(entry.index, removed, promoted);
     settlements.push(() => {
       for (const nodeId of removed) if (nodeId !== this.nodeId) this.transport.removePeer(this.zoneId, nodeId);
       this.recordOutcome(entry, undefined);
@@ -851,7 +900,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       const condition = this.conditions[position]!;
       if (condition.deadlineTick <= now) {
         this.conditions.splice(position, 1);
-        condition.reject(timeout('a membership or leadership change'));
+        condition.reject(condition.timeoutMessage === undefined ? timeout('a membership or leadership change') : new BusyError(condition.timeoutMessage));
       } else {
         position++;
       }

@@ -42,6 +42,8 @@ import { CHUNK_ENTRY_OVERHEAD_BYTES, decodeSnapshotChunk, encodeSnapshotChunk, t
  *   - R `a` -> the last applied raft index, written in the same KvStore commit as every entry that
  *     changes state, so a crash can never apply an entry twice or half.
  *   - R `n` + u32 node id -> the member's transport address.
+ *   - R `p` + u32 node id -> empty: a promotion pending, the member joined as a learner to become
+ *     a voter once it has caught up (the leader promotes it; kept while it is a learner).
  *   - R `i` -> the replica's incarnation: a counter bumped at every open, part of proposal ids.
  *   - R `r` ... -> the raft log, when a KvRaftStorage shares the store (ZONE_RAFT_KEY_PREFIX).
  *   - R `S` -> the snapshot transfer being staged (who sent it, which raft snapshot, chunks so far);
@@ -64,6 +66,7 @@ const RESERVED_END = prefixEnd(RESERVED)!;
 const APPLIED_KEY = Uint8Array.of(...RESERVED, 0x61);
 const INCARNATION_KEY = Uint8Array.of(...RESERVED, 0x69);
 const MEMBER_PREFIX = Uint8Array.of(...RESERVED, 0x6e);
+const PROMOTION_PREFIX = Uint8Array.of(...RESERVED, 0x70);
 const STAGING_KEY = Uint8Array.of(...RESERVED, 0x53);
 const STAGED_CHUNK_PREFIX = Uint8Array.of(...RESERVED, 0x73);
 const VERSION_BYTES = 8;
@@ -75,10 +78,11 @@ const STAGING_FORMAT_VERSION = 1;
 /** Times a read waits for installs that keep starting before it gives up with BusyError. */
 const INSTALL_WAITS_MAX = 8;
 
-/** The state entries' key space, as half-open ranges in key order: user keys, membership records, user keys. */
+/** The state entries' key space, as half-open ranges in key order: user keys, membership and promotion records, user keys. */
 const STATE_RANGES: readonly KeyRange[] = [
   { start: undefined, end: RESERVED },
   { start: MEMBER_PREFIX, end: prefixEnd(MEMBER_PREFIX)! },
+  { start: PROMOTION_PREFIX, end: prefixEnd(PROMOTION_PREFIX)! },
   { start: RESERVED_END, end: undefined },
 ];
 
@@ -104,7 +108,7 @@ export function isReservedKey(key: Uint8Array): boolean {
 }
 
 function isStateKey(key: Uint8Array): boolean {
-  return !hasPrefix(key, RESERVED) || hasPrefix(key, MEMBER_PREFIX);
+  return !hasPrefix(key, RESERVED) || hasPrefix(key, MEMBER_PREFIX) || hasPrefix(key, PROMOTION_PREFIX);
 }
 
 /** The snapshot transfer being staged, as recorded under STAGING_KEY with each chunk. */
@@ -132,6 +136,8 @@ export class ZoneStateMachine {
   /** The version each staged key will have (null: deleted), by `keyText`. */
   private readonly stagedVersions = new Map<string, number | null>();
   private stagedMembers: [NodeId, string | undefined][] = [];
+  /** Promotion records staged: true to record, false to drop. */
+  private stagedPromotions: [NodeId, boolean][] = [];
   private stagedApplied: number;
   /** Set while an install replaces the state: reads wait for it. */
   private installing: Promise<void> | undefined = undefined;
@@ -142,6 +148,8 @@ export class ZoneStateMachine {
     private readonly store: KvStore,
     private applied: number,
     readonly members: Map<NodeId, string>,
+    /** The members that joined as learners to become voters (see PROMOTION_PREFIX), as applied. */
+    readonly promotions: Set<NodeId>,
   ) {
     this.stagedApplied = applied;
   }
@@ -153,7 +161,7 @@ export class ZoneStateMachine {
     for (const entry of await scanEverything(store, { prefix: MEMBER_PREFIX })) {
       members.set(memberIdOf(entry.key), new TextDecoder().decode(entry.value));
     }
-    return new ZoneStateMachine(store, applied, members);
+    return new ZoneStateMachine(store, applied, members, await readPromotions(store));
   }
 
   get appliedIndex(): number {
@@ -222,29 +230,44 @@ export class ZoneStateMachine {
     return undefined;
   }
 
-  recordMember(index: number, nodeId: NodeId, address: string): void {
+  /** Records a member's address and whether it is to be promoted to voter once caught up. */
+  recordMember(index: number, nodeId: NodeId, address: string, promote: boolean): void {
     this.assertNext(index);
     this.staged.push({ type: 'put', key: memberKey(nodeId), value: new TextEncoder().encode(address) });
     this.stagedMembers.push([nodeId, address]);
+    this.stagePromotion(nodeId, promote);
     this.stagedApplied = index;
   }
 
-  forgetMembers(index: number, nodeIds: readonly NodeId[]): void {
+  /** A membership change: drops the records of `removed` members and the promotion records of `promoted` ones. */
+  forgetMembers(index: number, removed: readonly NodeId[], promoted: readonly NodeId[] = []): void {
     this.assertNext(index);
-    for (const nodeId of nodeIds) {
+    for (const nodeId of removed) {
       this.staged.push({ type: 'delete', key: memberKey(nodeId) });
       this.stagedMembers.push([nodeId, undefined]);
+      this.stagePromotion(nodeId, false);
     }
+    for (const nodeId of promoted) this.stagePromotion(nodeId, false);
     this.stagedApplied = index;
+  }
+
+  private stagePromotion(nodeId: NodeId, promote: boolean): void {
+    let recorded = this.promotions.has(nodeId);
+    for (const [id, promote] of this.stagedPromotions) if (id === nodeId) recorded = promote;
+    if (recorded === promote) return;
+    this.staged.push(promote ? { type: 'put', key: promotionKey(nodeId), value: new Uint8Array(0) } : { type: 'delete', key: promotionKey(nodeId) });
+    this.stagedPromotions.push([nodeId, promote]);
   }
 
   /** Writes what is staged, with the applied index, as one commit; then the outcomes hold. */
   async flush(): Promise<void> {
     const operations = this.staged;
     const members = this.stagedMembers;
+    const promotions = this.stagedPromotions;
     const applied = this.stagedApplied;
     this.staged = [];
     this.stagedMembers = [];
+    this.stagedPromotions = [];
     this.stagedVersions.clear();
     if (operations.length > 0) {
       operations.push({ type: 'put', key: APPLIED_KEY, value: encodeNumber(applied) });
@@ -256,6 +279,10 @@ export class ZoneStateMachine {
     for (const [nodeId, address] of members) {
       if (address === undefined) this.members.delete(nodeId);
       else this.members.set(nodeId, address);
+    }
+    for (const [nodeId, promote] of promotions) {
+      if (promote) this.promotions.add(nodeId);
+      else this.promotions.delete(nodeId);
     }
   }
 
@@ -443,6 +470,8 @@ export class ZoneStateMachine {
       for (const entry of await scanEverything(this.store, { prefix: MEMBER_PREFIX })) {
         this.members.set(memberIdOf(entry.key), new TextDecoder().decode(entry.value));
       }
+      this.promotions.clear();
+      for (const nodeId of await readPromotions(this.store)) this.promotions.add(nodeId);
     } finally {
       this.installing = undefined;
       finished();
@@ -518,6 +547,10 @@ function checkChunkOrder(entries: readonly StoredEntry[], lower: Uint8Array | un
  * install's commit, or every later read or open, rather than this one chunk.
  */
 function checkStateEntry(entry: StoredEntry): void {
+  if (hasPrefix(entry.key, PROMOTION_PREFIX)) {
+    if (entry.key.length !== PROMOTION_PREFIX.length + 4 || entry.value.length !== 0) throw new CorruptionError('zone snapshot: a malformed promotion record');
+    return;
+  }
   if (hasPrefix(entry.key, MEMBER_PREFIX)) {
     memberIdOf(entry.key);
     try {
@@ -757,6 +790,19 @@ function dataKey(key: Uint8Array): Uint8Array {
 
 function memberKey(nodeId: NodeId): Uint8Array {
   return uint32Key(MEMBER_PREFIX, nodeId);
+}
+
+function promotionKey(nodeId: NodeId): Uint8Array {
+  return uint32Key(PROMOTION_PREFIX, nodeId);
+}
+
+async function readPromotions(store: KvStore): Promise<Set<NodeId>> {
+  const promotions = new Set<NodeId>();
+  for (const entry of await scanEverything(store, { prefix: PROMOTION_PREFIX })) {
+    if (entry.key.length !== PROMOTION_PREFIX.length + 4) throw new CorruptionError('zone state: malformed promotion key');
+    promotions.add(new DataView(entry.key.buffer, entry.key.byteOffset, entry.key.byteLength).getUint32(PROMOTION_PREFIX.length));
+  }
+  return promotions;
 }
 
 /** `prefix` followed by `value` as a big-endian uint32, so that keys under a prefix sort by value. */

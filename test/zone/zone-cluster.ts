@@ -148,7 +148,8 @@ export class ZoneTestCluster {
   async addNode(nodeId: NodeId, through: NodeId = this.leaderId()!): Promise<ZoneTestNode> {
     const members: ZoneMember[] = this.replica(through).status().members.map(({ nodeId: id, address }) => ({ nodeId: id, address }));
     const node = await this.openNode(nodeId, { peers: members });
-    await this.replica(through).addMember({ nodeId, address: node.address });
+    // Joins as a learner; ticks until the leader has promoted it to voter.
+    await this.drive(this.replica(through).addMember({ nodeId, address: node.address }), `node ${nodeId} to join`);
     return node;
   }
 

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { ZoneTestCluster } from './zone-cluster.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const utf8 = (text: string): Uint8Array => encoder.encode(text);
+const address = (nodeId: number): string => ZoneTestCluster.address(nodeId);
+
+async function withCluster(
+  options: Parameters<typeof ZoneTestCluster.start>[0],
+  body: (cluster: ZoneTestCluster) => Promise<void>,
+): Promise<void> {
+  const cluster = await ZoneTestCluster.start(options);
+  try {
+    await body(cluster);
+  } finally {
+    await cluster.close();
+  }
+}
+
+async function valueAt(cluster: ZoneTestCluster, nodeId: number, key: string): Promise<string | undefined> {
+  const entry = await cluster.drive(cluster.replica(nodeId).metastore.get(utf8(key)), `a read of ${key} at node ${nodeId}`);
+  return entry === undefined ? undefined : decoder.decode(entry.value);
+}
+
+function memberAt(cluster: ZoneTestCluster, at: number, nodeId: number) {
+  return cluster.replica(at).status().members.find((member) => member.nodeId === nodeId);
+}
+
+describe('zone membership: a new voter joins as a learner first', () => {
+  it('a 1-node zone keeps committing while the newcomer is partitioned away, then promotes it once it has caught up', async () => {
+    await withCluster({ nodeIds: [1], requestTimeoutTicks: 30 }, async (cluster) => {
+      await cluster.openNode(2, { peers: [{ nodeId: 1, address: address(1) }] });
+      cluster.network.isolate(address(2));
+      const join = cluster.replica(1).addMember({ nodeId: 2, address: address(2) });
+      join.catch(() => {});
+      await cluster.waitUntil(() => memberAt(cluster, 1, 2) !== undefined, 'node 2 to be a member');
+      expect(memberAt(cluster, 1, 2)).toMatchObject({ role: 'learner', promotionPending: true });
+      // A second voter would make the quorum 2 of 2: with node 2 away, nothing would commit.
+      const versions: number[] = [];
+      for (let write = 0; write < 5; write++) versions.push(await cluster.drive(cluster.replica(1).metastore.put(utf8(`k${write}`), utf8(`v${write}`))));
+      expect(versions).toHaveLength(5);
+      // The join reports a retryable timeout and leaves the learner in place.
+      await expect(cluster.drive(join)).rejects.toMatchObject({ code: 'EBUSY' });
+      expect(memberAt(cluster, 1, 2)).toMatchObject({ role: 'learner', promotionPending: true });
+
+      cluster.network.heal();
+      // A retry waits for the promotion, which the leader makes once node 2 has caught up.
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 2, address: address(2) }), 'the retried join');
+      expect(memberAt(cluster, 1, 2)).toMatchObject({ role: 'voter', promotionPending: false });
+      await cluster.waitUntil(() => memberAt(cluster, 2, 2)?.role === 'voter', 'node 2 to apply its promotion');
+      expect(await valueAt(cluster, 2, 'k4')).toBe('v4');
+      // Both voters now: with node 2 away, a write no longer commits.
+      cluster.network.isolate(address(2));
+      const stalled = cluster.replica(1).metastore.put(utf8('stalled'), utf8('x'));
+      await expect(cluster.drive(stalled)).rejects.toMatchObject({ code: 'EBUSY' });
+      // Adding a voter again changes nothing.
+      await cluster.replica(1).addMember({ nodeId: 2, address: address(2) });
+    });
+  });
+
+  it('a join whose newcomer never comes up costs no availability, and a retry adds nothing twice', async () => {
+    await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
+      await expect(cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }))).rejects.toMatchObject({
+        code: 'EBUSY',
+        message: expect.stringContaining('node 4 is a learner and was not promoted'),
+      });
+      await expect(cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }))).rejects.toMatchObject({ code: 'EBUSY' });
+      expect(cluster.replica(1).status().members.map(({ nodeId, role }) => ({ nodeId, role }))).toEqual([
+        { nodeId: 1, role: 'voter' },
+        { nodeId: 2, role: 'voter' },
+        { nodeId: 3, role: 'voter' },
+        { nodeId: 4, role: 'learner' },
+      ]);
+      // With node 3 away too, two voters of three still commit (two of four would not).
+      cluster.network.isolate(address(3));
+      expect(await cluster.drive(cluster.replica(1).metastore.put(utf8('still'), utf8('available')))).toBeGreaterThan(0);
+      expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'learner', promotionPending: true });
+    });
+  });
+
+  it('a new leader finishes a promotion its predecessor left pending', async () => {
+    await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
+      // Given every member, as `nexus zone join` is: it must answer whichever replica leads.
+      await cluster.openNode(4, { peers: [1, 2, 3].map((nodeId) => ({ nodeId, address: address(nodeId) })) });
+      cluster.network.isolate(address(4));
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { waitForPromotion: false }));
+      expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'learner', promotionPending: true });
+      await cluster.waitUntil(() => memberAt(cluster, 2, 4)?.promotionPending === true, 'node 2 to apply the learner');
+
+      // The leader goes away before node 4 catches up; node 2 takes over, then node 4 comes back.
+      cluster.network.heal();
+      cluster.network.isolate(address(1));
+      await cluster.elect(2);
+      await cluster.waitUntil(() => memberAt(cluster, 2, 4)?.role === 'voter', 'the new leader to promote node 4');
+      expect(memberAt(cluster, 2, 4)).toMatchObject({ promotionPending: false, lagEntries: 0 });
+      await cluster.waitUntil(() => memberAt(cluster, 3, 4)?.role === 'voter', 'node 3 to apply the promotion');
+    });
+  });
+
+  it('an explicit learner stays one, and adding it as a voter later promotes it', async () => {
+    await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
+      await cluster.openNode(4, { peers: [{ nodeId: 1, address: address(1) }] });
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { role: 'learner' }));
+      await cluster.tick(20);
+      expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'learner', promotionPending: false, lagEntries: 0 });
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }));
+      expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'voter', promotionPending: false });
+    });
+  });
+});
