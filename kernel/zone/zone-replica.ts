@@ -3,6 +3,7 @@ import { METASTORE_BATCH_OPERATIONS_MAX, type Metastore, type MetastoreOperation
 import type { ZoneMessage, ZoneTransport } from '../contracts/zone-transport.ts';
 import { BusyError, ClosedError, InvalidArgumentError, NexusError, NotFoundError } from '../errors.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
+import { ProposalDroppedError } from '../raft/errors.ts';
 import type { Message } from '../raft/message.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
 import type { RaftPersistRequest, WritableRaftStorage } from '../raft/storage.ts';
@@ -64,6 +65,8 @@ interface PendingCondition extends Pending<void> {
   readonly holds: () => boolean;
   /** Why it times out, for the BusyError; a generic message when absent. */
   readonly timeoutMessage?: string;
+  /** Proposes again, at each tick until the condition holds (a proposal Raft refused or lost). */
+  readonly retry?: () => void;
 }
 
 /** What became of the entry at an index, remembered for `waitFor` (RECENT_OUTCOMES_MAX of them). */
@@ -314,12 +317,22 @@ export class ZoneReplica implements ZoneReplicaApi {
       };
     });
     // Every new member starts as a learner: it cannot raise the quorum before it has the log.
+    const added = (): boolean => this.confState.learners.includes(member.nodeId) || (promote && this.confState.voters.includes(member.nodeId));
     await this.request<void>('addMember', (pending) => () => {
-      const isLearner = this.confState.learners.includes(member.nodeId);
-      if (!isLearner && !(promote && this.confState.voters.includes(member.nodeId))) {
-        this.rawNode.proposeConfChange({ type: 'add-learner', nodeId: member.nodeId });
+      // At the leader, a change refused because another is under way (a promotion) is proposed
+      // again at the next tick. Not at a follower: its applied membership may lag the leader's,
+      // and a late add-learner for a node promoted meanwhile would demote it.
+      try {
+        if (!added()) this.rawNode.proposeConfChange({ type: 'add-learner', nodeId: member.nodeId });
+      } catch (error) {
+        if (!(error instanceof ProposalDroppedError) || this.rawNode.status().role !== 'leader') throw error;
       }
-      this.conditions.push({ ...pending, holds: () => this.confState.learners.includes(member.nodeId) || (promote && this.confState.voters.includes(member.nodeId)) });
+      const retry = (): void => {
+        if (this.rawNode.status().role === 'leader' && !added() && !this.isMember(member.nodeId)) {
+          this.rawNode.proposeConfChange({ type: 'add-learner', nodeId: member.nodeId });
+        }
+      };
+      this.conditions.push({ ...pending, holds: added, retry });
     });
     if (!promote || options.waitForPromotion === false) return;
     await this.request<void>('addMember', (pending) => () => {
@@ -533,7 +546,10 @@ export class ZoneReplica implements ZoneReplicaApi {
       this.currentTick++;
     }
     this.expireRequests();
-    if (ticked) this.promoteCaughtUpLearner();
+    if (ticked) {
+      this.retryConditions();
+      this.promoteCaughtUpLearner();
+    }
     const messages = this.inbox;
     this.inbox = [];
     for (const message of messages) this.rawNode.step(message);
@@ -541,6 +557,17 @@ export class ZoneReplica implements ZoneReplicaApi {
     for (const action of actions) action.run();
     this.proposeBatch();
     this.requestReadIndex();
+  }
+
+  private retryConditions(): void {
+    for (const condition of this.conditions) {
+      if (condition.retry === undefined || condition.holds()) continue;
+      try {
+        condition.retry();
+      } catch (error) {
+        if (!(error instanceof NexusError)) throw error;
+      }
+    }
   }
 
   /**

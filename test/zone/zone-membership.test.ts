@@ -98,6 +98,16 @@ describe('zone membership: a new voter joins as a learner first', () => {
     });
   });
 
+  it('at the leader, a join refused because another membership change is under way is proposed again at the next tick', async () => {
+    await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
+      // Both address records commit together, then both learners are proposed in one turn: Raft
+      // takes one membership change at a time and refuses the second.
+      const joins = [4, 5].map((nodeId) => cluster.replica(1).addMember({ nodeId, address: address(nodeId) }, { waitForPromotion: false }));
+      await cluster.drive(Promise.all(joins), 'both joins');
+      expect(cluster.replica(1).status().members.map(({ nodeId, role }) => `${nodeId} ${role}`)).toEqual(['1 voter', '2 voter', '3 voter', '4 learner', '5 learner']);
+    });
+  });
+
   it('an explicit learner stays one, and adding it as a voter later promotes it', async () => {
     await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
       await cluster.openNode(4, { peers: [{ nodeId: 1, address: address(1) }] });
