@@ -82,7 +82,9 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
     const members = replica.status().members;
     const existing = members.find((member) => member.address === address);
     const nodeId = existing?.nodeId ?? Math.max(0, ...members.map((member) => member.nodeId)) + 1;
-    if (existing === undefined) await replica.addMember({ nodeId, address });
+    // As a learner, promoted by the leader once caught up: the node starts only after this answer,
+    // so waiting here for its promotion would wait for nothing. A retry re-adds a learner (idempotent).
+    if (existing === undefined || existing.role !== 'voter') await replica.addMember({ nodeId, address }, { waitForPromotion: false });
     const after = replica.status().members.map(({ nodeId: id, address: memberAddress }) => ({ nodeId: id, address: memberAddress }));
     return { zoneId: replica.zoneId, nodeId, members: after };
   });
@@ -146,7 +148,8 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
  * - `POST /zone/v1/wait` {token}: {version} once that EC write applied here.
  * - `POST /zone/v1/get` {key}, `POST /zone/v1/scan` {range}: linearizable reads (a read barrier
  *   through the leader, then the local state).
- * - `POST /zone/v1/join` {address}: adds a node as a voter and answers {zoneId, nodeId, members}.
+ * - `POST /zone/v1/join` {address}: adds a node as a learner, which the leader promotes to voter
+ *   once it has caught up, and answers {zoneId, nodeId, members} (again for a learner: idempotent).
  * - `POST /zone/v1/remove-node` {nodeId}: removes a member.
  * - `GET /zone/v1/status`: ZoneNodeStatus as JSON.
  *

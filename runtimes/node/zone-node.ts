@@ -22,6 +22,12 @@ import { hasNodeIdentity, readNodeIdentity, writeNodeIdentity, ZONE_STORE_FILE, 
 /** Milliseconds between Raft ticks: with 10 ticks per election timeout, elections take 1-2 s. */
 export const TICK_INTERVAL_MS_DEFAULT = 100;
 
+/**
+ * How long `joinZone` waits for the leader to promote the new node from learner to voter (it does
+ * once the node has caught up). Past it the node keeps serving as a learner and is promoted later.
+ */
+export const JOIN_PROMOTION_WAIT_MS_MAX = 60_000;
+
 export interface ZoneNodeTiming {
   /** Milliseconds per tick (TICK_INTERVAL_MS_DEFAULT). */
   readonly tickIntervalMs?: number;
@@ -104,8 +110,24 @@ export async function joinZone(options: JoinZoneOptions): Promise<ZoneNode> {
     if (answer.zoneId !== zoneId) throw new InvalidArgumentError(`${options.peer} serves zone ${answer.zoneId}, not ${zoneId}`);
     const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: answer.nodeId, token: options.token, address, peers: answer.members };
     await writeNodeIdentity(options.dataDir, identity);
-    return await startNode(options.dataDir, identity, options, listener);
+    const node = await startNode(options.dataDir, identity, options, listener);
+    // The zone added this node as a learner: the join is done once the leader has promoted it.
+    await waitForPromotion(node, options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT);
+    return node;
   });
+}
+
+/** True once `node` is a voter in its own view of the zone's membership. */
+export function isVoter(node: ZoneNode): boolean {
+  return node.replica.status().members.some((member) => member.nodeId === node.identity.nodeId && member.role === 'voter');
+}
+
+/** Polls the node's membership at its tick interval until it is a voter, for at most JOIN_PROMOTION_WAIT_MS_MAX. */
+async function waitForPromotion(node: ZoneNode, tickIntervalMs: number): Promise<void> {
+  const polls = Math.ceil(JOIN_PROMOTION_WAIT_MS_MAX / tickIntervalMs);
+  for (let poll = 0; poll < polls && !isVoter(node); poll++) {
+    await new Promise<void>((resolve) => setTimeout(resolve, tickIntervalMs));
+  }
 }
 
 /** `nexus zone start`: restarts a node from its data directory. */

@@ -3,7 +3,7 @@ import { ZoneApiClient } from '../../../drivers/transport-websocket/zone-api-cli
 import type { ZoneNodeStatus } from '../../../drivers/transport-websocket/zone-api-app.ts';
 import { NexusError } from '../../../kernel/errors.ts';
 import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../../kernel/raft/constants.ts';
-import { createZone, joinZone, startZone, TICK_INTERVAL_MS_DEFAULT, type ZoneNode } from '../zone-node.ts';
+import { createZone, isVoter, JOIN_PROMOTION_WAIT_MS_MAX, joinZone, startZone, TICK_INTERVAL_MS_DEFAULT, type ZoneNode } from '../zone-node.ts';
 
 /** Environment variable read when `--token` is not given (keeps the token out of shell history). */
 const TOKEN_ENVIRONMENT_VARIABLE = 'NEXUS_ZONE_TOKEN';
@@ -37,7 +37,8 @@ export function zoneCommand(): Command {
       .addOption(tokenOption()),
   ).action(async (options: { data: string; listen: string; peer: string; token: string; tickMs: number; electionTicks: number }) => {
     const node = await joinZone({ dataDir: options.data, listen: options.listen, peer: options.peer, token: options.token, ...timing(options), log: logLine });
-    process.stdout.write(`joined zone ${node.identity.zoneId} as node ${node.identity.nodeId}, serving at ${node.identity.address}\n`);
+    const role = isVoter(node) ? '' : ` (a learner: not promoted to voter within ${JOIN_PROMOTION_WAIT_MS_MAX / 1000} s; the leader promotes it once it has caught up)`;
+    process.stdout.write(`joined zone ${node.identity.zoneId} as node ${node.identity.nodeId}${role}, serving at ${node.identity.address}\n`);
     await serveUntilSignal(node);
   });
 
@@ -144,7 +145,7 @@ export function formatStatus(status: ZoneNodeStatus, leaderStatus: ZoneNodeStatu
   const rows = [['NODE', 'ROLE', 'ADDRESS', 'MATCH', 'LAG']];
   const source = leaderStatus ?? status;
   for (const member of source.members) {
-    const role = `${member.role}${member.isLeader ? ' (leader)' : ''}`;
+    const role = `${member.role}${member.promotionPending === true ? ' (joining)' : ''}${member.isLeader ? ' (leader)' : ''}`;
     rows.push([String(member.nodeId), role, member.address, String(member.matchIndex ?? '?'), String(member.lagEntries ?? '?')]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
