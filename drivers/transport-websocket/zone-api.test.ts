@@ -95,7 +95,14 @@ describe('ZoneApi', () => {
     const answer = await client(2).join(joiner.address);
     expect(answer.nodeId).toBe(4);
     expect(answer.members.map((member) => member.nodeId)).toEqual([1, 2, 3, 4]);
+    // It joins as a learner (nothing has ticked yet), which the leader promotes once caught up.
+    const roleOf4 = async (): Promise<unknown> => (await client(1).status()).members.find((member) => member.nodeId === 4);
+    expect(await roleOf4()).toMatchObject({ role: 'learner', promotionPending: true });
     // Joining again with the same address is answered with the same id, not a second member.
+    expect((await client(1).join(joiner.address)).nodeId).toBe(4);
+    expect((await client(1).status()).members.map((member) => member.nodeId)).toEqual([1, 2, 3, 4]);
+    await zone.waitUntil(() => zone.replica(1).status().members.find((member) => member.nodeId === 4)?.role === 'voter', 'the leader to promote node 4');
+    expect(await roleOf4()).toMatchObject({ role: 'voter', promotionPending: false });
     expect((await client(1).join(joiner.address)).nodeId).toBe(4);
     await client(1).removeNode(4);
     expect((await client(1).status()).members.map((member) => member.nodeId)).toEqual([1, 2, 3]);

@@ -98,6 +98,38 @@ describe('zone membership: a new voter joins as a learner first', () => {
     });
   });
 
+  it('a pending promotion travels in snapshots: a replica that caught up by snapshot promotes the learner once it leads', async () => {
+    await withCluster({ requestTimeoutTicks: 30, snapshotIntervalEntries: 4 }, async (cluster) => {
+      await cluster.openNode(4, { peers: [1, 2, 3].map((nodeId) => ({ nodeId, address: address(nodeId) })) });
+      cluster.network.isolate(address(3));
+      cluster.network.isolate(address(4));
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { waitForPromotion: false }));
+      for (let write = 0; write < 10; write++) await cluster.drive(cluster.replica(1).metastore.put(utf8(`k${write}`), utf8('v')));
+      // Node 3 was away when node 4 was added, and the log up to the writes is compacted.
+      cluster.network.heal();
+      cluster.network.isolate(address(4));
+      const applied = cluster.replica(1).status().appliedIndex;
+      await cluster.waitUntil(() => cluster.replica(3).status().appliedIndex >= applied, 'node 3 to catch up');
+      expect(cluster.replica(3).status().snapshotIndex).toBeGreaterThan(0);
+      expect(memberAt(cluster, 3, 4)).toMatchObject({ role: 'learner', promotionPending: true });
+      await cluster.drive(cluster.replica(1).transferLeadership(3));
+      cluster.network.heal();
+      await cluster.waitUntil(() => memberAt(cluster, 3, 4)?.role === 'voter', 'node 3 to promote node 4');
+    });
+  });
+
+  it('a pending promotion survives a restart of every replica', async () => {
+    await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { waitForPromotion: false }));
+      await cluster.waitUntil(() => [2, 3].every((nodeId) => memberAt(cluster, nodeId, 4)?.promotionPending === true), 'every replica to apply the learner');
+      await cluster.close();
+      await cluster.reopen(2);
+      // The membership comes back as the log is applied again; the promotion record from the store.
+      await cluster.waitUntil(() => [1, 2, 3].every((nodeId) => memberAt(cluster, nodeId, 4) !== undefined), 'every replica to apply the log again');
+      for (const nodeId of [1, 2, 3]) expect(memberAt(cluster, nodeId, 4)).toMatchObject({ role: 'learner', promotionPending: true });
+    });
+  });
+
   it('at the leader, a join refused because another membership change is under way is proposed again at the next tick', async () => {
     await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
       // Both address records commit together, then both learners are proposed in one turn: Raft
