@@ -68,7 +68,7 @@ export interface KvRaftStorageOptions {
  * every write durable when it resolved. The writes are planned when called, against the state the
  * earlier calls left, so a caller may issue the next write before the previous one resolves.
  *
- * Memory: RaftStorage reads are synchronous, so the live log (the entries after the snapshot), the
+ * Memory: RaftStorage reads are synchronous, so the live log (the entries after the compaction point), the
  * hard state and the latest snapshot, data included, are loaded at open (one prefix scan) and kept
  * in memory, in a MemoryRaftStorage that mirrors what is stored. The log is bounded by
  * RAFT_STORAGE_LOG_BYTES_MAX (a persist beyond it is BusyError: snapshot first), the snapshot by

@@ -5,6 +5,7 @@ import { BusyError, ClosedError, InvalidArgumentError, NexusError, NotFoundError
 import { decodeConfChange } from '../raft/conf-change.ts';
 import type { Message } from '../raft/message.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
+import { entrySizeBytes } from '../raft/entry-size.ts';
 import type { RaftPersistRequest, WritableRaftStorage } from '../raft/storage.ts';
 import { NO_NODE, type ConfState, type Entry, type HardState, type NodeId, type RaftRole, type Snapshot } from '../raft/types.ts';
 import { commandSizeBytes, decodeCommand, encodeCommand, type ZoneCommand } from './command-codec.ts';
@@ -14,6 +15,9 @@ import {
   PROPOSALS_PER_READY_MAX,
   RECENT_OUTCOMES_MAX,
   REQUEST_TIMEOUT_TICKS_DEFAULT,
+  SNAPSHOT_CATCH_UP_BYTES_MAX,
+  SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT,
+  SNAPSHOT_CATCH_UP_INTERVALS,
   SNAPSHOT_CHUNK_BYTES_DEFAULT,
   SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT,
   SNAPSHOT_INTERVAL_BYTES,
@@ -94,6 +98,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   private readonly raftStorage: WritableRaftStorage;
   private readonly transport: ZoneTransport;
   private readonly snapshotIntervalEntries: number;
+  private readonly snapshotCatchUpEntries: number;
   private readonly requestTimeoutTicks: number;
   private readonly incarnation: number;
   private confState: ConfState;
@@ -152,6 +157,8 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.stateMachine = stateMachine;
     this.incarnation = incarnation;
     this.snapshotIntervalEntries = options.snapshotIntervalEntries ?? SNAPSHOT_INTERVAL_ENTRIES_DEFAULT;
+    this.snapshotCatchUpEntries =
+      options.snapshotCatchUpEntries ?? (options.snapshotIntervalEntries === undefined ? SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT : SNAPSHOT_CATCH_UP_INTERVALS * options.snapshotIntervalEntries);
     this.requestTimeoutTicks = options.requestTimeoutTicks ?? REQUEST_TIMEOUT_TICKS_DEFAULT;
     this.snapshotInstallOperationsPerCommit = options.snapshotInstallOperationsPerCommit ?? SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT;
     const snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT;
@@ -814,6 +821,7 @@ export class ZoneReplica implements ZoneReplicaApi {
    * Compacts the log every snapshot interval. The snapshot copies nothing: the applied state is in
    * the KvStore (made durable first, with its applied index), so the raft snapshot is its index,
    * term and membership, and a follower that needs it is sent the state then (snapshot-transfer.ts).
+   * The log keeps entries behind the snapshot (catchUpCompactIndex) for followers just behind.
    */
   private async maybeCreateSnapshot(): Promise<void> {
     const applied = this.stateMachine.appliedIndex;
@@ -826,9 +834,26 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (this.unpersistedCommit !== undefined) {
       await this.writeRaftState({ hardState: this.unpersistedCommit, entries: [], snapshot: undefined, mustSync: false });
     }
-    await this.raftStorage.createSnapshot(index, this.confState, encodeStoredStateSnapshot());
+    await this.raftStorage.createSnapshot(index, this.confState, encodeStoredStateSnapshot(), { compactIndex: this.catchUpCompactIndex(index) });
     this.snapshotIndex = index;
     this.appliedBytesSinceSnapshot = 0;
+  }
+
+  /**
+   * Where a snapshot at `index` compacts the log: `snapshotCatchUpEntries` behind it (as etcd's
+   * SnapshotCatchUpEntries), or fewer when those entries would exceed SNAPSHOT_CATCH_UP_BYTES_MAX,
+   * so that a follower just behind the compaction is sent entries, not the whole state.
+   */
+  private catchUpCompactIndex(index: number): number {
+    const compactIndex = Math.max(this.raftStorage.firstIndex() - 1, index - this.snapshotCatchUpEntries);
+    if (compactIndex >= index) return index;
+    const kept = this.raftStorage.entries(compactIndex + 1, index + 1, Infinity);
+    let keptBytes = 0;
+    for (let position = kept.length - 1; position >= 0; position--) {
+      keptBytes += entrySizeBytes(kept[position]!);
+      if (keptBytes > SNAPSHOT_CATCH_UP_BYTES_MAX) return kept[position]!.index;
+    }
+    return compactIndex;
   }
 
   private expireRequests(): void {
@@ -914,6 +939,10 @@ function validateOptions(options: ZoneReplicaOptions): void {
     ['snapshotInstallOperationsPerCommit', options.snapshotInstallOperationsPerCommit],
   ] as const) {
     if (value !== undefined && !isPositiveInteger(value)) throw new InvalidArgumentError(`invalid ${name} ${String(value)}: expected a positive integer`);
+  }
+  const catchUpEntries = options.snapshotCatchUpEntries;
+  if (catchUpEntries !== undefined && !(Number.isSafeInteger(catchUpEntries) && catchUpEntries >= 0)) {
+    throw new InvalidArgumentError(`invalid snapshotCatchUpEntries ${String(catchUpEntries)}: expected a non-negative integer`);
   }
   for (const [name, value, max] of [
     ['snapshotChunkBytes', options.snapshotChunkBytes, SNAPSHOT_CHUNK_BYTES_DEFAULT],
