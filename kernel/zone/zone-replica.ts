@@ -6,7 +6,7 @@ import { decodeConfChange } from '../raft/conf-change.ts';
 import type { Message } from '../raft/message.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
 import { entrySizeBytes } from '../raft/entry-size.ts';
-import type { RaftPersistRequest, WritableRaftStorage } from '../raft/storage.ts';
+import type { RaftPersistRequest, RaftStorage, WritableRaftStorage } from '../raft/storage.ts';
 import { NO_NODE, type ConfState, type Entry, type HardState, type NodeId, type RaftRole, type Snapshot } from '../raft/types.ts';
 import { commandSizeBytes, decodeCommand, encodeCommand, type ZoneCommand } from './command-codec.ts';
 import {
@@ -839,21 +839,8 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.appliedBytesSinceSnapshot = 0;
   }
 
-  /**
-   * Where a snapshot at `index` compacts the log: `snapshotCatchUpEntries` behind it (as etcd's
-   * SnapshotCatchUpEntries), or fewer when those entries would exceed SNAPSHOT_CATCH_UP_BYTES_MAX,
-   * so that a follower just behind the compaction is sent entries, not the whole state.
-   */
   private catchUpCompactIndex(index: number): number {
-    const compactIndex = Math.max(this.raftStorage.firstIndex() - 1, index - this.snapshotCatchUpEntries);
-    if (compactIndex >= index) return index;
-    const kept = this.raftStorage.entries(compactIndex + 1, index + 1, Infinity);
-    let keptBytes = 0;
-    for (let position = kept.length - 1; position >= 0; position--) {
-      keptBytes += entrySizeBytes(kept[position]!);
-      if (keptBytes > SNAPSHOT_CATCH_UP_BYTES_MAX) return kept[position]!.index;
-    }
-    return compactIndex;
+    return catchUpCompactIndex(this.raftStorage, { snapshotIndex: index, catchUpEntries: this.snapshotCatchUpEntries, catchUpBytesMax: SNAPSHOT_CATCH_UP_BYTES_MAX });
   }
 
   private expireRequests(): void {
@@ -918,6 +905,25 @@ function settleToken(token: WriteToken, applied: AppliedOutcome): number {
   }
   if ('conflict' in applied.outcome) throw applied.outcome.conflict;
   return applied.outcome.version;
+}
+
+/**
+ * Where a snapshot at `snapshotIndex` (within the log) compacts the log: `catchUpEntries` behind
+ * it (as etcd's SnapshotCatchUpEntries), or fewer when those entries' `entrySizeBytes` would exceed
+ * `catchUpBytesMax`, and never below what is already compacted; so that a follower just behind the
+ * compaction is sent entries, not the whole state.
+ */
+export function catchUpCompactIndex(storage: RaftStorage, options: { snapshotIndex: number; catchUpEntries: number; catchUpBytesMax: number }): number {
+  const { snapshotIndex, catchUpEntries, catchUpBytesMax } = options;
+  const compactIndex = Math.max(storage.firstIndex() - 1, snapshotIndex - catchUpEntries);
+  if (compactIndex >= snapshotIndex) return snapshotIndex;
+  const kept = storage.entries(compactIndex + 1, snapshotIndex + 1, Infinity);
+  let keptBytes = 0;
+  for (let position = kept.length - 1; position >= 0; position--) {
+    keptBytes += entrySizeBytes(kept[position]!);
+    if (keptBytes > catchUpBytesMax) return kept[position]!.index;
+  }
+  return compactIndex;
 }
 
 function validateOptions(options: ZoneReplicaOptions): void {

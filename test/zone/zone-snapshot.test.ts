@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import type { MetastoreOperation } from '../../kernel/contracts/metastore.ts';
 import type { KvStore } from '../../kernel/kv/index.ts';
+import { entrySizeBytes } from '../../kernel/raft/entry-size.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
+import { MemoryRaftStorage } from '../../kernel/raft/memory-storage.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import { SNAPSHOT_CHUNKS_MAX, ZONE_RAFT_KEY_PREFIX, ZONE_RESERVED_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunkMessage } from '../../kernel/zone/snapshot-chunk.ts';
@@ -11,6 +13,7 @@ import { SnapshotReceiver } from '../../kernel/zone/snapshot-transfer.ts';
 import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
 import { openKvStore } from '../../kernel/kv/index.ts';
 import { encodeStoredStateSnapshot, isReservedKey, ZoneStateMachine } from '../../kernel/zone/zone-state-machine.ts';
+import { catchUpCompactIndex } from '../../kernel/zone/zone-replica.ts';
 import { ZoneTestCluster, type ZoneTestClusterOptions } from './zone-cluster.ts';
 
 /**
@@ -201,6 +204,19 @@ describe('zone snapshots', () => {
     } finally {
       await cluster.close();
     }
+  });
+
+  it('keeps catchUpEntries behind a snapshot, fewer when they exceed the byte bound, and none already compacted', () => {
+    const storage = new MemoryRaftStorage();
+    storage.append(Array.from({ length: 20 }, (_, position) => ({ index: position + 1, term: 1, type: 'normal' as const, data: new Uint8Array(100) })));
+    const entryBytes = entrySizeBytes(storage.entries(1, 2, Infinity)[0]!);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 5, catchUpBytesMax: Infinity })).toBe(10);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 0, catchUpBytesMax: Infinity })).toBe(15);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 5, catchUpBytesMax: 3 * entryBytes })).toBe(12);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 5, catchUpBytesMax: entryBytes - 1 })).toBe(15);
+    storage.createSnapshotSynchronously(8, { voters: [1], learners: [] }, new Uint8Array(0));
+    storage.compactSynchronously(8);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 10, catchUpBytesMax: Infinity })).toBe(8);
   });
 
   it('finishes a transfer whose chunks and acknowledgements are lost now and then, by sending them again', async () => {
