@@ -14,5 +14,5 @@ export type { ProgressState } from './progress.ts';
 export { SeededRandom, type RandomSource } from './random.ts';
 export type { CommitPropagation, RaftConfig, RaftLogger, ReadOnlyOption } from './raft-config.ts';
 export { RawNode, type ProgressStatus, type RaftStatus, type Ready } from './raw-node.ts';
-export type { RaftPersistRequest, RaftStorage, WritableRaftStorage } from './storage.ts';
+export type { CreateSnapshotOptions, RaftPersistRequest, RaftStorage, WritableRaftStorage } from './storage.ts';
 export * from './types.ts';

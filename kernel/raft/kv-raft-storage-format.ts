@@ -12,10 +12,13 @@ import type { ConfState, Entry, EntryType, HardState, NodeId, SnapshotMetadata }
  *   prefix 0x03                snapshot record     index, term, membership, data size, chunk count
  *   prefix 0x04 chunk(u32 BE)  snapshot data       one chunk of the snapshot's bytes
  *   prefix 0x05 index(u64 BE)  entry               term, type, data
+ *   prefix 0x06                compaction record   index and term of the last entry compacted away
  *
  * Entry keys carry the index big-endian, so a prefix scan returns the log in index order. The live
- * log is the entries in (snapshot index, last index]; entry keys outside it are garbage that later
- * writes delete, and reads never decode.
+ * log is the entries in (compaction index, last index]; entry keys outside it are garbage that later
+ * writes delete, and reads never decode. The compaction index is at most the snapshot's (a log may
+ * keep entries behind its snapshot for followers just behind it); without a compaction record it is
+ * the snapshot's.
  *
  * Every value is a record: a format version byte, a kind byte, the body, and a CRC-32C of all the
  * bytes before it. Hand-rolled on a DataView rather than a general codec (msgpackr, cbor-x) because
@@ -32,6 +35,7 @@ export const KEY_LOG = 0x02;
 export const KEY_SNAPSHOT = 0x03;
 export const KEY_SNAPSHOT_CHUNK = 0x04;
 export const KEY_ENTRY = 0x05;
+export const KEY_COMPACTION = 0x06;
 
 const RECORD_HEADER_BYTES = 2;
 const RECORD_CHECKSUM_BYTES = 4;
@@ -99,6 +103,19 @@ export function decodeLastIndex(value: Uint8Array): number {
   const lastIndex = reader.u64('last index');
   reader.end();
   return lastIndex;
+}
+
+/** The entry the log is compacted up to: its index and term (the term answers `term(firstIndex - 1)`). */
+export function encodeCompaction(compaction: { index: number; term: number }): Uint8Array {
+  return new RecordWriter(KEY_COMPACTION, 2 * U64_BYTES).u64(compaction.index).u64(compaction.term).finish();
+}
+
+export function decodeCompaction(value: Uint8Array): { index: number; term: number } {
+  const reader = new RecordReader(value, KEY_COMPACTION, 'compaction record');
+  const index = reader.u64('compaction index');
+  const term = reader.u64('compaction term');
+  reader.end();
+  return { index, term };
 }
 
 export interface StoredSnapshotRecord {

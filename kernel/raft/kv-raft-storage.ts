@@ -19,6 +19,8 @@ import {
   decodeLastIndex,
   decodeSnapshotChunk,
   decodeSnapshotRecord,
+  decodeCompaction,
+  encodeCompaction,
   encodeEntry,
   encodeHardState,
   encodeLastIndex,
@@ -26,6 +28,7 @@ import {
   encodeSnapshotRecord,
   entryKey,
   entryKeyIndex,
+  KEY_COMPACTION,
   KEY_ENTRY,
   KEY_HARD_STATE,
   KEY_LOG,
@@ -33,7 +36,7 @@ import {
   storageKey,
 } from './kv-raft-storage-format.ts';
 import { MemoryRaftStorage } from './memory-storage.ts';
-import type { RaftPersistRequest, WritableRaftStorage } from './storage.ts';
+import { resolveCompactIndex, type CreateSnapshotOptions, type RaftPersistRequest, type WritableRaftStorage } from './storage.ts';
 import { EMPTY_CONF_STATE, EMPTY_HARD_STATE, type ConfState, type Entry, type HardState, type Snapshot } from './types.ts';
 
 export interface KvRaftStorageOptions {
@@ -65,17 +68,19 @@ export interface KvRaftStorageOptions {
  * every write durable when it resolved. The writes are planned when called, against the state the
  * earlier calls left, so a caller may issue the next write before the previous one resolves.
  *
- * Memory: RaftStorage reads are synchronous, so the live log (the entries after the snapshot), the
+ * Memory: RaftStorage reads are synchronous, so the live log (the entries after the compaction point), the
  * hard state and the latest snapshot, data included, are loaded at open (one prefix scan) and kept
  * in memory, in a MemoryRaftStorage that mirrors what is stored. The log is bounded by
  * RAFT_STORAGE_LOG_BYTES_MAX (a persist beyond it is BusyError: snapshot first), the snapshot by
  * RAFT_STORAGE_SNAPSHOT_BYTES_MAX (larger is InvalidArgumentError).
  *
- * Compaction happens at snapshots: `createSnapshot(index)` drops the entries up to `index`, and a
- * persisted snapshot replaces the log. The entry keys this leaves behind are deleted by the
+ * Compaction: `createSnapshot(index)` drops the entries up to its compaction index (`index`, or
+ * below it to keep entries behind the snapshot for followers just behind), `compact` drops more of
+ * them, up to the snapshot at most, and a persisted snapshot replaces the log. The compaction point
+ * is stored with each of these writes (the compaction record), so a crash keeps a log and a
+ * compaction point of the same write. The entry keys compaction leaves behind are deleted by the
  * following writes, at most RAFT_STORAGE_GARBAGE_DELETES_PER_COMMIT_MAX per commit, so no write
  * carries an unbounded deletion; until then reads ignore them (they lie outside the live log).
- * `compact` therefore only checks its argument: everything up to the snapshot is already compacted.
  *
  * Errors: CorruptionError from `open` when a record cannot be decoded or the stored log is not
  * contiguous; a failed commit leaves this storage failed (its state in memory may be ahead of the
@@ -171,27 +176,25 @@ export class KvRaftStorage implements WritableRaftStorage {
     this.mirror.append(request.entries);
     if (request.hardState !== undefined) this.mirror.setHardState(request.hardState);
     this.logSizeBytes = appended.logSizeBytes;
+    // A persisted snapshot replaced the log: the compaction point is the snapshot's.
+    if (snapshot !== undefined) this.putCompaction(operations);
     this.collectGarbage(operations, oldFirst, oldLast);
     if (operations.length > 0) await this.commit(operations, request.mustSync ? 'durable' : 'relaxed');
     // Nothing to write, but the caller may count on the earlier relaxed writes being durable now.
     else if (request.mustSync) await this.syncStore();
   }
 
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array, options?: CreateSnapshotOptions): Promise<Snapshot> {
     this.throwIfUnusable('createSnapshot');
     this.checkNewSnapshot(index, data, { action: 'create', sameIndexAllowed: false });
     if (index > this.mirror.lastIndex()) {
       throw new InvalidArgumentError(`cannot create a snapshot at ${index}: the log ends at ${this.mirror.lastIndex()}`);
     }
-    const oldFirst = this.mirror.firstIndex();
-    const oldLast = this.mirror.lastIndex();
-    const compactedSizeBytes = entriesSizeBytes(this.mirror.entries(oldFirst, index + 1, Infinity));
+    const compactIndex = resolveCompactIndex(index, options);
     const snapshot = this.mirror.createSnapshotSynchronously(index, confState, data);
-    this.mirror.compactSynchronously(index);
-    this.logSizeBytes -= compactedSizeBytes;
     const operations: MetastoreOperation[] = [];
     this.putSnapshot(operations, snapshot);
-    this.collectGarbage(operations, oldFirst, oldLast);
+    this.compactLog(operations, compactIndex);
     await this.commit(operations, 'relaxed');
     return snapshot;
   }
@@ -202,7 +205,10 @@ export class KvRaftStorage implements WritableRaftStorage {
     if (!Number.isSafeInteger(compactIndex) || compactIndex < 0 || compactIndex > snapshotIndex) {
       throw new InvalidArgumentError(`cannot compact the raft log up to ${compactIndex}: the snapshot only covers up to ${snapshotIndex}`);
     }
-    // Nothing to do: the log is compacted at every snapshot (see the class comment).
+    if (compactIndex < this.mirror.firstIndex()) return;
+    const operations: MetastoreOperation[] = [];
+    this.compactLog(operations, compactIndex);
+    await this.commit(operations, 'relaxed');
   }
 
   async close(): Promise<void> {
@@ -270,6 +276,27 @@ export class KvRaftStorage implements WritableRaftStorage {
       throw new BusyError(`cannot persist: the raft log would hold ${sizeBytes} bytes, more than ${this.logSizeBytesMax}; create a snapshot to compact it first`);
     }
     return { entries: kept, lastIndex: lastNew.index, logSizeBytes: sizeBytes };
+  }
+
+  /**
+   * Drops the entries up to `compactIndex` (at most the snapshot's index; nothing when already
+   * compacted) from the mirror, and adds the compaction record and garbage deletes to `operations`.
+   */
+  private compactLog(operations: MetastoreOperation[], compactIndex: number): void {
+    const oldFirst = this.mirror.firstIndex();
+    const oldLast = this.mirror.lastIndex();
+    if (compactIndex >= oldFirst) {
+      this.logSizeBytes -= entriesSizeBytes(this.mirror.entries(oldFirst, compactIndex + 1, Infinity));
+      this.mirror.compactSynchronously(compactIndex);
+    }
+    this.putCompaction(operations);
+    this.collectGarbage(operations, oldFirst, oldLast);
+  }
+
+  /** The compaction point as it is in the mirror now. */
+  private putCompaction(operations: MetastoreOperation[]): void {
+    const index = this.mirror.firstIndex() - 1;
+    operations.push({ type: 'put', key: storageKey(this.keyPrefix, KEY_COMPACTION), value: encodeCompaction({ index, term: this.mirror.term(index) }) });
   }
 
   private putSnapshot(operations: MetastoreOperation[], snapshot: Snapshot): void {
@@ -341,10 +368,11 @@ interface LoadedState {
 }
 
 async function loadState(store: KvStore, prefix: Uint8Array): Promise<LoadedState> {
-  const [hardStateEntry, logEntry, snapshotEntry] = await store.getMany([
+  const [hardStateEntry, logEntry, snapshotEntry, compactionEntry] = await store.getMany([
     storageKey(prefix, KEY_HARD_STATE),
     storageKey(prefix, KEY_LOG),
     storageKey(prefix, KEY_SNAPSHOT),
+    storageKey(prefix, KEY_COMPACTION),
   ]);
   const hardState = hardStateEntry === undefined ? EMPTY_HARD_STATE : decodeHardState(hardStateEntry.value);
   const snapshotRecord = snapshotEntry === undefined ? undefined : decodeSnapshotRecord(snapshotEntry.value);
@@ -353,18 +381,23 @@ async function loadState(store: KvStore, prefix: Uint8Array): Promise<LoadedStat
       ? { metadata: { index: 0, term: 0, confState: EMPTY_CONF_STATE }, data: new Uint8Array(0) }
       : { metadata: snapshotRecord.metadata, data: await loadSnapshotData(store, prefix, snapshotRecord) };
   const snapshotIndex = snapshot.metadata.index;
+  const compaction = compactionEntry === undefined ? { index: snapshotIndex, term: snapshot.metadata.term } : decodeCompaction(compactionEntry.value);
+  if (compaction.index > snapshotIndex) throw new CorruptionError(`the raft log is compacted up to ${compaction.index}, beyond its snapshot at ${snapshotIndex}`);
   const lastIndex = logEntry === undefined ? snapshotIndex : decodeLastIndex(logEntry.value);
   if (lastIndex < snapshotIndex) throw new CorruptionError(`the raft log ends at ${lastIndex}, before its snapshot at ${snapshotIndex}`);
-  const { entries, garbage } = await loadEntries(store, prefix, snapshotIndex, lastIndex);
-  checkLog(snapshot, entries, hardState, lastIndex);
+  const { entries, garbage } = await loadEntries(store, prefix, compaction.index, lastIndex);
+  checkLog(compaction, snapshot, entries, hardState, lastIndex);
   const mirror = new MemoryRaftStorage({
-    bootstrapIndex: snapshotIndex,
-    bootstrapTerm: snapshot.metadata.term,
+    bootstrapIndex: compaction.index,
+    bootstrapTerm: compaction.term,
     confState: snapshot.metadata.confState,
     hardState,
   });
-  mirror.applySnapshot(snapshot);
+  // A snapshot at the compaction point starts the log; one above it leaves the entries kept behind
+  // it in the log (checkLog saw that the log has the snapshot's term at its index).
+  if (compaction.index === snapshotIndex) mirror.applySnapshot(snapshot);
   mirror.append(entries);
+  if (compaction.index < snapshotIndex) mirror.createSnapshotSynchronously(snapshotIndex, snapshot.metadata.confState, snapshot.data);
   return { mirror, logSizeBytes: entriesSizeBytes(entries), snapshotChunkCount: snapshotRecord?.chunkCount ?? 0, garbage };
 }
 
@@ -389,10 +422,10 @@ async function loadSnapshotData(store: KvStore, prefix: Uint8Array, record: Retu
 }
 
 /**
- * Scans every entry key once: decodes the live log (snapshotIndex, lastIndex], which must be all
+ * Scans every entry key once: decodes the live log (compactIndex, lastIndex], which must be all
  * there, and notes every other entry key as garbage without decoding it.
  */
-async function loadEntries(store: KvStore, prefix: Uint8Array, snapshotIndex: number, lastIndex: number): Promise<{ entries: Entry[]; garbage: IndexRanges }> {
+async function loadEntries(store: KvStore, prefix: Uint8Array, compactIndex: number, lastIndex: number): Promise<{ entries: Entry[]; garbage: IndexRanges }> {
   const entries: Entry[] = [];
   const garbage = new IndexRanges();
   const scanPrefix = storageKey(prefix, KEY_ENTRY);
@@ -401,28 +434,31 @@ async function loadEntries(store: KvStore, prefix: Uint8Array, snapshotIndex: nu
     const page = await store.scan({ prefix: scanPrefix, limit: METASTORE_SCAN_LIMIT_MAX, ...(cursor === undefined ? {} : { cursor }) });
     for (const stored of page.entries) {
       const index = entryKeyIndex(prefix, stored.key);
-      if (index <= snapshotIndex || index > lastIndex) {
+      if (index <= compactIndex || index > lastIndex) {
         garbage.add(index, index);
         continue;
       }
-      const expected = snapshotIndex + entries.length + 1;
+      const expected = compactIndex + entries.length + 1;
       if (index !== expected) throw new CorruptionError(`the raft log is missing entry ${expected} (found ${index} next)`);
       entries.push(decodeEntry(stored.value, index));
     }
     cursor = page.cursor;
   } while (cursor !== undefined);
-  if (entries.length !== lastIndex - snapshotIndex) {
-    throw new CorruptionError(`the raft log should hold entries ${snapshotIndex + 1} to ${lastIndex}, but ends at ${snapshotIndex + entries.length}`);
+  if (entries.length !== lastIndex - compactIndex) {
+    throw new CorruptionError(`the raft log should hold entries ${compactIndex + 1} to ${lastIndex}, but ends at ${compactIndex + entries.length}`);
   }
   return { entries, garbage };
 }
 
 /** What every persisted state satisfies; a stored state that does not is damaged. */
-function checkLog(snapshot: Snapshot, entries: readonly Entry[], hardState: HardState, lastIndex: number): void {
-  let previousTerm = snapshot.metadata.term;
+function checkLog(compaction: { index: number; term: number }, snapshot: Snapshot, entries: readonly Entry[], hardState: HardState, lastIndex: number): void {
+  let previousTerm = compaction.term;
   for (const entry of entries) {
     if (entry.term < previousTerm) throw new CorruptionError(`raft log entry ${entry.index} has term ${entry.term}, below the term ${previousTerm} before it`);
     previousTerm = entry.term;
   }
+  const { index, term } = snapshot.metadata;
+  const termAtSnapshot = index === compaction.index ? compaction.term : entries[index - compaction.index - 1]?.term;
+  if (termAtSnapshot !== term) throw new CorruptionError(`the raft snapshot at ${index} has term ${term}, but the log has term ${String(termAtSnapshot)} there`);
   if (hardState.commit > lastIndex) throw new CorruptionError(`the raft hard state commits ${hardState.commit}, beyond the last entry ${lastIndex}`);
 }

@@ -1,7 +1,7 @@
 import { assert } from '../assert.ts';
 import { ClosedError, InvalidArgumentError } from '../errors.ts';
 import { limitSize } from './entry-size.ts';
-import { throwCompacted, type RaftPersistRequest, type WritableRaftStorage } from './storage.ts';
+import { resolveCompactIndex, throwCompacted, type CreateSnapshotOptions, type RaftPersistRequest, type WritableRaftStorage } from './storage.ts';
 import { EMPTY_CONF_STATE, EMPTY_HARD_STATE, type ConfState, type Entry, type HardState, type Snapshot } from './types.ts';
 
 export interface MemoryRaftStorageOptions {
@@ -141,11 +141,12 @@ export class MemoryRaftStorage implements WritableRaftStorage {
     if (request.hardState !== undefined) this.setHardState(request.hardState);
   }
 
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array, options?: CreateSnapshotOptions): Promise<Snapshot> {
     this.throwIfClosed('createSnapshot');
     if (index > this.lastIndex()) throw new InvalidArgumentError(`cannot create a snapshot at ${index}: the log ends at ${this.lastIndex()}`);
+    const compactIndex = resolveCompactIndex(index, options);
     const snapshot = this.createSnapshotSynchronously(index, confState, data);
-    this.compactSynchronously(index);
+    if (compactIndex >= this.firstIndex()) this.compactSynchronously(compactIndex);
     return snapshot;
   }
 

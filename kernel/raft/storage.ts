@@ -1,4 +1,4 @@
-import { CompactedError } from '../errors.ts';
+import { CompactedError, InvalidArgumentError } from '../errors.ts';
 import type { ConfState, Entry, HardState, Snapshot } from './types.ts';
 
 /**
@@ -7,8 +7,10 @@ import type { ConfState, Entry, HardState, Snapshot } from './types.ts';
  * here, so that every value read here is already durable.
  *
  * The log is contiguous: it holds entries `firstIndex()` through `lastIndex()` (both inclusive),
- * preceded by a snapshot at index `firstIndex() - 1` whose term `term()` still answers. An empty
- * log has `lastIndex() === firstIndex() - 1`.
+ * preceded by the compaction point `firstIndex() - 1`, whose term `term()` still answers. The
+ * latest snapshot is at the compaction point or, when the log keeps entries behind it (for
+ * followers just behind, as etcd's SnapshotCatchUpEntries), above it. An empty log has
+ * `lastIndex() === firstIndex() - 1`.
  *
  * Calls are synchronous: an implementation over asynchronous media keeps the log's tail and the
  * terms it needs in memory. Errors: reading below `firstIndex()` throws `CompactedError`; reading
@@ -28,7 +30,7 @@ export interface RaftStorage {
   /** The term of the entry at `index`, for `index` in [firstIndex() - 1, lastIndex()]. */
   term(index: number): number;
 
-  /** The index of the first entry still in the log (the snapshot's index + 1). */
+  /** The index of the first entry still in the log (the compaction point + 1, at most the snapshot's index + 1). */
   firstIndex(): number;
 
   /** The index of the last entry, or the snapshot's index when no entry follows it. */
@@ -75,9 +77,11 @@ export interface WritableRaftStorage extends RaftStorage {
   persist(request: RaftPersistRequest): Promise<void>;
   /**
    * Records a snapshot of the applied state at `index` (<= applied) with the state machine's bytes,
-   * and compacts the log up to it. `index` must lie above the current snapshot and within the log.
+   * and compacts the log up to `options.compactIndex` (by default `index`; at most `index`; one
+   * already compacted compacts nothing), in one write. `index` must lie above the current snapshot
+   * and within the log.
    */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot>;
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array, options?: CreateSnapshotOptions): Promise<Snapshot>;
   /**
    * Discards entries up to and including `compactIndex` (must be <= the latest snapshot's index or
    * applied). Compacting an index that is already compacted does nothing.
@@ -85,6 +89,23 @@ export interface WritableRaftStorage extends RaftStorage {
   compact(compactIndex: number): Promise<void>;
   /** Releases the storage: later writes reject with ClosedError. Idempotent; does not close a shared KvStore or file. */
   close(): Promise<void>;
+}
+
+export interface CreateSnapshotOptions {
+  /**
+   * Where the log is compacted up to, at most the snapshot's index: below it, the entries between
+   * stay in the log, so a follower that lacks only those is sent entries, not the snapshot.
+   */
+  readonly compactIndex?: number;
+}
+
+/** The compaction index `createSnapshot` uses; InvalidArgumentError when it is above the snapshot's index. */
+export function resolveCompactIndex(index: number, options: CreateSnapshotOptions | undefined): number {
+  const compactIndex = options?.compactIndex ?? index;
+  if (!Number.isSafeInteger(compactIndex) || compactIndex < 0 || compactIndex > index) {
+    throw new InvalidArgumentError(`cannot compact the raft log up to ${String(compactIndex)} with a snapshot at ${index}: expected an integer from 0 to ${index}`);
+  }
+  return compactIndex;
 }
 
 export function throwCompacted(index: number, firstIndex: number): never {

@@ -26,17 +26,38 @@ export const ZONE_RAFT_KEY_PREFIX: Uint8Array = Uint8Array.of(...ZONE_RESERVED_K
 
 /**
  * Applied entries between two snapshots (each snapshot compacts the raft log), as etcd's default
- * snapshot count. A snapshot copies nothing (the applied state is already in the KvStore), but
- * every follower the compaction leaves behind must then be sent the whole state, so it should be
- * rare; SNAPSHOT_INTERVAL_BYTES bounds the log in memory when entries are large.
+ * snapshot count since v3.6 (100,000 before). A snapshot copies nothing (the applied state is
+ * already in the KvStore, one sync makes it durable) and keeps SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT
+ * entries behind it, so compacting often costs little and no follower just behind; what it buys is
+ * a smaller live log, which a KvRaftStorage holds in memory: at most this plus the entries kept
+ * behind (30,000), where it was 100,000 before. SNAPSHOT_INTERVAL_BYTES bounds it when entries are large.
  */
-export const SNAPSHOT_INTERVAL_ENTRIES_DEFAULT = 100_000;
+export const SNAPSHOT_INTERVAL_ENTRIES_DEFAULT = 10_000;
+
+/**
+ * Entries a snapshot leaves in the raft log behind its index (as etcd's SnapshotCatchUpEntries), so
+ * that a follower just behind the compaction is sent entries rather than the whole state. Twice the
+ * interval: a follower that was sent a snapshot resumes from its index, so it still catches up by
+ * log when the leader snapshots once more during the transfer (fewer than an interval of writes
+ * meanwhile); with fewer, a busy zone could compact past every transfer before it ends.
+ */
+export const SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT = 2 * SNAPSHOT_INTERVAL_ENTRIES_DEFAULT;
+
+/** Intervals of entries a snapshot leaves behind it when a replica sets its interval but not `snapshotCatchUpEntries`: the same reason. */
+export const SNAPSHOT_CATCH_UP_INTERVALS = SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT / SNAPSHOT_INTERVAL_ENTRIES_DEFAULT;
 
 /**
  * Bytes of applied entries' payloads after which a snapshot is taken whatever their number, well
  * below RAFT_STORAGE_LOG_BYTES_MAX, the live log a KvRaftStorage keeps in memory.
  */
 export const SNAPSHOT_INTERVAL_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Entry bytes (`entrySizeBytes`) a snapshot leaves behind its index at most, whatever
+ * `snapshotCatchUpEntries` says: with the interval's bytes, the live log stays below
+ * RAFT_STORAGE_LOG_BYTES_MAX (256 MiB) with room for the entries not applied yet.
+ */
+export const SNAPSHOT_CATCH_UP_BYTES_MAX = SNAPSHOT_INTERVAL_BYTES / 2;
 
 /**
  * Bytes of stored entries after which a snapshot chunk is closed (a chunk holds at least one entry,

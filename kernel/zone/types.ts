@@ -106,6 +106,13 @@ export interface ZoneReplicaOptions {
   readonly heartbeatIntervalTicks?: number;
   /** Applied entries between snapshots (SNAPSHOT_INTERVAL_ENTRIES_DEFAULT); SNAPSHOT_INTERVAL_BYTES of them snapshot sooner. */
   readonly snapshotIntervalEntries?: number;
+  /**
+   * Entries a snapshot leaves in the raft log behind its index, for followers just behind
+   * (SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT, or SNAPSHOT_CATCH_UP_INTERVALS times `snapshotIntervalEntries`
+   * when that is set; 0 compacts up to the snapshot); never more than
+   * SNAPSHOT_CATCH_UP_BYTES_MAX of them.
+   */
+  readonly snapshotCatchUpEntries?: number;
   /** Ticks a request waits for its outcome (REQUEST_TIMEOUT_TICKS_DEFAULT). */
   readonly requestTimeoutTicks?: number;
   /** Lowers SNAPSHOT_CHUNK_BYTES_DEFAULT, the bytes of state in one chunk of a snapshot this replica sends. */

@@ -6,7 +6,8 @@ import { decodeConfChange } from '../raft/conf-change.ts';
 import { ProposalDroppedError } from '../raft/errors.ts';
 import type { Message } from '../raft/message.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
-import type { RaftPersistRequest, WritableRaftStorage } from '../raft/storage.ts';
+import { entrySizeBytes } from '../raft/entry-size.ts';
+import type { RaftPersistRequest, RaftStorage, WritableRaftStorage } from '../raft/storage.ts';
 import { NO_NODE, type ConfState, type Entry, type HardState, type NodeId, type RaftRole, type Snapshot } from '../raft/types.ts';
 import { commandSizeBytes, decodeCommand, encodeCommand, type ZoneCommand } from './command-codec.ts';
 import {
@@ -16,6 +17,9 @@ import {
   PROPOSALS_PER_READY_MAX,
   RECENT_OUTCOMES_MAX,
   REQUEST_TIMEOUT_TICKS_DEFAULT,
+  SNAPSHOT_CATCH_UP_BYTES_MAX,
+  SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT,
+  SNAPSHOT_CATCH_UP_INTERVALS,
   SNAPSHOT_CHUNK_BYTES_DEFAULT,
   SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT,
   SNAPSHOT_INTERVAL_BYTES,
@@ -100,6 +104,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   private readonly raftStorage: WritableRaftStorage;
   private readonly transport: ZoneTransport;
   private readonly snapshotIntervalEntries: number;
+  private readonly snapshotCatchUpEntries: number;
   private readonly requestTimeoutTicks: number;
   private readonly incarnation: number;
   private confState: ConfState;
@@ -158,6 +163,8 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.stateMachine = stateMachine;
     this.incarnation = incarnation;
     this.snapshotIntervalEntries = options.snapshotIntervalEntries ?? SNAPSHOT_INTERVAL_ENTRIES_DEFAULT;
+    this.snapshotCatchUpEntries =
+      options.snapshotCatchUpEntries ?? (options.snapshotIntervalEntries === undefined ? SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT : SNAPSHOT_CATCH_UP_INTERVALS * options.snapshotIntervalEntries);
     this.requestTimeoutTicks = options.requestTimeoutTicks ?? REQUEST_TIMEOUT_TICKS_DEFAULT;
     this.snapshotInstallOperationsPerCommit = options.snapshotInstallOperationsPerCommit ?? SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT;
     const snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT;
@@ -890,6 +897,7 @@ export class ZoneReplica implements ZoneReplicaApi {
    * Compacts the log every snapshot interval. The snapshot copies nothing: the applied state is in
    * the KvStore (made durable first, with its applied index), so the raft snapshot is its index,
    * term and membership, and a follower that needs it is sent the state then (snapshot-transfer.ts).
+   * The log keeps entries behind the snapshot (catchUpCompactIndex) for followers just behind.
    */
   private async maybeCreateSnapshot(): Promise<void> {
     const applied = this.stateMachine.appliedIndex;
@@ -902,9 +910,13 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (this.unpersistedCommit !== undefined) {
       await this.writeRaftState({ hardState: this.unpersistedCommit, entries: [], snapshot: undefined, mustSync: false });
     }
-    await this.raftStorage.createSnapshot(index, this.confState, encodeStoredStateSnapshot());
+    await this.raftStorage.createSnapshot(index, this.confState, encodeStoredStateSnapshot(), { compactIndex: this.catchUpCompactIndex(index) });
     this.snapshotIndex = index;
     this.appliedBytesSinceSnapshot = 0;
+  }
+
+  private catchUpCompactIndex(index: number): number {
+    return catchUpCompactIndex(this.raftStorage, { snapshotIndex: index, catchUpEntries: this.snapshotCatchUpEntries, catchUpBytesMax: SNAPSHOT_CATCH_UP_BYTES_MAX });
   }
 
   private expireRequests(): void {
@@ -971,6 +983,25 @@ function settleToken(token: WriteToken, applied: AppliedOutcome): number {
   return applied.outcome.version;
 }
 
+/**
+ * Where a snapshot at `snapshotIndex` (within the log) compacts the log: `catchUpEntries` behind
+ * it (as etcd's SnapshotCatchUpEntries), or fewer when those entries' `entrySizeBytes` would exceed
+ * `catchUpBytesMax`, and never below what is already compacted; so that a follower just behind the
+ * compaction is sent entries, not the whole state.
+ */
+export function catchUpCompactIndex(storage: RaftStorage, options: { snapshotIndex: number; catchUpEntries: number; catchUpBytesMax: number }): number {
+  const { snapshotIndex, catchUpEntries, catchUpBytesMax } = options;
+  const compactIndex = Math.max(storage.firstIndex() - 1, snapshotIndex - catchUpEntries);
+  if (compactIndex >= snapshotIndex) return snapshotIndex;
+  const kept = storage.entries(compactIndex + 1, snapshotIndex + 1, Infinity);
+  let keptBytes = 0;
+  for (let position = kept.length - 1; position >= 0; position--) {
+    keptBytes += entrySizeBytes(kept[position]!);
+    if (keptBytes > catchUpBytesMax) return kept[position]!.index;
+  }
+  return compactIndex;
+}
+
 function validateOptions(options: ZoneReplicaOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('zone replica options must be an object');
   assertZoneId(options.zoneId);
@@ -990,6 +1021,10 @@ function validateOptions(options: ZoneReplicaOptions): void {
     ['snapshotInstallOperationsPerCommit', options.snapshotInstallOperationsPerCommit],
   ] as const) {
     if (value !== undefined && !isPositiveInteger(value)) throw new InvalidArgumentError(`invalid ${name} ${String(value)}: expected a positive integer`);
+  }
+  const catchUpEntries = options.snapshotCatchUpEntries;
+  if (catchUpEntries !== undefined && !(Number.isSafeInteger(catchUpEntries) && catchUpEntries >= 0)) {
+    throw new InvalidArgumentError(`invalid snapshotCatchUpEntries ${String(catchUpEntries)}: expected a non-negative integer`);
   }
   for (const [name, value, max] of [
     ['snapshotChunkBytes', options.snapshotChunkBytes, SNAPSHOT_CHUNK_BYTES_DEFAULT],

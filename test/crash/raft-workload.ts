@@ -11,8 +11,9 @@ import { patternBytes, toHex } from '../conformance/test-bytes.ts';
  * - `conflict`: entries that replace an uncommitted tail, in a new term (a new leader overwrote it);
  * - `hard-state`: a new term, vote or commit alone;
  * - `install`: a leader's snapshot that replaces the log (maybe with entries after it);
- * - `snapshot`: createSnapshot at a committed index, which compacts the log;
- * - `compact`: compact at or below the snapshot (nothing to do, but it must not break anything).
+ * - `snapshot`: createSnapshot at a committed index, which compacts the log up to it or up to a
+ *   few entries behind it (the entries kept for followers just behind);
+ * - `compact`: compact at or below the snapshot (drops entries kept behind it, or nothing).
  * `mustSync` follows Raft's rule (entries, term or vote changed) except where the step says to
  * relax it anyway, which the storage contract allows and which makes unsynced entries possible.
  * A step that does not `wait` is issued together with the next, the way a driver issues a snapshot
@@ -33,7 +34,7 @@ export type RaftStepSpec =
   | { kind: 'conflict'; back: number; count: number; relaxed: boolean; wait: boolean }
   | { kind: 'hard-state'; newTerm: boolean; vote: boolean; commitShare: number; wait: boolean }
   | { kind: 'install'; ahead: number; entriesAfter: number; dataBytes: number; wait: boolean }
-  | { kind: 'snapshot'; share: number; dataBytes: number; wait: boolean }
+  | { kind: 'snapshot'; share: number; dataBytes: number; entriesKeptBehind: number; wait: boolean }
   | { kind: 'compact'; share: number; wait: boolean };
 
 export interface RaftWorkload {
@@ -80,7 +81,7 @@ const stepArbitrary: fc.Arbitrary<RaftStepSpec> = fc.oneof(
       wait,
     }),
   },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('snapshot' as const), share, dataBytes: fc.integer({ min: 0, max: 3_000 }), wait }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('snapshot' as const), share, dataBytes: fc.integer({ min: 0, max: 3_000 }), entriesKeptBehind: fc.integer({ min: 0, max: 4 }), wait }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const), share, wait }) },
 );
 
@@ -191,7 +192,12 @@ function planStep(model: MemoryRaftStorage, step: RaftStepSpec, nextSeed: () => 
       if (high < low) return undefined;
       const index = low + Math.floor((high - low) * step.share);
       const data = patternBytes(step.dataBytes, nextSeed());
-      return { run: (storage) => storage.createSnapshot(index, confState, data), durable: false, description: `createSnapshot at ${index}` };
+      const compactIndex = Math.max(0, index - step.entriesKeptBehind);
+      return {
+        run: (storage) => storage.createSnapshot(index, confState, data, { compactIndex }),
+        durable: false,
+        description: `createSnapshot at ${index}, compacting up to ${compactIndex}`,
+      };
     }
     case 'compact': {
       const index = Math.floor(model.snapshot().metadata.index * step.share);

@@ -183,6 +183,21 @@ export function runRaftStorageSuite(
         expect(storage().snapshot().metadata.index).toBe(3);
       });
 
+      it('keeps the entries behind the snapshot up to its compaction index, and compact drops them later', async () => {
+        await storage().persist(persistRequest({ entries: [...entryRange(1, 4, 1), ...entryRange(5, 10, 2)] }));
+        await expect(storage().createSnapshot(6, JOINT, utf8('state'), { compactIndex: 7 })).rejects.toThrow(InvalidArgumentError);
+        const created = await storage().createSnapshot(6, JOINT, utf8('state'), { compactIndex: 3 });
+        expect(created.metadata).toEqual({ index: 6, term: 2, confState: JOINT });
+        expect([storage().firstIndex(), storage().lastIndex(), storage().term(3), storage().term(6)]).toEqual([4, 10, 1, 2]);
+        expect(describeEntries(storage(), 4, 7)).toEqual(['4/1', '5/2', '6/2']);
+        expect(() => storage().term(2)).toThrow(CompactedError);
+        await storage().createSnapshot(8, JOINT, utf8('state'), { compactIndex: 1 });
+        expect([storage().firstIndex(), storage().snapshot().metadata.index]).toEqual([4, 8]);
+        await storage().compact(5);
+        expect([storage().firstIndex(), storage().lastIndex(), storage().term(5)]).toEqual([6, 10, 2]);
+        await expect(storage().compact(9)).rejects.toThrow(InvalidArgumentError);
+      });
+
       it('compacts nothing beyond the snapshot, and an index already compacted is no error', async () => {
         await storage().persist(persistRequest({ entries: entryRange(1, 10, 1) }));
         await expect(storage().compact(5)).rejects.toThrow(InvalidArgumentError);
@@ -214,6 +229,20 @@ export function runRaftStorageSuite(
         expect(describeStorage(storage())).toEqual(before);
         await storage().persist(persistRequest({ entries: [entry(7, 2)] }));
         expect(storage().lastIndex()).toBe(7);
+      });
+
+      it.skipIf(capabilities.reopen === undefined)(`keeps the entries kept behind the snapshot across a reopen${capabilities.reopen ? '' : ` (${NO_REOPEN})`}`, async () => {
+        await storage().persist(persistRequest({ entries: [...entryRange(1, 3, 1), ...entryRange(4, 8, 2)], hardState: { term: 2, vote: 2, commit: 7 } }));
+        await storage().createSnapshot(6, JOINT, utf8('state'), { compactIndex: 2 });
+        const before = describeStorage(storage());
+        await storage().close();
+        current = await capabilities.reopen!(storage());
+        expect(describeStorage(storage())).toEqual(before);
+        expect([storage().firstIndex(), storage().term(2), storage().snapshot().metadata.index]).toEqual([3, 1, 6]);
+        await storage().compact(4);
+        await storage().close();
+        current = await capabilities.reopen!(storage());
+        expect([storage().firstIndex(), storage().term(4), storage().lastIndex()]).toEqual([5, 2, 8]);
       });
 
       it.skipIf(capabilities.reopen === undefined)(`keeps an installed snapshot and nothing of the log it replaced${capabilities.reopen ? '' : ` (${NO_REOPEN})`}`, async () => {

@@ -783,8 +783,9 @@ export class Simulation {
   }
 
   /**
-   * Snapshots the applied state. MemoryRaftStorage keeps a few entries behind the snapshot (so a
-   * follower just behind catches up from the log); KvRaftStorage compacts up to the snapshot.
+   * Snapshots the applied state, keeping a few entries behind the snapshot (so a follower just
+   * behind catches up from the log): MemoryRaftStorage through its synchronous methods,
+   * KvRaftStorage through createSnapshot's compaction index.
    */
   private async compact(node: SimulatedNode): Promise<void> {
     const storage = node.storage;
@@ -795,7 +796,8 @@ export class Simulation {
       const compactIndex = Math.max(snapshotIndex + 1, node.appliedIndex - KEEP_ENTRIES_AFTER_COMPACTION);
       if (compactIndex > storage.firstIndex() - 1) storage.compactSynchronously(compactIndex);
     } else {
-      await storage.createSnapshot(node.appliedIndex, node.confState, encodeStateMachine(node));
+      const compactIndex = Math.max(0, node.appliedIndex - KEEP_ENTRIES_AFTER_COMPACTION);
+      await storage.createSnapshot(node.appliedIndex, node.confState, encodeStateMachine(node), { compactIndex });
     }
     this.record(`compact ${node.id}: snapshot at ${node.appliedIndex}, log from ${storage.firstIndex()}`);
   }

@@ -32,6 +32,7 @@ export interface ZoneTestClusterOptions {
   nodeIds?: readonly NodeId[];
   consistency?: ZoneConsistency;
   snapshotIntervalEntries?: number;
+  snapshotCatchUpEntries?: number;
   snapshotChunkBytes?: number;
   snapshotInstallOperationsPerCommit?: number;
   requestTimeoutTicks?: number;
@@ -214,6 +215,7 @@ export class ZoneTestCluster {
       random: new SeededRandom(node.nodeId * 7919),
       consistency: this.options.consistency ?? 'strong',
       ...(this.options.snapshotIntervalEntries === undefined ? {} : { snapshotIntervalEntries: this.options.snapshotIntervalEntries }),
+      ...(this.options.snapshotCatchUpEntries === undefined ? {} : { snapshotCatchUpEntries: this.options.snapshotCatchUpEntries }),
       ...(this.options.requestTimeoutTicks === undefined ? {} : { requestTimeoutTicks: this.options.requestTimeoutTicks }),
       ...(this.options.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: this.options.snapshotChunkBytes }),
       ...(this.options.snapshotInstallOperationsPerCommit === undefined ? {} : { snapshotInstallOperationsPerCommit: this.options.snapshotInstallOperationsPerCommit }),

@@ -204,6 +204,8 @@ describe('zone replica: bad inputs', () => {
       await expect(ZoneReplica.open({ ...base, zoneId: 'z', bootstrap: { members: [{ nodeId: 1, address: 'a' }] } })).rejects.toMatchObject({ code: 'EINVAL' });
       await expect(ZoneReplica.open({ ...base, zoneId: 'z', nodeId: 0 })).rejects.toMatchObject({ code: 'EINVAL' });
       await expect(ZoneReplica.open({ ...base, zoneId: 'z', snapshotIntervalEntries: 0 })).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(ZoneReplica.open({ ...base, zoneId: 'z', snapshotCatchUpEntries: -1 })).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(ZoneReplica.open({ ...base, zoneId: 'z', snapshotCatchUpEntries: 1.5 })).rejects.toMatchObject({ code: 'EINVAL' });
     });
   });
 

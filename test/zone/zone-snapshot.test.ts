@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import type { MetastoreOperation } from '../../kernel/contracts/metastore.ts';
 import type { KvStore } from '../../kernel/kv/index.ts';
+import { entrySizeBytes } from '../../kernel/raft/entry-size.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
+import { MemoryRaftStorage } from '../../kernel/raft/memory-storage.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import { SNAPSHOT_CHUNKS_MAX, ZONE_RAFT_KEY_PREFIX, ZONE_RESERVED_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunkMessage } from '../../kernel/zone/snapshot-chunk.ts';
@@ -11,6 +13,7 @@ import { SnapshotReceiver } from '../../kernel/zone/snapshot-transfer.ts';
 import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
 import { openKvStore } from '../../kernel/kv/index.ts';
 import { encodeStoredStateSnapshot, isReservedKey, ZoneStateMachine } from '../../kernel/zone/zone-state-machine.ts';
+import { catchUpCompactIndex } from '../../kernel/zone/zone-replica.ts';
 import { ZoneTestCluster, type ZoneTestClusterOptions } from './zone-cluster.ts';
 
 /**
@@ -24,9 +27,14 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const utf8 = (text: string): Uint8Array => encoder.encode(text);
 
+/** Compacts up to each snapshot (no entries kept behind it), so that any follower behind a compaction is sent a snapshot. */
+/** Writes the livelock test makes at most while chunks travel: far more than one transfer needs. */
+const LAGGING_WRITES_MAX = 400;
+
 const SMALL_SNAPSHOTS: ZoneTestClusterOptions = {
   openRaftStorage,
   snapshotIntervalEntries: 8,
+  snapshotCatchUpEntries: 0,
   snapshotChunkBytes: 200,
   snapshotInstallOperationsPerCommit: 7,
 };
@@ -50,6 +58,18 @@ function countChunks(cluster: ZoneTestCluster): Map<NodeId, number> {
   const previous = cluster.network.dropRule;
   cluster.network.dropRule = (delivery) => {
     if (delivery.message.type === 'snapshot-chunk') counts.set(delivery.message.to, (counts.get(delivery.message.to) ?? 0) + 1);
+    return previous?.(delivery) ?? false;
+  };
+  return counts;
+}
+
+/** Counts the snapshot transfers the network carries to each node (first chunks: no test here drops one). */
+function countTransfers(cluster: ZoneTestCluster): Map<NodeId, number> {
+  const counts = new Map<NodeId, number>();
+  const previous = cluster.network.dropRule;
+  cluster.network.dropRule = (delivery) => {
+    const message = delivery.message;
+    if (message.type === 'snapshot-chunk' && message.chunk === 0) counts.set(message.to, (counts.get(message.to) ?? 0) + 1);
     return previous?.(delivery) ?? false;
   };
   return counts;
@@ -115,6 +135,88 @@ describe('zone snapshots', () => {
     } finally {
       await cluster.close();
     }
+  });
+
+  it('catches a follower just behind a compaction up by log entries, and one far behind by a snapshot', async () => {
+    const cluster = await ZoneTestCluster.start({ ...SMALL_SNAPSHOTS, snapshotCatchUpEntries: 16 });
+    try {
+      const transfers = countTransfers(cluster);
+      await writeOld(cluster);
+      await caughtUp(cluster, 3);
+      await cluster.crash(3);
+      const leaderStorage = cluster.nodes.get(1)!.raftStorage;
+      const followerLast = cluster.nodes.get(3)!.raftStorage.lastIndex();
+      // Write until the leader compacts past the follower's log: at most one interval of entries.
+      for (let batch = 0; leaderStorage.snapshot().metadata.index <= followerLast; batch++) {
+        expect(batch).toBeLessThan(10);
+        await writeWhileBehind(cluster, 1);
+      }
+      expect(leaderStorage.firstIndex()).toBeLessThanOrEqual(followerLast + 1);
+      await cluster.restart(3);
+      await caughtUp(cluster, 3);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+      expect(transfers.get(3)).toBeUndefined();
+
+      // More than the entries kept behind a snapshot: the log no longer reaches the follower.
+      await cluster.crash(3);
+      const farLast = cluster.nodes.get(3)!.raftStorage.lastIndex();
+      await writeWhileBehind(cluster, 30);
+      expect(leaderStorage.firstIndex()).toBeGreaterThan(farLast + 1);
+      await cluster.restart(3);
+      await caughtUp(cluster, 3);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+      expect(transfers.get(3)).toBe(1);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('catches a lagging follower up while the leader writes and compacts on during its transfer, with one transfer', async () => {
+    // Each chunk sent brings a write, so a transfer of ~20 chunks sees ~20 entries and several
+    // compactions (every 4). The entries kept behind a snapshot (64) cover them; with none kept,
+    // every transfer would end behind the compaction and another would start, as long as writes go on.
+    const cluster = await ZoneTestCluster.start({ ...SMALL_SNAPSHOTS, snapshotIntervalEntries: 4, snapshotCatchUpEntries: 64 });
+    try {
+      await writeOld(cluster);
+      await caughtUp(cluster, 3);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      // Beyond the entries kept behind a snapshot, without growing the state (and its chunks).
+      for (let write = 0; write < 64; write++) await cluster.drive(cluster.replica(1).metastore.put(utf8('hot'), utf8(`${write}`)));
+      const transfers = countTransfers(cluster);
+      const writes: Array<Promise<unknown>> = [];
+      const previous = cluster.network.dropRule;
+      cluster.network.dropRule = (delivery) => {
+        if (delivery.message.type === 'snapshot-chunk' && writes.length < LAGGING_WRITES_MAX) {
+          const key = utf8(`during/${writes.length}`);
+          writes.push(cluster.replica(1).commit([{ type: 'put', key, value: utf8('written during a transfer') }]));
+        }
+        return previous?.(delivery) ?? false;
+      };
+      await cluster.restart(3);
+      await cluster.waitUntil(() => cluster.replica(3).status().snapshotIndex > 0 && cluster.replica(3).status().appliedIndex >= cluster.nodes.get(1)!.raftStorage.snapshot().metadata.index, 'node 3 to install a snapshot');
+      await cluster.drive(Promise.all(writes), 'the writes made during the transfer');
+      expect(writes.length).toBeGreaterThan(2 * 4);
+      expect(writes.length).toBeLessThan(LAGGING_WRITES_MAX);
+      await caughtUp(cluster, 3);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+      expect(transfers.get(3)).toBe(1);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('keeps catchUpEntries behind a snapshot, fewer when they exceed the byte bound, and none already compacted', () => {
+    const storage = new MemoryRaftStorage();
+    storage.append(Array.from({ length: 20 }, (_, position) => ({ index: position + 1, term: 1, type: 'normal' as const, data: new Uint8Array(100) })));
+    const entryBytes = entrySizeBytes(storage.entries(1, 2, Infinity)[0]!);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 5, catchUpBytesMax: Infinity })).toBe(10);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 0, catchUpBytesMax: Infinity })).toBe(15);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 5, catchUpBytesMax: 3 * entryBytes })).toBe(12);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 5, catchUpBytesMax: entryBytes - 1 })).toBe(15);
+    storage.createSnapshotSynchronously(8, { voters: [1], learners: [] }, new Uint8Array(0));
+    storage.compactSynchronously(8);
+    expect(catchUpCompactIndex(storage, { snapshotIndex: 15, catchUpEntries: 10, catchUpBytesMax: Infinity })).toBe(8);
   });
 
   it('finishes a transfer whose chunks and acknowledgements are lost now and then, by sending them again', async () => {
