@@ -154,7 +154,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     this.#defaultDurability = options.durability;
     this.#cachePages = options.cachePages;
     const version = recovered.meta.lastVersion;
-    this.#committed = { meta: recovered.meta, slot: recovered.slot, buffer: new WriteBuffer(version), version };
+    this.#committed = { meta: recovered.meta, slot: recovered.slot, buffer: new WriteBuffer(version), frozenBuffers: [], version };
     if (recovered.freelist !== undefined) this.#useFreelist(recovered.freelist);
     this.#durableTxn = recovered.meta.txn;
     this.#durableSlot = recovered.slot;
@@ -310,7 +310,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     assert(base.buffer.layoutChanges === layoutChanges, 'the write buffer did not change while it was merged');
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
     const finished = transaction.finish({ freelistChain: this.#freelistChain, lastVersion: version, durableTxn: this.#durableTxn });
-    const committed: CommittedState = { meta: finished.meta, slot, buffer: new WriteBuffer(version), version };
+    const committed: CommittedState = { meta: finished.meta, slot, buffer: new WriteBuffer(version), frozenBuffers: [], version };
     await this.#writeTree(finished.writes, committed);
     await this.#syncFile(committed);
     this.#publishTree({ transaction, allocator, committed, freelistChain: finished.freelistChain });
@@ -615,7 +615,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
     const version = Math.max(...versions);
     const finished = transaction.finish({ freelistChain: this.#freelistChain, lastVersion: version, durableTxn: this.#durableTxn });
-    const committed: CommittedState = { meta: finished.meta, slot, buffer: this.#committed.buffer, version };
+    const committed: CommittedState = { meta: finished.meta, slot, buffer: this.#committed.buffer, frozenBuffers: this.#committed.frozenBuffers, version };
     await this.#writeTree(finished.writes, committed);
     if (durable) await this.#syncFile(committed);
     this.#publishTree({ transaction, allocator, committed, freelistChain: finished.freelistChain });
