@@ -29,6 +29,11 @@ import { readUint53, writeUint53 } from './page-format.ts';
  * over at offset 0, so behind the new records lie older ones: every one of those holds versions
  * the checkpoint covers, which replay skips (see `readCommitLog`). A record whose checksum holds
  * but whose contents do not parse is CorruptionError: that is damage, not an unfinished write.
+ *
+ * A store may have two logs of this layout (KvStoreOptions.secondLog): commits go to one while a
+ * checkpoint merges the commits of the other, which the engine synced before writing the first
+ * record of the next. Recovery reads both in version order (`readCommitLogs`). The record layout is
+ * the same; a store of one log opens with two as it was.
  */
 
 /** One committed batch as the log keeps it: the version it got and what it changed. */
