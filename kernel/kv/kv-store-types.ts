@@ -39,7 +39,9 @@ export interface KvStoreOptions {
    * checkpoint freezes the write buffer and the log its commits are in; new commits go to a fresh
    * buffer and the other log while the frozen buffer is merged into the tree, which is then synced,
    * and the frozen log started over (see kv-store.ts). Without it a checkpoint holds commits back
-   * until it ends. A store once opened with two logs must be opened with both, in the same order.
+   * until it ends. One checkpoint at a time: should the fresh buffer fill first, commits wait for
+   * it, so the buffers hold at most twice `writeBufferBytes`. A store once opened with two logs
+   * must be opened with both (in either order: replay orders them by version).
    */
   secondLog?: StorageFile;
   /**
