@@ -16,6 +16,13 @@ export const FILE_KV_CACHE_PAGES_DEFAULT = 16_384;
 export const FILE_KV_LOG_SUFFIX = '-log';
 
 /**
+ * The suffix of the second commit log file, which lets checkpoints run while commits go on (see
+ * KvStoreOptions.secondLog). A store opened without it (by a version before it) after a crash
+ * would miss the commits only there: after a clean close both logs are empty.
+ */
+export const FILE_KV_SECOND_LOG_SUFFIX = '-log2';
+
+/**
  * The next commit group waits one turn of the event loop after a group of several (see
  * KvStoreOptions.scheduleGroup): the callers it resolved commit again in the microtasks before it,
  * however many awaits each is behind, and join it.
@@ -25,25 +32,21 @@ function scheduleGroupAfterCallers(takeGroup: () => void): void {
 }
 
 /**
- * The local Metastore of Node and Deno: the KV engine on the file at `path`, with its commit log
- * in `path + FILE_KV_LOG_SUFFIX` (both created, with their directory, when missing). Durable commits append to the log and
- * sync it; the tree file is synced at checkpoints (see kernel/kv/commit-log.ts). Always open a
- * store together with its log: the latest commits may be only there.
+ * The local Metastore of Node and Deno: the KV engine on the file at `path`, with its commit logs
+ * in `path + FILE_KV_LOG_SUFFIX` and `path + FILE_KV_SECOND_LOG_SUFFIX` (all created, with their
+ * directory, when missing). Durable commits append to a log and sync it; the tree file is synced
+ * at checkpoints, which run while commits go on (see kernel/kv/commit-log.ts and kv-store.ts).
+ * Always open a store together with its logs: the latest commits may be only there.
  */
-export async function openFileKvStore(path: string, options: Omit<KvStoreOptions, 'log'> = {}): Promise<KvStore> {
+export async function openFileKvStore(path: string, options: Omit<KvStoreOptions, 'log' | 'secondLog'> = {}): Promise<KvStore> {
   await mkdir(dirname(path), { recursive: true });
-  const file = await NodeStorageFile.open(path);
-  let log: NodeStorageFile;
+  const opened: NodeStorageFile[] = [];
   try {
-    log = await NodeStorageFile.open(`${path}${FILE_KV_LOG_SUFFIX}`);
+    for (const filePath of [path, `${path}${FILE_KV_LOG_SUFFIX}`, `${path}${FILE_KV_SECOND_LOG_SUFFIX}`]) opened.push(await NodeStorageFile.open(filePath));
+    const [file, log, secondLog] = opened as [NodeStorageFile, NodeStorageFile, NodeStorageFile];
+    return await openKvStore(file, { cachePages: FILE_KV_CACHE_PAGES_DEFAULT, scheduleGroup: scheduleGroupAfterCallers, ...options, log, secondLog });
   } catch (error) {
-    await file.close();
-    throw error;
-  }
-  try {
-    return await openKvStore(file, { cachePages: FILE_KV_CACHE_PAGES_DEFAULT, scheduleGroup: scheduleGroupAfterCallers, ...options, log });
-  } catch (error) {
-    await Promise.all([file.close(), log.close()]);
+    await Promise.all(opened.map((file) => file.close()));
     throw error;
   }
 }

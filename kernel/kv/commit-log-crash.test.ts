@@ -14,32 +14,48 @@ import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, hex, numberedKey } from './test-wo
  * log, the store must hold exactly the state after some commit, at least the last acknowledged as
  * durable, pass checkStoreFile, and take new commits. Small checkpoint thresholds make workloads
  * cross several checkpoints (tree synced, log started over), so crashes land in every phase.
+ *
+ * With a second log (KvStoreOptions.secondLog) checkpoints run beside the commits: the workload's
+ * next commits are logged (to the other log) while the tree is written, so crashes land in every
+ * write of all three files with a checkpoint in flight.
  */
 
-type FileName = 'tree' | 'log';
+type FileName = 'tree' | 'log' | 'log2';
 type TaggedEvent = (StorageEvent & { file: FileName }) | { kind: 'mark'; label: string; file: 'both' };
 
-/** A file that appends its writes and syncs to a sequence it shares with the other file. */
+/**
+ * A file that appends its writes and syncs to a sequence it shares with the other files.
+ * `latencyTurns`: microtask turns each write and sync takes, so that a slow tree file keeps
+ * a checkpoint in flight across several commits of the workload (deterministically: no timers).
+ */
 class SharedRecordingFile extends CountingStorageFile {
   readonly #name: FileName;
   readonly #events: TaggedEvent[];
+  readonly #latencyTurns: number;
 
-  constructor(name: FileName, events: TaggedEvent[]) {
+  constructor(name: FileName, events: TaggedEvent[], latencyTurns = 0) {
     super();
     this.#name = name;
     this.#events = events;
+    this.#latencyTurns = latencyTurns;
   }
 
   override async write(offset: number, data: Uint8Array): Promise<void> {
+    // Issued first, finished later: a crash meanwhile may or may not find it on the medium.
     this.#events.push({ kind: 'write', offset, data: new Uint8Array(data), file: this.#name });
+    for (let turn = 0; turn < this.#latencyTurns; turn++) await Promise.resolve();
     await super.write(offset, data);
   }
 
   override async sync(): Promise<void> {
+    for (let turn = 0; turn < this.#latencyTurns; turn++) await Promise.resolve();
     await super.sync();
     this.#events.push({ kind: 'sync', file: this.#name });
   }
 }
+
+/** Microtask turns of each tree write and sync with two logs: a checkpoint spans several commits. */
+const TREE_LATENCY_TURNS = 2000;
 
 interface Shape {
   commits: number;
@@ -61,12 +77,13 @@ async function describeState(store: KvStore): Promise<string> {
   return page.entries.map((entry) => `${hex(entry.key)}=${hex(entry.value).slice(0, 16)}:${entry.value.length}@${entry.version}`).join(',');
 }
 
-async function recordWorkload(seed: number, shape: Shape): Promise<{ events: TaggedEvent[]; states: string[] }> {
+async function recordWorkload(seed: number, shape: Shape, twoLogs: boolean): Promise<{ events: TaggedEvent[]; states: string[] }> {
   const random = new SeededRandom(seed);
   const events: TaggedEvent[] = [];
-  const tree = new SharedRecordingFile('tree', events);
+  const tree = new SharedRecordingFile('tree', events, twoLogs ? TREE_LATENCY_TURNS : 0);
   const log = new SharedRecordingFile('log', events);
-  const store = await openKvStore(tree, { cachePages: 16, log, writeBufferBytes: shape.writeBufferBytes });
+  const secondLog = twoLogs ? new SharedRecordingFile('log2', events) : undefined;
+  const store = await openKvStore(tree, { cachePages: 16, log, secondLog, writeBufferBytes: shape.writeBufferBytes });
   const states = [await describeState(store)];
   events.push({ kind: 'mark', label: 'state 0 durable', file: 'both' });
   const largeValues = seed === 13;
@@ -98,13 +115,14 @@ function eventsOf(events: readonly TaggedEvent[], file: FileName): StorageEvent[
 
 
 describe('KV crash recovery with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
-  for (const { seed, shape } of SHAPES) {
-    it(`recovers a whole state that keeps every durable commit, at crashes in either file (seed ${seed})`, async () => {
-      const { events, states } = await recordWorkload(seed, shape);
+  for (const twoLogs of [false, true]) for (const { seed, shape } of SHAPES) {
+    const files = twoLogs ? 'any of the three files, checkpoints beside commits' : 'either file';
+    it(`recovers a whole state that keeps every durable commit, at crashes in ${files} (seed ${seed})`, async () => {
+      const { events, states } = await recordWorkload(seed, shape, twoLogs);
       const random = new SeededRandom(seed * 7919);
       const writeCount = events.filter((event) => event.kind === 'write').length;
       const stride = Math.max(1, Math.ceil(writeCount / shape.crashPointsMax));
-      const logSyncs = events.filter((event) => event.kind === 'sync' && event.file === 'log').length;
+      const logSyncs = events.filter((event) => event.kind === 'sync' && (event.file === 'log' || event.file === 'log2')).length;
       const treeSyncs = events.filter((event) => event.kind === 'sync' && event.file === 'tree').length;
       // Durable commits synced the log; checkpoints synced the tree, several times.
       expect(logSyncs).toBeGreaterThan(shape.commits / 4);
@@ -118,19 +136,28 @@ describe('KV crash recovery with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS
       let crashPoints = 0;
       let replayed = 0;
       let duringMerge = 0;
+      let loggedDuringMerge = 0;
+      // Whether the tree was written since its last sync: a checkpoint is in its merge.
+      let treeUnsynced = false;
       for (let eventCount = 0; eventCount <= events.length; eventCount++) {
-        if (events[eventCount - 1]?.kind !== 'write' && eventCount !== events.length) continue;
-        if (writesSeen++ % stride !== 0 && eventCount !== events.length) continue;
+        const last = events[eventCount - 1];
+        if (last?.kind === 'write' || last?.kind === 'sync') treeUnsynced = last.file === 'tree' ? last.kind === 'write' : treeUnsynced;
+        if (last?.kind !== 'write' && eventCount !== events.length) continue;
+        // Every commit logged while a checkpoint writes the tree is a crash point, besides the stride's.
+        const loggedBesideMerge = last?.kind === 'write' && last.file !== 'tree' && treeUnsynced;
+        if (writesSeen++ % stride !== 0 && eventCount !== events.length && !loggedBesideMerge) continue;
         crashPoints++;
         // The tree file is written only by checkpoints: a crash right after such a write falls in a merge.
-        if ((events[eventCount - 1] as { file: string }).file === 'tree') duringMerge++;
+        if ((last as { file: string }).file === 'tree') duringMerge++;
+        // A commit logged while the tree was half written: the checkpoint ran beside it.
+        if (loggedBesideMerge) loggedDuringMerge++;
         const before = events.slice(0, eventCount);
-        const treeImage = crashImage(eventsOf(before, 'tree'), eventsOf(before, 'tree').length, randomCrashFates(random));
-        const logImage = crashImage(eventsOf(before, 'log'), eventsOf(before, 'log').length, randomCrashFates(random));
-        const tree = new CountingStorageFile(treeImage);
-        const log = new CountingStorageFile(logImage);
-        const store = await openKvStore(tree, { cachePages: 16, log, writeBufferBytes: shape.writeBufferBytes });
-        if (log.writeCount > 0) replayed++;
+        const imageOf = (file: FileName) => new CountingStorageFile(crashImage(eventsOf(before, file), eventsOf(before, file).length, randomCrashFates(random)));
+        const tree = imageOf('tree');
+        const log = imageOf('log');
+        const secondLog = twoLogs ? imageOf('log2') : undefined;
+        const store = await openKvStore(tree, { cachePages: 16, log, secondLog, writeBufferBytes: shape.writeBufferBytes });
+        if (log.writeCount > 0 || (secondLog?.writeCount ?? 0) > 0) replayed++;
         const state = await describeState(store);
         const durable = lastDurableState(events, eventCount);
         expect(states.slice(durable), `crash after ${eventCount} events, last durable state ${durable}`).toContain(state);
@@ -138,7 +165,10 @@ describe('KV crash recovery with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS
         const version = await store.put(numberedKey(100_000), new Uint8Array([7]));
         await store.close();
         await checkStoreFile(new CountingStorageFile(tree.image()));
-        const reopened = await openKvStore(new CountingStorageFile(tree.image()), { log: new CountingStorageFile(log.image()) });
+        const reopened = await openKvStore(new CountingStorageFile(tree.image()), {
+          log: new CountingStorageFile(log.image()),
+          secondLog: secondLog === undefined ? undefined : new CountingStorageFile(secondLog.image()),
+        });
         expect((await reopened.get(numberedKey(100_000)))?.version).toBe(version);
         await reopened.close();
       }
@@ -148,6 +178,11 @@ describe('KV crash recovery with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS
       expect(replayed).toBeGreaterThan(0);
       // And some crashed while a checkpoint merged the write buffer into the tree.
       expect(duringMerge).toBeGreaterThan(0);
+      // With two logs, some crashed after a commit was logged while a checkpoint wrote the tree;
+      // with one, never (the commits wait for the checkpoint).
+      if (twoLogs) expect(loggedDuringMerge).toBeGreaterThan(0);
+      else expect(loggedDuringMerge).toBe(0);
+      if (twoLogs) expect(events.some((event) => event.file === 'log2' && event.kind === 'write')).toBe(true);
     });
   }
 

@@ -2,7 +2,7 @@ import { assert } from '../assert.ts';
 import type { MetastoreOperation } from '../contracts/metastore.ts';
 import type { StorageFile } from '../contracts/storage-file.ts';
 import { CorruptionError } from '../errors.ts';
-import { COMMIT_LOG_GROWTH_BYTES, COMMIT_LOG_RECORD_BYTES_MAX } from './constants.ts';
+import { COMMIT_LOGS_MAX, COMMIT_LOG_GROWTH_BYTES, COMMIT_LOG_RECORD_BYTES_MAX } from './constants.ts';
 import { crc32c } from './crc32c.ts';
 import { readUint53, writeUint53 } from './page-format.ts';
 
@@ -29,6 +29,11 @@ import { readUint53, writeUint53 } from './page-format.ts';
  * over at offset 0, so behind the new records lie older ones: every one of those holds versions
  * the checkpoint covers, which replay skips (see `readCommitLog`). A record whose checksum holds
  * but whose contents do not parse is CorruptionError: that is damage, not an unfinished write.
+ *
+ * A store may have two logs of this layout (KvStoreOptions.secondLog): commits go to one while a
+ * checkpoint merges the commits of the other, which the engine synced before writing the first
+ * record of the next. Recovery reads both in version order (`readCommitLogs`). The record layout is
+ * the same; a store of one log opens with two as it was.
  */
 
 /** One committed batch as the log keeps it: the version it got and what it changed. */
@@ -143,14 +148,10 @@ export async function readCommitLog(
   const batches: LoggedBatch[] = [];
   let expected = afterVersion + 1;
   let offset = 0;
-  while (offset + RECORD_HEADER_BYTES <= sizeBytes) {
-    const header = await file.read(offset, RECORD_HEADER_BYTES);
-    const headerView = new DataView(header.buffer, header.byteOffset, header.byteLength);
-    const length = headerView.getUint32(0, true);
-    if (length < RECORD_HEADER_BYTES || length > COMMIT_LOG_RECORD_BYTES_MAX || offset + length > sizeBytes) break;
-    const record = await file.read(offset, length);
-    if (crc32c(record.subarray(8)) !== headerView.getUint32(4, true)) break;
-    const recordBatches = decodeLogRecord(record, offset);
+  for (;;) {
+    const whole = await readWholeRecord(file, offset, sizeBytes);
+    if (whole === undefined) break;
+    const { length, batches: recordBatches } = whole;
     if (recordBatches.at(-1)!.version < expected) {
       // Wholly replayed already: older than the tree, or a record of an earlier round of the log.
       // Right after the records replayed, it marks the end of this round.
@@ -169,6 +170,65 @@ export async function readCommitLog(
     offset += length;
   }
   return { batches, empty: offset === 0 };
+}
+
+/** The record at `offset` when it is whole (its length and checksum hold), undefined otherwise. */
+async function readWholeRecord(file: StorageFile, offset: number, sizeBytes: number): Promise<{ length: number; batches: LoggedBatch[] } | undefined> {
+  if (offset + RECORD_HEADER_BYTES > sizeBytes) return undefined;
+  const header = await file.read(offset, RECORD_HEADER_BYTES);
+  const headerView = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const length = headerView.getUint32(0, true);
+  if (length < RECORD_HEADER_BYTES || length > COMMIT_LOG_RECORD_BYTES_MAX || offset + length > sizeBytes) return undefined;
+  const record = await file.read(offset, length);
+  if (crc32c(record.subarray(8)) !== headerView.getUint32(4, true)) return undefined;
+  return { length, batches: decodeLogRecord(record, offset) };
+}
+
+/**
+ * The batches of several commit logs after version `afterVersion`, in version order, and whether
+ * every log is empty. A store with two logs (see KvStoreOptions.secondLog) writes one while a
+ * checkpoint merges the commits of the other, so either may hold the older commits: each log is
+ * read after the versions the others gave until none continues them (at most one pass per log,
+ * since each log's commits are one run of versions). Reading a log twice finds the same batches,
+ * so replay is idempotent.
+ *
+ * A log whose first record is whole and above the versions replayed, but does not continue them,
+ * is CorruptionError: the engine syncs a log before it writes the other, so the other's first
+ * record is never there without the commits before it.
+ */
+export async function readCommitLogs(
+  files: readonly StorageFile[],
+  afterVersion: number,
+): Promise<{ batches: LoggedBatch[]; empty: boolean }> {
+  assert(files.length >= 1 && files.length <= COMMIT_LOGS_MAX, `a store has 1 to ${COMMIT_LOGS_MAX} commit logs`);
+  const batches: LoggedBatch[] = [];
+  const read = new Set<number>();
+  let empty = true;
+  let lastVersion = afterVersion;
+  for (let pass = 0; pass < files.length; pass++) {
+    let progressed = false;
+    for (let index = 0; index < files.length; index++) {
+      if (read.has(index)) continue;
+      const logged = await readCommitLog(files[index]!, lastVersion);
+      if (!logged.empty) empty = false;
+      if (logged.batches.length === 0) continue;
+      read.add(index);
+      batches.push(...logged.batches);
+      lastVersion = logged.batches.at(-1)!.version;
+      progressed = true;
+    }
+    if (!progressed) break;
+  }
+  for (let index = 0; index < files.length; index++) {
+    if (read.has(index)) continue;
+    const file = files[index]!;
+    const first = await readWholeRecord(file, 0, await file.size());
+    const firstVersion = first?.batches[0]!.version;
+    if (firstVersion !== undefined && firstVersion > lastVersion + 1) {
+      throw new CorruptionError(`commit log ${index} starts at version ${firstVersion}, but the commits before it end at ${lastVersion}`);
+    }
+  }
+  return { batches, empty };
 }
 
 /**

@@ -139,6 +139,15 @@ export const WRITE_BUFFER_BYTES_MAX = 24 * 1024 * 1024;
  */
 export const WRITE_BUFFER_ENTRY_OVERHEAD_BYTES = 48;
 
+/** Commit log files of a store: one, or two so that checkpoints run while commits go on. */
+export const COMMIT_LOGS_MAX = 2;
+
+/**
+ * Write buffers a state reads: the live one and at most one frozen one, which the checkpoint in
+ * flight merges into the tree (one checkpoint at a time).
+ */
+export const WRITE_BUFFERS_MAX = 2;
+
 /** Keys in one sorted chunk of the write buffer: an insert moves at most this many references. */
 export const WRITE_BUFFER_CHUNK_KEYS_MAX = 256;
 

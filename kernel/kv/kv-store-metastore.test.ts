@@ -28,3 +28,23 @@ async function openWithLog(file: MemoryStorageFile, log: MemoryStorageFile): Pro
 runMetastoreSuite('KvStore with a commit log on memory storage', () => openWithLog(new MemoryStorageFile(), new MemoryStorageFile()), {
   reopen: async (closed) => openWithLog(new MemoryStorageFile(files.get(closed)!.image()), new MemoryStorageFile(logs.get(closed)!.image())),
 });
+
+const secondLogs = new WeakMap<Metastore, MemoryStorageFile>();
+
+/** Two logs and a small write buffer: checkpoints run beside the suite's commits, often. */
+async function openWithTwoLogs(file: MemoryStorageFile, log: MemoryStorageFile, secondLog: MemoryStorageFile): Promise<Metastore> {
+  const store = await openKvStore(file, { cachePages: 64, log, secondLog, writeBufferBytes: 4096 });
+  files.set(store, file);
+  logs.set(store, log);
+  secondLogs.set(store, secondLog);
+  return store;
+}
+
+runMetastoreSuite('KvStore with two commit logs on memory storage', () => openWithTwoLogs(new MemoryStorageFile(), new MemoryStorageFile(), new MemoryStorageFile()), {
+  reopen: async (closed) =>
+    openWithTwoLogs(
+      new MemoryStorageFile(files.get(closed)!.image()),
+      new MemoryStorageFile(logs.get(closed)!.image()),
+      new MemoryStorageFile(secondLogs.get(closed)!.image()),
+    ),
+});

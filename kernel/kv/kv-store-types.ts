@@ -35,6 +35,16 @@ export interface KvStoreOptions {
    */
   log?: StorageFile;
   /**
+   * With `log`: a second commit-log file, which lets checkpoints run while commits go on. A
+   * checkpoint freezes the write buffer and the log its commits are in; new commits go to a fresh
+   * buffer and the other log while the frozen buffer is merged into the tree, which is then synced,
+   * and the frozen log started over (see kv-store.ts). Without it a checkpoint holds commits back
+   * until it ends. One checkpoint at a time: should the fresh buffer fill first, commits wait for
+   * it, so the buffers hold at most twice `writeBufferBytes`. A store once opened with two logs
+   * must be opened with both (in either order: replay orders them by version).
+   */
+  secondLog?: StorageFile;
+  /**
    * With a log: checkpoint once the write buffer holds this many bytes (WRITE_BUFFER_BYTES_MAX by
    * default). Lower means less memory and a shorter replay after a crash, and more frequent merges.
    */

@@ -17,9 +17,10 @@ import {
 import type { StorageFile } from '../contracts/storage-file.ts';
 import { BusyError, ClosedError, ConflictError, CorruptionError, InvalidArgumentError } from '../errors.ts';
 import { type QueuedBatch, type QueuedWork, copyOperations, copyPrecondition, takeGroup } from './commit-queue.ts';
-import { CommitLog, type LoggedBatch, encodeLogRecord, logRecordBytes, readCommitLog } from './commit-log.ts';
+import { CommitLog, type LoggedBatch, encodeLogRecord, logRecordBytes, readCommitLogs } from './commit-log.ts';
 import {
   CACHE_PAGES_DEFAULT,
+  COMMIT_LOGS_MAX,
   COMMIT_LOG_CHECKPOINT_BYTES,
   COMMIT_LOG_RECORD_BYTES_MAX,
   CACHE_PAGES_MIN,
@@ -75,17 +76,23 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   const pages = new PageStore(file, cachePages);
   const recovered = await recoverState(pages);
   const engineOptions = { durability, cachePages, writeBufferBytes, scheduleGroup };
-  if (options.log === undefined) return new KvStoreEngine(pages, recovered, { ...engineOptions, log: undefined });
-  const logged = await readCommitLog(options.log, recovered.meta.lastVersion);
-  const log = new CommitLog(options.log, { sizeBytes: await options.log.size() });
-  const engine = new KvStoreEngine(pages, recovered, { ...engineOptions, log });
+  if (options.secondLog !== undefined && options.log === undefined) {
+    throw new InvalidArgumentError('invalid secondLog: a second commit log needs a first (log)');
+  }
+  if (options.log === undefined) return new KvStoreEngine(pages, recovered, { ...engineOptions, logs: [] });
+  const files = options.secondLog === undefined ? [options.log] : [options.log, options.secondLog];
+  const logged = await readCommitLogs(files, recovered.meta.lastVersion);
+  const logs: CommitLog[] = [];
+  for (const file of files) logs.push(new CommitLog(file, { sizeBytes: await file.size() }));
+  const engine = new KvStoreEngine(pages, recovered, { ...engineOptions, logs });
   if (!logged.empty) await engine.replayLog(logged.batches);
   return engine;
 }
 
 /**
  * The committed state: the tree's last meta written, and where; the write buffer over it (empty
- * without a commit log) and the version of the last commit, which the buffer is read at.
+ * without a commit log), the frozen buffer a checkpoint in flight is merging into the tree (if
+ * any), and the version of the last commit, which the buffers are read at.
  */
 interface CommittedState extends PinnedState {
   slot: number;
@@ -103,6 +110,15 @@ interface CommittedState extends PinnedState {
  * the tree. With one, a group goes into the write buffer (write-buffer.ts) and one log record; a
  * checkpoint merges the buffer into the tree in key order once it or the log is large enough, and
  * at close.
+ *
+ * With two logs a checkpoint runs beside the commit loop (LevelDB's immutable memtable): the loop
+ * syncs the log it was writing, freezes that log and the write buffer, and goes on with a fresh
+ * buffer and the other log, which the last checkpoint started over. Reads see the fresh buffer,
+ * the frozen one, then the tree. The checkpoint merges the frozen buffer into the tree, syncs it,
+ * publishes the tree without the frozen buffer and starts the frozen log over. One checkpoint at a
+ * time: when the next one is due before it ends, the commit loop waits for it (back-pressure), so
+ * at most two buffers are ever held. The tree has one writer at a time all the same: the
+ * checkpoint in flight, or (with it awaited first) a close, replay or oversized group.
  */
 class KvStoreEngine implements KvStore, SnapshotHost {
   readonly #pages: PageStore;
@@ -130,8 +146,14 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   /** Numbers a state rejected at open used; every commit numbers itself above them. */
   readonly #txnFloor: number;
   readonly #versionFloor: number;
-  /** The commit log, when the store has one: durability comes from it, checkpoints sync the tree. */
-  readonly #log: CommitLog | undefined;
+  /**
+   * The commit logs (none, one or two): durability comes from the active one, checkpoints sync the
+   * tree. With two, the other is frozen while a checkpoint runs, and empty otherwise.
+   */
+  readonly #logs: readonly CommitLog[];
+  #activeLogIndex = 0;
+  /** The checkpoint running beside the commit loop (two logs only); it never rejects. */
+  #checkpointInFlight: Promise<void> | undefined;
   /** With a log: a checkpoint once the write buffer holds this many bytes. */
   readonly #writeBufferBytes: number;
   readonly #scheduleGroup: (takeGroup: () => void) => void;
@@ -144,17 +166,18 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       cachePages: number;
       writeBufferBytes: number;
       scheduleGroup: (takeGroup: () => void) => void;
-      log: CommitLog | undefined;
+      logs: readonly CommitLog[];
     },
   ) {
     this.#pages = pages;
-    this.#log = options.log;
+    assert(options.logs.length <= COMMIT_LOGS_MAX, `a store has at most ${COMMIT_LOGS_MAX} commit logs`);
+    this.#logs = options.logs;
     this.#writeBufferBytes = options.writeBufferBytes;
     this.#scheduleGroup = options.scheduleGroup;
     this.#defaultDurability = options.durability;
     this.#cachePages = options.cachePages;
     const version = recovered.meta.lastVersion;
-    this.#committed = { meta: recovered.meta, slot: recovered.slot, buffer: new WriteBuffer(version), version };
+    this.#committed = { meta: recovered.meta, slot: recovered.slot, buffer: new WriteBuffer(version), frozenBuffers: [], version };
     if (recovered.freelist !== undefined) this.#useFreelist(recovered.freelist);
     this.#durableTxn = recovered.meta.txn;
     this.#durableSlot = recovered.slot;
@@ -248,14 +271,19 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     try {
       if (this.#failure === undefined) {
         await this.#enqueueSync();
-        if (this.#log !== undefined) await this.#checkpoint();
+        await this.#checkpointInFlight;
+        // A checkpoint in flight may have failed meanwhile: then the store is failed, as after a write.
+        if ((this.#failure as { error: unknown } | undefined) !== undefined) return;
+        if (this.#logs.length > 0) await this.#checkpoint();
         await this.#markClean();
       }
     } catch {
       // A failed final sync leaves the store failed; closing still releases the file.
     } finally {
+      // Not under a checkpoint's writes (it never rejects).
+      await this.#checkpointInFlight;
       await this.#pages.file.close();
-      await this.#log?.file.close();
+      for (const log of this.#logs) await log.file.close();
     }
   }
 
@@ -265,7 +293,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    * over. A crash during the checkpoint finds the log as it was.
    */
   async replayLog(batches: readonly LoggedBatch[]): Promise<void> {
-    assert(this.#log !== undefined, 'only a store with a commit log replays one');
+    assert(this.#logs.length > 0, 'only a store with a commit log replays one');
     const buffer = this.#committed.buffer;
     for (const batch of batches) {
       // Decoded from the log into fresh buffers: the write buffer may own them.
@@ -277,16 +305,56 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /**
-   * Makes everything committed durable in the tree and starts the commit log over: merges the
-   * write buffer into the tree (written and synced), then restarts the log, whose records the tree
-   * now has.
+   * Makes everything committed durable in the tree and starts the commit logs over: merges the
+   * write buffer into the tree (written and synced), then restarts the logs, whose records the tree
+   * now has. Not beside a checkpoint in flight (the caller awaited it).
    */
   async #checkpoint(): Promise<void> {
-    const log = this.#log;
-    assert(log !== undefined, 'only a store with a commit log checkpoints');
+    assert(this.#logs.length > 0, 'only a store with a commit log checkpoints');
+    assert(this.#checkpointInFlight === undefined && this.#committed.frozenBuffers.length === 0, 'one checkpoint at a time');
     // By version, not by entries: a commit of no operations still took a version the tree must keep.
-    if (this.#committed.version > this.#committed.meta.lastVersion) await this.#mergeBuffer(this.#committed.version);
-    await log.restart();
+    if (this.#committed.version > this.#committed.meta.lastVersion) await this.#mergeBuffer(this.#committed.buffer, this.#committed.version);
+    for (const log of this.#logs) await log.restart();
+    this.#activeLogIndex = 0;
+  }
+
+  /**
+   * Starts a checkpoint once the write buffer or the active log is large enough: with two logs
+   * beside the commit loop (after waiting for the one in flight), with one in it.
+   */
+  async #checkpointWhenDue(): Promise<void> {
+    if (!this.#checkpointDue()) return;
+    if (this.#logs.length === 1) return this.#checkpoint();
+    // Back-pressure: the buffer filled again before the last checkpoint ended.
+    await this.#checkpointInFlight;
+    if (this.#failure !== undefined) return;
+    const frozenLog = this.#logs[this.#activeLogIndex]!;
+    // The other log's records must never be on the medium without the commits before them.
+    if (frozenLog.unsynced) await frozenLog.sync();
+    const base = this.#committed;
+    assert(base.frozenBuffers.length === 0, 'one checkpoint at a time');
+    assert(this.#logs[1 - this.#activeLogIndex]!.tailBytes === 0, 'the log a checkpoint freezes the other for is empty');
+    this.#activeLogIndex = 1 - this.#activeLogIndex;
+    this.#committed = { ...base, buffer: new WriteBuffer(base.version), frozenBuffers: [base.buffer] };
+    this.#checkpointInFlight = this.#checkpointFrozen(base.buffer, base.version, frozenLog);
+  }
+
+  #checkpointDue(): boolean {
+    return this.#committed.buffer.sizeBytes > this.#writeBufferBytes || this.#logs[this.#activeLogIndex]!.tailBytes > COMMIT_LOG_CHECKPOINT_BYTES;
+  }
+
+  /** Merges a frozen buffer into the tree beside the commit loop, then starts its log over. */
+  async #checkpointFrozen(frozen: WriteBuffer, version: number, frozenLog: CommitLog): Promise<void> {
+    try {
+      if (version > this.#committed.meta.lastVersion) await this.#mergeBuffer(frozen, version);
+      else this.#committed = { ...this.#committed, frozenBuffers: [] };
+      await frozenLog.restart();
+    } catch (error) {
+      // Whatever the tree file now holds, the logs still hold every commit; a reopen recovers them.
+      this.#failure ??= { error };
+    } finally {
+      this.#checkpointInFlight = undefined;
+    }
   }
 
   /**
@@ -297,22 +365,27 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    * readers that pinned it. `version`: the last version the buffer holds (a group too large to
    * log is merged before it is published).
    */
-  async #mergeBuffer(version: number): Promise<void> {
-    const base = this.#committed;
+  async #mergeBuffer(buffer: WriteBuffer, version: number): Promise<void> {
     const { transaction, allocator } = await this.#beginTreeTransaction();
-    const layoutChanges = base.buffer.layoutChanges;
+    const layoutChanges = buffer.layoutChanges;
     try {
-      await transaction.merge([...base.buffer.newestEntries()], { readsConcurrentMax: PREFETCH_READS_CONCURRENT_MAX });
+      await transaction.merge([...buffer.newestEntries()], { readsConcurrentMax: PREFETCH_READS_CONCURRENT_MAX });
     } catch (error) {
       allocator.abandon();
       throw error;
     }
-    assert(base.buffer.layoutChanges === layoutChanges, 'the write buffer did not change while it was merged');
+    assert(buffer.layoutChanges === layoutChanges, 'the write buffer did not change while it was merged');
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
     const finished = transaction.finish({ freelistChain: this.#freelistChain, lastVersion: version, durableTxn: this.#durableTxn });
-    const committed: CommittedState = { meta: finished.meta, slot, buffer: new WriteBuffer(version), version };
-    await this.#writeTree(finished.writes, committed);
-    await this.#syncFile(committed);
+    const written = { meta: finished.meta, slot };
+    await this.#writeTree(finished.writes, written);
+    await this.#syncFile(written);
+    // Commits went on beside a frozen buffer's merge: the state published is theirs, over the new tree.
+    const current = this.#committed;
+    const committed: CommittedState =
+      current.buffer === buffer
+        ? { ...written, buffer: new WriteBuffer(version), frozenBuffers: [], version }
+        : { ...written, buffer: current.buffer, frozenBuffers: current.frozenBuffers.filter((frozen) => frozen !== buffer), version: current.version };
     this.#publishTree({ transaction, allocator, committed, freelistChain: finished.freelistChain });
   }
 
@@ -454,7 +527,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   async #commitGroup(group: QueuedWork[]): Promise<void> {
     const { batches, durable } = splitGroup(group);
     if (batches.length === 0) return this.#syncGroup(group);
-    if (this.#log !== undefined) return this.#commitGroupToBuffer({ group, batches, durable }, this.#log);
+    if (this.#logs.length > 0) return this.#commitGroupToBuffer({ group, batches, durable });
     const base = this.#committed;
     let tree: { transaction: WriteTransaction; allocator: PageAllocator };
     try {
@@ -492,13 +565,14 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    * the buffer, then the tree), one record of them into the log, synced when any is durable; then
    * the new version is published and the batches resolved. A checkpoint follows when due.
    */
-  async #commitGroupToBuffer(work: { group: QueuedWork[]; batches: QueuedBatch[]; durable: boolean }, log: CommitLog): Promise<void> {
+  async #commitGroupToBuffer(work: { group: QueuedWork[]; batches: QueuedBatch[]; durable: boolean }): Promise<void> {
     const { group, batches, durable } = work;
-    const base = this.#committed;
+    // Pinned: a checkpoint in flight may publish a new tree while the preconditions read this one.
+    const base = this.#pin();
     const buffer = base.buffer;
     let outcomes: Map<QueuedBatch, number | ConflictError>;
     try {
-      outcomes = await applyBatches(buffer.batchTarget((key) => readVersion(this.#pages, base.meta.root, key)), batches, {
+      outcomes = await applyBatches(buffer.batchTarget(this.#versionBelowBuffer(base)), batches, {
         lastVersion: Math.max(base.version, this.#versionFloor),
         prefetch: this.#prefetchIn(base.meta.root),
         prefetchWindowKeys: this.#prefetchWindowKeys(),
@@ -509,13 +583,15 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       buffer.discardUnpublished();
       for (const item of group) item.reject(error);
       return;
+    } finally {
+      this.unpin(base);
     }
     const logged: LoggedBatch[] = [];
     for (const [batch, outcome] of outcomes) {
       if (typeof outcome === 'number') logged.push({ version: outcome, operations: batch.operations });
     }
     try {
-      if (logged.length > 0) await this.#logGroup(logged, { durable, log });
+      if (logged.length > 0) await this.#logGroup(logged, durable);
       else if (durable) await this.#syncCommitted();
     } catch (error) {
       this.#failure = { error };
@@ -523,28 +599,42 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       return;
     }
     settle(group, outcomes);
-    if (buffer.sizeBytes <= this.#writeBufferBytes && log.tailBytes <= COMMIT_LOG_CHECKPOINT_BYTES) return;
     try {
-      await this.#checkpoint();
+      await this.#checkpointWhenDue();
     } catch (error) {
       // The group is durable in the log already; the store cannot go on without its tree.
-      this.#failure = { error };
+      this.#failure ??= { error };
     }
+  }
+
+  /** The version of a key below a state's live buffer: in its frozen buffers, else in its tree. */
+  #versionBelowBuffer(state: CommittedState): (key: Uint8Array) => Promise<number | null> {
+    return async (key) => {
+      for (const frozen of state.frozenBuffers) {
+        const entry = frozen.lookup(key, state.version);
+        if (entry !== undefined) return entry.value === null ? null : entry.version;
+      }
+      return readVersion(this.#pages, state.meta.root, key);
+    };
   }
 
   /**
    * Makes the buffered group durable and publishes it: one log record, synced when `durable`; a
    * record too large to log is made durable by a checkpoint instead, which merges it into the tree.
    */
-  async #logGroup(logged: LoggedBatch[], options: { durable: boolean; log: CommitLog }): Promise<void> {
+  async #logGroup(logged: LoggedBatch[], durable: boolean): Promise<void> {
     const version = logged.at(-1)!.version;
+    const log = this.#logs[this.#activeLogIndex]!;
     if (logRecordBytes(logged) > COMMIT_LOG_RECORD_BYTES_MAX) {
-      await this.#mergeBuffer(version);
-      await options.log.restart();
+      // The tree takes it directly: after the checkpoint in flight, whose frozen buffer is older.
+      await this.#checkpointInFlight;
+      if (this.#failure !== undefined) throw this.#failure.error;
+      await this.#mergeBuffer(this.#committed.buffer, version);
+      await log.restart();
       return;
     }
-    await options.log.append(encodeLogRecord(logged));
-    if (options.durable) await options.log.sync();
+    await log.append(encodeLogRecord(logged));
+    if (durable) await log.sync();
     this.#committed.buffer.publish(version);
     this.#committed = { ...this.#committed, version };
   }
@@ -615,14 +705,14 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
     const version = Math.max(...versions);
     const finished = transaction.finish({ freelistChain: this.#freelistChain, lastVersion: version, durableTxn: this.#durableTxn });
-    const committed: CommittedState = { meta: finished.meta, slot, buffer: this.#committed.buffer, version };
+    const committed: CommittedState = { meta: finished.meta, slot, buffer: this.#committed.buffer, frozenBuffers: this.#committed.frozenBuffers, version };
     await this.#writeTree(finished.writes, committed);
     if (durable) await this.#syncFile(committed);
     this.#publishTree({ transaction, allocator, committed, freelistChain: finished.freelistChain });
   }
 
   /** Writes a commit's pages and its meta page into its slot (not synced). */
-  async #writeTree(pageWrites: readonly PageWrite[], state: CommittedState): Promise<void> {
+  async #writeTree(pageWrites: readonly PageWrite[], state: { meta: Meta; slot: number }): Promise<void> {
     const file = this.#pages.file;
     await writePages(file, pageWrites);
     await file.write(pageOffsetBytes(state.slot), encodeMeta(state.slot, state.meta));
@@ -630,8 +720,10 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   /** Makes every published commit durable: syncs the log, or the tree without one, when needed. */
   async #syncCommitted(): Promise<void> {
-    if (this.#log !== undefined) {
-      if (this.#log.unsynced) await this.#log.sync();
+    if (this.#logs.length > 0) {
+      // A frozen log was synced when it was frozen.
+      const log = this.#logs[this.#activeLogIndex]!;
+      if (log.unsynced) await log.sync();
     } else if (this.#committed.meta.txn > this.#durableTxn) {
       await this.#syncFile(this.#committed);
     }
@@ -649,7 +741,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     this.#freelistChain = { head: this.#committed.meta.freelist, pageIds: freelist.pageIds, basePageCount: freelist.basePageCount };
   }
 
-  async #syncFile(state: CommittedState): Promise<void> {
+  async #syncFile(state: { meta: Meta; slot: number }): Promise<void> {
     await this.#pages.file.sync();
     this.#syncCount++;
     this.#durableTxn = state.meta.txn;

@@ -1,29 +1,45 @@
+import { assert } from '../assert.ts';
 import { bytesSuccessor, compareBytes, copyBytes } from '../contracts/bytes.ts';
 import type { MetastoreEntry, MetastoreScanPage } from '../contracts/metastore.ts';
 import { encodeScanCursor } from '../contracts/metastore-cursor.ts';
 import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
+import { WRITE_BUFFERS_MAX } from './constants.ts';
 import type { PageReference } from './node.ts';
 import type { PageStore } from './page-store.ts';
 import { NEEDS_FILE, readEntry, readEntryCached, scanTree } from './tree-read.ts';
-import type { BufferedEntry, WriteBuffer } from './write-buffer.ts';
+import type { BufferedEntry, WriteBuffer, WriteBufferCursor } from './write-buffer.ts';
 
 /**
- * Reads of one committed state: a tree, and the write buffer on top of it read at the state's
- * version (see write-buffer.ts). The buffer decides every key it holds (a delete there hides the
- * tree's entry); the tree answers the rest. The caller keeps the state pinned while a read runs.
- * Every returned buffer is a fresh copy.
+ * Reads of one committed state: a tree, and write buffers on top of it read at the state's
+ * version (see write-buffer.ts): the live buffer, then the frozen ones a checkpoint is merging
+ * into the tree, newest first. The newest buffer holding a key decides it (a delete there hides
+ * older buffers' entries and the tree's); the tree answers the rest. The caller keeps the state
+ * pinned while a read runs. Every returned buffer is a fresh copy.
  */
 export interface ReadableState {
   meta: { readonly root: PageReference | undefined };
   buffer: WriteBuffer;
+  /** Buffers older than `buffer` whose entries the tree does not have yet, newest first. */
+  frozenBuffers: readonly WriteBuffer[];
   version: number;
 }
 
 /** The entry for `key` without waiting, or NEEDS_FILE when the tree must read the file. */
 export function readStateCached(pages: PageStore, state: ReadableState, key: Uint8Array): MetastoreEntry | undefined | typeof NEEDS_FILE {
-  const buffered = state.buffer.lookup(key, state.version);
+  const buffered = lookupBuffers(state, key);
   if (buffered !== undefined) return entryOf(buffered);
   return readEntryCached(pages, state.meta.root, key);
+}
+
+/** The newest buffered entry of `key` at the state's version, from the newest buffer that has one. */
+function lookupBuffers(state: ReadableState, key: Uint8Array): BufferedEntry | undefined {
+  const live = state.buffer.lookup(key, state.version);
+  if (live !== undefined) return live;
+  for (const buffer of state.frozenBuffers) {
+    const entry = buffer.lookup(key, state.version);
+    if (entry !== undefined) return entry;
+  }
+  return undefined;
 }
 
 export async function readState(pages: PageStore, state: ReadableState, key: Uint8Array): Promise<MetastoreEntry | undefined> {
@@ -37,8 +53,9 @@ export async function readState(pages: PageStore, state: ReadableState, key: Uin
  * time, since deletes in the buffer may hide some of them.
  */
 export async function scanState(pages: PageStore, state: ReadableState, scan: ResolvedMetastoreScan): Promise<MetastoreScanPage> {
-  if (state.buffer.entryCount === 0) return scanTree(pages, state.meta.root, scan);
-  const buffer = state.buffer.cursor(scan, state.version);
+  const buffers = [state.buffer, ...state.frozenBuffers].filter((buffer) => buffer.entryCount > 0);
+  if (buffers.length === 0) return scanTree(pages, state.meta.root, scan);
+  const buffer = buffers.length === 1 ? buffers[0]!.cursor(scan, state.version) : new MergedBufferCursor(buffers, scan, state.version);
   let buffered = buffer.next();
   // Nothing buffered in the range: the tree's page is the answer.
   if (buffered === undefined) return scanTree(pages, state.meta.root, scan);
@@ -64,6 +81,37 @@ export async function scanState(pages: PageStore, state: ReadableState, scan: Re
   if (entries.length <= scan.limit) return { entries };
   entries.length = scan.limit;
   return { entries, cursor: encodeScanCursor(entries.at(-1)!.key) };
+}
+
+/**
+ * The entries of several buffers (newest first) in a scan's range at one version, merged in key
+ * order: where more than one has a key, the newest buffer's entry (or delete) is the key's.
+ */
+class MergedBufferCursor {
+  readonly #scan: ResolvedMetastoreScan;
+  readonly #cursors: WriteBufferCursor[];
+  readonly #heads: (BufferedEntry | undefined)[];
+
+  constructor(buffers: readonly WriteBuffer[], scan: ResolvedMetastoreScan, version: number) {
+    assert(buffers.length <= WRITE_BUFFERS_MAX, `a state reads at most ${WRITE_BUFFERS_MAX} write buffers`);
+    this.#scan = scan;
+    this.#cursors = buffers.map((buffer) => buffer.cursor(scan, version));
+    this.#heads = this.#cursors.map((cursor) => cursor.next());
+  }
+
+  next(): BufferedEntry | undefined {
+    let winner: BufferedEntry | undefined;
+    for (const head of this.#heads) {
+      // Strictly first in scan order: on a tie the newer buffer, seen earlier, keeps the key.
+      if (head !== undefined && (winner === undefined || scanOrder(this.#scan, head.key, winner.key) < 0)) winner = head;
+    }
+    if (winner === undefined) return undefined;
+    for (let index = 0; index < this.#heads.length; index++) {
+      const head = this.#heads[index];
+      if (head !== undefined && compareBytes(head.key, winner.key) === 0) this.#heads[index] = this.#cursors[index]!.next();
+    }
+    return winner;
+  }
 }
 
 /** Negative when `a` comes first in the scan's direction. */

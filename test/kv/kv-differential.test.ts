@@ -186,10 +186,11 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
 const WRITE_BUFFER_BYTES = 2_000;
 
 describe('KvStore against MemoryMetastore', () => {
-  for (const withLog of [false, true]) it(`answers random command sequences exactly like the reference${withLog ? ', with a commit log and write buffer' : ''}`, async () => {
+  const titles = ['', ', with a commit log and write buffer', ', with two commit logs (checkpoints beside commits, snapshots held across them)'];
+  for (const logCount of [0, 1, 2] as const) it(`answers random command sequences exactly like the reference${titles[logCount]}`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(commandArbitrary, { maxLength: COMMANDS_MAX }), async (commands) => {
-        const run = await DifferentialRun.start(withLog);
+        const run = await DifferentialRun.start(logCount);
         try {
           for (const command of commands) await run.execute(command);
           await run.finish();
@@ -231,8 +232,9 @@ const BAD_INPUTS: ((store: Metastore) => Promise<unknown>)[] = [
 
 class DifferentialRun {
   #file: MemoryStorageFile;
-  /** The commit log, when the run has one. */
+  /** The commit logs, when the run has them. */
   #log: MemoryStorageFile | undefined;
+  #secondLog: MemoryStorageFile | undefined;
   #engine: KvStore;
   readonly #reference = new MemoryMetastore();
   /** Engine version → reference version, for every commit, so entries compare across stores. */
@@ -240,16 +242,19 @@ class DifferentialRun {
   #lastEngineVersion = 0;
   readonly #snapshots: HeldSnapshot[] = [];
 
-  private constructor(file: MemoryStorageFile, log: MemoryStorageFile | undefined, engine: KvStore) {
+  private constructor(file: MemoryStorageFile, logs: { log: MemoryStorageFile | undefined; secondLog: MemoryStorageFile | undefined }, engine: KvStore) {
     this.#file = file;
-    this.#log = log;
+    this.#log = logs.log;
+    this.#secondLog = logs.secondLog;
     this.#engine = engine;
   }
 
-  static async start(withLog: boolean): Promise<DifferentialRun> {
+  static async start(logCount: 0 | 1 | 2): Promise<DifferentialRun> {
     const file = new MemoryStorageFile();
-    const log = withLog ? new MemoryStorageFile() : undefined;
-    return new DifferentialRun(file, log, await openKvStore(file, { cachePages: CACHE_PAGES, log, writeBufferBytes: WRITE_BUFFER_BYTES }));
+    const log = logCount > 0 ? new MemoryStorageFile() : undefined;
+    const secondLog = logCount > 1 ? new MemoryStorageFile() : undefined;
+    const engine = await openKvStore(file, { cachePages: CACHE_PAGES, log, secondLog, writeBufferBytes: WRITE_BUFFER_BYTES });
+    return new DifferentialRun(file, { log, secondLog }, engine);
   }
 
   async execute(command: Command): Promise<void> {
@@ -441,7 +446,8 @@ class DifferentialRun {
     await this.#engine.close();
     this.#file = new MemoryStorageFile(this.#file.image());
     this.#log = this.#log === undefined ? undefined : new MemoryStorageFile(this.#log.image());
-    this.#engine = await openKvStore(this.#file, { cachePages: CACHE_PAGES, log: this.#log, writeBufferBytes: WRITE_BUFFER_BYTES });
+    this.#secondLog = this.#secondLog === undefined ? undefined : new MemoryStorageFile(this.#secondLog.image());
+    this.#engine = await openKvStore(this.#file, { cachePages: CACHE_PAGES, log: this.#log, secondLog: this.#secondLog, writeBufferBytes: WRITE_BUFFER_BYTES });
   }
 
   #engineVersionOf(referenceVersion: number): number {
