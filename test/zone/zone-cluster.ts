@@ -227,3 +227,22 @@ export class ZoneTestCluster {
 function addressOf(nodeId: NodeId): string {
   return `memory:node-${nodeId}`;
 }
+
+/** Starts a cluster, runs `body` on it, and closes it whatever happens. */
+export async function withCluster(
+  options: Parameters<typeof ZoneTestCluster.start>[0],
+  body: (cluster: ZoneTestCluster) => Promise<void>,
+): Promise<void> {
+  const cluster = await ZoneTestCluster.start(options);
+  try {
+    await body(cluster);
+  } finally {
+    await cluster.close();
+  }
+}
+
+/** The value of `key` (UTF-8) as a local read at `nodeId` finds it, decoded; undefined when absent. */
+export async function valueAt(cluster: ZoneTestCluster, nodeId: number, key: string): Promise<string | undefined> {
+  const entry = await cluster.drive(cluster.replica(nodeId).metastore.get(new TextEncoder().encode(key)), `a read of ${key} at node ${nodeId}`);
+  return entry === undefined ? undefined : new TextDecoder().decode(entry.value);
+}

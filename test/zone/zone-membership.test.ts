@@ -1,27 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ZoneTestCluster } from './zone-cluster.ts';
+import { ZoneTestCluster, valueAt, withCluster } from './zone-cluster.ts';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const utf8 = (text: string): Uint8Array => encoder.encode(text);
 const address = (nodeId: number): string => ZoneTestCluster.address(nodeId);
-
-async function withCluster(
-  options: Parameters<typeof ZoneTestCluster.start>[0],
-  body: (cluster: ZoneTestCluster) => Promise<void>,
-): Promise<void> {
-  const cluster = await ZoneTestCluster.start(options);
-  try {
-    await body(cluster);
-  } finally {
-    await cluster.close();
-  }
-}
-
-async function valueAt(cluster: ZoneTestCluster, nodeId: number, key: string): Promise<string | undefined> {
-  const entry = await cluster.drive(cluster.replica(nodeId).metastore.get(utf8(key)), `a read of ${key} at node ${nodeId}`);
-  return entry === undefined ? undefined : decoder.decode(entry.value);
-}
 
 function memberAt(cluster: ZoneTestCluster, at: number, nodeId: number) {
   return cluster.replica(at).status().members.find((member) => member.nodeId === nodeId);
