@@ -28,9 +28,27 @@ export async function buildCliBundle(bundle: URL = CLI_BUNDLE): Promise<void> {
   const bundlePath = fileURLToPath(bundle);
   const files = new Map<string, Uint8Array>();
   for (const path of RESOLUTION_FILES) files.set(path, await readFile(path));
+  const code = await bundleModule(ENTRY, files);
+  const inputs = [...files.keys()].sort().map((path) => ({ path: relative(dirname(bundlePath), path).split('\\').join('/'), bytes: files.get(path)! }));
+  const header = bundleHeader({ inputs: inputs.map((input) => input.path), sha256: inputsDigest(inputs) });
+  await writeAtomically(bundlePath, header + code);
+}
+
+/**
+ * Bundles the script at `entry` as it is now into `bundle`, for a test that starts it as a child
+ * process right after (so it cannot be stale) and wants it to start like the CLI bundle does:
+ * without compiling TypeScript, and without tsx's own memory in the child's resident set.
+ * `bundle` must be under the repository's node_modules (see REQUIRE_SHIM).
+ */
+export async function buildScriptBundle(entry: string, bundle: URL): Promise<void> {
+  await writeAtomically(fileURLToPath(bundle), await bundleModule(entry, new Map()));
+}
+
+/** One ES module of `entry` and everything it imports; `files` gets the bytes of each file read. */
+async function bundleModule(entry: string, files: Map<string, Uint8Array>): Promise<string> {
   const result = await build({
     absWorkingDir: REPOSITORY,
-    entryPoints: [ENTRY],
+    entryPoints: [entry],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -43,14 +61,16 @@ export async function buildCliBundle(bundle: URL = CLI_BUNDLE): Promise<void> {
     logLevel: 'warning',
   });
   const output = result.outputFiles[0];
-  if (output === undefined || result.outputFiles.length !== 1) throw new Error(`esbuild made ${result.outputFiles.length} files for the CLI bundle, expected 1`);
-  const inputs = [...files.keys()].sort().map((path) => ({ path: relative(dirname(bundlePath), path).split('\\').join('/'), bytes: files.get(path)! }));
-  const header = bundleHeader({ inputs: inputs.map((input) => input.path), sha256: inputsDigest(inputs) });
-  // Written aside and renamed, so that a CLI starting meanwhile sees the old bundle or the new one.
-  await mkdir(dirname(bundlePath), { recursive: true });
-  const temporary = `${bundlePath}.${process.pid}.tmp`;
-  await writeFile(temporary, header + output.text);
-  await rename(temporary, bundlePath);
+  if (output === undefined || result.outputFiles.length !== 1) throw new Error(`esbuild made ${result.outputFiles.length} files for the bundle of ${entry}, expected 1`);
+  return output.text;
+}
+
+/** Written aside and renamed, so that a process starting meanwhile sees the old bundle or the new one. */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, text);
+  await rename(temporary, path);
 }
 
 /**
