@@ -14,7 +14,7 @@ import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
 import { openKvStore } from '../../kernel/kv/index.ts';
 import { encodeStoredStateSnapshot, isReservedKey, ZoneStateMachine } from '../../kernel/zone/zone-state-machine.ts';
 import { catchUpCompactIndex } from '../../kernel/zone/zone-replica.ts';
-import { ZoneTestCluster, type ZoneTestClusterOptions } from './zone-cluster.ts';
+import { ZoneTestCluster, type ZoneTestClusterOptions, withCluster } from './zone-cluster.ts';
 
 /**
  * Zone snapshots (kernel/zone/snapshot-chunk.ts): the log is compacted without copying the state,
@@ -93,6 +93,19 @@ async function writeWhileBehind(cluster: ZoneTestCluster, batches: number): Prom
     operations.push({ type: 'put', key: utf8(`old/${batch * 2 + 1}`), value: utf8(`overwritten in ${batch}`) });
     await cluster.drive(cluster.replica(1).commit(operations), `batch ${batch}`);
   }
+}
+
+/**
+ * Runs `body` on a SMALL_SNAPSHOTS cluster whose node 3 crashed after the first writes and missed
+ * ten batches since, beyond a compaction: it needs a snapshot transfer once restarted.
+ */
+async function withNodeThreeBehind(body: (cluster: ZoneTestCluster) => Promise<void>): Promise<void> {
+  await withCluster(SMALL_SNAPSHOTS, async (cluster) => {
+    await writeOld(cluster);
+    await cluster.crash(3);
+    await writeWhileBehind(cluster, 10);
+    await body(cluster);
+  });
 }
 
 async function writeOld(cluster: ZoneTestCluster): Promise<void> {
@@ -220,20 +233,14 @@ describe('zone snapshots', () => {
   });
 
   it('finishes a transfer whose chunks and acknowledgements are lost now and then, by sending them again', async () => {
-    const cluster = await ZoneTestCluster.start(SMALL_SNAPSHOTS);
-    try {
-      await writeOld(cluster);
-      await cluster.crash(3);
-      await writeWhileBehind(cluster, 10);
+    await withNodeThreeBehind(async (cluster) => {
       let transferMessages = 0;
       cluster.network.dropRule = ({ message }) => (message.type === 'snapshot-chunk' || message.type === 'snapshot-chunk-response') && ++transferMessages % 4 === 0;
       await cluster.restart(3);
       await caughtUp(cluster, 3);
       expect(transferMessages).toBeGreaterThan(20);
       expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
-    } finally {
-      await cluster.close();
-    }
+    });
   });
 
   it('gives up a transfer the follower stops answering and sends a new one, which the follower installs', async () => {
@@ -261,11 +268,7 @@ describe('zone snapshots', () => {
   });
 
   it('installs a transfer whose last chunk is handled in the same turn as the first chunk of the next transfer', async () => {
-    const cluster = await ZoneTestCluster.start(SMALL_SNAPSHOTS);
-    try {
-      await writeOld(cluster);
-      await cluster.crash(3);
-      await writeWhileBehind(cluster, 10);
+    await withNodeThreeBehind(async (cluster) => {
       // The first transfer reaches node 3 but for its last chunk, held back (with its resends) until
       // the leader gives it up and starts the next transfer, whose first chunk is held back too.
       const earlier: SnapshotChunkMessage[] = [];
@@ -292,17 +295,11 @@ describe('zone snapshots', () => {
       for (const message of [earlier.at(-1)!, last, next]) transport.deliver(cluster.zoneId, message);
       await caughtUp(cluster, 3);
       expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
-    } finally {
-      await cluster.close();
-    }
+    });
   });
 
   it('refuses chunks whose entries no replica could have stored, and still catches up', async () => {
-    const cluster = await ZoneTestCluster.start(SMALL_SNAPSHOTS);
-    try {
-      await writeOld(cluster);
-      await cluster.crash(3);
-      await writeWhileBehind(cluster, 10);
+    await withNodeThreeBehind(async (cluster) => {
       let real: SnapshotChunkMessage | undefined;
       cluster.network.dropRule = ({ message }) => {
         if (message.type !== 'snapshot-chunk' || real !== undefined) return false;
@@ -331,9 +328,7 @@ describe('zone snapshots', () => {
       cluster.network.dropRule = undefined;
       await caughtUp(cluster, 3);
       expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
-    } finally {
-      await cluster.close();
-    }
+    });
   });
 
   it('discards a staged transfer whose snapshot the state is already past, rather than keeping its copy of the state', async () => {
