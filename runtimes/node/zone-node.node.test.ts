@@ -2,7 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openFileKvStore } from '../../drivers/node-fs/file-kv-store.ts';
+import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
+import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { freePort } from '../../test/zone/process/nexus-process.ts';
+import { hasNodeIdentity, ZONE_STORE_FILE } from './node-identity.ts';
 import { createZone, joinZone, type ZoneNode } from './zone-node.ts';
 
 const nodes: ZoneNode[] = [];
@@ -27,5 +31,50 @@ describe('zone node', () => {
     nodes.push(second);
     expect(second.identity.nodeId).toBe(2);
     expect(first.replica.status().members.map((member) => member.nodeId)).toEqual([1, 2]);
+  });
+
+  it('passes snapshotCatchUpEntries to its replica: each snapshot leaves that many entries in the raft log', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'nexus-zone-node-'));
+    directories.push(root);
+    const dataDir = join(root, 'one');
+    // The default for an interval of 3 would keep 6 entries (SNAPSHOT_CATCH_UP_INTERVALS intervals).
+    const node = await createZone({ dataDir, listen: `127.0.0.1:${await freePort()}`, zoneId: 'catch-up', snapshotIntervalEntries: 3, snapshotCatchUpEntries: 8 });
+    const encoder = new TextEncoder();
+    try {
+      for (let write = 0; write < 20; write++) await node.replica.metastore.put(encoder.encode(`/k${write}`), encoder.encode('v'));
+    } finally {
+      await node.close();
+    }
+    const store = await openFileKvStore(join(dataDir, ZONE_STORE_FILE));
+    try {
+      const raftStorage = await KvRaftStorage.open(store, { keyPrefix: ZONE_RAFT_KEY_PREFIX });
+      const snapshotIndex = raftStorage.snapshot().metadata.index;
+      expect(snapshotIndex).toBeGreaterThan(8);
+      expect(snapshotIndex - raftStorage.firstIndex() + 1).toBe(8);
+      await raftStorage.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a malformed snapshotCatchUpEntries with EINVAL before a join adds the node to the zone', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'nexus-zone-node-'));
+    directories.push(root);
+    const first = await createZone({ dataDir: join(root, 'one'), listen: `127.0.0.1:${await freePort()}`, zoneId: 'bad-timing' });
+    nodes.push(first);
+    const joining = { dataDir: join(root, 'two'), listen: `127.0.0.1:${await freePort()}`, peer: first.identity.address, token: first.identity.token };
+    for (const snapshotCatchUpEntries of [-1, 1.5, Number.NaN]) {
+      await expect(joinZone({ ...joining, snapshotCatchUpEntries })).rejects.toMatchObject({
+        code: 'EINVAL',
+        message: expect.stringContaining('invalid snapshotCatchUpEntries'),
+      });
+    }
+    await expect(joinZone({ ...joining, snapshotIntervalEntries: 0 })).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringContaining('invalid snapshotIntervalEntries') });
+    expect(first.replica.status().members.map((member) => member.nodeId)).toEqual([1]);
+    expect(await hasNodeIdentity(joining.dataDir)).toBe(false);
+    // Zero keeps no entries behind a snapshot: valid.
+    const second = await joinZone({ ...joining, snapshotCatchUpEntries: 0 });
+    nodes.push(second);
+    expect(second.identity.nodeId).toBe(2);
   });
 });

@@ -33,9 +33,29 @@ export interface ZoneNodeTiming {
   readonly tickIntervalMs?: number;
   /** Ticks per base election timeout (ELECTION_TIMEOUT_TICKS_DEFAULT). */
   readonly electionTimeoutTicks?: number;
-  /** Applied entries between snapshots, and bytes per snapshot chunk (ZoneReplicaOptions; tests lower them). */
+  /**
+   * Applied entries between snapshots, entries each snapshot leaves in the log for followers just
+   * behind it, and bytes per snapshot chunk (ZoneReplicaOptions; tests lower them).
+   */
   readonly snapshotIntervalEntries?: number;
+  readonly snapshotCatchUpEntries?: number;
   readonly snapshotChunkBytes?: number;
+}
+
+/**
+ * Refuses a malformed timing with InvalidArgumentError (EINVAL) naming the option, before the node
+ * touches its data directory or the zone: a join must not add a member that then fails to start.
+ */
+export function checkZoneNodeTiming(timing: ZoneNodeTiming): void {
+  const positive = ['tickIntervalMs', 'electionTimeoutTicks', 'snapshotIntervalEntries', 'snapshotChunkBytes'] as const;
+  for (const name of positive) {
+    const value = timing[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new InvalidArgumentError(`invalid ${name} ${String(value)}: expected a positive integer`);
+  }
+  const catchUpEntries = timing.snapshotCatchUpEntries;
+  if (catchUpEntries !== undefined && !(Number.isSafeInteger(catchUpEntries) && catchUpEntries >= 0)) {
+    throw new InvalidArgumentError(`invalid snapshotCatchUpEntries ${String(catchUpEntries)}: expected a non-negative integer`);
+  }
 }
 
 export interface CreateZoneOptions extends ZoneNodeTiming {
@@ -75,6 +95,7 @@ export interface ZoneNode {
 
 /** `nexus zone create`: a new zone with this node as its only member. */
 export async function createZone(options: CreateZoneOptions): Promise<ZoneNode> {
+  checkZoneNodeTiming(options);
   const zoneId = options.zoneId ?? `zone-${randomHex(4)}`;
   assertZoneId(zoneId);
   const address = addressOf(options.listen);
@@ -99,6 +120,7 @@ export async function createZone(options: CreateZoneOptions): Promise<ZoneNode> 
 
 /** `nexus zone join`: asks a member to add this node, then starts it. */
 export async function joinZone(options: JoinZoneOptions): Promise<ZoneNode> {
+  checkZoneNodeTiming(options);
   const { zoneId } = parseJoinToken(options.token);
   const address = addressOf(options.listen);
   if (await hasNodeIdentity(options.dataDir)) {
@@ -132,6 +154,7 @@ async function waitForPromotion(node: ZoneNode, tickIntervalMs: number): Promise
 
 /** `nexus zone start`: restarts a node from its data directory. */
 export async function startZone(options: StartZoneOptions): Promise<ZoneNode> {
+  checkZoneNodeTiming(options);
   const identity = await readNodeIdentity(options.dataDir);
   return await withListener(identity.address, async (listener) => await startNode(options.dataDir, identity, options, listener));
 }
@@ -184,6 +207,7 @@ async function startNode(
       random: new SeededRandom(crypto.getRandomValues(new Uint32Array(1))[0]!),
       electionTimeoutTicks,
       ...(options.snapshotIntervalEntries === undefined ? {} : { snapshotIntervalEntries: options.snapshotIntervalEntries }),
+      ...(options.snapshotCatchUpEntries === undefined ? {} : { snapshotCatchUpEntries: options.snapshotCatchUpEntries }),
       ...(options.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: options.snapshotChunkBytes }),
       ...(identity.bootstrapMembers === undefined ? {} : { bootstrap: { members: identity.bootstrapMembers } }),
       ...(identity.peers === undefined ? {} : { peers: identity.peers }),
