@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openFileKvStore } from '../../drivers/node-fs/file-kv-store.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
 import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
-import { freePort } from '../../test/zone/process/nexus-process.ts';
+import { eventually, freePort } from '../../test/zone/process/nexus-process.ts';
+import { joinedMessage } from './cli/zone-command.ts';
 import { hasNodeIdentity, ZONE_STORE_FILE } from './node-identity.ts';
 import { createZone, joinZone, type ZoneNode } from './zone-node.ts';
 
@@ -76,5 +77,29 @@ describe('zone node', () => {
     const second = await joinZone({ ...joining, snapshotCatchUpEntries: 0 });
     nodes.push(second);
     expect(second.identity.nodeId).toBe(2);
+  });
+
+  it('zone join says the node is still a learner when its promotion is pending, and not once it is a voter', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'nexus-zone-node-'));
+    directories.push(root);
+    // A tick a second: the leader, which promotes at a tick, cannot have done so when the join returns.
+    const timing = { tickIntervalMs: 1000, electionTimeoutTicks: 100 };
+    const first = await createZone({ dataDir: join(root, 'one'), listen: `127.0.0.1:${await freePort()}`, zoneId: 'learner', ...timing });
+    nodes.push(first);
+    const second = await joinZone({
+      dataDir: join(root, 'two'),
+      listen: `127.0.0.1:${await freePort()}`,
+      peer: first.identity.address,
+      token: first.identity.token,
+      promotionWaitMs: 0,
+      ...timing,
+    });
+    nodes.push(second);
+    expect(first.replica.status().members.find((member) => member.nodeId === 2)).toMatchObject({ role: 'learner', promotionPending: true });
+    expect(joinedMessage(second, 0)).toBe(
+      `joined zone learner as node 2 (still a learner: not promoted to voter within 0 s; the leader promotes it once it has caught up), serving at ${second.identity.address}\n`,
+    );
+    await eventually('node 2 to apply its promotion', async () => (second.replica.status().members.some((member) => member.nodeId === 2 && member.role === 'voter') ? true : undefined));
+    expect(joinedMessage(second, 0)).toBe(`joined zone learner as node 2, serving at ${second.identity.address}\n`);
   });
 });

@@ -7,6 +7,7 @@ import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgra
 import { createZoneApi, createZoneApiCore, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { WebSocketZoneTransport } from '../../drivers/transport-websocket/websocket-zone-transport.ts';
+import { assert } from '../../kernel/assert.ts';
 import { AlreadyExistsError, BusyError, InvalidArgumentError } from '../../kernel/errors.ts';
 import type { KvStore } from '../../kernel/kv/kv-store-types.ts';
 import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../kernel/raft/constants.ts';
@@ -73,6 +74,8 @@ export interface JoinZoneOptions extends ZoneNodeTiming {
   /** The address of any member, `http://host:port`. */
   readonly peer: string;
   readonly token: string;
+  /** How long to wait for the promotion to voter before returning a learner (JOIN_PROMOTION_WAIT_MS_MAX; tests lower it). */
+  readonly promotionWaitMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -134,7 +137,7 @@ export async function joinZone(options: JoinZoneOptions): Promise<ZoneNode> {
     await writeNodeIdentity(options.dataDir, identity);
     const node = await startNode(options.dataDir, identity, options, listener);
     // The zone added this node as a learner: the join is done once the leader has promoted it.
-    await waitForPromotion(node, options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT);
+    await waitForPromotion(node, options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT, options.promotionWaitMs ?? JOIN_PROMOTION_WAIT_MS_MAX);
     return node;
   });
 }
@@ -144,9 +147,10 @@ export function isVoter(node: ZoneNode): boolean {
   return node.replica.status().members.some((member) => member.nodeId === node.identity.nodeId && member.role === 'voter');
 }
 
-/** Polls the node's membership at its tick interval until it is a voter, for at most JOIN_PROMOTION_WAIT_MS_MAX. */
-async function waitForPromotion(node: ZoneNode, tickIntervalMs: number): Promise<void> {
-  const polls = Math.ceil(JOIN_PROMOTION_WAIT_MS_MAX / tickIntervalMs);
+/** Polls the node's membership at its tick interval until it is a voter, for at most `waitMs`. */
+async function waitForPromotion(node: ZoneNode, tickIntervalMs: number, waitMs: number): Promise<void> {
+  assert(waitMs >= 0 && waitMs <= JOIN_PROMOTION_WAIT_MS_MAX, `a promotion wait of ${waitMs} ms`);
+  const polls = Math.ceil(waitMs / tickIntervalMs);
   for (let poll = 0; poll < polls && !isVoter(node); poll++) {
     await new Promise<void>((resolve) => setTimeout(resolve, tickIntervalMs));
   }

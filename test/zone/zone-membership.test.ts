@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PROMOTION_LAG_ENTRIES_MAX } from '../../kernel/zone/constants.ts';
 import { ZoneTestCluster, valueAt, withCluster } from './zone-cluster.ts';
 
 const encoder = new TextEncoder();
@@ -130,6 +131,48 @@ describe('zone membership: a new voter joins as a learner first', () => {
       expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'learner', promotionPending: false, lagEntries: 0 });
       await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }));
       expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'voter', promotionPending: false });
+    });
+  });
+
+  it(`a learner more than PROMOTION_LAG_ENTRIES_MAX (${PROMOTION_LAG_ENTRIES_MAX}) entries behind is not promoted, and is once it catches up`, async () => {
+    await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
+      // An explicit learner catches up (its progress at the leader is `replicate`), then is cut off
+      // while the zone writes more entries than the bound.
+      await cluster.openNode(4, { peers: [1, 2, 3].map((nodeId) => ({ nodeId, address: address(nodeId) })) });
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { role: 'learner' }));
+      await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.lagEntries === 0, 'node 4 to catch up as a learner');
+      cluster.network.isolate(address(4));
+      const writes = [];
+      for (let write = 0; write < PROMOTION_LAG_ENTRIES_MAX + 20; write++) writes.push(cluster.replica(1).metastore.put(utf8(`k${write}`), utf8('v')));
+      await cluster.drive(Promise.all(writes), 'the writes');
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { waitForPromotion: false }));
+      expect(memberAt(cluster, 1, 4)!.lagEntries).toBeGreaterThan(PROMOTION_LAG_ENTRIES_MAX);
+      // The leader checks at every tick; the learner stays one however long it is behind.
+      await cluster.tick(50);
+      expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'learner', promotionPending: true });
+
+      cluster.network.heal();
+      await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.role === 'voter', 'the leader to promote node 4');
+      expect(memberAt(cluster, 1, 4)).toMatchObject({ promotionPending: false });
+      expect(memberAt(cluster, 1, 4)!.lagEntries).toBeLessThanOrEqual(PROMOTION_LAG_ENTRIES_MAX);
+      expect(await valueAt(cluster, 4, `k${PROMOTION_LAG_ENTRIES_MAX + 19}`)).toBe('v');
+    });
+  });
+
+  it(`a learner within PROMOTION_LAG_ENTRIES_MAX entries of the leader is promoted before it has caught up`, async () => {
+    await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
+      await cluster.openNode(4, { peers: [1, 2, 3].map((nodeId) => ({ nodeId, address: address(nodeId) })) });
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { role: 'learner' }));
+      await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.lagEntries === 0, 'node 4 to catch up as a learner');
+      cluster.network.isolate(address(4));
+      const writes = [];
+      for (let write = 0; write < PROMOTION_LAG_ENTRIES_MAX - 20; write++) writes.push(cluster.replica(1).metastore.put(utf8(`k${write}`), utf8('v')));
+      await cluster.drive(Promise.all(writes), 'the writes');
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { waitForPromotion: false }));
+      expect(memberAt(cluster, 1, 4)!.lagEntries).toBeGreaterThan(0);
+      // Still cut off: promoted on the leader's view of its progress alone.
+      await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.role === 'voter', 'the leader to promote node 4');
+      expect(memberAt(cluster, 1, 4)!.lagEntries).toBeGreaterThan(PROMOTION_LAG_ENTRIES_MAX - 30);
     });
   });
 });
