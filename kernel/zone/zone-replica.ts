@@ -173,6 +173,9 @@ export class ZoneReplica implements ZoneReplicaApi {
       pinState: () => this.stateMachine.pinState(snapshotChunkBytes),
       report: (to, status) => this.enqueue(() => this.rawNode.reportSnapshot(to, status)),
       leadsIn: (term) => !this.closed && this.role === 'leader' && this.persistedHardState.term === term,
+      fail: (error) => this.enqueue(() => {
+        throw error;
+      }),
     });
     this.snapshotReceiver = new SnapshotReceiver({
       send: (message) => this.transport.send(this.zoneId, message),

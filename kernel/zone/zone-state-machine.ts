@@ -606,17 +606,36 @@ export class PinnedState {
   private range = 0;
   private after: Uint8Array | undefined;
   private released = false;
+  /** A chunk read is under way: `release` leaves the KvStore snapshot to it, which releases it when it stops. */
+  private reading = false;
 
   constructor(
     private readonly snapshot: KvSnapshot,
     private readonly chunkBytes: number,
   ) {}
 
-  /** The next chunk, encoded, and whether it is the last; the state is read from where the previous one ended. */
-  async nextChunk(): Promise<{ data: Uint8Array; last: boolean }> {
+  /**
+   * The next chunk, encoded, and whether it is the last; the state is read from where the previous
+   * one ended. One read at a time. Undefined when the state was released while this read was under
+   * way (the transfer ended): the read stops at its next step instead of reading a released
+   * snapshot, and releases the KvStore snapshot then.
+   */
+  async nextChunk(): Promise<{ data: Uint8Array; last: boolean } | undefined> {
     assert(!this.released, 'a chunk read from a released pinned state');
+    assert(!this.reading, 'two chunk reads at once from one pinned state');
+    this.reading = true;
+    try {
+      return await this.readChunk();
+    } finally {
+      this.reading = false;
+      if (this.released) this.snapshot.release();
+    }
+  }
+
+  private async readChunk(): Promise<{ data: Uint8Array; last: boolean } | undefined> {
     if (this.appliedIndex === undefined) {
       const entry = await this.snapshot.get(APPLIED_KEY);
+      if (this.released) return undefined;
       this.appliedIndex = entry === undefined ? 0 : decodeNumber(entry.value, 'applied index');
     }
     const entries: StoredEntry[] = [];
@@ -630,6 +649,7 @@ export class PinnedState {
         limit: Math.min(SNAPSHOT_SCAN_PAGE_ENTRIES, SNAPSHOT_CHUNK_ENTRIES_MAX - entries.length),
         ...(this.after === undefined ? {} : { cursor: encodeScanCursor(this.after) }),
       });
+      if (this.released) return undefined;
       for (const entry of result.entries) {
         entries.push({ key: entry.key, value: entry.value });
         sizeBytes += CHUNK_ENTRY_OVERHEAD_BYTES + entry.key.length + entry.value.length;
@@ -651,9 +671,10 @@ export class PinnedState {
     return { data, last };
   }
 
+  /** Ends the transfer's hold on the state (idempotent); a read under way stops at its next step. */
   release(): void {
     this.released = true;
-    this.snapshot.release();
+    if (!this.reading) this.snapshot.release();
   }
 }
 
