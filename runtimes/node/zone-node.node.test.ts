@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,9 @@ import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { eventually, freePort } from '../../test/zone/process/nexus-process.ts';
 import { joinedMessage } from './cli/zone-command.ts';
 import { hasNodeIdentity, ZONE_STORE_FILE } from './node-identity.ts';
-import { createZone, joinZone, type ZoneNode } from './zone-node.ts';
+import { createZoneSecret, formatJoinToken } from '../../drivers/transport-websocket/join-token.ts';
+import { decodeBase64url } from '../../kernel/contracts/base64url.ts';
+import { createZone, joinZone, startZone, type ZoneNode } from './zone-node.ts';
 
 const nodes: ZoneNode[] = [];
 const directories: string[] = [];
@@ -101,5 +103,47 @@ describe('zone node', () => {
     );
     await eventually('node 2 to apply its promotion', async () => (second.replica.status().members.some((member) => member.nodeId === 2 && member.role === 'voter') ? true : undefined));
     expect(joinedMessage(second, 0)).toBe(`joined zone learner as node 2, serving at ${second.identity.address}\n`);
+  });
+
+  it('a restarted node keeps its identity: the same key, which its peers still accept', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'nexus-zone-node-'));
+    directories.push(root);
+    const timing = { tickIntervalMs: 20 };
+    const first = await createZone({ dataDir: join(root, 'one'), listen: `127.0.0.1:${await freePort()}`, zoneId: 'restart', ...timing });
+    nodes.push(first);
+    const joining = { dataDir: join(root, 'two'), listen: `127.0.0.1:${await freePort()}`, peer: first.identity.address, token: first.identity.token, ...timing };
+    const second = await joinZone(joining);
+    const key = second.identity.nodeKey.x;
+    const recorded = (): unknown => first.replica.status().members.find((member) => member.nodeId === 2)?.publicKey;
+    expect(recorded()).toEqual(decodeBase64url(key!));
+    await second.close();
+    const restarted = await startZone({ dataDir: joining.dataDir, ...timing });
+    nodes.push(restarted);
+    expect(restarted.identity.nodeKey).toEqual(second.identity.nodeKey);
+    // Its peers authenticate it again: a write reaches it.
+    await first.replica.metastore.put(new TextEncoder().encode('/after-restart'), new TextEncoder().encode('x'));
+    const version = first.replica.status().appliedIndex;
+    await eventually('node 2 to apply the write', async () => (restarted.replica.status().appliedIndex >= version ? true : undefined));
+    expect(recorded()).toEqual(decodeBase64url(key!));
+    // The same data directory cannot join again (it would be a second identity for the node).
+    await expect(joinZone(joining)).rejects.toMatchObject({ code: 'EEXIST' });
+  });
+
+  it('refuses a data directory of format version 1 (before node identity) with EINVAL saying so', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'nexus-zone-node-'));
+    directories.push(root);
+    const old = { formatVersion: 1, zoneId: 'old', nodeId: 1, token: 'nzt1.old.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', address: 'http://127.0.0.1:7001' };
+    await writeFile(join(root, 'node.json'), JSON.stringify(old));
+    await expect(startZone({ dataDir: root })).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringContaining('format version 1, from before node identity') });
+  });
+
+  it('refuses a join without the zone\'s token with EACCES, adding nothing', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'nexus-zone-node-'));
+    directories.push(root);
+    const first = await createZone({ dataDir: join(root, 'one'), listen: `127.0.0.1:${await freePort()}`, zoneId: 'closed' });
+    nodes.push(first);
+    const wrongToken = formatJoinToken({ zoneId: 'closed', zoneSecret: createZoneSecret() });
+    await expect(joinZone({ dataDir: join(root, 'two'), listen: `127.0.0.1:${await freePort()}`, peer: first.identity.address, token: wrongToken })).rejects.toMatchObject({ code: 'EACCES' });
+    expect(first.replica.status().members.map((member) => member.nodeId)).toEqual([1]);
   });
 });

@@ -4,7 +4,8 @@ import { getRequestListener } from '@hono/node-server';
 import { openFileKvStore } from '../../drivers/node-fs/file-kv-store.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
 import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgrade.ts';
-import { createZoneApi, createZoneApiCore, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { createZoneApi, createZoneApiCore, nodeStatusOf, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { exportNodeKeyPair, generateNodeKeyPair, importNodeKeyPair } from '../../drivers/transport-websocket/node-key.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { WebSocketZoneTransport } from '../../drivers/transport-websocket/websocket-zone-transport.ts';
 import { assert } from '../../kernel/assert.ts';
@@ -18,7 +19,16 @@ import { ZoneReplica } from '../../kernel/zone/zone-replica.ts';
 import { assertZoneId } from '../../kernel/zone/zone-id.ts';
 import { IntervalTicker } from './interval-ticker.ts';
 import { zoneApiListener } from './zone-api-listener.ts';
-import { hasNodeIdentity, readNodeIdentity, writeNodeIdentity, ZONE_STORE_FILE, type NodeIdentity } from './node-identity.ts';
+import {
+  hasNodeIdentity,
+  NODE_IDENTITY_FORMAT_VERSION,
+  readNodeIdentity,
+  storedMember,
+  writeNodeIdentity,
+  zoneMember,
+  ZONE_STORE_FILE,
+  type NodeIdentity,
+} from './node-identity.ts';
 
 /** Milliseconds between Raft ticks: with 10 ticks per election timeout, elections take 1-2 s. */
 export const TICK_INTERVAL_MS_DEFAULT = 100;
@@ -103,7 +113,16 @@ export async function createZone(options: CreateZoneOptions): Promise<ZoneNode> 
   assertZoneId(zoneId);
   const address = addressOf(options.listen);
   const token = formatJoinToken({ zoneId, zoneSecret: createZoneSecret() });
-  const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: 1, token, address, bootstrapMembers: [{ nodeId: 1, address }] };
+  const keyPair = await generateNodeKeyPair();
+  const identity: NodeIdentity = {
+    formatVersion: NODE_IDENTITY_FORMAT_VERSION,
+    zoneId,
+    nodeId: 1,
+    token,
+    nodeKey: await exportNodeKeyPair(keyPair),
+    address,
+    bootstrapMembers: [storedMember({ nodeId: 1, address, publicKey: keyPair.publicKey })],
+  };
   return await withListener(address, async (listener) => {
     await writeNodeIdentity(options.dataDir, identity);
     const node = await startNode(options.dataDir, identity, options, listener);
@@ -131,9 +150,18 @@ export async function joinZone(options: JoinZoneOptions): Promise<ZoneNode> {
   }
   // Listen first: a port in use fails here, before the zone counts this node as a member.
   return await withListener(address, async (listener) => {
-    const answer = await new ZoneApiClient(options.peer, options.token).join(address);
+    const keyPair = await generateNodeKeyPair();
+    const answer = await new ZoneApiClient(options.peer, options.token).join(address, keyPair.publicKey);
     if (answer.zoneId !== zoneId) throw new InvalidArgumentError(`${options.peer} serves zone ${answer.zoneId}, not ${zoneId}`);
-    const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: answer.nodeId, token: options.token, address, peers: answer.members };
+    const identity: NodeIdentity = {
+      formatVersion: NODE_IDENTITY_FORMAT_VERSION,
+      zoneId,
+      nodeId: answer.nodeId,
+      token: options.token,
+      nodeKey: await exportNodeKeyPair(keyPair),
+      address,
+      peers: answer.members.map(storedMember),
+    };
     await writeNodeIdentity(options.dataDir, identity);
     const node = await startNode(options.dataDir, identity, options, listener);
     // The zone added this node as a learner: the join is done once the leader has promoted it.
@@ -184,6 +212,7 @@ async function startNode(
   const tickIntervalMs = options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT;
   const electionTimeoutTicks = options.electionTimeoutTicks ?? ELECTION_TIMEOUT_TICKS_DEFAULT;
   const token = parseJoinToken(identity.token);
+  const keyPair = await importNodeKeyPair(identity.nodeKey);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log(`while closing: ${String(error)}`));
@@ -197,7 +226,7 @@ async function startNode(
     // Raft frames leave after the task's promise jobs: answers to clients and the start of this
     // node's own log write come first (see WebSocketZoneTransportOptions.scheduleFlush).
     const transport = new WebSocketZoneTransport({ log: (line) => log(`transport: ${line}`), scheduleFlush: (flush) => setImmediate(flush) });
-    transport.trustZone(identity.zoneId, token.zoneSecret);
+    transport.trustZone(identity.zoneId, token.zoneSecret, keyPair.privateKey);
     closers.push(() => transport.close());
     const ticker = new IntervalTicker(tickIntervalMs);
     closers.push(async () => ticker.stop());
@@ -213,13 +242,13 @@ async function startNode(
       ...(options.snapshotIntervalEntries === undefined ? {} : { snapshotIntervalEntries: options.snapshotIntervalEntries }),
       ...(options.snapshotCatchUpEntries === undefined ? {} : { snapshotCatchUpEntries: options.snapshotCatchUpEntries }),
       ...(options.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: options.snapshotChunkBytes }),
-      ...(identity.bootstrapMembers === undefined ? {} : { bootstrap: { members: identity.bootstrapMembers } }),
-      ...(identity.peers === undefined ? {} : { peers: identity.peers }),
+      ...(identity.bootstrapMembers === undefined ? {} : { bootstrap: { members: identity.bootstrapMembers.map(zoneMember) } }),
+      ...(identity.peers === undefined ? {} : { peers: identity.peers.map(zoneMember) }),
       logger: { info: (line) => log(`raft: ${line}`) },
     });
     closers.push(() => replica.close());
     const status = (): ZoneNodeStatus => ({
-      ...replica.status(),
+      ...nodeStatusOf(replica.status()),
       ticks: ticker.ticks,
       tickIntervalMs,
       electionTimeoutTicks,
