@@ -10,6 +10,21 @@ function memberAt(cluster: ZoneTestCluster, at: number, nodeId: number) {
   return cluster.replica(at).status().members.find((member) => member.nodeId === nodeId);
 }
 
+/**
+ * Node 4 catches up as an explicit learner (so its progress at the leader is `replicate`), is cut
+ * off while node 1 commits `writes` more writes, then is added as a voter: a learner whose
+ * promotion is pending, that many entries behind.
+ */
+async function joinCutOffLearner(cluster: ZoneTestCluster, writes: number): Promise<void> {
+  await cluster.openNode(4, { peers: [1, 2, 3].map((nodeId) => ({ nodeId, address: address(nodeId) })) });
+  await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { role: 'learner' }));
+  await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.lagEntries === 0, 'node 4 to catch up as a learner');
+  cluster.network.isolate(address(4));
+  const puts = Array.from({ length: writes }, (_, write) => cluster.replica(1).metastore.put(utf8(`k${write}`), utf8('v')));
+  await cluster.drive(Promise.all(puts), 'the writes');
+  await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { waitForPromotion: false }));
+}
+
 describe('zone membership: a new voter joins as a learner first', () => {
   it('a 1-node zone keeps committing while the newcomer is partitioned away, then promotes it once it has caught up', async () => {
     await withCluster({ nodeIds: [1], requestTimeoutTicks: 30 }, async (cluster) => {
@@ -136,16 +151,7 @@ describe('zone membership: a new voter joins as a learner first', () => {
 
   it(`a learner more than PROMOTION_LAG_ENTRIES_MAX (${PROMOTION_LAG_ENTRIES_MAX}) entries behind is not promoted, and is once it catches up`, async () => {
     await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
-      // An explicit learner catches up (its progress at the leader is `replicate`), then is cut off
-      // while the zone writes more entries than the bound.
-      await cluster.openNode(4, { peers: [1, 2, 3].map((nodeId) => ({ nodeId, address: address(nodeId) })) });
-      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { role: 'learner' }));
-      await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.lagEntries === 0, 'node 4 to catch up as a learner');
-      cluster.network.isolate(address(4));
-      const writes = [];
-      for (let write = 0; write < PROMOTION_LAG_ENTRIES_MAX + 20; write++) writes.push(cluster.replica(1).metastore.put(utf8(`k${write}`), utf8('v')));
-      await cluster.drive(Promise.all(writes), 'the writes');
-      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { waitForPromotion: false }));
+      await joinCutOffLearner(cluster, PROMOTION_LAG_ENTRIES_MAX + 20);
       expect(memberAt(cluster, 1, 4)!.lagEntries).toBeGreaterThan(PROMOTION_LAG_ENTRIES_MAX);
       // The leader checks at every tick; the learner stays one however long it is behind.
       await cluster.tick(50);
@@ -161,14 +167,7 @@ describe('zone membership: a new voter joins as a learner first', () => {
 
   it(`a learner within PROMOTION_LAG_ENTRIES_MAX entries of the leader is promoted before it has caught up`, async () => {
     await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
-      await cluster.openNode(4, { peers: [1, 2, 3].map((nodeId) => ({ nodeId, address: address(nodeId) })) });
-      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { role: 'learner' }));
-      await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.lagEntries === 0, 'node 4 to catch up as a learner');
-      cluster.network.isolate(address(4));
-      const writes = [];
-      for (let write = 0; write < PROMOTION_LAG_ENTRIES_MAX - 20; write++) writes.push(cluster.replica(1).metastore.put(utf8(`k${write}`), utf8('v')));
-      await cluster.drive(Promise.all(writes), 'the writes');
-      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { waitForPromotion: false }));
+      await joinCutOffLearner(cluster, PROMOTION_LAG_ENTRIES_MAX - 20);
       expect(memberAt(cluster, 1, 4)!.lagEntries).toBeGreaterThan(0);
       // Still cut off: promoted on the leader's view of its progress alone.
       await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.role === 'voter', 'the leader to promote node 4');
