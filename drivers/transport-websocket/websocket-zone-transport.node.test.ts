@@ -274,6 +274,7 @@ describe('WebSocketZoneTransport', () => {
     socket.send(encodeFrame({ kind: 'hello', zoneId: ZONE, from: 6, to: 1, clientNonce: handshakeNonce() }));
     expect(await closed).toBe(CLOSE_CODES.policyViolation);
     expect(frames.map(decodeFrame)).toMatchObject([{ kind: 'refused', code: 'EACCES', message: expect.stringContaining('node 6 has no public key recorded') }]);
+    expect(() => one.transport.setPeer(ZONE, 6, 'http://127.0.0.1:9', new Uint8Array(31))).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
 
   it('refuses a replayed handshake: the recorded proof and signature do not answer a new challenge', async () => {

@@ -2,7 +2,7 @@ import { assert } from '../../kernel/assert.ts';
 import type { ZoneMessage, ZoneTransport, ZoneTransportRegistration } from '../../kernel/contracts/zone-transport.ts';
 import { AccessDeniedError, BusyError, ClosedError, InvalidArgumentError, NotFoundError } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
-import { assertNodeId, assertPeerAddress, assertZoneId } from '../../kernel/zone/zone-id.ts';
+import { assertNodeId, assertNodePublicKey, assertPeerAddress, assertZoneId } from '../../kernel/zone/zone-id.ts';
 import type { Frame } from './frame-codec.ts';
 import { CLOSE_CODES, FrameSocket } from './frame-socket.ts';
 import { FRAME_BYTES_MAX, HANDSHAKE_TIMEOUT_MS, HANDSHAKES_IN_PROGRESS_MAX, ZONE_SECRET_BYTES } from './limits.ts';
@@ -128,6 +128,7 @@ export class WebSocketZoneTransport implements ZoneTransport {
     assertZoneId(zoneId);
     assertNodeId(nodeId);
     assertPeerAddress(address);
+    if (publicKey !== undefined) assertNodePublicKey(publicKey);
     const url = raftSocketUrl(address);
     const zone = this.#zones.get(zoneId);
     if (zone === undefined) throw new NotFoundError(`cannot set a peer of zone ${zoneId}: its secret was not given to this transport (trustZone)`);

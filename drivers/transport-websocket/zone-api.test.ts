@@ -147,6 +147,20 @@ describe('ZoneApi', () => {
       expect(error.code, message).toBe('EINVAL');
       expect(error.message).toContain(message);
     }
+    // A join from a node without a key (a version before node identity), or with a key of the wrong size.
+    for (const [body, message] of [
+      [encodeApiBody({ address: 'http://127.0.0.1:7009' }), "a join must carry the node's public key"],
+      [encodeApiBody({ address: 'http://127.0.0.1:7009', publicKey: new Uint8Array(31) }), 'public key'],
+    ] as const) {
+      const response = await request(1, `${ZONE_API_PATH}/join`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': ZONE_API_CONTENT_TYPE },
+        body: body as Uint8Array<ArrayBuffer>,
+      });
+      expect(response.status, message).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: 'EINVAL', message: expect.stringContaining(message) } });
+    }
+    expect(cluster!.replica(1).status().members).toHaveLength(3);
     const unauthenticated = await request(1, `${ZONE_API_PATH}/status`);
     expect(unauthenticated.status).toBe(401);
     expect(await unauthenticated.json()).toMatchObject({ error: { code: 'EACCES' } });
