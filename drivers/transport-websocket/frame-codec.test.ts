@@ -93,8 +93,8 @@ describe('frame codec', () => {
   it('round-trips the handshake frames', () => {
     const frames: Frame[] = [
       { kind: 'hello', zoneId: 'zone-1', from: 3, to: 1, clientNonce: nonce(1) },
-      { kind: 'challenge', serverNonce: nonce(2), serverProof: nonce(3) },
-      { kind: 'authenticate', clientProof: nonce(4) },
+      { kind: 'challenge', serverNonce: nonce(2), serverProof: nonce(3), serverSignature: new Uint8Array(64).fill(5) },
+      { kind: 'authenticate', clientProof: nonce(4), clientSignature: new Uint8Array(64).fill(6) },
       { kind: 'welcome' },
       { kind: 'refused', code: 'EACCES', message: 'wrong zone secret' },
     ];

@@ -26,12 +26,12 @@ import { readArray, readBytes, readCount, readString, readTuple, wireError } fro
  * unknown kind or a field of the wrong type or range, or is larger than `FRAME_BYTES_MAX`, is an
  * InvalidArgumentError, and the connection that carried it is closed.
  */
-export const FRAME_FORMAT_VERSION = 2;
+export const FRAME_FORMAT_VERSION = 3;
 
 export type Frame =
   | { kind: 'hello'; zoneId: string; from: NodeId; to: NodeId; clientNonce: Uint8Array }
-  | { kind: 'challenge'; serverNonce: Uint8Array; serverProof: Uint8Array }
-  | { kind: 'authenticate'; clientProof: Uint8Array }
+  | { kind: 'challenge'; serverNonce: Uint8Array; serverProof: Uint8Array; serverSignature: Uint8Array }
+  | { kind: 'authenticate'; clientProof: Uint8Array; clientSignature: Uint8Array }
   | { kind: 'welcome' }
   | { kind: 'refused'; code: string; message: string }
   | { kind: 'raft'; messages: ZoneMessage[] };
@@ -47,6 +47,9 @@ const FRAME_KIND_CODES = {
 
 /** HMAC-SHA-256 proofs. */
 const PROOF_BYTES = 32;
+
+/** Ed25519 signatures. */
+const SIGNATURE_BYTES = 64;
 
 /** Raft messages in one frame; a Ready's messages to one peer are far fewer. */
 const MESSAGES_PER_FRAME_MAX = 65_536;
@@ -71,9 +74,9 @@ function frameTuple(frame: Frame): unknown[] {
     case 'hello':
       return [...head, frame.zoneId, frame.from, frame.to, frame.clientNonce];
     case 'challenge':
-      return [...head, frame.serverNonce, frame.serverProof];
+      return [...head, frame.serverNonce, frame.serverProof, frame.serverSignature];
     case 'authenticate':
-      return [...head, frame.clientProof];
+      return [...head, frame.clientProof, frame.clientSignature];
     case 'welcome':
       return head;
     case 'refused':
@@ -127,16 +130,21 @@ function readFrameBody(value: readonly unknown[]): Frame {
       };
     }
     case FRAME_KIND_CODES.challenge: {
-      const [serverNonce, serverProof] = fields('challenge', 2);
+      const [serverNonce, serverProof, serverSignature] = fields('challenge', 3);
       return {
         kind: 'challenge',
         serverNonce: readExactBytes(serverNonce, 'challenge nonce', HANDSHAKE_NONCE_BYTES),
         serverProof: readExactBytes(serverProof, 'challenge proof', PROOF_BYTES),
+        serverSignature: readExactBytes(serverSignature, 'challenge signature', SIGNATURE_BYTES),
       };
     }
     case FRAME_KIND_CODES.authenticate: {
-      const [clientProof] = fields('authenticate', 1);
-      return { kind: 'authenticate', clientProof: readExactBytes(clientProof, 'authenticate proof', PROOF_BYTES) };
+      const [clientProof, clientSignature] = fields('authenticate', 2);
+      return {
+        kind: 'authenticate',
+        clientProof: readExactBytes(clientProof, 'authenticate proof', PROOF_BYTES),
+        clientSignature: readExactBytes(clientSignature, 'authenticate signature', SIGNATURE_BYTES),
+      };
     }
     case FRAME_KIND_CODES.welcome:
       fields('welcome', 0);

@@ -3,18 +3,20 @@ import { packValue } from './frame-codec.ts';
 import { HANDSHAKE_NONCE_BYTES } from './limits.ts';
 
 /**
- * The proofs of the peer handshake: each side shows that it knows the zone secret without sending
- * it, by an HMAC-SHA-256 (WebCrypto, in every runtime) over everything the connection is about:
- * the zone, who dials whom, and a fresh nonce from each side.
+ * The proofs of the peer handshake. Each side shows two things without sending a secret, both over
+ * everything the connection is about (the zone, who dials whom, and a fresh nonce from each side):
  *
- * Why this is enough: a stranger without the secret cannot compute either proof; a recorded
+ * - that it holds the zone secret: an HMAC-SHA-256 with it (WebCrypto, in every runtime);
+ * - that it is the node id it claims: an Ed25519 signature with its own private key, which the
+ *   other side checks against the public key recorded for that node id in the zone's membership
+ *   (node-key.ts).
+ *
+ * Why this is enough: a stranger without the secret cannot compute the HMAC; a member holding the
+ * secret cannot sign as another member, so it cannot claim that member's node id; a recorded
  * handshake cannot be replayed, because the other side's nonce is new on every connection; a proof
  * made for one direction, zone or pair of nodes does not verify for another, because the role and
- * the names are inside the MAC. The server proves itself first, so a client never sends its proof
- * (or any raft message) to an impostor.
- *
- * What it does not do: every member holds the same zone secret, so a member can claim another
- * member's node id. Members trust each other; the secret keeps everyone else out.
+ * the names are inside what is signed. The server proves itself first, so a client never sends its
+ * proof (or any raft message) to an impostor.
  */
 export interface HandshakeTranscript {
   readonly zoneId: string;
@@ -28,8 +30,9 @@ export interface HandshakeTranscript {
 
 export type HandshakeRole = 'client' | 'server';
 
-/** Domain separation: these bytes are never signed for any other purpose. */
+/** Domain separation: these bytes are never signed for any other purpose, and the HMAC and the signature sign different ones. */
 const PROOF_LABEL = 'nexusfs zone peer handshake v1';
+const SIGNATURE_LABEL = 'nexusfs zone node identity v1';
 
 export async function importZoneKey(zoneSecret: Uint8Array): Promise<CryptoKey> {
   return await crypto.subtle.importKey('raw', zoneSecret as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
@@ -40,7 +43,22 @@ export function handshakeNonce(): Uint8Array {
 }
 
 export async function handshakeProof(key: CryptoKey, role: HandshakeRole, transcript: HandshakeTranscript): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.sign('HMAC', key, signedBytes(role, transcript)));
+  return new Uint8Array(await crypto.subtle.sign('HMAC', key, signedBytes(PROOF_LABEL, role, transcript)));
+}
+
+/** The node's signature of its side of the handshake, with its own private key (NodeKeyPair.privateKey). */
+export async function handshakeSignature(privateKey: CryptoKey, role: HandshakeRole, transcript: HandshakeTranscript): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign('Ed25519', privateKey, signedBytes(SIGNATURE_LABEL, role, transcript)));
+}
+
+/** Whether `signature` is the signature of `role`'s side by the holder of `publicKey` (importNodePublicKey). */
+export async function verifyHandshakeSignature(
+  publicKey: CryptoKey,
+  role: HandshakeRole,
+  transcript: HandshakeTranscript,
+  signature: Uint8Array,
+): Promise<boolean> {
+  return await crypto.subtle.verify('Ed25519', publicKey, signature as Uint8Array<ArrayBuffer>, signedBytes(SIGNATURE_LABEL, role, transcript));
 }
 
 /** Constant-time comparison (WebCrypto's verify), so a timing probe learns nothing about the proof. */
@@ -50,11 +68,11 @@ export async function verifyHandshakeProof(
   transcript: HandshakeTranscript,
   proof: Uint8Array,
 ): Promise<boolean> {
-  return await crypto.subtle.verify('HMAC', key, proof as Uint8Array<ArrayBuffer>, signedBytes(role, transcript));
+  return await crypto.subtle.verify('HMAC', key, proof as Uint8Array<ArrayBuffer>, signedBytes(PROOF_LABEL, role, transcript));
 }
 
 /** MessagePack of a tuple: every field is length-delimited, so no two transcripts sign the same bytes. */
-function signedBytes(role: HandshakeRole, transcript: HandshakeTranscript): Uint8Array<ArrayBuffer> {
+function signedBytes(label: string, role: HandshakeRole, transcript: HandshakeTranscript): Uint8Array<ArrayBuffer> {
   const { zoneId, client, server, clientNonce, serverNonce } = transcript;
-  return Uint8Array.from(packValue([PROOF_LABEL, role, zoneId, client, server, clientNonce, serverNonce]));
+  return Uint8Array.from(packValue([label, role, zoneId, client, server, clientNonce, serverNonce]));
 }

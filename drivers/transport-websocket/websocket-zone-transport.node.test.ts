@@ -9,7 +9,8 @@ import { decodeFrame, encodeFrame, packValue } from './frame-codec.ts';
 import { CLOSE_CODES } from './frame-socket.ts';
 import { SEND_QUEUE_FRAMES_MAX, ZONE_SECRET_BYTES } from './limits.ts';
 import { serveZoneTransport } from './node-upgrade.ts';
-import { handshakeNonce, handshakeProof, importZoneKey } from './peer-handshake.ts';
+import { generateNodeKeyPair, type NodeKeyPair } from './node-key.ts';
+import { handshakeNonce, handshakeProof, handshakeSignature, importZoneKey, type HandshakeTranscript } from './peer-handshake.ts';
 import { raftSocketUrl, WebSocketZoneTransport } from './websocket-zone-transport.ts';
 
 const ZONE = 'zone-a';
@@ -17,6 +18,7 @@ const ZONE = 'zone-a';
 interface TestNode {
   readonly nodeId: number;
   readonly address: string;
+  readonly keyPair: NodeKeyPair;
   readonly transport: WebSocketZoneTransport;
   readonly received: ZoneMessage[];
   readonly unreachable: number[];
@@ -35,6 +37,19 @@ function secret(fill: number): Uint8Array {
   return new Uint8Array(ZONE_SECRET_BYTES).fill(fill);
 }
 
+/** One key pair per node id for the whole file: a restarted node keeps its identity. */
+const nodeKeys = new Map<number, Promise<NodeKeyPair>>();
+function keyPairOf(nodeId: number): Promise<NodeKeyPair> {
+  let pair = nodeKeys.get(nodeId);
+  if (pair === undefined) nodeKeys.set(nodeId, (pair = generateNodeKeyPair()));
+  return pair;
+}
+
+/** Tells `node` where `peer` is and its public key (as a replica does from the peer's member record). */
+function knowPeer(node: TestNode, peer: TestNode): void {
+  node.transport.setPeer(ZONE, peer.nodeId, peer.address, peer.keyPair.publicKey);
+}
+
 async function startNode(
   nodeId: number,
   zoneSecret: Uint8Array,
@@ -44,8 +59,9 @@ async function startNode(
   const log: string[] = [];
   const received: ZoneMessage[] = [];
   const unreachable: number[] = [];
+  const keyPair = await keyPairOf(nodeId);
   const transport = new WebSocketZoneTransport({ log: (line) => log.push(line), ...(scheduleFlush === undefined ? {} : { scheduleFlush }) });
-  transport.trustZone(ZONE, zoneSecret);
+  transport.trustZone(ZONE, zoneSecret, keyPair.privateKey);
   transport.listen({ zoneId: ZONE, nodeId, receive: (message) => received.push(message), unreachable: (peer) => unreachable.push(peer) });
   const server = createServer((_, response) => response.writeHead(404).end());
   const detach = serveZoneTransport(server, transport);
@@ -61,7 +77,7 @@ async function startNode(
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   cleanups.push(stop);
-  return { nodeId, address, transport, received, unreachable, log, server, stop };
+  return { nodeId, address, keyPair, transport, received, unreachable, log, server, stop };
 }
 
 function heartbeat(from: number, to: number, commit: number): Message {
@@ -93,8 +109,8 @@ describe('WebSocketZoneTransport', () => {
   it('carries raft messages both ways over one connection per pair', async () => {
     const one = await startNode(1, secret(7));
     const two = await startNode(2, secret(7));
-    one.transport.setPeer(ZONE, 2, two.address);
-    two.transport.setPeer(ZONE, 1, one.address);
+    knowPeer(one, two);
+    knowPeer(two, one);
     const append: Message = {
       type: 'append',
       from: 1,
@@ -128,8 +144,8 @@ describe('WebSocketZoneTransport', () => {
   it('carries a snapshot chunk of the largest size, and its acknowledgement back', async () => {
     const one = await startNode(1, secret(7));
     const two = await startNode(2, secret(7));
-    one.transport.setPeer(ZONE, 2, two.address);
-    two.transport.setPeer(ZONE, 1, one.address);
+    knowPeer(one, two);
+    knowPeer(two, one);
     // Connected first: a frame under way on a connection closed as a duplicate is lost (Raft and
     // snapshot transfers send again; this test would not).
     one.transport.send(ZONE, heartbeat(1, 2, 1));
@@ -164,7 +180,8 @@ describe('WebSocketZoneTransport', () => {
     const flushes: (() => void)[] = [];
     const one = await startNode(1, secret(7), 0, (flush) => flushes.push(flush));
     const two = await startNode(2, secret(7));
-    one.transport.setPeer(ZONE, 2, two.address);
+    knowPeer(one, two);
+    knowPeer(two, one);
     for (let commit = 1; commit <= 3; commit++) one.transport.send(ZONE, heartbeat(1, 2, commit));
     // One flush for the three messages, and nothing leaves before it runs.
     expect(flushes).toHaveLength(1);
@@ -180,7 +197,8 @@ describe('WebSocketZoneTransport', () => {
   it('refuses a peer with the wrong zone secret: nothing it sends reaches the receiver', async () => {
     const one = await startNode(1, secret(7));
     const stranger = await startNode(3, secret(8));
-    stranger.transport.setPeer(ZONE, 1, one.address);
+    knowPeer(stranger, one);
+    knowPeer(one, stranger);
     for (let attempt = 0; attempt < 5; attempt++) stranger.transport.send(ZONE, heartbeat(3, 1, attempt));
     await until(() => stranger.unreachable.length > 0, 'the stranger to give up on a connection');
     expect(stranger.log.join('\n')).toContain('did not prove that it holds the secret');
@@ -190,11 +208,12 @@ describe('WebSocketZoneTransport', () => {
 
   it('refuses a client that knows no secret, with EACCES, and delivers nothing', async () => {
     const one = await startNode(1, secret(7));
+    one.transport.setPeer(ZONE, 5, 'http://127.0.0.1:9', (await keyPairOf(5)).publicKey);
     const { socket, frames, closed } = await rawSocket(one.address);
     socket.send(encodeFrame({ kind: 'hello', zoneId: ZONE, from: 5, to: 1, clientNonce: new Uint8Array(32) }));
     await until(() => frames.length === 1, 'the challenge');
     expect(decodeFrame(frames[0]!).kind).toBe('challenge');
-    socket.send(encodeFrame({ kind: 'authenticate', clientProof: new Uint8Array(32).fill(1) }));
+    socket.send(encodeFrame({ kind: 'authenticate', clientProof: new Uint8Array(32).fill(1), clientSignature: new Uint8Array(64).fill(1) }));
     expect(await closed).toBe(CLOSE_CODES.policyViolation);
     expect(decodeFrame(frames[1]!)).toMatchObject({ kind: 'refused', code: 'EACCES' });
     expect(one.received).toEqual([]);
@@ -208,24 +227,73 @@ describe('WebSocketZoneTransport', () => {
     expect(one.received).toEqual([]);
   });
 
-  it('closes an authenticated connection that carries a message of another pair than the one it proved', async () => {
+  it('refuses with EACCES an authenticated connection that carries a message from another node than the one it proved, delivering none of that frame', async () => {
     const one = await startNode(1, secret(7));
-    const key = await importZoneKey(secret(7));
+    // Node 3 is a member: it holds the zone secret and its own key, and proves node id 3.
+    const three = await keyPairOf(3);
+    one.transport.setPeer(ZONE, 3, 'http://127.0.0.1:9', three.publicKey);
+    const { socket, frames, closed } = await handshakeAs(one, 3, three);
+    socket.send(encodeFrame({ kind: 'raft', messages: [heartbeat(3, 1, 1)] }));
+    await until(() => one.received.length === 1, 'the proved node to get through');
+    // Then it claims to be node 2 in what it sends.
+    socket.send(encodeFrame({ kind: 'raft', messages: [heartbeat(3, 1, 2), heartbeat(2, 1, 3)] }));
+    expect(await closed).toBe(CLOSE_CODES.policyViolation);
+    expect(decodeFrame(frames[2]!)).toMatchObject({ kind: 'refused', code: 'EACCES', message: expect.stringContaining('from node 2 to node 1 on the connection node 3 authenticated') });
+    expect(one.received).toEqual([heartbeat(3, 1, 1)]);
+  });
+
+  it('refuses a member holding the zone secret that claims another member\'s node id: it cannot sign with that node\'s key', async () => {
+    const one = await startNode(1, secret(7));
+    one.transport.setPeer(ZONE, 2, 'http://127.0.0.1:9', (await keyPairOf(2)).publicKey);
+    // Node 3's process, with the zone secret and its own key, listens as node 2.
+    const log: string[] = [];
+    const impostor = new WebSocketZoneTransport({ log: (line) => log.push(line) });
+    cleanups.push(() => impostor.close());
+    impostor.trustZone(ZONE, secret(7), (await keyPairOf(3)).privateKey);
+    const unreachable: number[] = [];
+    impostor.listen({ zoneId: ZONE, nodeId: 2, receive: () => {}, unreachable: (peer) => unreachable.push(peer) });
+    impostor.setPeer(ZONE, 1, one.address, one.keyPair.publicKey);
+    impostor.send(ZONE, heartbeat(2, 1, 1));
+    await until(() => unreachable.length > 0, 'the impostor to be refused');
+    expect(log.join('\n')).toContain("refused: EACCES a peer claiming node 2 of zone zone-a did not sign with that node's key");
+    // Raw, with the secret's proof right and node 3's signature: refused the same way.
     const { socket, frames, closed } = await rawSocket(one.address);
     const clientNonce = handshakeNonce();
     socket.send(encodeFrame({ kind: 'hello', zoneId: ZONE, from: 2, to: 1, clientNonce }));
     await until(() => frames.length === 1, 'the challenge');
-    const challenge = decodeFrame(frames[0]!);
-    if (challenge.kind !== 'challenge') throw new Error(`expected a challenge, got ${challenge.kind}`);
-    const transcript = { zoneId: ZONE, client: 2, server: 1, clientNonce, serverNonce: challenge.serverNonce };
-    socket.send(encodeFrame({ kind: 'authenticate', clientProof: await handshakeProof(key, 'client', transcript) }));
-    await until(() => frames.length === 2, 'the welcome');
-    expect(decodeFrame(frames[1]!).kind).toBe('welcome');
-    socket.send(encodeFrame({ kind: 'raft', messages: [heartbeat(2, 1, 1)] }));
-    await until(() => one.received.length === 1, 'the proved pair to get through');
-    socket.send(encodeFrame({ kind: 'raft', messages: [heartbeat(3, 1, 2)] }));
+    const transcript = transcriptOf(decodeFrame(frames[0]!), 2, clientNonce);
+    socket.send(encodeFrame({ kind: 'authenticate', clientProof: await handshakeProof(await importZoneKey(secret(7)), 'client', transcript), clientSignature: await handshakeSignature((await keyPairOf(3)).privateKey, 'client', transcript) }));
     expect(await closed).toBe(CLOSE_CODES.policyViolation);
-    expect(one.received).toEqual([heartbeat(2, 1, 1)]);
+    expect(decodeFrame(frames[1]!)).toMatchObject({ kind: 'refused', code: 'EACCES' });
+    expect(one.received).toEqual([]);
+  });
+
+  it('refuses with EACCES a node id with no recorded public key, before any challenge', async () => {
+    const one = await startNode(1, secret(7));
+    const { socket, frames, closed } = await rawSocket(one.address);
+    socket.send(encodeFrame({ kind: 'hello', zoneId: ZONE, from: 6, to: 1, clientNonce: handshakeNonce() }));
+    expect(await closed).toBe(CLOSE_CODES.policyViolation);
+    expect(frames.map(decodeFrame)).toMatchObject([{ kind: 'refused', code: 'EACCES', message: expect.stringContaining('node 6 has no public key recorded') }]);
+    expect(() => one.transport.setPeer(ZONE, 6, 'http://127.0.0.1:9', new Uint8Array(31))).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('refuses a replayed handshake: the recorded proof and signature do not answer a new challenge', async () => {
+    const one = await startNode(1, secret(7));
+    const two = await keyPairOf(2);
+    one.transport.setPeer(ZONE, 2, 'http://127.0.0.1:9', two.publicKey);
+    const recorded = await handshakeAs(one, 2, two);
+    expect(recorded.sent).toHaveLength(2);
+    recorded.socket.close();
+    const replay = await rawSocket(one.address);
+    replay.socket.send(recorded.sent[0]!);
+    await until(() => replay.frames.length === 1, 'a new challenge');
+    expect(decodeFrame(replay.frames[0]!).kind).toBe('challenge');
+    replay.socket.send(recorded.sent[1]!);
+    expect(await replay.closed).toBe(CLOSE_CODES.policyViolation);
+    expect(decodeFrame(replay.frames[1]!)).toMatchObject({ kind: 'refused', code: 'EACCES' });
+    replay.socket.send(encodeFrame({ kind: 'raft', messages: [heartbeat(2, 1, 1)] }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(one.received).toEqual([]);
   });
 
   it('closes a connection that sends a malformed or wrong-version frame, and keeps serving', async () => {
@@ -239,7 +307,8 @@ describe('WebSocketZoneTransport', () => {
     text.socket.send('not binary');
     expect(await text.closed).toBe(CLOSE_CODES.invalidData);
     const two = await startNode(2, secret(7));
-    two.transport.setPeer(ZONE, 1, one.address);
+    knowPeer(two, one);
+    knowPeer(one, two);
     two.transport.send(ZONE, heartbeat(2, 1, 1));
     await until(() => one.received.length === 1, 'a good peer to get through');
   });
@@ -266,10 +335,10 @@ describe('WebSocketZoneTransport', () => {
     }
     await Promise.resolve();
     expect(one.transport.peerStatus(ZONE).get(2)).toEqual({ connected: false, queuedFrames: SEND_QUEUE_FRAMES_MAX, droppedFrames: 10 });
-    // When node 2 dials in, the queue drains to it, oldest first.
+    // Once node 2 is up and its address (with its key) known, the queue drains to it, oldest first.
     const two = await startNode(2, secret(7));
-    two.transport.setPeer(ZONE, 1, one.address);
-    two.transport.send(ZONE, heartbeat(2, 1, 0));
+    knowPeer(two, one);
+    knowPeer(one, two);
     await until(() => two.received.length === SEND_QUEUE_FRAMES_MAX, 'the queued frames');
     expect((two.received[0] as { commit: number }).commit).toBe(0);
     expect(one.transport.peerStatus(ZONE).get(2)?.queuedFrames).toBe(0);
@@ -279,13 +348,15 @@ describe('WebSocketZoneTransport', () => {
     const one = await startNode(1, secret(7));
     let two = await startNode(2, secret(7));
     const port = Number(new URL(two.address).port);
-    one.transport.setPeer(ZONE, 2, two.address);
+    knowPeer(one, two);
+    knowPeer(two, one);
     one.transport.send(ZONE, heartbeat(1, 2, 1));
     await until(() => two.received.length === 1, 'the first message');
     await two.stop();
     one.transport.send(ZONE, heartbeat(1, 2, 2));
     await until(() => one.unreachable.includes(2), 'the lost peer to be reported');
     two = await startNode(2, secret(7), port);
+    knowPeer(two, one);
     // Raft keeps sending (heartbeats); the queued message and the new ones get through.
     await until(() => {
       one.transport.send(ZONE, heartbeat(1, 2, 3));
@@ -293,6 +364,31 @@ describe('WebSocketZoneTransport', () => {
     }, 'messages to reach the restarted peer');
   });
 });
+
+/** The transcript of a handshake whose challenge is `challenge`, dialed by `client` to node 1. */
+function transcriptOf(challenge: ReturnType<typeof decodeFrame>, client: number, clientNonce: Uint8Array): HandshakeTranscript {
+  if (challenge.kind !== 'challenge') throw new Error(`expected a challenge, got ${challenge.kind}`);
+  return { zoneId: ZONE, client, server: 1, clientNonce, serverNonce: challenge.serverNonce };
+}
+
+/** A raw connection to `node` that completes the handshake as `client` with `keyPair` and the zone secret; `sent` holds its hello and authenticate frames. */
+async function handshakeAs(node: TestNode, client: number, keyPair: NodeKeyPair): Promise<Awaited<ReturnType<typeof rawSocket>> & { sent: Uint8Array[] }> {
+  const raw = await rawSocket(node.address);
+  const clientNonce = handshakeNonce();
+  const hello = encodeFrame({ kind: 'hello', zoneId: ZONE, from: client, to: node.nodeId, clientNonce });
+  raw.socket.send(hello);
+  await until(() => raw.frames.length === 1, 'the challenge');
+  const transcript = transcriptOf(decodeFrame(raw.frames[0]!), client, clientNonce);
+  const authenticate = encodeFrame({
+    kind: 'authenticate',
+    clientProof: await handshakeProof(await importZoneKey(secret(7)), 'client', transcript),
+    clientSignature: await handshakeSignature(keyPair.privateKey, 'client', transcript),
+  });
+  raw.socket.send(authenticate);
+  await until(() => raw.frames.length === 2, 'the welcome');
+  expect(decodeFrame(raw.frames[1]!).kind).toBe('welcome');
+  return { ...raw, sent: [hello, authenticate] };
+}
 
 /** TCP connections open on both nodes' servers: each peer connection is accepted by one of them. */
 async function countConnections(...nodes: TestNode[]): Promise<number> {

@@ -2,12 +2,21 @@ import { assert } from '../../kernel/assert.ts';
 import type { ZoneMessage, ZoneTransport, ZoneTransportRegistration } from '../../kernel/contracts/zone-transport.ts';
 import { AccessDeniedError, BusyError, ClosedError, InvalidArgumentError, NotFoundError } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
-import { assertNodeId, assertPeerAddress, assertZoneId } from '../../kernel/zone/zone-id.ts';
+import { assertNodeId, assertNodePublicKey, assertPeerAddress, assertZoneId } from '../../kernel/zone/zone-id.ts';
 import type { Frame } from './frame-codec.ts';
 import { CLOSE_CODES, FrameSocket } from './frame-socket.ts';
 import { FRAME_BYTES_MAX, HANDSHAKE_TIMEOUT_MS, HANDSHAKES_IN_PROGRESS_MAX, ZONE_SECRET_BYTES } from './limits.ts';
 import { PeerChannel, type PeerChannelStatus } from './peer-channel.ts';
-import { handshakeNonce, handshakeProof, importZoneKey, verifyHandshakeProof, type HandshakeTranscript } from './peer-handshake.ts';
+import { importNodePublicKey } from './node-key.ts';
+import {
+  handshakeNonce,
+  handshakeProof,
+  handshakeSignature,
+  importZoneKey,
+  verifyHandshakeProof,
+  verifyHandshakeSignature,
+  type HandshakeTranscript,
+} from './peer-handshake.ts';
 
 /** The path under a node's address where peers open their WebSocket. */
 export const RAFT_SOCKET_PATH = '/zone/v1/raft';
@@ -31,6 +40,10 @@ export interface WebSocketZoneTransportOptions {
 
 interface ZoneEntry {
   readonly key: Promise<CryptoKey>;
+  /** This node's private key: it signs this node's side of each handshake. */
+  readonly nodeKey: CryptoKey;
+  /** Each member's public key, as setPeer gave it: a connection claiming that node id must sign with it. */
+  readonly peerKeys: Map<NodeId, Promise<CryptoKey>>;
   registration: ZoneTransportRegistration | undefined;
   /** Addresses given by setPeer, kept across registrations. */
   readonly addresses: Map<NodeId, string>;
@@ -43,10 +56,13 @@ interface ZoneEntry {
  *
  * A node's address is its HTTP base URL (`http://127.0.0.1:7001`, the same one its ZoneApi
  * serves); peers open `ws://…/zone/v1/raft` there. Every connection belongs to one zone and one
- * pair of nodes, and is authenticated by the handshake in peer-handshake.ts with that zone's
- * secret (`trustZone`) before any raft frame crosses it: a connection that fails the handshake is
- * refused and closed, and nothing it sent reaches a receiver. An open connection that carries a
- * message from or to another node than the pair it authenticated is closed too.
+ * pair of nodes, and is authenticated by the handshake in peer-handshake.ts before any raft frame
+ * crosses it: both sides prove they hold the zone's secret (`trustZone`) and that they are the
+ * node ids they claim, by signing with the private key whose public key the zone's membership
+ * records for that id (`setPeer`). A connection that fails the handshake is refused (EACCES) and
+ * closed, and nothing it sent reaches a receiver; so is one claiming a node id with no recorded
+ * key. An open connection that carries a message from or to another node than the pair it
+ * authenticated is refused with EACCES, and nothing of that frame is delivered.
  *
  * The server side is runtime glue: whatever accepts the WebSocket upgrade (node-upgrade.ts for
  * Node's http server) hands the socket to `acceptSocket`.
@@ -65,17 +81,23 @@ export class WebSocketZoneTransport implements ZoneTransport {
     this.#scheduleFlush = options.scheduleFlush ?? ((flush) => queueMicrotask(flush));
   }
 
-  /** Makes this transport serve `zoneId`, whose members prove they hold `zoneSecret`. */
-  trustZone(zoneId: string, zoneSecret: Uint8Array): void {
+  /**
+   * Makes this transport serve `zoneId`, whose members prove they hold `zoneSecret`; this node
+   * proves its node id with `nodeKey`, the private half of the key recorded in its member record.
+   */
+  trustZone(zoneId: string, zoneSecret: Uint8Array, nodeKey: CryptoKey): void {
     this.#assertOpen('trust a zone');
     assertZoneId(zoneId);
     if (!(zoneSecret instanceof Uint8Array) || zoneSecret.byteLength !== ZONE_SECRET_BYTES) {
       throw new InvalidArgumentError(`a zone secret must be ${ZONE_SECRET_BYTES} bytes`);
     }
+    if (!(nodeKey instanceof CryptoKey) || nodeKey.type !== 'private' || nodeKey.algorithm.name !== 'Ed25519') {
+      throw new InvalidArgumentError('a node key must be an Ed25519 private CryptoKey (see node-key.ts)');
+    }
     if (this.#zones.has(zoneId)) throw new BusyError(`zone ${zoneId} is already served by this transport`);
     const key = importZoneKey(zoneSecret);
     key.catch(() => {}); // Awaited where used; this only keeps a rejection from going unhandled.
-    this.#zones.set(zoneId, { key, registration: undefined, addresses: new Map(), peers: new Map() });
+    this.#zones.set(zoneId, { key, nodeKey, peerKeys: new Map(), registration: undefined, addresses: new Map(), peers: new Map() });
   }
 
   listen(registration: ZoneTransportRegistration): () => void {
@@ -101,14 +123,22 @@ export class WebSocketZoneTransport implements ZoneTransport {
     this.#channel(zoneId, zone, message.to).send(message);
   }
 
-  setPeer(zoneId: string, nodeId: NodeId, address: string): void {
+  setPeer(zoneId: string, nodeId: NodeId, address: string, publicKey?: Uint8Array): void {
     this.#assertOpen('set a peer');
     assertZoneId(zoneId);
     assertNodeId(nodeId);
     assertPeerAddress(address);
+    if (publicKey !== undefined) assertNodePublicKey(publicKey);
     const url = raftSocketUrl(address);
     const zone = this.#zones.get(zoneId);
     if (zone === undefined) throw new NotFoundError(`cannot set a peer of zone ${zoneId}: its secret was not given to this transport (trustZone)`);
+    if (publicKey === undefined) {
+      zone.peerKeys.delete(nodeId);
+    } else {
+      const key = importNodePublicKey(publicKey);
+      key.catch(() => {}); // Awaited where used; this only keeps a rejection from going unhandled.
+      zone.peerKeys.set(nodeId, key);
+    }
     zone.addresses.set(nodeId, url);
     zone.peers.get(nodeId)?.setAddress(url);
   }
@@ -116,6 +146,7 @@ export class WebSocketZoneTransport implements ZoneTransport {
   removePeer(zoneId: string, nodeId: NodeId): void {
     const zone = this.#zones.get(zoneId);
     zone?.addresses.delete(nodeId);
+    zone?.peerKeys.delete(nodeId);
     zone?.peers.get(nodeId)?.close();
     zone?.peers.delete(nodeId);
   }
@@ -168,6 +199,8 @@ export class WebSocketZoneTransport implements ZoneTransport {
     if (zone === undefined || registration === undefined) throw new NotFoundError(`zone ${hello.zoneId} is not served here`);
     if (hello.to !== registration.nodeId) throw new NotFoundError(`node ${hello.to} of zone ${hello.zoneId} is not here (this is node ${registration.nodeId})`);
     if (hello.from === hello.to) throw new InvalidArgumentError(`node ${hello.from} cannot connect to itself`);
+    const clientKey = zone.peerKeys.get(hello.from);
+    if (clientKey === undefined) throw new AccessDeniedError(`node ${hello.from} has no public key recorded in zone ${hello.zoneId} here: it cannot prove its node id`);
     const key = await zone.key;
     const transcript: HandshakeTranscript = {
       zoneId: hello.zoneId,
@@ -176,10 +209,18 @@ export class WebSocketZoneTransport implements ZoneTransport {
       clientNonce: hello.clientNonce,
       serverNonce: handshakeNonce(),
     };
-    socket.send({ kind: 'challenge', serverNonce: transcript.serverNonce, serverProof: await handshakeProof(key, 'server', transcript) });
+    socket.send({
+      kind: 'challenge',
+      serverNonce: transcript.serverNonce,
+      serverProof: await handshakeProof(key, 'server', transcript),
+      serverSignature: await handshakeSignature(zone.nodeKey, 'server', transcript),
+    });
     const authenticate = expectFrame(await socket.nextFrame(HANDSHAKE_TIMEOUT_MS), 'authenticate');
     if (!(await verifyHandshakeProof(key, 'client', transcript, authenticate.clientProof))) {
       throw new AccessDeniedError(`node ${hello.from} did not prove that it holds the secret of zone ${hello.zoneId}`);
+    }
+    if (!(await verifyHandshakeSignature(await clientKey, 'client', transcript, authenticate.clientSignature))) {
+      throw new AccessDeniedError(`a peer claiming node ${hello.from} of zone ${hello.zoneId} did not sign with that node's key`);
     }
     if (this.#closed || zone.registration !== registration) throw new NotFoundError(`zone ${hello.zoneId} stopped being served here`);
     this.#openConnection(socket, registration, hello.from);
@@ -199,13 +240,22 @@ export class WebSocketZoneTransport implements ZoneTransport {
       socket.send({ kind: 'hello', zoneId, from: registration.nodeId, to: peer, clientNonce });
       const challenge = await socket.nextFrame(HANDSHAKE_TIMEOUT_MS);
       if (challenge.kind === 'refused') throw new Error(`refused: ${challenge.code} ${challenge.message}`);
-      const { serverNonce, serverProof } = expectFrame(challenge, 'challenge');
+      const { serverNonce, serverProof, serverSignature } = expectFrame(challenge, 'challenge');
       const transcript: HandshakeTranscript = { zoneId, client: registration.nodeId, server: peer, clientNonce, serverNonce };
       const key = await zone.key;
       if (!(await verifyHandshakeProof(key, 'server', transcript, serverProof))) {
         throw new Error(`the server at ${url} did not prove that it holds the secret of zone ${zoneId}`);
       }
-      socket.send({ kind: 'authenticate', clientProof: await handshakeProof(key, 'client', transcript) });
+      const serverKey = zone.peerKeys.get(peer);
+      if (serverKey === undefined) throw new Error(`node ${peer} of zone ${zoneId} has no public key recorded here: it cannot prove its node id`);
+      if (!(await verifyHandshakeSignature(await serverKey, 'server', transcript, serverSignature))) {
+        throw new Error(`the server at ${url} did not sign with the key of node ${peer} of zone ${zoneId}`);
+      }
+      socket.send({
+        kind: 'authenticate',
+        clientProof: await handshakeProof(key, 'client', transcript),
+        clientSignature: await handshakeSignature(zone.nodeKey, 'client', transcript),
+      });
       const answer = await socket.nextFrame(HANDSHAKE_TIMEOUT_MS);
       if (answer.kind === 'refused') throw new Error(`refused: ${answer.code} ${answer.message}`);
       expectFrame(answer, 'welcome');
@@ -220,13 +270,12 @@ export class WebSocketZoneTransport implements ZoneTransport {
   /** Delivers what an authenticated connection carries, as long as it names the pair it proved. */
   #openConnection(socket: FrameSocket, registration: ZoneTransportRegistration, peer: NodeId): void {
     socket.deliverRaftTo((messages) => {
-      for (const message of messages) {
-        if (message.from !== peer || message.to !== registration.nodeId) {
-          socket.close(CLOSE_CODES.policyViolation, `a message from ${message.from} to ${message.to} on the connection of ${peer} to ${registration.nodeId}`);
-          return;
-        }
-        this.#deliver(registration, message);
+      const stray = messages.find((message) => message.from !== peer || message.to !== registration.nodeId);
+      if (stray !== undefined) {
+        socket.refuse(new AccessDeniedError(`a ${stray.type} message from node ${stray.from} to node ${stray.to} on the connection node ${peer} authenticated to node ${registration.nodeId}`));
+        return;
       }
+      for (const message of messages) this.#deliver(registration, message);
     });
   }
 

@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { AccessDeniedError, InvalidArgumentError, isErrorCode, NexusError, NotFoundError, type ErrorCode } from '../../kernel/errors.ts';
+import { AccessDeniedError, AlreadyExistsError, InvalidArgumentError, isErrorCode, NexusError, NotFoundError, type ErrorCode } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
-import type { ZoneReplicaApi, ZoneStatus } from '../../kernel/zone/types.ts';
+import type { ZoneMemberStatus, ZoneReplicaApi, ZoneStatus } from '../../kernel/zone/types.ts';
+import { encodeBase64url } from '../../kernel/contracts/base64url.ts';
+import { isSamePublicKey } from '../../kernel/zone/member-record.ts';
 import { assertPeerAddress } from '../../kernel/zone/zone-id.ts';
 import { isSameSecret, parseJoinToken, type JoinToken } from './join-token.ts';
 import { API_REQUEST_BYTES_MAX } from './limits.ts';
@@ -12,7 +14,8 @@ import {
   encodeApiBody,
   entryPayload,
   joinResponsePayload,
-  readAddress,
+  readJoinRequest,
+  type JoinRequest,
   readBatchRequest,
   readKeyRequest,
   readScanRequest,
@@ -26,8 +29,12 @@ import { readPositive } from './wire-values.ts';
 /** Path prefix of every ZoneApi route. */
 export const ZONE_API_PATH = '/zone/v1';
 
+/** A member in ZoneNodeStatus: its public key (if recorded) in base64url, as JSON has no bytes. */
+export type ZoneNodeMemberStatus = Omit<ZoneMemberStatus, 'publicKey'> & { readonly publicKey?: string };
+
 /** What `GET /zone/v1/status` answers: the replica's status plus the node process's own view. */
-export interface ZoneNodeStatus extends ZoneStatus {
+export interface ZoneNodeStatus extends Omit<ZoneStatus, 'members'> {
+  readonly members: readonly ZoneNodeMemberStatus[];
   /** Ticks this node has counted since it started: the unit of every Raft timeout. */
   readonly ticks: number;
   readonly tickIntervalMs: number;
@@ -77,15 +84,20 @@ export interface ZoneApiCore {
 
 export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
   const { replica } = options;
-  const join = serialized(async (address: string) => {
+  const join = serialized(async ({ address, publicKey }: JoinRequest) => {
     assertPeerAddress(address);
     const members = replica.status().members;
     const existing = members.find((member) => member.address === address);
+    // A retried join is the same node: the same address and the same key. Another key would take
+    // over that node id (the token admits to the zone, not to a node id).
+    if (existing !== undefined && !isSamePublicKey(existing.publicKey, publicKey)) {
+      throw new AlreadyExistsError(`node ${existing.nodeId} at ${address} is a member of zone ${replica.zoneId} with another public key: it cannot join again with a different key`);
+    }
     const nodeId = existing?.nodeId ?? Math.max(0, ...members.map((member) => member.nodeId)) + 1;
     // As a learner, promoted by the leader once caught up: the node starts only after this answer,
     // so waiting here for its promotion would wait for nothing. A retry re-adds a learner (idempotent).
-    if (existing === undefined || existing.role !== 'voter') await replica.addMember({ nodeId, address }, { waitForPromotion: false });
-    const after = replica.status().members.map(({ nodeId: id, address: memberAddress }) => ({ nodeId: id, address: memberAddress }));
+    if (existing === undefined || existing.role !== 'voter') await replica.addMember({ nodeId, address, publicKey }, { waitForPromotion: false });
+    const after = replica.status().members.map(({ nodeId: id, address: memberAddress, publicKey: key }) => ({ nodeId: id, address: memberAddress, ...(key === undefined ? {} : { publicKey: key }) }));
     return { zoneId: replica.zoneId, nodeId, members: after };
   });
   const routes = new Map<string, (body: Record<string, unknown>) => Promise<unknown>>([
@@ -114,7 +126,7 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
         return scanPagePayload(await replica.metastore.scan(scan));
       },
     ],
-    ['join', async (body) => joinResponsePayload(await join(readAddress(body.address)))],
+    ['join', async (body) => joinResponsePayload(await join(readJoinRequest(body)))],
     [
       'remove-node',
       async (body) => {
@@ -148,8 +160,9 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
  * - `POST /zone/v1/wait` {token}: {version} once that EC write applied here.
  * - `POST /zone/v1/get` {key}, `POST /zone/v1/scan` {range}: linearizable reads (a read barrier
  *   through the leader, then the local state).
- * - `POST /zone/v1/join` {address}: adds a node as a learner, which the leader promotes to voter
- *   once it has caught up, and answers {zoneId, nodeId, members} (again for a learner: idempotent).
+ * - `POST /zone/v1/join` {address, publicKey}: adds a node as a learner, which the leader promotes
+ *   to voter once it has caught up, and answers {zoneId, nodeId, members} with each member's key
+ *   (again for a retried join of the same address and key; EEXIST for that address with another key).
  * - `POST /zone/v1/remove-node` {nodeId}: removes a member.
  * - `GET /zone/v1/status`: ZoneNodeStatus as JSON.
  *
@@ -185,6 +198,12 @@ export function createZoneApi(options: ZoneApiOptions): Hono {
   });
   app.get(`${ZONE_API_PATH}/status`, (context) => context.json(options.status()));
   return app;
+}
+
+/** The replica's status with each member's public key in base64url (the part of ZoneNodeStatus the replica knows). */
+export function nodeStatusOf(status: ZoneStatus): Omit<ZoneNodeStatus, 'ticks' | 'tickIntervalMs' | 'electionTimeoutTicks' | 'peers'> {
+  const members = status.members.map(({ publicKey, ...member }) => (publicKey === undefined ? member : { ...member, publicKey: encodeBase64url(publicKey) }));
+  return { ...status, members };
 }
 
 /** Refuses a Content-Length that is malformed or over API_REQUEST_BYTES_MAX with InvalidArgumentError. */

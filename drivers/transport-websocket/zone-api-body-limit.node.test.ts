@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from './join-token.ts';
 import { API_REQUEST_BYTES_MAX } from './limits.ts';
-import { createZoneApi, ZONE_API_PATH, type ZoneNodeStatus } from './zone-api-app.ts';
+import { createZoneApi, ZONE_API_PATH, nodeStatusOf, type ZoneNodeStatus } from './zone-api-app.ts';
 import { encodeApiBody, ZONE_API_CONTENT_TYPE } from './zone-api-codec.ts';
 
 /**
@@ -22,7 +22,7 @@ async function setUp(): Promise<{ app: ReturnType<typeof createZoneApi>; token: 
   cluster = await ZoneTestCluster.start();
   const replica = cluster.replica(1);
   const token = formatJoinToken({ zoneId: cluster.zoneId, zoneSecret: createZoneSecret() });
-  const status = (): ZoneNodeStatus => ({ ...replica.status(), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
+  const status = (): ZoneNodeStatus => ({ ...nodeStatusOf(replica.status()), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
   return { app: createZoneApi({ replica, token: parseJoinToken(token), status }), token };
 }
 

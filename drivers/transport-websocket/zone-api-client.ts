@@ -89,8 +89,9 @@ export class ZoneApiClient {
     return readScanPage(await this.#post('scan', scanRequestPayload(options)));
   }
 
-  async join(address: string): Promise<JoinResponse> {
-    return readJoinResponse(await this.#post('join', { address }));
+  /** Asks the zone to add the node serving at `address`, which proves its node id with `publicKey` (NodeKeyPair.publicKey). */
+  async join(address: string, publicKey: Uint8Array): Promise<JoinResponse> {
+    return readJoinResponse(await this.#post('join', { address, publicKey }));
   }
 
   async removeNode(nodeId: NodeId): Promise<void> {

@@ -10,6 +10,7 @@ import {
 } from '../../kernel/contracts/metastore.ts';
 import { InvalidArgumentError } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
+import { NODE_PUBLIC_KEY_BYTES } from '../../kernel/zone/constants.ts';
 import type { WriteToken, ZoneConsistency, ZoneMember } from '../../kernel/zone/types.ts';
 import { packValue, unpackStrict } from './frame-codec.ts';
 import {
@@ -174,12 +175,32 @@ export function readJoinResponse(payload: Record<string, unknown>): JoinResponse
     zoneId: readString(payload.zoneId, 'zone id', 256),
     nodeId: readPositive(payload.nodeId, 'node id'),
     members: readArray(payload.members, 'members', GROUP_MEMBERS_MAX).map((value) => {
-      const [nodeId, address] = readTuple(value, 'member', 2);
-      return { nodeId: readPositive(nodeId, 'member node id'), address: readAddress(address) };
+      const [nodeId, address, publicKey] = readTuple(value, 'member', 3);
+      const member = { nodeId: readPositive(nodeId, 'member node id'), address: readAddress(address) };
+      return publicKey === null ? member : { ...member, publicKey: readPublicKey(publicKey) };
     }),
   };
 }
 
 export function joinResponsePayload(response: JoinResponse): unknown {
-  return { zoneId: response.zoneId, nodeId: response.nodeId, members: response.members.map((member) => [member.nodeId, member.address]) };
+  return { zoneId: response.zoneId, nodeId: response.nodeId, members: response.members.map((member) => [member.nodeId, member.address, member.publicKey ?? null]) };
+}
+
+/** What a joining node sends: where it serves, and the public key it will prove its node id with. */
+export interface JoinRequest {
+  readonly address: string;
+  readonly publicKey: Uint8Array;
+}
+
+export function readJoinRequest(payload: Record<string, unknown>): JoinRequest {
+  if (payload.publicKey === undefined) {
+    throw new InvalidArgumentError('a join must carry the node\'s public key: this zone authenticates every node by its own key (nexus zone join sends it)');
+  }
+  return { address: readAddress(payload.address), publicKey: readPublicKey(payload.publicKey) };
+}
+
+function readPublicKey(value: unknown): Uint8Array {
+  const publicKey = readBytes(value, 'public key', NODE_PUBLIC_KEY_BYTES);
+  if (publicKey.byteLength !== NODE_PUBLIC_KEY_BYTES) throw wireError('public key', `exactly ${NODE_PUBLIC_KEY_BYTES} bytes`, value);
+  return publicKey;
 }

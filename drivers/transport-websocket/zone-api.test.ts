@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AccessDeniedError, BusyError, ConflictError, InvalidArgumentError, RemoteApiError } from '../../kernel/errors.ts';
 import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
 import { packValue } from './frame-codec.ts';
+import { generateNodeKeyPair } from './node-key.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from './join-token.ts';
-import { createZoneApi, ZONE_API_PATH, type ZoneNodeStatus } from './zone-api-app.ts';
+import { createZoneApi, ZONE_API_PATH, nodeStatusOf, type ZoneNodeStatus } from './zone-api-app.ts';
 import { ZoneApiClient } from './zone-api-client.ts';
 import { encodeApiBody, ZONE_API_CONTENT_TYPE, ZONE_API_FORMAT_VERSION } from './zone-api-codec.ts';
 
@@ -40,7 +41,7 @@ async function setUp(): Promise<ApiSetUp> {
     let app = apps.get(nodeId);
     if (app === undefined) {
       const replica = started.replica(nodeId);
-      const status = (): ZoneNodeStatus => ({ ...replica.status(), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
+      const status = (): ZoneNodeStatus => ({ ...nodeStatusOf(replica.status()), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
       app = createZoneApi({ replica, token: parseJoinToken(token), status });
       apps.set(nodeId, app);
     }
@@ -92,18 +93,25 @@ describe('ZoneApi', () => {
     const { cluster: zone, client } = await setUp();
     const members = zone.replica(1).status().members.map(({ nodeId, address }) => ({ nodeId, address }));
     const joiner = await zone.openNode(4, { peers: members });
-    const answer = await client(2).join(joiner.address);
+    const { publicKey } = await generateNodeKeyPair();
+    const answer = await client(2).join(joiner.address, publicKey);
     expect(answer.nodeId).toBe(4);
     expect(answer.members.map((member) => member.nodeId)).toEqual([1, 2, 3, 4]);
     // It joins as a learner (nothing has ticked yet), which the leader promotes once caught up.
     const roleOf4 = async (): Promise<unknown> => (await client(1).status()).members.find((member) => member.nodeId === 4);
     expect(await roleOf4()).toMatchObject({ role: 'learner', promotionPending: true });
     // Joining again with the same address is answered with the same id, not a second member.
-    expect((await client(1).join(joiner.address)).nodeId).toBe(4);
+    expect((await client(1).join(joiner.address, publicKey)).nodeId).toBe(4);
     expect((await client(1).status()).members.map((member) => member.nodeId)).toEqual([1, 2, 3, 4]);
+    // The same address with another key is another node: it cannot take node 4's id.
+    const other = await generateNodeKeyPair();
+    await expect(client(1).join(joiner.address, other.publicKey)).rejects.toMatchObject({ code: 'EEXIST', message: expect.stringContaining('with another public key') });
+    // Every member's record holds node 4's key.
+    await zone.waitUntil(() => [1, 2, 3].every((nodeId) => zone.replica(nodeId).status().members.find((member) => member.nodeId === 4)?.publicKey !== undefined), 'every replica to record node 4');
+    for (const nodeId of [1, 2, 3, 4]) expect(zone.replica(nodeId).status().members.find((member) => member.nodeId === 4)?.publicKey).toEqual(publicKey);
     await zone.waitUntil(() => zone.replica(1).status().members.find((member) => member.nodeId === 4)?.role === 'voter', 'the leader to promote node 4');
     expect(await roleOf4()).toMatchObject({ role: 'voter', promotionPending: false });
-    expect((await client(1).join(joiner.address)).nodeId).toBe(4);
+    expect((await client(1).join(joiner.address, publicKey)).nodeId).toBe(4);
     await client(1).removeNode(4);
     expect((await client(1).status()).members.map((member) => member.nodeId)).toEqual([1, 2, 3]);
   });
@@ -139,6 +147,20 @@ describe('ZoneApi', () => {
       expect(error.code, message).toBe('EINVAL');
       expect(error.message).toContain(message);
     }
+    // A join from a node without a key (a version before node identity), or with a key of the wrong size.
+    for (const [body, message] of [
+      [encodeApiBody({ address: 'http://127.0.0.1:7009' }), "a join must carry the node's public key"],
+      [encodeApiBody({ address: 'http://127.0.0.1:7009', publicKey: new Uint8Array(31) }), 'public key'],
+    ] as const) {
+      const response = await request(1, `${ZONE_API_PATH}/join`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': ZONE_API_CONTENT_TYPE },
+        body: body as Uint8Array<ArrayBuffer>,
+      });
+      expect(response.status, message).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: 'EINVAL', message: expect.stringContaining(message) } });
+    }
+    expect(cluster!.replica(1).status().members).toHaveLength(3);
     const unauthenticated = await request(1, `${ZONE_API_PATH}/status`);
     expect(unauthenticated.status).toBe(401);
     expect(await unauthenticated.json()).toMatchObject({ error: { code: 'EACCES' } });

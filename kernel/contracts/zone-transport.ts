@@ -35,8 +35,9 @@ export type ZoneMessage = Message | SnapshotTransferMessage;
  * snapshot and chunk buffers must not be mutated by either side (see kernel/raft/types.ts). `receive` must
  * not throw; a transport ignores (and may log) a receiver that does.
  *
- * Trust: the contract carries no authentication. A network transport must refuse peers that do
- * not prove membership (node identity and a join token) before delivering anything they send.
+ * Trust: a network transport must refuse peers that do not prove membership (the zone's join
+ * token) and their node id (the key `setPeer` gave for it) before delivering anything they send,
+ * and drop a message whose `from` is not the node its connection proved.
  *
  * Errors: `listen` throws `InvalidArgumentError` (EINVAL) for a malformed zone id or node id, and
  * `BusyError` (EBUSY) when that `(zoneId, nodeId)` already has a receiver; `setPeer` throws
@@ -53,8 +54,13 @@ export interface ZoneTransport {
   /** Sends `message` to `(zoneId, message.to)`, best effort; see the contract above. */
   send(zoneId: string, message: ZoneMessage): void;
 
-  /** Where `(zoneId, nodeId)` is reached from now on; replaces an earlier address. */
-  setPeer(zoneId: string, nodeId: NodeId, address: string): void;
+  /**
+   * Where `(zoneId, nodeId)` is reached from now on, and the public key it proves its node id with
+   * (raw Ed25519, from its member record; undefined for a member recorded without one); replaces
+   * an earlier address and key. A transport that authenticates nodes refuses a connection from or
+   * to that node id unless it proves it holds this key.
+   */
+  setPeer(zoneId: string, nodeId: NodeId, address: string, publicKey?: Uint8Array): void;
 
   /** Forgets the address of `(zoneId, nodeId)`; later messages to it are dropped. Idempotent. */
   removePeer(zoneId: string, nodeId: NodeId): void;

@@ -22,15 +22,17 @@ export interface BatchCommand {
 }
 
 /**
- * Records the transport address of a member (before the membership change that adds it), and
- * whether it joins as a learner to be promoted to voter once caught up (`promote`, kind
- * KIND_MEMBER_TO_PROMOTE on the wire; KIND_MEMBER records none).
+ * Records the transport address of a member (before the membership change that adds it), its
+ * public key if it has one, and whether it joins as a learner to be promoted to voter once caught
+ * up (`promote`, kind KIND_MEMBER_TO_PROMOTE on the wire; KIND_MEMBER records none; the
+ * `_WITH_KEY` kinds carry the key after the address).
  */
 export interface MemberCommand {
   readonly kind: 'member';
   readonly proposalId: string;
   readonly nodeId: NodeId;
   readonly address: string;
+  readonly publicKey: Uint8Array | undefined;
   readonly promote: boolean;
 }
 
@@ -38,6 +40,8 @@ const COMMAND_FORMAT_VERSION = 1;
 const KIND_BATCH = 1;
 const KIND_MEMBER = 2;
 const KIND_MEMBER_TO_PROMOTE = 3;
+const KIND_MEMBER_WITH_KEY = 4;
+const KIND_MEMBER_TO_PROMOTE_WITH_KEY = 5;
 const OPERATION_PUT = 1;
 const OPERATION_DELETE = 2;
 const PRECONDITION_ABSENT = 0;
@@ -49,7 +53,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /** The encoded size of a command, computed without encoding it (to refuse oversized proposals early). */
 export function commandSizeBytes(command: ZoneCommand): number {
   let size = 2 + 4 + encoder.encode(command.proposalId).length;
-  if (command.kind === 'member') return size + 4 + 4 + encoder.encode(command.address).length;
+  if (command.kind === 'member') return size + 4 + 4 + encoder.encode(command.address).length + (command.publicKey === undefined ? 0 : 4 + command.publicKey.length);
   size += 4;
   for (const operation of command.operations) size += 1 + 4 + operation.key.length + (operation.type === 'put' ? 4 + operation.value.length : 0);
   size += 4;
@@ -60,11 +64,12 @@ export function commandSizeBytes(command: ZoneCommand): number {
 export function encodeCommand(command: ZoneCommand): Uint8Array {
   const writer = new ByteWriter(commandSizeBytes(command));
   writer.byte(COMMAND_FORMAT_VERSION);
-  writer.byte(command.kind === 'batch' ? KIND_BATCH : command.promote ? KIND_MEMBER_TO_PROMOTE : KIND_MEMBER);
+  writer.byte(commandKind(command));
   writer.bytes(encoder.encode(command.proposalId));
   if (command.kind === 'member') {
     writer.uint32(command.nodeId);
     writer.bytes(encoder.encode(command.address));
+    if (command.publicKey !== undefined) writer.bytes(command.publicKey);
   } else {
     writer.uint32(command.operations.length);
     for (const operation of command.operations) {
@@ -82,6 +87,12 @@ export function encodeCommand(command: ZoneCommand): Uint8Array {
   return writer.finish();
 }
 
+function commandKind(command: ZoneCommand): number {
+  if (command.kind === 'batch') return KIND_BATCH;
+  if (command.publicKey === undefined) return command.promote ? KIND_MEMBER_TO_PROMOTE : KIND_MEMBER;
+  return command.promote ? KIND_MEMBER_TO_PROMOTE_WITH_KEY : KIND_MEMBER_WITH_KEY;
+}
+
 /**
  * Decodes an entry's command. The returned keys and values are views into `data`, which the raft
  * log never mutates. Throws CorruptionError for bytes no encoder produced.
@@ -93,8 +104,12 @@ export function decodeCommand(data: Uint8Array): ZoneCommand {
   const kind = reader.byte();
   const proposalId = reader.text();
   let command: ZoneCommand;
-  if (kind === KIND_MEMBER || kind === KIND_MEMBER_TO_PROMOTE) {
-    command = { kind: 'member', proposalId, nodeId: reader.uint32(), address: reader.text(), promote: kind === KIND_MEMBER_TO_PROMOTE };
+  if (kind === KIND_MEMBER || kind === KIND_MEMBER_TO_PROMOTE || kind === KIND_MEMBER_WITH_KEY || kind === KIND_MEMBER_TO_PROMOTE_WITH_KEY) {
+    const nodeId = reader.uint32();
+    const address = reader.text();
+    const publicKey = kind === KIND_MEMBER_WITH_KEY || kind === KIND_MEMBER_TO_PROMOTE_WITH_KEY ? reader.bytes() : undefined;
+    const promote = kind === KIND_MEMBER_TO_PROMOTE || kind === KIND_MEMBER_TO_PROMOTE_WITH_KEY;
+    command = { kind: 'member', proposalId, nodeId, address, publicKey, promote };
   } else if (kind === KIND_BATCH) {
     const operations: MetastoreOperation[] = [];
     const operationCount = reader.uint32();

@@ -141,3 +141,6 @@ export { GROUP_MEMBERS_MAX as ZONE_MEMBERS_MAX } from '../raft/constants.ts';
  * the rest, as etcd's learner promotion requires the learner to be "in sync".
  */
 export const PROMOTION_LAG_ENTRIES_MAX = 256;
+
+/** Bytes of a node's public key (raw Ed25519), recorded with its member record (see ZoneMember). */
+export const NODE_PUBLIC_KEY_BYTES = 32;

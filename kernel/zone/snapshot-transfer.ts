@@ -1,5 +1,6 @@
 import type { ZoneMessage } from '../contracts/zone-transport.ts';
-import { CorruptionError } from '../errors.ts';
+import { assert } from '../assert.ts';
+import { CorruptionError, NexusError } from '../errors.ts';
 import type { SnapshotMessage } from '../raft/message.ts';
 import type { NodeId } from '../raft/types.ts';
 import { SNAPSHOT_CHUNK_RESEND_TICKS, SNAPSHOT_CHUNK_RESENDS_MAX, SNAPSHOT_INBOX_CHUNKS_MAX, SNAPSHOT_SENDS_MAX } from './constants.ts';
@@ -15,6 +16,8 @@ export interface SnapshotSenderHost {
   report(to: NodeId, status: 'finished' | 'failed'): void;
   /** Whether this replica still leads in `term`: a transfer of an earlier leadership is dropped. */
   leadsIn(term: number): boolean;
+  /** Fails the replica with `error`: reading a chunk threw what is not an operating error (a bug). */
+  fail(error: unknown): void;
 }
 
 interface OutgoingTransfer {
@@ -109,16 +112,26 @@ export class SnapshotSender {
     for (const transfer of [...this.transfers.values()]) this.drop(transfer);
   }
 
+  /**
+   * Reads and sends the transfer's next chunk. The transfer may end while the chunk is read (a
+   * newer transfer replaces it, leadership moves, the replica closes): dropping it releases its
+   * state, the read stops without touching the released snapshot, and nothing is sent.
+   */
   private async sendNextChunk(transfer: OutgoingTransfer): Promise<void> {
-    let chunk: { data: Uint8Array; last: boolean };
+    let chunk: { data: Uint8Array; last: boolean } | undefined;
     try {
       chunk = await transfer.state.nextChunk();
-    } catch {
+    } catch (error) {
+      if (!(error instanceof NexusError)) {
+        this.host.fail(error);
+        return;
+      }
       // The store failed or closed under the pinned state: Raft retries with a new transfer.
       if (this.transfers.get(transfer.message.to) === transfer) this.finish(transfer, 'failed');
       return;
     }
-    if (this.transfers.get(transfer.message.to) !== transfer) return;
+    if (chunk === undefined) return;
+    assert(this.transfers.get(transfer.message.to) === transfer, 'a chunk read for a transfer that ended');
     const { from, to, term, snapshot } = transfer.message;
     const message: SnapshotChunkMessage = {
       type: 'snapshot-chunk',

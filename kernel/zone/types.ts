@@ -19,10 +19,17 @@ import type { Ticker } from './ticker.ts';
  */
 export type ZoneConsistency = 'strong' | 'eventual';
 
-/** A member of a zone: its Raft node id and the transport address its peers reach it at. */
+/**
+ * A member of a zone: its Raft node id, the transport address its peers reach it at, and the
+ * public key it proves that node id with (NODE_PUBLIC_KEY_BYTES of raw Ed25519; see
+ * `ZoneTransport.setPeer`). Recorded in the zone's membership records, so every replica knows
+ * every member's key. A member without a key (a zone whose members joined without one) cannot be
+ * authenticated by a transport that checks node identity.
+ */
 export interface ZoneMember {
   readonly nodeId: NodeId;
   readonly address: string;
+  readonly publicKey?: Uint8Array;
 }
 
 export type ZoneMemberRole = 'voter' | 'learner';

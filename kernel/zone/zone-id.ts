@@ -1,7 +1,7 @@
 import { ZONE_PEER_ADDRESS_LENGTH_MAX } from '../contracts/zone-transport.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { isValidNodeId, type NodeId } from '../raft/types.ts';
-import { ZONE_ID_LENGTH_MAX } from './constants.ts';
+import { NODE_PUBLIC_KEY_BYTES, ZONE_ID_LENGTH_MAX } from './constants.ts';
 
 /** Lowercase so that a zone id is also safe as a file name, a URL path segment and a key part. */
 const ZONE_ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -25,5 +25,12 @@ export function assertPeerAddress(address: unknown): asserts address is string {
     throw new InvalidArgumentError(
       `invalid peer address ${JSON.stringify(address)}: expected 1 to ${ZONE_PEER_ADDRESS_LENGTH_MAX} characters without control characters`,
     );
+  }
+}
+
+/** A node's public key: NODE_PUBLIC_KEY_BYTES of raw Ed25519. */
+export function assertNodePublicKey(publicKey: unknown): asserts publicKey is Uint8Array {
+  if (!(publicKey instanceof Uint8Array) || publicKey.byteLength !== NODE_PUBLIC_KEY_BYTES) {
+    throw new InvalidArgumentError(`invalid node public key: expected ${NODE_PUBLIC_KEY_BYTES} bytes of raw Ed25519`);
   }
 }

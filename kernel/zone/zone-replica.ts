@@ -1,7 +1,7 @@
 import { assert } from '../assert.ts';
 import { METASTORE_BATCH_OPERATIONS_MAX, type Metastore, type MetastoreOperation, type MetastorePrecondition } from '../contracts/metastore.ts';
 import type { ZoneMessage, ZoneTransport } from '../contracts/zone-transport.ts';
-import { BusyError, ClosedError, InvalidArgumentError, NexusError, NotFoundError } from '../errors.ts';
+import { AlreadyExistsError, BusyError, ClosedError, InvalidArgumentError, NexusError, NotFoundError } from '../errors.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { ProposalDroppedError } from '../raft/errors.ts';
 import type { Message } from '../raft/message.ts';
@@ -39,7 +39,8 @@ import type {
   ZoneReplicaOptions,
   ZoneStatus,
 } from './types.ts';
-import { assertNodeId, assertPeerAddress, assertZoneId } from './zone-id.ts';
+import { assertNodeId, assertNodePublicKey, assertPeerAddress, assertZoneId } from './zone-id.ts';
+import { isSamePublicKey, type MemberRecord } from './member-record.ts';
 import { assertZoneBatch, ZoneMetastore } from './zone-metastore.ts';
 import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
 import { distinctKeyCount, encodeBootstrapSnapshot, encodeStoredStateSnapshot, ZoneStateMachine, type BatchOutcome } from './zone-state-machine.ts';
@@ -173,6 +174,9 @@ export class ZoneReplica implements ZoneReplicaApi {
       pinState: () => this.stateMachine.pinState(snapshotChunkBytes),
       report: (to, status) => this.enqueue(() => this.rawNode.reportSnapshot(to, status)),
       leadsIn: (term) => !this.closed && this.role === 'leader' && this.persistedHardState.term === term,
+      fail: (error) => this.enqueue(() => {
+        throw error;
+      }),
     });
     this.snapshotReceiver = new SnapshotReceiver({
       send: (message) => this.transport.send(this.zoneId, message),
@@ -204,8 +208,8 @@ export class ZoneReplica implements ZoneReplicaApi {
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
     this.metastore = new ZoneMetastore(this, this.consistency, this.stateMachine);
-    for (const member of options.peers ?? []) this.setPeer(member.nodeId, member.address);
-    for (const [nodeId, address] of stateMachine.members) this.setPeer(nodeId, address);
+    for (const member of options.peers ?? []) this.setPeer(member.nodeId, member);
+    for (const [nodeId, record] of stateMachine.members) this.setPeer(nodeId, record);
     this.stopListening = this.transport.listen({
       zoneId: this.zoneId,
       nodeId: this.nodeId,
@@ -307,6 +311,11 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.throwIfUnusable('addMember');
     assertNodeId(member?.nodeId);
     assertPeerAddress(member.address);
+    if (member.publicKey !== undefined) assertNodePublicKey(member.publicKey);
+    const recorded = this.stateMachine.members.get(member.nodeId);
+    if (recorded?.publicKey !== undefined && !isSamePublicKey(recorded.publicKey, member.publicKey)) {
+      throw new AlreadyExistsError(`cannot add node ${member.nodeId} to zone ${this.zoneId}: it is registered with another public key`);
+    }
     const role = options.role ?? 'voter';
     if (role !== 'voter' && role !== 'learner') throw new InvalidArgumentError(`invalid member role ${safeJson(role)}: expected "voter" or "learner"`);
     const members = this.confState.voters.length + this.confState.learners.length;
@@ -317,7 +326,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     // A voter stays one: adding it again (a retried join) changes nothing.
     if (promote && this.confState.voters.includes(member.nodeId)) return;
     await this.request<number>('addMember', (pending) => {
-      const { proposalId, data } = this.encodeProposal({ kind: 'member', nodeId: member.nodeId, address: member.address, promote });
+      const { proposalId, data } = this.encodeProposal({ kind: 'member', nodeId: member.nodeId, address: member.address, publicKey: member.publicKey, promote });
       return () => {
         this.rawNode.propose(data);
         this.proposals.set(proposalId, pending);
@@ -380,9 +389,11 @@ export class ZoneReplica implements ZoneReplicaApi {
     const memberIds = [...this.confState.voters, ...this.confState.learners].sort((a, b) => a - b);
     const members: ZoneMemberStatus[] = memberIds.map((nodeId) => {
       const progress = raft.progress.get(nodeId);
+      const record = this.stateMachine.members.get(nodeId);
       return {
         nodeId,
-        address: this.stateMachine.members.get(nodeId) ?? '',
+        address: record?.address ?? '',
+        ...(record?.publicKey === undefined ? {} : { publicKey: record.publicKey }),
         role: this.confState.voters.includes(nodeId) ? 'voter' : 'learner',
         promotionPending: this.confState.learners.includes(nodeId) && this.stateMachine.promotions.has(nodeId),
         isLeader: nodeId === raft.leader,
@@ -504,8 +515,8 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.wake();
   }
 
-  private setPeer(nodeId: NodeId, address: string): void {
-    if (nodeId !== this.nodeId) this.transport.setPeer(this.zoneId, nodeId, address);
+  private setPeer(nodeId: NodeId, record: MemberRecord): void {
+    if (nodeId !== this.nodeId) this.transport.setPeer(this.zoneId, nodeId, record.address, record.publicKey);
   }
 
   // ---- the loop ----
@@ -786,7 +797,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     // The state sent may be further than the snapshot's index: the entries up to it were skipped too.
     const reached = Math.max(index, this.stateMachine.appliedIndex);
     this.outcomesKnownAfter = Math.max(this.outcomesKnownAfter, reached);
-    for (const [nodeId, address] of this.stateMachine.members) this.setPeer(nodeId, address);
+    for (const [nodeId, record] of this.stateMachine.members) this.setPeer(nodeId, record);
     for (const [waitedIndex, waiters] of this.tokenWaiters) {
       if (waitedIndex > reached) continue;
       this.tokenWaiters.delete(waitedIndex);
@@ -812,9 +823,10 @@ export class ZoneReplica implements ZoneReplicaApi {
     }
     const command = decodeCommand(entry.data);
     if (command.kind === 'member') {
-      this.stateMachine.recordMember(entry.index, command.nodeId, command.address, command.promote);
+      const record: MemberRecord = { address: command.address, ...(command.publicKey === undefined ? {} : { publicKey: command.publicKey }) };
+      this.stateMachine.recordMember(entry.index, command.nodeId, record, command.promote);
       settlements.push(() => {
-        this.setPeer(command.nodeId, command.address);
+        this.setPeer(command.nodeId, record);
         this.settleProposal(command.proposalId, { version: entry.index });
         this.recordOutcome(entry, undefined);
       });
@@ -1010,10 +1022,7 @@ function validateOptions(options: ZoneReplicaOptions): void {
   if (consistency !== 'strong' && consistency !== 'eventual') {
     throw new InvalidArgumentError(`invalid zone consistency ${safeJson(consistency)}: expected "strong" or "eventual"`);
   }
-  for (const member of options.peers ?? []) {
-    assertNodeId(member.nodeId);
-    assertPeerAddress(member.address);
-  }
+  for (const member of options.peers ?? []) assertMember(member);
   for (const [name, value] of [
     ['snapshotIntervalEntries', options.snapshotIntervalEntries],
     ['requestTimeoutTicks', options.requestTimeoutTicks],
@@ -1042,8 +1051,7 @@ function validateBootstrap(bootstrap: ZoneBootstrap, nodeId: NodeId): void {
   }
   const seen = new Set<NodeId>();
   for (const member of members) {
-    assertNodeId(member.nodeId);
-    assertPeerAddress(member.address);
+    assertMember(member);
     if (seen.has(member.nodeId)) throw new InvalidArgumentError(`a zone bootstrap names node ${member.nodeId} twice`);
     seen.add(member.nodeId);
   }
@@ -1068,13 +1076,19 @@ function isEmptyStorage(storage: WritableRaftStorage): boolean {
   return storage.lastIndex() === 0 && storage.snapshot().metadata.index === 0 && hardState.term === 0;
 }
 
-/** Every initial member writes the same snapshot at index 1: the membership and its addresses. */
+/** Every initial member writes the same snapshot at index 1: the membership with its addresses and keys. */
 async function bootstrap(storage: WritableRaftStorage, { members }: ZoneBootstrap): Promise<void> {
   const voters = members.map((member) => member.nodeId).sort((a, b) => a - b);
-  const addresses = new Map(members.map((member) => [member.nodeId, member.address] as const));
-  const snapshot: Snapshot = { metadata: { index: 1, term: 1, confState: { voters, learners: [] } }, data: encodeBootstrapSnapshot(addresses) };
+  const records = new Map(members.map(({ nodeId, ...record }) => [nodeId, record] as const));
+  const snapshot: Snapshot = { metadata: { index: 1, term: 1, confState: { voters, learners: [] } }, data: encodeBootstrapSnapshot(records) };
   await storage.persist({ snapshot, hardState: { term: 1, vote: NO_NODE, commit: 1 }, entries: [], mustSync: true });
   assert(storage.snapshot().metadata.index === 1, 'the bootstrap snapshot did not reach the raft storage');
+}
+
+function assertMember(member: ZoneMember): void {
+  assertNodeId(member.nodeId);
+  assertPeerAddress(member.address);
+  if (member.publicKey !== undefined) assertNodePublicKey(member.publicKey);
 }
 
 function isPositiveInteger(value: unknown): value is number {

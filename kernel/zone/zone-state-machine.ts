@@ -27,7 +27,7 @@ import {
   ZONE_RESERVED_KEY_PREFIX,
   ZONE_STATE_ENTRIES_MAX,
 } from './constants.ts';
-import { assertPeerAddress } from './zone-id.ts';
+import { decodeMemberRecord, encodeMemberRecord, type MemberRecord } from './member-record.ts';
 import { CHUNK_ENTRY_OVERHEAD_BYTES, decodeSnapshotChunk, encodeSnapshotChunk, type StoredEntry } from './snapshot-chunk.ts';
 
 /**
@@ -135,7 +135,7 @@ export class ZoneStateMachine {
   private staged: MetastoreOperation[] = [];
   /** The version each staged key will have (null: deleted), by `keyText`. */
   private readonly stagedVersions = new Map<string, number | null>();
-  private stagedMembers: [NodeId, string | undefined][] = [];
+  private stagedMembers: [NodeId, MemberRecord | undefined][] = [];
   /** Promotion records staged: true to record, false to drop. */
   private stagedPromotions: [NodeId, boolean][] = [];
   private stagedApplied: number;
@@ -147,7 +147,7 @@ export class ZoneStateMachine {
   private constructor(
     private readonly store: KvStore,
     private applied: number,
-    readonly members: Map<NodeId, string>,
+    readonly members: Map<NodeId, MemberRecord>,
     /** The members that joined as learners to become voters (see PROMOTION_PREFIX), as applied. */
     readonly promotions: Set<NodeId>,
   ) {
@@ -157,10 +157,8 @@ export class ZoneStateMachine {
   static async open(store: KvStore): Promise<ZoneStateMachine> {
     const appliedEntry = await store.get(APPLIED_KEY);
     const applied = appliedEntry === undefined ? 0 : decodeNumber(appliedEntry.value, 'applied index');
-    const members = new Map<NodeId, string>();
-    for (const entry of await scanEverything(store, { prefix: MEMBER_PREFIX })) {
-      members.set(memberIdOf(entry.key), new TextDecoder().decode(entry.value));
-    }
+    const members = new Map<NodeId, MemberRecord>();
+    for (const entry of await scanEverything(store, { prefix: MEMBER_PREFIX })) members.set(memberIdOf(entry.key), decodeMemberRecord(entry.value));
     return new ZoneStateMachine(store, applied, members, await readPromotions(store));
   }
 
@@ -230,11 +228,11 @@ export class ZoneStateMachine {
     return undefined;
   }
 
-  /** Records a member's address and whether it is to be promoted to voter once caught up. */
-  recordMember(index: number, nodeId: NodeId, address: string, promote: boolean): void {
+  /** Records a member's address and key, and whether it is to be promoted to voter once caught up. */
+  recordMember(index: number, nodeId: NodeId, record: MemberRecord, promote: boolean): void {
     this.assertNext(index);
-    this.staged.push({ type: 'put', key: memberKey(nodeId), value: new TextEncoder().encode(address) });
-    this.stagedMembers.push([nodeId, address]);
+    this.staged.push({ type: 'put', key: memberKey(nodeId), value: encodeMemberRecord(record) });
+    this.stagedMembers.push([nodeId, record]);
     this.stagePromotion(nodeId, promote);
     this.stagedApplied = index;
   }
@@ -276,9 +274,9 @@ export class ZoneStateMachine {
       await this.store.commit(operations, [], { durability: 'relaxed' });
     }
     this.applied = applied;
-    for (const [nodeId, address] of members) {
-      if (address === undefined) this.members.delete(nodeId);
-      else this.members.set(nodeId, address);
+    for (const [nodeId, record] of members) {
+      if (record === undefined) this.members.delete(nodeId);
+      else this.members.set(nodeId, record);
     }
     for (const [nodeId, promote] of promotions) {
       if (promote) this.promotions.add(nodeId);
@@ -468,7 +466,7 @@ export class ZoneStateMachine {
       this.stagedApplied = appliedIndex;
       this.members.clear();
       for (const entry of await scanEverything(this.store, { prefix: MEMBER_PREFIX })) {
-        this.members.set(memberIdOf(entry.key), new TextDecoder().decode(entry.value));
+        this.members.set(memberIdOf(entry.key), decodeMemberRecord(entry.value));
       }
       this.promotions.clear();
       for (const nodeId of await readPromotions(this.store)) this.promotions.add(nodeId);
@@ -553,11 +551,7 @@ function checkStateEntry(entry: StoredEntry): void {
   }
   if (hasPrefix(entry.key, MEMBER_PREFIX)) {
     memberIdOf(entry.key);
-    try {
-      assertPeerAddress(new TextDecoder('utf-8', { fatal: true }).decode(entry.value));
-    } catch {
-      throw new CorruptionError('zone snapshot: a member record without a valid address');
-    }
+    decodeMemberRecord(entry.value);
     return;
   }
   if (entry.key.length === 0 || entry.key.length > METASTORE_KEY_BYTES_MAX) throw new CorruptionError(`zone snapshot: a key of ${entry.key.length} bytes`);
@@ -606,17 +600,36 @@ export class PinnedState {
   private range = 0;
   private after: Uint8Array | undefined;
   private released = false;
+  /** A chunk read is under way: `release` leaves the KvStore snapshot to it, which releases it when it stops. */
+  private reading = false;
 
   constructor(
     private readonly snapshot: KvSnapshot,
     private readonly chunkBytes: number,
   ) {}
 
-  /** The next chunk, encoded, and whether it is the last; the state is read from where the previous one ended. */
-  async nextChunk(): Promise<{ data: Uint8Array; last: boolean }> {
+  /**
+   * The next chunk, encoded, and whether it is the last; the state is read from where the previous
+   * one ended. One read at a time. Undefined when the state was released while this read was under
+   * way (the transfer ended): the read stops at its next step instead of reading a released
+   * snapshot, and releases the KvStore snapshot then.
+   */
+  async nextChunk(): Promise<{ data: Uint8Array; last: boolean } | undefined> {
     assert(!this.released, 'a chunk read from a released pinned state');
+    assert(!this.reading, 'two chunk reads at once from one pinned state');
+    this.reading = true;
+    try {
+      return await this.readChunk();
+    } finally {
+      this.reading = false;
+      if (this.released) this.snapshot.release();
+    }
+  }
+
+  private async readChunk(): Promise<{ data: Uint8Array; last: boolean } | undefined> {
     if (this.appliedIndex === undefined) {
       const entry = await this.snapshot.get(APPLIED_KEY);
+      if (this.released) return undefined;
       this.appliedIndex = entry === undefined ? 0 : decodeNumber(entry.value, 'applied index');
     }
     const entries: StoredEntry[] = [];
@@ -630,6 +643,7 @@ export class PinnedState {
         limit: Math.min(SNAPSHOT_SCAN_PAGE_ENTRIES, SNAPSHOT_CHUNK_ENTRIES_MAX - entries.length),
         ...(this.after === undefined ? {} : { cursor: encodeScanCursor(this.after) }),
       });
+      if (this.released) return undefined;
       for (const entry of result.entries) {
         entries.push({ key: entry.key, value: entry.value });
         sizeBytes += CHUNK_ENTRY_OVERHEAD_BYTES + entry.key.length + entry.value.length;
@@ -651,15 +665,16 @@ export class PinnedState {
     return { data, last };
   }
 
+  /** Ends the transfer's hold on the state (idempotent); a read under way stops at its next step. */
   release(): void {
     this.released = true;
-    this.snapshot.release();
+    if (!this.reading) this.snapshot.release();
   }
 }
 
 /** Encodes the initial state of a new zone: its members' address records, inline. */
-export function encodeBootstrapSnapshot(members: ReadonlyMap<NodeId, string>): Uint8Array {
-  const entries = [...members].map(([nodeId, address]) => ({ key: memberKey(nodeId), value: new TextEncoder().encode(address) }));
+export function encodeBootstrapSnapshot(members: ReadonlyMap<NodeId, MemberRecord>): Uint8Array {
+  const entries = [...members].map(([nodeId, record]) => ({ key: memberKey(nodeId), value: encodeMemberRecord(record) }));
   return encodeInlineSnapshot(entries);
 }
 

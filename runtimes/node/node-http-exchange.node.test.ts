@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
-import { createZoneApi, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { createZoneApi, nodeStatusOf, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { ConflictError } from '../../kernel/errors.ts';
 import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
@@ -84,7 +84,7 @@ describe('node:http exchange', () => {
     cleanups.push(() => cluster.close());
     const token = formatJoinToken({ zoneId: cluster.zoneId, zoneSecret: createZoneSecret() });
     const replica = cluster.replica(1);
-    const status = (): ZoneNodeStatus => ({ ...replica.status(), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
+    const status = (): ZoneNodeStatus => ({ ...nodeStatusOf(replica.status()), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
     const app = createZoneApi({ replica, token: parseJoinToken(token), status });
     const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
     await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));

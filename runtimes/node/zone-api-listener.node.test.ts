@@ -4,7 +4,7 @@ import { getRequestListener } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
 import { API_REQUEST_BYTES_MAX } from '../../drivers/transport-websocket/limits.ts';
-import { createZoneApi, createZoneApiCore, ZONE_API_PATH, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { createZoneApi, createZoneApiCore, ZONE_API_PATH, nodeStatusOf, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { ZONE_API_CONTENT_TYPE } from '../../drivers/transport-websocket/zone-api-codec.ts';
 import { AccessDeniedError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
@@ -26,7 +26,7 @@ async function serveZone(): Promise<{ cluster: ZoneTestCluster; base: string; to
   cleanups.push(() => cluster.close());
   const token = formatJoinToken({ zoneId: cluster.zoneId, zoneSecret: createZoneSecret() });
   const replica = cluster.replica(1);
-  const status = (): ZoneNodeStatus => ({ ...replica.status(), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
+  const status = (): ZoneNodeStatus => ({ ...nodeStatusOf(replica.status()), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
   const options = { replica, token: parseJoinToken(token), status };
   const server: Server = createServer(zoneApiListener(createZoneApiCore(options), getRequestListener(createZoneApi(options).fetch)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -4,9 +4,11 @@ import { getRequestListener } from '@hono/node-server';
 import { openFileKvStore } from '../../drivers/node-fs/file-kv-store.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
 import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgrade.ts';
-import { createZoneApi, createZoneApiCore, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { createZoneApi, createZoneApiCore, nodeStatusOf, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { exportNodeKeyPair, generateNodeKeyPair, importNodeKeyPair } from '../../drivers/transport-websocket/node-key.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { WebSocketZoneTransport } from '../../drivers/transport-websocket/websocket-zone-transport.ts';
+import { assert } from '../../kernel/assert.ts';
 import { AlreadyExistsError, BusyError, InvalidArgumentError } from '../../kernel/errors.ts';
 import type { KvStore } from '../../kernel/kv/kv-store-types.ts';
 import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../kernel/raft/constants.ts';
@@ -17,7 +19,16 @@ import { ZoneReplica } from '../../kernel/zone/zone-replica.ts';
 import { assertZoneId } from '../../kernel/zone/zone-id.ts';
 import { IntervalTicker } from './interval-ticker.ts';
 import { zoneApiListener } from './zone-api-listener.ts';
-import { hasNodeIdentity, readNodeIdentity, writeNodeIdentity, ZONE_STORE_FILE, type NodeIdentity } from './node-identity.ts';
+import {
+  hasNodeIdentity,
+  NODE_IDENTITY_FORMAT_VERSION,
+  readNodeIdentity,
+  storedMember,
+  writeNodeIdentity,
+  zoneMember,
+  ZONE_STORE_FILE,
+  type NodeIdentity,
+} from './node-identity.ts';
 
 /** Milliseconds between Raft ticks: with 10 ticks per election timeout, elections take 1-2 s. */
 export const TICK_INTERVAL_MS_DEFAULT = 100;
@@ -33,9 +44,29 @@ export interface ZoneNodeTiming {
   readonly tickIntervalMs?: number;
   /** Ticks per base election timeout (ELECTION_TIMEOUT_TICKS_DEFAULT). */
   readonly electionTimeoutTicks?: number;
-  /** Applied entries between snapshots, and bytes per snapshot chunk (ZoneReplicaOptions; tests lower them). */
+  /**
+   * Applied entries between snapshots, entries each snapshot leaves in the log for followers just
+   * behind it, and bytes per snapshot chunk (ZoneReplicaOptions; tests lower them).
+   */
   readonly snapshotIntervalEntries?: number;
+  readonly snapshotCatchUpEntries?: number;
   readonly snapshotChunkBytes?: number;
+}
+
+/**
+ * Refuses a malformed timing with InvalidArgumentError (EINVAL) naming the option, before the node
+ * touches its data directory or the zone: a join must not add a member that then fails to start.
+ */
+export function checkZoneNodeTiming(timing: ZoneNodeTiming): void {
+  const positive = ['tickIntervalMs', 'electionTimeoutTicks', 'snapshotIntervalEntries', 'snapshotChunkBytes'] as const;
+  for (const name of positive) {
+    const value = timing[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new InvalidArgumentError(`invalid ${name} ${String(value)}: expected a positive integer`);
+  }
+  const catchUpEntries = timing.snapshotCatchUpEntries;
+  if (catchUpEntries !== undefined && !(Number.isSafeInteger(catchUpEntries) && catchUpEntries >= 0)) {
+    throw new InvalidArgumentError(`invalid snapshotCatchUpEntries ${String(catchUpEntries)}: expected a non-negative integer`);
+  }
 }
 
 export interface CreateZoneOptions extends ZoneNodeTiming {
@@ -53,6 +84,8 @@ export interface JoinZoneOptions extends ZoneNodeTiming {
   /** The address of any member, `http://host:port`. */
   readonly peer: string;
   readonly token: string;
+  /** How long to wait for the promotion to voter before returning a learner (JOIN_PROMOTION_WAIT_MS_MAX; tests lower it). */
+  readonly promotionWaitMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -75,11 +108,21 @@ export interface ZoneNode {
 
 /** `nexus zone create`: a new zone with this node as its only member. */
 export async function createZone(options: CreateZoneOptions): Promise<ZoneNode> {
+  checkZoneNodeTiming(options);
   const zoneId = options.zoneId ?? `zone-${randomHex(4)}`;
   assertZoneId(zoneId);
   const address = addressOf(options.listen);
   const token = formatJoinToken({ zoneId, zoneSecret: createZoneSecret() });
-  const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: 1, token, address, bootstrapMembers: [{ nodeId: 1, address }] };
+  const keyPair = await generateNodeKeyPair();
+  const identity: NodeIdentity = {
+    formatVersion: NODE_IDENTITY_FORMAT_VERSION,
+    zoneId,
+    nodeId: 1,
+    token,
+    nodeKey: await exportNodeKeyPair(keyPair),
+    address,
+    bootstrapMembers: [storedMember({ nodeId: 1, address, publicKey: keyPair.publicKey })],
+  };
   return await withListener(address, async (listener) => {
     await writeNodeIdentity(options.dataDir, identity);
     const node = await startNode(options.dataDir, identity, options, listener);
@@ -99,6 +142,7 @@ export async function createZone(options: CreateZoneOptions): Promise<ZoneNode> 
 
 /** `nexus zone join`: asks a member to add this node, then starts it. */
 export async function joinZone(options: JoinZoneOptions): Promise<ZoneNode> {
+  checkZoneNodeTiming(options);
   const { zoneId } = parseJoinToken(options.token);
   const address = addressOf(options.listen);
   if (await hasNodeIdentity(options.dataDir)) {
@@ -106,13 +150,22 @@ export async function joinZone(options: JoinZoneOptions): Promise<ZoneNode> {
   }
   // Listen first: a port in use fails here, before the zone counts this node as a member.
   return await withListener(address, async (listener) => {
-    const answer = await new ZoneApiClient(options.peer, options.token).join(address);
+    const keyPair = await generateNodeKeyPair();
+    const answer = await new ZoneApiClient(options.peer, options.token).join(address, keyPair.publicKey);
     if (answer.zoneId !== zoneId) throw new InvalidArgumentError(`${options.peer} serves zone ${answer.zoneId}, not ${zoneId}`);
-    const identity: NodeIdentity = { formatVersion: 1, zoneId, nodeId: answer.nodeId, token: options.token, address, peers: answer.members };
+    const identity: NodeIdentity = {
+      formatVersion: NODE_IDENTITY_FORMAT_VERSION,
+      zoneId,
+      nodeId: answer.nodeId,
+      token: options.token,
+      nodeKey: await exportNodeKeyPair(keyPair),
+      address,
+      peers: answer.members.map(storedMember),
+    };
     await writeNodeIdentity(options.dataDir, identity);
     const node = await startNode(options.dataDir, identity, options, listener);
     // The zone added this node as a learner: the join is done once the leader has promoted it.
-    await waitForPromotion(node, options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT);
+    await waitForPromotion(node, options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT, options.promotionWaitMs ?? JOIN_PROMOTION_WAIT_MS_MAX);
     return node;
   });
 }
@@ -122,9 +175,10 @@ export function isVoter(node: ZoneNode): boolean {
   return node.replica.status().members.some((member) => member.nodeId === node.identity.nodeId && member.role === 'voter');
 }
 
-/** Polls the node's membership at its tick interval until it is a voter, for at most JOIN_PROMOTION_WAIT_MS_MAX. */
-async function waitForPromotion(node: ZoneNode, tickIntervalMs: number): Promise<void> {
-  const polls = Math.ceil(JOIN_PROMOTION_WAIT_MS_MAX / tickIntervalMs);
+/** Polls the node's membership at its tick interval until it is a voter, for at most `waitMs`. */
+async function waitForPromotion(node: ZoneNode, tickIntervalMs: number, waitMs: number): Promise<void> {
+  assert(waitMs >= 0 && waitMs <= JOIN_PROMOTION_WAIT_MS_MAX, `a promotion wait of ${waitMs} ms`);
+  const polls = Math.ceil(waitMs / tickIntervalMs);
   for (let poll = 0; poll < polls && !isVoter(node); poll++) {
     await new Promise<void>((resolve) => setTimeout(resolve, tickIntervalMs));
   }
@@ -132,6 +186,7 @@ async function waitForPromotion(node: ZoneNode, tickIntervalMs: number): Promise
 
 /** `nexus zone start`: restarts a node from its data directory. */
 export async function startZone(options: StartZoneOptions): Promise<ZoneNode> {
+  checkZoneNodeTiming(options);
   const identity = await readNodeIdentity(options.dataDir);
   return await withListener(identity.address, async (listener) => await startNode(options.dataDir, identity, options, listener));
 }
@@ -157,6 +212,7 @@ async function startNode(
   const tickIntervalMs = options.tickIntervalMs ?? TICK_INTERVAL_MS_DEFAULT;
   const electionTimeoutTicks = options.electionTimeoutTicks ?? ELECTION_TIMEOUT_TICKS_DEFAULT;
   const token = parseJoinToken(identity.token);
+  const keyPair = await importNodeKeyPair(identity.nodeKey);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log(`while closing: ${String(error)}`));
@@ -170,7 +226,7 @@ async function startNode(
     // Raft frames leave after the task's promise jobs: answers to clients and the start of this
     // node's own log write come first (see WebSocketZoneTransportOptions.scheduleFlush).
     const transport = new WebSocketZoneTransport({ log: (line) => log(`transport: ${line}`), scheduleFlush: (flush) => setImmediate(flush) });
-    transport.trustZone(identity.zoneId, token.zoneSecret);
+    transport.trustZone(identity.zoneId, token.zoneSecret, keyPair.privateKey);
     closers.push(() => transport.close());
     const ticker = new IntervalTicker(tickIntervalMs);
     closers.push(async () => ticker.stop());
@@ -184,14 +240,15 @@ async function startNode(
       random: new SeededRandom(crypto.getRandomValues(new Uint32Array(1))[0]!),
       electionTimeoutTicks,
       ...(options.snapshotIntervalEntries === undefined ? {} : { snapshotIntervalEntries: options.snapshotIntervalEntries }),
+      ...(options.snapshotCatchUpEntries === undefined ? {} : { snapshotCatchUpEntries: options.snapshotCatchUpEntries }),
       ...(options.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: options.snapshotChunkBytes }),
-      ...(identity.bootstrapMembers === undefined ? {} : { bootstrap: { members: identity.bootstrapMembers } }),
-      ...(identity.peers === undefined ? {} : { peers: identity.peers }),
+      ...(identity.bootstrapMembers === undefined ? {} : { bootstrap: { members: identity.bootstrapMembers.map(zoneMember) } }),
+      ...(identity.peers === undefined ? {} : { peers: identity.peers.map(zoneMember) }),
       logger: { info: (line) => log(`raft: ${line}`) },
     });
     closers.push(() => replica.close());
     const status = (): ZoneNodeStatus => ({
-      ...replica.status(),
+      ...nodeStatusOf(replica.status()),
       ticks: ticker.ticks,
       tickIntervalMs,
       electionTimeoutTicks,

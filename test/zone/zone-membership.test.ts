@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { NODE_PUBLIC_KEY_BYTES, PROMOTION_LAG_ENTRIES_MAX } from '../../kernel/zone/constants.ts';
 import { ZoneTestCluster, valueAt, withCluster } from './zone-cluster.ts';
 
 const encoder = new TextEncoder();
@@ -7,6 +8,21 @@ const address = (nodeId: number): string => ZoneTestCluster.address(nodeId);
 
 function memberAt(cluster: ZoneTestCluster, at: number, nodeId: number) {
   return cluster.replica(at).status().members.find((member) => member.nodeId === nodeId);
+}
+
+/**
+ * Node 4 catches up as an explicit learner (so its progress at the leader is `replicate`), is cut
+ * off while node 1 commits `writes` more writes, then is added as a voter: a learner whose
+ * promotion is pending, that many entries behind.
+ */
+async function joinCutOffLearner(cluster: ZoneTestCluster, writes: number): Promise<void> {
+  await cluster.openNode(4, { peers: [1, 2, 3].map((nodeId) => ({ nodeId, address: address(nodeId) })) });
+  await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { role: 'learner' }));
+  await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.lagEntries === 0, 'node 4 to catch up as a learner');
+  cluster.network.isolate(address(4));
+  const puts = Array.from({ length: writes }, (_, write) => cluster.replica(1).metastore.put(utf8(`k${write}`), utf8('v')));
+  await cluster.drive(Promise.all(puts), 'the writes');
+  await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }, { waitForPromotion: false }));
 }
 
 describe('zone membership: a new voter joins as a learner first', () => {
@@ -130,6 +146,55 @@ describe('zone membership: a new voter joins as a learner first', () => {
       expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'learner', promotionPending: false, lagEntries: 0 });
       await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4) }));
       expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'voter', promotionPending: false });
+    });
+  });
+
+  it(`a learner more than PROMOTION_LAG_ENTRIES_MAX (${PROMOTION_LAG_ENTRIES_MAX}) entries behind is not promoted, and is once it catches up`, async () => {
+    await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
+      await joinCutOffLearner(cluster, PROMOTION_LAG_ENTRIES_MAX + 20);
+      expect(memberAt(cluster, 1, 4)!.lagEntries).toBeGreaterThan(PROMOTION_LAG_ENTRIES_MAX);
+      // The leader checks at every tick; the learner stays one however long it is behind.
+      await cluster.tick(50);
+      expect(memberAt(cluster, 1, 4)).toMatchObject({ role: 'learner', promotionPending: true });
+
+      cluster.network.heal();
+      await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.role === 'voter', 'the leader to promote node 4');
+      expect(memberAt(cluster, 1, 4)).toMatchObject({ promotionPending: false });
+      expect(memberAt(cluster, 1, 4)!.lagEntries).toBeLessThanOrEqual(PROMOTION_LAG_ENTRIES_MAX);
+      expect(await valueAt(cluster, 4, `k${PROMOTION_LAG_ENTRIES_MAX + 19}`)).toBe('v');
+    });
+  });
+
+  it(`a learner within PROMOTION_LAG_ENTRIES_MAX entries of the leader is promoted before it has caught up`, async () => {
+    await withCluster({ requestTimeoutTicks: 30 }, async (cluster) => {
+      await joinCutOffLearner(cluster, PROMOTION_LAG_ENTRIES_MAX - 20);
+      expect(memberAt(cluster, 1, 4)!.lagEntries).toBeGreaterThan(0);
+      // Still cut off: promoted on the leader's view of its progress alone.
+      await cluster.waitUntil(() => memberAt(cluster, 1, 4)?.role === 'voter', 'the leader to promote node 4');
+      expect(memberAt(cluster, 1, 4)!.lagEntries).toBeGreaterThan(PROMOTION_LAG_ENTRIES_MAX - 30);
+    });
+  });
+
+  it('records a member\'s public key on every replica, through snapshots and restarts, and refuses it for that node id with another key', async () => {
+    await withCluster({ requestTimeoutTicks: 30, snapshotIntervalEntries: 4, snapshotCatchUpEntries: 0 }, async (cluster) => {
+      const publicKey = new Uint8Array(NODE_PUBLIC_KEY_BYTES).fill(7);
+      await cluster.openNode(4, { peers: [1, 2, 3].map((nodeId) => ({ nodeId, address: address(nodeId) })) });
+      cluster.network.isolate(address(3));
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: address(4), publicKey }));
+      for (let write = 0; write < 10; write++) await cluster.drive(cluster.replica(1).metastore.put(utf8(`k${write}`), utf8('v')));
+      // Node 3 was away: it learns node 4's record from a snapshot.
+      cluster.network.heal();
+      const applied = cluster.replica(1).status().appliedIndex;
+      await cluster.waitUntil(() => cluster.replica(3).status().appliedIndex >= applied, 'node 3 to catch up');
+      expect(cluster.replica(3).status().snapshotIndex).toBeGreaterThan(1);
+      for (const nodeId of [1, 2, 3, 4]) expect(memberAt(cluster, nodeId, 4)).toMatchObject({ address: address(4), publicKey });
+      expect(memberAt(cluster, 1, 2)!.publicKey).toBeUndefined();
+      await cluster.crash(3);
+      await cluster.restart(3);
+      expect(memberAt(cluster, 3, 4)).toMatchObject({ publicKey });
+      const other = new Uint8Array(NODE_PUBLIC_KEY_BYTES).fill(8);
+      await expect(cluster.replica(1).addMember({ nodeId: 4, address: address(4), publicKey: other })).rejects.toMatchObject({ code: 'EEXIST' });
+      await expect(cluster.replica(1).addMember({ nodeId: 5, address: address(5), publicKey: new Uint8Array(31) })).rejects.toMatchObject({ code: 'EINVAL' });
     });
   });
 });

@@ -335,7 +335,7 @@ describe('zone snapshots', () => {
     const store = await openKvStore(new MemoryStorageFile());
     try {
       const machine = await ZoneStateMachine.open(store);
-      machine.recordMember(5, 1, 'node-1', false);
+      machine.recordMember(5, 1, { address: 'node-1' }, false);
       await machine.flush();
       // A transfer staged whole for a snapshot at 3: the state got to 5 through an earlier, further one.
       const transfer = { from: 2, term: 1, transferId: 1, snapshotIndex: 3, snapshotTerm: 1, chunkCount: 1, complete: true };

@@ -37,8 +37,7 @@ export function zoneCommand(): Command {
       .addOption(tokenOption()),
   ).action(async (options: { data: string; listen: string; peer: string; token: string; tickMs: number; electionTicks: number }) => {
     const node = await joinZone({ dataDir: options.data, listen: options.listen, peer: options.peer, token: options.token, ...timing(options), log: logLine });
-    const role = isVoter(node) ? '' : ` (a learner: not promoted to voter within ${JOIN_PROMOTION_WAIT_MS_MAX / 1000} s; the leader promotes it once it has caught up)`;
-    process.stdout.write(`joined zone ${node.identity.zoneId} as node ${node.identity.nodeId}${role}, serving at ${node.identity.address}\n`);
+    process.stdout.write(joinedMessage(node, JOIN_PROMOTION_WAIT_MS_MAX));
     await serveUntilSignal(node);
   });
 
@@ -78,6 +77,12 @@ export function zoneCommand(): Command {
     });
 
   return zone;
+}
+
+/** What `zone join` prints once `joinZone` returns: a node still a learner after `promotionWaitMs` says so. */
+export function joinedMessage(node: ZoneNode, promotionWaitMs: number): string {
+  const role = isVoter(node) ? '' : ` (still a learner: not promoted to voter within ${promotionWaitMs / 1000} s; the leader promotes it once it has caught up)`;
+  return `joined zone ${node.identity.zoneId} as node ${node.identity.nodeId}${role}, serving at ${node.identity.address}\n`;
 }
 
 function tokenOption(): Option {

@@ -7,6 +7,7 @@ import type { ZoneNodeStatus } from '../../../drivers/transport-websocket/zone-a
 import { ZoneApiClient } from '../../../drivers/transport-websocket/zone-api-client.ts';
 import { WebSocketZoneTransport } from '../../../drivers/transport-websocket/websocket-zone-transport.ts';
 import { formatJoinToken, parseJoinToken } from '../../../drivers/transport-websocket/join-token.ts';
+import { generateNodeKeyPair } from '../../../drivers/transport-websocket/node-key.ts';
 import { AccessDeniedError } from '../../../kernel/errors.ts';
 import { cleanedUpAfterAll } from './cleaned-up-after-all.ts';
 import { eventually, freePort, sleep, spawnNexus, type NexusProcess } from './nexus-process.ts';
@@ -219,7 +220,7 @@ async function expectStrangersRefused(node: Node, token: string): Promise<void> 
   const wrongToken = formatJoinToken({ zoneId, zoneSecret: new Uint8Array(ZONE_SECRET_BYTES).fill(1) });
   await expect(new ZoneApiClient(node.address, wrongToken).commit([{ type: 'put', key: encoder.encode('x'), value: encoder.encode('y') }])).rejects.toThrow(AccessDeniedError);
   await expect(new ZoneApiClient(node.address, 'not-a-token').status()).rejects.toThrow(AccessDeniedError);
-  await expect(new ZoneApiClient(node.address, wrongToken).join('http://127.0.0.1:1')).rejects.toThrow(AccessDeniedError);
+  await expect(new ZoneApiClient(node.address, wrongToken).join('http://127.0.0.1:1', (await generateNodeKeyPair()).publicKey)).rejects.toThrow(AccessDeniedError);
   const missing = await fetch(`${node.address}/zone/v1/status`);
   expect(missing.status).toBe(401);
   expect(await missing.json()).toMatchObject({ error: { code: 'EACCES' } });
@@ -233,14 +234,14 @@ async function expectStrangersRefused(node: Node, token: string): Promise<void> 
   const termBefore = (await statusOf(node, token)).term;
   const log: string[] = [];
   const stranger = new WebSocketZoneTransport({ log: (line) => log.push(line) });
-  stranger.trustZone(zoneId, new Uint8Array(ZONE_SECRET_BYTES).fill(2));
+  stranger.trustZone(zoneId, new Uint8Array(ZONE_SECRET_BYTES).fill(2), (await generateNodeKeyPair()).privateKey);
   stranger.listen({ zoneId, nodeId: 99, receive: () => {} });
   const target = (await statusOf(node, token)).nodeId;
   stranger.setPeer(zoneId, target, node.address);
   for (let attempt = 0; attempt < 3; attempt++) {
     stranger.send(zoneId, { type: 'append', from: 99, to: target, term: termBefore + 100, logIndex: 0, logTerm: 0, entries: [], commit: 0 });
   }
-  await eventually('the stranger to be refused', async () => (log.some((line) => line.includes('did not prove')) ? true : undefined));
+  await eventually('the stranger to be refused', async () => (log.some((line) => line.includes('refused: EACCES')) ? true : undefined));
   await stranger.close();
   expect((await statusOf(node, token)).term).toBeLessThan(termBefore + 100);
   expect(parseJoinToken(token).zoneId).toBe('proof');
