@@ -21,6 +21,12 @@ import { RemoteNexusFS } from './remote-nexus-fs.ts';
  * 256 MiB by default: more than the RSS bound, so a server that buffered the body would fail, and
  * short enough for every CI run (the server hashes uploads with the kernel's pure-JS SHA-256). The
  * full 1 GiB: `NEXUS_STREAM_TEST_BYTES=1073741824 npx vitest run --project node <this file>`.
+ *
+ * What the growth is: not bytes in flight (a few 64 KiB chunks; the server reads a chunk when it
+ * has written the last), but chunks already dead: node:http copies each body segment into a fresh
+ * ArrayBuffer, V8 lets up to 32 MiB of them die before a minor GC frees them, and the allocator
+ * keeps the pages. So it varies with GC timing (21-52 MiB over 40 rounds of bench:stream-memory);
+ * the log line shows the V8 heap, external and ArrayBuffer bytes at the peak.
  */
 
 const STREAM_TEST_BYTES = Number(process.env.NEXUS_STREAM_TEST_BYTES ?? 256 * 1024 * 1024);
@@ -32,6 +38,14 @@ const STREAM_TEST_TIMEOUT_MS = Math.max(120_000, (STREAM_TEST_BYTES / (1024 * 10
 const SERVER_SCRIPT = fileURLToPath(new URL('./testing/large-file-server.ts', import.meta.url));
 /** Under node_modules, so that the bundle's bare imports resolve as the sources' do. */
 const SERVER_BUNDLE = new URL('../../node_modules/.cache/nexusfs/large-file-server.mjs', import.meta.url);
+
+/** What the server child answers `report` with (see testing/large-file-server.ts). */
+interface ServerReport {
+  peakRssBytes: number;
+  samples: number;
+  nowRssBytes: number;
+  atPeak: { heapTotalBytes: number; externalBytes: number; arrayBuffersBytes: number };
+}
 
 let child: ChildProcessWithoutNullStreams | undefined;
 let directory: string | undefined;
@@ -104,11 +118,13 @@ it(
     expect(downloadHash.digest('hex')).toBe(uploaded);
 
     started.stdin.write('report\n');
-    const { peakRssBytes, samples, nowRssBytes } = (await nextLine()) as { peakRssBytes: number; samples: number; nowRssBytes: number };
+    const { peakRssBytes, samples, nowRssBytes, atPeak } = (await nextLine()) as unknown as ServerReport;
     const mebibytes = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
     console.log(
       `streaming ${mebibytes(STREAM_TEST_BYTES)} MiB: upload ${(uploadMs / 1000).toFixed(1)} s, download ${(downloadMs / 1000).toFixed(1)} s, ` +
-        `server RSS listening ${mebibytes(listeningRssBytes)} MiB, peak ${mebibytes(peakRssBytes)} MiB (${samples} samples), after ${mebibytes(nowRssBytes)} MiB`,
+        `server RSS listening ${mebibytes(listeningRssBytes)} MiB, peak ${mebibytes(peakRssBytes)} MiB (${samples} samples; V8 heap ` +
+        `${mebibytes(atPeak.heapTotalBytes)} MiB, external ${mebibytes(atPeak.externalBytes)} MiB of which ArrayBuffers ` +
+        `${mebibytes(atPeak.arrayBuffersBytes)} MiB), after ${mebibytes(nowRssBytes)} MiB`,
     );
     expect(samples).toBeGreaterThan(0);
     expect(peakRssBytes).toBeLessThan(SERVER_RSS_BYTES_MAX);
