@@ -23,37 +23,18 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RemoteNexusFS } from '../runtimes/http-api/remote-nexus-fs.ts';
+import { generatedStream } from '../runtimes/http-api/testing/generated-stream.ts';
 import { buildScriptBundle } from '../scripts/build-cli-bundle.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, megabytes: { type: 'string', default: '256' } }, strict: true });
 const ROUNDS = Number(values.rounds);
 const TOTAL_BYTES = Number(values.megabytes) * 1024 * 1024;
-const CHUNK_BYTES = 1024 * 1024;
 const SERVER_SCRIPT = fileURLToPath(new URL('../runtimes/http-api/testing/large-file-server.ts', import.meta.url));
 const SERVER_BUNDLE = new URL('../node_modules/.cache/nexusfs/large-file-server.mjs', import.meta.url);
 
 interface ServerReport {
   peakRssBytes: number;
   atPeak: { heapTotalBytes: number; externalBytes: number; arrayBuffersBytes: number };
-}
-
-/** `TOTAL_BYTES` of bytes, every chunk different (its offset in its first bytes). */
-function generatedStream(): ReadableStream<Uint8Array> {
-  const block = crypto.getRandomValues(new Uint8Array(65_536));
-  let sentBytes = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sentBytes >= TOTAL_BYTES) {
-        controller.close();
-        return;
-      }
-      const chunk = new Uint8Array(Math.min(CHUNK_BYTES, TOTAL_BYTES - sentBytes));
-      for (let offset = 0; offset < chunk.length; offset += block.length) chunk.set(block.subarray(0, chunk.length - offset), offset);
-      new DataView(chunk.buffer).setFloat64(0, sentBytes);
-      sentBytes += chunk.length;
-      controller.enqueue(chunk);
-    },
-  });
 }
 
 const mebibytes = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
@@ -68,7 +49,7 @@ async function round(): Promise<number> {
     const nextLine = async <T>(): Promise<T> => JSON.parse((await lines.next()).value as string) as T;
     const { url, key, listeningRssBytes } = await nextLine<{ url: string; key: string; listeningRssBytes: number }>();
     const remote = new RemoteNexusFS({ url, token: key });
-    await remote.write('/large.bin', generatedStream());
+    await remote.write('/large.bin', generatedStream(TOTAL_BYTES));
     child.stdin.write('report\n');
     const afterUpload = await nextLine<ServerReport>();
     const reader = (await remote.readStream('/large.bin')).getReader();

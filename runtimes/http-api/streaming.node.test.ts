@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { afterEach, expect, it } from 'vitest';
 import { buildScriptBundle } from '../../scripts/build-cli-bundle.ts';
 import { NODE_EXECUTABLE } from '../../test/zone/process/nexus-process.ts';
 import { RemoteNexusFS } from './remote-nexus-fs.ts';
+import { generatedStream } from './testing/generated-stream.ts';
 
 /**
  * A large file streams through a real server process with bounded memory: RemoteNexusFS uploads
@@ -30,7 +31,6 @@ import { RemoteNexusFS } from './remote-nexus-fs.ts';
  */
 
 const STREAM_TEST_BYTES = Number(process.env.NEXUS_STREAM_TEST_BYTES ?? 256 * 1024 * 1024);
-const CHUNK_BYTES = 1024 * 1024;
 const SERVER_RSS_BYTES_MAX = 200_000_000;
 const SERVER_RSS_GROWTH_BYTES_MAX = 64 * 1024 * 1024;
 /** Generous: a loaded two-core machine has moved as little as 4 MiB/s each way. */
@@ -57,26 +57,6 @@ afterEach(async () => {
   if (directory !== undefined) await rm(directory, { recursive: true, force: true });
 });
 
-/** `totalBytes` of pseudo-random bytes, a chunk at a time, hashed as they are produced. */
-function generatedStream(totalBytes: number, hash: ReturnType<typeof createHash>): ReadableStream<Uint8Array> {
-  const block = randomBytes(CHUNK_BYTES);
-  let sentBytes = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sentBytes >= totalBytes) {
-        controller.close();
-        return;
-      }
-      const chunk = new Uint8Array(Math.min(CHUNK_BYTES, totalBytes - sentBytes));
-      chunk.set(block.subarray(0, chunk.byteLength));
-      new DataView(chunk.buffer).setFloat64(0, sentBytes); // every chunk differs
-      hash.update(chunk);
-      sentBytes += chunk.byteLength;
-      controller.enqueue(chunk);
-    },
-  });
-}
-
 it(
   `streams ${STREAM_TEST_BYTES} bytes up and down through a server process whose RSS stays under 200 MB`,
   async () => {
@@ -97,7 +77,7 @@ it(
 
     const uploadHash = createHash('sha256');
     const uploadStartMs = performance.now();
-    const metadata = await remote.write('/large.bin', generatedStream(STREAM_TEST_BYTES, uploadHash));
+    const metadata = await remote.write('/large.bin', generatedStream(STREAM_TEST_BYTES, (chunk) => uploadHash.update(chunk)));
     const uploadMs = performance.now() - uploadStartMs;
     const uploaded = uploadHash.digest('hex');
     expect(metadata.sizeBytes).toBe(STREAM_TEST_BYTES);
