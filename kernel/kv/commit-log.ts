@@ -30,6 +30,14 @@ import { readUint53, writeUint53 } from './page-format.ts';
  * the checkpoint covers, which replay skips (see `readCommitLog`). A record whose checksum holds
  * but whose contents do not parse is CorruptionError: that is damage, not an unfinished write.
  *
+ * A crash may also leave whole records past the point where replay stops: unsynced records reach
+ * the disk in any order, so one may be lost and a later one kept. Such a record holds commits
+ * recovery found lost, at versions above the tree's, which the next commits would take again; had
+ * it stayed, a later replay could read it as following them once they reached its offset. So
+ * opening empties every log (`discard`, synced) once the tree holds what was replayed, and numbers
+ * new commits above every version a whole record it read held; a clean close empties them too, so
+ * the next open has nothing to sync.
+ *
  * A store may have two logs of this layout (KvStoreOptions.secondLog): commits go to one while a
  * checkpoint merges the commits of the other, which the engine synced before writing the first
  * record of the next. Recovery reads both in version order (`readCommitLogs`). The record layout is
@@ -133,25 +141,24 @@ function decodeLogRecord(record: Uint8Array, offsetInLog: number): LoggedBatch[]
 }
 
 /**
- * The batches logged after version `afterVersion`, in order, and whether the log holds no whole
- * record at all.
+ * The batches logged after version `afterVersion`, in order, and the highest version any whole
+ * record it read holds (replayed or not), or `afterVersion`.
  * Records wholly at or below `afterVersion` are passed over (older than the recovered tree, or
  * left behind the current records by an earlier round of the log); the first batch above it must
  * continue it exactly (`afterVersion + 1`), and so must each one after. Reading stops at the first
  * record that is not whole, or that does not continue the versions.
  */
-export async function readCommitLog(
-  file: StorageFile,
-  afterVersion: number,
-): Promise<{ batches: LoggedBatch[]; empty: boolean }> {
+export async function readCommitLog(file: StorageFile, afterVersion: number): Promise<ReadCommitLog> {
   const sizeBytes = await file.size();
   const batches: LoggedBatch[] = [];
   let expected = afterVersion + 1;
+  let versionMax = afterVersion;
   let offset = 0;
   for (;;) {
     const whole = await readWholeRecord(file, offset, sizeBytes);
     if (whole === undefined) break;
     const { length, batches: recordBatches } = whole;
+    versionMax = Math.max(versionMax, recordBatches.at(-1)!.version);
     if (recordBatches.at(-1)!.version < expected) {
       // Wholly replayed already: older than the tree, or a record of an earlier round of the log.
       // Right after the records replayed, it marks the end of this round.
@@ -169,7 +176,13 @@ export async function readCommitLog(
     }
     offset += length;
   }
-  return { batches, empty: offset === 0 };
+  return { batches, versionMax };
+}
+
+/** What reading commit logs found (see `readCommitLog`). */
+export interface ReadCommitLog {
+  batches: LoggedBatch[];
+  versionMax: number;
 }
 
 /** The record at `offset` when it is whole (its length and checksum hold), undefined otherwise. */
@@ -185,8 +198,8 @@ async function readWholeRecord(file: StorageFile, offset: number, sizeBytes: num
 }
 
 /**
- * The batches of several commit logs after version `afterVersion`, in version order, and whether
- * every log is empty. A store with two logs (see KvStoreOptions.secondLog) writes one while a
+ * The batches of several commit logs after version `afterVersion`, in version order, and the
+ * highest version any whole record read in them holds (see `readCommitLog`). A store with two logs (see KvStoreOptions.secondLog) writes one while a
  * checkpoint merges the commits of the other, so either may hold the older commits: each log is
  * read after the versions the others gave until none continues them (at most one pass per log,
  * since each log's commits are one run of versions). Reading a log twice finds the same batches,
@@ -196,21 +209,18 @@ async function readWholeRecord(file: StorageFile, offset: number, sizeBytes: num
  * is CorruptionError: the engine syncs a log before it writes the other, so the other's first
  * record is never there without the commits before it.
  */
-export async function readCommitLogs(
-  files: readonly StorageFile[],
-  afterVersion: number,
-): Promise<{ batches: LoggedBatch[]; empty: boolean }> {
+export async function readCommitLogs(files: readonly StorageFile[], afterVersion: number): Promise<ReadCommitLog> {
   assert(files.length >= 1 && files.length <= COMMIT_LOGS_MAX, `a store has 1 to ${COMMIT_LOGS_MAX} commit logs`);
   const batches: LoggedBatch[] = [];
   const read = new Set<number>();
-  let empty = true;
   let lastVersion = afterVersion;
+  let versionMax = afterVersion;
   for (let pass = 0; pass < files.length; pass++) {
     let progressed = false;
     for (let index = 0; index < files.length; index++) {
       if (read.has(index)) continue;
       const logged = await readCommitLog(files[index]!, lastVersion);
-      if (!logged.empty) empty = false;
+      versionMax = Math.max(versionMax, logged.versionMax);
       if (logged.batches.length === 0) continue;
       read.add(index);
       batches.push(...logged.batches);
@@ -228,7 +238,7 @@ export async function readCommitLogs(
       throw new CorruptionError(`commit log ${index} starts at version ${firstVersion}, but the commits before it end at ${lastVersion}`);
     }
   }
-  return { batches, empty };
+  return { batches, versionMax };
 }
 
 /**
@@ -287,5 +297,19 @@ export class CommitLog {
     this.#tailBytes = 0;
     this.#unsynced = false;
     if (this.#sizeBytes >= RECORD_HEADER_BYTES) await this.file.write(0, new Uint8Array(RECORD_HEADER_BYTES));
+  }
+
+  /**
+   * Empties the log file (truncated to 0 bytes), so no record stays behind, whole or not, for a
+   * later replay to read after new ones; `sync`: made durable before it returns. Call only once
+   * everything logged is durable in the tree. An empty file is left alone, unsynced.
+   */
+  async discard(options: { sync: boolean }): Promise<void> {
+    this.#tailBytes = 0;
+    if (this.#sizeBytes === 0) return;
+    await this.file.truncate(0);
+    this.#sizeBytes = 0;
+    this.#unsynced = true;
+    if (options.sync) await this.sync();
   }
 }

@@ -84,8 +84,8 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   const logged = await readCommitLogs(files, recovered.meta.lastVersion);
   const logs: CommitLog[] = [];
   for (const file of files) logs.push(new CommitLog(file, { sizeBytes: await file.size() }));
-  const engine = new KvStoreEngine(pages, recovered, { ...engineOptions, logs });
-  if (!logged.empty) await engine.replayLog(logged.batches);
+  const engine = new KvStoreEngine(pages, { ...recovered, versionFloor: Math.max(recovered.versionFloor, logged.versionMax) }, { ...engineOptions, logs });
+  await engine.replayLogs(logged.batches);
   return engine;
 }
 
@@ -275,6 +275,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
         // A checkpoint in flight may have failed meanwhile: then the store is failed, as after a write.
         if ((this.#failure as { error: unknown } | undefined) !== undefined) return;
         if (this.#logs.length > 0) await this.#checkpoint();
+        // The tree holds everything: the next open finds empty logs, and has none to empty and sync.
+        for (const log of this.#logs) await log.discard({ sync: false });
         await this.#markClean();
       }
     } catch {
@@ -288,11 +290,15 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /**
-   * Puts the batches of the commit log that the recovered tree lacks (see readCommitLog) into the
-   * write buffer at the versions they were logged with, then checkpoints, so the log can start
-   * over. A crash during the checkpoint finds the log as it was.
+   * Puts the batches of the commit logs that the recovered tree lacks (see readCommitLogs) into the
+   * write buffer at the versions they were logged with, and merges them into the tree, which then
+   * also records the version floor (a rejected state's, or one a whole record in the logs held, see
+   * commit-log.ts): later replays continue from it, new commits number themselves above it. Then it
+   * empties the logs, synced, before any commit: a whole record left past where replay stopped
+   * would otherwise wait there for new records to reach it. A crash before that finds the logs as
+   * they were, and the tree with at most what they give again.
    */
-  async replayLog(batches: readonly LoggedBatch[]): Promise<void> {
+  async replayLogs(batches: readonly LoggedBatch[]): Promise<void> {
     assert(this.#logs.length > 0, 'only a store with a commit log replays one');
     const buffer = this.#committed.buffer;
     for (const batch of batches) {
@@ -300,8 +306,10 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       for (const operation of batch.operations) buffer.add(operation.key, batch.version, operation.type === 'put' ? operation.value : null);
       buffer.publish(batch.version);
     }
-    if (batches.length > 0) this.#committed = { ...this.#committed, version: batches.at(-1)!.version };
-    await this.#checkpoint();
+    const version = Math.max(this.#committed.version, batches.at(-1)?.version ?? 0, this.#versionFloor);
+    this.#committed = { ...this.#committed, version };
+    if (version > this.#committed.meta.lastVersion) await this.#mergeBuffer(buffer, version);
+    for (const log of this.#logs) await log.discard({ sync: true });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { afterEach, expect, it } from 'vitest';
 import { buildScriptBundle } from '../../scripts/build-cli-bundle.ts';
 import { NODE_EXECUTABLE } from '../../test/zone/process/nexus-process.ts';
 import { RemoteNexusFS } from './remote-nexus-fs.ts';
+import { generatedStream } from './testing/generated-stream.ts';
 
 /**
  * A large file streams through a real server process with bounded memory: RemoteNexusFS uploads
@@ -21,10 +22,15 @@ import { RemoteNexusFS } from './remote-nexus-fs.ts';
  * 256 MiB by default: more than the RSS bound, so a server that buffered the body would fail, and
  * short enough for every CI run (the server hashes uploads with the kernel's pure-JS SHA-256). The
  * full 1 GiB: `NEXUS_STREAM_TEST_BYTES=1073741824 npx vitest run --project node <this file>`.
+ *
+ * What the growth is: not bytes in flight (a few 64 KiB chunks; the server reads a chunk when it
+ * has written the last), but chunks already dead: node:http copies each body segment into a fresh
+ * ArrayBuffer, V8 lets up to 32 MiB of them die before a minor GC frees them, and the allocator
+ * keeps the pages. So it varies with GC timing (21-52 MiB over 40 rounds of bench:stream-memory);
+ * the log line shows the V8 heap, external and ArrayBuffer bytes at the peak.
  */
 
 const STREAM_TEST_BYTES = Number(process.env.NEXUS_STREAM_TEST_BYTES ?? 256 * 1024 * 1024);
-const CHUNK_BYTES = 1024 * 1024;
 const SERVER_RSS_BYTES_MAX = 200_000_000;
 const SERVER_RSS_GROWTH_BYTES_MAX = 64 * 1024 * 1024;
 /** Generous: a loaded two-core machine has moved as little as 4 MiB/s each way. */
@@ -32,6 +38,14 @@ const STREAM_TEST_TIMEOUT_MS = Math.max(120_000, (STREAM_TEST_BYTES / (1024 * 10
 const SERVER_SCRIPT = fileURLToPath(new URL('./testing/large-file-server.ts', import.meta.url));
 /** Under node_modules, so that the bundle's bare imports resolve as the sources' do. */
 const SERVER_BUNDLE = new URL('../../node_modules/.cache/nexusfs/large-file-server.mjs', import.meta.url);
+
+/** What the server child answers `report` with (see testing/large-file-server.ts). */
+interface ServerReport {
+  peakRssBytes: number;
+  samples: number;
+  nowRssBytes: number;
+  atPeak: { heapTotalBytes: number; externalBytes: number; arrayBuffersBytes: number };
+}
 
 let child: ChildProcessWithoutNullStreams | undefined;
 let directory: string | undefined;
@@ -42,26 +56,6 @@ afterEach(async () => {
   child = undefined;
   if (directory !== undefined) await rm(directory, { recursive: true, force: true });
 });
-
-/** `totalBytes` of pseudo-random bytes, a chunk at a time, hashed as they are produced. */
-function generatedStream(totalBytes: number, hash: ReturnType<typeof createHash>): ReadableStream<Uint8Array> {
-  const block = randomBytes(CHUNK_BYTES);
-  let sentBytes = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sentBytes >= totalBytes) {
-        controller.close();
-        return;
-      }
-      const chunk = new Uint8Array(Math.min(CHUNK_BYTES, totalBytes - sentBytes));
-      chunk.set(block.subarray(0, chunk.byteLength));
-      new DataView(chunk.buffer).setFloat64(0, sentBytes); // every chunk differs
-      hash.update(chunk);
-      sentBytes += chunk.byteLength;
-      controller.enqueue(chunk);
-    },
-  });
-}
 
 it(
   `streams ${STREAM_TEST_BYTES} bytes up and down through a server process whose RSS stays under 200 MB`,
@@ -83,7 +77,7 @@ it(
 
     const uploadHash = createHash('sha256');
     const uploadStartMs = performance.now();
-    const metadata = await remote.write('/large.bin', generatedStream(STREAM_TEST_BYTES, uploadHash));
+    const metadata = await remote.write('/large.bin', generatedStream(STREAM_TEST_BYTES, (chunk) => uploadHash.update(chunk)));
     const uploadMs = performance.now() - uploadStartMs;
     const uploaded = uploadHash.digest('hex');
     expect(metadata.sizeBytes).toBe(STREAM_TEST_BYTES);
@@ -104,11 +98,13 @@ it(
     expect(downloadHash.digest('hex')).toBe(uploaded);
 
     started.stdin.write('report\n');
-    const { peakRssBytes, samples, nowRssBytes } = (await nextLine()) as { peakRssBytes: number; samples: number; nowRssBytes: number };
+    const { peakRssBytes, samples, nowRssBytes, atPeak } = (await nextLine()) as unknown as ServerReport;
     const mebibytes = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
     console.log(
       `streaming ${mebibytes(STREAM_TEST_BYTES)} MiB: upload ${(uploadMs / 1000).toFixed(1)} s, download ${(downloadMs / 1000).toFixed(1)} s, ` +
-        `server RSS listening ${mebibytes(listeningRssBytes)} MiB, peak ${mebibytes(peakRssBytes)} MiB (${samples} samples), after ${mebibytes(nowRssBytes)} MiB`,
+        `server RSS listening ${mebibytes(listeningRssBytes)} MiB, peak ${mebibytes(peakRssBytes)} MiB (${samples} samples; V8 heap ` +
+        `${mebibytes(atPeak.heapTotalBytes)} MiB, external ${mebibytes(atPeak.externalBytes)} MiB of which ArrayBuffers ` +
+        `${mebibytes(atPeak.arrayBuffersBytes)} MiB), after ${mebibytes(nowRssBytes)} MiB`,
     );
     expect(samples).toBeGreaterThan(0);
     expect(peakRssBytes).toBeLessThan(SERVER_RSS_BYTES_MAX);

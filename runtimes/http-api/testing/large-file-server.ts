@@ -3,8 +3,9 @@
  * engine and LocalObjectStore in the directory given as its argument, and watches its own memory.
  *
  * It prints one JSON line `{"url", "key", "listeningRssBytes"}` once it listens. It samples its
- * resident set size every RSS_SAMPLE_INTERVAL_MS; on the stdin line `report` it prints
- * `{"peakRssBytes", "samples", "nowRssBytes"}`; on
+ * memory every RSS_SAMPLE_INTERVAL_MS; on the stdin line `report` it prints
+ * `{"peakRssBytes", "samples", "nowRssBytes", "atPeak"}`, `atPeak` being the V8 heap, external
+ * and ArrayBuffer bytes at the sample of the peak RSS (what grew, when the bound fails); on
  * `exit` (or stdin closing) it closes its stores and exits.
  */
 import { join } from 'node:path';
@@ -21,11 +22,11 @@ const RSS_SAMPLE_INTERVAL_MS = 20;
 const directory = process.argv[2];
 if (directory === undefined) throw new Error('usage: large-file-server.ts DIRECTORY');
 
-const startRssBytes = process.memoryUsage.rss();
-let peakRssBytes = startRssBytes;
+let peak = process.memoryUsage();
 let samples = 0;
 const sampler = setInterval(() => {
-  peakRssBytes = Math.max(peakRssBytes, process.memoryUsage.rss());
+  const usage = process.memoryUsage();
+  if (usage.rss > peak.rss) peak = usage;
   samples++;
 }, RSS_SAMPLE_INTERVAL_MS);
 
@@ -51,7 +52,10 @@ async function exit(): Promise<void> {
 
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
-  if (line === 'report') process.stdout.write(`${JSON.stringify({ peakRssBytes, samples, nowRssBytes: process.memoryUsage.rss() })}\n`);
+  if (line === 'report') {
+    const atPeak = { heapTotalBytes: peak.heapTotal, externalBytes: peak.external, arrayBuffersBytes: peak.arrayBuffers };
+    process.stdout.write(`${JSON.stringify({ peakRssBytes: peak.rss, samples, nowRssBytes: process.memoryUsage.rss(), atPeak })}\n`);
+  }
   if (line === 'exit') void exit();
 });
 lines.on('close', () => void exit());
