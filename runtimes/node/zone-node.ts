@@ -29,6 +29,7 @@ import {
   ZONE_STORE_FILE,
   type NodeIdentity,
 } from './node-identity.ts';
+import { ZoneProfile } from './zone-profile.ts';
 
 /** Milliseconds between Raft ticks: with 10 ticks per election timeout, elections take 1-2 s. */
 export const TICK_INTERVAL_MS_DEFAULT = 100;
@@ -51,6 +52,8 @@ export interface ZoneNodeTiming {
   readonly snapshotIntervalEntries?: number;
   readonly snapshotCatchUpEntries?: number;
   readonly snapshotChunkBytes?: number;
+  /** Report the replica's loop profile every this many milliseconds (zone-profile.ts); off when absent. */
+  readonly profileIntervalMs?: number;
 }
 
 /**
@@ -58,7 +61,7 @@ export interface ZoneNodeTiming {
  * touches its data directory or the zone: a join must not add a member that then fails to start.
  */
 export function checkZoneNodeTiming(timing: ZoneNodeTiming): void {
-  const positive = ['tickIntervalMs', 'electionTimeoutTicks', 'snapshotIntervalEntries', 'snapshotChunkBytes'] as const;
+  const positive = ['tickIntervalMs', 'electionTimeoutTicks', 'snapshotIntervalEntries', 'snapshotChunkBytes', 'profileIntervalMs'] as const;
   for (const name of positive) {
     const value = timing[name];
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new InvalidArgumentError(`invalid ${name} ${String(value)}: expected a positive integer`);
@@ -230,6 +233,8 @@ async function startNode(
     closers.push(() => transport.close());
     const ticker = new IntervalTicker(tickIntervalMs);
     closers.push(async () => ticker.stop());
+    const profile = options.profileIntervalMs === undefined ? undefined : new ZoneProfile({ intervalMs: options.profileIntervalMs, log });
+    if (profile !== undefined) closers.push(async () => profile.stop());
     const replica = await ZoneReplica.open({
       zoneId: identity.zoneId,
       nodeId: identity.nodeId,
@@ -245,6 +250,7 @@ async function startNode(
       ...(identity.bootstrapMembers === undefined ? {} : { bootstrap: { members: identity.bootstrapMembers.map(zoneMember) } }),
       ...(identity.peers === undefined ? {} : { peers: identity.peers.map(zoneMember) }),
       logger: { info: (line) => log(`raft: ${line}`) },
+      ...(profile === undefined ? {} : { profiler: profile }),
     });
     closers.push(() => replica.close());
     const status = (): ZoneNodeStatus => ({
