@@ -14,8 +14,11 @@
  * - `send`: handing the Ready's messages to the transport (synchronous); `count` messages.
  * - `ready`: the whole Ready, from `ready()` to `advance()`; `count` entries persisted.
  * - `snapshot`: a snapshot and log compaction, when one is due; `count` entries compacted.
+ *
+ * And outside the loop: `commit`, an SC write from its `commit` call to its outcome (at the
+ * replica it was asked of), so its latency inside the node compares with what a client sees.
  */
-export type ZoneLoopPhase = 'inputs' | 'apply-stage' | 'persist' | 'apply-commit' | 'send' | 'ready' | 'snapshot';
+export type ZoneLoopPhase = 'commit' | 'inputs' | 'apply-stage' | 'persist' | 'apply-commit' | 'send' | 'ready' | 'snapshot';
 
 export interface ZoneLoopProfiler {
   /** Milliseconds on a monotonic clock (the kernel has none of its own). */

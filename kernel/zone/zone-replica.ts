@@ -245,12 +245,15 @@ export class ZoneReplica implements ZoneReplicaApi {
   // ---- writes and reads ----
 
   commit(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
-    return this.request<number>('commit', (pending) => {
+    const startMs = this.profiler?.now();
+    const committed = this.request<number>('commit', (pending) => {
       const { proposalId, data } = this.encodeProposal({ kind: 'batch', operations, preconditions });
       return () => {
         this.proposalBatch.push({ proposalId, data, pending });
       };
     });
+    if (startMs !== undefined) void committed.then(() => this.record('commit', startMs, 1), () => {});
+    return committed;
   }
 
   write(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<WriteToken> {
