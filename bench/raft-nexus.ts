@@ -4,14 +4,24 @@
  * ZoneTransport and the ZoneApi over HTTP on one port (runtimes/node). Driven with ZoneApiClient,
  * connected to the leader over node:http with kept-alive connections (runtimes/node/node-http-exchange.ts:
  * Node's fetch costs the client several times more CPU per request). Stopped by PID.
+ *
+ * With NEXUS_ZONE_PROFILE=<ms> in the bench's environment, each node reports its loop profile
+ * every that many milliseconds (runtimes/node/zone-profile.ts), and its stderr is written to
+ * PROFILE_DIRECTORY/node-N.log when the cluster stops.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ZONE_PROFILE_ENVIRONMENT_VARIABLE } from '../runtimes/node/zone-profile.ts';
 import { ZoneApiClient } from '../drivers/transport-websocket/zone-api-client.ts';
 import { createNodeHttpExchange } from '../runtimes/node/node-http-exchange.ts';
 import { freePort, spawnNexus, type NexusProcess } from '../test/zone/process/nexus-process.ts';
 import { stopChild } from './raft-etcd.ts';
 
 const STARTUP_TIMEOUT_MS = 60_000;
+
+/** Where the nodes' stderr goes when they were profiled (see the file comment). */
+export const PROFILE_DIRECTORY = join(tmpdir(), 'nexusfs-bench-raft-profile');
 
 export interface NexusCluster {
   /** A client connected to the leader. */
@@ -30,6 +40,7 @@ export async function startNexusCluster(directory: string): Promise<NexusCluster
   const stop = async (): Promise<void> => {
     http.close();
     await Promise.all(nodes.map((node) => stopChild(node.process.child)));
+    if (profileIntervalMs() !== undefined) await saveProfiles(nodes);
   };
   try {
     const first = await startNode(nodes, (listen) => ['zone', 'create', '--data', join(directory, 'node-1'), '--listen', listen, '--zone-id', 'bench']);
@@ -50,7 +61,9 @@ export async function startNexusCluster(directory: string): Promise<NexusCluster
 
 async function startNode(nodes: RunningNode[], args: (listen: string) => string[]): Promise<RunningNode> {
   const port = await freePort();
-  const node = { process: spawnNexus(`node ${nodes.length + 1}`, args(`127.0.0.1:${port}`), { nodeArguments: nodeArguments() }), address: `http://127.0.0.1:${port}` };
+  const interval = profileIntervalMs();
+  const environment: Record<string, string> = interval === undefined ? {} : { [ZONE_PROFILE_ENVIRONMENT_VARIABLE]: interval };
+  const node = { process: spawnNexus(`node ${nodes.length + 1}`, args(`127.0.0.1:${port}`), { nodeArguments: nodeArguments(), environment }), address: `http://127.0.0.1:${port}` };
   nodes.push(node);
   return node;
 }
@@ -61,6 +74,17 @@ async function startNode(nodes: RunningNode[], args: (listen: string) => string[
  */
 function nodeArguments(): string[] {
   return (process.env.NEXUS_BENCH_NODE_ARGS ?? '').split(' ').filter((argument) => argument.length > 0);
+}
+
+/** NEXUS_ZONE_PROFILE as given to the bench (spawnNexus passes no NEXUS_ variable on by itself). */
+export function profileIntervalMs(): string | undefined {
+  return process.env[ZONE_PROFILE_ENVIRONMENT_VARIABLE] || undefined;
+}
+
+async function saveProfiles(nodes: readonly RunningNode[]): Promise<void> {
+  await mkdir(PROFILE_DIRECTORY, { recursive: true });
+  for (const [position, node] of nodes.entries()) await writeFile(join(PROFILE_DIRECTORY, `node-${position + 1}.log`), node.process.stderr());
+  console.log(`nexus nodes' profiles: ${PROFILE_DIRECTORY}/node-*.log`);
 }
 
 async function waitForLeader(nodes: RunningNode[], token: string, memberCount: number): Promise<string> {

@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { etcdAvailable, startEtcdCluster } from './raft-etcd.ts';
 import { runInProcessBench } from './raft-in-process.ts';
 import { benchKey, benchValue, combineLoadResults, KEY_BYTES, runLoad, type LoadResult, VALUE_BYTES } from './raft-load.ts';
-import { startNexusCluster } from './raft-nexus.ts';
+import { profileIntervalMs, startNexusCluster } from './raft-nexus.ts';
 
 const PROPOSALS_DEFAULT = 500_000;
 const SECONDS_DEFAULT = 5;
@@ -153,6 +153,8 @@ async function measure(systems: readonly ConsensusSystem[]): Promise<Array<{ nam
       const order = systems.map((_, index) => index);
       if (round % 2 === 1) order.reverse();
       for (const index of order) {
+        // Profiled nodes log with ISO times: these say which workload a profile line belongs to.
+        if (profileIntervalMs() !== undefined) console.log(`  ${new Date().toISOString()} ${systems[index]!.name}, ${workload.name}, round ${round + 1}`);
         rounds[index]!.push(await runLoad({ clients: workload.clients, seconds: seconds / ROUNDS_PER_WORKLOAD, operation: workload.operation(systems[index]!) }));
       }
     }

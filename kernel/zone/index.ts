@@ -6,6 +6,7 @@
 export * from './constants.ts';
 export * from './types.ts';
 export { ManualTicker, type Ticker } from './ticker.ts';
+export type { ZoneLoopPhase, ZoneLoopProfiler } from './loop-profiler.ts';
 export { assertNodeId, assertPeerAddress, assertZoneId } from './zone-id.ts';
 export { ZoneReplica } from './zone-replica.ts';
 export { ZoneMetastore } from './zone-metastore.ts';

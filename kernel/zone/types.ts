@@ -6,6 +6,7 @@ import type { RaftLogger } from '../raft/raft-config.ts';
 import type { WritableRaftStorage } from '../raft/storage.ts';
 import type { NodeId, RaftRole } from '../raft/types.ts';
 import type { Ticker } from './ticker.ts';
+import type { ZoneLoopProfiler } from './loop-profiler.ts';
 
 /**
  * How a zone's Metastore view acknowledges writes and serves reads:
@@ -127,6 +128,8 @@ export interface ZoneReplicaOptions {
   /** Lowers SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT, the operations in one commit of a snapshot install here. */
   readonly snapshotInstallOperationsPerCommit?: number;
   readonly logger?: RaftLogger;
+  /** Told how long each phase of the replica's loop takes (loop-profiler.ts); nothing is measured without one. */
+  readonly profiler?: ZoneLoopProfiler;
 }
 
 export interface AddMemberOptions {

@@ -39,6 +39,7 @@ import type {
   ZoneReplicaOptions,
   ZoneStatus,
 } from './types.ts';
+import type { ZoneLoopPhase, ZoneLoopProfiler } from './loop-profiler.ts';
 import { assertNodeId, assertNodePublicKey, assertPeerAddress, assertZoneId } from './zone-id.ts';
 import { isSamePublicKey, type MemberRecord } from './member-record.ts';
 import { assertZoneBatch, ZoneMetastore } from './zone-metastore.ts';
@@ -108,6 +109,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   private readonly snapshotCatchUpEntries: number;
   private readonly requestTimeoutTicks: number;
   private readonly incarnation: number;
+  private readonly profiler: ZoneLoopProfiler | undefined;
   private confState: ConfState;
   private snapshotIndex: number;
   /** Payload bytes of the entries applied since the last snapshot (counted from this run's start). */
@@ -167,6 +169,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.snapshotCatchUpEntries =
       options.snapshotCatchUpEntries ?? (options.snapshotIntervalEntries === undefined ? SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT : SNAPSHOT_CATCH_UP_INTERVALS * options.snapshotIntervalEntries);
     this.requestTimeoutTicks = options.requestTimeoutTicks ?? REQUEST_TIMEOUT_TICKS_DEFAULT;
+    this.profiler = options.profiler;
     this.snapshotInstallOperationsPerCommit = options.snapshotInstallOperationsPerCommit ?? SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT;
     const snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT;
     this.snapshotSender = new SnapshotSender({
@@ -242,12 +245,15 @@ export class ZoneReplica implements ZoneReplicaApi {
   // ---- writes and reads ----
 
   commit(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
-    return this.request<number>('commit', (pending) => {
+    const startMs = this.profiler?.now();
+    const committed = this.request<number>('commit', (pending) => {
       const { proposalId, data } = this.encodeProposal({ kind: 'batch', operations, preconditions });
       return () => {
         this.proposalBatch.push({ proposalId, data, pending });
       };
     });
+    if (startMs !== undefined) void committed.then(() => this.record('commit', startMs, 1), () => {});
+    return committed;
   }
 
   write(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<WriteToken> {
@@ -532,14 +538,18 @@ export class ZoneReplica implements ZoneReplicaApi {
       for (;;) {
         if (this.closed) return;
         if (this.snapshotReceiver.hasWork) await this.snapshotReceiver.process();
-        this.stepInputs();
+        const inputsStartMs = this.profiler?.now();
+        const stepped = this.stepInputs();
+        this.record('inputs', inputsStartMs, stepped);
         if (!this.rawNode.hasReady()) {
           if (this.hasInputs()) continue;
           return;
         }
+        const readyStartMs = this.profiler?.now();
         const ready = this.rawNode.ready();
         await this.handleReady(ready);
         this.rawNode.advance();
+        this.record('ready', readyStartMs, ready.entries.length);
         this.settleRequests();
         await this.maybeCreateSnapshot();
       }
@@ -556,8 +566,14 @@ export class ZoneReplica implements ZoneReplicaApi {
     return this.ticksPending > 0 || this.inbox.length > 0 || this.actions.length > 0 || this.snapshotReceiver.hasWork;
   }
 
-  /** Steps everything queued since the last Ready: ticks, then messages, then requests. */
-  private stepInputs(): void {
+  /** Tells the profiler, if any, that `phase` ran from `startMs` (its clock's) until now. */
+  private record(phase: ZoneLoopPhase, startMs: number | undefined, count: number, synced?: boolean): void {
+    if (this.profiler === undefined || startMs === undefined) return;
+    this.profiler.record(phase, this.profiler.now() - startMs, count, synced);
+  }
+
+  /** Steps everything queued since the last Ready: ticks, then messages, then requests; returns how many messages and requests. */
+  private stepInputs(): number {
     const ticked = this.ticksPending > 0;
     for (; this.ticksPending > 0; this.ticksPending--) {
       this.rawNode.tick();
@@ -575,6 +591,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     for (const action of actions) action.run();
     this.proposeBatch();
     this.requestReadIndex();
+    return messages.length + actions.length;
   }
 
   private retryConditions(): void {
@@ -720,8 +737,12 @@ export class ZoneReplica implements ZoneReplicaApi {
    */
   private async startApplying(entries: readonly Entry[]): Promise<{ done: Promise<void> }> {
     const settlements: (() => void)[] = [];
+    const stageStartMs = this.profiler?.now();
     for (const entry of entries) await this.applyEntry(entry, settlements);
+    this.record('apply-stage', stageStartMs, entries.length);
+    const commitStartMs = this.profiler?.now();
     const done = this.stateMachine.flush().then(() => {
+      this.record('apply-commit', commitStartMs, entries.length);
       for (const settle of settlements) settle();
     });
     // Awaited by the caller after the persist; a failure of the persist first must not leave this
@@ -743,7 +764,9 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   /** Every write to the raft storage; callers pass the latest hard state (or none), so none is left unpersisted. */
   private async writeRaftState(request: RaftPersistRequest): Promise<void> {
+    const startMs = this.profiler?.now();
     await this.raftStorage.persist(request);
+    this.record('persist', startMs, request.entries.length, request.mustSync);
     if (request.hardState !== undefined) this.persistedHardState = request.hardState;
     this.unpersistedCommit = undefined;
   }
@@ -763,11 +786,13 @@ export class ZoneReplica implements ZoneReplicaApi {
   }
 
   private send(messages: readonly Message[]): void {
+    const startMs = this.profiler?.now();
     for (const message of messages) {
       // The state travels in chunks, and Raft hears how the transfer ended (snapshot-transfer.ts).
       if (message.type === 'snapshot') this.snapshotSender.start(message);
       else this.transport.send(this.zoneId, message);
     }
+    this.record('send', startMs, messages.length);
   }
 
   /** EC writes are acknowledged once their entry is durable in this (the leader's) log. */
@@ -918,6 +943,8 @@ export class ZoneReplica implements ZoneReplicaApi {
     // ahead of Raft's log: the snapshot can only be at what Raft has applied.
     const index = Math.min(applied, this.rawNode.status().applied);
     if (index <= this.snapshotIndex) return;
+    const startMs = this.profiler?.now();
+    const firstIndexBefore = this.raftStorage.firstIndex();
     await this.stateMachine.persistApplied();
     if (this.unpersistedCommit !== undefined) {
       await this.writeRaftState({ hardState: this.unpersistedCommit, entries: [], snapshot: undefined, mustSync: false });
@@ -925,6 +952,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     await this.raftStorage.createSnapshot(index, this.confState, encodeStoredStateSnapshot(), { compactIndex: this.catchUpCompactIndex(index) });
     this.snapshotIndex = index;
     this.appliedBytesSinceSnapshot = 0;
+    this.record('snapshot', startMs, this.raftStorage.firstIndex() - firstIndexBefore);
   }
 
   private catchUpCompactIndex(index: number): number {

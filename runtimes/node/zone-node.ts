@@ -10,6 +10,7 @@ import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client
 import { WebSocketZoneTransport } from '../../drivers/transport-websocket/websocket-zone-transport.ts';
 import { assert } from '../../kernel/assert.ts';
 import { AlreadyExistsError, BusyError, InvalidArgumentError } from '../../kernel/errors.ts';
+import { WRITE_BUFFER_BYTES_MAX } from '../../kernel/kv/constants.ts';
 import type { KvStore } from '../../kernel/kv/kv-store-types.ts';
 import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../kernel/raft/constants.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
@@ -29,6 +30,7 @@ import {
   ZONE_STORE_FILE,
   type NodeIdentity,
 } from './node-identity.ts';
+import { ZoneProfile } from './zone-profile.ts';
 
 /** Milliseconds between Raft ticks: with 10 ticks per election timeout, elections take 1-2 s. */
 export const TICK_INTERVAL_MS_DEFAULT = 100;
@@ -38,6 +40,26 @@ export const TICK_INTERVAL_MS_DEFAULT = 100;
  * once the node has caught up). Past it the node keeps serving as a learner and is promoted later.
  */
 export const JOIN_PROMOTION_WAIT_MS_MAX = 60_000;
+
+/**
+ * The write buffer sizes (KvStoreOptions.writeBufferBytes) of a zone's nodes, by node id: node 1
+ * the KV engine's default, node 2 the second, node 3 the third, node 4 the first again, and so on.
+ *
+ * Why they differ: the replicas of a zone write the same bytes, so stores of one size reach their
+ * checkpoint at the same moment, and a checkpoint's merge holds its node's event loop (100-400 ms
+ * in bench:raft at 256 clients, where all three merged within a few ms of each other on a 2-core
+ * host). Then no majority answers, and on a shared host the three merges compete for the CPU.
+ * Staggered, a stalled follower costs nothing while the leader and the other follower go on. The
+ * smaller sizes fire before the commit log's 16 MiB (COMMIT_LOG_CHECKPOINT_BYTES), which checkpoints
+ * the default-sized store first in that bench (about 20 MiB of buffer), and are apart from it and
+ * from each other by more than a merge's share of a checkpoint interval for several intervals.
+ */
+export const ZONE_WRITE_BUFFER_BYTES: readonly number[] = [WRITE_BUFFER_BYTES_MAX, 15 * 1024 * 1024, 11 * 1024 * 1024];
+
+/** The write buffer size of node `nodeId`'s store (ZONE_WRITE_BUFFER_BYTES). */
+export function zoneWriteBufferBytes(nodeId: number): number {
+  return ZONE_WRITE_BUFFER_BYTES[(nodeId - 1) % ZONE_WRITE_BUFFER_BYTES.length]!;
+}
 
 export interface ZoneNodeTiming {
   /** Milliseconds per tick (TICK_INTERVAL_MS_DEFAULT). */
@@ -51,6 +73,8 @@ export interface ZoneNodeTiming {
   readonly snapshotIntervalEntries?: number;
   readonly snapshotCatchUpEntries?: number;
   readonly snapshotChunkBytes?: number;
+  /** Report the replica's loop profile every this many milliseconds (zone-profile.ts); off when absent. */
+  readonly profileIntervalMs?: number;
 }
 
 /**
@@ -58,7 +82,7 @@ export interface ZoneNodeTiming {
  * touches its data directory or the zone: a join must not add a member that then fails to start.
  */
 export function checkZoneNodeTiming(timing: ZoneNodeTiming): void {
-  const positive = ['tickIntervalMs', 'electionTimeoutTicks', 'snapshotIntervalEntries', 'snapshotChunkBytes'] as const;
+  const positive = ['tickIntervalMs', 'electionTimeoutTicks', 'snapshotIntervalEntries', 'snapshotChunkBytes', 'profileIntervalMs'] as const;
   for (const name of positive) {
     const value = timing[name];
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new InvalidArgumentError(`invalid ${name} ${String(value)}: expected a positive integer`);
@@ -219,7 +243,7 @@ async function startNode(
   };
   try {
     // With its commit log: a durable persist is one append and one sync of the log file.
-    const store: KvStore = await openFileKvStore(join(dataDir, ZONE_STORE_FILE));
+    const store: KvStore = await openFileKvStore(join(dataDir, ZONE_STORE_FILE), { writeBufferBytes: zoneWriteBufferBytes(identity.nodeId) });
     closers.push(() => store.close());
     const raftStorage = await KvRaftStorage.open(store, { keyPrefix: ZONE_RAFT_KEY_PREFIX });
     closers.push(() => raftStorage.close());
@@ -230,6 +254,8 @@ async function startNode(
     closers.push(() => transport.close());
     const ticker = new IntervalTicker(tickIntervalMs);
     closers.push(async () => ticker.stop());
+    const profile = options.profileIntervalMs === undefined ? undefined : new ZoneProfile({ intervalMs: options.profileIntervalMs, log });
+    if (profile !== undefined) closers.push(async () => profile.stop());
     const replica = await ZoneReplica.open({
       zoneId: identity.zoneId,
       nodeId: identity.nodeId,
@@ -245,6 +271,7 @@ async function startNode(
       ...(identity.bootstrapMembers === undefined ? {} : { bootstrap: { members: identity.bootstrapMembers.map(zoneMember) } }),
       ...(identity.peers === undefined ? {} : { peers: identity.peers.map(zoneMember) }),
       logger: { info: (line) => log(`raft: ${line}`) },
+      ...(profile === undefined ? {} : { profiler: profile }),
     });
     closers.push(() => replica.close());
     const status = (): ZoneNodeStatus => ({

@@ -7,6 +7,7 @@ import { MemoryRaftStorage } from '../../kernel/raft/memory-storage.ts';
 import { SeededRandom } from '../../kernel/raft/random.ts';
 import type { WritableRaftStorage } from '../../kernel/raft/storage.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
+import type { ZoneLoopProfiler } from '../../kernel/zone/loop-profiler.ts';
 import { ManualTicker } from '../../kernel/zone/ticker.ts';
 import type { ZoneConsistency, ZoneMember, ZoneReplicaOptions } from '../../kernel/zone/types.ts';
 import { ZoneReplica } from '../../kernel/zone/zone-replica.ts';
@@ -40,6 +41,8 @@ export interface ZoneTestClusterOptions {
   openRaftStorage?: (store: KvStore) => Promise<WritableRaftStorage>;
   /** Wraps each KvStore a node opens (at start and at every restart), e.g. to hold its commits. */
   wrapStore?: (nodeId: NodeId, store: KvStore) => KvStore;
+  /** The loop profiler of a node's replica, if any. */
+  profiler?: (nodeId: NodeId) => ZoneLoopProfiler | undefined;
 }
 
 /**
@@ -205,6 +208,7 @@ export class ZoneTestCluster {
 
   private async startReplica(node: ZoneTestNode, extra: Pick<ZoneReplicaOptions, 'bootstrap' | 'peers'>): Promise<void> {
     node.transport = this.network.endpoint(node.address);
+    const profiler = this.options.profiler?.(node.nodeId);
     node.replica = await ZoneReplica.open({
       zoneId: this.zoneId,
       nodeId: node.nodeId,
@@ -219,6 +223,7 @@ export class ZoneTestCluster {
       ...(this.options.requestTimeoutTicks === undefined ? {} : { requestTimeoutTicks: this.options.requestTimeoutTicks }),
       ...(this.options.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: this.options.snapshotChunkBytes }),
       ...(this.options.snapshotInstallOperationsPerCommit === undefined ? {} : { snapshotInstallOperationsPerCommit: this.options.snapshotInstallOperationsPerCommit }),
+      ...(profiler === undefined ? {} : { profiler }),
       ...extra,
     });
   }

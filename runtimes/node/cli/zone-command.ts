@@ -3,6 +3,7 @@ import { ZoneApiClient } from '../../../drivers/transport-websocket/zone-api-cli
 import type { ZoneNodeStatus } from '../../../drivers/transport-websocket/zone-api-app.ts';
 import { NexusError } from '../../../kernel/errors.ts';
 import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../../kernel/raft/constants.ts';
+import { zoneProfileIntervalMs } from '../zone-profile.ts';
 import { createZone, isVoter, JOIN_PROMOTION_WAIT_MS_MAX, joinZone, startZone, TICK_INTERVAL_MS_DEFAULT, type ZoneNode } from '../zone-node.ts';
 
 /** Environment variable read when `--token` is not given (keeps the token out of shell history). */
@@ -95,8 +96,10 @@ function withTiming(command: Command): Command {
     .option('--election-ticks <ticks>', 'base election timeout in ticks (each election waits 1x to 2x this)', parsePositive, ELECTION_TIMEOUT_TICKS_DEFAULT);
 }
 
-function timing(options: { tickMs: number; electionTicks: number }): { tickIntervalMs: number; electionTimeoutTicks: number } {
-  return { tickIntervalMs: options.tickMs, electionTimeoutTicks: options.electionTicks };
+/** The timing options, and the loop profile when NEXUS_ZONE_PROFILE asks for one. */
+function timing(options: { tickMs: number; electionTicks: number }): { tickIntervalMs: number; electionTimeoutTicks: number; profileIntervalMs?: number } {
+  const profileIntervalMs = zoneProfileIntervalMs(process.env);
+  return { tickIntervalMs: options.tickMs, electionTimeoutTicks: options.electionTicks, ...(profileIntervalMs === undefined ? {} : { profileIntervalMs }) };
 }
 
 function parsePositive(text: string): number {
