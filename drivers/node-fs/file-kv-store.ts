@@ -23,12 +23,15 @@ export const FILE_KV_LOG_SUFFIX = '-log';
 export const FILE_KV_SECOND_LOG_SUFFIX = '-log2';
 
 /**
- * The next commit group waits one turn of the event loop after a group of several (see
- * KvStoreOptions.scheduleGroup): the callers it resolved commit again in the microtasks before it,
- * however many awaits each is behind, and join it.
+ * One turn of the event loop, for two hooks of the store. The next commit group waits for it after
+ * a group of several (KvStoreOptions.scheduleGroup): the callers it resolved commit again in the
+ * microtasks before it, however many awaits each is behind, and join it. A checkpoint pauses for
+ * it after each budget of work (KvStoreOptions.checkpointPause): the file's reads and writes are
+ * synchronous, so without the turn commits, their log syncs' callbacks and reads would wait for
+ * the whole checkpoint.
  */
-function scheduleGroupAfterCallers(takeGroup: () => void): void {
-  setImmediate(takeGroup);
+function afterEventLoopTurn(callback: () => void): void {
+  setImmediate(callback);
 }
 
 /**
@@ -44,7 +47,7 @@ export async function openFileKvStore(path: string, options: Omit<KvStoreOptions
   try {
     for (const filePath of [path, `${path}${FILE_KV_LOG_SUFFIX}`, `${path}${FILE_KV_SECOND_LOG_SUFFIX}`]) opened.push(await NodeStorageFile.open(filePath));
     const [file, log, secondLog] = opened as [NodeStorageFile, NodeStorageFile, NodeStorageFile];
-    return await openKvStore(file, { cachePages: FILE_KV_CACHE_PAGES_DEFAULT, scheduleGroup: scheduleGroupAfterCallers, ...options, log, secondLog });
+    return await openKvStore(file, { cachePages: FILE_KV_CACHE_PAGES_DEFAULT, scheduleGroup: afterEventLoopTurn, checkpointPause: afterEventLoopTurn, ...options, log, secondLog });
   } catch (error) {
     await Promise.all(opened.map((file) => file.close()));
     throw error;

@@ -169,3 +169,12 @@ export const MERGE_SCRATCH_BYTES = 64 * 1024;
  * this many pages (256 KiB): one call and one buffer instead of one per page.
  */
 export const MERGE_READ_PAGES_MAX = 64;
+
+/**
+ * A checkpoint gives the runtime a turn (KvStoreOptions.checkpointPause) after about this much
+ * work, unless the store was opened with checkpointPauseWorkBytes: pages it reads, builds, writes
+ * or decodes, and the bytes of the changes it merges. Counted in work, not time, so a checkpoint
+ * pauses at the same points on every run. About 2 to 4 ms of a merge's work on a shared server
+ * core (bench/kv-stall.mts), where a whole checkpoint of the write buffer ran for 0.5 to 1 s.
+ */
+export const CHECKPOINT_PAUSE_WORK_BYTES = 1024 * 1024;
