@@ -1,5 +1,5 @@
 /**
- * `npm run bench:kv-stall -- [--seconds S] [--committers N] [--preload-keys N] [--rounds R]`
+ * `npm run bench:kv-stall -- [--seconds S] [--committers N] [--preload-keys N] [--rounds R] [--mode 'no pauses'|pauses]`
  *
  * How long commits wait while a checkpoint merges the write buffer into the tree: N concurrent
  * committers (256 by default) each commit one durable put after another (random 24-byte keys,
@@ -65,12 +65,14 @@ const { values: args } = parseArgs({
     committers: { type: 'string', default: String(COMMITTERS_DEFAULT) },
     'preload-keys': { type: 'string', default: String(PRELOAD_KEYS_DEFAULT) },
     rounds: { type: 'string', default: String(ROUNDS_DEFAULT) },
+    mode: { type: 'string' },
   },
 });
 const seconds = Number(args.seconds);
 const committers = Number(args.committers);
 const preloadKeys = Number(args['preload-keys']);
 const rounds = Number(args.rounds);
+const modes = MODES.filter((mode) => args.mode === undefined || mode.name === args.mode);
 
 function randomKey(random: SeededRandom): Uint8Array {
   const key = new Uint8Array(KEY_BYTES);
@@ -146,11 +148,11 @@ function printTable(rows: readonly string[][]): void {
 
 const loadBefore = loadavg();
 const directory = await mkdtemp(join(tmpdir(), 'nexus-kv-stall-'));
-const results = new Map<Mode, RoundResult[]>(MODES.map((mode) => [mode, []]));
+const results = new Map<Mode, RoundResult[]>(modes.map((mode) => [mode, []]));
 try {
   console.log(`${committers} durable committers, ${seconds} s per mode and round, ${rounds} rounds, over ${preloadKeys} preloaded keys`);
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? MODES : [...MODES].reverse();
+    const order = round % 2 === 0 ? modes : [...modes].reverse();
     for (const mode of order) {
       const result = await runRound(directory, mode, round);
       results.get(mode)!.push(result);
@@ -162,7 +164,7 @@ try {
 }
 printTable([
   ['mode', 'commits', 'commits/s', 'p50 ms', 'p99 ms', 'p999 ms', 'max ms', 'longest stall ms (per round)', 'stall p99 ms', 'checkpoints'],
-  ...MODES.map((mode) => row(mode, results.get(mode)!)),
+  ...modes.map((mode) => row(mode, results.get(mode)!)),
 ]);
 const loadAfter = loadavg();
 console.log(`load average before ${loadBefore.map((load) => load.toFixed(2)).join(' ')}, after ${loadAfter.map((load) => load.toFixed(2)).join(' ')}`);

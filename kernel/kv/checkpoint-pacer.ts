@@ -1,8 +1,9 @@
 import { assert } from '../assert.ts';
+import { CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX } from './constants.ts';
 
 /**
  * Spreads a checkpoint's work over turns of the runtime: the work is counted as it is done, and
- * once `workBytes` of it are done since the last pause the checkpoint pauses (KvStoreOptions
+ * once a budget of it is done since the last pause the checkpoint pauses (KvStoreOptions
  * .checkpointPause), so that commits, reads and I/O callbacks run between its stretches instead of
  * waiting for the whole merge. Without pauses a checkpoint held the event loop for as long as it
  * ran: its reads and writes of a file on Node are synchronous, and its merge is CPU work.
@@ -11,17 +12,28 @@ import { assert } from '../assert.ts';
  * (tests replay it exactly). The checkpoint code calls `spend` where it finishes a bounded piece of
  * work and, when that returns true, awaits `pause()`; what it holds across a pause must stay valid
  * whatever commits, reads, snapshots or a close do meanwhile (see kv-store.ts).
+ *
+ * The budget grows with `pressure`, how full the fresh write buffer is (0 to 1): commits go on
+ * during the pauses, and should the fresh buffer fill before the checkpoint ends, they all wait for
+ * it (back-pressure). So the fuller it is, the fewer pauses, down to one per
+ * CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX budgets: commits slow down as it fills rather than stop once
+ * it is full.
  */
 export class CheckpointPacer {
   readonly #schedule: (resume: () => void) => void;
   readonly #workBytes: number;
+  readonly #pressure: () => number;
+  /** The work until the next pause is due. */
+  #budgetBytes: number;
   #spentBytes = 0;
   #pauses = 0;
 
-  constructor(options: { schedule: (resume: () => void) => void; workBytes: number }) {
+  constructor(options: { schedule: (resume: () => void) => void; workBytes: number; pressure: () => number }) {
     assert(Number.isSafeInteger(options.workBytes) && options.workBytes > 0, 'a checkpoint pauses after a positive whole number of bytes of work');
     this.#schedule = options.schedule;
     this.#workBytes = options.workBytes;
+    this.#pressure = options.pressure;
+    this.#budgetBytes = this.#nextBudgetBytes();
   }
 
   /** Pauses taken so far. */
@@ -31,19 +43,28 @@ export class CheckpointPacer {
 
   /** Whether the work since the last pause is due one. */
   get due(): boolean {
-    return this.#spentBytes >= this.#workBytes;
+    return this.#spentBytes >= this.#budgetBytes;
   }
 
   /** Counts `bytes` of work done; true once a pause is due. */
   spend(bytes: number): boolean {
     this.#spentBytes += bytes;
-    return this.#spentBytes >= this.#workBytes;
+    return this.#spentBytes >= this.#budgetBytes;
   }
 
   /** Gives the runtime its turn; resolves once `schedule` resumes the checkpoint. */
-  pause(): Promise<void> {
+  async pause(): Promise<void> {
     this.#spentBytes = 0;
     this.#pauses++;
-    return new Promise<void>((resolve) => this.#schedule(resolve));
+    await new Promise<void>((resolve) => this.#schedule(resolve));
+    this.#budgetBytes = this.#nextBudgetBytes();
+  }
+
+  /** The work budget scaled up by the pressure: workBytes / (1 - pressure), at most by the scale's maximum. */
+  #nextBudgetBytes(): number {
+    const pressure = this.#pressure();
+    assert(Number.isFinite(pressure) && pressure >= 0, 'the pressure on a checkpoint is a number of at least 0');
+    const room = Math.max(1 - pressure, 1 / CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX);
+    return Math.ceil(this.#workBytes / room);
   }
 }

@@ -390,7 +390,9 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    * transaction is published (see #reuseThroughTxn).
    */
   async #mergeBuffer(buffer: WriteBuffer, version: number): Promise<void> {
-    const pacer = new CheckpointPacer(this.#checkpointPause);
+    // The fresh buffer's fill, when commits go on beside this merge.
+    const pressure = (): number => (this.#committed.buffer === buffer ? 0 : this.#committed.buffer.sizeBytes / this.#writeBufferBytes);
+    const pacer = new CheckpointPacer({ ...this.#checkpointPause, pressure });
     const { transaction, allocator } = await this.#beginTreeTransaction();
     const layoutChanges = buffer.layoutChanges;
     try {
