@@ -18,21 +18,26 @@ import { CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX } from './constants.ts';
  * it (back-pressure). So the fuller it is, the fewer pauses, down to one per
  * CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX budgets: commits slow down as it fills rather than stop once
  * it is full.
+ *
+ * Once `hurry` returns true (the store is closing: nothing but the close waits for the checkpoint
+ * any more) the checkpoint takes no more pauses and runs to its end.
  */
 export class CheckpointPacer {
   readonly #schedule: (resume: () => void) => void;
   readonly #workBytes: number;
   readonly #pressure: () => number;
+  readonly #hurry: () => boolean;
   /** The work until the next pause is due. */
   #budgetBytes: number;
   #spentBytes = 0;
   #pauses = 0;
 
-  constructor(options: { schedule: (resume: () => void) => void; workBytes: number; pressure: () => number }) {
+  constructor(options: { schedule: (resume: () => void) => void; workBytes: number; pressure: () => number; hurry: () => boolean }) {
     assert(Number.isSafeInteger(options.workBytes) && options.workBytes > 0, 'a checkpoint pauses after a positive whole number of bytes of work');
     this.#schedule = options.schedule;
     this.#workBytes = options.workBytes;
     this.#pressure = options.pressure;
+    this.#hurry = options.hurry;
     this.#budgetBytes = this.#nextBudgetBytes();
   }
 
@@ -52,9 +57,10 @@ export class CheckpointPacer {
     return this.#spentBytes >= this.#budgetBytes;
   }
 
-  /** Gives the runtime its turn; resolves once `schedule` resumes the checkpoint. */
+  /** Gives the runtime its turn; resolves once `schedule` resumes the checkpoint (at once when hurried). */
   async pause(): Promise<void> {
     this.#spentBytes = 0;
+    if (this.#hurry()) return;
     this.#pauses++;
     await new Promise<void>((resolve) => this.#schedule(resolve));
     this.#budgetBytes = this.#nextBudgetBytes();

@@ -392,7 +392,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   async #mergeBuffer(buffer: WriteBuffer, version: number): Promise<void> {
     // The fresh buffer's fill, when commits go on beside this merge.
     const pressure = (): number => (this.#committed.buffer === buffer ? 0 : this.#committed.buffer.sizeBytes / this.#writeBufferBytes);
-    const pacer = new CheckpointPacer({ ...this.#checkpointPause, pressure });
+    const pacer = new CheckpointPacer({ ...this.#checkpointPause, pressure, hurry: () => this.#closing !== undefined });
     const { transaction, allocator } = await this.#beginTreeTransaction();
     const layoutChanges = buffer.layoutChanges;
     try {
