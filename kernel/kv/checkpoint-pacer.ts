@@ -1,5 +1,5 @@
 import { assert } from '../assert.ts';
-import { CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX } from './constants.ts';
+import { CHECKPOINT_PAUSE_CALLS_MAX, CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX } from './constants.ts';
 
 /**
  * Spreads a checkpoint's work over turns of the runtime: the work is counted as it is done, and
@@ -21,6 +21,11 @@ import { CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX } from './constants.ts';
  *
  * Once `hurry` returns true (the store is closing: nothing but the close waits for the checkpoint
  * any more) the checkpoint takes no more pauses and runs to its end.
+ *
+ * A pause also ends after CHECKPOINT_PAUSE_CALLS_MAX calls on the store (`noteCall`): a caller
+ * that reads or commits in a loop of promises alone (reads from the cache, relaxed commits) never
+ * lets the runtime take its turn, and the checkpoint would wait for as long as the loop runs, so
+ * the loop shares its turn with it instead. Counted in calls, not time, like the work.
  */
 export class CheckpointPacer {
   readonly #schedule: (resume: () => void) => void;
@@ -31,6 +36,9 @@ export class CheckpointPacer {
   #budgetBytes: number;
   #spentBytes = 0;
   #pauses = 0;
+  /** Ends the pause under way, if any; and the calls on the store during it. */
+  #resumeEarly: (() => void) | undefined;
+  #callsWhilePaused = 0;
 
   constructor(options: { schedule: (resume: () => void) => void; workBytes: number; pressure: () => number; hurry: () => boolean }) {
     assert(Number.isSafeInteger(options.workBytes) && options.workBytes > 0, 'a checkpoint pauses after a positive whole number of bytes of work');
@@ -62,8 +70,24 @@ export class CheckpointPacer {
     this.#spentBytes = 0;
     if (this.#hurry()) return;
     this.#pauses++;
-    await new Promise<void>((resolve) => this.#schedule(resolve));
+    await new Promise<void>((resolve) => {
+      this.#resumeEarly = resolve;
+      this.#callsWhilePaused = 0;
+      this.#schedule(resolve);
+    });
+    // Resolved by the runtime's turn or by noteCall; the other's call then does nothing.
+    this.#resumeEarly = undefined;
     this.#budgetBytes = this.#nextBudgetBytes();
+  }
+
+  /** A call on the store: the CHECKPOINT_PAUSE_CALLS_MAXth during a pause ends it. */
+  noteCall(): void {
+    if (this.#resumeEarly === undefined) return;
+    this.#callsWhilePaused++;
+    if (this.#callsWhilePaused < CHECKPOINT_PAUSE_CALLS_MAX) return;
+    const resume = this.#resumeEarly;
+    this.#resumeEarly = undefined;
+    resume();
   }
 
   /** The work budget scaled up by the pressure: workBytes / (1 - pressure), at most by the scale's maximum. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CheckpointPacer } from './checkpoint-pacer.ts';
-import { CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX, META_SLOT_COUNT, PAGE_BYTES } from './constants.ts';
+import { CHECKPOINT_PAUSE_CALLS_MAX, CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX, META_SLOT_COUNT, PAGE_BYTES } from './constants.ts';
 import type { KvSnapshot, KvStore } from './kv-store-types.ts';
 import { openKvStore } from './kv-store.ts';
 import type { BranchNode, PageReference, TreeNode } from './node.ts';
@@ -383,6 +383,25 @@ describe('checkpoint pauses', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     const reopened = await reopen();
     expect((await reopened.scan({ limit: 2_000 })).entries.length).toBe(1_201);
     await reopened.close();
+  });
+
+  it('resumes a paused checkpoint after CHECKPOINT_PAUSE_CALLS_MAX calls on the store, without the runtime taking its turn', async () => {
+    const { store, pending, pauses } = await openPausedStore({ workBytes: 8 * 1024, writeBufferBytes: 32 * 1024 });
+    const value = new Uint8Array(80).fill(5);
+    await store.batch(Array.from({ length: 600 }, (_, index) => ({ type: 'put' as const, key: numberedKey(index), value })));
+    await drainMicrotasks();
+    expect(pending.length).toBe(1);
+    const pausesBefore = pauses();
+    // A loop of reads from the buffers that never lets the runtime turn: one call short, the checkpoint waits.
+    for (let call = 0; call < CHECKPOINT_PAUSE_CALLS_MAX - 1; call++) await store.get(numberedKey(call));
+    await drainMicrotasks();
+    expect(pauses()).toBe(pausesBefore);
+    await store.get(numberedKey(0));
+    await drainMicrotasks();
+    // Resumed by the last call: the checkpoint went on to its next pause.
+    expect(pauses()).toBe(pausesBefore + 1);
+    // The first pause's resume, still pending, now does nothing.
+    await resumeUntil(store.close(), pending);
   });
 
   it('pauses after the work budget, and after more of it the fuller the fresh buffer, up to CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX times', async () => {

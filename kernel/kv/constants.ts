@@ -186,3 +186,10 @@ export const CHECKPOINT_PAUSE_WORK_BYTES = 256 * 1024;
  * CheckpointPacer): with the fresh buffer full to 1 - 1/16, after 16 times the work.
  */
 export const CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX = 16;
+
+/**
+ * Calls on the store (reads, commits) during one pause of a checkpoint after which it resumes
+ * without waiting for the runtime's turn (see CheckpointPacer.noteCall): a caller looping on
+ * promises alone never lets the event loop turn, and would hold the checkpoint back meanwhile.
+ */
+export const CHECKPOINT_PAUSE_CALLS_MAX = 64;

@@ -172,6 +172,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   readonly #scheduleGroup: (takeGroup: () => void) => void;
   /** How checkpoints pause (see CheckpointPacer): each makes a pacer of these. */
   readonly #checkpointPause: { schedule: (resume: () => void) => void; workBytes: number };
+  /** The pacer of the checkpoint under way, told of every call on the store (see noteCall). */
+  #checkpointPacer: CheckpointPacer | undefined;
 
   constructor(
     pages: PageStore,
@@ -393,6 +395,16 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     // The fresh buffer's fill, when commits go on beside this merge.
     const pressure = (): number => (this.#committed.buffer === buffer ? 0 : this.#committed.buffer.sizeBytes / this.#writeBufferBytes);
     const pacer = new CheckpointPacer({ ...this.#checkpointPause, pressure, hurry: () => this.#closing !== undefined });
+    this.#checkpointPacer = pacer;
+    try {
+      await this.#mergeBufferPaced(buffer, version, pacer);
+    } finally {
+      this.#checkpointPacer = undefined;
+    }
+  }
+
+  /** #mergeBuffer with its pacer, which every call on the store is told of meanwhile. */
+  async #mergeBufferPaced(buffer: WriteBuffer, version: number, pacer: CheckpointPacer): Promise<void> {
     const { transaction, allocator } = await this.#beginTreeTransaction();
     const layoutChanges = buffer.layoutChanges;
     try {
@@ -449,6 +461,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   /** @internal */
   assertReadable(operation: string): void {
     if (this.#closing !== undefined) throw new ClosedError(`cannot ${operation}: the KV store is closed`);
+    this.#checkpointPacer?.noteCall();
   }
 
   /** @internal */
@@ -792,6 +805,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   #assertUsable(operation: string): void {
     if (this.#closing !== undefined) throw new ClosedError(`cannot ${operation}: the KV store is closed`);
     if (this.#failure !== undefined) throw this.#failure.error;
+    // Every call: a loop of calls that never lets the runtime turn shares its turn with a paused checkpoint.
+    this.#checkpointPacer?.noteCall();
   }
 }
 
