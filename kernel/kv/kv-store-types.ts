@@ -66,7 +66,10 @@ export interface KvStoreOptions {
    * `secondLog`, commits go on while it runs only if they get turns). By default a microtask, which
    * lets only work already queued in promises run; where the runtime has one, pass a turn of the
    * event loop (Node and Deno: setImmediate; browsers and Workers: a MessageChannel message or
-   * setTimeout(0)). A function that calls `resume` at once disables the pauses.
+   * setTimeout(0)). A function that calls `resume` at once disables the pauses. A pause also ends
+   * after CHECKPOINT_PAUSE_CALLS_MAX calls on the store (a loop of reads that never lets the event
+   * loop turn shares its turn with the checkpoint), and a checkpoint pauses less often as the fresh
+   * write buffer fills, and not at all once the store closes (see checkpoint-pacer.ts).
    */
   checkpointPause?: (resume: () => void) => void;
   /**
