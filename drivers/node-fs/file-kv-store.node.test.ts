@@ -58,4 +58,43 @@ describe('openFileKvStore', () => {
   it('splits the same pool into more groups when the next group is taken after a microtask', async () => {
     expect(await groupsOfCommitterPool({ scheduleGroup: (takeGroup) => queueMicrotask(takeGroup) })).toBeGreaterThan(rounds);
   });
+
+  /**
+   * Pauses the checkpoints of a store on a real file take while 3 MiB is committed through a
+   * 1 MiB write buffer (so that checkpoints run while commits go on), counted before the close.
+   */
+  async function checkpointPausesWhileCommitting(pacedCheckpoints: boolean): Promise<number> {
+    const directory = await mkdtemp(join(tmpdir(), 'nexusfs-file-kv-'));
+    directories.push(directory);
+    let pauses = 0;
+    const store = await openFileKvStore(join(directory, 'store.kv'), {
+      pacedCheckpoints,
+      writeBufferBytes: 1024 * 1024,
+      checkpointPause: (resume) => {
+        pauses++;
+        setImmediate(resume);
+      },
+    });
+    const value = new Uint8Array(1000).fill(7);
+    for (let batch = 0; batch < 48; batch++) {
+      const commits = Array.from({ length: 64 }, (_, index) => store.put(Uint8Array.of(index, batch, 1), value));
+      await Promise.all(commits);
+    }
+    const counted = pauses;
+    await store.close();
+    return counted;
+  }
+
+  it('paces checkpoints when opened with pacedCheckpoints (a server), and runs each in one stretch by default', async () => {
+    expect(await checkpointPausesWhileCommitting(true)).toBeGreaterThan(0);
+    expect(await checkpointPausesWhileCommitting(false)).toBe(0);
+  });
+
+  it('refuses a pacedCheckpoints that is not a boolean with EINVAL, before it creates any file', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'nexusfs-file-kv-'));
+    directories.push(directory);
+    const path = join(directory, 'store.kv');
+    await expect(openFileKvStore(path, { pacedCheckpoints: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(readFile(path)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
 });

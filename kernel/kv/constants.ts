@@ -169,3 +169,27 @@ export const MERGE_SCRATCH_BYTES = 64 * 1024;
  * this many pages (256 KiB): one call and one buffer instead of one per page.
  */
 export const MERGE_READ_PAGES_MAX = 64;
+
+/**
+ * A checkpoint gives the runtime a turn (KvStoreOptions.checkpointPause) after about this much
+ * work, unless the store was opened with checkpointPauseWorkBytes: pages it reads, builds, writes
+ * or decodes, and the bytes of the changes it merges (see CheckpointPacer). Counted in work, not
+ * time, so a checkpoint pauses at the same points on every run. A few milliseconds of a merge on a
+ * shared server core (bench/kv-stall.mts), where a checkpoint of a full write buffer into a tree of
+ * 300,000 keys ran for 0.5 to 1 s in one stretch; 1 MiB let the checkpoints fall behind the commits
+ * more often, which then all waited for them (see CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX).
+ */
+export const CHECKPOINT_PAUSE_WORK_BYTES = 256 * 1024;
+
+/**
+ * A checkpoint pauses up to this many times less often as the fresh write buffer fills (see
+ * CheckpointPacer): with the fresh buffer full to 1 - 1/16, after 16 times the work.
+ */
+export const CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX = 16;
+
+/**
+ * Calls on the store (reads, commits) during one pause of a checkpoint after which it resumes
+ * without waiting for the runtime's turn (see CheckpointPacer.noteCall): a caller looping on
+ * promises alone never lets the event loop turn, and would hold the checkpoint back meanwhile.
+ */
+export const CHECKPOINT_PAUSE_CALLS_MAX = 64;

@@ -58,6 +58,26 @@ export interface KvStoreOptions {
    * which runs after every queued microtask).
    */
   scheduleGroup?: (takeGroup: () => void) => void;
+  /**
+   * Runs `resume` once the runtime has had a turn: a checkpoint (with a log) pauses so after each
+   * `checkpointPauseWorkBytes` of work, so that commits, reads and I/O callbacks run between its
+   * stretches. A checkpoint of a full write buffer is a second of CPU work and, on Node, of
+   * synchronous reads and writes, which would otherwise hold the event loop the whole time (with
+   * `secondLog`, commits go on while it runs only if they get turns). By default a microtask, which
+   * lets only work already queued in promises run; where the runtime has one, pass a turn of the
+   * event loop (Node and Deno: setImmediate; browsers and Workers: a MessageChannel message or
+   * setTimeout(0)). A function that calls `resume` at once disables the pauses. A pause also ends
+   * after CHECKPOINT_PAUSE_CALLS_MAX calls on the store (a loop of reads that never lets the event
+   * loop turn shares its turn with the checkpoint), and a checkpoint pauses less often as the fresh
+   * write buffer fills, and not at all once the store closes (see checkpoint-pacer.ts).
+   */
+  checkpointPause?: (resume: () => void) => void;
+  /**
+   * The work a checkpoint does between pauses (see checkpointPause), in bytes of pages read, built,
+   * written or decoded and of changes merged: CHECKPOINT_PAUSE_WORK_BYTES by default. Counted in
+   * work, not time, so a checkpoint pauses at the same points on every run.
+   */
+  checkpointPauseWorkBytes?: number;
 }
 
 /**

@@ -20,14 +20,17 @@ import { type QueuedBatch, type QueuedWork, copyOperations, copyPrecondition, ta
 import { CommitLog, type LoggedBatch, encodeLogRecord, logRecordBytes, readCommitLogs } from './commit-log.ts';
 import {
   CACHE_PAGES_DEFAULT,
+  CHECKPOINT_PAUSE_WORK_BYTES,
   COMMIT_LOGS_MAX,
   COMMIT_LOG_CHECKPOINT_BYTES,
   COMMIT_LOG_RECORD_BYTES_MAX,
   CACHE_PAGES_MIN,
   COMMIT_QUEUE_LENGTH_MAX,
   META_SLOT_COUNT,
+  PAGE_BYTES,
   PREFETCH_READS_CONCURRENT_MAX,
   WRITE_BUFFER_BYTES_MAX,
+  WRITE_BUFFER_ENTRY_OVERHEAD_BYTES,
 } from './constants.ts';
 import type {
   KvCommitOptions,
@@ -47,6 +50,8 @@ import { prefetchLeaves } from './prefetch.ts';
 import { type LoadedFreelist, type RecoveredState, readCheckedFreelist, recoverState } from './recovery.ts';
 import { NEEDS_FILE, readVersion } from './tree-read.ts';
 import { writePages } from './write-coalescing.ts';
+import { CheckpointPacer } from './checkpoint-pacer.ts';
+import type { TreeChange } from './tree-merge.ts';
 import { type FreelistChain, type PageWrite, WriteTransaction } from './write-transaction.ts';
 import { applyBatches } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
@@ -69,13 +74,21 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   }
   const durability = options.durability ?? 'durable';
   assertDurability(durability);
-  const scheduleGroup = options.scheduleGroup ?? scheduleGroupInMicrotask;
+  const scheduleGroup = options.scheduleGroup ?? inMicrotask;
   if (typeof scheduleGroup !== 'function') {
     throw new InvalidArgumentError(`invalid scheduleGroup: expected a function, got ${typeof scheduleGroup}`);
   }
+  const checkpointPause = options.checkpointPause ?? inMicrotask;
+  if (typeof checkpointPause !== 'function') {
+    throw new InvalidArgumentError(`invalid checkpointPause: expected a function, got ${typeof checkpointPause}`);
+  }
+  const checkpointPauseWorkBytes = options.checkpointPauseWorkBytes ?? CHECKPOINT_PAUSE_WORK_BYTES;
+  if (!Number.isSafeInteger(checkpointPauseWorkBytes) || checkpointPauseWorkBytes < 1) {
+    throw new InvalidArgumentError(`invalid checkpointPauseWorkBytes ${String(checkpointPauseWorkBytes)}: expected a positive integer`);
+  }
   const pages = new PageStore(file, cachePages);
   const recovered = await recoverState(pages);
-  const engineOptions = { durability, cachePages, writeBufferBytes, scheduleGroup };
+  const engineOptions = { durability, cachePages, writeBufferBytes, scheduleGroup, checkpointPause: { schedule: checkpointPause, workBytes: checkpointPauseWorkBytes } };
   if (options.secondLog !== undefined && options.log === undefined) {
     throw new InvalidArgumentError('invalid secondLog: a second commit log needs a first (log)');
   }
@@ -157,6 +170,10 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   /** With a log: a checkpoint once the write buffer holds this many bytes. */
   readonly #writeBufferBytes: number;
   readonly #scheduleGroup: (takeGroup: () => void) => void;
+  /** How checkpoints pause (see CheckpointPacer): each makes a pacer of these. */
+  readonly #checkpointPause: { schedule: (resume: () => void) => void; workBytes: number };
+  /** The pacer of the checkpoint under way, told of every call on the store (see noteCall). */
+  #checkpointPacer: CheckpointPacer | undefined;
 
   constructor(
     pages: PageStore,
@@ -166,6 +183,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       cachePages: number;
       writeBufferBytes: number;
       scheduleGroup: (takeGroup: () => void) => void;
+      checkpointPause: { schedule: (resume: () => void) => void; workBytes: number };
       logs: readonly CommitLog[];
     },
   ) {
@@ -174,6 +192,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     this.#logs = options.logs;
     this.#writeBufferBytes = options.writeBufferBytes;
     this.#scheduleGroup = options.scheduleGroup;
+    this.#checkpointPause = options.checkpointPause;
     this.#defaultDurability = options.durability;
     this.#cachePages = options.cachePages;
     const version = recovered.meta.lastVersion;
@@ -372,12 +391,32 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    * and the new state, with a new empty buffer, published. The old buffer is left as it is for
    * readers that pinned it. `version`: the last version the buffer holds (a group too large to
    * log is merged before it is published).
+   *
+   * It pauses after each budget of work (CheckpointPacer), while it collects the changes, merges,
+   * writes and decodes leaves for the cache: commits go on into the fresh buffer meanwhile, readers
+   * read the state published before it, and a close waits for it. Nothing it holds changes across a
+   * pause: the buffer is frozen (or, for a group too large to log, the commit loop is here), the
+   * tree has no other writer, and the pages of the tree it started from are not reused before the
+   * transaction is published (see #reuseThroughTxn).
    */
   async #mergeBuffer(buffer: WriteBuffer, version: number): Promise<void> {
+    // The fresh buffer's fill, when commits go on beside this merge.
+    const pressure = (): number => (this.#committed.buffer === buffer ? 0 : this.#committed.buffer.sizeBytes / this.#writeBufferBytes);
+    const pacer = new CheckpointPacer({ ...this.#checkpointPause, pressure, hurry: () => this.#closing !== undefined });
+    this.#checkpointPacer = pacer;
+    try {
+      await this.#mergeBufferPaced(buffer, version, pacer);
+    } finally {
+      this.#checkpointPacer = undefined;
+    }
+  }
+
+  /** #mergeBuffer with its pacer, which every call on the store is told of meanwhile. */
+  async #mergeBufferPaced(buffer: WriteBuffer, version: number, pacer: CheckpointPacer): Promise<void> {
     const { transaction, allocator } = await this.#beginTreeTransaction();
     const layoutChanges = buffer.layoutChanges;
     try {
-      await transaction.merge([...buffer.newestEntries()], { readsConcurrentMax: PREFETCH_READS_CONCURRENT_MAX });
+      await transaction.merge(await bufferedChanges(buffer, pacer), { readsConcurrentMax: PREFETCH_READS_CONCURRENT_MAX, pacer });
     } catch (error) {
       allocator.abandon();
       throw error;
@@ -386,7 +425,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     const slot = (this.#durableSlot + 1) % META_SLOT_COUNT;
     const finished = transaction.finish({ freelistChain: this.#freelistChain, lastVersion: version, durableTxn: this.#durableTxn });
     const written = { meta: finished.meta, slot };
-    await this.#writeTree(finished.writes, written);
+    await this.#writeTree(finished.writes, written, pacer);
     await this.#syncFile(written);
     // Commits went on beside a frozen buffer's merge: the state published is theirs, over the new tree.
     const current = this.#committed;
@@ -395,6 +434,21 @@ class KvStoreEngine implements KvStore, SnapshotHost {
         ? { ...written, buffer: new WriteBuffer(version), frozenBuffers: [], version }
         : { ...written, buffer: current.buffer, frozenBuffers: current.frozenBuffers.filter((frozen) => frozen !== buffer), version: current.version };
     this.#publishTree({ transaction, allocator, committed, freelistChain: finished.freelistChain });
+    await this.#cacheMergedLeaves(transaction, pacer);
+  }
+
+  /**
+   * Decodes the last leaves a merge wrote (up to the cache's size) into the page cache, pausing
+   * as the merge did: readers after a checkpoint find them as they find the ones a commit wrote.
+   * After the transaction is published (a reader meanwhile may read and cache one itself), and
+   * before the next tree writer starts (the checkpoint is not over). Not once the store closes.
+   */
+  async #cacheMergedLeaves(transaction: WriteTransaction, pacer: CheckpointPacer): Promise<void> {
+    for (const leaf of transaction.mergedLeaves(this.#cachePages)) {
+      if (this.#closing !== undefined) return;
+      this.#pages.cache.set(leaf);
+      if (pacer.spend(PAGE_BYTES)) await pacer.pause();
+    }
   }
 
   /**
@@ -415,6 +469,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   /** @internal */
   assertReadable(operation: string): void {
     if (this.#closing !== undefined) throw new ClosedError(`cannot ${operation}: the KV store is closed`);
+    this.#checkpointPacer?.noteCall();
   }
 
   /** @internal */
@@ -673,9 +728,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   /** Publishes a written tree transaction: its nodes into the cache, its state, its frees. */
   #publishTree(written: { transaction: WriteTransaction; allocator: PageAllocator; committed: CommittedState; freelistChain: FreelistChain }): void {
+    // A merge's leaves have no nodes: the merge decodes the last ones for the cache afterwards.
     for (const node of written.transaction.dirtyNodes) this.#pages.cache.set(node);
-    // A merge's leaves have no nodes; the last ones are decoded for the cache, but not at close.
-    if (this.#closing === undefined) for (const leaf of written.transaction.mergedLeaves(this.#cachePages)) this.#pages.cache.set(leaf);
     this.#committed = written.committed;
     this.#freelistChain = written.freelistChain;
     written.allocator.commit();
@@ -719,10 +773,10 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     this.#publishTree({ transaction, allocator, committed, freelistChain: finished.freelistChain });
   }
 
-  /** Writes a commit's pages and its meta page into its slot (not synced). */
-  async #writeTree(pageWrites: readonly PageWrite[], state: { meta: Meta; slot: number }): Promise<void> {
+  /** Writes a commit's pages and its meta page into its slot (not synced); a checkpoint's with its pacer. */
+  async #writeTree(pageWrites: readonly PageWrite[], state: { meta: Meta; slot: number }, pacer?: CheckpointPacer): Promise<void> {
     const file = this.#pages.file;
-    await writePages(file, pageWrites);
+    await writePages(file, pageWrites, pacer);
     await file.write(pageOffsetBytes(state.slot), encodeMeta(state.slot, state.meta));
   }
 
@@ -759,6 +813,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   #assertUsable(operation: string): void {
     if (this.#closing !== undefined) throw new ClosedError(`cannot ${operation}: the KV store is closed`);
     if (this.#failure !== undefined) throw this.#failure.error;
+    // Every call: a loop of calls that never lets the runtime turn shares its turn with a paused checkpoint.
+    this.#checkpointPacer?.noteCall();
   }
 }
 
@@ -790,8 +846,19 @@ function settle(group: readonly QueuedWork[], outcomes: Map<QueuedBatch, number 
   }
 }
 
-function scheduleGroupInMicrotask(takeGroup: () => void): void {
-  void Promise.resolve().then(takeGroup);
+/** The changes a checkpoint merges: the buffer's newest entries, in key order, collected with pauses. */
+async function bufferedChanges(buffer: WriteBuffer, pacer: CheckpointPacer): Promise<TreeChange[]> {
+  const changes: TreeChange[] = [];
+  for (const entry of buffer.newestEntries()) {
+    changes.push(entry);
+    if (pacer.spend(WRITE_BUFFER_ENTRY_OVERHEAD_BYTES)) await pacer.pause();
+  }
+  return changes;
+}
+
+/** The kernel's default for scheduleGroup and checkpointPause: a microtask (runtimes pass a turn of their event loop). */
+function inMicrotask(callback: () => void): void {
+  void Promise.resolve().then(callback);
 }
 
 function assertDurability(durability: unknown): asserts durability is KvDurability {

@@ -5,8 +5,10 @@ import {
   MERGE_READ_PAGES_MAX,
   MERGE_SCRATCH_BYTES,
   NODE_MERGE_THRESHOLD_BYTES,
+  PAGE_BYTES,
   PAGE_PAYLOAD_BYTES,
   TREE_DEPTH_MAX,
+  WRITE_BUFFER_ENTRY_OVERHEAD_BYTES,
 } from './constants.ts';
 import {
   type BranchNode,
@@ -27,6 +29,7 @@ import {
   leafEntryOffsets,
   leafEntryRunsAt,
 } from './node-codec.ts';
+import type { CheckpointPacer } from './checkpoint-pacer.ts';
 import { PAGE_KIND, PAGE_PAYLOAD_OFFSET, newPage, sealPage } from './page-format.ts';
 import { shortestSeparator } from './tree-search.ts';
 
@@ -50,6 +53,13 @@ import { shortestSeparator } from './tree-search.ts';
  * Every node the merge replaces is freed; every overflow run keeps exactly one owner (entries
  * carry theirs along, separators that move up into a new branch keep theirs, dropped ones are
  * freed), as in WriteTransaction.
+ *
+ * The merge pauses (CheckpointPacer) after each budget of work: changes checked and merged, leaf
+ * pages read and built, and before it descends into a branch. What it holds across a pause stays
+ * valid: the changes (a frozen write buffer's), the committed pages it read (a copy-on-write tree
+ * has one writer, this merge, and a committed page is not reused while the tree it belongs to is
+ * the last one published), and its own new pages, which nothing else sees before the transaction
+ * is published.
  */
 
 /** A change: `value` null deletes the key. */
@@ -80,6 +90,8 @@ export interface TreeMergeTarget {
   readOverflow(reference: OverflowReference): Promise<Uint8Array>;
   /** Leaves read at once while a branch's touched children are read. */
   readonly readsConcurrentMax: number;
+  /** Counts the merge's work and pauses it now and then (see CheckpointPacer). */
+  readonly pacer: CheckpointPacer;
 }
 
 /**
@@ -158,14 +170,15 @@ class EntrySequence {
 export async function mergeIntoTree(target: TreeMergeTarget, root: PageReference | undefined, changes: readonly TreeChange[]): Promise<PageReference | undefined> {
   for (let index = 1; index < changes.length; index++) {
     assert(compareBytes(changes[index - 1]!.key, changes[index]!.key) < 0, 'merged changes are in ascending key order');
+    if (target.pacer.spend(changeWorkBytes(changes[index]!))) await target.pacer.pause();
   }
   if (changes.length === 0) return root;
   const merge = new TreeMerge(target, changes);
   let list: NodeList;
   if (root === undefined) {
-    const entries = merge.mergeLeafRun([], 0, changes.length)!;
+    const entries = (await merge.mergeLeafRun([], 0, changes.length))!;
     if (entries.length === 0) return undefined;
-    list = merge.buildLeaves(entries);
+    list = await merge.buildLeaves(entries);
   } else {
     // The root as the one child of a branch that has no page: its children's list is the new top level.
     const top: BranchNode = { kind: 'branch', pageId: 0, txn: 0, keys: [], keyOverflows: [], children: [root], payloadBytes: BRANCH_FIRST_CHILD_BYTES };
@@ -178,6 +191,11 @@ export async function mergeIntoTree(target: TreeMergeTarget, root: PageReference
     list = merge.buildBranches(list);
   }
   return merge.shrinkRoot(list.children[0]);
+}
+
+/** The work a change is to the checkpoint's pacing: its bytes and what holds them, as the write buffer counts it. */
+function changeWorkBytes(change: TreeChange): number {
+  return change.key.length + (change.value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
 }
 
 /** Runs of bytes up to this long are copied by a loop rather than `set` (see copyInto). */
@@ -214,6 +232,7 @@ class TreeMerge {
     for (const child of touched) {
       const node = nodes.get(child)!;
       assert(node.kind === 'branch', 'the children of a branch are of one kind');
+      if (this.#target.pacer.due) await this.#target.pacer.pause();
       const result = await this.mergeChildren(node, bounds[child]!, bounds[child + 1]!, depth + 1);
       if (result !== undefined) results.set(child, result);
     }
@@ -293,7 +312,7 @@ class TreeMerge {
       let last = child;
       while (last + 1 < childCount && nodes.has(last + 1)) last++;
       const leaves = await this.#leaves(branch, nodes, first, last);
-      let entries = this.mergeLeafRun(leaves, bounds[first]!, bounds[last + 1]!);
+      let entries = await this.mergeLeafRun(leaves, bounds[first]!, bounds[last + 1]!);
       if (entries === undefined) {
         for (let index = first; index <= last; index++) this.#append(out, single(branch.children[index]!), separatorBefore(branch, index));
         lastUnchanged = last;
@@ -323,7 +342,7 @@ class TreeMerge {
         // Separators inside the run bounded leaves that are gone: they are dropped.
         if (index > first) this.#dropSeparator(branch.keyOverflows[index - 1]);
       }
-      this.#append(out, entries.length === 0 ? emptyList() : this.buildLeaves(entries), separatorBefore(branch, first));
+      this.#append(out, entries.length === 0 ? emptyList() : await this.buildLeaves(entries), separatorBefore(branch, first));
       lastUnchanged = undefined;
       child = last + 1;
     }
@@ -336,12 +355,14 @@ class TreeMerge {
    * absent keys only). Unchanged entries between two changes are taken as they are, found by a
    * binary search for the next change's key.
    */
-  mergeLeafRun(leaves: readonly LeafSource[], start: number, end: number): EntrySequence | undefined {
+  async mergeLeafRun(leaves: readonly LeafSource[], start: number, end: number): Promise<EntrySequence | undefined> {
     const changes = this.#changes;
+    const pacer = this.#target.pacer;
     const entries = new EntrySequence();
     let changed = false;
     let next = start;
     for (let leafIndex = 0; leafIndex < leaves.length; leafIndex++) {
+      if (pacer.spend(PAGE_BYTES)) await pacer.pause();
       const leaf = leaves[leafIndex]!;
       const count = leaf.offsets.length - 1;
       const lastLeaf = leafIndex === leaves.length - 1;
@@ -349,6 +370,7 @@ class TreeMerge {
       // A change past this leaf's last key belongs to a later leaf, or at the end of the last one.
       for (; next < end && (lastLeaf || count === 0 || compareEntryKey(leaf, count - 1, changes[next]!.key) >= 0); next++) {
         const change = changes[next]!;
+        if (pacer.spend(changeWorkBytes(change))) await pacer.pause();
         const index = lowerBound(leaf, change.key, position, count);
         entries.pushSource(leaf, position, index);
         position = index;
@@ -374,6 +396,7 @@ class TreeMerge {
     }
     for (; next < end; next++) {
       const change = changes[next]!;
+      if (pacer.spend(changeWorkBytes(change))) await pacer.pause();
       if (change.value === null) continue;
       changed = true;
       this.#pushInserted(entries, change);
@@ -406,12 +429,13 @@ class TreeMerge {
    * room left (MERGE_FILL_BYTES), so that the next merge's few inserts into a leaf do not split it.
    * Each page is made by copying the entries' bytes, adjacent ones of one buffer at once.
    */
-  buildLeaves(entries: EntrySequence): NodeList {
+  async buildLeaves(entries: EntrySequence): Promise<NodeList> {
     const list = emptyList();
     const total = entries.length;
     const ends = entries.totalBytes > PAGE_PAYLOAD_BYTES ? pieceEnds(entries.sizes, entries.totalBytes) : [total];
     let first = 0;
     for (const end of ends) {
+      if (this.#target.pacer.spend(PAGE_BYTES)) await this.#target.pacer.pause();
       const pageId = this.#target.allocate();
       const page = newPage({ kind: PAGE_KIND.leaf, count: end - first, pageId, txn: this.#target.txn });
       let writeOffset = PAGE_PAYLOAD_OFFSET;
@@ -557,6 +581,8 @@ class TreeMerge {
    */
   async #readSources(references: readonly PageReference[]): Promise<ChildSource[]> {
     const pages = await this.#target.readNodePages(references);
+    // Read and checked by now; paused for at the next pause point.
+    this.#target.pacer.spend(references.length * PAGE_BYTES);
     const sources: ChildSource[] = [];
     for (let index = 0; index < references.length; index++) {
       const reference = references[index]!;

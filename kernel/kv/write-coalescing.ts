@@ -1,4 +1,5 @@
 import type { StorageFile } from '../contracts/storage-file.ts';
+import type { CheckpointPacer } from './checkpoint-pacer.ts';
 import { PAGE_BYTES, WRITE_COALESCE_BYTES_MAX } from './constants.ts';
 import { pageOffsetBytes } from './page-format.ts';
 import type { PageWrite } from './write-transaction.ts';
@@ -12,8 +13,12 @@ import type { PageWrite } from './write-transaction.ts';
  * Joined pages are copied into one buffer that every joined write reuses, one write after
  * another (a StorageFile is done with `data` once `write` resolves): a fresh buffer per write made
  * a large merge allocate, zero and collect as many bytes again as it wrote.
+ *
+ * With `pacer` (a checkpoint's), the writes pause now and then between joined writes: a file on
+ * Node writes synchronously, so a checkpoint's tens of megabytes would otherwise hold the event
+ * loop. The pages are the caller's and stay as they are across a pause.
  */
-export async function writePages(file: StorageFile, writes: readonly PageWrite[]): Promise<void> {
+export async function writePages(file: StorageFile, writes: readonly PageWrite[], pacer?: CheckpointPacer): Promise<void> {
   const sorted = [...writes].sort((a, b) => a.pageId - b.pageId);
   let joined: Uint8Array | undefined;
   let first = 0;
@@ -31,6 +36,7 @@ export async function writePages(file: StorageFile, writes: readonly PageWrite[]
       }
       await file.write(pageOffsetBytes(start.pageId), joined.subarray(0, runBytes));
     }
+    if (pacer?.spend(runBytes) === true) await pacer.pause();
     first = end;
   }
 }

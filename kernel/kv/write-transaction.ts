@@ -20,6 +20,7 @@ import { decodeNode, encodeNode } from './node-codec.ts';
 import { encodeOverflowRun, overflowPageCount } from './overflow.ts';
 import type { PageAllocator } from './page-allocator.ts';
 import type { PageStore } from './page-store.ts';
+import type { CheckpointPacer } from './checkpoint-pacer.ts';
 import { type TreeChange, mergeIntoTree } from './tree-merge.ts';
 import { childIndexFor, searchLeaf, shortestSeparator } from './tree-search.ts';
 
@@ -172,7 +173,7 @@ export class WriteTransaction {
    * (see tree-merge.ts) instead of a put or delete per key: a checkpoint's merge of the write
    * buffer. Only on a transaction that has changed nothing yet.
    */
-  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number }): Promise<void> {
+  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number; pacer: CheckpointPacer }): Promise<void> {
     assert(this.#dirty.size === 0 && this.#newRuns.size === 0 && this.#leafPages.length === 0, 'a merge is the first change of its transaction');
     this.#root = await mergeIntoTree(
       {
@@ -191,6 +192,7 @@ export class WriteTransaction {
         readNodePages: (references) => this.#pages.readNodePages(references),
         readOverflow: (reference) => this.#pages.readOverflow(reference),
         readsConcurrentMax: options.readsConcurrentMax,
+        pacer: options.pacer,
       },
       this.#root,
       changes,

@@ -60,7 +60,7 @@ export async function openDataDir(options: OpenDataDirOptions): Promise<DataDir>
   const lock = acquireLock(directory);
   const opened: { close(): Promise<void> }[] = [];
   try {
-    const metastore = await openFileKvStore(join(directory, DATA_DIR_METASTORE_FILE));
+    const metastore = await openFileKvStore(join(directory, DATA_DIR_METASTORE_FILE), { pacedCheckpoints: true });
     opened.push(metastore);
     const records = await openSqliteFileRecordStore({ path: join(directory, DATA_DIR_RECORDS_FILE) });
     opened.push(records);

@@ -243,7 +243,10 @@ async function startNode(
   };
   try {
     // With its commit log: a durable persist is one append and one sync of the log file.
-    const store: KvStore = await openFileKvStore(join(dataDir, ZONE_STORE_FILE), { writeBufferBytes: zoneWriteBufferBytes(identity.nodeId) });
+    const store: KvStore = await openFileKvStore(join(dataDir, ZONE_STORE_FILE), {
+      writeBufferBytes: zoneWriteBufferBytes(identity.nodeId),
+      pacedCheckpoints: true,
+    });
     closers.push(() => store.close());
     const raftStorage = await KvRaftStorage.open(store, { keyPrefix: ZONE_RAFT_KEY_PREFIX });
     closers.push(() => raftStorage.close());
