@@ -5,10 +5,12 @@
  * default-sized chunks. Prints the time from the join request until the new node has applied the
  * leader's last index, the chunk count and the size of the state sent.
  *
- *   npm run bench:zone-catchup -- --keys 100000,200000 [--writes-per-second 2000]
+ *   npm run bench:zone-catchup -- --keys 100000,200000 [--writers 8]
  *
- * With `--writes-per-second`, a writer keeps committing batches of new keys at that rate during the
- * catch-up, which then ends when the new node has applied the leader's last index at some moment.
+ * With `--writers N`, N loops keep committing batches of new keys during the catch-up, which then
+ * ends when the new node has installed a snapshot and applied all but N of the leader's entries
+ * (the snapshot indexes it went through are counted: its installs, one per transfer completed, and
+ * its own snapshots).
  *
  * With `--one-way-delay-ms N`, the two replicas run in this process instead, on KvStores on files,
  * over a memory network that delivers each message N ms after it is sent (a round trip of 2N ms,
@@ -34,7 +36,9 @@ import { freePort } from '../test/zone/process/nexus-process.ts';
 const KEYS_PER_BATCH = 1000;
 /** A value of this many bytes makes a stored entry (key, version, value, chunk framing) about 88 bytes, as last session's 8.8 MiB for 100k keys. */
 const VALUE_BYTES = 55;
-const CATCH_UP_WAIT_MS_MAX = 300_000;
+const CATCH_UP_WAIT_MS_MAX = 120_000;
+/** Keys per commit of each `--writers` loop. */
+const LIVE_BATCH_KEYS = 10;
 const POLL_MS = 2;
 
 const encoder = new TextEncoder();
@@ -55,7 +59,7 @@ function batch(first: number, count: number, prefix: string): MetastoreOperation
 
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
-async function measure(keyCount: number, writesPerSecond: number): Promise<void> {
+async function measure(keyCount: number, writers: number): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'nexus-bench-catchup-'));
   const timing = { snapshotIntervalEntries: 20 };
   const nodes: ZoneNode[] = [];
@@ -65,33 +69,40 @@ async function measure(keyCount: number, writesPerSecond: number): Promise<void>
     for (let first = 0; first < keyCount; first += KEYS_PER_BATCH) await one.replica.commit(batch(first, Math.min(KEYS_PER_BATCH, keyCount - first), 'files'));
     const snapshotIndex = one.replica.status().snapshotIndex;
 
-    let writing = writesPerSecond > 0;
+    let writing = true;
     let written = 0;
-    const writer = (async () => {
-      const batchKeys = 100;
+    const writeLoop = async (): Promise<void> => {
       while (writing) {
-        const started = performance.now();
-        await one.replica.commit(batch(written, batchKeys, 'live'));
-        written += batchKeys;
-        await sleep(Math.max(0, (batchKeys / writesPerSecond) * 1000 - (performance.now() - started)));
+        const first = written;
+        written += LIVE_BATCH_KEYS;
+        await one.replica.commit(batch(first, LIVE_BATCH_KEYS, 'live'));
       }
-    })();
+    };
+    const writing$ = Promise.all(Array.from({ length: writers }, writeLoop));
 
     const startedMs = performance.now();
-    const joining = joinZone({ dataDir: join(root, 'two'), listen: `127.0.0.1:${await freePort()}`, peer: one.identity.address, token: one.identity.token, ...timing });
-    const two = await joining;
+    const two = await joinZone({ dataDir: join(root, 'two'), listen: `127.0.0.1:${await freePort()}`, peer: one.identity.address, token: one.identity.token, promotionWaitMs: 0, ...timing });
     nodes.push(two);
-    for (;;) {
-      if (two.replica.status().appliedIndex >= one.replica.status().appliedIndex) break;
-      if (performance.now() - startedMs > CATCH_UP_WAIT_MS_MAX) throw new Error(`node 2 did not catch up within ${CATCH_UP_WAIT_MS_MAX} ms`);
+    // Snapshot indexes node 2 reached: each install of a transfer, and its own snapshots under writes.
+    const installs = new Set<number>();
+    let caughtUp = false;
+    while (performance.now() - startedMs < CATCH_UP_WAIT_MS_MAX) {
+      const status = two.replica.status();
+      if (status.snapshotIndex > 1) installs.add(status.snapshotIndex);
+      // Under writes, within the entries that may be in flight to it.
+      if (installs.size > 0 && status.appliedIndex >= one.replica.status().appliedIndex - writers) {
+        caughtUp = true;
+        break;
+      }
       await sleep(POLL_MS);
     }
     const elapsedMs = performance.now() - startedMs;
     writing = false;
-    await writer;
+    await writing$;
     const chunks = Math.ceil(keyCount / SNAPSHOT_CHUNK_ENTRIES_MAX);
-    const live = writesPerSecond > 0 ? `, ${written} keys written meanwhile` : '';
-    console.log(`${keyCount} keys (snapshot at ${snapshotIndex}, at least ${chunks} chunks): caught up in ${(elapsedMs / 1000).toFixed(2)} s${live}`);
+    const live = writers > 0 ? `, ${writers} writers wrote ${written} keys meanwhile, ${installs.size} snapshot indexes at node 2 (installs and its own snapshots)` : '';
+    const outcome = caughtUp ? `caught up in ${(elapsedMs / 1000).toFixed(2)} s` : `NOT caught up after ${(elapsedMs / 1000).toFixed(2)} s`;
+    console.log(`${keyCount} keys (snapshot at ${snapshotIndex}, at least ${chunks} chunks): ${outcome}${live}`);
   } finally {
     for (const node of nodes.reverse()) await node.close();
     await rm(root, { recursive: true, force: true });
@@ -155,9 +166,9 @@ async function measureDelayed(keyCount: number, oneWayDelayMs: number): Promise<
 }
 
 const keyCounts = argument('keys', '100000,200000').split(',').map(Number);
-const writesPerSecond = Number(argument('writes-per-second', '0'));
+const writers = Number(argument('writers', '0'));
 const oneWayDelayMs = Number(argument('one-way-delay-ms', '-1'));
 for (const keyCount of keyCounts) {
   if (oneWayDelayMs >= 0) await measureDelayed(keyCount, oneWayDelayMs);
-  else await measure(keyCount, writesPerSecond);
+  else await measure(keyCount, writers);
 }
