@@ -73,6 +73,7 @@ const EVERY_MESSAGE: ZoneMessage[] = [
   },
   { ...header, type: 'snapshot-chunk-response', transferId: 3, chunk: 41, reject: false },
   { ...header, type: 'snapshot-chunk-response', transferId: 4, chunk: 2, reject: true },
+  { ...header, type: 'snapshot-chunk-response', transferId: 5, chunk: 6, reject: false, resumeAfter: Uint8Array.of(0x2f, 0x61) },
 ];
 
 describe('frame codec', () => {

@@ -1,3 +1,4 @@
+import { METASTORE_KEY_BYTES_MAX } from '../../kernel/contracts/metastore.ts';
 import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import { ENTRY_PAYLOAD_SIZE_BYTES_MAX, GROUP_MEMBERS_MAX, READ_CONTEXT_LENGTH_MAX } from '../../kernel/raft/constants.ts';
 import { isValidNodeId, type ConfState, type Entry, type EntryType, type NodeId, type Snapshot } from '../../kernel/raft/types.ts';
@@ -86,7 +87,8 @@ export function encodeRaftMessage(message: ZoneMessage): unknown[] {
     case 'snapshot-chunk':
       return [...header, message.transferId, encodeSnapshot(message.snapshot), message.chunk, message.last, message.data];
     case 'snapshot-chunk-response':
-      return [...header, message.transferId, message.chunk, message.reject];
+      // The resume key only when there is one: a plain acknowledgement keeps its earlier encoding.
+      return [...header, message.transferId, message.chunk, message.reject, ...(message.resumeAfter === undefined ? [] : [message.resumeAfter])];
   }
 }
 
@@ -188,13 +190,14 @@ export function decodeRaftMessage(value: unknown): ZoneMessage {
       };
     }
     case 'snapshot-chunk-response': {
-      const [transferId, chunk, reject] = fields(3);
+      const [transferId, chunk, reject, resumeAfter] = fields(value.length === HEADER_LENGTH + 4 ? 4 : 3);
       return {
         ...header,
         type,
         transferId: readCount(transferId, 'snapshot chunk response transfer id'),
         chunk: readCount(chunk, 'snapshot chunk response number'),
         reject: readBoolean(reject, 'snapshot chunk response reject'),
+        ...(resumeAfter === undefined ? {} : { resumeAfter: readBytes(resumeAfter, 'snapshot chunk response resume key', METASTORE_KEY_BYTES_MAX) }),
       };
     }
   }

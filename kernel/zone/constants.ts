@@ -110,8 +110,42 @@ export const SNAPSHOT_CHUNK_RESEND_TICKS = 10;
 /** Times one chunk is sent again before the transfer is given up (and reported failed to Raft, which retries). */
 export const SNAPSHOT_CHUNK_RESENDS_MAX = 5;
 
-/** Snapshot chunks received and not yet staged; the leader sends one at a time per transfer, so more are duplicates. */
-export const SNAPSHOT_INBOX_CHUNKS_MAX = 8;
+/**
+ * Chunks of one transfer sent and not yet acknowledged. One chunk in flight left the link idle for
+ * a round trip and the follower idle while the leader read the next chunk, per chunk; a few in
+ * flight keep the leader reading, the link carrying and the follower staging at once (100k keys:
+ * see bench:zone-catchup). Few, since the follower stages in order and a lost chunk costs its
+ * followers a resend (go-back-N), and each is held in memory at both ends until acknowledged.
+ */
+export const SNAPSHOT_CHUNKS_IN_FLIGHT_MAX = 4;
+
+/**
+ * Encoded bytes of one transfer's chunks in flight, beyond which no further chunk leaves until one
+ * is acknowledged (one always may): a chunk exceeds its byte target by up to one entry, which may
+ * be a proposal of ZONE_PROPOSAL_BYTES_MAX.
+ */
+export const SNAPSHOT_BYTES_IN_FLIGHT_MAX = SNAPSHOT_CHUNKS_IN_FLIGHT_MAX * SNAPSHOT_CHUNK_BYTES_DEFAULT;
+
+/** Snapshot chunks received and not yet staged: a window of one transfer, and as many again (the next transfer's, resends). */
+export const SNAPSHOT_INBOX_CHUNKS_MAX = 2 * SNAPSHOT_CHUNKS_IN_FLIGHT_MAX;
+
+/**
+ * Ticks a leader keeps the state it pinned for a transfer that failed (its follower went silent or
+ * restarted), so that the next transfer to that follower sends the same state and resumes after
+ * what the follower staged rather than from the start (a new pin under writes is another state,
+ * whose chunks cannot follow the staged ones). Longer than a failed transfer's resends take.
+ */
+export const SNAPSHOT_RETAIN_TICKS = 10 * SNAPSHOT_CHUNK_RESEND_TICKS;
+
+/**
+ * Entry bytes (`entrySizeBytes`) a leader keeps in its log beyond the catch-up entries for
+ * followers being sent a snapshot: it compacts no further than the snapshot a transfer under way
+ * sends (until the follower has the entries after it), so that a transfer outlasting the catch-up
+ * entries under writes ends in log catch-up rather than in another transfer, and so on without end.
+ * Bounded so that a stuck follower cannot hold the log forever: with the interval's bytes, the
+ * live log stays below RAFT_STORAGE_LOG_BYTES_MAX.
+ */
+export const SNAPSHOT_TRANSFER_HOLD_BYTES_MAX = SNAPSHOT_INTERVAL_BYTES;
 
 /** Proposals, reads and membership requests waiting for their outcome on one replica. */
 export const PENDING_REQUESTS_MAX = 16_384;

@@ -8,10 +8,16 @@ import { SNAPSHOT_CHUNK_ENTRIES_MAX } from './constants.ts';
  * A zone snapshot travels as a series of chunks, outside Raft (as TiKV and etcd stream theirs):
  * Raft's snapshot message names the snapshot (index, term, membership); the leader's replica turns
  * it into a transfer of the state machine's entries, read from a KvStore snapshot pinned when the
- * transfer starts, one bounded chunk per ZoneTransport message, each acknowledged before the next
- * leaves. The follower stages the chunks in its KvStore and steps Raft's snapshot message only
- * once the last one is staged; Raft then has it persist the snapshot and install the staged state
- * (zone-state-machine.ts).
+ * transfer starts, one bounded chunk per ZoneTransport message, a few in flight at once
+ * (SNAPSHOT_CHUNKS_IN_FLIGHT_MAX), acknowledged cumulatively. The follower stages the chunks in
+ * order in its KvStore and steps Raft's snapshot message only once the last one is staged; Raft
+ * then has it persist the snapshot and install the staged state (zone-state-machine.ts).
+ *
+ * A transfer resumes where an earlier one of the same state ended (the connection dropped, the
+ * follower or the transfer restarted): the state at an applied index is the same on every replica,
+ * so chunks of two transfers of one raft snapshot whose chunks carry one applied index may follow
+ * each other. The follower answers such a transfer's chunk 0 with `resumeAfter`, the last key it
+ * holds staged, and the leader goes on after it.
  *
  * A transfer is named by (from, term, transferId): one leader per term, and its transfer ids
  * count up within its run (a restarted node leads again only in a later term).
@@ -33,9 +39,13 @@ export interface SnapshotChunkMessage {
 }
 
 /**
- * Follower to leader: chunk `chunk` of the transfer is staged (and with the last one, Raft's
+ * Follower to leader: chunks 0 to `chunk` of the transfer are staged (and with the last one, Raft's
  * snapshot message stepped), or with `reject` the follower cannot continue the transfer (it does
  * not know it, e.g. after a restart): the leader gives it up and Raft sends a new one.
+ *
+ * With `resumeAfter`, an answer to chunk 0: the follower holds chunks 0 to `chunk` of the same state
+ * staged from an earlier transfer, the last ending with key `resumeAfter`; the leader sends the
+ * state after that key, numbering its next chunk `chunk + 1`.
  */
 export interface SnapshotChunkResponseMessage {
   readonly type: 'snapshot-chunk-response';
@@ -45,6 +55,7 @@ export interface SnapshotChunkResponseMessage {
   readonly transferId: number;
   readonly chunk: number;
   readonly reject: boolean;
+  readonly resumeAfter?: Uint8Array | undefined;
 }
 
 export type SnapshotTransferMessage = SnapshotChunkMessage | SnapshotChunkResponseMessage;

@@ -24,6 +24,7 @@ import {
   SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT,
   SNAPSHOT_INTERVAL_BYTES,
   SNAPSHOT_INTERVAL_ENTRIES_DEFAULT,
+  SNAPSHOT_TRANSFER_HOLD_BYTES_MAX,
   ZONE_MEMBERS_MAX,
   ZONE_PROPOSAL_BYTES_MAX,
 } from './constants.ts';
@@ -177,6 +178,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       pinState: () => this.stateMachine.pinState(snapshotChunkBytes),
       report: (to, status) => this.enqueue(() => this.rawNode.reportSnapshot(to, status)),
       leadsIn: (term) => !this.closed && this.role === 'leader' && this.persistedHardState.term === term,
+      logFollows: (index) => index >= this.raftStorage.firstIndex() - 1 && index <= this.raftStorage.lastIndex(),
       fail: (error) => this.enqueue(() => {
         throw error;
       }),
@@ -184,6 +186,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.snapshotReceiver = new SnapshotReceiver({
       send: (message) => this.transport.send(this.zoneId, message),
       stageChunk: (transfer, data, after) => this.stateMachine.stageChunk(transfer, data, after),
+      stagingResumePoint: (index, term, firstChunk) => this.stateMachine.stagingResumePoint(index, term, firstChunk),
       discardStaging: () => this.stateMachine.discardStaging(),
       stepSnapshot: (message) => this.rawNode.step(message),
     });
@@ -233,9 +236,10 @@ export class ZoneReplica implements ZoneReplicaApi {
     const stateMachine = await ZoneStateMachine.open(options.store);
     const snapshot = options.raftStorage.snapshot();
     // A crash between Raft persisting a received snapshot and its install finishing: install it
-    // (again) from the staged chunks. Otherwise a staged transfer is one Raft never took.
+    // (again) from the staged chunks. Otherwise a staged transfer is one Raft never took: a whole
+    // one is dropped, one still arriving is kept for the next transfer to resume after.
     if (snapshot.metadata.index > stateMachine.appliedIndex) await stateMachine.installSnapshot(snapshot, installOptions(options));
-    else await stateMachine.discardStaging();
+    else await stateMachine.discardStaging({ keepIncomplete: true });
     const incarnation = await stateMachine.nextIncarnation();
     const replica = new ZoneReplica(options, stateMachine, incarnation);
     replica.wake();
@@ -955,8 +959,16 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.record('snapshot', startMs, this.raftStorage.firstIndex() - firstIndexBefore);
   }
 
+  /** Also keeps the entries after a snapshot being sent to a follower (SNAPSHOT_TRANSFER_HOLD_BYTES_MAX of them at most). */
   private catchUpCompactIndex(index: number): number {
-    return catchUpCompactIndex(this.raftStorage, { snapshotIndex: index, catchUpEntries: this.snapshotCatchUpEntries, catchUpBytesMax: SNAPSHOT_CATCH_UP_BYTES_MAX });
+    const progress = this.rawNode.status().progress;
+    const heldIndex = this.snapshotSender.heldLogIndex(index, (nodeId) => progress.get(nodeId)?.match);
+    return catchUpCompactIndex(this.raftStorage, {
+      snapshotIndex: index,
+      catchUpEntries: this.snapshotCatchUpEntries,
+      catchUpBytesMax: SNAPSHOT_CATCH_UP_BYTES_MAX,
+      ...(heldIndex === undefined ? {} : { heldIndex, heldBytesMax: SNAPSHOT_TRANSFER_HOLD_BYTES_MAX }),
+    });
   }
 
   private expireRequests(): void {
@@ -1027,17 +1039,30 @@ function settleToken(token: WriteToken, applied: AppliedOutcome): number {
  * Where a snapshot at `snapshotIndex` (within the log) compacts the log: `catchUpEntries` behind
  * it (as etcd's SnapshotCatchUpEntries), or fewer when those entries' `entrySizeBytes` would exceed
  * `catchUpBytesMax`, and never below what is already compacted; so that a follower just behind the
- * compaction is sent entries, not the whole state.
+ * compaction is sent entries, not the whole state. With `heldIndex` (a snapshot being sent), at
+ * most `heldIndex` when the entries after it up to the snapshot fit `heldBytesMax`: the follower
+ * goes on from there once installed. Beyond that bound the hold is ignored.
  */
-export function catchUpCompactIndex(storage: RaftStorage, options: { snapshotIndex: number; catchUpEntries: number; catchUpBytesMax: number }): number {
-  const { snapshotIndex, catchUpEntries, catchUpBytesMax } = options;
-  const compactIndex = Math.max(storage.firstIndex() - 1, snapshotIndex - catchUpEntries);
+export function catchUpCompactIndex(
+  storage: RaftStorage,
+  options: { snapshotIndex: number; catchUpEntries: number; catchUpBytesMax: number; heldIndex?: number; heldBytesMax?: number },
+): number {
+  const { snapshotIndex, catchUpEntries, catchUpBytesMax, heldIndex } = options;
+  const compacted = storage.firstIndex() - 1;
+  const catchUpIndex = keptWithin(storage, Math.max(compacted, snapshotIndex - catchUpEntries), snapshotIndex, catchUpBytesMax);
+  if (heldIndex === undefined || heldIndex >= catchUpIndex) return catchUpIndex;
+  const held = Math.max(compacted, heldIndex);
+  return keptWithin(storage, held, snapshotIndex, options.heldBytesMax ?? Infinity) === held ? held : catchUpIndex;
+}
+
+/** `compactIndex`, or higher so that the entries kept up to `snapshotIndex` fit `bytesMax`. */
+function keptWithin(storage: RaftStorage, compactIndex: number, snapshotIndex: number, bytesMax: number): number {
   if (compactIndex >= snapshotIndex) return snapshotIndex;
   const kept = storage.entries(compactIndex + 1, snapshotIndex + 1, Infinity);
   let keptBytes = 0;
   for (let position = kept.length - 1; position >= 0; position--) {
     keptBytes += entrySizeBytes(kept[position]!);
-    if (keptBytes > catchUpBytesMax) return kept[position]!.index;
+    if (keptBytes > bytesMax) return kept[position]!.index;
   }
   return compactIndex;
 }

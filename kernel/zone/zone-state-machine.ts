@@ -28,7 +28,7 @@ import {
   ZONE_STATE_ENTRIES_MAX,
 } from './constants.ts';
 import { decodeMemberRecord, encodeMemberRecord, type MemberRecord } from './member-record.ts';
-import { CHUNK_ENTRY_OVERHEAD_BYTES, decodeSnapshotChunk, encodeSnapshotChunk, type StoredEntry } from './snapshot-chunk.ts';
+import { CHUNK_ENTRY_OVERHEAD_BYTES, decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunk, type StoredEntry } from './snapshot-chunk.ts';
 
 /**
  * The zone's state machine: the Metastore's entries and the zone's membership records, kept in a
@@ -386,10 +386,36 @@ export class ZoneStateMachine {
     return chunk.entries[chunk.entries.length - 1]?.key ?? after;
   }
 
-  /** Deletes the staged transfer, if any, in bounded commits (its record last, so a crash midway leaves it to finish). */
-  async discardStaging(): Promise<void> {
+  /**
+   * Where a transfer of raft snapshot (`snapshotIndex`, `snapshotTerm`) whose chunk 0 is `firstChunk`
+   * may resume on the staging: the chunks staged and the last key they hold, when the staging is an
+   * incomplete transfer of the same snapshot from a state of the same applied index (the same state:
+   * replicas apply the same entries alike, so its chunks may follow the staged ones). Undefined when
+   * it must start over: nothing staged, another snapshot or state, a damaged chunk.
+   */
+  async stagingResumePoint(snapshotIndex: number, snapshotTerm: number, firstChunk: Uint8Array): Promise<{ chunkCount: number; lastKey: Uint8Array } | undefined> {
     const staged = await this.stagedTransfer();
-    if (staged === undefined) return;
+    if (staged === undefined || staged.complete || staged.chunkCount === 0 || staged.snapshotIndex !== snapshotIndex || staged.snapshotTerm !== snapshotTerm) return undefined;
+    try {
+      const incoming = decodeSnapshotChunk(firstChunk);
+      const first = await this.stagedChunk(staged, 0);
+      if (first.appliedIndex !== incoming.appliedIndex) return undefined;
+      const lastKey = (await this.stagedChunk(staged, staged.chunkCount - 1)).entries.at(-1)?.key;
+      return lastKey === undefined ? undefined : { chunkCount: staged.chunkCount, lastKey };
+    } catch (error) {
+      if (error instanceof CorruptionError) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes the staged transfer, if any, in bounded commits (its record last, so a crash midway
+   * leaves it to finish). With `keepIncomplete`, a transfer not yet whole is kept: the next transfer
+   * of the same state resumes after it (see `stagingResumePoint`), and one of another discards it.
+   */
+  async discardStaging(options: { keepIncomplete?: boolean } = {}): Promise<void> {
+    const staged = await this.stagedTransfer();
+    if (staged === undefined || (options.keepIncomplete === true && !staged.complete)) return;
     for (let first = 0; first < staged.chunkCount; first += SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT) {
       const last = Math.min(staged.chunkCount, first + SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT);
       const operations: MetastoreOperation[] = [];
@@ -424,11 +450,15 @@ export class ZoneStateMachine {
 
   private async *stagedChunks(staged: StagedTransfer): AsyncGenerator<SourceChunk> {
     for (let chunk = 0; chunk < staged.chunkCount; chunk++) {
-      const entry = await this.store.get(stagedChunkKey(chunk));
-      if (entry === undefined) throw new CorruptionError(`zone state: chunk ${chunk} of the staged snapshot at ${staged.snapshotIndex} is missing`);
-      const decoded = decodeSnapshotChunk(entry.value);
+      const decoded = await this.stagedChunk(staged, chunk);
       yield { entries: decoded.entries, appliedIndex: decoded.appliedIndex, last: chunk === staged.chunkCount - 1 };
     }
+  }
+
+  private async stagedChunk(staged: StagedTransfer, chunk: number): Promise<SnapshotChunk> {
+    const entry = await this.store.get(stagedChunkKey(chunk));
+    if (entry === undefined) throw new CorruptionError(`zone state: chunk ${chunk} of the staged snapshot at ${staged.snapshotIndex} is missing`);
+    return decodeSnapshotChunk(entry.value);
   }
 
   /**
@@ -665,8 +695,26 @@ export class PinnedState {
     return { data, last };
   }
 
+  /**
+   * Makes the next chunk start after `key` (any key: a follower's resume point), or at the start of
+   * the state when undefined (a transfer sends the state again). Not while a read is under way.
+   */
+  seekAfter(key: Uint8Array | undefined): void {
+    assert(!this.released && !this.reading, 'a pinned state sought while released or read');
+    if (key === undefined) {
+      this.range = 0;
+      this.after = undefined;
+      return;
+    }
+    // The first range that does not end at or before the key; within it, after the key (if it lies in it).
+    this.range = STATE_RANGES.findIndex((range) => range.end === undefined || compareBytes(key, range.end) < 0);
+    const start = STATE_RANGES[this.range]!.start;
+    this.after = start === undefined || compareBytes(key, start) >= 0 ? key : undefined;
+  }
+
   /** Ends the transfer's hold on the state (idempotent); a read under way stops at its next step. */
   release(): void {
+    if (this.released) return;
     this.released = true;
     if (!this.reading) this.snapshot.release();
   }

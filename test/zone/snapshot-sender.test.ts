@@ -6,6 +6,8 @@ import { ClosedError } from '../../kernel/errors.ts';
 import { openKvStore, type KvSnapshot, type KvStore } from '../../kernel/kv/index.ts';
 import type { SnapshotMessage } from '../../kernel/raft/message.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
+import { SNAPSHOT_BYTES_IN_FLIGHT_MAX, SNAPSHOT_CHUNK_RESEND_TICKS, SNAPSHOT_CHUNKS_IN_FLIGHT_MAX } from '../../kernel/zone/constants.ts';
+import { decodeSnapshotChunk } from '../../kernel/zone/snapshot-chunk.ts';
 import { SnapshotSender } from '../../kernel/zone/snapshot-transfer.ts';
 import { PinnedState } from '../../kernel/zone/zone-state-machine.ts';
 
@@ -14,6 +16,7 @@ import { PinnedState } from '../../kernel/zone/zone-state-machine.ts';
  * read of the pinned KvStore snapshot can be held, so a transfer can end while its chunk is read.
  */
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** A KvStore snapshot whose reads wait while `hold` is set, and which counts reads made after its release. */
 class HeldSnapshot implements KvSnapshot {
@@ -79,6 +82,7 @@ function harness(store: KvStore): Harness {
       },
       report: (to, status) => state.reports.push([to, status]),
       leadsIn: () => state.leads,
+      logFollows: () => true,
       fail: (error) => state.failures.push(error),
     }),
   };
@@ -98,9 +102,9 @@ function gate(): { hold: Promise<void>; open: () => void } {
   return { hold, open };
 }
 
-/** Lets every pending read and its continuation run. */
+/** Lets every pending read and its continuation run (a window of chunks is read one after another). */
 async function settle(): Promise<void> {
-  for (let turn = 0; turn < 20; turn++) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  for (let turn = 0; turn < 100; turn++) await new Promise<void>((resolve) => setTimeout(resolve, 0));
 }
 
 describe('SnapshotSender', () => {
@@ -149,6 +153,69 @@ describe('SnapshotSender', () => {
       expect(test.failures).toEqual([]);
       test.sender.close();
       expect(test.snapshots[1]!.released).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('sends chunk 0 alone, then keeps SNAPSHOT_CHUNKS_IN_FLIGHT_MAX chunks in flight, acknowledged cumulatively, and sends all of them again when unanswered', async () => {
+    const store = await storeWithKeys(40);
+    try {
+      const test = harness(store);
+      const chunksSent = (): number[] => test.sent.flatMap((message) => (message.type === 'snapshot-chunk' ? [message.chunk] : []));
+      const acknowledge = (chunk: number): void => test.sender.onResponse({ type: 'snapshot-chunk-response', from: 2, to: 1, term: 2, transferId: 1, chunk, reject: false });
+      test.sender.start(snapshotMessage(2));
+      await settle();
+      expect(chunksSent()).toEqual([0]);
+      acknowledge(0);
+      await settle();
+      expect(chunksSent()).toEqual([0, 1, 2, 3, 4]);
+      expect(SNAPSHOT_CHUNKS_IN_FLIGHT_MAX).toBe(4);
+      // Up to chunk 2: two more leave.
+      acknowledge(2);
+      await settle();
+      expect(chunksSent()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      test.sent.length = 0;
+      for (let tick = 0; tick < SNAPSHOT_CHUNK_RESEND_TICKS; tick++) test.sender.tick();
+      expect(chunksSent()).toEqual([3, 4, 5, 6]);
+      test.sender.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps fewer chunks in flight when they reach SNAPSHOT_BYTES_IN_FLIGHT_MAX', async () => {
+    const store = await openKvStore(new MemoryStorageFile());
+    try {
+      // Chunks of one entry of 1.5 MiB: three reach the bound.
+      const value = new Uint8Array(1.5 * 1024 * 1024);
+      for (let index = 0; index < 8; index++) await store.commit([{ type: 'put', key: encoder.encode(`/big${index}`), value }], []);
+      const test = harness(store);
+      test.sender.start(snapshotMessage(2));
+      await settle();
+      test.sender.onResponse({ type: 'snapshot-chunk-response', from: 2, to: 1, term: 2, transferId: 1, chunk: 0, reject: false });
+      await settle();
+      const inFlight = test.sent.filter((message) => message.type === 'snapshot-chunk' && message.chunk > 0);
+      expect(inFlight.length).toBe(Math.ceil(SNAPSHOT_BYTES_IN_FLIGHT_MAX / value.length));
+      expect(inFlight.length).toBeLessThan(SNAPSHOT_CHUNKS_IN_FLIGHT_MAX);
+      test.sender.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('goes on after the key a follower answers chunk 0 with, numbering on from its chunk', async () => {
+    const store = await storeWithKeys(40);
+    try {
+      const test = harness(store);
+      test.sender.start(snapshotMessage(2));
+      await settle();
+      test.sender.onResponse({ type: 'snapshot-chunk-response', from: 2, to: 1, term: 2, transferId: 1, chunk: 6, reject: false, resumeAfter: encoder.encode('/k011') });
+      await settle();
+      const chunks = test.sent.flatMap((message) => (message.type === 'snapshot-chunk' ? [message] : []));
+      expect(chunks.map((message) => message.chunk)).toEqual([0, 7, 8, 9, 10]);
+      expect(decodeSnapshotChunk(chunks[1]!.data).entries.map((entry) => decoder.decode(entry.key))[0]).toBe('/k012');
+      test.sender.close();
     } finally {
       await store.close();
     }

@@ -75,6 +75,44 @@ function countTransfers(cluster: ZoneTestCluster): Map<NodeId, number> {
   return counts;
 }
 
+/**
+ * Restarts node 3, which needs a snapshot, while each chunk sent brings a write at the leader
+ * (LAGGING_WRITES_MAX at most); waits until node 3 has caught up with the leader's state, and
+ * returns the writes made and the transfers node 3 was sent.
+ */
+async function restartThreeWhileWriting(cluster: ZoneTestCluster): Promise<{ writes: number; transfers: number }> {
+  const transfers = countTransfers(cluster);
+  const writes: Array<Promise<unknown>> = [];
+  const previous = cluster.network.dropRule;
+  cluster.network.dropRule = (delivery) => {
+    if (delivery.message.type === 'snapshot-chunk' && writes.length < LAGGING_WRITES_MAX) {
+      const key = utf8(`during/${writes.length}`);
+      writes.push(cluster.replica(1).commit([{ type: 'put', key, value: utf8('written during a transfer') }]));
+    }
+    return previous?.(delivery) ?? false;
+  };
+  await cluster.restart(3);
+  await cluster.waitUntil(() => cluster.replica(3).status().snapshotIndex > 0 && cluster.replica(3).status().appliedIndex >= cluster.nodes.get(1)!.raftStorage.snapshot().metadata.index, 'node 3 to install a snapshot');
+  await cluster.drive(Promise.all(writes), 'the writes made during the transfer');
+  await caughtUp(cluster, 3);
+  expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+  return { writes: writes.length, transfers: transfers.get(3) ?? 0 };
+}
+
+/**
+ * Records each snapshot chunk sent to `nodeId` (delivered or not); with `dropFirstTransferFrom`, the
+ * first transfer loses its chunks from that number on, so that it is given up with those before staged.
+ */
+function recordChunksTo(cluster: ZoneTestCluster, nodeId: NodeId, options: { dropFirstTransferFrom: number }): { transferId: number; chunk: number; snapshotIndex: number }[] {
+  const sent: { transferId: number; chunk: number; snapshotIndex: number }[] = [];
+  cluster.network.dropRule = ({ message }) => {
+    if (message.type !== 'snapshot-chunk' || message.to !== nodeId) return false;
+    sent.push({ transferId: message.transferId, chunk: message.chunk, snapshotIndex: message.snapshot.metadata.index });
+    return message.transferId === sent[0]!.transferId && message.chunk >= options.dropFirstTransferFrom;
+  };
+  return sent;
+}
+
 async function caughtUp(cluster: ZoneTestCluster, nodeId: NodeId, leader: NodeId = cluster.leaderId() ?? 1): Promise<void> {
   const target = cluster.replica(leader).status().appliedIndex;
   const done = (): boolean => {
@@ -196,27 +234,87 @@ describe('zone snapshots', () => {
       await writeWhileBehind(cluster, 10);
       // Beyond the entries kept behind a snapshot, without growing the state (and its chunks).
       for (let write = 0; write < 64; write++) await cluster.drive(cluster.replica(1).metastore.put(utf8('hot'), utf8(`${write}`)));
-      const transfers = countTransfers(cluster);
-      const writes: Array<Promise<unknown>> = [];
-      const previous = cluster.network.dropRule;
-      cluster.network.dropRule = (delivery) => {
-        if (delivery.message.type === 'snapshot-chunk' && writes.length < LAGGING_WRITES_MAX) {
-          const key = utf8(`during/${writes.length}`);
-          writes.push(cluster.replica(1).commit([{ type: 'put', key, value: utf8('written during a transfer') }]));
-        }
-        return previous?.(delivery) ?? false;
-      };
-      await cluster.restart(3);
-      await cluster.waitUntil(() => cluster.replica(3).status().snapshotIndex > 0 && cluster.replica(3).status().appliedIndex >= cluster.nodes.get(1)!.raftStorage.snapshot().metadata.index, 'node 3 to install a snapshot');
-      await cluster.drive(Promise.all(writes), 'the writes made during the transfer');
-      expect(writes.length).toBeGreaterThan(2 * 4);
-      expect(writes.length).toBeLessThan(LAGGING_WRITES_MAX);
-      await caughtUp(cluster, 3);
-      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
-      expect(transfers.get(3)).toBe(1);
+      const { writes, transfers } = await restartThreeWhileWriting(cluster);
+      expect(writes).toBeGreaterThan(2 * 4);
+      expect(writes).toBeLessThan(LAGGING_WRITES_MAX);
+      expect(transfers).toBe(1);
     } finally {
       await cluster.close();
     }
+  });
+
+  it('catches a lagging follower up with one transfer while writes outlast the entries kept behind a snapshot, the leader keeping the log after the snapshot sent', async () => {
+    // As above, but with no entries kept behind a snapshot: what the follower needs after the
+    // snapshot it installs is there only because the leader holds its log for the transfer (without
+    // the hold, every transfer ends behind the compaction and another starts while writes go on).
+    const cluster = await ZoneTestCluster.start({ ...SMALL_SNAPSHOTS, snapshotIntervalEntries: 4, snapshotCatchUpEntries: 0 });
+    try {
+      await writeOld(cluster);
+      await caughtUp(cluster, 3);
+      await cluster.crash(3);
+      await writeWhileBehind(cluster, 10);
+      const { writes, transfers } = await restartThreeWhileWriting(cluster);
+      // Several compactions happened during the transfer.
+      expect(writes).toBeGreaterThan(3 * 4);
+      expect(transfers).toBe(1);
+      const leaderStorage = cluster.nodes.get(1)!.raftStorage;
+      // Once the follower has the entries, the hold ends: the next snapshot compacts up to itself.
+      await writeWhileBehind(cluster, 2);
+      expect(leaderStorage.firstIndex()).toBe(leaderStorage.snapshot().metadata.index + 1);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('keeps the log after a snapshot being sent, unless those entries exceed the hold\'s byte bound', () => {
+    const storage = new MemoryRaftStorage();
+    storage.append(Array.from({ length: 20 }, (_, position) => ({ index: position + 1, term: 1, type: 'normal' as const, data: new Uint8Array(100) })));
+    const entryBytes = entrySizeBytes(storage.entries(1, 2, Infinity)[0]!);
+    const options = { snapshotIndex: 15, catchUpEntries: 5, catchUpBytesMax: Infinity };
+    expect(catchUpCompactIndex(storage, { ...options, heldIndex: 6, heldBytesMax: Infinity })).toBe(6);
+    expect(catchUpCompactIndex(storage, { ...options, heldIndex: 6, heldBytesMax: 9 * entryBytes })).toBe(6);
+    expect(catchUpCompactIndex(storage, { ...options, heldIndex: 6, heldBytesMax: 9 * entryBytes - 1 })).toBe(10);
+    // A hold above the catch-up entries changes nothing.
+    expect(catchUpCompactIndex(storage, { ...options, heldIndex: 12, heldBytesMax: Infinity })).toBe(10);
+    storage.createSnapshotSynchronously(8, { voters: [1], learners: [] }, new Uint8Array(0));
+    storage.compactSynchronously(8);
+    expect(catchUpCompactIndex(storage, { ...options, heldIndex: 6, heldBytesMax: Infinity })).toBe(8);
+  });
+
+  it('resumes a transfer given up midway after the chunks the follower staged, sending the state it pinned for it while writes go on', async () => {
+    await withNodeThreeBehind(async (cluster) => {
+      const sent = recordChunksTo(cluster, 3, { dropFirstTransferFrom: 3 });
+      const leaderStorage = cluster.nodes.get(1)!.raftStorage;
+      await cluster.restart(3);
+      await cluster.waitUntil(() => sent.length > 0 && sent.some((chunk) => chunk.chunk >= 3), 'the first transfer to be cut');
+      const firstSnapshot = sent[0]!.snapshotIndex;
+      // Writes go on, and the leader snapshots again: a new pin would be another state.
+      await writeWhileBehind(cluster, 10);
+      expect(leaderStorage.snapshot().metadata.index).toBeGreaterThan(firstSnapshot);
+      await caughtUp(cluster, 3);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+      const second = sent.filter((chunk) => chunk.transferId !== sent[0]!.transferId);
+      // The snapshot the follower staged for, and after chunk 0 (answered with where to resume) the chunks it lacked.
+      expect(second[0]).toMatchObject({ chunk: 0, snapshotIndex: firstSnapshot });
+      expect(second[1]!.chunk).toBe(3);
+      expect(second.filter((chunk) => chunk.chunk === 1 || chunk.chunk === 2)).toEqual([]);
+    });
+  });
+
+  it('resumes a transfer after a crash of the follower midway, from the chunks it staged', async () => {
+    await withNodeThreeBehind(async (cluster) => {
+      const sent = recordChunksTo(cluster, 3, { dropFirstTransferFrom: 3 });
+      await cluster.restart(3);
+      await cluster.waitUntil(() => sent.some((chunk) => chunk.chunk >= 3), 'the first transfer to be cut');
+      await cluster.crash(3);
+      await cluster.restart(3);
+      await caughtUp(cluster, 3);
+      expect(await stateAt(cluster, 3)).toEqual(await stateAt(cluster, 1));
+      const second = sent.filter((chunk) => chunk.transferId !== sent[0]!.transferId);
+      expect(second[0]!.chunk).toBe(0);
+      expect(second[1]!.chunk).toBe(3);
+      expect(second.filter((chunk) => chunk.chunk === 1 || chunk.chunk === 2)).toEqual([]);
+    });
   });
 
   it('keeps catchUpEntries behind a snapshot, fewer when they exceed the byte bound, and none already compacted', () => {
@@ -409,6 +507,7 @@ describe('zone snapshots', () => {
         events.push(`stage ${transfer.term}.${transfer.transferId}.${transfer.chunkCount - 1}`);
         return undefined;
       },
+      stagingResumePoint: async () => undefined,
       discardStaging: async () => {
         events.push('discard');
       },
