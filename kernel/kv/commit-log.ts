@@ -245,9 +245,9 @@ export async function readCommitLogs(files: readonly StorageFile[], afterVersion
  * Appends records to the log file and syncs it. One writer (the engine's commit loop); records
  * go one after another from offset 0 (opening replays and checkpoints whatever the log held, so a
  * new log always starts there), and `restart()` starts over at offset 0 once a checkpoint
- * made everything logged durable in the tree. The file is grown ahead of the records in steps of
- * COMMIT_LOG_GROWTH_BYTES and never shrunk, so most appends write inside the file, and their sync
- * has no file size to record.
+ * made everything logged durable in the tree. The file is extended (truncate, zeros that are
+ * not written) ahead of the records in steps of COMMIT_LOG_GROWTH_BYTES and never shrunk, so most
+ * appends write inside the file, and their sync has no file size to record.
  */
 export class CommitLog {
   readonly file: StorageFile;
@@ -275,8 +275,11 @@ export class CommitLog {
     const end = this.#tailBytes + record.length;
     if (end > this.#sizeBytes) {
       // Zeros past the record: a record never ends where a stale one's header could be read as whole.
+      // Extended, not written: a sync then records a new size instead of flushing the zeros (a
+      // MiB of written zeros made the next sync 1.2-1.6 ms instead of 0.2 ms), and appends after
+      // land inside the file, whose syncs cost no more than inside written zeros.
       const grownBytes = end + COMMIT_LOG_GROWTH_BYTES;
-      await this.file.write(end, new Uint8Array(grownBytes - end));
+      await this.file.truncate(grownBytes);
       this.#sizeBytes = grownBytes;
     }
     await this.file.write(this.#tailBytes, record);

@@ -87,6 +87,23 @@ describe('WriteBuffer', () => {
     }
   });
 
+  it('orders keys that share their first bytes or differ only in length, and finds each (abbreviated keys tie there)', () => {
+    const random = new SeededRandom(7);
+    const buffer = new WriteBuffer(0);
+    const keys = new Map<string, Uint8Array>();
+    // Keys of 0 to 9 bytes over three byte values: most share the prefix a search compares first.
+    for (let version = 1; version <= WRITE_BUFFER_CHUNK_KEYS_MAX * 4; version++) {
+      const key = Uint8Array.from({ length: random.below(10) }, () => [0, 1, 255][random.below(3)]!);
+      buffer.add(key, version, value(version % 256));
+      keys.set(key.join('.'), key);
+    }
+    buffer.publish(WRITE_BUFFER_CHUNK_KEYS_MAX * 4);
+    const sorted = [...keys.values()].sort(compareBytes);
+    expect([...buffer.newestEntries()].map((entry) => entry.key.join('.'))).toEqual(sorted.map((key) => key.join('.')));
+    for (const key of sorted) expect(buffer.lookup(key, Number.MAX_SAFE_INTEGER)?.key).toEqual(key);
+    expect(buffer.lookup(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), Number.MAX_SAFE_INTEGER)).toBeUndefined();
+  });
+
   it('takes out the entries of a group that did not commit, new keys and new versions alike', () => {
     const buffer = new WriteBuffer(10);
     buffer.add(numberedKey(1), 11, value(1));
