@@ -70,6 +70,33 @@ describe('zone replica on KvRaftStorage', () => {
     }
   });
 
+  it("writes a follower's append and the apply of the entries it commits as one KvStore group", async () => {
+    const stores = new Map<number, KvStore>();
+    const cluster = await ZoneTestCluster.start({
+      openRaftStorage,
+      wrapStore: (nodeId, store) => {
+        stores.set(nodeId, store);
+        return store;
+      },
+    });
+    try {
+      const follower = 2;
+      const warmUp = await cluster.replica(1).metastore.put(utf8('warm-up'), utf8('0'));
+      await cluster.waitUntil(() => cluster.replica(follower).status().appliedIndex >= warmUp, 'the follower to apply the warm-up');
+      // Without a commit log, each group the store's writer takes is one tree transaction.
+      const before = (await stores.get(follower)!.stats()).writeTransactionCount;
+      const writes = 6;
+      let last = 0;
+      for (let index = 0; index < writes; index++) last = await cluster.replica(1).metastore.put(utf8(`k${index}`), utf8(`v${index}`));
+      await cluster.waitUntil(() => cluster.replica(follower).status().appliedIndex >= last, 'the follower to apply every write');
+      // Each append also carries the commit of the write before it (lazy commit propagation); the
+      // last write's commit arrives alone. As two groups, an append and its apply took 2 per write.
+      expect((await stores.get(follower)!.stats()).writeTransactionCount - before).toBeLessThanOrEqual(writes + 1);
+    } finally {
+      await cluster.close();
+    }
+  });
+
   it('keeps every acknowledged write when the leader crashes and restarts', async () => {
     const cluster = await ZoneTestCluster.start({ openRaftStorage });
     try {
