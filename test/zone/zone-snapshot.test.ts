@@ -137,9 +137,13 @@ async function writeWhileBehind(cluster: ZoneTestCluster, batches: number): Prom
  * Runs `body` on a SMALL_SNAPSHOTS cluster whose node 3 crashed after the first writes and missed
  * ten batches since, beyond a compaction: it needs a snapshot transfer once restarted.
  */
-async function withNodeThreeBehind(body: (cluster: ZoneTestCluster) => Promise<void>): Promise<void> {
-  await withCluster(SMALL_SNAPSHOTS, async (cluster) => {
+async function withNodeThreeBehind(
+  body: (cluster: ZoneTestCluster) => Promise<void>,
+  options: Parameters<typeof ZoneTestCluster.start>[0] = SMALL_SNAPSHOTS,
+): Promise<void> {
+  await withCluster(options, async (cluster) => {
     await writeOld(cluster);
+    await caughtUp(cluster, 3);
     await cluster.crash(3);
     await writeWhileBehind(cluster, 10);
     await body(cluster);
@@ -226,44 +230,36 @@ describe('zone snapshots', () => {
     // Each chunk sent brings a write, so a transfer of ~20 chunks sees ~20 entries and several
     // compactions (every 4). The entries kept behind a snapshot (64) cover them; with none kept,
     // every transfer would end behind the compaction and another would start, as long as writes go on.
-    const cluster = await ZoneTestCluster.start({ ...SMALL_SNAPSHOTS, snapshotIntervalEntries: 4, snapshotCatchUpEntries: 64 });
-    try {
-      await writeOld(cluster);
-      await caughtUp(cluster, 3);
-      await cluster.crash(3);
-      await writeWhileBehind(cluster, 10);
-      // Beyond the entries kept behind a snapshot, without growing the state (and its chunks).
-      for (let write = 0; write < 64; write++) await cluster.drive(cluster.replica(1).metastore.put(utf8('hot'), utf8(`${write}`)));
-      const { writes, transfers } = await restartThreeWhileWriting(cluster);
-      expect(writes).toBeGreaterThan(2 * 4);
-      expect(writes).toBeLessThan(LAGGING_WRITES_MAX);
-      expect(transfers).toBe(1);
-    } finally {
-      await cluster.close();
-    }
+    await withNodeThreeBehind(
+      async (cluster) => {
+        // Beyond the entries kept behind a snapshot, without growing the state (and its chunks).
+        for (let write = 0; write < 64; write++) await cluster.drive(cluster.replica(1).metastore.put(utf8('hot'), utf8(`${write}`)));
+        const { writes, transfers } = await restartThreeWhileWriting(cluster);
+        expect(writes).toBeGreaterThan(2 * 4);
+        expect(writes).toBeLessThan(LAGGING_WRITES_MAX);
+        expect(transfers).toBe(1);
+      },
+      { ...SMALL_SNAPSHOTS, snapshotIntervalEntries: 4, snapshotCatchUpEntries: 64 },
+    );
   });
 
   it('catches a lagging follower up with one transfer while writes outlast the entries kept behind a snapshot, the leader keeping the log after the snapshot sent', async () => {
     // As above, but with no entries kept behind a snapshot: what the follower needs after the
     // snapshot it installs is there only because the leader holds its log for the transfer (without
     // the hold, every transfer ends behind the compaction and another starts while writes go on).
-    const cluster = await ZoneTestCluster.start({ ...SMALL_SNAPSHOTS, snapshotIntervalEntries: 4, snapshotCatchUpEntries: 0 });
-    try {
-      await writeOld(cluster);
-      await caughtUp(cluster, 3);
-      await cluster.crash(3);
-      await writeWhileBehind(cluster, 10);
-      const { writes, transfers } = await restartThreeWhileWriting(cluster);
-      // Several compactions happened during the transfer.
-      expect(writes).toBeGreaterThan(3 * 4);
-      expect(transfers).toBe(1);
-      const leaderStorage = cluster.nodes.get(1)!.raftStorage;
-      // Once the follower has the entries, the hold ends: the next snapshot compacts up to itself.
-      await writeWhileBehind(cluster, 2);
-      expect(leaderStorage.firstIndex()).toBe(leaderStorage.snapshot().metadata.index + 1);
-    } finally {
-      await cluster.close();
-    }
+    await withNodeThreeBehind(
+      async (cluster) => {
+        const { writes, transfers } = await restartThreeWhileWriting(cluster);
+        // Several compactions happened during the transfer.
+        expect(writes).toBeGreaterThan(3 * 4);
+        expect(transfers).toBe(1);
+        const leaderStorage = cluster.nodes.get(1)!.raftStorage;
+        // Once the follower has the entries, the hold ends: the next snapshot compacts up to itself.
+        await writeWhileBehind(cluster, 2);
+        expect(leaderStorage.firstIndex()).toBe(leaderStorage.snapshot().metadata.index + 1);
+      },
+      { ...SMALL_SNAPSHOTS, snapshotIntervalEntries: 4, snapshotCatchUpEntries: 0 },
+    );
   });
 
   it('keeps the log after a snapshot being sent, unless those entries exceed the hold\'s byte bound', () => {
