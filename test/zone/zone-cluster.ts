@@ -251,3 +251,27 @@ export async function valueAt(cluster: ZoneTestCluster, nodeId: number, key: str
   const entry = await cluster.drive(cluster.replica(nodeId).metastore.get(new TextEncoder().encode(key)), `a read of ${key} at node ${nodeId}`);
   return entry === undefined ? undefined : new TextDecoder().decode(entry.value);
 }
+
+/** Every key of a node's zone state with its version and value, read through its Metastore, in pages of 10,000. */
+export async function stateAt(cluster: ZoneTestCluster, nodeId: NodeId): Promise<Map<string, string>> {
+  const decoder = new TextDecoder();
+  const state = new Map<string, string>();
+  let cursor: string | undefined;
+  for (let page = 0; page < 1000; page++) {
+    const result = await cluster.drive(cluster.replica(nodeId).metastore.scan({ limit: 10_000, ...(cursor === undefined ? {} : { cursor }) }), `a scan at node ${nodeId}`);
+    for (const entry of result.entries) state.set(decoder.decode(entry.key), `${entry.version}:${decoder.decode(entry.value)}`);
+    cursor = result.cursor;
+    if (cursor === undefined) return state;
+  }
+  throw new Error('too many pages');
+}
+
+/** Waits until `nodeId` has applied what `leader` had applied when called, and knows a leader. */
+export async function caughtUp(cluster: ZoneTestCluster, nodeId: NodeId, leader: NodeId = cluster.leaderId() ?? 1): Promise<void> {
+  const target = cluster.replica(leader).status().appliedIndex;
+  const done = (): boolean => {
+    const status = cluster.nodes.get(nodeId)?.replica?.status();
+    return status !== undefined && status.appliedIndex >= target && status.leader !== 0;
+  };
+  await cluster.waitUntil(done, `node ${nodeId} to catch up to ${target}`);
+}

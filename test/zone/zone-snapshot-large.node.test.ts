@@ -4,7 +4,7 @@ import type { KvStore } from '../../kernel/kv/index.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
-import { ZoneTestCluster } from './zone-cluster.ts';
+import { caughtUp, stateAt, ZoneTestCluster } from './zone-cluster.ts';
 
 /**
  * A zone above the 40,000 keys that bounded snapshots when they travelled as one message: its log
@@ -18,26 +18,6 @@ const decoder = new TextDecoder();
 
 const KEY_COUNT = 41_000;
 const KEYS_PER_BATCH = 4_100;
-
-async function stateAt(cluster: ZoneTestCluster, nodeId: NodeId): Promise<Map<string, string>> {
-  const state = new Map<string, string>();
-  let cursor: string | undefined;
-  for (let page = 0; page < 100; page++) {
-    const result = await cluster.drive(cluster.replica(nodeId).metastore.scan({ limit: 10_000, ...(cursor === undefined ? {} : { cursor }) }), `a scan at node ${nodeId}`);
-    for (const entry of result.entries) state.set(decoder.decode(entry.key), `${entry.version}:${decoder.decode(entry.value)}`);
-    cursor = result.cursor;
-    if (cursor === undefined) return state;
-  }
-  throw new Error('too many pages');
-}
-
-async function caughtUp(cluster: ZoneTestCluster, nodeId: NodeId): Promise<void> {
-  const target = cluster.replica(1).status().appliedIndex;
-  await cluster.waitUntil(() => {
-    const status = cluster.nodes.get(nodeId)?.replica?.status();
-    return status !== undefined && status.appliedIndex >= target && status.leader !== 0;
-  }, `node ${nodeId} to catch up to ${target}`);
-}
 
 describe('zone snapshots above 40,000 keys', () => {
   it(`compacts the log of a zone of ${KEY_COUNT} keys and catches a lagging follower and a new node up through a snapshot`, async () => {

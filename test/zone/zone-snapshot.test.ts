@@ -14,7 +14,7 @@ import { MemoryStorageFile } from '../../drivers/memory/storage-file.ts';
 import { openKvStore } from '../../kernel/kv/index.ts';
 import { encodeStoredStateSnapshot, isReservedKey, ZoneStateMachine } from '../../kernel/zone/zone-state-machine.ts';
 import { catchUpCompactIndex } from '../../kernel/zone/zone-replica.ts';
-import { ZoneTestCluster, type ZoneTestClusterOptions, withCluster } from './zone-cluster.ts';
+import { caughtUp, stateAt, ZoneTestCluster, type ZoneTestClusterOptions, withCluster } from './zone-cluster.ts';
 
 /**
  * Zone snapshots (kernel/zone/snapshot-chunk.ts): the log is compacted without copying the state,
@@ -38,19 +38,6 @@ const SMALL_SNAPSHOTS: ZoneTestClusterOptions = {
   snapshotChunkBytes: 200,
   snapshotInstallOperationsPerCommit: 7,
 };
-
-/** Every key of a node's zone state with its version and value, read through its Metastore. */
-async function stateAt(cluster: ZoneTestCluster, nodeId: NodeId): Promise<Map<string, string>> {
-  const state = new Map<string, string>();
-  let cursor: string | undefined;
-  for (let page = 0; page < 1000; page++) {
-    const result = await cluster.drive(cluster.replica(nodeId).metastore.scan({ limit: 10_000, ...(cursor === undefined ? {} : { cursor }) }), `a scan at node ${nodeId}`);
-    for (const entry of result.entries) state.set(decoder.decode(entry.key), `${entry.version}:${decoder.decode(entry.value)}`);
-    cursor = result.cursor;
-    if (cursor === undefined) return state;
-  }
-  throw new Error('too many pages');
-}
 
 /** Counts the snapshot chunks the network carries to each node. */
 function countChunks(cluster: ZoneTestCluster): Map<NodeId, number> {
@@ -111,15 +98,6 @@ function recordChunksTo(cluster: ZoneTestCluster, nodeId: NodeId, options: { dro
     return message.transferId === sent[0]!.transferId && message.chunk >= options.dropFirstTransferFrom;
   };
   return sent;
-}
-
-async function caughtUp(cluster: ZoneTestCluster, nodeId: NodeId, leader: NodeId = cluster.leaderId() ?? 1): Promise<void> {
-  const target = cluster.replica(leader).status().appliedIndex;
-  const done = (): boolean => {
-    const status = cluster.nodes.get(nodeId)?.replica?.status();
-    return status !== undefined && status.appliedIndex >= target && status.leader !== 0;
-  };
-  await cluster.waitUntil(done, `node ${nodeId} to catch up to ${target}`);
 }
 
 /** Writes that a node that fell behind must catch up on: new keys, and keys deleted or overwritten since. */
