@@ -74,6 +74,11 @@ class MemoryMergeTarget implements TreeMergeTarget {
     return undefined;
   }
 
+  /** Branches are kept as nodes here (readNodePages gives them no page bytes). */
+  async nodeOfPage(_page: Uint8Array, reference: PageReference): Promise<TreeNode> {
+    return this.read(reference);
+  }
+
   async readNodePages(references: readonly PageReference[]): Promise<{ page: Uint8Array; kind: 'leaf' | 'branch'; count: number }[]> {
     return references.map((reference) => {
       const branch = this.#branches.get(reference.pageId);

@@ -69,7 +69,11 @@ export class PageStore {
   }
 
   async #readNodeFromFile(reference: PageReference): Promise<TreeNode> {
-    const page = await this.#read(reference.pageId, PAGE_BYTES);
+    return await this.nodeOfPage(await this.#read(reference.pageId, PAGE_BYTES), reference);
+  }
+
+  /** The node on `page`, read from the file at `reference` (by readNodePages, say): decoded, its overflowing keys read, cached. */
+  async nodeOfPage(page: Uint8Array, reference: PageReference): Promise<TreeNode> {
     const node = decodeNode(page, reference);
     for (let index = 0; index < node.keys.length; index++) {
       const overflow = node.keyOverflows[index];

@@ -87,6 +87,8 @@ export interface TreeMergeTarget {
   cachedNode(reference: PageReference): TreeNode | undefined;
   /** The checked pages at `references` (consecutive page ids), not decoded. */
   readNodePages(references: readonly PageReference[]): Promise<{ page: Uint8Array; kind: 'leaf' | 'branch'; count: number }[]>;
+  /** The node on a page readNodePages read, decoded without reading it again. */
+  nodeOfPage(page: Uint8Array, reference: PageReference): Promise<TreeNode>;
   readOverflow(reference: OverflowReference): Promise<Uint8Array>;
   /** Leaves read at once while a branch's touched children are read. */
   readonly readsConcurrentMax: number;
@@ -268,7 +270,7 @@ class TreeMerge {
         if (last + 1 < childCount) {
           last++;
           this.#append(joined, await this.#takeBranch(branch, last), separatorBefore(branch, last));
-        } else if (first > 0 && lastUnchanged === first - 1 && (out.children.length >= 2 || first === 1)) {
+        } else if (canTakeLeft(out, first, lastUnchanged)) {
           popLast(out);
           first--;
           const left = await this.#takeBranch(branch, first);
@@ -322,11 +324,11 @@ class TreeMerge {
       // An underfull run takes in the next leaf, or else the one before (when out holds it with
       // its separator, or it is the first child and has none).
       if (entries.totalBytes < NODE_MERGE_THRESHOLD_BYTES) {
-        if (last + 1 < childCount && !nodes.has(last + 1)) {
+        if (last + 1 < childCount) {
           last++;
           const right = (await this.#leaves(branch, nodes, last, last))[0]!;
           entries.pushSource(right, 0, right.offsets.length - 1);
-        } else if (first > 0 && lastUnchanged === first - 1 && (out.children.length >= 2 || first === 1)) {
+        } else if (canTakeLeft(out, first, lastUnchanged)) {
           popLast(out);
           first--;
           const left = (await this.#leaves(branch, nodes, first, first))[0]!;
@@ -588,7 +590,7 @@ class TreeMerge {
       const reference = references[index]!;
       const { page, kind, count } = pages[index]!;
       if (kind === 'branch') {
-        const node = await this.#target.read(reference);
+        const node = await this.#target.nodeOfPage(page, reference);
         assert(node.kind === 'branch', 'a branch page decodes to a branch');
         sources.push(node);
         continue;
@@ -712,6 +714,14 @@ function emptyList(): NodeList {
 
 function single(child: PageReference): NodeList {
   return { children: [child], keys: [], keyOverflows: [] };
+}
+
+/**
+ * Whether a run of changed children starting at `first` can take in the child before it: `out`
+ * ends with that child, unchanged, with its separator before it, or it is the first child and has none.
+ */
+function canTakeLeft(out: NodeList, first: number, lastUnchanged: number | undefined): boolean {
+  return first > 0 && lastUnchanged === first - 1 && (out.children.length >= 2 || first === 1);
 }
 
 /** Removes the last child of `out` and the separator before it (none when it is the only child). */

@@ -190,6 +190,7 @@ export class WriteTransaction {
         addLeafPage: (pageId, page) => this.#leafPages.push({ pageId, bytes: page }),
         cachedNode: (reference) => this.#pages.cachedNode(reference),
         readNodePages: (references) => this.#pages.readNodePages(references),
+        nodeOfPage: (page, reference) => this.#pages.nodeOfPage(page, reference),
         readOverflow: (reference) => this.#pages.readOverflow(reference),
         readsConcurrentMax: options.readsConcurrentMax,
         pacer: options.pacer,
