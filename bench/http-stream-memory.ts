@@ -6,7 +6,7 @@
  * GCs) and on what the allocator keeps of what was freed.
  *
  * Each round starts the streaming test's server child (runtimes/http-api/testing/
- * large-file-server.ts, bundled as the test bundles it) on a fresh directory, uploads M MiB through
+ * large-file-server.ts, started as the test starts it: large-file-server-child.ts) on a fresh directory, uploads M MiB through
  * RemoteNexusFS as a streamed body, downloads it again, and prints the server's RSS once listening,
  * its peak after the upload and after the download, the growth (peak minus listening, which the
  * test bounds at 64 MiB), and the V8 heap, external and ArrayBuffer bytes at the peak. Then the
@@ -20,30 +20,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RemoteNexusFS } from '../runtimes/http-api/remote-nexus-fs.ts';
 import { generatedStream } from '../runtimes/http-api/testing/generated-stream.ts';
-import { buildScriptBundle } from '../scripts/build-cli-bundle.ts';
+import { buildLargeFileServer, largeFileServerArguments, type ServerReport } from '../runtimes/http-api/testing/large-file-server-child.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, megabytes: { type: 'string', default: '256' } }, strict: true });
 const ROUNDS = Number(values.rounds);
 const TOTAL_BYTES = Number(values.megabytes) * 1024 * 1024;
-const SERVER_SCRIPT = fileURLToPath(new URL('../runtimes/http-api/testing/large-file-server.ts', import.meta.url));
-const SERVER_BUNDLE = new URL('../node_modules/.cache/nexusfs/large-file-server.mjs', import.meta.url);
-
-interface ServerReport {
-  peakRssBytes: number;
-  atPeak: { heapTotalBytes: number; externalBytes: number; arrayBuffersBytes: number };
-}
-
 const mebibytes = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
 
 async function round(): Promise<number> {
   const directory = await mkdtemp(join(tmpdir(), 'nexus-stream-memory-'));
   // Node runs the server whichever runtime runs this.
   const node = process.execPath.includes('deno') ? 'node' : process.execPath;
-  const child = spawn(node, [fileURLToPath(SERVER_BUNDLE), directory], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(node, largeFileServerArguments(directory), { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
     const nextLine = async <T>(): Promise<T> => JSON.parse((await lines.next()).value as string) as T;
@@ -74,7 +65,7 @@ async function round(): Promise<number> {
 }
 
 const loadBefore = loadavg().map((load) => load.toFixed(2)).join(', ');
-await buildScriptBundle(SERVER_SCRIPT, SERVER_BUNDLE);
+await buildLargeFileServer();
 const growths: number[] = [];
 for (let index = 0; index < ROUNDS; index++) growths.push(await round());
 growths.sort((a, b) => a - b);

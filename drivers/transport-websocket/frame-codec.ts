@@ -5,7 +5,7 @@ import type { NodeId } from '../../kernel/raft/types.ts';
 import { assertZoneId } from '../../kernel/zone/zone-id.ts';
 import { FRAME_BYTES_MAX, HANDSHAKE_NONCE_BYTES } from './limits.ts';
 import { decodeRaftMessage, encodeRaftMessage } from './raft-message-codec.ts';
-import { readArray, readBytes, readCount, readString, readTuple, wireError } from './wire-values.ts';
+import { readArray, readCount, readExactBytes, readString, readTuple, wireError } from './wire-values.ts';
 
 /**
  * The frames of a peer connection, in MessagePack, each one `[FRAME_FORMAT_VERSION, kind, ...]`.
@@ -181,8 +181,3 @@ function readPositiveId(value: unknown, field: string): NodeId {
   return id;
 }
 
-function readExactBytes(value: unknown, field: string, length: number): Uint8Array {
-  const bytes = readBytes(value, field, length);
-  if (bytes.byteLength !== length) throw wireError(field, `exactly ${length} bytes`, value);
-  return bytes;
-}

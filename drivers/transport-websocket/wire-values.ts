@@ -61,6 +61,12 @@ export function readBytes(value: unknown, field: string, lengthMax: number): Uin
   return value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
+export function readExactBytes(value: unknown, field: string, length: number): Uint8Array {
+  const bytes = readBytes(value, field, length);
+  if (bytes.byteLength !== length) throw wireError(field, `exactly ${length} bytes`, value);
+  return bytes;
+}
+
 export function readOneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) throw wireError(field, `one of ${allowed.join(', ')}`, value);
   return value as T;

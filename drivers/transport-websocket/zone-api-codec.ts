@@ -18,6 +18,7 @@ import {
   readBoolean,
   readBytes,
   readCount,
+  readExactBytes,
   readOneOf,
   readPositive,
   readString,
@@ -200,7 +201,5 @@ export function readJoinRequest(payload: Record<string, unknown>): JoinRequest {
 }
 
 function readPublicKey(value: unknown): Uint8Array {
-  const publicKey = readBytes(value, 'public key', NODE_PUBLIC_KEY_BYTES);
-  if (publicKey.byteLength !== NODE_PUBLIC_KEY_BYTES) throw wireError('public key', `exactly ${NODE_PUBLIC_KEY_BYTES} bytes`, value);
-  return publicKey;
+  return readExactBytes(value, 'public key', NODE_PUBLIC_KEY_BYTES);
 }

@@ -4,12 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
-import { buildScriptBundle } from '../../scripts/build-cli-bundle.ts';
 import { NODE_EXECUTABLE } from '../../test/zone/process/nexus-process.ts';
 import { RemoteNexusFS } from './remote-nexus-fs.ts';
 import { generatedStream } from './testing/generated-stream.ts';
+import { buildLargeFileServer, largeFileServerArguments, type ServerReport } from './testing/large-file-server-child.ts';
 
 /**
  * A large file streams through a real server process with bounded memory: RemoteNexusFS uploads
@@ -27,7 +26,8 @@ import { generatedStream } from './testing/generated-stream.ts';
  * has written the last), but chunks already dead: node:http copies each body segment into a fresh
  * ArrayBuffer, V8 lets up to 32 MiB of them die before a minor GC frees them, and the allocator
  * keeps the pages. So it varies with GC timing (21-52 MiB over 40 rounds of bench:stream-memory);
- * the server child therefore runs with a 1 MiB young generation (below), which took it to 18-24 MiB.
+ * the server child therefore runs with a 1 MiB young generation (testing/large-file-server-child.ts),
+ * which took it to 18-24 MiB.
  * The log line shows the V8 heap, external and ArrayBuffer bytes at the peak.
  */
 
@@ -36,18 +36,6 @@ const SERVER_RSS_BYTES_MAX = 200_000_000;
 const SERVER_RSS_GROWTH_BYTES_MAX = 64 * 1024 * 1024;
 /** Generous: a loaded two-core machine has moved as little as 4 MiB/s each way. */
 const STREAM_TEST_TIMEOUT_MS = Math.max(120_000, (STREAM_TEST_BYTES / (1024 * 1024)) * 500);
-const SERVER_SCRIPT = fileURLToPath(new URL('./testing/large-file-server.ts', import.meta.url));
-/** Under node_modules, so that the bundle's bare imports resolve as the sources' do. */
-const SERVER_BUNDLE = new URL('../../node_modules/.cache/nexusfs/large-file-server.mjs', import.meta.url);
-
-/** What the server child answers `report` with (see testing/large-file-server.ts). */
-interface ServerReport {
-  peakRssBytes: number;
-  samples: number;
-  nowRssBytes: number;
-  atPeak: { heapTotalBytes: number; externalBytes: number; arrayBuffersBytes: number };
-}
-
 let child: ChildProcessWithoutNullStreams | undefined;
 let directory: string | undefined;
 
@@ -62,17 +50,8 @@ it(
   `streams ${STREAM_TEST_BYTES} bytes up and down through a server process whose RSS stays under 200 MB`,
   async () => {
     directory = await mkdtemp(join(tmpdir(), 'nexus-stream-'));
-    // Bundled from the sources as they are now, as the CLI the other process tests start: through
-    // tsx the server held some 150 MiB before its first request, most of it the compiler's.
-    await buildScriptBundle(SERVER_SCRIPT, SERVER_BUNDLE);
-    // A 1 MiB young generation: node:http copies each upload segment into a fresh ArrayBuffer, and
-    // with V8's default semi-space up to 32 MiB of them die before a scavenge frees them, so the
-    // growth measured moved with GC timing (21-63 MiB over some 80 rounds, once 75 MiB in CI)
-    // rather than with what the server holds. Scavenging sooner keeps that noise out (29-39 MiB)
-    // while a server that buffered the 256 MiB body would still fail both bounds.
-    const started = spawn(NODE_EXECUTABLE, ['--max-semi-space-size=1', fileURLToPath(SERVER_BUNDLE), directory], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    await buildLargeFileServer();
+    const started = spawn(NODE_EXECUTABLE, largeFileServerArguments(directory), { stdio: ['pipe', 'pipe', 'pipe'] });
     child = started;
     const lines = createInterface({ input: started.stdout })[Symbol.asyncIterator]();
     const nextLine = async (): Promise<Record<string, unknown>> => {
