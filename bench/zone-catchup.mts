@@ -3,7 +3,8 @@
  * transport on 127.0.0.1): a one-node zone is filled with `--keys` keys in batches and compacts its
  * log as it goes, then a second node joins and can only catch up through a snapshot transfer in
  * default-sized chunks. Prints the time from the join request until the new node has applied the
- * leader's last index, the chunk count and the size of the state sent.
+ * leader's last index, the snapshot's index and the fewest chunks its keys fit in
+ * (SNAPSHOT_CHUNK_ENTRIES_MAX a chunk; byte-bounded chunks may be more).
  *
  *   npm run bench:zone-catchup -- --keys 100000,200000 [--writers 8]
  *
@@ -20,7 +21,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MetastoreOperation } from '../kernel/contracts/metastore.ts';
-import { SNAPSHOT_CHUNK_ENTRIES_MAX } from '../kernel/zone/constants.ts';
 import { createZone, joinZone, type ZoneNode } from '../runtimes/node/zone-node.ts';
 import { openFileKvStore } from '../drivers/node-fs/file-kv-store.ts';
 import { MemoryZoneNetwork } from '../drivers/memory/zone-transport.ts';
@@ -28,7 +28,7 @@ import type { ZoneMessage, ZoneTransport } from '../kernel/contracts/zone-transp
 import { KvRaftStorage } from '../kernel/raft/kv-raft-storage.ts';
 import { SeededRandom } from '../kernel/raft/random.ts';
 import type { NodeId } from '../kernel/raft/types.ts';
-import { ZONE_RAFT_KEY_PREFIX } from '../kernel/zone/constants.ts';
+import { SNAPSHOT_CHUNK_ENTRIES_MAX, ZONE_RAFT_KEY_PREFIX } from '../kernel/zone/constants.ts';
 import { ZoneReplica } from '../kernel/zone/zone-replica.ts';
 import { IntervalTicker } from '../runtimes/node/interval-ticker.ts';
 import { freePort } from '../test/zone/process/nexus-process.ts';
