@@ -37,7 +37,6 @@ interface OutgoingTransfer {
   readonly state: PinnedState;
   /** Chunks sent and not yet acknowledged, in chunk order. */
   inFlight: SnapshotChunkMessage[];
-  inFlightBytes: number;
   /** A chunk is being read (one at a time from a pinned state). */
   reading: boolean;
   /** The last chunk has been read and sent. */
@@ -102,7 +101,6 @@ export class SnapshotSender {
       transferId: this.transferSequence,
       state,
       inFlight: [],
-      inFlightBytes: 0,
       reading: false,
       lastSent: false,
       opened: false,
@@ -155,7 +153,6 @@ export class SnapshotSender {
       return;
     }
     transfer.inFlight = transfer.inFlight.filter((message) => message.chunk > response.chunk);
-    transfer.inFlightBytes = transfer.inFlight.reduce((bytes, message) => bytes + message.data.byteLength, 0);
     transfer.opened = true;
     transfer.sentTick = this.currentTick;
     transfer.resends = 0;
@@ -171,7 +168,6 @@ export class SnapshotSender {
     }
     transfer.state.seekAfter(after);
     transfer.inFlight = [];
-    transfer.inFlightBytes = 0;
     transfer.lastSent = false;
     transfer.opened = true;
     transfer.nextChunk = chunk + 1;
@@ -233,7 +229,9 @@ export class SnapshotSender {
   private fill(transfer: OutgoingTransfer): void {
     if (transfer.reading || transfer.lastSent) return;
     const chunksMax = transfer.opened ? SNAPSHOT_CHUNKS_IN_FLIGHT_MAX : 1;
-    if (transfer.inFlight.length >= chunksMax || (transfer.inFlight.length > 0 && transfer.inFlightBytes >= SNAPSHOT_BYTES_IN_FLIGHT_MAX)) return;
+    // At most SNAPSHOT_CHUNKS_IN_FLIGHT_MAX chunks: summed here rather than kept beside the window.
+    const inFlightBytes = transfer.inFlight.reduce((bytes, message) => bytes + message.data.byteLength, 0);
+    if (transfer.inFlight.length >= chunksMax || (transfer.inFlight.length > 0 && inFlightBytes >= SNAPSHOT_BYTES_IN_FLIGHT_MAX)) return;
     transfer.reading = true;
     void this.sendNextChunk(transfer);
   }
@@ -282,7 +280,6 @@ export class SnapshotSender {
     // The resend clock runs from the oldest chunk in flight: restart it when the window was empty.
     if (transfer.inFlight.length === 0) transfer.sentTick = this.currentTick;
     transfer.inFlight.push(message);
-    transfer.inFlightBytes += message.data.byteLength;
     this.host.send(message);
     this.fill(transfer);
   }

@@ -157,9 +157,7 @@ export class ZoneStateMachine {
   static async open(store: KvStore): Promise<ZoneStateMachine> {
     const appliedEntry = await store.get(APPLIED_KEY);
     const applied = appliedEntry === undefined ? 0 : decodeNumber(appliedEntry.value, 'applied index');
-    const members = new Map<NodeId, MemberRecord>();
-    for (const entry of await scanEverything(store, { prefix: MEMBER_PREFIX })) members.set(memberIdOf(entry.key), decodeMemberRecord(entry.value));
-    return new ZoneStateMachine(store, applied, members, await readPromotions(store));
+    return new ZoneStateMachine(store, applied, await readMembers(store), await readPromotions(store));
   }
 
   get appliedIndex(): number {
@@ -494,12 +492,11 @@ export class ZoneStateMachine {
       await writer.flush();
       this.applied = appliedIndex;
       this.stagedApplied = appliedIndex;
+      const [members, promotions] = [await readMembers(this.store), await readPromotions(this.store)];
       this.members.clear();
-      for (const entry of await scanEverything(this.store, { prefix: MEMBER_PREFIX })) {
-        this.members.set(memberIdOf(entry.key), decodeMemberRecord(entry.value));
-      }
+      for (const [nodeId, record] of members) this.members.set(nodeId, record);
       this.promotions.clear();
-      for (const nodeId of await readPromotions(this.store)) this.promotions.add(nodeId);
+      for (const nodeId of promotions) this.promotions.add(nodeId);
     } finally {
       this.installing = undefined;
       finished();
@@ -857,6 +854,13 @@ function memberKey(nodeId: NodeId): Uint8Array {
 
 function promotionKey(nodeId: NodeId): Uint8Array {
   return uint32Key(PROMOTION_PREFIX, nodeId);
+}
+
+/** The member records in the store, by node id. */
+async function readMembers(store: KvStore): Promise<Map<NodeId, MemberRecord>> {
+  const members = new Map<NodeId, MemberRecord>();
+  for (const entry of await scanEverything(store, { prefix: MEMBER_PREFIX })) members.set(memberIdOf(entry.key), decodeMemberRecord(entry.value));
+  return members;
 }
 
 async function readPromotions(store: KvStore): Promise<Set<NodeId>> {
