@@ -61,3 +61,20 @@ export const ZONE_SECRET_BYTES = 32;
 
 /** Largest ZoneApi request body, in bytes (a Metastore batch of large values fits). */
 export const API_REQUEST_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * How long an admin challenge (admin-request.ts) stays good after its node issued it. Long enough
+ * for a CLI to sign and send over a slow link; short, so that a request captured on the way is
+ * useless soon even to the node that issued it (which also refuses it a second time).
+ */
+export const ADMIN_CHALLENGE_LIFETIME_MS = 60_000;
+
+/** Random bytes in an admin challenge, besides its issue time and MAC. */
+export const ADMIN_CHALLENGE_RANDOM_BYTES = 16;
+
+/**
+ * Admin requests a node remembers having run within ADMIN_CHALLENGE_LIFETIME_MS (to refuse their
+ * replays). Only requests with a valid member signature count, so only members can fill it; past it
+ * the node answers EBUSY rather than forgetting a challenge that could then be replayed.
+ */
+export const ADMIN_CHALLENGES_REDEEMED_MAX = 1024;

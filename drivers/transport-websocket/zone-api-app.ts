@@ -7,6 +7,7 @@ import type { ZoneMemberStatus, ZoneReplicaApi, ZoneStatus } from '../../kernel/
 import { encodeBase64url } from '../../kernel/contracts/base64url.ts';
 import { isSamePublicKey } from '../../kernel/zone/member-record.ts';
 import { assertPeerAddress } from '../../kernel/zone/zone-id.ts';
+import { AdminGate, readAdminRequest } from './admin-request.ts';
 import { isSameSecret, parseJoinToken, type JoinToken } from './join-token.ts';
 import { API_REQUEST_BYTES_MAX } from './limits.ts';
 import {
@@ -29,6 +30,9 @@ import { readPositive } from './wire-values.ts';
 /** Path prefix of every ZoneApi route. */
 export const ZONE_API_PATH = '/zone/v1';
 
+/** The route that issues admin challenges (admin-request.ts). */
+export const ADMIN_CHALLENGE_ROUTE = 'admin-challenge';
+
 /** A member in ZoneNodeStatus: its public key (if recorded) in base64url, as JSON has no bytes. */
 export type ZoneNodeMemberStatus = Omit<ZoneMemberStatus, 'publicKey'> & { readonly publicKey?: string };
 
@@ -46,9 +50,11 @@ export interface ZoneNodeStatus extends Omit<ZoneStatus, 'members'> {
 
 export interface ZoneApiOptions {
   readonly replica: ZoneReplicaApi;
-  /** The zone's token: every request must carry it as `Authorization: Bearer <token>`. */
+  /** The zone's token: every request but the admin calls must carry it as `Authorization: Bearer <token>`. */
   readonly token: JoinToken;
   readonly status: () => ZoneNodeStatus;
+  /** The clock admin challenges are issued and expire by (admin-request.ts): Date.now by default. */
+  readonly now?: () => number;
 }
 
 /** HTTP status for each error code; codes not listed are 500. */
@@ -76,9 +82,12 @@ export interface ZoneApiErrorAnswer {
  * skip building a web Request and Response per call).
  */
 export interface ZoneApiCore {
-  /** True for the routes `post` answers: batch, wait, get, scan, join, remove-node. */
+  /** True for the routes `post` answers: batch, wait, get, scan, join, admin-challenge, remove-node. */
   hasPostRoute(route: string): boolean;
-  /** Checks the token, decodes the body, runs the call. Throws AccessDeniedError, InvalidArgumentError, or the replica's errors. */
+  /**
+   * Checks the call's credential (the token, or for an admin call its signature), decodes the body,
+   * runs the call. Throws AccessDeniedError, InvalidArgumentError, or the replica's errors.
+   */
   post(route: string, authorization: string | undefined, body: Uint8Array): Promise<Uint8Array>;
 }
 
@@ -127,6 +136,10 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
       },
     ],
     ['join', async (body) => joinResponsePayload(await join(readJoinRequest(body)))],
+  ]);
+  // Admin calls: each needs a voting member's signature over its body and a challenge from this
+  // node (admin-request.ts), not the token, which is handed to whoever is to add a node.
+  const adminRoutes = new Map<string, (body: Record<string, unknown>) => Promise<unknown>>([
     [
       'remove-node',
       async (body) => {
@@ -135,11 +148,21 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
       },
     ],
   ]);
+  const adminGate = new AdminGate({ zoneId: replica.zoneId, ...(options.now === undefined ? {} : { now: options.now }) });
+  const runAdmin = async (route: string, answer: (body: Record<string, unknown>) => Promise<unknown>, body: Uint8Array): Promise<Uint8Array> => {
+    const request = readAdminRequest(route, decodeApiBody(body), API_REQUEST_BYTES_MAX);
+    await adminGate.admit(route, request, replica.status().members);
+    return encodeApiBody(await answer(decodeApiBody(request.request)));
+  };
   // The header last admitted: a client sends the same one with every call, and a check decodes it.
   let admitted: string | undefined;
   return {
-    hasPostRoute: (route) => routes.has(route),
+    hasPostRoute: (route) => routes.has(route) || adminRoutes.has(route) || route === ADMIN_CHALLENGE_ROUTE,
     post: async (route, authorization, body) => {
+      const admin = adminRoutes.get(route);
+      if (admin !== undefined) return await runAdmin(route, admin, body);
+      // A challenge admits to nothing by itself, and issuing one keeps no state: no credential.
+      if (route === ADMIN_CHALLENGE_ROUTE) return encodeApiBody({ challenge: await adminGate.issueChallenge() });
       if (authorization !== admitted) {
         checkToken(authorization, options.token);
         admitted = authorization;
@@ -153,7 +176,17 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
 
 /**
  * The ZoneApi of one node, as a hono app (runtime-neutral: Node serves it through
- * @hono/node-server, Deno through Deno.serve). Every route needs the zone's token.
+ * @hono/node-server, Deno through Deno.serve). Who may call what:
+ *
+ * - the zone's token (`Authorization: Bearer <token>`) admits to the data calls (batch, wait, get,
+ *   scan), to `join`, and to `status`: whoever holds it may join a node, which as a member would
+ *   see the membership anyway, and status shows nothing secret (addresses and public keys);
+ * - an admin call (`remove-node`) needs no token but a request signed by a voting member's node key
+ *   over a fresh challenge from this node (admin-request.ts says why): a token holder that is not
+ *   a member, a stranger, a replayed request and a removed member's key get 401 EACCES, and the
+ *   zone does not change;
+ * - `admin-challenge` needs nothing: a challenge admits to nothing by itself.
+ *
  *
  * - `POST /zone/v1/batch` {consistency, operations, preconditions}: SC answers {version} after a
  *   majority commit; EC answers {token} once the leader's log holds it (leader only).
@@ -163,11 +196,14 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
  * - `POST /zone/v1/join` {address, publicKey}: adds a node as a learner, which the leader promotes
  *   to voter once it has caught up, and answers {zoneId, nodeId, members} with each member's key
  *   (again for a retried join of the same address and key; EEXIST for that address with another key).
- * - `POST /zone/v1/remove-node` {nodeId}: removes a member.
+ * - `POST /zone/v1/admin-challenge` {}: {challenge}, good once at this node for
+ *   ADMIN_CHALLENGE_LIFETIME_MS.
+ * - `POST /zone/v1/remove-node` {zoneId, signer, challenge, signature, request}, the request being
+ *   {nodeId}: removes a member (an admin call).
  * - `GET /zone/v1/status`: ZoneNodeStatus as JSON.
  *
  * Bodies are MessagePack (zone-api-codec.ts). Errors are JSON, `{"error":{"code","message"}}`,
- * with the status of HTTP_STATUS_BY_CODE (401 for a missing or wrong token).
+ * with the status of HTTP_STATUS_BY_CODE (401 EACCES for a missing or wrong credential).
  */
 export function createZoneApi(options: ZoneApiOptions): Hono {
   const core = createZoneApiCore(options);
@@ -176,8 +212,9 @@ export function createZoneApi(options: ZoneApiOptions): Hono {
     const { status, json } = zoneApiError(error);
     return context.json(json, status);
   });
+  // The POST routes check their own credential in the core (the admin calls take no token).
   app.use(`${ZONE_API_PATH}/*`, async (context, next) => {
-    checkToken(context.req.header('authorization'), options.token);
+    if (context.req.method !== 'POST') checkToken(context.req.header('authorization'), options.token);
     await next();
   });
   const streamedBodyLimit = bodyLimit({ maxSize: API_REQUEST_BYTES_MAX, onError: () => { throw bodyTooLarge(); } });

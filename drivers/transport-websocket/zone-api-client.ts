@@ -2,8 +2,10 @@ import type { MetastoreEntry, MetastoreOperation, MetastorePrecondition, Metasto
 import { errorFromResponseText, jsonFromResponseText } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import type { WriteToken } from '../../kernel/zone/types.ts';
+import { ADMIN_CHALLENGE_BYTES, adminRequestPayload, signAdminRequest, type AdminSigner } from './admin-request.ts';
+import { readExactBytes } from './wire-values.ts';
 import type { ZoneNodeStatus } from './zone-api-app.ts';
-import { ZONE_API_PATH } from './zone-api-app.ts';
+import { ADMIN_CHALLENGE_ROUTE, ZONE_API_PATH } from './zone-api-app.ts';
 import {
   batchRequestPayload,
   decodeApiBody,
@@ -55,13 +57,19 @@ export interface ZoneApiClientOptions {
  */
 export class ZoneApiClient {
   readonly #baseUrl: string;
-  readonly #token: string;
+  /** The headers of the calls that carry the token (all but the admin calls), made once. */
+  readonly #tokenHeaders: Readonly<Record<string, string>>;
+  readonly #postHeaders: Readonly<Record<string, string>>;
   readonly #exchange: ZoneApiHttpExchange;
 
-  /** `address` is the node's base URL, e.g. `http://127.0.0.1:7001`. */
-  constructor(address: string, token: string, options: ZoneApiClientOptions = {}) {
+  /**
+   * `address` is the node's base URL, e.g. `http://127.0.0.1:7001`; `token` the zone's join token,
+   * sent with every call but the admin calls (undefined for a client that makes only those).
+   */
+  constructor(address: string, token: string | undefined, options: ZoneApiClientOptions = {}) {
     this.#baseUrl = address.replace(/\/+$/, '');
-    this.#token = token;
+    this.#tokenHeaders = token === undefined ? {} : { authorization: `Bearer ${token}` };
+    this.#postHeaders = { ...this.#tokenHeaders, 'content-type': ZONE_API_CONTENT_TYPE };
     this.#exchange = options.exchange ?? fetchExchange(options.fetch ?? ((input, init) => fetch(input, init)));
   }
 
@@ -94,27 +102,45 @@ export class ZoneApiClient {
     return readJoinResponse(await this.#post('join', { address, publicKey }));
   }
 
-  async removeNode(nodeId: NodeId): Promise<void> {
-    await this.#post('remove-node', { nodeId });
+  /**
+   * Removes a member: an admin call, signed with `signer`'s key (a voting member's node id and
+   * private key, as in its data directory) over a challenge this client first asks the node for.
+   * The token is not sent: it does not admit to admin calls. AccessDeniedError when the node does
+   * not admit the signature (see admin-request.ts).
+   */
+  async removeNode(nodeId: NodeId, signer: AdminSigner): Promise<void> {
+    await this.#admin('remove-node', { nodeId }, signer);
+  }
+
+  /** Asks the node for a challenge, signs the call over it, and sends it. */
+  async #admin(route: string, payload: unknown, signer: AdminSigner): Promise<Record<string, unknown>> {
+    const answer = await this.#post(ADMIN_CHALLENGE_ROUTE, {}, { authorize: false });
+    const challenge = readExactBytes(answer.challenge, 'admin challenge', ADMIN_CHALLENGE_BYTES);
+    const request = await signAdminRequest({ route, challenge, request: encodeApiBody(payload), signer });
+    return await this.#post(route, adminRequestPayload(request), { authorize: false });
   }
 
   async status(): Promise<ZoneNodeStatus> {
-    const response = await this.#exchange({ method: 'GET', url: `${this.#baseUrl}${ZONE_API_PATH}/status`, headers: { authorization: `Bearer ${this.#token}` } });
+    const response = await this.#exchange({ method: 'GET', url: `${this.#baseUrl}${ZONE_API_PATH}/status`, headers: this.#tokenHeaders });
     if (!isSuccess(response.status)) throw errorOf(response);
     return jsonFromResponseText(response.status, new TextDecoder().decode(response.body)) as ZoneNodeStatus;
   }
 
-  async #post(route: string, payload: unknown): Promise<Record<string, unknown>> {
+  /** `authorize: false` leaves the token out (the admin calls, which it does not admit to). */
+  async #post(route: string, payload: unknown, { authorize } = { authorize: true }): Promise<Record<string, unknown>> {
     const response = await this.#exchange({
       method: 'POST',
       url: `${this.#baseUrl}${ZONE_API_PATH}/${route}`,
-      headers: { authorization: `Bearer ${this.#token}`, 'content-type': ZONE_API_CONTENT_TYPE },
+      headers: authorize ? this.#postHeaders : ADMIN_HEADERS,
       body: encodeApiBody(payload),
     });
     if (!isSuccess(response.status)) throw errorOf(response);
     return decodeApiBody(response.body);
   }
 }
+
+/** The headers of an admin call: no token, which does not admit to it. */
+const ADMIN_HEADERS: Readonly<Record<string, string>> = { 'content-type': ZONE_API_CONTENT_TYPE };
 
 /** The default exchange: the runtime's (or the given) fetch. */
 function fetchExchange(fetchFunction: typeof fetch): ZoneApiHttpExchange {

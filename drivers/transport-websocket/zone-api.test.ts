@@ -6,7 +6,9 @@ import { generateNodeKeyPair } from './node-key.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from './join-token.ts';
 import { createZoneApi, ZONE_API_PATH, nodeStatusOf, type ZoneNodeStatus } from './zone-api-app.ts';
 import { ZoneApiClient } from './zone-api-client.ts';
-import { encodeApiBody, ZONE_API_CONTENT_TYPE, ZONE_API_FORMAT_VERSION } from './zone-api-codec.ts';
+import { decodeApiBody, encodeApiBody, ZONE_API_CONTENT_TYPE, ZONE_API_FORMAT_VERSION } from './zone-api-codec.ts';
+import { adminRequestPayload, signAdminRequest, type AdminSigner } from './admin-request.ts';
+import { ADMIN_CHALLENGE_LIFETIME_MS } from './limits.ts';
 
 /**
  * The ZoneApi on real zone replicas (a three-node zone in one process on the memory transport,
@@ -32,7 +34,8 @@ interface ApiSetUp {
   request: (nodeId: number, path: string, init?: RequestInit) => Promise<Response>;
 }
 
-async function setUp(): Promise<ApiSetUp> {
+/** `now`: the clock the apps issue and expire admin challenges by. */
+async function setUp(now?: () => number): Promise<ApiSetUp> {
   const started = await ZoneTestCluster.start();
   cluster = started;
   const token = formatJoinToken({ zoneId: started.zoneId, zoneSecret: createZoneSecret() });
@@ -42,7 +45,7 @@ async function setUp(): Promise<ApiSetUp> {
     if (app === undefined) {
       const replica = started.replica(nodeId);
       const status = (): ZoneNodeStatus => ({ ...nodeStatusOf(replica.status()), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
-      app = createZoneApi({ replica, token: parseJoinToken(token), status });
+      app = createZoneApi({ replica, token: parseJoinToken(token), status, ...(now === undefined ? {} : { now }) });
       apps.set(nodeId, app);
     }
     return app;
@@ -93,7 +96,7 @@ describe('ZoneApi', () => {
     const { cluster: zone, client } = await setUp();
     const members = zone.replica(1).status().members.map(({ nodeId, address }) => ({ nodeId, address }));
     const joiner = await zone.openNode(4, { peers: members });
-    const { publicKey } = await generateNodeKeyPair();
+    const { publicKey, privateKey } = await generateNodeKeyPair();
     const answer = await client(2).join(joiner.address, publicKey);
     expect(answer.nodeId).toBe(4);
     expect(answer.members.map((member) => member.nodeId)).toEqual([1, 2, 3, 4]);
@@ -112,8 +115,9 @@ describe('ZoneApi', () => {
     await zone.waitUntil(() => zone.replica(1).status().members.find((member) => member.nodeId === 4)?.role === 'voter', 'the leader to promote node 4');
     expect(await roleOf4()).toMatchObject({ role: 'voter', promotionPending: false });
     expect((await client(1).join(joiner.address, publicKey)).nodeId).toBe(4);
-    await client(1).removeNode(4);
-    expect((await client(1).status()).members.map((member) => member.nodeId)).toEqual([1, 2, 3]);
+    // Removing is an admin call: node 4, now a voter, signs it with its key.
+    await client(1).removeNode(3, { zoneId: zone.zoneId, nodeId: 4, privateKey });
+    expect((await client(1).status()).members.map((member) => member.nodeId)).toEqual([1, 2, 4]);
   });
 
   it('refuses missing, malformed and wrong tokens with 401 EACCES', async () => {
@@ -180,5 +184,92 @@ describe('ZoneApi', () => {
     const page = await answering(200, '<html>a login page</html>').status().catch((error: unknown) => error);
     expect(page).toBeInstanceOf(RemoteApiError);
     expect(page).toMatchObject({ code: 'EPROTO', status: 200 });
+  });
+});
+
+describe('ZoneApi admin calls', () => {
+  /**
+   * A zone on a clock the test moves, whose node 4 joined with its own key and is a voter (the test
+   * cluster's members 1-3 have no keys), so node 4 can sign admin calls.
+   */
+  async function withKeyedVoter(): Promise<ApiSetUp & { signer: AdminSigner; clock: { nowMs: number } }> {
+    const clock = { nowMs: 1_000_000 };
+    const setUpApi = await setUp(() => clock.nowMs);
+    const { cluster: zone, client } = setUpApi;
+    const joiner = await zone.openNode(4, { peers: zone.replica(1).status().members.map(({ nodeId, address }) => ({ nodeId, address })) });
+    const { publicKey, privateKey } = await generateNodeKeyPair();
+    await client(1).join(joiner.address, publicKey);
+    await zone.waitUntil(() => zone.replica(1).status().members.find((member) => member.nodeId === 4)?.role === 'voter', 'the leader to promote node 4');
+    return { ...setUpApi, signer: { zoneId: zone.zoneId, nodeId: 4, privateKey }, clock };
+  }
+
+  const removeNode3 = encodeApiBody({ nodeId: 3 });
+
+  async function challengeOf(api: ApiSetUp, nodeId: number): Promise<Uint8Array> {
+    const response = await api.request(nodeId, `${ZONE_API_PATH}/admin-challenge`, { method: 'POST', headers: { 'content-type': ZONE_API_CONTENT_TYPE }, body: encodeApiBody({}) as Uint8Array<ArrayBuffer> });
+    expect(response.status).toBe(200);
+    return decodeApiBody(new Uint8Array(await response.arrayBuffer())).challenge as Uint8Array;
+  }
+
+  async function sendRemove(api: ApiSetUp, nodeId: number, body: Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown }> {
+    const response = await api.request(nodeId, `${ZONE_API_PATH}/remove-node`, { method: 'POST', headers: { 'content-type': ZONE_API_CONTENT_TYPE, ...headers }, body: body as Uint8Array<ArrayBuffer> });
+    return { status: response.status, json: response.status === 200 ? decodeApiBody(new Uint8Array(await response.arrayBuffer())) : await response.json() };
+  }
+
+  const refused = (message: string): object => ({ status: 401, json: { error: { code: 'EACCES', message: expect.stringContaining(message) } } });
+  const memberIds = (api: ApiSetUp): number[] => api.cluster.replica(1).status().members.map((member) => member.nodeId);
+
+  it('refuses the token, strangers, learners, other zones, and expired, foreign or replayed challenges with EACCES, changing nothing', async () => {
+    const api = await withKeyedVoter();
+    const { client, signer, token, clock } = api;
+    // A learner that never catches up (nothing serves its address): node 5.
+    const learnerKey = await generateNodeKeyPair();
+    expect((await client(1).join('http://node-9', learnerKey.publicKey)).nodeId).toBe(5);
+    const members = memberIds(api);
+    expect(members).toEqual([1, 2, 3, 4, 5]);
+
+    // The token alone, as every call took it before: refused, naming what the call needs.
+    expect(await sendRemove(api, 1, removeNode3, { authorization: `Bearer ${token}` })).toMatchObject(refused('is an admin call'));
+    const stranger = await generateNodeKeyPair();
+    const refusals: [AdminSigner, string][] = [
+      [{ ...signer, privateKey: stranger.privateKey }, 'does not verify with the key zone zone-test records for node 4'],
+      [{ ...signer, nodeId: 99, privateKey: stranger.privateKey }, 'node 99 is not a member of zone zone-test'],
+      [{ ...signer, nodeId: 5, privateKey: learnerKey.privateKey }, 'node 5 is a learner'],
+      [{ ...signer, zoneId: 'other-zone' }, 'signed for zone other-zone'],
+    ];
+    for (const [who, message] of refusals) {
+      await expect(client(1).removeNode(3, who), message).rejects.toMatchObject({ code: 'EACCES', message: expect.stringContaining(message) });
+    }
+    // A challenge past its lifetime, and one that another node issued.
+    const stale = await challengeOf(api, 1);
+    clock.nowMs += ADMIN_CHALLENGE_LIFETIME_MS + 1;
+    const staleRequest = await signAdminRequest({ route: 'remove-node', challenge: stale, request: removeNode3, signer });
+    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload(staleRequest)))).toMatchObject(refused('expired 1 ms ago'));
+    const foreign = await signAdminRequest({ route: 'remove-node', challenge: await challengeOf(api, 2), request: removeNode3, signer });
+    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload(foreign)))).toMatchObject(refused('was not issued by this node'));
+    // A signature for another route, or over another body, does not carry over.
+    const forOtherRoute = await signAdminRequest({ route: 'join', challenge: await challengeOf(api, 1), request: removeNode3, signer });
+    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload(forOtherRoute)))).toMatchObject(refused('does not verify'));
+    const signedFor5 = await signAdminRequest({ route: 'remove-node', challenge: await challengeOf(api, 1), request: encodeApiBody({ nodeId: 5 }), signer });
+    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload({ ...signedFor5, request: removeNode3 })))).toMatchObject(refused('does not verify'));
+    expect(memberIds(api)).toEqual(members);
+
+    // The signed request runs once; sent again, to this node or another, it is refused.
+    const once = encodeApiBody(adminRequestPayload(signedFor5));
+    expect(await sendRemove(api, 1, once)).toEqual({ status: 200, json: {} });
+    expect(memberIds(api)).toEqual([1, 2, 3, 4]);
+    expect(await sendRemove(api, 1, once)).toMatchObject(refused('was used already'));
+    expect(await sendRemove(api, 2, once)).toMatchObject(refused('was not issued by this node'));
+    expect(memberIds(api)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("refuses a removed member's key", async () => {
+    const api = await withKeyedVoter();
+    await api.client(1).removeNode(4, api.signer);
+    await api.cluster.waitUntil(() => api.cluster.replica(2).status().members.length === 3, 'node 2 to apply the removal');
+    for (const nodeId of [1, 2]) {
+      await expect(api.client(nodeId).removeNode(3, api.signer)).rejects.toMatchObject({ code: 'EACCES', message: expect.stringContaining('node 4 is not a member of zone zone-test') });
+    }
+    expect(memberIds(api)).toEqual([1, 2, 3]);
   });
 });

@@ -1,7 +1,9 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncDirectory } from '../../drivers/node-fs/file-system-errors.ts';
+import type { AdminSigner } from '../../drivers/transport-websocket/admin-request.ts';
 import { parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
+import { importNodeKeyPair } from '../../drivers/transport-websocket/node-key.ts';
 import { decodeBase64url, encodeBase64url } from '../../kernel/contracts/base64url.ts';
 import { AlreadyExistsError, CorruptionError, InvalidArgumentError, NotFoundError } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
@@ -71,6 +73,17 @@ export async function readNodeIdentity(dataDir: string): Promise<NodeIdentity> {
     throw error;
   }
   return checkIdentity(parse(text, path), path);
+}
+
+/**
+ * The admin signer of the node kept in `dataDir` (its zone, node id and private key), and the
+ * address it serves at: what `nexus zone remove-node --data` signs with. Reading the file does not
+ * disturb the node running from that directory.
+ */
+export async function readAdminSigner(dataDir: string): Promise<{ signer: AdminSigner; address: string }> {
+  const identity = await readNodeIdentity(dataDir);
+  const { privateKey } = await importNodeKeyPair(identity.nodeKey);
+  return { signer: { zoneId: identity.zoneId, nodeId: identity.nodeId, privateKey }, address: identity.address };
 }
 
 export async function hasNodeIdentity(dataDir: string): Promise<boolean> {

@@ -3,6 +3,7 @@ import { ZoneApiClient } from '../../../drivers/transport-websocket/zone-api-cli
 import type { ZoneNodeStatus } from '../../../drivers/transport-websocket/zone-api-app.ts';
 import { NexusError } from '../../../kernel/errors.ts';
 import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../../kernel/raft/constants.ts';
+import { readAdminSigner } from '../node-identity.ts';
 import { zoneProfileIntervalMs } from '../zone-profile.ts';
 import { createZone, isVoter, JOIN_PROMOTION_WAIT_MS_MAX, joinZone, startZone, TICK_INTERVAL_MS_DEFAULT, type ZoneNode } from '../zone-node.ts';
 
@@ -68,12 +69,20 @@ export function zoneCommand(): Command {
 
   zone
     .command('remove-node')
-    .description('remove a member from the zone (run it against any member)')
+    .description(
+      "remove a member from the zone: an admin call, signed with the key of a voting member's node (the join token does not admit to it)",
+    )
     .argument('<node-id>', 'the node id to remove', parseNodeId)
-    .requiredOption('--remote <url>', 'address of any member, e.g. http://127.0.0.1:7001')
-    .addOption(tokenOption())
-    .action(async (nodeId: number, options: { remote: string; token: string }) => {
-      await new ZoneApiClient(options.remote, options.token).removeNode(nodeId);
+    .requiredOption('--data <dir>', "data directory of a voting member's node, whose key signs the request (read only; the node may be running)")
+    .option('--remote <url>', 'address of the member to send it to (default: the address of the node in --data)')
+    .addHelpText(
+      'after',
+      '\nThe request is signed over a one-time challenge from the node it is sent to, so it cannot be replayed.\n' +
+        'A stranger, a token holder that is not a member, a learner and a removed member are refused with EACCES.',
+    )
+    .action(async (nodeId: number, options: { data: string; remote?: string }) => {
+      const { signer, address } = await readAdminSigner(options.data);
+      await new ZoneApiClient(options.remote ?? address, undefined).removeNode(nodeId, signer);
       process.stdout.write(`node ${nodeId} removed\n`);
     });
 
