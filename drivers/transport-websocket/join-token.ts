@@ -5,10 +5,11 @@ import { ZONE_SECRET_BYTES } from './limits.ts';
 
 /**
  * A join token: the zone id and the zone secret in one string, `nzt1.<zone id>.<secret>` (the
- * secret in base64url). Whoever holds it is admitted to the zone: it authenticates ZoneApi calls
- * (as a bearer token, joins included) and, through the secret, every peer connection
- * (peer-handshake.ts), where each node also proves its node id with its own key (node-key.ts).
- * `nexus zone create` prints it once; each node keeps it in its data directory.
+ * secret in base64url). Whoever holds it may add a node to the zone: it authenticates the ZoneApi's
+ * join, status and data calls (as a bearer token) and, through the secret, every peer connection
+ * (peer-handshake.ts), where each node also proves its node id with its own key (node-key.ts). It
+ * does not admit to the admin calls (remove-node), which need a voting member's signature
+ * (admin-request.ts). `nexus zone create` prints it once; each node keeps it in its data directory.
  *
  * The zone id is inside so a joining node needs nothing else; the secret is last and contains no
  * `.`, so a zone id with dots still parses.

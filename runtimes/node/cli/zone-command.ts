@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { ZoneApiClient } from '../../../drivers/transport-websocket/zone-api-client.ts';
 import type { ZoneNodeStatus } from '../../../drivers/transport-websocket/zone-api-app.ts';
-import { NexusError } from '../../../kernel/errors.ts';
+import { AccessDeniedError, NexusError } from '../../../kernel/errors.ts';
 import { ELECTION_TIMEOUT_TICKS_DEFAULT } from '../../../kernel/raft/constants.ts';
 import { readAdminSigner } from '../node-identity.ts';
 import { zoneProfileIntervalMs } from '../zone-profile.ts';
@@ -75,12 +75,17 @@ export function zoneCommand(): Command {
     .argument('<node-id>', 'the node id to remove', parseNodeId)
     .requiredOption('--data <dir>', "data directory of a voting member's node, whose key signs the request (read only; the node may be running)")
     .option('--remote <url>', 'address of the member to send it to (default: the address of the node in --data)')
+    // Not shown: remove-node took the token before it needed a member's key; say so instead of "unknown option".
+    .addOption(new Option('--token <token>').hideHelp())
     .addHelpText(
       'after',
       '\nThe request is signed over a one-time challenge from the node it is sent to, so it cannot be replayed.\n' +
         'A stranger, a token holder that is not a member, a learner and a removed member are refused with EACCES.',
     )
-    .action(async (nodeId: number, options: { data: string; remote?: string }) => {
+    .action(async (nodeId: number, options: { data: string; remote?: string; token?: string }) => {
+      if (options.token !== undefined) {
+        throw new AccessDeniedError("remove-node is an admin call and the join token does not admit to it: leave out --token; --data <a voting member's data directory> signs it");
+      }
       const { signer, address } = await readAdminSigner(options.data);
       await new ZoneApiClient(options.remote ?? address, undefined).removeNode(nodeId, signer);
       process.stdout.write(`node ${nodeId} removed\n`);
@@ -96,7 +101,7 @@ export function joinedMessage(node: ZoneNode, promotionWaitMs: number): string {
 }
 
 function tokenOption(): Option {
-  return new Option('--token <token>', `the zone's join token (printed by \`nexus zone create\`)`).env(TOKEN_ENVIRONMENT_VARIABLE).makeOptionMandatory();
+  return new Option('--token <token>', `the zone's join token (printed by \`nexus zone create\`; it admits to join and status, not to remove-node)`).env(TOKEN_ENVIRONMENT_VARIABLE).makeOptionMandatory();
 }
 
 function withTiming(command: Command): Command {

@@ -20,6 +20,9 @@ describe('nexus zone', () => {
     for (const command of ['create', 'join', 'start', 'status', 'remove-node']) expect(zone.stdout).toContain(command);
     const status = await runNexus(['zone', 'status', '--help']);
     for (const option of ['--remote', '--token', '--json', 'NEXUS_ZONE_TOKEN']) expect(status.stdout).toContain(option);
+    const removeNode = await runNexus(['zone', 'remove-node', '--help']);
+    for (const text of ['--data', '--remote', 'voting member', 'EACCES']) expect(removeNode.stdout).toContain(text);
+    expect(removeNode.stdout).not.toContain('--token');
   });
 
   it('creates, joins, shows status, removes a node, and reports errors with their codes', async () => {
@@ -49,7 +52,8 @@ describe('nexus zone', () => {
     expect(parsed.node.members).toHaveLength(2);
     expect(parsed.leader.role).toBe('leader');
 
-    const removed = await runNexus(['zone', 'remove-node', '2', '--remote', `http://127.0.0.1:${port1}`, '--token', token]);
+    // Signed with node 1's key from its data directory, sent to node 1 (the address in that directory).
+    const removed = await runNexus(['zone', 'remove-node', '2', '--data', join(root, 'one')]);
     expect(removed).toMatchObject({ exit: 0, stdout: 'node 2 removed\n' });
     const after = await runNexus(['zone', 'status', '--remote', `http://127.0.0.1:${port1}`, '--token', token, '--json']);
     expect((JSON.parse(after.stdout) as { node: { members: { nodeId: number }[] } }).node.members.map((member) => member.nodeId)).toEqual([1]);
@@ -61,7 +65,11 @@ describe('nexus zone', () => {
       [['zone', 'create', '--data', join(root, 'four'), '--listen', `127.0.0.1:${port1}`], 'EBUSY'],
       [['zone', 'create', '--data', join(root, 'three'), '--listen', 'localhost'], 'EINVAL'],
       [['zone', 'status', '--remote', `http://127.0.0.1:${port1}`, '--token', 'nzt1.cli-zone.wrong'], 'EACCES'],
-      [['zone', 'remove-node', '7', '--remote', `http://127.0.0.1:${port1}`, '--token', token], 'ENOENT'],
+      [['zone', 'remove-node', '7', '--data', join(root, 'one')], 'ENOENT'],
+      [['zone', 'remove-node', '1', '--data', join(root, 'empty')], 'ENOENT'],
+      // The token does not admit to remove-node, and node 2, removed, cannot sign for it any more.
+      [['zone', 'remove-node', '7', '--data', join(root, 'one'), '--token', token], 'EACCES'],
+      [['zone', 'remove-node', '1', '--data', join(root, 'two'), '--remote', `http://127.0.0.1:${port1}`], 'EACCES'],
     ];
     for (const [args, code] of errors) {
       const result = await runNexus(args);
