@@ -240,6 +240,9 @@ describe('ZoneApi admin calls', () => {
     for (const [who, message] of refusals) {
       await expect(client(1).removeNode(3, who), message).rejects.toMatchObject({ code: 'EACCES', message: expect.stringContaining(message) });
     }
+    // A signature of the wrong size admits to nothing either.
+    const short = await signAdminRequest({ route: 'remove-node', challenge: await challengeOf(api, 1), request: removeNode3, signer });
+    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload({ ...short, signature: short.signature.subarray(0, 10) })))).toMatchObject(refused('is malformed'));
     // A challenge past its lifetime, and one that another node issued.
     const stale = await challengeOf(api, 1);
     clock.nowMs += ADMIN_CHALLENGE_LIFETIME_MS + 1;
