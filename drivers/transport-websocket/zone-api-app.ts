@@ -192,7 +192,6 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
  *   zone does not change;
  * - `admin-challenge` needs nothing: a challenge admits to nothing by itself.
  *
- *
  * - `POST /zone/v1/batch` {consistency, operations, preconditions}: SC answers {version} after a
  *   majority commit; EC answers {token} once the leader's log holds it (leader only).
  * - `POST /zone/v1/wait` {token}: {version} once that EC write applied here.
