@@ -18,8 +18,16 @@
  * falls on both sides alike, where measuring one cluster after the other compared each with the
  * load of its own minutes. The idle cluster costs the other its heartbeats only.
  *
+ * Each workload first runs unmeasured on each system for as long as it is then measured. A zone
+ * node is JavaScript, which V8 compiles to optimised code only once it has run often enough:
+ * after the 1 s connection warm-up, its 1-client writes took 1.6-2.6 ms at p50 in the first
+ * second and came down to 1.1-1.3 ms after 6-8 s (with TurboFan off, `--no-opt`, they stayed at
+ * 2.2-2.8 ms; after 10 s of 1-client writes, the first measured second was at 1.0-1.3 ms), while
+ * etcd's, compiled ahead of time, stayed flat. Measured without it, the first workload compared
+ * etcd with a node still warming up, not with one that has served for more than a few seconds.
+ *
  * `--workload NAME` runs only the workloads whose name starts with NAME (e.g. `--workload 'writes, 1 client'`):
- * a quicker measurement of one row.
+ * a quicker measurement of one row (~30 s).
  *
  * Data lives in a temporary directory, removed at the end; every process started is stopped by
  * PID. Benchmarks are not tests: nothing here asserts on time.
@@ -150,8 +158,10 @@ async function measure(systems: readonly ConsensusSystem[]): Promise<Array<{ nam
     // As many clients as the largest workload: connections are opened here, not measured later.
     await runLoad({ clients: WARM_UP_CLIENTS, seconds: 1, operation: writeOperation(system) });
   }
-  console.log(`${seconds} s per workload and system, in ${ROUNDS_PER_WORKLOAD} rounds taking turns`);
+  console.log(`${seconds} s per workload and system, in ${ROUNDS_PER_WORKLOAD} rounds taking turns, each workload after as long of it unmeasured`);
   for (const workload of workloads().filter((workload) => workload.name.startsWith(values.workload ?? ''))) {
+    // Unmeasured, as long as measured (see the file comment on warming up).
+    for (const system of systems) await runLoad({ clients: workload.clients, seconds, operation: workload.operation(system) });
     const rounds = systems.map((): LoadResult[] => []);
     for (let round = 0; round < ROUNDS_PER_WORKLOAD; round++) {
       const order = systems.map((_, index) => index);
