@@ -41,7 +41,7 @@ export class FrameSocket {
 
   constructor(socket: WebSocket) {
     this.#socket = socket;
-    socket.binaryType = 'arraybuffer';
+    socket.binaryType = preferredBinaryType(socket);
     socket.addEventListener('message', (event) => this.#onMessage(event.data));
     socket.addEventListener('close', (event) => this.#onClosed(`closed by the peer (${event.code}${event.reason ? `: ${event.reason}` : ''})`));
     socket.addEventListener('error', () => this.#onClosed('socket error'));
@@ -132,13 +132,16 @@ export class FrameSocket {
 
   #onMessage(data: unknown): void {
     if (this.isClosed) return;
-    if (!(data instanceof ArrayBuffer)) {
+    let bytes: Uint8Array;
+    if (data instanceof Uint8Array) bytes = data;
+    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+    else {
       this.close(CLOSE_CODES.invalidData, 'expected binary frames');
       return;
     }
     let frame: Frame;
     try {
-      frame = decodeFrame(new Uint8Array(data));
+      frame = decodeFrame(bytes);
     } catch (error) {
       this.close(CLOSE_CODES.invalidData, error instanceof Error ? error.message : String(error));
       return;
@@ -187,6 +190,20 @@ export class FrameSocket {
     this.#waiter = undefined;
     for (const listener of this.#closeListeners.splice(0)) listener(reason);
   }
+}
+
+/**
+ * 'nodebuffer' where the socket offers it (the `ws` package's sockets, which Node 20 uses), else
+ * the standard 'arraybuffer'. With 'arraybuffer', `ws` copies each message out of the buffer it
+ * was read into (a fresh ArrayBuffer per message, since a received message is a view into the
+ * socket's chunk): on a zone node that was a copy and an allocation per append and per
+ * acknowledgement. A Node Buffer is a Uint8Array, which decodeFrame takes as it is. Standard
+ * WebSockets (browsers, Deno, Node 22+) ignore a binaryType they do not know, which is how the
+ * check tells.
+ */
+export function preferredBinaryType(socket: WebSocket): BinaryType {
+  socket.binaryType = 'nodebuffer' as BinaryType;
+  return (socket.binaryType as string) === 'nodebuffer' ? socket.binaryType : 'arraybuffer';
 }
 
 function truncateUtf8(text: string, bytesMax: number): string {
