@@ -585,8 +585,11 @@ export class ZoneReplica implements ZoneReplicaApi {
       this.rawNode.tick();
       this.currentTick++;
     }
-    this.expireRequests();
     if (ticked) {
+      // Every deadline is a tick count ahead of the tick its request arrived in (a positive
+      // requestTimeoutTicks), so none can pass between ticks: the scan over every pending request
+      // runs once per tick, not once per loop turn (per Ready, several per write at 64 clients).
+      this.expireRequests();
       this.retryConditions();
       this.promoteCaughtUpLearner();
     }

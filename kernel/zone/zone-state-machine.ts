@@ -826,10 +826,13 @@ async function scanEverything(reader: KvStore, options: { prefix?: Uint8Array; s
  * the same key wins), in their order. The KvStore commit also carries the applied index, so a batch
  * may have at most METASTORE_BATCH_OPERATIONS_MAX - 1 distinct keys (see `distinctKeyCount`).
  */
-function lastOperationPerKey(operations: readonly MetastoreOperation[]): MetastoreOperation[] {
+function lastOperationPerKey(operations: readonly MetastoreOperation[]): readonly MetastoreOperation[] {
+  // A batch of one operation (the common write) has nothing to drop: no key texts, Map or copy.
+  if (operations.length <= 1) return operations;
+  const texts = operations.map((operation) => keyText(operation.key));
   const lastByKey = new Map<string, number>();
-  for (const [position, operation] of operations.entries()) lastByKey.set(keyText(operation.key), position);
-  return operations.filter((operation, position) => lastByKey.get(keyText(operation.key)) === position);
+  for (const [position, text] of texts.entries()) lastByKey.set(text, position);
+  return operations.filter((_, position) => lastByKey.get(texts[position]!) === position);
 }
 
 export function distinctKeyCount(operations: readonly MetastoreOperation[]): number {
@@ -838,10 +841,17 @@ export function distinctKeyCount(operations: readonly MetastoreOperation[]): num
 
 /** A key as a Map key: one char per byte, so distinct byte strings stay distinct. */
 function keyText(key: Uint8Array): string {
+  // One fromCharCode call per chunk rather than one string concatenation per byte (a rope of
+  // key.length pieces that the Map then flattens); chunked to stay within the engine's argument count.
   let text = '';
-  for (const byte of key) text += String.fromCharCode(byte);
+  for (let start = 0; start < key.length; start += KEY_TEXT_CHUNK_BYTES) {
+    text += String.fromCharCode.apply(null, key.subarray(start, start + KEY_TEXT_CHUNK_BYTES) as unknown as number[]);
+  }
   return text;
 }
+
+/** Bytes per String.fromCharCode call in keyText: far below any engine's limit on arguments. */
+const KEY_TEXT_CHUNK_BYTES = 4096;
 
 /** User keys are stored as they are; the view refuses reserved ones before they get here. */
 function dataKey(key: Uint8Array): Uint8Array {
