@@ -16,7 +16,7 @@ import {
   leafEntryBytes,
   valueIsInline,
 } from './node.ts';
-import { decodeNode, encodeNode } from './node-codec.ts';
+import { decodeSealedNode, encodeNode } from './node-codec.ts';
 import { encodeOverflowRun, overflowPageCount } from './overflow.ts';
 import type { PageAllocator } from './page-allocator.ts';
 import type { PageStore } from './page-store.ts';
@@ -163,7 +163,8 @@ export class WriteTransaction {
     const pages = this.#leafPages;
     for (let index = Math.max(0, pages.length - max); index < pages.length; index++) {
       const { pageId, bytes } = pages[index]!;
-      const node = decodeNode(bytes, { pageId, txn: this.txn });
+      // Sealed by this transaction: decoded without checking its checksum again.
+      const node = decodeSealedNode(bytes, { pageId, txn: this.txn });
       if (node.keyOverflows.every((overflow) => overflow === undefined)) yield node;
     }
   }
