@@ -172,9 +172,9 @@ export class WriteTransaction {
   /**
    * Applies `changes` (keys ascending, each once; a null value deletes) in one pass over the tree
    * (see tree-merge.ts) instead of a put or delete per key: a checkpoint's merge of the write
-   * buffer. Only on a transaction that has changed nothing yet.
+   * buffer. Only on a transaction that has changed nothing yet. `keyPrefixes`: see mergeIntoTree.
    */
-  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number; pacer: CheckpointPacer }): Promise<void> {
+  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number; pacer: CheckpointPacer; keyPrefixes?: Float64Array }): Promise<void> {
     assert(this.#dirty.size === 0 && this.#newRuns.size === 0 && this.#leafPages.length === 0, 'a merge is the first change of its transaction');
     this.#root = await mergeIntoTree(
       {
@@ -198,6 +198,7 @@ export class WriteTransaction {
       },
       this.#root,
       changes,
+      options.keyPrefixes,
     );
   }
 
