@@ -279,16 +279,6 @@ async function computeKeyPrefixes(pacer: CheckpointPacer, changes: readonly Tree
   return prefixes;
 }
 
-/** The most bytes changes [start, end) take as inserted leaf entries (their puts, inline or not). */
-function insertedBytesMax(changes: readonly TreeChange[], start: number, end: number): number {
-  let total = 0;
-  for (let index = start; index < end; index++) {
-    const change = changes[index]!;
-    if (change.value !== null) total += leafEntryBytes(change.key, change.value);
-  }
-  return total;
-}
-
 /** The work a change is to the checkpoint's pacing: its bytes and what holds them, as the write buffer counts it. */
 function changeWorkBytes(change: TreeChange): number {
   return change.key.length + (change.value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
@@ -461,10 +451,6 @@ class TreeMerge {
     const pacer = this.#target.pacer;
     const entries = this.#entries;
     entries.reset();
-    // Into an empty tree every change is an insert: the room for all of them at once, rather than
-    // doubling a buffer of tens of megabytes step by step (copying it each time, and leaving the
-    // collector the steps).
-    if (leaves.length === 0) entries.reserve(insertedBytesMax(changes, start, end), end - start);
     let changed = false;
     let next = start;
     for (let leafIndex = 0; leafIndex < leaves.length; leafIndex++) {
