@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CheckpointPacer } from './checkpoint-pacer.ts';
-import { CHECKPOINT_PAUSE_CALLS_MAX, CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX, META_SLOT_COUNT, PAGE_BYTES } from './constants.ts';
+import { CHECKPOINT_PAUSE_CALLS_MAX, CHECKPOINT_PAUSE_PRESSURE_SCALE_MAX, META_SLOT_COUNT, PAGE_BYTES, WRITE_BUFFER_ENTRY_OVERHEAD_BYTES } from './constants.ts';
 import type { KvSnapshot, KvStore } from './kv-store-types.ts';
 import { openKvStore } from './kv-store.ts';
 import type { BranchNode, PageReference, TreeNode } from './node.ts';
@@ -22,6 +22,16 @@ async function drainMicrotasks(): Promise<void> {
   for (let turn = 0; turn < 2_000; turn++) await Promise.resolve();
 }
 
+/** A pacer that also adds up the work it is told of. */
+class CountingPacer extends CheckpointPacer {
+  spentBytes = 0;
+
+  override spend(bytes: number): boolean {
+    this.spentBytes += bytes;
+    return super.spend(bytes);
+  }
+}
+
 /**
  * A tree in memory for the merge alone: leaf pages as the merge sealed them, branches as nodes.
  * Records, in order, each leaf page the merge builds and each pause it takes.
@@ -30,7 +40,7 @@ class MemoryMergeTarget implements TreeMergeTarget {
   txn = 1;
   readonly readsConcurrentMax = 4;
   readonly events: ('leaf' | 'pause')[] = [];
-  readonly pacer: CheckpointPacer;
+  readonly pacer: CountingPacer;
   readonly #leafPages = new Map<number, Uint8Array>();
   readonly #branches = new Map<number, BranchNode>();
   #nextPageId = META_SLOT_COUNT;
@@ -40,7 +50,7 @@ class MemoryMergeTarget implements TreeMergeTarget {
       this.events.push('pause');
       void Promise.resolve().then(resume);
     };
-    this.pacer = new CheckpointPacer({ schedule, workBytes, pressure: () => 0, hurry: () => false });
+    this.pacer = new CountingPacer({ schedule, workBytes, pressure: () => 0, hurry: () => false });
   }
 
   read(reference: PageReference): TreeNode {
@@ -223,6 +233,18 @@ describe('checkpoint pauses', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     expect(target.events.filter((event) => event === 'leaf').length).toBeGreaterThan(50);
     expect(target.leavesBetweenPausesMax()).toBeLessThanOrEqual(workBytes / PAGE_BYTES + 1);
     expect(target.describe(merged)).toEqual(describeReference(reference));
+  });
+
+  it('counts a merge\'s work once: each change\'s bytes where it is merged, its key where its order is checked, each leaf built', async () => {
+    const target = new MemoryMergeTarget(16 * PAGE_BYTES);
+    const changes: TreeChange[] = [];
+    for (let index = 0; index < 2_000; index++) changes.push({ key: numberedKey(index), version: 1, value: new Uint8Array(40 + (index % 7)) });
+    await mergeIntoTree(target, undefined, changes);
+    const leaves = target.events.filter((event) => event === 'leaf').length;
+    let expected = leaves * PAGE_BYTES;
+    for (const change of changes) expected += change.key.length + (change.key.length + change.value!.length + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES);
+    // Each change counted twice over (the order check as a whole change too) paused a merge twice as often.
+    expect(target.pacer.spentBytes).toBe(expected);
   });
 
   it('completes a commit issued while a checkpoint is paused before the checkpoint ends, into an empty tree and into a populated one', async () => {

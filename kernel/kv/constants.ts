@@ -159,8 +159,8 @@ export const WRITE_BUFFER_CHUNK_KEYS_MAX = 256;
 export const MERGE_FILL_BYTES = Math.floor((PAGE_PAYLOAD_BYTES * 7) / 8);
 
 /**
- * A merge encodes the entries it changes into scratch buffers of this many bytes, one after
- * another, so that adjacent changed entries are copied into their leaf page together.
+ * The first size of the buffer a merge encodes a run's merged entries into (see EntrySequence in
+ * tree-merge.ts); it doubles when a run needs more, and is reused from run to run.
  */
 export const MERGE_SCRATCH_BYTES = 64 * 1024;
 

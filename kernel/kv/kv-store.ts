@@ -416,7 +416,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     const { transaction, allocator } = await this.#beginTreeTransaction();
     const layoutChanges = buffer.layoutChanges;
     try {
-      await transaction.merge(await bufferedChanges(buffer, pacer), { readsConcurrentMax: PREFETCH_READS_CONCURRENT_MAX, pacer });
+      const changes = await bufferedChanges(buffer, pacer);
+      await transaction.merge(changes, { readsConcurrentMax: PREFETCH_READS_CONCURRENT_MAX, pacer, keyPrefixes: buffer.keyPrefixes() });
     } catch (error) {
       allocator.abandon();
       throw error;

@@ -21,6 +21,7 @@ import {
   openPage,
   pageView,
   readUint53,
+  sealedPageHeader,
   sealPage,
   writeUint53,
 } from './page-format.ts';
@@ -159,9 +160,26 @@ function encodeBranchEntries(branch: BranchNode, writer: PageWriter): void {
  * overflow runs come back empty, with their reference in `keyOverflows`.
  */
 export function decodeNode(page: Uint8Array, expected: PageReference): TreeNode {
-  const header = openNodePage(page, expected);
+  return decodeOpenedNode(page, openNodePage(page, expected), expected.pageId);
+}
+
+/**
+ * Decodes a leaf or branch page that this process encoded and sealed itself (a merge's new
+ * leaves, for the page cache), without computing its checksum again: a checkpoint decoded every
+ * leaf it wrote, and checking each cost as much as decoding it. The header must still be the one
+ * `expected` names (an assertion: the writer keeps its own pages apart).
+ */
+export function decodeSealedNode(page: Uint8Array, expected: PageReference): TreeNode {
+  const header = sealedPageHeader(page);
+  assert(header.pageId === expected.pageId && header.txn === expected.txn, 'a sealed page is the one its writer names');
+  assert(header.kind === PAGE_KIND.leaf || header.kind === PAGE_KIND.branch, 'a sealed node page is a leaf or a branch');
+  return decodeOpenedNode(page, header, expected.pageId);
+}
+
+/** The node on a page whose header was checked (or that this process sealed). */
+function decodeOpenedNode(page: Uint8Array, header: PageHeader, pageId: number): TreeNode {
   const kind = header.kind;
-  const reader = new PageReader(page, expected.pageId);
+  const reader = new PageReader(page, pageId);
   const node = kind === PAGE_KIND.leaf ? decodeLeaf(reader, header.count) : decodeBranch(reader, header.count);
   node.pageId = header.pageId;
   node.txn = header.txn;
@@ -399,6 +417,8 @@ export function leafEntryKeyAt(page: Uint8Array, offset: number): Uint8Array {
 /** The overflow runs the entry at `offset` owns: its key's and its value's, when they have one. */
 export function leafEntryRunsAt(page: Uint8Array, offset: number, pageId: number): { key: OverflowReference | undefined; value: OverflowReference | undefined } {
   const flags = page[offset]!;
+  // Most entries own none: no reader (and its DataView) for them.
+  if ((flags & (FLAG_KEY_OVERFLOW | FLAG_VALUE_OVERFLOW)) === 0) return NO_RUNS;
   const reader = new PageReader(page, pageId);
   reader.offset = offset + LEAF_ENTRY_HEADER_BYTES;
   let key: OverflowReference | undefined;
@@ -407,11 +427,44 @@ export function leafEntryRunsAt(page: Uint8Array, offset: number, pageId: number
   return { key, value: flags & FLAG_VALUE_OVERFLOW ? reader.overflowReference() : undefined };
 }
 
+const NO_RUNS: { readonly key: undefined; readonly value: undefined } = Object.freeze({ key: undefined, value: undefined });
+
 /**
- * Encodes one leaf entry into `target` at `offset`; returns its size. `keyOverflow`: the run
- * holding `key` when it is too long to be inline.
+ * Encodes one leaf entry into `target` at `offset` (room for it checked by the caller); returns
+ * its size. `keyOverflow`: the run holding `key` when it is too long to be inline. An inline entry
+ * is written byte by byte, without a PageWriter: a merge encodes one per change.
  */
 export function encodeLeafEntry(
+  target: Uint8Array,
+  offset: number,
+  entry: { key: Uint8Array; keyOverflow: OverflowReference | undefined; version: number; value: Uint8Array | OverflowReference },
+): number {
+  const { key, value, version } = entry;
+  if (entry.keyOverflow !== undefined || !(value instanceof Uint8Array)) return encodeLeafEntryWithRuns(target, offset, entry);
+  if (!(Number.isSafeInteger(version) && version >= 0)) assert(false, `not a non-negative safe integer: ${version}`);
+  let at = offset;
+  target[at++] = 0;
+  target[at++] = key.length & 0xff;
+  target[at++] = key.length >>> 8;
+  const low = version % 0x1_0000_0000;
+  const high = Math.floor(version / 0x1_0000_0000);
+  target[at++] = low & 0xff;
+  target[at++] = (low >>> 8) & 0xff;
+  target[at++] = (low >>> 16) & 0xff;
+  target[at++] = low >>> 24;
+  target[at++] = high & 0xff;
+  target[at++] = (high >>> 8) & 0xff;
+  target[at++] = (high >>> 16) & 0xff;
+  target[at++] = high >>> 24;
+  at = copyBytesInto(target, at, key);
+  target[at++] = value.length & 0xff;
+  target[at++] = value.length >>> 8;
+  at = copyBytesInto(target, at, value);
+  return at - offset;
+}
+
+/** encodeLeafEntry for an entry whose key or value lives in an overflow run. */
+function encodeLeafEntryWithRuns(
   target: Uint8Array,
   offset: number,
   entry: { key: Uint8Array; keyOverflow: OverflowReference | undefined; version: number; value: Uint8Array | OverflowReference },
@@ -431,4 +484,16 @@ export function encodeLeafEntry(
     writer.overflowReference(entry.value);
   }
   return writer.offset - offset;
+}
+
+/** Bytes up to this long are copied by a loop rather than `set`, which costs a call into the runtime. */
+const COPY_LOOP_BYTES_MAX = 64;
+
+function copyBytesInto(target: Uint8Array, offset: number, bytes: Uint8Array): number {
+  if (bytes.length > COPY_LOOP_BYTES_MAX) {
+    target.set(bytes, offset);
+    return offset + bytes.length;
+  }
+  for (let index = 0; index < bytes.length; index++) target[offset + index] = bytes[index]!;
+  return offset + bytes.length;
 }

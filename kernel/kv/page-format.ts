@@ -90,13 +90,16 @@ function allocatePage(): Uint8Array {
 export function newPage(header: PageHeader): Uint8Array {
   if (!(header.pageId >= 0 && header.pageId <= PAGE_ID_MAX)) assert(false, `page id out of range: ${header.pageId}`);
   if (!(header.count >= 0 && header.count <= 0xffff)) assert(false, `page count out of range: ${header.count}`);
+  if (!(Number.isSafeInteger(header.txn) && header.txn >= 0)) assert(false, `not a non-negative safe integer: ${header.txn}`);
   const page = allocatePage();
-  const view = pageView(page);
-  view.setUint8(KIND_OFFSET, header.kind);
-  view.setUint8(FORMAT_OFFSET, FORMAT_VERSION);
-  view.setUint16(COUNT_OFFSET, header.count, true);
-  view.setUint32(PAGE_ID_OFFSET, header.pageId, true);
-  writeUint53(view, TXN_OFFSET, header.txn);
+  // Byte by byte rather than through a DataView: a merge makes thousands of pages, and a view
+  // costs an allocation each (a fifth of the time a merge spent making pages).
+  page[KIND_OFFSET] = header.kind;
+  page[FORMAT_OFFSET] = FORMAT_VERSION;
+  setUint16(page, COUNT_OFFSET, header.count);
+  setUint32(page, PAGE_ID_OFFSET, header.pageId);
+  setUint32(page, TXN_OFFSET, header.txn % TWO_TO_THE_32);
+  setUint32(page, TXN_OFFSET + 4, Math.floor(header.txn / TWO_TO_THE_32));
   return page;
 }
 
@@ -109,7 +112,7 @@ export function setPageCount(page: Uint8Array, count: number): void {
 /** Computes and stores the checksum. Nothing may change the page afterwards. */
 export function sealPage(page: Uint8Array): Uint8Array {
   assert(page.length === PAGE_BYTES, 'a page is PAGE_BYTES long');
-  pageView(page).setUint32(CHECKSUM_OFFSET, crc32c(page.subarray(KIND_OFFSET)), true);
+  setUint32(page, CHECKSUM_OFFSET, crc32c(page.subarray(KIND_OFFSET)));
   return page;
 }
 
@@ -143,6 +146,12 @@ export function openPage(page: Uint8Array, expected: PageExpectation): PageHeade
   return header;
 }
 
+/** The header of a page this process built and sealed: nothing in it is checked again. */
+export function sealedPageHeader(page: Uint8Array): PageHeader {
+  assert(page.length === PAGE_BYTES, 'a page is PAGE_BYTES long');
+  return readHeader(pageView(page));
+}
+
 function readHeader(view: DataView): PageHeader {
   return {
     kind: view.getUint8(KIND_OFFSET) as PageKind,
@@ -150,6 +159,20 @@ function readHeader(view: DataView): PageHeader {
     pageId: view.getUint32(PAGE_ID_OFFSET, true),
     txn: readUint53(view, TXN_OFFSET),
   };
+}
+
+/** Stores `value` (below 2^16) little-endian at `offset`. */
+function setUint16(page: Uint8Array, offset: number, value: number): void {
+  page[offset] = value & 0xff;
+  page[offset + 1] = value >>> 8;
+}
+
+/** Stores `value` (below 2^32) little-endian at `offset`. */
+function setUint32(page: Uint8Array, offset: number, value: number): void {
+  page[offset] = value & 0xff;
+  page[offset + 1] = (value >>> 8) & 0xff;
+  page[offset + 2] = (value >>> 16) & 0xff;
+  page[offset + 3] = value >>> 24;
 }
 
 export function pageOffsetBytes(pageId: number): number {

@@ -32,6 +32,7 @@ import {
 import type { CheckpointPacer } from './checkpoint-pacer.ts';
 import { PAGE_KIND, PAGE_PAYLOAD_OFFSET, newPage, sealPage } from './page-format.ts';
 import { shortestSeparator } from './tree-search.ts';
+import { keyPrefix } from './write-buffer.ts';
 
 /**
  * A checkpoint's merge of sorted changes into the copy-on-write tree, as one pass over the tree
@@ -121,61 +122,130 @@ interface LeafSource {
 type ChildSource = BranchNode | LeafSource;
 
 /**
- * A run's entries after the merge, each as its encoded bytes somewhere (in the page it came from,
- * or in a scratch buffer for a changed one), in key order: leaf pages are then made by copying
- * them, adjacent ones of one page at once, instead of decoding and encoding every entry.
+ * A run's entries after the merge, encoded one after another in one buffer, in key order: an
+ * unchanged entry copied from its page (adjacent ones at once), a changed one encoded in place.
+ * Leaf pages are then cut from it, each page's entries with one copy.
+ *
+ * Why one buffer: the entries were first kept where they lay (a page, or a scratch buffer for a
+ * changed one) as three numbers and a reference each; a full merge of 150,000 entries spent more
+ * on pushing and walking those per-entry arrays, and collecting them, than on the bytes. Copying
+ * unchanged entries twice (page to here, here to the new page) costs a memcpy of the run instead.
+ *
+ * A merge keeps two sequences and reuses them from run to run: each run's entries are cut into
+ * pages (buildLeaves) before the next run is merged, and nothing a page or a separator holds
+ * points into the buffer (separators are copies, pages are copied into).
  */
 class EntrySequence {
-  readonly buffers: Uint8Array[] = [];
-  readonly offsets: number[] = [];
-  readonly sizes: number[] = [];
+  #bytes = new Uint8Array(MERGE_SCRATCH_BYTES);
+  /** `#ends[i]`: where entry `i` ends in `#bytes`; it starts where entry `i - 1` ends (0 for the first). */
+  #ends = new Int32Array(MERGE_SCRATCH_BYTES / 64);
   /** Full keys of the entries whose key lives in an overflow run, by index here. */
   readonly overflowKeys = new Map<number, Uint8Array>();
+  length = 0;
   totalBytes = 0;
 
-  get length(): number {
-    return this.sizes.length;
+  /** The encoded entries, `[0, totalBytes)`; valid until the next change of the sequence. */
+  get bytes(): Uint8Array {
+    return this.#bytes;
   }
 
-  push(buffer: Uint8Array, offset: number, size: number, overflowKey: Uint8Array | undefined): void {
-    if (overflowKey !== undefined) this.overflowKeys.set(this.sizes.length, overflowKey);
-    this.buffers.push(buffer);
-    this.offsets.push(offset);
-    this.sizes.push(size);
+  /** Empties the sequence, keeping its buffers. */
+  reset(): void {
+    this.length = 0;
+    this.totalBytes = 0;
+    this.overflowKeys.clear();
+  }
+
+  startOf(index: number): number {
+    return index === 0 ? 0 : this.#ends[index - 1]!;
+  }
+
+  endOf(index: number): number {
+    return this.#ends[index]!;
+  }
+
+  /** Makes room for `bytes` more bytes and `entries` more entries. */
+  reserve(bytes: number, entries: number): void {
+    if (this.totalBytes + bytes > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.totalBytes + bytes));
+      grown.set(this.#bytes.subarray(0, this.totalBytes));
+      this.#bytes = grown;
+    }
+    if (this.length + entries > this.#ends.length) {
+      const grown = new Int32Array(Math.max(this.#ends.length * 2, this.length + entries));
+      grown.set(this.#ends.subarray(0, this.length));
+      this.#ends = grown;
+    }
+  }
+
+  /** Appends the entry the caller encoded at `totalBytes` (after `reserve`), `size` bytes long. */
+  pushEncoded(size: number, overflowKey: Uint8Array | undefined): void {
+    if (overflowKey !== undefined) this.overflowKeys.set(this.length, overflowKey);
     this.totalBytes += size;
+    this.#ends[this.length++] = this.totalBytes;
   }
 
-  /** Every entry of `source` in [from, to). */
+  /** Every entry of `source` in [from, to), copied at once. */
   pushSource(source: LeafSource, from: number, to: number): void {
+    if (from >= to) return;
+    const offsets = source.offsets;
+    const start = offsets[from]!;
+    const stop = offsets[to]!;
+    this.reserve(stop - start, to - from);
+    const shift = this.totalBytes - start;
+    copyInto(this.#bytes, this.totalBytes, source.page, start, stop);
+    const ends = this.#ends;
+    const overflowKeys = source.overflowKeys;
     for (let index = from; index < to; index++) {
-      const offset = source.offsets[index]!;
-      this.push(source.page, offset, source.offsets[index + 1]! - offset, source.overflowKeys?.get(index));
+      if (overflowKeys !== undefined) {
+        const key = overflowKeys.get(index);
+        if (key !== undefined) this.overflowKeys.set(this.length, key);
+      }
+      ends[this.length++] = offsets[index + 1]! + shift;
     }
+    this.totalBytes += stop - start;
   }
 
+  /** Every entry of `other`, after this one's. */
   pushSequence(other: EntrySequence): void {
-    for (let index = 0; index < other.length; index++) {
-      this.push(other.buffers[index]!, other.offsets[index]!, other.sizes[index]!, other.overflowKeys.get(index));
-    }
+    this.reserve(other.totalBytes, other.length);
+    const shift = this.totalBytes;
+    this.#bytes.set(other.bytes.subarray(0, other.totalBytes), shift);
+    for (const [index, key] of other.overflowKeys) this.overflowKeys.set(this.length + index, key);
+    for (let index = 0; index < other.length; index++) this.#ends[this.length + index] = other.endOf(index) + shift;
+    this.length += other.length;
+    this.totalBytes += other.totalBytes;
   }
 
+  /** The key of entry `index`: a view into the buffer for an inline key (valid until the next change). */
   keyAt(index: number): Uint8Array {
-    return this.overflowKeys.get(index) ?? leafEntryKeyAt(this.buffers[index]!, this.offsets[index]!);
+    return this.overflowKeys.get(index) ?? leafEntryKeyAt(this.#bytes, this.startOf(index));
   }
 }
 
 /**
  * Applies `changes` (keys ascending, each once) to the tree at `root`; returns the new root. The
  * transaction must not have changed the tree before (the merge treats every node it reads as
- * committed).
+ * committed). `keyPrefixes`, when the caller has them: keyPrefix of each change's key, in order
+ * (the write buffer keeps them; computing them here again cost a tenth of a merge, most of it
+ * waiting for each key's bytes to come from memory).
  */
-export async function mergeIntoTree(target: TreeMergeTarget, root: PageReference | undefined, changes: readonly TreeChange[]): Promise<PageReference | undefined> {
+export async function mergeIntoTree(
+  target: TreeMergeTarget,
+  root: PageReference | undefined,
+  changes: readonly TreeChange[],
+  keyPrefixes?: Float64Array,
+): Promise<PageReference | undefined> {
+  const prefixes = keyPrefixes ?? (await computeKeyPrefixes(target.pacer, changes));
+  assert(prefixes.length === changes.length, 'a merge has the abbreviated key of every change');
+  // The order checked by the abbreviated keys, and by the keys themselves only where those tie.
   for (let index = 1; index < changes.length; index++) {
-    assert(compareBytes(changes[index - 1]!.key, changes[index]!.key) < 0, 'merged changes are in ascending key order');
-    if (target.pacer.spend(changeWorkBytes(changes[index]!))) await target.pacer.pause();
+    const prefix = prefixes[index]!;
+    if (prefixes[index - 1]! < prefix) continue;
+    if (!(compareChangeKey(changes, prefixes, index - 1, changes[index]!.key, prefix) < 0)) assert(false, 'merged changes are in ascending key order');
   }
   if (changes.length === 0) return root;
-  const merge = new TreeMerge(target, changes);
+  const merge = new TreeMerge(target, changes, prefixes);
   let list: NodeList;
   if (root === undefined) {
     const entries = (await merge.mergeLeafRun([], 0, changes.length))!;
@@ -195,6 +265,20 @@ export async function mergeIntoTree(target: TreeMergeTarget, root: PageReference
   return merge.shrinkRoot(list.children[0]);
 }
 
+/**
+ * keyPrefix of each change's key. Only the key is read here, so only its bytes count as work (the
+ * change as a whole is counted once, where it is merged).
+ */
+async function computeKeyPrefixes(pacer: CheckpointPacer, changes: readonly TreeChange[]): Promise<Float64Array> {
+  const prefixes = new Float64Array(changes.length);
+  for (let index = 0; index < changes.length; index++) {
+    const key = changes[index]!.key;
+    prefixes[index] = keyPrefix(key);
+    if (pacer.spend(key.length)) await pacer.pause();
+  }
+  return prefixes;
+}
+
 /** The work a change is to the checkpoint's pacing: its bytes and what holds them, as the write buffer counts it. */
 function changeWorkBytes(change: TreeChange): number {
   return change.key.length + (change.value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
@@ -206,15 +290,18 @@ const COPY_LOOP_BYTES_MAX = 64;
 class TreeMerge {
   readonly #target: TreeMergeTarget;
   readonly #changes: readonly TreeChange[];
+  /** `#prefixes[i]`: keyPrefix of change `i`'s key, so most comparisons with a separator are of two numbers. */
+  readonly #prefixes: Float64Array;
   /** Leaf pages this merge wrote: they have no node to read back. */
   readonly #newLeafPages = new Set<number>();
-  /** Where changed entries are encoded, a slab at a time. */
-  #scratch = new Uint8Array(0);
-  #scratchUsedBytes = 0;
+  /** The merged entries of the run being merged (see EntrySequence), and a second for joining a run to the leaf before it. */
+  readonly #entries = new EntrySequence();
+  readonly #joined = new EntrySequence();
 
-  constructor(target: TreeMergeTarget, changes: readonly TreeChange[]) {
+  constructor(target: TreeMergeTarget, changes: readonly TreeChange[], prefixes: Float64Array) {
     this.#target = target;
     this.#changes = changes;
+    this.#prefixes = prefixes;
   }
 
   /**
@@ -332,7 +419,8 @@ class TreeMerge {
           popLast(out);
           first--;
           const left = (await this.#leaves(branch, nodes, first, first))[0]!;
-          const joined = new EntrySequence();
+          const joined = this.#joined;
+          joined.reset();
           joined.pushSource(left, 0, left.offsets.length - 1);
           joined.pushSequence(entries);
           entries = joined;
@@ -354,13 +442,15 @@ class TreeMerge {
   /**
    * The entries of `leaves` merged with changes [start, end): a change replaces or deletes the
    * entry of its key, or inserts one. Undefined when no change alters anything (deletes of
-   * absent keys only). Unchanged entries between two changes are taken as they are, found by a
-   * binary search for the next change's key.
+   * absent keys only). Unchanged entries between two changes are copied at once, found by a
+   * galloping search for the next change's key from the last one's place. The sequence returned
+   * is the merge's own, valid until the next run is merged.
    */
   async mergeLeafRun(leaves: readonly LeafSource[], start: number, end: number): Promise<EntrySequence | undefined> {
     const changes = this.#changes;
     const pacer = this.#target.pacer;
-    const entries = new EntrySequence();
+    const entries = this.#entries;
+    entries.reset();
     let changed = false;
     let next = start;
     for (let leafIndex = 0; leafIndex < leaves.length; leafIndex++) {
@@ -369,11 +459,12 @@ class TreeMerge {
       const count = leaf.offsets.length - 1;
       const lastLeaf = leafIndex === leaves.length - 1;
       let position = 0;
-      // A change past this leaf's last key belongs to a later leaf, or at the end of the last one.
-      for (; next < end && (lastLeaf || count === 0 || compareEntryKey(leaf, count - 1, changes[next]!.key) >= 0); next++) {
+      for (; next < end; next++) {
         const change = changes[next]!;
+        const index = lowerBoundFrom(leaf, change.key, position, count);
+        // Past this leaf's last key: the change belongs to a later leaf, or at the end of the last one.
+        if (index === count && !lastLeaf) break;
         if (pacer.spend(changeWorkBytes(change))) await pacer.pause();
-        const index = lowerBound(leaf, change.key, position, count);
         entries.pushSource(leaf, position, index);
         position = index;
         if (index < count && compareEntryKey(leaf, index, change.key) === 0) {
@@ -412,42 +503,31 @@ class TreeMerge {
     this.#pushChanged(entries, { key, keyOverflow: keyIsInline(key) ? undefined : this.#target.newRun(key), version: change.version, value: change.value! });
   }
 
-  /** Encodes an entry that changed into the scratch buffer and appends it. */
+  /** Encodes an entry that changed at the end of `entries`. */
   #pushChanged(entries: EntrySequence, entry: { key: Uint8Array; keyOverflow: OverflowReference | undefined; version: number; value: Uint8Array }): void {
     const value = valueIsInline(entry.value.length) ? entry.value : this.#target.newRun(entry.value);
     const size = leafEntryBytes(entry.key, value);
-    if (this.#scratchUsedBytes + size > this.#scratch.length) {
-      this.#scratch = new Uint8Array(Math.max(MERGE_SCRATCH_BYTES, size));
-      this.#scratchUsedBytes = 0;
-    }
-    const written = encodeLeafEntry(this.#scratch, this.#scratchUsedBytes, { key: entry.key, keyOverflow: entry.keyOverflow, version: entry.version, value });
+    entries.reserve(size, 1);
+    const written = encodeLeafEntry(entries.bytes, entries.totalBytes, { key: entry.key, keyOverflow: entry.keyOverflow, version: entry.version, value });
     assert(written === size, 'a changed entry is as large as its accounting says');
-    entries.push(this.#scratch, this.#scratchUsedBytes, size, entry.keyOverflow === undefined ? undefined : entry.key);
-    this.#scratchUsedBytes += size;
+    entries.pushEncoded(size, entry.keyOverflow === undefined ? undefined : entry.key);
   }
 
   /**
    * Cuts merged entries into new leaf pages: one when they fit a page, else evenly filled ones with
    * room left (MERGE_FILL_BYTES), so that the next merge's few inserts into a leaf do not split it.
-   * Each page is made by copying the entries' bytes, adjacent ones of one buffer at once.
+   * Each page is made by one copy of its entries' bytes.
    */
   async buildLeaves(entries: EntrySequence): Promise<NodeList> {
     const list = emptyList();
     const total = entries.length;
-    const ends = entries.totalBytes > PAGE_PAYLOAD_BYTES ? pieceEnds(entries.sizes, entries.totalBytes) : [total];
+    const ends = entries.totalBytes > PAGE_PAYLOAD_BYTES ? leafPieceEnds(entries) : [total];
     let first = 0;
     for (const end of ends) {
       if (this.#target.pacer.spend(PAGE_BYTES)) await this.#target.pacer.pause();
       const pageId = this.#target.allocate();
       const page = newPage({ kind: PAGE_KIND.leaf, count: end - first, pageId, txn: this.#target.txn });
-      let writeOffset = PAGE_PAYLOAD_OFFSET;
-      for (let index = first; index < end; ) {
-        const buffer = entries.buffers[index]!;
-        const start = entries.offsets[index]!;
-        let stop = start + entries.sizes[index]!;
-        for (index++; index < end && entries.buffers[index] === buffer && entries.offsets[index] === stop; index++) stop += entries.sizes[index]!;
-        writeOffset = copyInto(page, writeOffset, buffer, start, stop);
-      }
+      const writeOffset = copyInto(page, PAGE_PAYLOAD_OFFSET, entries.bytes, entries.startOf(first), entries.endOf(end - 1));
       assert(writeOffset - PAGE_PAYLOAD_OFFSET <= PAGE_PAYLOAD_BYTES, 'a merged leaf fits its page');
       this.#target.addLeafPage(pageId, sealPage(page));
       this.#newLeafPages.add(pageId);
@@ -509,16 +589,29 @@ class TreeMerge {
 
   /**
    * Where each child's changes start: child `i` gets changes [bounds[i], bounds[i + 1]), those
-   * at or above its left separator and below its right one.
+   * at or above its left separator and below its right one. Each bound is found galloping from the
+   * one before: below the top of the tree a child gets a few dozen changes of thousands.
    */
   #partition(branch: BranchNode, start: number, end: number): number[] {
+    const changes = this.#changes;
+    const prefixes = this.#prefixes;
     const bounds = [start];
     let low = start;
     for (const separator of branch.keys) {
+      const separatorPrefix = keyPrefix(separator);
       let high = end;
+      for (let step = 1; ; step *= 2) {
+        const probe = low + step - 1;
+        if (probe >= high) break;
+        if (compareChangeKey(changes, prefixes, probe, separator, separatorPrefix) >= 0) {
+          high = probe;
+          break;
+        }
+        low = probe + 1;
+      }
       while (low < high) {
         const middle = (low + high) >>> 1;
-        if (compareBytes(this.#changes[middle]!.key, separator) < 0) low = middle + 1;
+        if (compareChangeKey(changes, prefixes, middle, separator, separatorPrefix) < 0) low = middle + 1;
         else high = middle;
       }
       bounds.push(low);
@@ -570,9 +663,10 @@ class TreeMerge {
     if (cached?.kind === 'branch') return cached;
     if (cached?.page === undefined) return undefined;
     let overflowKeys: Map<number, Uint8Array> | undefined;
-    cached.keyOverflows.forEach((overflow, index) => {
-      if (overflow !== undefined) (overflowKeys ??= new Map()).set(index, cached.keys[index]!);
-    });
+    const keyOverflows = cached.keyOverflows;
+    for (let index = 0; index < keyOverflows.length; index++) {
+      if (keyOverflows[index] !== undefined) (overflowKeys ??= new Map()).set(index, cached.keys[index]!);
+    }
     return { kind: 'leaf', pageId: reference.pageId, page: cached.page, offsets: leafEntryOffsets(cached.page, cached.keys.length, reference.pageId), overflowKeys };
   }
 
@@ -669,6 +763,49 @@ function pieceEnds(sizes: readonly number[], totalBytes: number): number[] {
   }
   if (sizes.length > 0) ends.push(sizes.length);
   return ends;
+}
+
+/** pieceEnds for the entries of a merged run (more than a page of them), read from its entry ends. */
+function leafPieceEnds(entries: EntrySequence): number[] {
+  const totalBytes = entries.totalBytes;
+  const pieces = Math.max(1, Math.ceil(totalBytes / MERGE_FILL_BYTES));
+  const ends: number[] = [];
+  let pieceStart = 0;
+  for (let index = 0; index < entries.length; index++) {
+    // Where entry `index` starts: the bytes of every entry before it.
+    const cumulativeBytes = entries.startOf(index);
+    const filled = cumulativeBytes * pieces >= totalBytes * (ends.length + 1);
+    if (cumulativeBytes > pieceStart && (filled || entries.endOf(index) - pieceStart > PAGE_PAYLOAD_BYTES)) {
+      ends.push(index);
+      pieceStart = cumulativeBytes;
+    }
+  }
+  if (entries.length > 0) ends.push(entries.length);
+  return ends;
+}
+
+/**
+ * The index of the first entry of `leaf` in [low, high) whose key is not less than `key` (`high`
+ * when none), galloping from `low`: the next change's entry is most often one of the next few.
+ */
+function lowerBoundFrom(leaf: LeafSource, key: Uint8Array, low: number, high: number): number {
+  for (let step = 1; ; step *= 2) {
+    const probe = low + step - 1;
+    if (probe >= high) break;
+    if (compareEntryKey(leaf, probe, key) >= 0) {
+      high = probe;
+      break;
+    }
+    low = probe + 1;
+  }
+  return lowerBound(leaf, key, low, high);
+}
+
+/** compareBytes(changes[index].key, key), by their abbreviated keys (keyPrefix) when those differ. */
+function compareChangeKey(changes: readonly TreeChange[], prefixes: Float64Array, index: number, key: Uint8Array, keyPrefixOfKey: number): number {
+  const prefix = prefixes[index]!;
+  if (prefix !== keyPrefixOfKey) return prefix - keyPrefixOfKey;
+  return compareBytes(changes[index]!.key, key);
 }
 
 /** The index of the first entry of `leaf` in [low, high) whose key is not less than `key` (`high` when none). */

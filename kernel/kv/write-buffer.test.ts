@@ -3,7 +3,7 @@ import { compareBytes } from '../contracts/bytes.ts';
 import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
 import { WRITE_BUFFER_CHUNK_KEYS_MAX } from './constants.ts';
 import { SeededRandom, numberedKey } from './test-workload.ts';
-import { type BufferedEntry, WriteBuffer } from './write-buffer.ts';
+import { type BufferedEntry, WriteBuffer, keyPrefix } from './write-buffer.ts';
 
 const value = (byte: number): Uint8Array => Uint8Array.of(byte);
 
@@ -102,6 +102,8 @@ describe('WriteBuffer', () => {
     expect([...buffer.newestEntries()].map((entry) => entry.key.join('.'))).toEqual(sorted.map((key) => key.join('.')));
     for (const key of sorted) expect(buffer.lookup(key, Number.MAX_SAFE_INTEGER)?.key).toEqual(key);
     expect(buffer.lookup(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), Number.MAX_SAFE_INTEGER)).toBeUndefined();
+    // What a merge compares first: the abbreviated key of each newest entry, in the same order.
+    expect([...buffer.keyPrefixes()]).toEqual([...buffer.newestEntries()].map((entry) => keyPrefix(entry.key)));
   });
 
   it('takes out the entries of a group that did not commit, new keys and new versions alike', () => {

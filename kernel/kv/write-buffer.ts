@@ -148,6 +148,18 @@ export class WriteBuffer {
     for (const chunk of this.#chunks) yield* chunk;
   }
 
+  /** keyPrefix of every key, in key order (as newestEntries yields them): what a merge compares first. */
+  keyPrefixes(): Float64Array {
+    let count = 0;
+    for (const chunk of this.#prefixes) count += chunk.length;
+    const prefixes = new Float64Array(count);
+    let index = 0;
+    for (const chunk of this.#prefixes) {
+      for (const prefix of chunk) prefixes[index++] = prefix;
+    }
+    return prefixes;
+  }
+
   /** A cursor over the entries in `scan`'s range as of `version`, in its direction. */
   cursor(scan: ResolvedMetastoreScan, version: number): WriteBufferCursor {
     return new WriteBufferCursor(this, scan, version);

@@ -16,7 +16,7 @@ import {
   leafEntryBytes,
   valueIsInline,
 } from './node.ts';
-import { decodeNode, encodeNode } from './node-codec.ts';
+import { decodeSealedNode, encodeNode } from './node-codec.ts';
 import { encodeOverflowRun, overflowPageCount } from './overflow.ts';
 import type { PageAllocator } from './page-allocator.ts';
 import type { PageStore } from './page-store.ts';
@@ -163,7 +163,8 @@ export class WriteTransaction {
     const pages = this.#leafPages;
     for (let index = Math.max(0, pages.length - max); index < pages.length; index++) {
       const { pageId, bytes } = pages[index]!;
-      const node = decodeNode(bytes, { pageId, txn: this.txn });
+      // Sealed by this transaction: decoded without checking its checksum again.
+      const node = decodeSealedNode(bytes, { pageId, txn: this.txn });
       if (node.keyOverflows.every((overflow) => overflow === undefined)) yield node;
     }
   }
@@ -171,9 +172,9 @@ export class WriteTransaction {
   /**
    * Applies `changes` (keys ascending, each once; a null value deletes) in one pass over the tree
    * (see tree-merge.ts) instead of a put or delete per key: a checkpoint's merge of the write
-   * buffer. Only on a transaction that has changed nothing yet.
+   * buffer. Only on a transaction that has changed nothing yet. `keyPrefixes`: see mergeIntoTree.
    */
-  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number; pacer: CheckpointPacer }): Promise<void> {
+  async merge(changes: readonly TreeChange[], options: { readsConcurrentMax: number; pacer: CheckpointPacer; keyPrefixes?: Float64Array }): Promise<void> {
     assert(this.#dirty.size === 0 && this.#newRuns.size === 0 && this.#leafPages.length === 0, 'a merge is the first change of its transaction');
     this.#root = await mergeIntoTree(
       {
@@ -197,6 +198,7 @@ export class WriteTransaction {
       },
       this.#root,
       changes,
+      options.keyPrefixes,
     );
   }
 
