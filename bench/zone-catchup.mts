@@ -20,6 +20,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { MetastoreOperation } from '../kernel/contracts/metastore.ts';
 import { createZone, joinZone, type ZoneNode } from '../runtimes/node/zone-node.ts';
 import { openFileKvStore } from '../drivers/node-fs/file-kv-store.ts';
@@ -42,11 +43,6 @@ const LIVE_BATCH_KEYS = 10;
 const POLL_MS = 2;
 
 const encoder = new TextEncoder();
-
-function argument(name: string, fallback: string): string {
-  const position = process.argv.indexOf(`--${name}`);
-  return position === -1 ? fallback : process.argv[position + 1]!;
-}
 
 function batch(first: number, count: number, prefix: string): MetastoreOperation[] {
   const operations: MetastoreOperation[] = [];
@@ -165,9 +161,17 @@ async function measureDelayed(keyCount: number, oneWayDelayMs: number): Promise<
   }
 }
 
-const keyCounts = argument('keys', '100000,200000').split(',').map(Number);
-const writers = Number(argument('writers', '0'));
-const oneWayDelayMs = Number(argument('one-way-delay-ms', '-1'));
+const { values: args } = parseArgs({
+  options: {
+    keys: { type: 'string', default: '100000,200000' },
+    writers: { type: 'string', default: '0' },
+    'one-way-delay-ms': { type: 'string', default: '-1' },
+  },
+  strict: true,
+});
+const keyCounts = args.keys.split(',').map(Number);
+const writers = Number(args.writers);
+const oneWayDelayMs = Number(args['one-way-delay-ms']);
 for (const keyCount of keyCounts) {
   if (oneWayDelayMs >= 0) await measureDelayed(keyCount, oneWayDelayMs);
   else await measure(keyCount, writers);

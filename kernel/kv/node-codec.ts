@@ -17,6 +17,7 @@ import {
   PAGE_PAYLOAD_OFFSET,
   type PageExpectation,
   type PageHeader,
+  copyInto,
   newPage,
   openPage,
   pageView,
@@ -456,10 +457,10 @@ export function encodeLeafEntry(
   target[at++] = (high >>> 8) & 0xff;
   target[at++] = (high >>> 16) & 0xff;
   target[at++] = high >>> 24;
-  at = copyBytesInto(target, at, key);
+  at = copyInto(target, at, key, 0, key.length);
   target[at++] = value.length & 0xff;
   target[at++] = value.length >>> 8;
-  at = copyBytesInto(target, at, value);
+  at = copyInto(target, at, value, 0, value.length);
   return at - offset;
 }
 
@@ -484,16 +485,4 @@ function encodeLeafEntryWithRuns(
     writer.overflowReference(entry.value);
   }
   return writer.offset - offset;
-}
-
-/** Bytes up to this long are copied by a loop rather than `set`, which costs a call into the runtime. */
-const COPY_LOOP_BYTES_MAX = 64;
-
-function copyBytesInto(target: Uint8Array, offset: number, bytes: Uint8Array): number {
-  if (bytes.length > COPY_LOOP_BYTES_MAX) {
-    target.set(bytes, offset);
-    return offset + bytes.length;
-  }
-  for (let index = 0; index < bytes.length; index++) target[offset + index] = bytes[index]!;
-  return offset + bytes.length;
 }

@@ -184,3 +184,21 @@ export const PAGE_PAYLOAD_OFFSET = PAGE_HEADER_BYTES;
 function hex(value: number): string {
   return `0x${value.toString(16).padStart(8, '0')}`;
 }
+
+/** Runs of bytes up to this long are copied by a loop rather than `set` (see copyInto). */
+const COPY_LOOP_BYTES_MAX = 64;
+
+/**
+ * Copies `source[start, stop)` into `target` at `offset`; returns the offset after it. Short runs
+ * byte by byte: `set` costs a view and a call into the runtime each, more than the copy of an
+ * entry or two, and a merged page is mostly such runs.
+ */
+export function copyInto(target: Uint8Array, offset: number, source: Uint8Array, start: number, stop: number): number {
+  if (stop - start > COPY_LOOP_BYTES_MAX) {
+    // A whole source (an entry's value, say) as it is, without a view of it.
+    target.set(start === 0 && stop === source.length ? source : source.subarray(start, stop), offset);
+    return offset + stop - start;
+  }
+  for (let index = start; index < stop; index++) target[offset++] = source[index]!;
+  return offset;
+}

@@ -30,7 +30,7 @@ import {
   leafEntryRunsAt,
 } from './node-codec.ts';
 import type { CheckpointPacer } from './checkpoint-pacer.ts';
-import { PAGE_KIND, PAGE_PAYLOAD_OFFSET, newPage, sealPage } from './page-format.ts';
+import { PAGE_KIND, PAGE_PAYLOAD_OFFSET, copyInto, newPage, sealPage } from './page-format.ts';
 import { shortestSeparator } from './tree-search.ts';
 import { keyPrefix } from './write-buffer.ts';
 
@@ -154,6 +154,11 @@ class EntrySequence {
     this.length = 0;
     this.totalBytes = 0;
     this.overflowKeys.clear();
+  }
+
+  /** Where each entry ends, `[0, length)`; valid until the next change of the sequence. */
+  get ends(): Int32Array {
+    return this.#ends;
   }
 
   startOf(index: number): number {
@@ -283,9 +288,6 @@ async function computeKeyPrefixes(pacer: CheckpointPacer, changes: readonly Tree
 function changeWorkBytes(change: TreeChange): number {
   return change.key.length + (change.value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
 }
-
-/** Runs of bytes up to this long are copied by a loop rather than `set` (see copyInto). */
-const COPY_LOOP_BYTES_MAX = 64;
 
 class TreeMerge {
   readonly #target: TreeMergeTarget;
@@ -521,7 +523,7 @@ class TreeMerge {
   async buildLeaves(entries: EntrySequence): Promise<NodeList> {
     const list = emptyList();
     const total = entries.length;
-    const ends = entries.totalBytes > PAGE_PAYLOAD_BYTES ? leafPieceEnds(entries) : [total];
+    const ends = entries.totalBytes > PAGE_PAYLOAD_BYTES ? pieceEnds(entries.ends, total) : [total];
     let first = 0;
     for (const end of ends) {
       if (this.#target.pacer.spend(PAGE_BYTES)) await this.#target.pacer.pause();
@@ -549,11 +551,15 @@ class TreeMerge {
   buildBranches(list: NodeList): NodeList {
     const up = emptyList();
     if (list.children.length === 0) return up;
-    const bytes = list.children.map((_, index) => (index === 0 ? BRANCH_FIRST_CHILD_BYTES : branchSeparatorBytes(list.keys[index - 1]!)));
+    // Where each child's bytes end, laid one after another: the first child's, then a separator and child each.
+    const ends: number[] = [];
     let totalBytes = 0;
-    for (const size of bytes) totalBytes += size;
+    for (let index = 0; index < list.children.length; index++) {
+      totalBytes += index === 0 ? BRANCH_FIRST_CHILD_BYTES : branchSeparatorBytes(list.keys[index - 1]!);
+      ends.push(totalBytes);
+    }
     let first = 0;
-    for (const end of totalBytes > PAGE_PAYLOAD_BYTES ? pieceEnds(bytes, totalBytes) : [bytes.length]) {
+    for (const end of totalBytes > PAGE_PAYLOAD_BYTES ? pieceEnds(ends, ends.length) : [ends.length]) {
       const branch: BranchNode = {
         kind: 'branch',
         pageId: this.#target.allocate(),
@@ -742,46 +748,26 @@ class TreeMerge {
 }
 
 /**
- * Where to cut items of `sizes` (summing to `totalBytes`, more than a page) into pieces filled to
- * about MERGE_FILL_BYTES, as even as the items allow, and never past a page: the end index of
- * each piece. Each piece holds at least one item.
+ * Where to cut `count` items into pieces filled to about MERGE_FILL_BYTES, as even as the items
+ * allow, and never past a page: the end index of each piece. `ends[i]` is where item `i` ends when
+ * they are laid one after another (item `i` starts at `ends[i - 1]`, the first at 0), so
+ * `ends[count - 1]` is their total, more than a page. Each piece holds at least one item.
  */
-function pieceEnds(sizes: readonly number[], totalBytes: number): number[] {
+function pieceEnds(ends: ArrayLike<number>, count: number): number[] {
+  const totalBytes = ends[count - 1]!;
   const pieces = Math.max(1, Math.ceil(totalBytes / MERGE_FILL_BYTES));
-  const ends: number[] = [];
-  let pieceBytes = 0;
-  let cumulativeBytes = 0;
-  for (let index = 0; index < sizes.length; index++) {
-    const size = sizes[index]!;
-    const filled = cumulativeBytes * pieces >= totalBytes * (ends.length + 1);
-    if (pieceBytes > 0 && (filled || pieceBytes + size > PAGE_PAYLOAD_BYTES)) {
-      ends.push(index);
-      pieceBytes = 0;
-    }
-    pieceBytes += size;
-    cumulativeBytes += size;
-  }
-  if (sizes.length > 0) ends.push(sizes.length);
-  return ends;
-}
-
-/** pieceEnds for the entries of a merged run (more than a page of them), read from its entry ends. */
-function leafPieceEnds(entries: EntrySequence): number[] {
-  const totalBytes = entries.totalBytes;
-  const pieces = Math.max(1, Math.ceil(totalBytes / MERGE_FILL_BYTES));
-  const ends: number[] = [];
+  const pieceEndIndexes: number[] = [];
   let pieceStart = 0;
-  for (let index = 0; index < entries.length; index++) {
-    // Where entry `index` starts: the bytes of every entry before it.
-    const cumulativeBytes = entries.startOf(index);
-    const filled = cumulativeBytes * pieces >= totalBytes * (ends.length + 1);
-    if (cumulativeBytes > pieceStart && (filled || entries.endOf(index) - pieceStart > PAGE_PAYLOAD_BYTES)) {
-      ends.push(index);
-      pieceStart = cumulativeBytes;
+  for (let index = 0; index < count; index++) {
+    const itemStart = index === 0 ? 0 : ends[index - 1]!;
+    const filled = itemStart * pieces >= totalBytes * (pieceEndIndexes.length + 1);
+    if (itemStart > pieceStart && (filled || ends[index]! - pieceStart > PAGE_PAYLOAD_BYTES)) {
+      pieceEndIndexes.push(index);
+      pieceStart = itemStart;
     }
   }
-  if (entries.length > 0) ends.push(entries.length);
-  return ends;
+  pieceEndIndexes.push(count);
+  return pieceEndIndexes;
 }
 
 /**
@@ -831,19 +817,6 @@ function branchListBytes(list: NodeList): number {
   return total;
 }
 
-/**
- * Copies `source[start, stop)` into `target` at `offset`; returns the offset after it. Short runs
- * byte by byte: `set` costs a view and a call into the runtime each, more than the copy of an
- * entry or two, and a merged page is mostly such runs.
- */
-function copyInto(target: Uint8Array, offset: number, source: Uint8Array, start: number, stop: number): number {
-  if (stop - start > COPY_LOOP_BYTES_MAX) {
-    target.set(source.subarray(start, stop), offset);
-    return offset + stop - start;
-  }
-  for (let index = start; index < stop; index++) target[offset++] = source[index]!;
-  return offset;
-}
 
 function emptyList(): NodeList {
   return { children: [], keys: [], keyOverflows: [] };
