@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { assert } from '../../kernel/assert.ts';
 import { AccessDeniedError, AlreadyExistsError, InvalidArgumentError, isErrorCode, NexusError, NotFoundError, type ErrorCode } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import type { ZoneMemberStatus, ZoneReplicaApi, ZoneStatus } from '../../kernel/zone/types.ts';
@@ -33,9 +32,6 @@ export const ZONE_API_PATH = '/zone/v1';
 
 /** The route that issues admin challenges (admin-request.ts). */
 export const ADMIN_CHALLENGE_ROUTE = 'admin-challenge';
-
-/** The admin calls: a voting member's signature admits to them, the token does not (admin-request.ts). */
-const ADMIN_ROUTES: ReadonlySet<string> = new Set(['remove-node']);
 
 /** A member in ZoneNodeStatus: its public key (if recorded) in base64url, as JSON has no bytes. */
 export type ZoneNodeMemberStatus = Omit<ZoneMemberStatus, 'publicKey'> & { readonly publicKey?: string };
@@ -88,6 +84,8 @@ export interface ZoneApiErrorAnswer {
 export interface ZoneApiCore {
   /** True for the routes `post` answers: batch, wait, get, scan, join, admin-challenge, remove-node. */
   hasPostRoute(route: string): boolean;
+  /** False for the POST routes the token does not admit to, which need none: the admin calls and their challenge. */
+  takesToken(route: string): boolean;
   /**
    * Checks the call's credential (the token, or for an admin call its signature), decodes the body,
    * runs the call. Throws AccessDeniedError, InvalidArgumentError, or the replica's errors.
@@ -152,7 +150,6 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
       },
     ],
   ]);
-  assert([...adminRoutes.keys()].every((route) => ADMIN_ROUTES.has(route)) && adminRoutes.size === ADMIN_ROUTES.size, 'ADMIN_ROUTES lists the admin calls');
   const adminGate = new AdminGate({ zoneId: replica.zoneId, ...(options.now === undefined ? {} : { now: options.now }) });
   const runAdmin = async (route: string, answer: (body: Record<string, unknown>) => Promise<unknown>, body: Uint8Array): Promise<Uint8Array> => {
     const request = readAdminRequest(route, decodeApiBody(body), API_REQUEST_BYTES_MAX);
@@ -163,6 +160,7 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
   let admitted: string | undefined;
   return {
     hasPostRoute: (route) => routes.has(route) || adminRoutes.has(route) || route === ADMIN_CHALLENGE_ROUTE,
+    takesToken: (route) => !adminRoutes.has(route) && route !== ADMIN_CHALLENGE_ROUTE,
     post: async (route, authorization, body) => {
       const admin = adminRoutes.get(route);
       if (admin !== undefined) return await runAdmin(route, admin, body);
@@ -219,7 +217,8 @@ export function createZoneApi(options: ZoneApiOptions): Hono {
   // Before the body is read, as the core checks it again after; the admin calls and their
   // challenge take no token (the core checks an admin call's signature).
   app.use(`${ZONE_API_PATH}/*`, async (context, next) => {
-    if (!takesNoToken(context.req.method, context.req.path)) checkToken(context.req.header('authorization'), options.token);
+    const route = context.req.path.slice(ZONE_API_PATH.length + 1);
+    if (context.req.method !== 'POST' || core.takesToken(route)) checkToken(context.req.header('authorization'), options.token);
     await next();
   });
   const streamedBodyLimit = bodyLimit({ maxSize: API_REQUEST_BYTES_MAX, onError: () => { throw bodyTooLarge(); } });
@@ -265,13 +264,6 @@ export function zoneApiError(error: unknown): ZoneApiErrorAnswer {
 
 function bodyTooLarge(): InvalidArgumentError {
   return new InvalidArgumentError(`a ZoneApi request body holds at most ${API_REQUEST_BYTES_MAX} bytes`);
-}
-
-/** True for POST to an admin call or to the challenge route. */
-function takesNoToken(method: string, path: string): boolean {
-  if (method !== 'POST') return false;
-  const route = path.slice(ZONE_API_PATH.length + 1);
-  return route === ADMIN_CHALLENGE_ROUTE || ADMIN_ROUTES.has(route);
 }
 
 function checkToken(header: string | undefined, expected: JoinToken): void {
