@@ -1,5 +1,5 @@
 /**
- * `npm run bench:kv -- [--keys N] [--open-only]`: the KV engine side by side with lmdb (lmdb-js)
+ * `npm run bench:kv -- [--keys N] [--open-only] [--cold]`: the KV engine side by side with lmdb (lmdb-js)
  * and classic-level (LevelDB), in one process, on the same disk, with the same data.
  *
  * The workloads are the redb benchmark's (random 24-byte keys, 150-byte values), scaled by --keys:
@@ -14,6 +14,9 @@
  *
  * `--open-only` builds a store of N keys per engine and measures only opening it (the issue's
  * target: a 1M-key store opens in under 50 ms: `npm run bench:kv -- --open-only --keys 1000000`).
+ *
+ * Each engine first runs the workloads once, unmeasured, on a scratch store of a tenth of the keys
+ * (see `warmUp`); `--cold` measures without that.
  *
  * It prints one table: time per workload for each engine, nexusfs's ratio to each (below 1 is
  * faster), and each engine's file size after the workload. Data lives in a temporary directory,
@@ -48,6 +51,9 @@ const FLOOR_SYNCS = 1_000;
 /** lmdb's map must be sized up front; far more than any run here writes. */
 const LMDB_MAP_BYTES = 64 * 1024 ** 3;
 const DATA_SEED = 2026;
+/** The warm-up store (see `warmUp`) has this many times fewer keys than the measured one. */
+const WARM_UP_KEYS_DIVISOR = 10;
+const WARM_UP_DATA_SEED = 7;
 
 /** One engine behind the same few calls; every write call is one durable transaction. */
 interface BenchEngine {
@@ -248,8 +254,8 @@ function randomPairs(random: SeededRandom, count: number): Pair[] {
   return Array.from({ length: count }, () => [randomBytes(random, KEY_BYTES), randomBytes(random, VALUE_BYTES)] as const);
 }
 
-function makeData(keys: number): BenchData {
-  const random = new SeededRandom(DATA_SEED);
+function makeData(keys: number, seed = DATA_SEED): BenchData {
+  const random = new SeededRandom(seed);
   const pairs = randomPairs(random, keys);
   const readOrder = pairs.map(([key]) => key);
   for (let index = readOrder.length - 1; index > 0; index--) {
@@ -348,6 +354,31 @@ interface EngineRun {
   root: string;
 }
 
+/**
+ * Runs `run`'s workloads once, unmeasured, on a scratch store of WARM_UP_KEYS_DIVISOR times fewer
+ * keys (the commit rows keep their counts), closes and reopens it, and deletes it: the JIT warm-up
+ * a long-running process has had. Why: nexusfs is JavaScript that V8 compiles while it runs, and
+ * the concurrent-commit row, the first to take the group-commit path with many batches, spent most
+ * of its 30-40 ms with TurboFan compiling that path on the machine's other core (perf: V8's
+ * compiler threads busy for 20 ms of the row's first 38 ms; the same row took 6-10 ms on its
+ * third run). Every engine gets the same warm-up (lmdb's and classic-level's JavaScript wrappers
+ * are compiled the same way); `--cold` measures without it.
+ */
+async function warmUp(run: EngineRun): Promise<void> {
+  const directory = await mkdtemp(join(run.root, 'warm-up-'));
+  try {
+    const engine = run.makeEngine(directory);
+    await engine.open();
+    for (const workload of run.workloads) await workload.run(engine, run.data);
+    await engine.close();
+    await engine.open();
+    await engine.get(run.data.pairs.at(-1)![0]);
+    await engine.close();
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
 async function runEngine({ makeEngine, data, workloads: selected, root }: EngineRun): Promise<Measurement[]> {
   const directory = await mkdtemp(join(root, 'engine-'));
   const engine = makeEngine(directory);
@@ -428,7 +459,7 @@ function printTable(header: string[], rows: string[][]): void {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { keys: { type: 'string' }, 'open-only': { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({ options: { keys: { type: 'string' }, 'open-only': { type: 'boolean' }, cold: { type: 'boolean' } }, strict: true });
   const keys = values.keys === undefined ? KEYS_DEFAULT : Number(values.keys);
   if (!Number.isSafeInteger(keys) || keys < 2) throw new Error(`--keys must be an integer of at least 2, got ${values.keys}`);
   const openOnly = values['open-only'] === true;
@@ -450,7 +481,12 @@ async function main(): Promise<void> {
     const loadBefore = formatLoad();
     const floorBeforeMilliseconds = await measureSyncFloor(root);
     const results: Measurement[][] = [];
-    for (const makeEngine of engines) results.push(await runEngine({ makeEngine, data, workloads: selected, root }));
+    const warmUpKeys = Math.max(2, Math.floor(keys / WARM_UP_KEYS_DIVISOR));
+    const warmUpData = values.cold === true ? undefined : makeData(warmUpKeys, WARM_UP_DATA_SEED);
+    for (const makeEngine of engines) {
+      if (warmUpData !== undefined) await warmUp({ makeEngine, data: warmUpData, workloads: openOnly ? selected : workloads(warmUpKeys), root });
+      results.push(await runEngine({ makeEngine, data, workloads: selected, root }));
+    }
     const floorMilliseconds = Math.min(floorBeforeMilliseconds, await measureSyncFloor(root));
     const [ours, lmdb, level] = results as [Measurement[], Measurement[], Measurement[]];
     const rows = titles.map((title, row) => [
@@ -464,6 +500,7 @@ async function main(): Promise<void> {
     ]);
     rows.push([`floor: ${count(FLOOR_SYNCS)} x (${FLOOR_WRITE_BYTES / 1024} KiB write + fdatasync)`, formatMilliseconds(floorMilliseconds), '', '', '', '', '']);
     console.log(`nexusfs KV benchmark: ${count(keys)} keys of ${KEY_BYTES} bytes, values of ${VALUE_BYTES} bytes; every commit durable (fsync)`);
+    console.log(warmUpData === undefined ? 'cold: no warm-up run' : `each engine warmed up first on a scratch store of ${count(warmUpKeys)} keys (unmeasured; --cold skips it)`);
     console.log(`load average (1, 5, 15 min): ${loadBefore} before, ${formatLoad()} after`);
     printTable(['workload', 'nexusfs', 'lmdb', 'classic-level', 'nexusfs/lmdb', 'nexusfs/classic-level', 'size after (nexusfs / lmdb / classic-level)'], rows);
     if (!openOnly) {
