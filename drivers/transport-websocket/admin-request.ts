@@ -1,8 +1,9 @@
+import { assert } from '../../kernel/assert.ts';
 import { AccessDeniedError, BusyError } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import type { ZoneMemberStatus } from '../../kernel/zone/types.ts';
 import { packValue } from './frame-codec.ts';
-import { ADMIN_CHALLENGE_LIFETIME_MS, ADMIN_CHALLENGE_RANDOM_BYTES, ADMIN_CHALLENGES_REDEEMED_MAX } from './limits.ts';
+import { ADMIN_CALL_BYTES_MAX, ADMIN_CHALLENGE_LIFETIME_MS, ADMIN_CHALLENGE_RANDOM_BYTES, ADMIN_CHALLENGES_REDEEMED_MAX, ADMIN_REQUEST_BYTES_MAX } from './limits.ts';
 import { importNodePublicKey } from './node-key.ts';
 import { readBytes, readExactBytes, readPositive, readString } from './wire-values.ts';
 
@@ -58,6 +59,16 @@ const MAC_BYTES = 32;
 export const ADMIN_CHALLENGE_BYTES = ISSUED_AT_BYTES + ADMIN_CHALLENGE_RANDOM_BYTES + MAC_BYTES;
 const ED25519_SIGNATURE_BYTES = 64;
 const ZONE_ID_LENGTH_MAX = 256;
+/** Room in an admin request for its field names, its signer and MessagePack's framing. */
+const ADMIN_ENVELOPE_OVERHEAD_BYTES_RESERVED = 1024;
+
+// An admin request's body is read whole before its signature is checked, so the node reads at most
+// ADMIN_REQUEST_BYTES_MAX of it: the largest well-formed one must fit (a zone id character is at
+// most 3 bytes of UTF-8).
+assert(
+  ZONE_ID_LENGTH_MAX * 3 + ADMIN_CHALLENGE_BYTES + ED25519_SIGNATURE_BYTES + ADMIN_CALL_BYTES_MAX + ADMIN_ENVELOPE_OVERHEAD_BYTES_RESERVED <= ADMIN_REQUEST_BYTES_MAX,
+  'the largest admin request would not fit ADMIN_REQUEST_BYTES_MAX',
+);
 
 /** The bytes a signer signs: the label, the zone, the route, the signer, the challenge and the call's body, each length-delimited. */
 export function adminSignedBytes(route: string, request: AdminRequest): Uint8Array<ArrayBuffer> {
@@ -79,9 +90,10 @@ export function adminRequestPayload(request: AdminRequest): unknown {
 /**
  * Reads an admin call's body. A body without a signature (a client sending only the token) is
  * AccessDeniedError, naming what the call needs; a signature of the wrong shape is too, since
- * nothing in it could admit.
+ * nothing in it could admit. A call's own body (`request`) over ADMIN_CALL_BYTES_MAX is
+ * InvalidArgumentError.
  */
-export function readAdminRequest(route: string, payload: Record<string, unknown>, requestBytesMax: number): AdminRequest {
+export function readAdminRequest(route: string, payload: Record<string, unknown>): AdminRequest {
   if (payload.signature === undefined || payload.signer === undefined || payload.challenge === undefined) {
     throw new AccessDeniedError(
       `${route} is an admin call: it needs a request signed by a voting member's node key over a challenge from this node ` +
@@ -98,7 +110,7 @@ export function readAdminRequest(route: string, payload: Record<string, unknown>
   } catch (error) {
     throw new AccessDeniedError(`the signature of this ${route} request is malformed: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return { zoneId: readString(payload.zoneId, 'admin zone id', ZONE_ID_LENGTH_MAX), signer, challenge, signature, request: readBytes(payload.request, 'admin request', requestBytesMax) };
+  return { zoneId: readString(payload.zoneId, 'admin zone id', ZONE_ID_LENGTH_MAX), signer, challenge, signature, request: readBytes(payload.request, 'admin request', ADMIN_CALL_BYTES_MAX) };
 }
 
 export interface AdminGateOptions {

@@ -63,6 +63,21 @@ export const ZONE_SECRET_BYTES = 32;
 export const API_REQUEST_BYTES_MAX = 64 * 1024 * 1024;
 
 /**
+ * Largest body, in bytes, of a ZoneApi call whose credential is inside its body: the admin calls,
+ * signed (admin-request.ts), and their challenge. Such a body is read before it can be checked, so
+ * a stranger may send it: it may only be small. A token call's body may be API_REQUEST_BYTES_MAX,
+ * as its token is checked from the headers before the body is read.
+ */
+export const ADMIN_REQUEST_BYTES_MAX = 64 * 1024;
+
+/**
+ * Largest body, in bytes, of an admin call itself, the `request` its signed envelope carries
+ * (remove-node's is {nodeId}, a few bytes). admin-request.ts checks that the envelope around the
+ * largest one fits ADMIN_REQUEST_BYTES_MAX.
+ */
+export const ADMIN_CALL_BYTES_MAX = 4 * 1024;
+
+/**
  * How long an admin challenge (admin-request.ts) stays good after its node issued it. Long enough
  * for a CLI to sign and send over a slow link; short, so that a request captured on the way is
  * useless soon even to the node that issued it (which also refuses it a second time).

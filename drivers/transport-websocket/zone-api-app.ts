@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AccessDeniedError, AlreadyExistsError, InvalidArgumentError, isErrorCode, NexusError, NotFoundError, type ErrorCode } from '../../kernel/errors.ts';
@@ -9,7 +9,7 @@ import { isSamePublicKey } from '../../kernel/zone/member-record.ts';
 import { assertPeerAddress } from '../../kernel/zone/zone-id.ts';
 import { AdminGate, readAdminRequest } from './admin-request.ts';
 import { isSameSecret, parseJoinToken, type JoinToken } from './join-token.ts';
-import { API_REQUEST_BYTES_MAX } from './limits.ts';
+import { ADMIN_REQUEST_BYTES_MAX, API_REQUEST_BYTES_MAX } from './limits.ts';
 import {
   decodeApiBody,
   encodeApiBody,
@@ -32,6 +32,9 @@ export const ZONE_API_PATH = '/zone/v1';
 
 /** The route that issues admin challenges (admin-request.ts). */
 export const ADMIN_CHALLENGE_ROUTE = 'admin-challenge';
+
+/** The one GET route, `GET /zone/v1/status`. */
+const STATUS_ROUTE = 'status';
 
 /** A member in ZoneNodeStatus: its public key (if recorded) in base64url, as JSON has no bytes. */
 export type ZoneNodeMemberStatus = Omit<ZoneMemberStatus, 'publicKey'> & { readonly publicKey?: string };
@@ -80,6 +83,11 @@ export interface ZoneApiErrorAnswer {
  * MessagePack body and gives the MessagePack answer, or throws (see `zoneApiError`). The hono app
  * serves them; a runtime may serve them from its own HTTP server as well (runtimes/node does, to
  * skip building a web Request and Response per call).
+ *
+ * A server calls, in this order: `checkAuthorization` from the headers, then reads at most
+ * `requestBytesMax(route)` bytes of body, then `post`. So a stranger without the token makes the
+ * node read no body at all, and one calling a route whose credential is inside its body (the
+ * admin calls) makes it read at most ADMIN_REQUEST_BYTES_MAX.
  */
 export interface ZoneApiCore {
   /** True for the routes `post` answers: batch, wait, get, scan, join, admin-challenge, remove-node. */
@@ -87,8 +95,18 @@ export interface ZoneApiCore {
   /** False for the POST routes the token does not admit to, which need none: the admin calls and their challenge. */
   takesToken(route: string): boolean;
   /**
-   * Checks the call's credential (the token, or for an admin call its signature), decodes the body,
-   * runs the call. Throws AccessDeniedError, InvalidArgumentError, or the replica's errors.
+   * Checks what of the call's credential its `Authorization` header holds, before its body is read:
+   * the token, for a route that takes it (any route but the admin calls and their challenge, whose
+   * credential, if any, is in the body). Throws AccessDeniedError. A header admitted once is not
+   * decoded again while it stays the last one admitted (a client sends the same one every call).
+   */
+  checkAuthorization(route: string, authorization: string | undefined): void;
+  /** The largest body a call to `route` may have: API_REQUEST_BYTES_MAX, or ADMIN_REQUEST_BYTES_MAX for a route that takes no token. */
+  requestBytesMax(route: string): number;
+  /**
+   * Checks the call's credential (the token as `checkAuthorization` does, or for an admin call its
+   * signature), decodes the body, runs the call. Throws AccessDeniedError, InvalidArgumentError, or
+   * the replica's errors. It does not check the body's size: the caller read it within `requestBytesMax`.
    */
   post(route: string, authorization: string | undefined, body: Uint8Array): Promise<Uint8Array>;
 }
@@ -152,24 +170,30 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
   ]);
   const adminGate = new AdminGate({ zoneId: replica.zoneId, ...(options.now === undefined ? {} : { now: options.now }) });
   const runAdmin = async (route: string, answer: (body: Record<string, unknown>) => Promise<unknown>, body: Uint8Array): Promise<Uint8Array> => {
-    const request = readAdminRequest(route, decodeApiBody(body), API_REQUEST_BYTES_MAX);
+    const request = readAdminRequest(route, decodeApiBody(body));
     await adminGate.admit(route, request, replica.status().members);
     return encodeApiBody(await answer(decodeApiBody(request.request)));
   };
+  const takesToken = (route: string): boolean => !adminRoutes.has(route) && route !== ADMIN_CHALLENGE_ROUTE;
   // The header last admitted: a client sends the same one with every call, and a check decodes it.
+  // Undefined until one is: a call without the header must not match it.
   let admitted: string | undefined;
+  const checkAuthorization = (route: string, authorization: string | undefined): void => {
+    if (!takesToken(route) || (authorization !== undefined && authorization === admitted)) return;
+    checkToken(authorization, options.token);
+    admitted = authorization;
+  };
   return {
     hasPostRoute: (route) => routes.has(route) || adminRoutes.has(route) || route === ADMIN_CHALLENGE_ROUTE,
-    takesToken: (route) => !adminRoutes.has(route) && route !== ADMIN_CHALLENGE_ROUTE,
+    takesToken,
+    checkAuthorization,
+    requestBytesMax: (route) => (takesToken(route) ? API_REQUEST_BYTES_MAX : ADMIN_REQUEST_BYTES_MAX),
     post: async (route, authorization, body) => {
       const admin = adminRoutes.get(route);
       if (admin !== undefined) return await runAdmin(route, admin, body);
       // A challenge admits to nothing by itself, and issuing one keeps no state: no credential.
       if (route === ADMIN_CHALLENGE_ROUTE) return encodeApiBody({ challenge: await adminGate.issueChallenge() });
-      if (authorization !== admitted) {
-        checkToken(authorization, options.token);
-        admitted = authorization;
-      }
+      checkAuthorization(route, authorization);
       const answer = routes.get(route);
       if (answer === undefined) throw new NotFoundError(`no ZoneApi route POST ${ZONE_API_PATH}/${route}`);
       return encodeApiBody(await answer(decodeApiBody(body)));
@@ -214,21 +238,24 @@ export function createZoneApi(options: ZoneApiOptions): Hono {
     const { status, json } = zoneApiError(error);
     return context.json(json, status);
   });
-  // Before the body is read, as the core checks it again after; the admin calls and their
-  // challenge take no token (the core checks an admin call's signature).
+  // The credential in the headers, then the body's size, both before the body is read (the core
+  // checks the token again in `post`). Only a POST may be an admin call: any other request under
+  // the path is checked as the status route is, with the token.
+  const routeOf = (context: Context): string => (context.req.method === 'POST' ? context.req.path.slice(ZONE_API_PATH.length + 1) : STATUS_ROUTE);
   app.use(`${ZONE_API_PATH}/*`, async (context, next) => {
-    const route = context.req.path.slice(ZONE_API_PATH.length + 1);
-    if (context.req.method !== 'POST' || core.takesToken(route)) checkToken(context.req.header('authorization'), options.token);
+    core.checkAuthorization(routeOf(context), context.req.header('authorization'));
     await next();
   });
-  const streamedBodyLimit = bodyLimit({ maxSize: API_REQUEST_BYTES_MAX, onError: () => { throw bodyTooLarge(); } });
   app.use(`${ZONE_API_PATH}/*`, async (context, next) => {
     // A body of declared length is checked from its header alone: hono's bodyLimit reads
     // `request.body`, which makes @hono/node-server build a full web Request and stream per
     // call, a fifth of a busy leader's time. The HTTP parser never reads past the declared length.
+    const sizeBytesMax = core.requestBytesMax(routeOf(context));
     const contentLength = context.req.header('content-length');
-    if (contentLength === undefined || context.req.header('transfer-encoding') !== undefined) return streamedBodyLimit(context, next);
-    checkContentLength(contentLength);
+    if (contentLength === undefined || context.req.header('transfer-encoding') !== undefined) {
+      return bodyLimit({ maxSize: sizeBytesMax, onError: () => { throw bodyTooLarge(sizeBytesMax); } })(context, next);
+    }
+    checkContentLength(contentLength, sizeBytesMax);
     await next();
   });
   app.post(`${ZONE_API_PATH}/:route`, async (context) => {
@@ -237,7 +264,7 @@ export function createZoneApi(options: ZoneApiOptions): Hono {
     const answer = await core.post(route, context.req.header('authorization'), new Uint8Array(await context.req.arrayBuffer()));
     return new Response(answer as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-type': ZONE_API_CONTENT_TYPE } });
   });
-  app.get(`${ZONE_API_PATH}/status`, (context) => context.json(options.status()));
+  app.get(`${ZONE_API_PATH}/${STATUS_ROUTE}`, (context) => context.json(options.status()));
   return app;
 }
 
@@ -247,10 +274,10 @@ export function nodeStatusOf(status: ZoneStatus): Omit<ZoneNodeStatus, 'ticks' |
   return { ...status, members };
 }
 
-/** Refuses a Content-Length that is malformed or over API_REQUEST_BYTES_MAX with InvalidArgumentError. */
-export function checkContentLength(contentLength: string): void {
+/** Refuses a Content-Length that is malformed or over `sizeBytesMax` (the route's `requestBytesMax`) with InvalidArgumentError. */
+export function checkContentLength(contentLength: string, sizeBytesMax: number): void {
   if (!/^\d+$/.test(contentLength)) throw new InvalidArgumentError(`invalid Content-Length header ${JSON.stringify(contentLength)}`);
-  if (Number(contentLength) > API_REQUEST_BYTES_MAX) throw bodyTooLarge();
+  if (Number(contentLength) > sizeBytesMax) throw bodyTooLarge(sizeBytesMax);
 }
 
 /** The status and JSON body of an error: its code's status, or 500 EINTERNAL for what is not a NexusError. */
@@ -262,8 +289,9 @@ export function zoneApiError(error: unknown): ZoneApiErrorAnswer {
   return { status: 500, json: { error: { code: 'EINTERNAL', message: error instanceof Error ? error.message : String(error) } } };
 }
 
-function bodyTooLarge(): InvalidArgumentError {
-  return new InvalidArgumentError(`a ZoneApi request body holds at most ${API_REQUEST_BYTES_MAX} bytes`);
+/** The error for a body over `sizeBytesMax`, the route's `requestBytesMax`. */
+export function bodyTooLarge(sizeBytesMax: number): InvalidArgumentError {
+  return new InvalidArgumentError(`a ZoneApi request body holds at most ${sizeBytesMax} bytes`);
 }
 
 function checkToken(header: string | undefined, expected: JoinToken): void {

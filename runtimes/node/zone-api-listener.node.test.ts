@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
-import { API_REQUEST_BYTES_MAX } from '../../drivers/transport-websocket/limits.ts';
+import { ADMIN_REQUEST_BYTES_MAX, API_REQUEST_BYTES_MAX } from '../../drivers/transport-websocket/limits.ts';
 import { createZoneApi, createZoneApiCore, ZONE_API_PATH, nodeStatusOf, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
-import { ZONE_API_CONTENT_TYPE } from '../../drivers/transport-websocket/zone-api-codec.ts';
+import { decodeApiBody, encodeApiBody, ZONE_API_CONTENT_TYPE } from '../../drivers/transport-websocket/zone-api-codec.ts';
 import { AccessDeniedError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
 import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
 import { createNodeHttpExchange } from './node-http-exchange.ts';
@@ -43,23 +43,39 @@ async function serveZone(): Promise<{ cluster: ZoneTestCluster; base: string; to
   return { cluster, base, token, client: (override) => new ZoneApiClient(base, override ?? token, { exchange: http.exchange }) };
 }
 
-/** A raw request, for what the client never sends: odd headers, chunked bodies. */
-function raw(base: string, path: string, options: { headers: Record<string, string>; body?: Uint8Array; chunks?: number }): Promise<{ status: number; json: unknown }> {
+/**
+ * A raw request, for what the client never sends: odd headers, chunked bodies. `chunks` sends that
+ * many MiB and ends the body; `firstChunk` sends only that and leaves the body open, so an answer
+ * comes only from a server that did not wait for the body.
+ */
+function raw(
+  base: string,
+  path: string,
+  options: { headers: Record<string, string>; body?: Uint8Array; chunks?: number; firstChunk?: Uint8Array },
+): Promise<{ status: number; json?: unknown; payload?: unknown; connection: string | undefined }> {
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(`${base}${path}`, { method: 'POST', headers: options.headers, agent: false }, (incoming) => {
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
+        const body = Buffer.concat(chunks);
+        const answer = { status: incoming.statusCode ?? 0, connection: incoming.headers.connection };
+        if (incoming.headers['content-type'] === ZONE_API_CONTENT_TYPE) {
+          resolve({ ...answer, payload: decodeApiBody(new Uint8Array(body)) });
+          return;
+        }
+        const text = body.toString('utf8');
         try {
-          resolve({ status: incoming.statusCode ?? 0, json: JSON.parse(text) });
+          resolve({ ...answer, json: JSON.parse(text) });
         } catch {
           reject(new Error(`HTTP ${incoming.statusCode} answered ${JSON.stringify(text)} to ${path}`));
         }
       });
     });
     outgoing.on('error', reject);
-    if (options.chunks !== undefined) {
+    if (options.firstChunk !== undefined) {
+      outgoing.write(options.firstChunk);
+    } else if (options.chunks !== undefined) {
       const chunk = new Uint8Array(1024 * 1024);
       for (let count = 0; count < options.chunks; count++) outgoing.write(chunk);
       outgoing.end();
@@ -100,4 +116,42 @@ describe('zone ZoneApi listener on node:http', () => {
     expect(unknown).toMatchObject({ status: 404, json: { error: { code: 'ENOENT' } } });
     await expect(client().commit([{ type: 'put', key: new Uint8Array(0), value: encoder.encode('v') }])).rejects.toThrow(InvalidArgumentError);
   });
+
+  // Each request below leaves its body unsent or open: a server that waited for the body before
+  // checking the token would never answer, and the test would fail on its timeout.
+  it('refuses a missing or wrong token with 401 EACCES from the headers, before reading a body it is never sent', async () => {
+    const { cluster, base, token, client } = await serveZone();
+    const wrong = formatJoinToken({ zoneId: cluster.zoneId, zoneSecret: createZoneSecret() });
+    const large = { 'content-type': ZONE_API_CONTENT_TYPE, 'content-length': String(32 * 1024 * 1024) };
+    const refused = { status: 401, json: { error: { code: 'EACCES' } }, connection: 'close' };
+    // First, while no header has been admitted yet: a missing header must not match "none admitted".
+    expect(await raw(base, `${ZONE_API_PATH}/batch`, { headers: large })).toMatchObject(refused);
+    expect(await raw(base, `${ZONE_API_PATH}/batch`, { headers: { ...large, authorization: `Bearer ${wrong}` } })).toMatchObject(refused);
+    expect(await raw(base, `${ZONE_API_PATH}/get`, { headers: { ...large, authorization: 'Bearer garbage' } })).toMatchObject(refused);
+    const chunked = { 'content-type': ZONE_API_CONTENT_TYPE, 'transfer-encoding': 'chunked' };
+    const firstChunk = new Uint8Array(64 * 1024);
+    expect(await raw(base, `${ZONE_API_PATH}/batch`, { headers: chunked, firstChunk })).toMatchObject(refused);
+    expect(await raw(base, `${ZONE_API_PATH}/join`, { headers: { ...chunked, authorization: `Bearer ${wrong}` }, firstChunk })).toMatchObject(refused);
+    // And after the right token was admitted (and cached), the wrong one and none are still refused.
+    await cluster.drive(client().get(encoder.encode('x')));
+    expect(await raw(base, `${ZONE_API_PATH}/get`, { headers: { ...large, authorization: `Bearer ${wrong}` } })).toMatchObject(refused);
+    expect(await raw(base, `${ZONE_API_PATH}/get`, { headers: chunked, firstChunk })).toMatchObject(refused);
+    expect(await raw(base, `${ZONE_API_PATH}/get`, { headers: { ...chunked, authorization: `Bearer ${token}x` }, firstChunk })).toMatchObject(refused);
+  }, 10_000);
+
+  it('limits the admin calls, whose credential is in the body, to ADMIN_REQUEST_BYTES_MAX: 400 EINVAL declared or streamed', async () => {
+    const { base } = await serveZone();
+    const headers = { 'content-type': ZONE_API_CONTENT_TYPE };
+    const tooLarge = { status: 400, json: { error: { code: 'EINVAL', message: expect.stringContaining(`at most ${ADMIN_REQUEST_BYTES_MAX} bytes`) } } };
+    for (const route of ['remove-node', 'admin-challenge']) {
+      const declared = await raw(base, `${ZONE_API_PATH}/${route}`, { headers: { ...headers, 'content-length': String(ADMIN_REQUEST_BYTES_MAX + 1) } });
+      expect(declared).toMatchObject({ ...tooLarge, connection: 'close' });
+      // One MiB, more than the limit: refused once past it, with the body still open.
+      const streamed = await raw(base, `${ZONE_API_PATH}/${route}`, { headers: { ...headers, 'transfer-encoding': 'chunked' }, firstChunk: new Uint8Array(1024 * 1024) });
+      expect(streamed).toMatchObject({ ...tooLarge, connection: 'close' });
+    }
+    // A challenge within the limit is answered, without a token.
+    const challenge = await raw(base, `${ZONE_API_PATH}/admin-challenge`, { headers, body: encodeApiBody({}) });
+    expect(challenge).toMatchObject({ status: 200, payload: { challenge: expect.any(Uint8Array) } });
+  }, 10_000);
 });

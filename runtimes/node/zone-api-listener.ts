@@ -1,6 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { API_REQUEST_BYTES_MAX } from '../../drivers/transport-websocket/limits.ts';
-import { checkContentLength, ZONE_API_PATH, zoneApiError, type ZoneApiCore } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { bodyTooLarge, checkContentLength, ZONE_API_PATH, zoneApiError, type ZoneApiCore } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZONE_API_CONTENT_TYPE } from '../../drivers/transport-websocket/zone-api-codec.ts';
 import { InvalidArgumentError } from '../../kernel/errors.ts';
 
@@ -34,12 +33,15 @@ function postRouteOf(request: IncomingMessage): string | undefined {
 async function answerPost(core: ZoneApiCore, route: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
   let answer: Uint8Array;
   try {
-    const body = await readBody(request);
+    // The token from the headers before any body is read: a stranger makes this node read nothing.
+    core.checkAuthorization(route, request.headers.authorization);
+    const body = await readBody(request, core.requestBytesMax(route));
     answer = await core.post(route, request.headers.authorization, body);
   } catch (error) {
     const { status, json } = zoneApiError(error);
     const text = JSON.stringify(json);
-    // A body left unread (refused by its declared length) must not be read as the next request.
+    // A body left unread (refused from the headers, or cut off past its limit) must not be read as
+    // the next request: the connection closes after this answer.
     if (!request.complete) response.shouldKeepAlive = false;
     response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     response.end(text);
@@ -49,22 +51,31 @@ async function answerPost(core: ZoneApiCore, route: string, request: IncomingMes
   response.end(answer);
 }
 
-/** The whole body, at most API_REQUEST_BYTES_MAX bytes, declared or streamed. */
-function readBody(request: IncomingMessage): Promise<Uint8Array> {
+/**
+ * The whole body, at most `sizeBytesMax` bytes (the route's requestBytesMax): a declared length
+ * over it is refused from the header, before any byte is read; a streamed body is refused once it
+ * passes it, without waiting for its end (its bytes past the limit are not kept).
+ */
+function readBody(request: IncomingMessage, sizeBytesMax: number): Promise<Uint8Array> {
   const declared = request.headers['content-length'];
-  if (declared !== undefined) checkContentLength(declared);
+  if (declared !== undefined) checkContentLength(declared, sizeBytesMax);
   return new Promise<Uint8Array>((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let sizeBytes = 0;
     let ended = false;
+    let refused = false;
     request.on('data', (chunk: Uint8Array) => {
       sizeBytes += chunk.byteLength;
-      if (sizeBytes <= API_REQUEST_BYTES_MAX) chunks.push(chunk);
+      if (sizeBytes <= sizeBytesMax) chunks.push(chunk);
+      else if (!refused) {
+        refused = true;
+        chunks.length = 0;
+        reject(bodyTooLarge(sizeBytesMax));
+      }
     });
     request.on('end', () => {
       ended = true;
-      if (sizeBytes > API_REQUEST_BYTES_MAX) reject(new InvalidArgumentError(`a ZoneApi request body holds at most ${API_REQUEST_BYTES_MAX} bytes`));
-      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, sizeBytes));
+      if (!refused) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, sizeBytes));
     });
     request.on('error', reject);
     request.on('close', () => {
