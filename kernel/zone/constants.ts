@@ -178,3 +178,17 @@ export const PROMOTION_LAG_ENTRIES_MAX = 256;
 
 /** Bytes of a node's public key (raw Ed25519), recorded with its member record (see ZoneMember). */
 export const NODE_PUBLIC_KEY_BYTES = 32;
+
+/**
+ * Bytes of entries in the last append a leader sends a node whose removal it applies, so that the
+ * node learns the change committed and stops (ZoneReplica.sendRemovalNotice). A node further
+ * behind than this is not told.
+ */
+export const REMOVAL_NOTICE_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Ticks after a node's removal applies before the transport forgets it: the last append that
+ * tells it of its removal leaves within them (a transport may drop frames queued for a peer it
+ * forgets).
+ */
+export const REMOVAL_NOTICE_TICKS = 2;

@@ -1,4 +1,4 @@
-import { BusyError, ConflictError } from '../errors.ts';
+import { BusyError, ClosedError, ConflictError } from '../errors.ts';
 import type { NodeId } from '../raft/types.ts';
 
 /**
@@ -20,3 +20,10 @@ export class NotLeaderError extends BusyError {
     this.leader = leader;
   }
 }
+
+/**
+ * A request reached a replica whose node was removed from its zone: it takes part no more (it
+ * neither ticks, votes nor campaigns) and answers nothing but its status. Not retryable there;
+ * ask a member. Code ECLOSED: the replica is as good as closed, and so it stays after a restart.
+ */
+export class RemovedError extends ClosedError {}

@@ -10,5 +10,5 @@ export type { ZoneLoopPhase, ZoneLoopProfiler } from './loop-profiler.ts';
 export { assertNodeId, assertPeerAddress, assertZoneId } from './zone-id.ts';
 export { ZoneReplica } from './zone-replica.ts';
 export { ZoneMetastore } from './zone-metastore.ts';
-export { NotLeaderError, WriteLostError } from './errors.ts';
+export { NotLeaderError, RemovedError, WriteLostError } from './errors.ts';
 export type { SnapshotChunkMessage, SnapshotChunkResponseMessage, SnapshotTransferMessage } from './snapshot-chunk.ts';

@@ -64,6 +64,11 @@ export interface ZoneStatus {
   readonly members: readonly ZoneMemberStatus[];
   readonly consistency: ZoneConsistency;
   readonly closed: boolean;
+  /**
+   * This node was removed from the zone (it applied the change, or it reopened on the state of a
+   * node that had): the replica takes part no more and rejects every request with RemovedError.
+   */
+  readonly removed: boolean;
 }
 
 /**
@@ -220,14 +225,31 @@ export interface ZoneReplicaApi {
    */
   addMember(member: ZoneMember, options?: AddMemberOptions): Promise<void>;
 
-  /** Removes a member (and its address record) and resolves once the change applied here. */
+  /**
+   * Removes a member (and its address record) and resolves once the change applied here. The
+   * removed node stops once it learns of it (see `removal`): the leader sends it one last append
+   * up to the change with the commit index (best effort: a node more than REMOVAL_NOTICE_BYTES_MAX
+   * behind, or one that misses it, is not told and goes on campaigning in vain, as PreVote keeps it
+   * from disrupting). A leader that removes itself leads on until it has handed leadership to a
+   * remaining voter (kernel/raft/README.md), then stops.
+   */
   removeMember(nodeId: NodeId): Promise<void>;
+
+  /**
+   * Resolves once this replica has learnt that its node was removed from the zone (at once when
+   * it was opened on the state of a removed node), and never otherwise. By then it has stopped:
+   * it no longer ticks, receives, votes or campaigns; every pending request was rejected, and
+   * every new one is rejected, with RemovedError (ECLOSED, "node N was removed from zone Z"); its
+   * status says `removed`. Its host is expected to `close()` it and stop. A removed node cannot
+   * come back: a node that joins again does so under a new node id on an empty data directory.
+   */
+  readonly removal: Promise<void>;
 
   /** Asks the leader to hand leadership to `nodeId`; resolves once this replica sees it lead. */
   transferLeadership(nodeId: NodeId): Promise<void>;
 
   status(): ZoneStatus;
 
-  /** Stops ticking, receiving and applying; rejects pending requests with ClosedError. Idempotent. */
+  /** Stops ticking, receiving and applying; rejects pending requests with ClosedError. Idempotent (also after removal). */
   close(): Promise<void>;
 }

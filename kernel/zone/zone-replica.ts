@@ -7,6 +7,7 @@ import { ProposalDroppedError } from '../raft/errors.ts';
 import type { Message } from '../raft/message.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
 import { entrySizeBytes } from '../raft/entry-size.ts';
+import type { RaftLogger } from '../raft/raft-config.ts';
 import type { RaftPersistRequest, RaftStorage, WritableRaftStorage } from '../raft/storage.ts';
 import { NO_NODE, type ConfState, type Entry, type HardState, type NodeId, type RaftRole, type Snapshot } from '../raft/types.ts';
 import { commandSizeBytes, decodeCommand, encodeCommand, type ZoneCommand } from './command-codec.ts';
@@ -16,6 +17,8 @@ import {
   PROMOTION_LAG_ENTRIES_MAX,
   PROPOSALS_PER_READY_MAX,
   RECENT_OUTCOMES_MAX,
+  REMOVAL_NOTICE_BYTES_MAX,
+  REMOVAL_NOTICE_TICKS,
   REQUEST_TIMEOUT_TICKS_DEFAULT,
   SNAPSHOT_CATCH_UP_BYTES_MAX,
   SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT,
@@ -28,7 +31,7 @@ import {
   ZONE_MEMBERS_MAX,
   ZONE_PROPOSAL_BYTES_MAX,
 } from './constants.ts';
-import { NotLeaderError, WriteLostError } from './errors.ts';
+import { NotLeaderError, RemovedError, WriteLostError } from './errors.ts';
 import type {
   AddMemberOptions,
   WriteToken,
@@ -157,6 +160,21 @@ export class ZoneReplica implements ZoneReplicaApi {
   private failure: unknown = undefined;
   private readonly stopTicker: () => void;
   private readonly stopListening: () => void;
+  /** Set when this replica applied a change that removes its node; it stops once it no longer leads. */
+  private removalApplied = false;
+  /** Set once it stopped for that (see `removal`). */
+  private removedStopped = false;
+  private resolveRemoval: () => void = () => {};
+  /**
+   * Nodes removed from the zone, with the tick their removal applied at: the transport forgets them
+   * REMOVAL_NOTICE_TICKS later, so that the last append that tells them (sendRemovalNotices) leaves
+   * first (a transport may drop what is queued for a peer it forgets).
+   */
+  private readonly departedPeers: { readonly nodeId: NodeId; readonly tick: number }[] = [];
+  private readonly logger: RaftLogger | undefined;
+  readonly removal: Promise<void> = new Promise<void>((resolve) => {
+    this.resolveRemoval = resolve;
+  });
 
   private constructor(options: ZoneReplicaOptions, stateMachine: ZoneStateMachine, incarnation: number) {
     this.zoneId = options.zoneId;
@@ -171,6 +189,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       options.snapshotCatchUpEntries ?? (options.snapshotIntervalEntries === undefined ? SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT : SNAPSHOT_CATCH_UP_INTERVALS * options.snapshotIntervalEntries);
     this.requestTimeoutTicks = options.requestTimeoutTicks ?? REQUEST_TIMEOUT_TICKS_DEFAULT;
     this.profiler = options.profiler;
+    this.logger = options.logger;
     this.snapshotInstallOperationsPerCommit = options.snapshotInstallOperationsPerCommit ?? SNAPSHOT_INSTALL_OPERATIONS_PER_COMMIT;
     const snapshotChunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT;
     this.snapshotSender = new SnapshotSender({
@@ -242,7 +261,10 @@ export class ZoneReplica implements ZoneReplicaApi {
     else await stateMachine.discardStaging({ keepIncomplete: true });
     const incarnation = await stateMachine.nextIncarnation();
     const replica = new ZoneReplica(options, stateMachine, incarnation);
-    replica.wake();
+    // The applied state forgot this node's record with the change that removed it: the raft log may
+    // not say so (its commit index is not always persisted), and no member will tell it again.
+    if (wasRemoved(stateMachine, options.nodeId)) replica.stopAsRemoved();
+    else replica.wake();
     return replica;
   }
 
@@ -423,6 +445,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       members,
       consistency: this.consistency,
       closed: this.closed,
+      removed: this.removedStopped,
     };
   }
 
@@ -438,6 +461,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   /** @internal For the Metastore view: throws when the replica can take no more calls. */
   throwIfUnusable(operation: string): void {
     if (this.closed) throw new ClosedError(`cannot ${operation}: zone ${this.zoneId} replica ${this.nodeId} is closed`);
+    if (this.removalApplied) throw this.removedError(operation);
     if (this.failure !== undefined) throw this.failure;
   }
 
@@ -534,7 +558,7 @@ export class ZoneReplica implements ZoneReplicaApi {
   // ---- the loop ----
 
   private wake(): void {
-    if (this.running || this.closed || this.failure !== undefined) return;
+    if (this.running || this.closed || this.removedStopped || this.failure !== undefined) return;
     this.running = true;
     this.loop = this.run();
   }
@@ -557,6 +581,11 @@ export class ZoneReplica implements ZoneReplicaApi {
         this.rawNode.advance();
         this.record('ready', readyStartMs, ready.entries.length);
         this.settleRequests();
+        // A removed leader leads on until it has handed leadership over (kernel/raft/README.md).
+        if (this.removalApplied && this.role !== 'leader') {
+          this.stopAsRemoved();
+          return;
+        }
         await this.maybeCreateSnapshot();
       }
     } catch (error) {
@@ -590,6 +619,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       // requestTimeoutTicks), so none can pass between ticks: the scan over every pending request
       // runs once per tick, not once per loop turn (per Ready, several per write at 64 clients).
       this.expireRequests();
+      this.forgetDepartedPeers();
       this.retryConditions();
       this.promoteCaughtUpLearner();
     }
@@ -893,12 +923,15 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   private applyConfChange(entry: Entry, alreadyApplied: boolean, settlements: (() => void)[]): void {
     const change = decodeConfChange(entry.data);
+    const wasMember = this.isMember(this.nodeId);
+    if (!alreadyApplied) this.sendRemovalNotices(entry, change.changes.filter((one) => one.type === 'remove-node' && this.isMember(one.nodeId)).map((one) => one.nodeId));
     try {
       this.confState = this.rawNode.applyConfChange(change);
     } catch (error) {
       // Every replica refuses the same committed change the same way: it changes nothing.
       if (!(error instanceof InvalidArgumentError)) throw error;
     }
+    if (wasMember && !this.isMember(this.nodeId)) this.removalApplied = true;
     if (alreadyApplied) return;
     const removed = change.changes.filter((one) => one.type === 'remove-node' && !this.isMember(one.nodeId)).map((one) => one.nodeId);
     // A learner promoted to voter: its promotion record is done with.
@@ -906,9 +939,66 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (removed.length === 0 && promoted.length === 0) this.stateMachine.noteApplied(entry.index);
     else this.stateMachine.forgetMembers(entry.index, removed, promoted);
     settlements.push(() => {
-      for (const nodeId of removed) if (nodeId !== this.nodeId) this.transport.removePeer(this.zoneId, nodeId);
+      for (const nodeId of removed) if (nodeId !== this.nodeId) this.departedPeers.push({ nodeId, tick: this.currentTick });
       this.recordOutcome(entry, undefined);
     });
+  }
+
+  /**
+   * At the leader, before applying a change that removes other nodes: it will replicate to them no
+   * more, and with lazy commit propagation a removed node may not even know the change committed,
+   * so it would never apply it and would campaign in vain forever. One last append, up to the
+   * change and with its index as the commit, tells each (as hashicorp/raft replicates to a removed
+   * follower one last time). Best effort: a node that has not acknowledged an entry the log still
+   * holds, or is more than REMOVAL_NOTICE_BYTES_MAX behind, is not told.
+   */
+  private sendRemovalNotices(entry: Entry, nodeIds: readonly NodeId[]): void {
+    if (nodeIds.length === 0) return;
+    const raft = this.rawNode.status();
+    if (raft.role !== 'leader') return;
+    for (const nodeId of nodeIds) {
+      const match = raft.progress.get(nodeId)?.match;
+      if (nodeId === this.nodeId || match === undefined || match === 0) continue;
+      const logIndex = Math.min(match, entry.index);
+      if (logIndex < this.raftStorage.firstIndex() - 1) continue;
+      const entries = logIndex === entry.index ? [] : this.raftStorage.entries(logIndex + 1, entry.index + 1, REMOVAL_NOTICE_BYTES_MAX);
+      if (entries.length > 0 && entries[entries.length - 1]!.index !== entry.index) continue;
+      this.logger?.info(`${this.nodeId} tells ${nodeId} of its removal: an append after ${logIndex} up to ${entry.index}, committed`);
+      this.transport.send(this.zoneId, {
+        type: 'append',
+        from: this.nodeId,
+        to: nodeId,
+        term: raft.term,
+        logIndex,
+        logTerm: this.raftStorage.term(logIndex),
+        entries,
+        commit: entry.index,
+      });
+    }
+  }
+
+  private forgetDepartedPeers(): void {
+    while (this.departedPeers.length > 0 && this.departedPeers[0]!.tick + REMOVAL_NOTICE_TICKS <= this.currentTick) {
+      const { nodeId } = this.departedPeers.shift()!;
+      // Unless it came back meanwhile (a new membership record).
+      if (!this.isMember(nodeId) && !this.stateMachine.members.has(nodeId)) this.transport.removePeer(this.zoneId, nodeId);
+    }
+  }
+
+  /** Takes no more part in the zone once removed from it (see `ZoneReplicaApi.removal`). */
+  private stopAsRemoved(): void {
+    if (this.removedStopped) return;
+    this.removalApplied = true;
+    this.removedStopped = true;
+    this.stopTicker();
+    this.stopListening();
+    this.rejectEverything(this.removedError());
+    this.resolveRemoval();
+  }
+
+  private removedError(operation?: string): RemovedError {
+    const removed = `node ${this.nodeId} was removed from zone ${this.zoneId}`;
+    return new RemovedError(operation === undefined ? removed : `cannot ${operation}: ${removed}`);
   }
 
   private settleProposal(proposalId: string, outcome: BatchOutcome): void {
@@ -1040,6 +1130,15 @@ export class ZoneReplica implements ZoneReplicaApi {
   private isMember(nodeId: NodeId): boolean {
     return this.confState.voters.includes(nodeId) || this.confState.learners.includes(nodeId);
   }
+}
+
+/**
+ * Whether the applied state is that of a node removed from its zone: applying the change that
+ * removes a node forgets its member record, which every member's state holds from the bootstrap
+ * or from its join on (a joining node's state is empty until it has received the zone's).
+ */
+function wasRemoved(stateMachine: ZoneStateMachine, nodeId: NodeId): boolean {
+  return stateMachine.appliedIndex > 0 && !stateMachine.members.has(nodeId);
 }
 
 type BatchProposal = Extract<ZoneCommand, { kind: 'batch' }>;

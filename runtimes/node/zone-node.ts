@@ -293,7 +293,7 @@ async function startNode(
       detach();
       await listener.close();
     });
-    log(`node ${identity.nodeId} of zone ${identity.zoneId} serving at ${identity.address}`);
+    if (!replica.status().removed) log(`node ${identity.nodeId} of zone ${identity.zoneId} serving at ${identity.address}`);
     return { identity, replica, close: closeAll };
   } catch (error) {
     await closeAll();

@@ -50,7 +50,8 @@ export function zoneCommand(): Command {
       .requiredOption('--data <dir>', 'data directory of a node created or joined before'),
   ).action(async (options: { data: string; tickMs: number; electionTicks: number }) => {
     const node = await startZone({ dataDir: options.data, ...timing(options), log: logLine });
-    process.stdout.write(`node ${node.identity.nodeId} of zone ${node.identity.zoneId} serving at ${node.identity.address}\n`);
+    // A node removed from its zone stops at once (serveUntilSignal says why).
+    if (!node.replica.status().removed) process.stdout.write(`node ${node.identity.nodeId} of zone ${node.identity.zoneId} serving at ${node.identity.address}\n`);
     await serveUntilSignal(node);
   });
 
@@ -130,13 +131,20 @@ function logLine(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 }
 
-/** Serves until SIGTERM or SIGINT, then closes the node (replica, raft log, store, server) and exits 0. */
+/**
+ * Serves until SIGTERM or SIGINT, or until the node learns it was removed from its zone (as etcd
+ * stops a removed member), then closes the node (replica, raft log, store, server) and exits 0.
+ */
 async function serveUntilSignal(node: ZoneNode): Promise<void> {
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  logLine(`${signal}: stopping node ${node.identity.nodeId}`);
+  const { nodeId, zoneId } = node.identity;
+  const reason = await Promise.race([
+    new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve(`SIGTERM: stopping node ${nodeId}`));
+      process.once('SIGINT', () => resolve(`SIGINT: stopping node ${nodeId}`));
+    }),
+    node.replica.removal.then(() => `node ${nodeId} was removed from zone ${zoneId}: stopping`),
+  ]);
+  logLine(reason);
   try {
     await node.close();
   } catch (error) {
@@ -160,7 +168,7 @@ async function statusOfLeader(status: ZoneNodeStatus, token: string): Promise<Zo
 
 export function formatStatus(status: ZoneNodeStatus, leaderStatus: ZoneNodeStatus | undefined): string {
   const lines = [
-    `zone ${status.zoneId}: asked node ${status.nodeId} (${status.role}); leader ${status.leader || 'unknown'}, term ${status.term}`,
+    `zone ${status.zoneId}: asked node ${status.nodeId} (${status.removed === true ? 'removed from the zone' : status.role}); leader ${status.leader || 'unknown'}, term ${status.term}`,
     `commit index ${status.commitIndex}, applied index ${status.appliedIndex}, snapshot index ${status.snapshotIndex}`,
     '',
   ];

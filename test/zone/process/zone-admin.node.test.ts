@@ -9,14 +9,15 @@ import { decodeApiBody, encodeApiBody, ZONE_API_CONTENT_TYPE } from '../../../dr
 import { generateNodeKeyPair } from '../../../drivers/transport-websocket/node-key.ts';
 import { readAdminSigner } from '../../../runtimes/node/node-identity.ts';
 import { cleanedUpAfterAll } from './cleaned-up-after-all.ts';
-import { eventually, freePort, runNexus, spawnNexus } from './nexus-process.ts';
+import { eventually, freePort, runNexus, spawnNexus, type NexusProcess } from './nexus-process.ts';
 
 /**
  * Who may change a zone's membership, on three real node processes over real sockets: `remove-node`
  * is an admin call, admitted by a voting member's signature over a challenge from the node that
  * runs it (drivers/transport-websocket/admin-request.ts). The join token, a stranger's key, a
  * replayed request and a removed member's key are refused with EACCES and the membership stays as
- * it was; a member's data directory removes a node.
+ * it was; a member's data directory removes a node, whose process then stops (and stays stopped
+ * when started again).
  */
 
 const TIMING = ['--tick-ms', '20', '--election-ticks', '10'];
@@ -27,6 +28,7 @@ interface Zone {
   readonly token: string;
   readonly dataDirs: readonly string[];
   readonly addresses: readonly string[];
+  readonly nodes: readonly NexusProcess[];
 }
 
 /** Creates a zone with `nexus zone create` and joins two nodes with `nexus zone join`; resolves once all three are caught-up voters. */
@@ -38,17 +40,19 @@ async function threeNodeZone(zoneId: string): Promise<Zone> {
   const dataDirs = ports.map((_, index) => join(root, `node-${index + 1}`));
   const creator = spawnNexus('node 1', ['zone', 'create', '--data', dataDirs[0]!, '--listen', `127.0.0.1:${ports[0]}`, '--zone-id', zoneId, ...TIMING]);
   processes.push(creator);
+  const nodes = [creator];
   const token = (await creator.waitForOutput(/join token \(shown once, keep it secret\): (\S+)/))[1]!;
   for (const index of [1, 2]) {
     const joiner = spawnNexus(`node ${index + 1}`, ['zone', 'join', '--data', dataDirs[index]!, '--listen', `127.0.0.1:${ports[index]}`, '--peer', addresses[0]!, '--token', token, ...TIMING]);
     processes.push(joiner);
+    nodes.push(joiner);
     await joiner.waitForOutput(new RegExp(`joined zone ${zoneId} as node ${index + 1}`));
   }
   await eventually('three caught-up voters', async () => {
     const status = await new ZoneApiClient(addresses[0]!, token).status();
     return status.members.length === 3 && status.members.every((member) => member.role === 'voter' && member.lagEntries === 0) ? status : undefined;
   });
-  return { token, dataDirs, addresses };
+  return { token, dataDirs, addresses, nodes };
 }
 
 async function memberIdsAt(zone: Zone, address: string): Promise<number[]> {
@@ -98,5 +102,37 @@ describe('zone admin calls across processes', () => {
     }
     expect(await memberIdsAt(zone, node1)).toEqual([1, 2]);
     expect(await memberIdsAt(zone, node2)).toEqual([1, 2]);
+  }, 90_000);
+
+  it('a node removed with `nexus zone remove-node` says so and exits 0, stays stopped when started again, and the other two serve on', async () => {
+    const zone = await threeNodeZone('removal-zone');
+    const [node1, node2] = zone.addresses as [string, string, string];
+    const removedLine = /node 3 was removed from zone removal-zone: stopping/;
+
+    const removal = await runNexus(['zone', 'remove-node', '3', '--data', zone.dataDirs[0]!]);
+    expect(removal.exit, removal.stderr).toBe(0);
+    expect(removal.stdout).toBe('node 3 removed\n');
+    const removed = zone.nodes[2]!;
+    expect(await removed.exited, removed.stderr()).toBe(0);
+    expect(removed.stderr()).toMatch(removedLine);
+    expect(removed.stderr()).toMatch(/node 3 stopped/);
+
+    // The remaining two: a write through each (node 2's is forwarded to the leader), read at the other.
+    const encoder = new TextEncoder();
+    for (const [writer, reader, key] of [[node1, node2, 'after-removal-1'], [node2, node1, 'after-removal-2']] as const) {
+      const version = await new ZoneApiClient(writer, zone.token).commit([{ type: 'put', key: encoder.encode(key), value: encoder.encode('served') }]);
+      expect(version).toBeGreaterThan(0);
+      const entry = await new ZoneApiClient(reader, zone.token).get(encoder.encode(key));
+      expect(new TextDecoder().decode(entry?.value)).toBe('served');
+    }
+    expect(await memberIdsAt(zone, node1)).toEqual([1, 2]);
+
+    // Started again from its data directory, it neither serves nor campaigns: it says why and exits 0.
+    const restarted = spawnNexus('node 3 again', ['zone', 'start', '--data', zone.dataDirs[2]!, ...TIMING]);
+    processes.push(restarted);
+    expect(await restarted.exited, restarted.stderr()).toBe(0);
+    expect(restarted.stderr()).toMatch(removedLine);
+    expect(restarted.stdout()).toBe('');
+    expect((await new ZoneApiClient(node2, zone.token).status()).members.map((member) => member.nodeId)).toEqual([1, 2]);
   }, 90_000);
 });

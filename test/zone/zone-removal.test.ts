@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
+import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
+import type { NodeId } from '../../kernel/raft/types.ts';
+import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
+import { RemovedError } from '../../kernel/zone/errors.ts';
+import { ZoneTestCluster, valueAt, withCluster } from './zone-cluster.ts';
+
+const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** Ticks past two election timeouts at the most (ELECTION_TIMEOUT_TICKS_DEFAULT is 10): a running replica campaigns by then. */
+const QUIET_TICKS = 50;
+
+/** Records every message `nodeId` sends from now on. */
+function tapSender(cluster: ZoneTestCluster, nodeId: NodeId): ZoneMessage[] {
+  const sent: ZoneMessage[] = [];
+  const address = ZoneTestCluster.address(nodeId);
+  cluster.network.dropRule = (delivery) => {
+    if (delivery.fromAddress === address) sent.push(delivery.message);
+    return false;
+  };
+  return sent;
+}
+
+/** Asserts that `nodeId`'s replica has stopped for its removal: silent across ticks, refusing requests, saying so. */
+async function expectStopped(cluster: ZoneTestCluster, nodeId: NodeId): Promise<void> {
+  const replica = cluster.replica(nodeId);
+  await replica.removal;
+  const before = replica.status();
+  expect(before).toMatchObject({ removed: true, closed: false });
+  expect(before.role).not.toBe('leader');
+  const sent = tapSender(cluster, nodeId);
+  await cluster.tick(QUIET_TICKS);
+  expect(sent).toEqual([]);
+  expect(replica.status()).toMatchObject({ term: before.term, role: before.role, removed: true });
+  const refused = `node ${nodeId} was removed from zone ${cluster.zoneId}`;
+  for (const request of [replica.metastore.put(utf8('k'), utf8('v')), replica.readBarrier(), replica.campaign(), replica.removeMember(nodeId === 1 ? 2 : 1)]) {
+    const error = await request.then(() => undefined, (reason: unknown) => reason);
+    expect(error).toBeInstanceOf(RemovedError);
+    expect(error).toMatchObject({ code: 'ECLOSED' });
+    expect((error as Error).message).toContain(refused);
+  }
+}
+
+/** A write through `nodeId` commits, and `other` reads it. */
+async function expectServing(cluster: ZoneTestCluster, nodeId: NodeId, other: NodeId, key: string): Promise<void> {
+  const version = await cluster.drive(cluster.replica(nodeId).metastore.put(utf8(key), utf8('served')), `a write at node ${nodeId}`);
+  expect(version).toBeGreaterThan(0);
+  expect(await valueAt(cluster, other, key)).toBe('served');
+}
+
+describe('zone replica: a removed node stops', () => {
+  it('a removed follower stops ticking and campaigning, rejects pending and new requests with ECLOSED, says so, and the others serve on', async () => {
+    await withCluster({}, async (cluster) => {
+      await cluster.replica(1).metastore.put(utf8('before'), utf8('1'));
+      // Waits with no deadline: only the removal ends it.
+      const pending = cluster.replica(3).waitFor({ zoneId: cluster.zoneId, index: 10_000, term: 2 }).then(() => undefined, (reason: unknown) => reason);
+      await cluster.drive(cluster.replica(1).removeMember(3));
+      await cluster.drive(cluster.replica(3).removal, 'node 3 to learn its removal');
+      expect(await pending).toEqual(new RemovedError('node 3 was removed from zone zone-test'));
+      expect(await pending).toBeInstanceOf(RemovedError);
+      await expectStopped(cluster, 3);
+      cluster.network.dropRule = undefined;
+      await expectServing(cluster, 1, 2, 'after');
+      expect(cluster.replica(1).status().members.map((member) => member.nodeId)).toEqual([1, 2]);
+      expect(cluster.replica(1).status().removed).toBe(false);
+      await cluster.replica(3).close();
+      expect(cluster.replica(3).status()).toMatchObject({ closed: true, removed: true });
+    });
+  });
+
+  it('a removed follower that proposes its own removal stops once it applied it', async () => {
+    await withCluster({}, async (cluster) => {
+      await cluster.drive(cluster.replica(2).removeMember(2));
+      await cluster.drive(cluster.replica(2).removal, 'node 2 to stop');
+      await expectStopped(cluster, 2);
+      cluster.network.dropRule = undefined;
+      await expectServing(cluster, 1, 3, 'after');
+    });
+  });
+
+  it('a leader that removes itself hands leadership over, then stops; the others elect and serve', async () => {
+    await withCluster({}, async (cluster) => {
+      await cluster.replica(1).metastore.put(utf8('before'), utf8('1'));
+      await cluster.drive(cluster.replica(1).removeMember(1));
+      await cluster.drive(cluster.replica(1).removal, 'node 1 to hand over and stop');
+      await cluster.waitUntil(() => [2, 3].some((nodeId) => cluster.replica(nodeId).status().role === 'leader'), 'a new leader among 2 and 3');
+      const leader = [2, 3].find((nodeId) => cluster.replica(nodeId).status().role === 'leader')!;
+      await expectStopped(cluster, 1);
+      cluster.network.dropRule = undefined;
+      await expectServing(cluster, leader, leader === 2 ? 3 : 2, 'after');
+      expect(await valueAt(cluster, leader, 'before')).toBe('1');
+      expect(cluster.replica(leader).status().members.map((member) => member.nodeId)).toEqual([2, 3]);
+    });
+  });
+
+  for (const [name, openRaftStorage] of [
+    ['MemoryRaftStorage', undefined],
+    ['KvRaftStorage', (store: Parameters<typeof KvRaftStorage.open>[0]) => KvRaftStorage.open(store, { keyPrefix: ZONE_RAFT_KEY_PREFIX })],
+  ] as const) {
+    it(`a removed node restarted from its storage (${name}) stays stopped and says so`, async () => {
+      await withCluster(openRaftStorage === undefined ? {} : { openRaftStorage }, async (cluster) => {
+        await cluster.drive(cluster.replica(1).removeMember(3));
+        await cluster.drive(cluster.replica(3).removal, 'node 3 to learn its removal');
+        await cluster.crash(3);
+        await cluster.restart(3);
+        expect(cluster.replica(3).status().removed).toBe(true);
+        await expectStopped(cluster, 3);
+        cluster.network.dropRule = undefined;
+        await expectServing(cluster, 1, 2, 'after');
+      });
+    });
+  }
+});
