@@ -115,14 +115,16 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
   const { replica } = options;
   const join = serialized(async ({ address, publicKey }: JoinRequest) => {
     assertPeerAddress(address);
-    const members = replica.status().members;
+    const { members, removedNodeIds } = replica.status();
     const existing = members.find((member) => member.address === address);
     // A retried join is the same node: the same address and the same key. Another key would take
     // over that node id (the token admits to the zone, not to a node id).
     if (existing !== undefined && !isSamePublicKey(existing.publicKey, publicKey)) {
       throw new AlreadyExistsError(`node ${existing.nodeId} at ${address} is a member of zone ${replica.zoneId} with another public key: it cannot join again with a different key`);
     }
-    const nodeId = existing?.nodeId ?? Math.max(0, ...members.map((member) => member.nodeId)) + 1;
+    // Above every member's id and every removed node's: an id is never given twice (a removed node
+    // applying its own removal must not take a newcomer under its id for itself, nor the reverse).
+    const nodeId = existing?.nodeId ?? Math.max(0, ...members.map((member) => member.nodeId), ...removedNodeIds) + 1;
     // As a learner, promoted by the leader once caught up: the node starts only after this answer,
     // so waiting here for its promotion would wait for nothing. A retry re-adds a learner (idempotent).
     if (existing === undefined || existing.role !== 'voter') await replica.addMember({ nodeId, address, publicKey }, { waitForPromotion: false });

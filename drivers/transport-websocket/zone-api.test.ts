@@ -118,6 +118,12 @@ describe('ZoneApi', () => {
     // Removing is an admin call: node 4, now a voter, signs it with its key.
     await client(1).removeNode(3, { zoneId: zone.zoneId, nodeId: 4, privateKey });
     expect((await client(1).status()).members.map((member) => member.nodeId)).toEqual([1, 2, 4]);
+    // Node 4 removes itself: the highest id is free, but a removed node's id is never given again.
+    await client(1).removeNode(4, { zoneId: zone.zoneId, nodeId: 4, privateKey });
+    expect(await client(1).status()).toMatchObject({ removedNodeIds: [3, 4] });
+    const newcomer = await generateNodeKeyPair();
+    expect((await client(1).join('http://node-new', newcomer.publicKey)).nodeId).toBe(5);
+    expect((await client(1).status()).members.map((member) => member.nodeId)).toEqual([1, 2, 5]);
   });
 
   it('refuses missing, malformed and wrong tokens with 401 EACCES', async () => {

@@ -69,6 +69,11 @@ export interface ZoneStatus {
    * node that had): the replica takes part no more and rejects every request with RemovedError.
    */
   readonly removed: boolean;
+  /**
+   * The nodes removed from the zone so far, in id order, as this replica applied them: their ids
+   * are not given again (a join takes an id above every member's and every one of these).
+   */
+  readonly removedNodeIds: readonly NodeId[];
 }
 
 /**

@@ -1,7 +1,7 @@
 import { assert } from '../assert.ts';
 import { METASTORE_BATCH_OPERATIONS_MAX, type Metastore, type MetastoreOperation, type MetastorePrecondition } from '../contracts/metastore.ts';
 import type { ZoneMessage, ZoneTransport } from '../contracts/zone-transport.ts';
-import { AlreadyExistsError, BusyError, ClosedError, InvalidArgumentError, NexusError, NotFoundError } from '../errors.ts';
+import { AlreadyExistsError, BusyError, ClosedError, ConflictError, InvalidArgumentError, NexusError, NotFoundError } from '../errors.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { ProposalDroppedError } from '../raft/errors.ts';
 import type { Message } from '../raft/message.ts';
@@ -344,6 +344,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     assertNodeId(member?.nodeId);
     assertPeerAddress(member.address);
     if (member.publicKey !== undefined) assertNodePublicKey(member.publicKey);
+    if (this.stateMachine.removedNodes.has(member.nodeId)) throw removedIdError(this.zoneId, member.nodeId);
     const recorded = this.stateMachine.members.get(member.nodeId);
     if (recorded?.publicKey !== undefined && !isSamePublicKey(recorded.publicKey, member.publicKey)) {
       throw new AlreadyExistsError(`cannot add node ${member.nodeId} to zone ${this.zoneId}: it is registered with another public key`);
@@ -446,6 +447,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       consistency: this.consistency,
       closed: this.closed,
       removed: this.removedStopped,
+      removedNodeIds: [...this.stateMachine.removedNodes].sort((a, b) => a - b),
     };
   }
 
@@ -902,6 +904,13 @@ export class ZoneReplica implements ZoneReplicaApi {
       return;
     }
     const command = decodeCommand(entry.data);
+    if (command.kind === 'member' && this.stateMachine.removedNodes.has(command.nodeId)) {
+      // Removed between the proposal and now: refused alike on every replica (the record is state).
+      this.stateMachine.noteApplied(entry.index);
+      this.settleProposal(command.proposalId, { conflict: new ConflictError(removedIdError(this.zoneId, command.nodeId).message) });
+      settlements.push(() => this.recordOutcome(entry, undefined));
+      return;
+    }
     if (command.kind === 'member') {
       const record: MemberRecord = { address: command.address, ...(command.publicKey === undefined ? {} : { publicKey: command.publicKey }) };
       this.stateMachine.recordMember(entry.index, command.nodeId, record, command.promote);
@@ -926,7 +935,9 @@ export class ZoneReplica implements ZoneReplicaApi {
     const wasMember = this.isMember(this.nodeId);
     if (!alreadyApplied) this.sendRemovalNotices(entry, change.changes.filter((one) => one.type === 'remove-node' && this.isMember(one.nodeId)).map((one) => one.nodeId));
     try {
-      this.confState = this.rawNode.applyConfChange(change);
+      // A removed node's id is never a member again (`removedNodes` is state: every replica refuses alike).
+      const readdsRemoved = change.changes.some((one) => one.type !== 'remove-node' && this.stateMachine.removedNodes.has(one.nodeId));
+      if (!readdsRemoved) this.confState = this.rawNode.applyConfChange(change);
     } catch (error) {
       // Every replica refuses the same committed change the same way: it changes nothing.
       if (!(error instanceof InvalidArgumentError)) throw error;
@@ -1134,11 +1145,16 @@ export class ZoneReplica implements ZoneReplicaApi {
 
 /**
  * Whether the applied state is that of a node removed from its zone: applying the change that
- * removes a node forgets its member record, which every member's state holds from the bootstrap
- * or from its join on (a joining node's state is empty until it has received the zone's).
+ * removes a node records its removal (zone-state-machine.ts), and node ids are never given again.
+ * A recorded removal, not a missing member record: the state a node applies before its own
+ * addition lacks its record as much as a removed node's does.
  */
 function wasRemoved(stateMachine: ZoneStateMachine, nodeId: NodeId): boolean {
-  return stateMachine.appliedIndex > 0 && !stateMachine.members.has(nodeId);
+  return stateMachine.removedNodes.has(nodeId);
+}
+
+function removedIdError(zoneId: string, nodeId: NodeId): InvalidArgumentError {
+  return new InvalidArgumentError(`cannot add node ${nodeId} to zone ${zoneId}: node ${nodeId} was removed from it, and a removed node's id is not given again (a node joins under a new id)`);
 }
 
 type BatchProposal = Extract<ZoneCommand, { kind: 'batch' }>;

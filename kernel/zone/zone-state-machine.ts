@@ -41,6 +41,9 @@ import { CHUNK_ENTRY_OVERHEAD_BYTES, decodeSnapshotChunk, encodeSnapshotChunk, t
  * - Under ZONE_RESERVED_KEY_PREFIX (R), which user keys may not use:
  *   - R `a` -> the last applied raft index, written in the same KvStore commit as every entry that
  *     changes state, so a crash can never apply an entry twice or half.
+ *   - R `d` + u32 node id -> empty: the node was removed from the zone. Node ids are never given
+ *     again (a join takes one above every member's and every removed node's), so a node applying
+ *     entries from before its own addition, or restarting, can tell its own removal from them.
  *   - R `n` + u32 node id -> the member's transport address.
  *   - R `p` + u32 node id -> empty: a promotion pending, the member joined as a learner to become
  *     a voter once it has caught up (the leader promotes it; kept while it is a learner).
@@ -65,6 +68,7 @@ const RESERVED = ZONE_RESERVED_KEY_PREFIX;
 const RESERVED_END = prefixEnd(RESERVED)!;
 const APPLIED_KEY = Uint8Array.of(...RESERVED, 0x61);
 const INCARNATION_KEY = Uint8Array.of(...RESERVED, 0x69);
+const REMOVED_PREFIX = Uint8Array.of(...RESERVED, 0x64);
 const MEMBER_PREFIX = Uint8Array.of(...RESERVED, 0x6e);
 const PROMOTION_PREFIX = Uint8Array.of(...RESERVED, 0x70);
 const STAGING_KEY = Uint8Array.of(...RESERVED, 0x53);
@@ -78,9 +82,10 @@ const STAGING_FORMAT_VERSION = 1;
 /** Times a read waits for installs that keep starting before it gives up with BusyError. */
 const INSTALL_WAITS_MAX = 8;
 
-/** The state entries' key space, as half-open ranges in key order: user keys, membership and promotion records, user keys. */
+/** The state entries' key space, as half-open ranges in key order: user keys, removal, membership and promotion records, user keys. */
 const STATE_RANGES: readonly KeyRange[] = [
   { start: undefined, end: RESERVED },
+  { start: REMOVED_PREFIX, end: prefixEnd(REMOVED_PREFIX)! },
   { start: MEMBER_PREFIX, end: prefixEnd(MEMBER_PREFIX)! },
   { start: PROMOTION_PREFIX, end: prefixEnd(PROMOTION_PREFIX)! },
   { start: RESERVED_END, end: undefined },
@@ -108,7 +113,7 @@ export function isReservedKey(key: Uint8Array): boolean {
 }
 
 function isStateKey(key: Uint8Array): boolean {
-  return !hasPrefix(key, RESERVED) || hasPrefix(key, MEMBER_PREFIX) || hasPrefix(key, PROMOTION_PREFIX);
+  return !hasPrefix(key, RESERVED) || hasPrefix(key, REMOVED_PREFIX) || hasPrefix(key, MEMBER_PREFIX) || hasPrefix(key, PROMOTION_PREFIX);
 }
 
 /** The snapshot transfer being staged, as recorded under STAGING_KEY with each chunk. */
@@ -136,6 +141,7 @@ export class ZoneStateMachine {
   /** The version each staged key will have (null: deleted), by `keyText`. */
   private readonly stagedVersions = new Map<string, number | null>();
   private stagedMembers: [NodeId, MemberRecord | undefined][] = [];
+  private stagedRemoved: NodeId[] = [];
   /** Promotion records staged: true to record, false to drop. */
   private stagedPromotions: [NodeId, boolean][] = [];
   private stagedApplied: number;
@@ -150,6 +156,8 @@ export class ZoneStateMachine {
     readonly members: Map<NodeId, MemberRecord>,
     /** The members that joined as learners to become voters (see PROMOTION_PREFIX), as applied. */
     readonly promotions: Set<NodeId>,
+    /** The nodes removed from the zone (see REMOVED_PREFIX), as applied: their ids are not given again. */
+    readonly removedNodes: Set<NodeId>,
   ) {
     this.stagedApplied = applied;
   }
@@ -157,7 +165,7 @@ export class ZoneStateMachine {
   static async open(store: KvStore): Promise<ZoneStateMachine> {
     const appliedEntry = await store.get(APPLIED_KEY);
     const applied = appliedEntry === undefined ? 0 : decodeNumber(appliedEntry.value, 'applied index');
-    return new ZoneStateMachine(store, applied, await readMembers(store), await readPromotions(store));
+    return new ZoneStateMachine(store, applied, await readMembers(store), await readPromotions(store), await readRemovedNodes(store));
   }
 
   get appliedIndex(): number {
@@ -235,12 +243,16 @@ export class ZoneStateMachine {
     this.stagedApplied = index;
   }
 
-  /** A membership change: drops the records of `removed` members and the promotion records of `promoted` ones. */
+  /**
+   * A membership change: drops the records of `removed` members, recording that they were removed,
+   * and the promotion records of `promoted` ones.
+   */
   forgetMembers(index: number, removed: readonly NodeId[], promoted: readonly NodeId[] = []): void {
     this.assertNext(index);
     for (const nodeId of removed) {
-      this.staged.push({ type: 'delete', key: memberKey(nodeId) });
+      this.staged.push({ type: 'delete', key: memberKey(nodeId) }, { type: 'put', key: removedKey(nodeId), value: new Uint8Array(0) });
       this.stagedMembers.push([nodeId, undefined]);
+      this.stagedRemoved.push(nodeId);
       this.stagePromotion(nodeId, false);
     }
     for (const nodeId of promoted) this.stagePromotion(nodeId, false);
@@ -260,9 +272,11 @@ export class ZoneStateMachine {
     const operations = this.staged;
     const members = this.stagedMembers;
     const promotions = this.stagedPromotions;
+    const removedNodes = this.stagedRemoved;
     const applied = this.stagedApplied;
     this.staged = [];
     this.stagedMembers = [];
+    this.stagedRemoved = [];
     this.stagedPromotions = [];
     this.stagedVersions.clear();
     if (operations.length > 0) {
@@ -280,6 +294,7 @@ export class ZoneStateMachine {
       if (promote) this.promotions.add(nodeId);
       else this.promotions.delete(nodeId);
     }
+    for (const nodeId of removedNodes) this.removedNodes.add(nodeId);
   }
 
   private assertNext(index: number): void {
@@ -492,11 +507,13 @@ export class ZoneStateMachine {
       await writer.flush();
       this.applied = appliedIndex;
       this.stagedApplied = appliedIndex;
-      const [members, promotions] = [await readMembers(this.store), await readPromotions(this.store)];
+      const [members, promotions, removedNodes] = [await readMembers(this.store), await readPromotions(this.store), await readRemovedNodes(this.store)];
       this.members.clear();
       for (const [nodeId, record] of members) this.members.set(nodeId, record);
       this.promotions.clear();
       for (const nodeId of promotions) this.promotions.add(nodeId);
+      this.removedNodes.clear();
+      for (const nodeId of removedNodes) this.removedNodes.add(nodeId);
     } finally {
       this.installing = undefined;
       finished();
@@ -866,6 +883,10 @@ function promotionKey(nodeId: NodeId): Uint8Array {
   return uint32Key(PROMOTION_PREFIX, nodeId);
 }
 
+function removedKey(nodeId: NodeId): Uint8Array {
+  return uint32Key(REMOVED_PREFIX, nodeId);
+}
+
 /** The member records in the store, by node id. */
 async function readMembers(store: KvStore): Promise<Map<NodeId, MemberRecord>> {
   const members = new Map<NodeId, MemberRecord>();
@@ -874,12 +895,21 @@ async function readMembers(store: KvStore): Promise<Map<NodeId, MemberRecord>> {
 }
 
 async function readPromotions(store: KvStore): Promise<Set<NodeId>> {
-  const promotions = new Set<NodeId>();
-  for (const entry of await scanEverything(store, { prefix: PROMOTION_PREFIX })) {
-    if (entry.key.length !== PROMOTION_PREFIX.length + 4) throw new CorruptionError('zone state: malformed promotion key');
-    promotions.add(new DataView(entry.key.buffer, entry.key.byteOffset, entry.key.byteLength).getUint32(PROMOTION_PREFIX.length));
+  return readNodeIds(store, PROMOTION_PREFIX, 'promotion');
+}
+
+async function readRemovedNodes(store: KvStore): Promise<Set<NodeId>> {
+  return readNodeIds(store, REMOVED_PREFIX, 'removal');
+}
+
+/** The node ids of the `what` records under `prefix` (each `prefix` + u32 node id, its value empty). */
+async function readNodeIds(store: KvStore, prefix: Uint8Array, what: string): Promise<Set<NodeId>> {
+  const nodeIds = new Set<NodeId>();
+  for (const entry of await scanEverything(store, { prefix })) {
+    if (entry.key.length !== prefix.length + 4) throw new CorruptionError(`zone state: malformed ${what} key`);
+    nodeIds.add(new DataView(entry.key.buffer, entry.key.byteOffset, entry.key.byteLength).getUint32(prefix.length));
   }
-  return promotions;
+  return nodeIds;
 }
 
 /** `prefix` followed by `value` as a big-endian uint32, so that keys under a prefix sort by value. */
