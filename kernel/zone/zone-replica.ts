@@ -261,8 +261,8 @@ export class ZoneReplica implements ZoneReplicaApi {
     else await stateMachine.discardStaging({ keepIncomplete: true });
     const incarnation = await stateMachine.nextIncarnation();
     const replica = new ZoneReplica(options, stateMachine, incarnation);
-    // The applied state forgot this node's record with the change that removed it: the raft log may
-    // not say so (its commit index is not always persisted), and no member will tell it again.
+    // The applied state records this node's removal: the raft log may not say so (its commit index
+    // is not always persisted), and no member will tell it again.
     if (wasRemoved(stateMachine, options.nodeId)) replica.stopAsRemoved();
     else replica.wake();
     return replica;

@@ -152,4 +152,25 @@ describe('zone replica: a removed node stops', () => {
       expect(await valueAt(cluster, 4, 'before')).toBe('1');
     });
   });
+
+  it('a restart replays the changes that added and then removed a node, and keeps it out', async () => {
+    const openRaftStorage = (store: Parameters<typeof KvRaftStorage.open>[0]) => KvRaftStorage.open(store, { keyPrefix: ZONE_RAFT_KEY_PREFIX });
+    await withCluster({ openRaftStorage }, async (cluster) => {
+      await cluster.addNode(4);
+      await cluster.drive(cluster.replica(1).removeMember(4));
+      await cluster.drive(cluster.replica(4).removal, 'node 4 to learn its removal');
+      for (const nodeId of [2, 1]) {
+        await cluster.crash(nodeId);
+        await cluster.restart(nodeId);
+      }
+      await cluster.waitUntil(() => cluster.leaderId() !== undefined, 'a leader among 1, 2 and 3');
+      const leader = cluster.leaderId()!;
+      await expectServing(cluster, leader, leader === 1 ? 2 : 1, 'after');
+      for (const nodeId of [1, 2, 3]) {
+        expect(cluster.replica(nodeId).status().members.map((member) => member.nodeId)).toEqual([1, 2, 3]);
+        expect(cluster.replica(nodeId).status().removedNodeIds).toEqual([4]);
+      }
+    });
+  });
 });
+
