@@ -24,6 +24,8 @@ import {
   readUint53,
   sealedPageHeader,
   sealPage,
+  setUint16,
+  setUint53,
   writeUint53,
 } from './page-format.ts';
 
@@ -442,25 +444,13 @@ export function encodeLeafEntry(
 ): number {
   const { key, value, version } = entry;
   if (entry.keyOverflow !== undefined || !(value instanceof Uint8Array)) return encodeLeafEntryWithRuns(target, offset, entry);
-  if (!(Number.isSafeInteger(version) && version >= 0)) assert(false, `not a non-negative safe integer: ${version}`);
-  let at = offset;
-  target[at++] = 0;
-  target[at++] = key.length & 0xff;
-  target[at++] = key.length >>> 8;
-  const low = version % 0x1_0000_0000;
-  const high = Math.floor(version / 0x1_0000_0000);
-  target[at++] = low & 0xff;
-  target[at++] = (low >>> 8) & 0xff;
-  target[at++] = (low >>> 16) & 0xff;
-  target[at++] = low >>> 24;
-  target[at++] = high & 0xff;
-  target[at++] = (high >>> 8) & 0xff;
-  target[at++] = (high >>> 16) & 0xff;
-  target[at++] = high >>> 24;
-  at = copyInto(target, at, key, 0, key.length);
-  target[at++] = value.length & 0xff;
-  target[at++] = value.length >>> 8;
-  at = copyInto(target, at, value, 0, value.length);
+  // Flags (none), key length, version, key, value length, value.
+  target[offset] = 0;
+  setUint16(target, offset + 1, key.length);
+  setUint53(target, offset + 3, version);
+  let at = copyInto(target, offset + LEAF_ENTRY_HEADER_BYTES, key, 0, key.length);
+  setUint16(target, at, value.length);
+  at = copyInto(target, at + 2, value, 0, value.length);
   return at - offset;
 }
 

@@ -605,21 +605,7 @@ class TreeMerge {
     let low = start;
     for (const separator of branch.keys) {
       const separatorPrefix = keyPrefix(separator);
-      let high = end;
-      for (let step = 1; ; step *= 2) {
-        const probe = low + step - 1;
-        if (probe >= high) break;
-        if (compareChangeKey(changes, prefixes, probe, separator, separatorPrefix) >= 0) {
-          high = probe;
-          break;
-        }
-        low = probe + 1;
-      }
-      while (low < high) {
-        const middle = (low + high) >>> 1;
-        if (compareChangeKey(changes, prefixes, middle, separator, separatorPrefix) < 0) low = middle + 1;
-        else high = middle;
-      }
+      low = gallop(low, end, (index) => compareChangeKey(changes, prefixes, index, separator, separatorPrefix) >= 0);
       bounds.push(low);
     }
     bounds.push(end);
@@ -775,16 +761,30 @@ function pieceEnds(ends: ArrayLike<number>, count: number): number[] {
  * when none), galloping from `low`: the next change's entry is most often one of the next few.
  */
 function lowerBoundFrom(leaf: LeafSource, key: Uint8Array, low: number, high: number): number {
+  return gallop(low, high, (index) => compareEntryKey(leaf, index, key) >= 0);
+}
+
+/**
+ * The first index in [low, high) where `atOrAbove` holds (`high` when none), for a predicate false
+ * and then true along the range: probes 1, 2, 4, ... steps from `low` (the answer is most often a
+ * few steps on), then a binary search within the last step.
+ */
+function gallop(low: number, high: number, atOrAbove: (index: number) => boolean): number {
   for (let step = 1; ; step *= 2) {
     const probe = low + step - 1;
     if (probe >= high) break;
-    if (compareEntryKey(leaf, probe, key) >= 0) {
+    if (atOrAbove(probe)) {
       high = probe;
       break;
     }
     low = probe + 1;
   }
-  return lowerBound(leaf, key, low, high);
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (atOrAbove(middle)) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }
 
 /** compareBytes(changes[index].key, key), by their abbreviated keys (keyPrefix) when those differ. */
@@ -792,16 +792,6 @@ function compareChangeKey(changes: readonly TreeChange[], prefixes: Float64Array
   const prefix = prefixes[index]!;
   if (prefix !== keyPrefixOfKey) return prefix - keyPrefixOfKey;
   return compareBytes(changes[index]!.key, key);
-}
-
-/** The index of the first entry of `leaf` in [low, high) whose key is not less than `key` (`high` when none). */
-function lowerBound(leaf: LeafSource, key: Uint8Array, low: number, high: number): number {
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (compareEntryKey(leaf, middle, key) < 0) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 /** Compares the key of entry `index` of `leaf` with `key`, as compareBytes would. */
@@ -816,7 +806,6 @@ function branchListBytes(list: NodeList): number {
   for (const key of list.keys) total += branchSeparatorBytes(key);
   return total;
 }
-
 
 function emptyList(): NodeList {
   return { children: [], keys: [], keyOverflows: [] };
