@@ -1,4 +1,5 @@
 import { assert } from '../../kernel/assert.ts';
+import { encodeBase64url } from '../../kernel/contracts/base64url.ts';
 import { AccessDeniedError, BusyError } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import type { ZoneMemberStatus } from '../../kernel/zone/types.ts';
@@ -40,7 +41,10 @@ export interface AdminSigner {
   readonly privateKey: CryptoKey;
 }
 
-/** A decoded admin request, before its checks. `request` is the call's body, still encoded. */
+/**
+ * An admin call's body (sent as it is, encodeApiBody of this object), and what `readAdminRequest`
+ * decodes before the checks. `request` is the call's own body, still encoded.
+ */
 export interface AdminRequest {
   readonly zoneId: string;
   readonly signer: NodeId;
@@ -80,11 +84,6 @@ export async function signAdminRequest(options: { route: string; challenge: Uint
   const unsigned = { zoneId: options.signer.zoneId, signer: options.signer.nodeId, challenge: options.challenge, signature: new Uint8Array(0), request: options.request };
   const signature = new Uint8Array(await crypto.subtle.sign('Ed25519', options.signer.privateKey, adminSignedBytes(options.route, unsigned)));
   return { ...unsigned, signature };
-}
-
-/** An admin call's body as sent; `readAdminRequest` reads it back. */
-export function adminRequestPayload(request: AdminRequest): unknown {
-  return { zoneId: request.zoneId, signer: request.signer, challenge: request.challenge, signature: request.signature, request: request.request };
 }
 
 /**
@@ -129,7 +128,7 @@ export class AdminGate {
   readonly #now: () => number;
   /** This process's challenge key: a challenge from another node, or from before a restart, does not verify. */
   readonly #challengeKey: Promise<CryptoKey>;
-  /** Redeemed challenges (hex) and when each expires; pruned as they expire, at most ADMIN_CHALLENGES_REDEEMED_MAX. */
+  /** Redeemed challenges (base64url) and when each expires; pruned as they expire, at most ADMIN_CHALLENGES_REDEEMED_MAX. */
   readonly #redeemed = new Map<string, number>();
 
   constructor(options: AdminGateOptions) {
@@ -189,7 +188,7 @@ export class AdminGate {
   #redeem(route: string, challenge: Uint8Array, issuedAtMs: number): void {
     const now = this.#now();
     for (const [key, expiresAtMs] of this.#redeemed) if (expiresAtMs < now) this.#redeemed.delete(key);
-    const key = [...challenge].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+    const key = encodeBase64url(challenge);
     if (this.#redeemed.has(key)) throw new AccessDeniedError(`the challenge of this ${route} request was used already: a signed admin request runs once (a replayed request?)`);
     if (this.#redeemed.size >= ADMIN_CHALLENGES_REDEEMED_MAX) {
       throw new BusyError(`this node ran ${ADMIN_CHALLENGES_REDEEMED_MAX} admin requests within ${ADMIN_CHALLENGE_LIFETIME_MS} ms: try again later`);

@@ -232,9 +232,12 @@ export function createZoneApiCore(options: ZoneApiOptions): ZoneApiCore {
  *
  * Bodies are MessagePack (zone-api-codec.ts). Errors are JSON, `{"error":{"code","message"}}`,
  * with the status of HTTP_STATUS_BY_CODE (401 EACCES for a missing or wrong credential).
+ *
+ * `core`: the ZoneApiCore the app answers through; a runtime that also serves the POST routes
+ * from its own server passes the one it uses there, so that a node has one admin gate (a
+ * challenge is good at the core that issued it) and one admitted-token cache.
  */
-export function createZoneApi(options: ZoneApiOptions): Hono {
-  const core = createZoneApiCore(options);
+export function createZoneApi(options: ZoneApiOptions, core: ZoneApiCore = createZoneApiCore(options)): Hono {
   const app = new Hono();
   app.onError((error, context) => {
     const { status, json } = zoneApiError(error);

@@ -2,7 +2,7 @@ import type { MetastoreEntry, MetastoreOperation, MetastorePrecondition, Metasto
 import { errorFromResponseText, jsonFromResponseText } from '../../kernel/errors.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
 import type { WriteToken } from '../../kernel/zone/types.ts';
-import { ADMIN_CHALLENGE_BYTES, adminRequestPayload, signAdminRequest, type AdminSigner } from './admin-request.ts';
+import { ADMIN_CHALLENGE_BYTES, signAdminRequest, type AdminSigner } from './admin-request.ts';
 import { readExactBytes } from './wire-values.ts';
 import type { ZoneNodeStatus } from './zone-api-app.ts';
 import { ADMIN_CHALLENGE_ROUTE, ZONE_API_PATH } from './zone-api-app.ts';
@@ -117,7 +117,7 @@ export class ZoneApiClient {
     const answer = await this.#post(ADMIN_CHALLENGE_ROUTE, {}, { authorize: false });
     const challenge = readExactBytes(answer.challenge, 'admin challenge', ADMIN_CHALLENGE_BYTES);
     const request = await signAdminRequest({ route, challenge, request: encodeApiBody(payload), signer });
-    return await this.#post(route, adminRequestPayload(request), { authorize: false });
+    return await this.#post(route, request, { authorize: false });
   }
 
   async status(): Promise<ZoneNodeStatus> {

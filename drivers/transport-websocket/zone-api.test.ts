@@ -7,7 +7,7 @@ import { createZoneSecret, formatJoinToken, parseJoinToken } from './join-token.
 import { createZoneApi, ZONE_API_PATH, nodeStatusOf, type ZoneNodeStatus } from './zone-api-app.ts';
 import { ZoneApiClient } from './zone-api-client.ts';
 import { decodeApiBody, encodeApiBody, ZONE_API_CONTENT_TYPE, ZONE_API_FORMAT_VERSION } from './zone-api-codec.ts';
-import { adminRequestPayload, signAdminRequest, type AdminSigner } from './admin-request.ts';
+import { signAdminRequest, type AdminSigner } from './admin-request.ts';
 import { ADMIN_CHALLENGE_LIFETIME_MS } from './limits.ts';
 
 /**
@@ -248,23 +248,23 @@ describe('ZoneApi admin calls', () => {
     }
     // A signature of the wrong size admits to nothing either.
     const short = await signAdminRequest({ route: 'remove-node', challenge: await challengeOf(api, 1), request: removeNode3, signer });
-    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload({ ...short, signature: short.signature.subarray(0, 10) })))).toMatchObject(refused('is malformed'));
+    expect(await sendRemove(api, 1, encodeApiBody({ ...short, signature: short.signature.subarray(0, 10) }))).toMatchObject(refused('is malformed'));
     // A challenge past its lifetime, and one that another node issued.
     const stale = await challengeOf(api, 1);
     clock.nowMs += ADMIN_CHALLENGE_LIFETIME_MS + 1;
     const staleRequest = await signAdminRequest({ route: 'remove-node', challenge: stale, request: removeNode3, signer });
-    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload(staleRequest)))).toMatchObject(refused('expired 1 ms ago'));
+    expect(await sendRemove(api, 1, encodeApiBody(staleRequest))).toMatchObject(refused('expired 1 ms ago'));
     const foreign = await signAdminRequest({ route: 'remove-node', challenge: await challengeOf(api, 2), request: removeNode3, signer });
-    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload(foreign)))).toMatchObject(refused('was not issued by this node'));
+    expect(await sendRemove(api, 1, encodeApiBody(foreign))).toMatchObject(refused('was not issued by this node'));
     // A signature for another route, or over another body, does not carry over.
     const forOtherRoute = await signAdminRequest({ route: 'join', challenge: await challengeOf(api, 1), request: removeNode3, signer });
-    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload(forOtherRoute)))).toMatchObject(refused('does not verify'));
+    expect(await sendRemove(api, 1, encodeApiBody(forOtherRoute))).toMatchObject(refused('does not verify'));
     const signedFor5 = await signAdminRequest({ route: 'remove-node', challenge: await challengeOf(api, 1), request: encodeApiBody({ nodeId: 5 }), signer });
-    expect(await sendRemove(api, 1, encodeApiBody(adminRequestPayload({ ...signedFor5, request: removeNode3 })))).toMatchObject(refused('does not verify'));
+    expect(await sendRemove(api, 1, encodeApiBody({ ...signedFor5, request: removeNode3 }))).toMatchObject(refused('does not verify'));
     expect(memberIds(api)).toEqual(members);
 
     // The signed request runs once; sent again, to this node or another, it is refused.
-    const once = encodeApiBody(adminRequestPayload(signedFor5));
+    const once = encodeApiBody(signedFor5);
     expect(await sendRemove(api, 1, once)).toEqual({ status: 200, json: {} });
     expect(memberIds(api)).toEqual([1, 2, 3, 4]);
     expect(await sendRemove(api, 1, once)).toMatchObject(refused('was used already'));

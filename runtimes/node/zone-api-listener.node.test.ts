@@ -28,7 +28,8 @@ async function serveZone(): Promise<{ cluster: ZoneTestCluster; base: string; to
   const replica = cluster.replica(1);
   const status = (): ZoneNodeStatus => ({ ...nodeStatusOf(replica.status()), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
   const options = { replica, token: parseJoinToken(token), status };
-  const server: Server = createServer(zoneApiListener(createZoneApiCore(options), getRequestListener(createZoneApi(options).fetch)));
+  const core = createZoneApiCore(options);
+  const server: Server = createServer(zoneApiListener(core, getRequestListener(createZoneApi(options, core).fetch)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(
     () =>

@@ -285,9 +285,9 @@ async function startNode(
       peers: [...transport.peerStatus(identity.zoneId)].map(([nodeId, peer]) => ({ nodeId, ...peer })),
     });
     const apiOptions = { replica, token, status };
-    // The listener's core answers every POST route, so an admin call meets the core (and its
-    // AdminGate) that issued its challenge; the hono app serves the rest.
-    listener.serve(zoneApiListener(createZoneApiCore(apiOptions), getRequestListener(createZoneApi(apiOptions).fetch)));
+    // One core behind both: the listener answers the POST routes through it, the hono app the rest.
+    const core = createZoneApiCore(apiOptions);
+    listener.serve(zoneApiListener(core, getRequestListener(createZoneApi(apiOptions, core).fetch)));
     const detach = serveZoneTransport(listener.server, transport);
     closers.push(async () => {
       detach();

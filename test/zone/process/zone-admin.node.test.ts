@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_CHALLENGE_ROUTE, ZONE_API_PATH } from '../../../drivers/transport-websocket/zone-api-app.ts';
-import { adminRequestPayload, signAdminRequest } from '../../../drivers/transport-websocket/admin-request.ts';
+import { signAdminRequest } from '../../../drivers/transport-websocket/admin-request.ts';
 import { ZoneApiClient } from '../../../drivers/transport-websocket/zone-api-client.ts';
 import { decodeApiBody, encodeApiBody, ZONE_API_CONTENT_TYPE } from '../../../drivers/transport-websocket/zone-api-codec.ts';
 import { generateNodeKeyPair } from '../../../drivers/transport-websocket/node-key.ts';
@@ -88,7 +88,7 @@ describe('zone admin calls across processes', () => {
     // challenge from node 1: it runs once; sent again, to node 1 or to node 2, it is refused.
     const { signer } = await readAdminSigner(zone.dataDirs[0]!);
     const { challenge } = (await post(node1, ADMIN_CHALLENGE_ROUTE, {})).body as { challenge: Uint8Array };
-    const signed = adminRequestPayload(await signAdminRequest({ route: 'remove-node', challenge, request: encodeApiBody({ nodeId: 3 }), signer }));
+    const signed = await signAdminRequest({ route: 'remove-node', challenge, request: encodeApiBody({ nodeId: 3 }), signer });
     expect(await post(node1, 'remove-node', signed)).toEqual({ status: 200, body: {} });
     expect(await post(node1, 'remove-node', signed)).toMatchObject(refused('was used already'));
     expect(await post(node2, 'remove-node', signed)).toMatchObject(refused('was not issued by this node'));
