@@ -365,17 +365,11 @@ interface EngineRun {
  * are compiled the same way); `--cold` measures without it.
  */
 async function warmUp(run: EngineRun): Promise<void> {
-  const directory = await mkdtemp(join(run.root, 'warm-up-'));
+  const root = await mkdtemp(join(run.root, 'warm-up-'));
   try {
-    const engine = run.makeEngine(directory);
-    await engine.open();
-    for (const workload of run.workloads) await workload.run(engine, run.data);
-    await engine.close();
-    await engine.open();
-    await engine.get(run.data.pairs.at(-1)![0]);
-    await engine.close();
+    await runEngine({ ...run, root });
   } finally {
-    await rm(directory, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
   }
 }
 
