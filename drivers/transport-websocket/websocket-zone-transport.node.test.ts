@@ -126,10 +126,6 @@ describe('WebSocketZoneTransport', () => {
     await until(() => one.received.length === 1 && two.received.length === 1, 'one message each way');
     expect(two.received).toEqual([append]);
     expect(one.received).toEqual([heartbeat(2, 1, 9)]);
-    // Many messages in one task travel coalesced, in order.
-    for (let commit = 0; commit < 500; commit++) one.transport.send(ZONE, heartbeat(1, 2, commit));
-    await until(() => two.received.length === 501, '500 more messages');
-    expect(two.received.slice(1).map((message) => (message as { commit: number }).commit)).toEqual([...Array(500).keys()]);
     // Both sides dialed at once; one connection survives, and both sides know it.
     let connections = await countConnections(one, two);
     for (let attempt = 0; attempt < 100 && connections !== 1; attempt++) {
@@ -139,6 +135,13 @@ describe('WebSocketZoneTransport', () => {
     expect(connections).toBe(1);
     expect(one.transport.peerStatus(ZONE).get(2)?.connected).toBe(true);
     expect(two.transport.peerStatus(ZONE).get(1)?.connected).toBe(true);
+    // Many messages in one task travel coalesced, in order, on the connection that survived (sent
+    // before the duplicate was settled, a frame under way on the closed one is lost, as the
+    // snapshot-chunk test below says: under load a CI run lost this burst that way).
+    for (let commit = 0; commit < 500; commit++) one.transport.send(ZONE, heartbeat(1, 2, commit));
+    await until(() => two.received.length === 501, '500 more messages');
+    expect(two.received.slice(1).map((message) => (message as { commit: number }).commit)).toEqual([...Array(500).keys()]);
+    expect(await countConnections(one, two)).toBe(1);
   });
 
   it('carries a snapshot chunk of the largest size, and its acknowledgement back', async () => {
