@@ -120,4 +120,53 @@ describe('WriteBuffer', () => {
     expect({ sizeBytes: buffer.sizeBytes, entryCount: buffer.entryCount, entries: describeEntries([...buffer.newestEntries()]) }).toEqual(published);
     expect(() => buffer.add(numberedKey(4), 11, value(6))).toThrow(/newer than every published version/);
   });
+
+  it('places keys added in order, again, just before or anywhere, as a sorted copy does (the finger of the last add)', () => {
+    const random = new SeededRandom(11);
+    const buffer = new WriteBuffer(0);
+    // A Raft-log-like run: keys sharing a long prefix, then an index; some runs go on where the
+    // last stopped, some repeat the last key, some step back one, some jump anywhere.
+    const prefix = Array.from({ length: 15 }, (_, index) => 0xf0 + (index % 4));
+    const keyOf = (index: number): Uint8Array => Uint8Array.of(...prefix, index >>> 8, index & 0xff);
+    const reference = new Map<string, { key: Uint8Array; version: number; value: number | null }>();
+    let version = 0;
+    let next = 0;
+    for (let group = 0; group < 400; group++) {
+      const start = [next, Math.max(0, next - 1), random.below(2_000), next + random.below(3)][random.below(4)]!;
+      const length = 1 + random.below(24);
+      for (let index = start; index < start + length; index++) {
+        version++;
+        const key = keyOf(index);
+        const byte = random.below(5) === 0 ? null : version % 256;
+        buffer.add(key, version, byte === null ? null : value(byte));
+        reference.set(key.join('.'), { key, version, value: byte });
+      }
+      next = start + length;
+      buffer.publish(version);
+    }
+    const sorted = [...reference.values()].sort((a, b) => compareBytes(a.key, b.key));
+    expect(sorted.length).toBeGreaterThan(WRITE_BUFFER_CHUNK_KEYS_MAX * 4);
+    expect(describeEntries([...buffer.newestEntries()])).toEqual(
+      describeEntries(sorted.map(({ key, version: at, value: byte }) => ({ key, version: at, value: byte === null ? null : value(byte) }))),
+    );
+    expect([...buffer.keyPrefixes()]).toEqual(sorted.map(({ key }) => keyPrefix(key)));
+  });
+
+  it('finds its place again after a discarded group moved the keys under the finger', () => {
+    const buffer = new WriteBuffer(0);
+    for (let index = 0; index < WRITE_BUFFER_CHUNK_KEYS_MAX * 2; index += 2) buffer.add(numberedKey(index), 1, value(1));
+    buffer.publish(1);
+    buffer.add(numberedKey(1), 2, value(2));
+    buffer.add(numberedKey(3), 2, value(2));
+    buffer.discardUnpublished();
+    // The finger pointed at key 3, which is gone; keys 4 and 5 go where a search puts them.
+    buffer.add(numberedKey(5), 2, value(5));
+    buffer.add(numberedKey(4), 2, value(4));
+    buffer.publish(2);
+    const keys = [...buffer.newestEntries()].map((entry) => entry.key.join('.'));
+    expect(keys).toEqual([...keys].sort((a, b) => compareBytes(Uint8Array.from(a.split('.').map(Number)), Uint8Array.from(b.split('.').map(Number)))));
+    expect(describeEntries([numberedKey(3), numberedKey(4), numberedKey(5)].map((key) => buffer.lookup(key, 2)))).toEqual([
+      '-', `${numberedKey(4).join('.')}@2=4`, `${numberedKey(5).join('.')}@2=5`,
+    ]);
+  });
 });
