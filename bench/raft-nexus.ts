@@ -2,8 +2,8 @@
  * Our side of bench:raft: a zone of three node processes started with the `nexus` CLI (zone create,
  * then zone join twice), each a ZoneReplica on a KvStore file with KvRaftStorage, the WebSocket
  * ZoneTransport and the ZoneApi over HTTP on one port (runtimes/node). Driven with ZoneApiClient,
- * connected to the leader over node:http with kept-alive connections (runtimes/node/node-http-exchange.ts:
- * Node's fetch costs the client several times more CPU per request). Stopped by PID.
+ * its calls on one ZoneApi mux channel to the leader (runtimes/node/node-mux-exchange.ts), as
+ * etcd's client puts its calls on one HTTP/2 connection. Stopped by PID.
  *
  * With NEXUS_ZONE_PROFILE=<ms> in the bench's environment, each node reports its loop profile
  * every that many milliseconds (runtimes/node/zone-profile.ts), and its stderr is written to
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { buildCliBundle } from '../scripts/build-cli-bundle.ts';
 import { ZONE_PROFILE_ENVIRONMENT_VARIABLE } from '../runtimes/node/zone-profile.ts';
 import { ZoneApiClient } from '../drivers/transport-websocket/zone-api-client.ts';
-import { createNodeHttpExchange } from '../runtimes/node/node-http-exchange.ts';
+import { createNodeMuxExchange } from '../runtimes/node/node-mux-exchange.ts';
 import { freePort, spawnNexus, type NexusProcess } from '../test/zone/process/nexus-process.ts';
 import { stopChild } from './raft-etcd.ts';
 
@@ -43,9 +43,9 @@ export async function startNexusCluster(directory: string): Promise<NexusCluster
   await buildCliBundle();
   console.log('nexus nodes run from the CLI bundle, built from the sources now');
   const nodes: RunningNode[] = [];
-  const http = createNodeHttpExchange();
+  const mux = createNodeMuxExchange();
   const stop = async (): Promise<void> => {
-    http.close();
+    mux.close();
     await Promise.all(nodes.map((node) => stopChild(node.process.child)));
     if (profileIntervalMs() !== undefined) await saveProfiles(nodes);
   };
@@ -59,7 +59,7 @@ export async function startNexusCluster(directory: string): Promise<NexusCluster
       await node.process.waitForOutput(/joined zone bench as node \d+/, STARTUP_TIMEOUT_MS);
     }
     const leaderAddress = await waitForLeader(nodes, token, 3);
-    return { leader: new ZoneApiClient(leaderAddress, token, { exchange: http.exchange }), stop };
+    return { leader: new ZoneApiClient(leaderAddress, token, { exchange: mux.exchange }), stop };
   } catch (error) {
     await stop();
     throw error;

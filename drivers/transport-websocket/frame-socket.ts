@@ -206,7 +206,7 @@ export function preferredBinaryType(socket: WebSocket): BinaryType {
   return (socket.binaryType as string) === 'nodebuffer' ? socket.binaryType : 'arraybuffer';
 }
 
-function truncateUtf8(text: string, bytesMax: number): string {
+export function truncateUtf8(text: string, bytesMax: number): string {
   const encoder = new TextEncoder();
   let result = text;
   while (encoder.encode(result).byteLength > bytesMax) result = result.slice(0, -1);

@@ -288,7 +288,7 @@ async function startNode(
     // One core behind both: the listener answers the POST routes through it, the hono app the rest.
     const core = createZoneApiCore(apiOptions);
     listener.serve(zoneApiListener(core, getRequestListener(createZoneApi(apiOptions, core).fetch)));
-    const detach = serveZoneTransport(listener.server, transport);
+    const detach = serveZoneTransport(listener.server, transport, core);
     closers.push(async () => {
       detach();
       await listener.close();
