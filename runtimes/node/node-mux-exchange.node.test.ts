@@ -9,13 +9,14 @@ import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers
 import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgrade.ts';
 import { createZoneApi, createZoneApiCore, nodeStatusOf, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
-import { decodeApiBody, encodeApiBody } from '../../drivers/transport-websocket/zone-api-codec.ts';
+import { decodeApiBody, encodeApiBody, writeTokenPayload } from '../../drivers/transport-websocket/zone-api-codec.ts';
 import {
   decodeMuxAnswers,
   decodeMuxCalls,
   encodeMuxCalls,
   ZONE_API_MUX_CALLS_PER_MESSAGE_MAX,
   ZONE_API_MUX_PATH,
+  ZONE_API_MUX_PENDING_CALLS_MAX,
   ZONE_API_MUX_VERSION,
 } from '../../drivers/transport-websocket/zone-api-mux.ts';
 import { AccessDeniedError, ClosedError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
@@ -147,6 +148,21 @@ describe('ZoneApi mux channel (node:http server, ws client)', () => {
     expect(JSON.parse(decoder.decode(byId.get(8)!.body))).toMatchObject({ error: { code: 'ENOENT' } });
     expect(byId.get(9)!.status).toBe(200);
     expect(decodeApiBody(byId.get(9)!.body)).toEqual({ entry: null });
+  });
+
+  it('answers 503 EBUSY to calls beyond ZONE_API_MUX_PENDING_CALLS_MAX under way on one channel', async () => {
+    const { base, token } = await serveZone();
+    const { socket } = await rawSocket(base, `Bearer ${token}`);
+    const zoneId = parseJoinToken(token).zoneId;
+    // Waits for an index far ahead: each stays under way.
+    const wait = (id: number) => ({ id, route: 'wait', body: encodeApiBody({ token: writeTokenPayload({ zoneId, index: 1_000_000 + id, term: 1 }) }) });
+    socket!.send(encodeMuxCalls(Array.from({ length: ZONE_API_MUX_PENDING_CALLS_MAX }, (_, id) => wait(id))));
+    socket!.send(encodeMuxCalls([wait(ZONE_API_MUX_PENDING_CALLS_MAX)]));
+    const [answer, ...others] = decodeMuxAnswers(await nextMessage(socket!));
+    expect(others).toEqual([]);
+    expect(answer!.id).toBe(ZONE_API_MUX_PENDING_CALLS_MAX);
+    expect(answer!.status).toBe(503);
+    expect(JSON.parse(decoder.decode(answer!.body))).toMatchObject({ error: { code: 'EBUSY', message: expect.stringContaining(`at most ${ZONE_API_MUX_PENDING_CALLS_MAX} calls`) } });
   });
 
   it('closes a channel that sends a malformed message, another version or text, with 4007 and the reason', async () => {
