@@ -53,7 +53,7 @@ function acceptMux(muxSockets: WebSocketServer, api: ZoneApiCore, request: Incom
     const session = new ZoneApiMuxSession({
       core: api,
       authorization: authorization!,
-      socket: { send: (bytes) => socket.send(bytes), close: (code, reason) => socket.close(code, reason) },
+      socket: { send: (bytes) => socket.send(bytes), close: (code, reason) => socket.close(code, reason), bufferedBytes: () => socket.bufferedAmount },
       scheduleFlush: (flush) => setImmediate(flush),
     });
     socket.on('message', (data, isBinary) => {

@@ -28,7 +28,8 @@ import { bodyTooLarge, ZONE_API_PATH, zoneApiError, type ZoneApiCore } from './z
  * - client to node: [ZONE_API_MUX_VERSION, [[id, route, body], ...]];
  * - node to client: [ZONE_API_MUX_VERSION, [[id, status, body], ...]].
  * A message that does not decode, or of another version, closes the socket with code 4007 (the
- * peer sockets' invalidData) and the reason; calls beyond ZONE_API_MUX_PENDING_CALLS_MAX unanswered on one socket are answered
+ * peer sockets' invalidData) and the reason; calls beyond ZONE_API_MUX_PENDING_CALLS_MAX under way
+ * on one socket, or while it holds ZONE_API_MUX_BUFFERED_BYTES_MAX of answers unread, are answered
  * 503 EBUSY at once.
  */
 
@@ -45,7 +46,13 @@ export const ZONE_API_MUX_VERSION = 1;
 export const ZONE_API_MUX_CALLS_PER_MESSAGE_MAX = 4096;
 
 /** Calls a node runs at once for one socket; more are answered 503 EBUSY. */
-export const ZONE_API_MUX_PENDING_CALLS_MAX = 4096;
+export const ZONE_API_MUX_PENDING_CALLS_MAX = 1024;
+
+/**
+ * Bytes of answers a socket may hold unsent (its client not reading them) before the node answers
+ * new calls on it 503 EBUSY: with the pending calls, what bounds a node's memory for one channel.
+ */
+export const ZONE_API_MUX_BUFFERED_BYTES_MAX = 64 * 1024 * 1024;
 
 /** A message's size at most: one call of the largest body, and its framing. */
 export const ZONE_API_MUX_MESSAGE_BYTES_MAX = API_REQUEST_BYTES_MAX + 64 * 1024;
@@ -101,6 +108,8 @@ function readMuxMessage(bytes: Uint8Array, kind: string): readonly unknown[] {
 export interface ZoneApiMuxSocket {
   send(bytes: Uint8Array): void;
   close(code: number, reason: string): void;
+  /** Bytes sent but not yet written out (the client not reading fast enough). */
+  bufferedBytes(): number;
 }
 
 /**
@@ -143,6 +152,10 @@ export class ZoneApiMuxSession {
     for (const call of calls) {
       if (this.#pending >= ZONE_API_MUX_PENDING_CALLS_MAX) {
         this.#answerError(call.id, new BusyError(`this node runs at most ${ZONE_API_MUX_PENDING_CALLS_MAX} calls of one ZoneApi mux connection at once`));
+        continue;
+      }
+      if (this.#socket.bufferedBytes() > ZONE_API_MUX_BUFFERED_BYTES_MAX) {
+        this.#answerError(call.id, new BusyError(`this ZoneApi mux connection holds more than ${ZONE_API_MUX_BUFFERED_BYTES_MAX} bytes of answers its client has not read`));
         continue;
       }
       this.#pending++;

@@ -7,17 +7,19 @@ import { WebSocket } from 'ws';
 import { packValue } from '../../drivers/transport-websocket/frame-codec.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
 import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgrade.ts';
-import { createZoneApi, createZoneApiCore, nodeStatusOf, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { createZoneApi, createZoneApiCore, nodeStatusOf, type ZoneApiCore, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { decodeApiBody, encodeApiBody, writeTokenPayload } from '../../drivers/transport-websocket/zone-api-codec.ts';
 import {
   decodeMuxAnswers,
   decodeMuxCalls,
   encodeMuxCalls,
+  ZONE_API_MUX_BUFFERED_BYTES_MAX,
   ZONE_API_MUX_CALLS_PER_MESSAGE_MAX,
   ZONE_API_MUX_PATH,
   ZONE_API_MUX_PENDING_CALLS_MAX,
   ZONE_API_MUX_VERSION,
+  ZoneApiMuxSession,
 } from '../../drivers/transport-websocket/zone-api-mux.ts';
 import { AccessDeniedError, ClosedError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
 import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
@@ -33,7 +35,7 @@ afterEach(async () => {
 });
 
 /** A three-replica zone whose node 1 serves the ZoneApi (POST routes and the mux channel) on 127.0.0.1, as a zone node does. */
-async function serveZone(): Promise<{ base: string; token: string; upgraded: Duplex[]; client: (token?: string) => ZoneApiClient }> {
+async function serveZone(): Promise<{ base: string; token: string; upgraded: Duplex[]; core: ZoneApiCore; client: (token?: string) => ZoneApiClient }> {
   const cluster = await ZoneTestCluster.start();
   cleanups.push(() => cluster.close());
   const token = formatJoinToken({ zoneId: cluster.zoneId, zoneSecret: createZoneSecret() });
@@ -58,7 +60,7 @@ async function serveZone(): Promise<{ base: string; token: string; upgraded: Dup
   const mux = createNodeMuxExchange();
   cleanups.push(() => mux.close());
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, token, upgraded, client: (override) => new ZoneApiClient(base, override ?? token, { exchange: mux.exchange }) };
+  return { base, token, upgraded, core, client: (override) => new ZoneApiClient(base, override ?? token, { exchange: mux.exchange }) };
 }
 
 /** A raw socket on the mux path with `authorization`; resolves once open, or with the refused upgrade's status and body. */
@@ -163,6 +165,28 @@ describe('ZoneApi mux channel (node:http server, ws client)', () => {
     expect(answer!.id).toBe(ZONE_API_MUX_PENDING_CALLS_MAX);
     expect(answer!.status).toBe(503);
     expect(JSON.parse(decoder.decode(answer!.body))).toMatchObject({ error: { code: 'EBUSY', message: expect.stringContaining(`at most ${ZONE_API_MUX_PENDING_CALLS_MAX} calls`) } });
+  });
+
+  it('answers 503 EBUSY while its socket holds more answers unread than ZONE_API_MUX_BUFFERED_BYTES_MAX, and serves again once they are read', async () => {
+    const { token, core } = await serveZone();
+    const sent: Uint8Array[] = [];
+    let bufferedBytes = ZONE_API_MUX_BUFFERED_BYTES_MAX + 1;
+    const session = new ZoneApiMuxSession({
+      core,
+      authorization: `Bearer ${token}`,
+      socket: { send: (bytes) => sent.push(bytes), close: () => {}, bufferedBytes: () => bufferedBytes },
+      scheduleFlush: (flush) => setImmediate(flush),
+    });
+    const get = (id: number) => encodeMuxCalls([{ id, route: 'get', body: encodeApiBody({ key: encoder.encode('absent') }) }]);
+    session.receive(get(1));
+    await new Promise((resolve) => setImmediate(resolve));
+    const [busy] = decodeMuxAnswers(sent.shift()!);
+    expect(busy).toMatchObject({ id: 1, status: 503 });
+    expect(JSON.parse(decoder.decode(busy!.body))).toMatchObject({ error: { code: 'EBUSY', message: expect.stringContaining('has not read') } });
+    bufferedBytes = 0;
+    session.receive(get(2));
+    while (sent.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(decodeMuxAnswers(sent.shift()!)).toMatchObject([{ id: 2, status: 200 }]);
   });
 
   it('closes a channel that sends a malformed message, another version or text, with 4007 and the reason', async () => {
