@@ -235,11 +235,13 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.metastore = new ZoneMetastore(this, this.consistency, this.stateMachine);
     for (const member of options.peers ?? []) this.setPeer(member.nodeId, member);
     for (const [nodeId, record] of stateMachine.members) this.setPeer(nodeId, record);
+    this.setRemovedPeers();
     this.stopListening = this.transport.listen({
       zoneId: this.zoneId,
       nodeId: this.nodeId,
       receive: (message) => this.receive(message),
       unreachable: (peer) => this.enqueue(() => this.rawNode.reportUnreachable(peer)),
+      removed: (by) => this.onRemovalProven(by),
     });
     this.stopTicker = options.ticker.subscribe(() => this.onTick());
   }
@@ -557,6 +559,25 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (nodeId !== this.nodeId) this.transport.setPeer(this.zoneId, nodeId, record.address, record.publicKey);
   }
 
+  /** Gives the transport the key of every removal the applied state records, so it can tell those nodes (ZoneTransport.setRemovedPeer). */
+  private setRemovedPeers(): void {
+    for (const [nodeId, publicKey] of this.stateMachine.removedNodeKeys) {
+      if (nodeId !== this.nodeId) this.transport.setRemovedPeer?.(this.zoneId, nodeId, publicKey);
+    }
+  }
+
+  /**
+   * A member proved (through the transport) that the zone removed this node: it was cut off when
+   * the removal committed and missed the last append. It stops as on that path, once it no longer
+   * leads (a removed node leads no majority: checkQuorum makes it step down).
+   */
+  private onRemovalProven(by: NodeId): void {
+    if (this.closed || this.removalApplied) return;
+    this.logger?.info(`${this.nodeId} learns of its removal from ${by}, which the zone's state records`);
+    this.removalApplied = true;
+    this.wake();
+  }
+
   // ---- the loop ----
 
   private wake(): void {
@@ -569,12 +590,15 @@ export class ZoneReplica implements ZoneReplicaApi {
     try {
       for (;;) {
         if (this.closed) return;
+        if (this.stopIfRemoved()) return;
         if (this.snapshotReceiver.hasWork) await this.snapshotReceiver.process();
         const inputsStartMs = this.profiler?.now();
         const stepped = this.stepInputs();
         this.record('inputs', inputsStartMs, stepped);
         if (!this.rawNode.hasReady()) {
           if (this.hasInputs()) continue;
+          // A removal proven while the loop awaited (onRemovalProven) found it running.
+          this.stopIfRemoved();
           return;
         }
         const readyStartMs = this.profiler?.now();
@@ -583,11 +607,7 @@ export class ZoneReplica implements ZoneReplicaApi {
         this.rawNode.advance();
         this.record('ready', readyStartMs, ready.entries.length);
         this.settleRequests();
-        // A removed leader leads on until it has handed leadership over (kernel/raft/README.md).
-        if (this.removalApplied && this.role !== 'leader') {
-          this.stopAsRemoved();
-          return;
-        }
+        if (this.stopIfRemoved()) return;
         await this.maybeCreateSnapshot();
       }
     } catch (error) {
@@ -880,6 +900,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     const reached = Math.max(index, this.stateMachine.appliedIndex);
     this.outcomesKnownAfter = Math.max(this.outcomesKnownAfter, reached);
     for (const [nodeId, record] of this.stateMachine.members) this.setPeer(nodeId, record);
+    this.setRemovedPeers();
     for (const [waitedIndex, waiters] of this.tokenWaiters) {
       if (waitedIndex > reached) continue;
       this.tokenWaiters.delete(waitedIndex);
@@ -951,6 +972,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     else this.stateMachine.forgetMembers(entry.index, removed, promoted);
     settlements.push(() => {
       for (const nodeId of removed) if (nodeId !== this.nodeId) this.departedPeers.push({ nodeId, tick: this.currentTick });
+      this.setRemovedPeers();
       this.recordOutcome(entry, undefined);
     });
   }
@@ -994,6 +1016,13 @@ export class ZoneReplica implements ZoneReplicaApi {
       // Unless it came back meanwhile (a new membership record).
       if (!this.isMember(nodeId) && !this.stateMachine.members.has(nodeId)) this.transport.removePeer(this.zoneId, nodeId);
     }
+  }
+
+  /** Stops when removed; a removed leader leads on until it has handed leadership over (kernel/raft/README.md). */
+  private stopIfRemoved(): boolean {
+    if (!this.removalApplied || this.role === 'leader') return false;
+    this.stopAsRemoved();
+    return true;
   }
 
   /** Takes no more part in the zone once removed from it (see `ZoneReplicaApi.removal`). */
