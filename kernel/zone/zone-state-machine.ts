@@ -607,11 +607,16 @@ function checkChunkOrder(entries: readonly StoredEntry[], lower: Uint8Array | un
 }
 
 /**
- * An entry a replica could have stored: a member record of one node id and a valid address, or a
- * user key within the Metastore's bound with a versioned value. Anything else would fail the
+ * An entry a replica could have stored: a member, promotion or removal record of one node id, or
+ * a user key within the Metastore's bound with a versioned value. Anything else would fail the
  * install's commit, or every later read or open, rather than this one chunk.
  */
 function checkStateEntry(entry: StoredEntry): void {
+  if (hasPrefix(entry.key, REMOVED_PREFIX)) {
+    const valueValid = entry.value.length === 0 || entry.value.length === NODE_PUBLIC_KEY_BYTES;
+    if (entry.key.length !== REMOVED_PREFIX.length + 4 || !valueValid) throw new CorruptionError('zone snapshot: a malformed removal record');
+    return;
+  }
   if (hasPrefix(entry.key, PROMOTION_PREFIX)) {
     if (entry.key.length !== PROMOTION_PREFIX.length + 4 || entry.value.length !== 0) throw new CorruptionError('zone snapshot: a malformed promotion record');
     return;
