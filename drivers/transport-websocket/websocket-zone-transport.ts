@@ -296,8 +296,10 @@ export class WebSocketZoneTransport implements ZoneTransport {
         const proven =
           (await verifyRemovalProof(key, transcript, answer.removalProof)) && (await verifyRemovalSignature(await serverKey, transcript, answer.removalSignature));
         if (!proven) throw new Error(`the server at ${url} said node ${registration.nodeId} was removed from zone ${zoneId}, without a valid proof: ignored`);
+        const removed = `node ${peer} proved that node ${registration.nodeId} was removed from zone ${zoneId}`;
+        this.#log(removed);
         if (!this.#closed && zone.registration === registration) registration.removed?.(peer);
-        throw new ClosedError(`node ${peer} proved that node ${registration.nodeId} was removed from zone ${zoneId}`);
+        throw new ClosedError(removed);
       }
       expectFrame(answer, 'welcome');
       this.#openConnection(socket, registration, peer);
