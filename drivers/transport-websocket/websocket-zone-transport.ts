@@ -169,6 +169,13 @@ export class WebSocketZoneTransport implements ZoneTransport {
     zone.removedKeys.set(nodeId, key);
   }
 
+  connect(zoneId: string, nodeId: NodeId): void {
+    if (this.#closed) return;
+    const zone = this.#zones.get(zoneId);
+    if (zone?.registration === undefined || nodeId === zone.registration.nodeId || !zone.addresses.has(nodeId)) return;
+    this.#channel(zoneId, zone, nodeId).connect();
+  }
+
   removePeer(zoneId: string, nodeId: NodeId): void {
     const zone = this.#zones.get(zoneId);
     zone?.addresses.delete(nodeId);

@@ -74,6 +74,13 @@ export interface ZoneTransport {
    */
   setRemovedPeer?(zoneId: string, nodeId: NodeId, publicKey: Uint8Array): void;
 
+  /**
+   * Optional: opens a connection to `(zoneId, nodeId)` if there is none, though nothing waits to
+   * be sent, so that the peer can tell this node what only a connection's handshake carries (its
+   * removal). Best effort: never throws, never waits; unknown peers are ignored.
+   */
+  connect?(zoneId: string, nodeId: NodeId): void;
+
   /** Stops sending and receiving, and releases connections. Idempotent. */
   close(): Promise<void>;
 }

@@ -20,6 +20,7 @@ import {
   REMOVAL_NOTICE_BYTES_MAX,
   REMOVAL_NOTICE_TICKS,
   REQUEST_TIMEOUT_TICKS_DEFAULT,
+  SILENT_PEERS_PROBE_TICKS,
   SNAPSHOT_CATCH_UP_BYTES_MAX,
   SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT,
   SNAPSHOT_CATCH_UP_INTERVALS,
@@ -134,6 +135,8 @@ export class ZoneReplica implements ZoneReplicaApi {
    */
   private unpersistedCommit: HardState | undefined;
   private currentTick = 0;
+  /** Ticks since a message from any peer arrived (see SILENT_PEERS_PROBE_TICKS). */
+  private silentTicks = 0;
   private requestSequence = 0;
 
   private inbox: Message[] = [];
@@ -538,6 +541,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       return;
     }
     if (this.inbox.length >= INBOX_MESSAGES_MAX) return;
+    this.silentTicks = 0;
     this.inbox.push(message);
     this.wake();
   }
@@ -635,6 +639,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     for (; this.ticksPending > 0; this.ticksPending--) {
       this.rawNode.tick();
       this.currentTick++;
+      this.silentTicks++;
     }
     if (ticked) {
       // Every deadline is a tick count ahead of the tick its request arrived in (a positive
@@ -642,6 +647,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       // runs once per tick, not once per loop turn (per Ready, several per write at 64 clients).
       this.expireRequests();
       this.forgetDepartedPeers();
+      this.probeSilentPeers();
       this.retryConditions();
       this.promoteCaughtUpLearner();
     }
@@ -1008,6 +1014,16 @@ export class ZoneReplica implements ZoneReplicaApi {
         commit: entry.index,
       });
     }
+  }
+
+  /**
+   * Heard from no peer for SILENT_PEERS_PROBE_TICKS: connects to every member it knows, so that a
+   * member can tell it of a removal it missed (a learner sends nothing that would dial them).
+   */
+  private probeSilentPeers(): void {
+    if (this.silentTicks < SILENT_PEERS_PROBE_TICKS || this.role === 'leader' || this.transport.connect === undefined) return;
+    this.silentTicks = 0;
+    for (const nodeId of this.stateMachine.members.keys()) if (nodeId !== this.nodeId) this.transport.connect(this.zoneId, nodeId);
   }
 
   private forgetDepartedPeers(): void {

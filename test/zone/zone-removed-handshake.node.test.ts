@@ -27,6 +27,7 @@ const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 interface ProcessNode {
   readonly nodeId: NodeId;
+  readonly member: ZoneMember;
   readonly replica: ZoneReplica;
   readonly log: string[];
 }
@@ -68,7 +69,8 @@ class Partition {
   }
 }
 
-async function startZone(partition: Partition, nodeIds: readonly NodeId[]): Promise<Map<NodeId, ProcessNode>> {
+/** Bootstraps a zone of `voterIds`; the other nodes start empty, knowing those members, for the test to add. */
+async function startZone(partition: Partition, nodeIds: readonly NodeId[], voterIds: readonly NodeId[] = nodeIds): Promise<Map<NodeId, ProcessNode>> {
   const zoneSecret = crypto.getRandomValues(new Uint8Array(ZONE_SECRET_BYTES));
   const prepared = await Promise.all(
     nodeIds.map(async (nodeId) => {
@@ -79,7 +81,8 @@ async function startZone(partition: Partition, nodeIds: readonly NodeId[]): Prom
       return { nodeId, server, address: `http://127.0.0.1:${port}`, keyPair: await generateNodeKeyPair() };
     }),
   );
-  const members: ZoneMember[] = prepared.map(({ nodeId, address, keyPair }) => ({ nodeId, address, publicKey: keyPair.publicKey }));
+  const allMembers: ZoneMember[] = prepared.map(({ nodeId, address, keyPair }) => ({ nodeId, address, publicKey: keyPair.publicKey }));
+  const members = allMembers.filter((member) => voterIds.includes(member.nodeId));
   const nodes = new Map<NodeId, ProcessNode>();
   for (const { nodeId, server, keyPair } of prepared) {
     const log: string[] = [];
@@ -96,7 +99,7 @@ async function startZone(partition: Partition, nodeIds: readonly NodeId[]): Prom
       transport,
       ticker,
       random: new SeededRandom(nodeId),
-      bootstrap: { members },
+      ...(voterIds.includes(nodeId) ? { bootstrap: { members } } : { peers: members }),
       logger: { info: (line) => log.push(`raft: ${line}`) },
     });
     cleanups.push(async () => {
@@ -108,7 +111,7 @@ async function startZone(partition: Partition, nodeIds: readonly NodeId[]): Prom
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.close();
     });
-    nodes.set(nodeId, { nodeId, replica, log });
+    nodes.set(nodeId, { nodeId, member: allMembers.find((member) => member.nodeId === nodeId)!, replica, log });
   }
   return nodes;
 }
@@ -168,5 +171,22 @@ describe('a removed node that was cut off when it was removed', () => {
       expect(member.log.join('\n')).not.toContain('learns of its removal');
       expect(member.log.join('\n')).not.toMatch(/proved that node [12] was removed/);
     }
+  });
+
+  it('a learner, which sends nothing of its own, is told too: it probes the members once they have been silent a while', async () => {
+    const partition = new Partition();
+    const nodes = await startZone(partition, [1, 2, 3], [1, 2]);
+    const [one, three] = [nodes.get(1)!, nodes.get(3)!];
+    await one.replica.campaign();
+    await until(() => one.replica.status().role === 'leader', 'node 1 to lead');
+    await settled(one.replica.addMember(three.member, { role: 'learner' }), 'node 3 to join as a learner');
+    await until(() => three.replica.status().members.some((member) => member.nodeId === 3), 'node 3 to apply its addition');
+
+    partition.isolate(3);
+    await settled(one.replica.removeMember(3), 'the removal of node 3');
+    partition.heal(3);
+    await settled(three.replica.removal, 'the learner to learn of its removal');
+    expect(three.replica.status()).toMatchObject({ removed: true });
+    expect(three.log.join('\n')).toMatch(/3 learns of its removal from [12]/);
   });
 });
