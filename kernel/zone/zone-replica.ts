@@ -530,6 +530,7 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   private receive(message: ZoneMessage): void {
     if (this.closed) return;
+    this.silentTicks = 0;
     // Snapshots travel as chunks (snapshot-transfer.ts); Raft's own snapshot message never comes over the wire.
     if (message.type === 'snapshot') return;
     if (message.type === 'snapshot-chunk-response') {
@@ -541,7 +542,6 @@ export class ZoneReplica implements ZoneReplicaApi {
       return;
     }
     if (this.inbox.length >= INBOX_MESSAGES_MAX) return;
-    this.silentTicks = 0;
     this.inbox.push(message);
     this.wake();
   }
