@@ -98,6 +98,7 @@ describe('frame codec', () => {
       { kind: 'authenticate', clientProof: nonce(4), clientSignature: new Uint8Array(64).fill(6) },
       { kind: 'welcome' },
       { kind: 'refused', code: 'EACCES', message: 'wrong zone secret' },
+      { kind: 'removed', removalProof: nonce(7), removalSignature: new Uint8Array(64).fill(8) },
     ];
     for (const frame of frames) expect(decodeFrame(encodeFrame(frame))).toEqual(frame);
   });
@@ -106,6 +107,11 @@ describe('frame codec', () => {
     const frame = packValue([FRAME_FORMAT_VERSION + 1, 4]);
     expect(() => decodeFrame(frame)).toThrow(InvalidArgumentError);
     expect(() => decodeFrame(frame)).toThrow(`format version ${FRAME_FORMAT_VERSION + 1}: this node speaks version ${FRAME_FORMAT_VERSION}`);
+  });
+
+  it('refuses a frame of version 3 (before the removed frame) with EINVAL naming both versions', () => {
+    const welcome = packValue([3, 4]);
+    expect(() => decodeFrame(welcome)).toThrow(expect.objectContaining({ code: 'EINVAL', message: `cannot decode a frame of format version 3: this node speaks version ${FRAME_FORMAT_VERSION}` }));
   });
 
   it('refuses bytes that are not one MessagePack value', () => {
@@ -131,6 +137,9 @@ describe('frame codec', () => {
       [packValue([FRAME_FORMAT_VERSION, 1, 'Zone!', 1, 2, nonce(0)]), 'hello zone id'],
       [packValue([FRAME_FORMAT_VERSION, 1, 'zone', 0, 2, nonce(0)]), 'hello sender'],
       [packValue([FRAME_FORMAT_VERSION, 1, 'zone', 1, 2, bytes(1, 2)]), 'hello nonce'],
+      [packValue([FRAME_FORMAT_VERSION, 7, nonce(1)]), 'removed frame'],
+      [packValue([FRAME_FORMAT_VERSION, 7, bytes(1, 2), new Uint8Array(64)]), 'removal proof'],
+      [packValue([FRAME_FORMAT_VERSION, 7, nonce(1), new Uint8Array(63)]), 'removal signature'],
       [raft([99, 1, 2, 0]), 'raft message type'],
       [raft([14, 0, 2, 0]), 'raft message sender'],
       [raft([14, 1, 2, -1]), 'raft message term'],

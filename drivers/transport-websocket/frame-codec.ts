@@ -20,13 +20,18 @@ import { readArray, readCount, readExactBytes, readString, readTuple, wireError 
  * A connection's life: the client sends `hello`, the server answers `challenge` (proving it knows
  * the zone secret), the client sends `authenticate` (proving the same), the server answers
  * `welcome`; from then on both sides send `raft` frames. A server that refuses says why in a
- * `refused` frame and closes. See peer-handshake.ts for the proofs.
+ * `refused` frame and closes. A server whose zone removed the client answers the `authenticate`
+ * with `removed` (a removal proof and signature) instead of `welcome`, and closes. See
+ * peer-handshake.ts for the proofs.
+ *
+ * Versions: 3 added the node signatures; 4 adds the `removed` frame. A frame of another version is
+ * refused as a whole (EINVAL naming both versions), so nodes of different versions do not talk.
  *
  * Decoding is strict: a frame that is not MessagePack, carries another format version, has an
  * unknown kind or a field of the wrong type or range, or is larger than `FRAME_BYTES_MAX`, is an
  * InvalidArgumentError, and the connection that carried it is closed.
  */
-export const FRAME_FORMAT_VERSION = 3;
+export const FRAME_FORMAT_VERSION = 4;
 
 export type Frame =
   | { kind: 'hello'; zoneId: string; from: NodeId; to: NodeId; clientNonce: Uint8Array }
@@ -34,6 +39,7 @@ export type Frame =
   | { kind: 'authenticate'; clientProof: Uint8Array; clientSignature: Uint8Array }
   | { kind: 'welcome' }
   | { kind: 'refused'; code: string; message: string }
+  | { kind: 'removed'; removalProof: Uint8Array; removalSignature: Uint8Array }
   | { kind: 'raft'; messages: ZoneMessage[] };
 
 const FRAME_KIND_CODES = {
@@ -43,6 +49,7 @@ const FRAME_KIND_CODES = {
   welcome: 4,
   refused: 5,
   raft: 6,
+  removed: 7,
 } as const satisfies Record<Frame['kind'], number>;
 
 /** HMAC-SHA-256 proofs. */
@@ -83,6 +90,8 @@ function frameTuple(frame: Frame): unknown[] {
       return [...head, frame.code, frame.message];
     case 'raft':
       return [...head, frame.messages.map(encodeRaftMessage)];
+    case 'removed':
+      return [...head, frame.removalProof, frame.removalSignature];
   }
 }
 
@@ -160,6 +169,14 @@ function readFrameBody(value: readonly unknown[]): Frame {
     case FRAME_KIND_CODES.raft: {
       const [messages] = fields('raft', 1);
       return { kind: 'raft', messages: readArray(messages, 'raft frame', MESSAGES_PER_FRAME_MAX).map(decodeRaftMessage) };
+    }
+    case FRAME_KIND_CODES.removed: {
+      const [removalProof, removalSignature] = fields('removed', 2);
+      return {
+        kind: 'removed',
+        removalProof: readExactBytes(removalProof, 'removal proof', PROOF_BYTES),
+        removalSignature: readExactBytes(removalSignature, 'removal signature', SIGNATURE_BYTES),
+      };
     }
     default:
       throw wireError('frame kind', 'a known frame kind code', value[1]);

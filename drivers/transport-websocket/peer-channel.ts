@@ -74,6 +74,11 @@ export class PeerChannel {
     if (this.#pendingMessages.length === 1) this.#options.scheduleFlush(() => this.#flushPending());
   }
 
+  /** Dials now if there is no connection, though nothing is queued (ZoneTransport.connect); one attempt, no retries. */
+  connect(): void {
+    this.#ensureConnecting();
+  }
+
   /** A connection the peer dialed has completed its handshake. */
   acceptIncoming(socket: FrameSocket): void {
     if (this.#closed) {

@@ -3,14 +3,22 @@ import { SNAPSHOT_CHUNK_ENCODED_BYTES_MAX } from '../../kernel/zone/constants.ts
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket as NodeWebSocket } from 'ws';
+import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
 import type { Message } from '../../kernel/raft/message.ts';
-import { decodeFrame, encodeFrame, packValue } from './frame-codec.ts';
+import { decodeFrame, encodeFrame, packValue, type Frame } from './frame-codec.ts';
 import { CLOSE_CODES } from './frame-socket.ts';
 import { SEND_QUEUE_FRAMES_MAX, ZONE_SECRET_BYTES } from './limits.ts';
 import { serveZoneTransport } from './node-upgrade.ts';
 import { generateNodeKeyPair, type NodeKeyPair } from './node-key.ts';
-import { handshakeNonce, handshakeProof, handshakeSignature, importZoneKey, type HandshakeTranscript } from './peer-handshake.ts';
+import {
+  handshakeNonce,
+  handshakeProof,
+  handshakeSignature,
+  importZoneKey,
+  removalProof,
+  removalSignature,
+  type HandshakeTranscript,
+} from './peer-handshake.ts';
 import { raftSocketUrl, WebSocketZoneTransport } from './websocket-zone-transport.ts';
 
 const ZONE = 'zone-a';
@@ -22,6 +30,8 @@ interface TestNode {
   readonly transport: WebSocketZoneTransport;
   readonly received: ZoneMessage[];
   readonly unreachable: number[];
+  /** The members that proved this node's removal to it (its registration's `removed`). */
+  readonly removedBy: number[];
   readonly log: string[];
   readonly server: Server;
   stop(): Promise<void>;
@@ -59,10 +69,11 @@ async function startNode(
   const log: string[] = [];
   const received: ZoneMessage[] = [];
   const unreachable: number[] = [];
+  const removedBy: number[] = [];
   const keyPair = await keyPairOf(nodeId);
   const transport = new WebSocketZoneTransport({ log: (line) => log.push(line), ...(scheduleFlush === undefined ? {} : { scheduleFlush }) });
   transport.trustZone(ZONE, zoneSecret, keyPair.privateKey);
-  transport.listen({ zoneId: ZONE, nodeId, receive: (message) => received.push(message), unreachable: (peer) => unreachable.push(peer) });
+  transport.listen({ zoneId: ZONE, nodeId, receive: (message) => received.push(message), unreachable: (peer) => unreachable.push(peer), removed: (by) => removedBy.push(by) });
   const server = createServer((_, response) => response.writeHead(404).end());
   const detach = serveZoneTransport(server, transport);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -77,7 +88,7 @@ async function startNode(
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   cleanups.push(stop);
-  return { nodeId, address, keyPair, transport, received, unreachable, log, server, stop };
+  return { nodeId, address, keyPair, transport, received, unreachable, removedBy, log, server, stop };
 }
 
 function heartbeat(from: number, to: number, commit: number): Message {
@@ -367,6 +378,120 @@ describe('WebSocketZoneTransport', () => {
     }, 'messages to reach the restarted peer');
   });
 });
+
+describe('WebSocketZoneTransport: a removed node that dials a member', () => {
+  it('is told of its removal, with a proof it checks, when it proves the key its removal was recorded with; nothing it sends is delivered', async () => {
+    const one = await startNode(1, secret(7));
+    const three = await startNode(3, secret(7));
+    one.transport.setRemovedPeer(ZONE, 3, three.keyPair.publicKey);
+    knowPeer(three, one);
+    three.transport.send(ZONE, heartbeat(3, 1, 1));
+    await until(() => three.removedBy.length > 0, 'node 3 to be told of its removal');
+    expect(three.removedBy).toEqual([1]);
+    expect(one.log.join('\n')).toContain('told node 3 that it was removed from the zone');
+    expect(three.log.join('\n')).toContain('node 1 proved that node 3 was removed from zone zone-a');
+    expect(one.received).toEqual([]);
+    expect(one.transport.peerStatus(ZONE).get(3)).toBeUndefined();
+  });
+
+  it('raw: the removed frame follows the authenticate and the connection closes; the removal wins over a member record not yet forgotten', async () => {
+    const one = await startNode(1, secret(7));
+    const three = await keyPairOf(3);
+    one.transport.setPeer(ZONE, 3, 'http://127.0.0.1:9', three.publicKey);
+    one.transport.setRemovedPeer(ZONE, 3, three.publicKey);
+    const { socket, frames, closed } = await rawSocket(one.address);
+    const clientNonce = handshakeNonce();
+    socket.send(encodeFrame({ kind: 'hello', zoneId: ZONE, from: 3, to: 1, clientNonce }));
+    await until(() => frames.length === 1, 'the challenge');
+    const transcript = transcriptOf(decodeFrame(frames[0]!), 3, clientNonce);
+    socket.send(encodeFrame({ kind: 'authenticate', clientProof: await handshakeProof(await importZoneKey(secret(7)), 'client', transcript), clientSignature: await handshakeSignature(three.privateKey, 'client', transcript) }));
+    expect(await closed).toBe(CLOSE_CODES.policyViolation);
+    const removed = decodeFrame(frames[1]!);
+    expect(removed).toEqual({
+      kind: 'removed',
+      removalProof: await removalProof(await importZoneKey(secret(7)), transcript),
+      removalSignature: expect.any(Uint8Array),
+    });
+  });
+
+  it('a node whose removal is not recorded is never told so: a member is welcomed, one proving another key is refused', async () => {
+    const one = await startNode(1, secret(7));
+    const two = await startNode(2, secret(7));
+    knowPeer(one, two);
+    knowPeer(two, one);
+    // Node 3's removal is recorded (with its key); that tells nothing to anyone else.
+    one.transport.setRemovedPeer(ZONE, 3, (await keyPairOf(3)).publicKey);
+    two.transport.send(ZONE, heartbeat(2, 1, 1));
+    await until(() => one.received.length === 1, 'the member to get through');
+    expect(two.removedBy).toEqual([]);
+    // A node holding the secret that claims removed node 3 with its own key (node 4's) is refused, not told.
+    const { socket, frames, closed } = await rawSocket(one.address);
+    const clientNonce = handshakeNonce();
+    socket.send(encodeFrame({ kind: 'hello', zoneId: ZONE, from: 3, to: 1, clientNonce }));
+    await until(() => frames.length === 1, 'the challenge');
+    const transcript = transcriptOf(decodeFrame(frames[0]!), 3, clientNonce);
+    socket.send(encodeFrame({ kind: 'authenticate', clientProof: await handshakeProof(await importZoneKey(secret(7)), 'client', transcript), clientSignature: await handshakeSignature((await keyPairOf(4)).privateKey, 'client', transcript) }));
+    expect(await closed).toBe(CLOSE_CODES.policyViolation);
+    expect(frames.slice(1).map(decodeFrame)).toMatchObject([{ kind: 'refused', code: 'EACCES' }]);
+  });
+
+  it('ignores a removed frame without a valid proof and signature, as a refused dial', async () => {
+    const zoneKey = await importZoneKey(secret(7));
+    const forgeries: [string, (transcript: HandshakeTranscript) => Promise<Uint8Array[]>][] = [
+      ['a proof with another secret', async (transcript) => [await removalProof(await importZoneKey(secret(8)), transcript), await removalSignature((await keyPairOf(1)).privateKey, transcript)]],
+      // A node holding the zone secret (node 4) in the middle: its proof is right, but it cannot sign as node 1.
+      ['a signature by another node', async (transcript) => [await removalProof(zoneKey, transcript), await removalSignature((await keyPairOf(4)).privateKey, transcript)]],
+      ['the server\'s handshake proof and signature', async (transcript) => [await handshakeProof(zoneKey, 'server', transcript), await handshakeSignature((await keyPairOf(1)).privateKey, 'server', transcript)]],
+      ['random bytes', async () => [crypto.getRandomValues(new Uint8Array(32)), crypto.getRandomValues(new Uint8Array(64))]],
+    ];
+    for (const [forgery, forge] of forgeries) {
+      const fake = await startForgingMember(async (transcript) => {
+        const [removalProofBytes, removalSignatureBytes] = await forge(transcript);
+        return { kind: 'removed', removalProof: removalProofBytes!, removalSignature: removalSignatureBytes! };
+      });
+      const three = await startNode(3, secret(7));
+      three.transport.setPeer(ZONE, 1, fake.address, (await keyPairOf(1)).publicKey);
+      three.transport.send(ZONE, heartbeat(3, 1, 1));
+      await until(() => three.unreachable.includes(1), `the dial with ${forgery} to fail`);
+      expect(fake.answered(), forgery).toBeGreaterThan(0);
+      expect(three.removedBy, forgery).toEqual([]);
+      expect(three.log.join('\n'), forgery).toContain('said node 3 was removed from zone zone-a, without a valid proof: ignored');
+      await three.stop();
+    }
+  });
+});
+
+/**
+ * A server that passes for node 1 (it holds the zone secret and node 1's key, as node 1 would) up
+ * to the authenticate, then answers with `answer`, to test what a client believes.
+ */
+async function startForgingMember(answer: (transcript: HandshakeTranscript) => Promise<Frame>): Promise<{ address: string; answered: () => number }> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/zone/v1/raft' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  cleanups.push(async () => {
+    for (const client of server.clients) client.terminate();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  let answered = 0;
+  const zoneKey = await importZoneKey(secret(7));
+  const one = await keyPairOf(1);
+  server.on('connection', (socket) => {
+    let transcript: HandshakeTranscript | undefined;
+    socket.on('message', (data: Buffer) => {
+      void (async () => {
+        const frame = decodeFrame(new Uint8Array(data));
+        if (frame.kind === 'hello') {
+          transcript = { zoneId: frame.zoneId, client: frame.from, server: frame.to, clientNonce: frame.clientNonce, serverNonce: handshakeNonce() };
+          socket.send(encodeFrame({ kind: 'challenge', serverNonce: transcript.serverNonce, serverProof: await handshakeProof(zoneKey, 'server', transcript), serverSignature: await handshakeSignature(one.privateKey, 'server', transcript) }));
+        } else if (frame.kind === 'authenticate' && transcript !== undefined) {
+          socket.send(encodeFrame(await answer(transcript)));
+          answered++;
+        }
+      })();
+    });
+  });
+  return { address: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, answered: () => answered };
+}
 
 /** The transcript of a handshake whose challenge is `challenge`, dialed by `client` to node 1. */
 function transcriptOf(challenge: ReturnType<typeof decodeFrame>, client: number, clientNonce: Uint8Array): HandshakeTranscript {

@@ -13,8 +13,12 @@ import {
   handshakeProof,
   handshakeSignature,
   importZoneKey,
+  removalProof,
+  removalSignature,
   verifyHandshakeProof,
   verifyHandshakeSignature,
+  verifyRemovalProof,
+  verifyRemovalSignature,
   type HandshakeTranscript,
 } from './peer-handshake.ts';
 
@@ -44,6 +48,8 @@ interface ZoneEntry {
   readonly nodeKey: CryptoKey;
   /** Each member's public key, as setPeer gave it: a connection claiming that node id must sign with it. */
   readonly peerKeys: Map<NodeId, Promise<CryptoKey>>;
+  /** The public keys of the nodes the zone's state records as removed (setRemovedPeer): such a node is told so. */
+  readonly removedKeys: Map<NodeId, Promise<CryptoKey>>;
   registration: ZoneTransportRegistration | undefined;
   /** Addresses given by setPeer, kept across registrations. */
   readonly addresses: Map<NodeId, string>;
@@ -63,6 +69,13 @@ interface ZoneEntry {
  * closed, and nothing it sent reaches a receiver; so is one claiming a node id with no recorded
  * key. An open connection that carries a message from or to another node than the pair it
  * authenticated is refused with EACCES, and nothing of that frame is delivered.
+ *
+ * A removed node (`setRemovedPeer`, from the zone's removal records) that dials and proves the
+ * zone secret and its key is answered with a `removed` frame instead of a welcome, and closed: it
+ * was cut off when it was removed and never got the last append that would have told it (etcd
+ * answers such a member "410 Gone"). The dialing side believes it only with a valid removal proof
+ * and signature of the member it dialed (peer-handshake.ts), then tells its registration
+ * (`removed`); without them it is one more refused dial.
  *
  * The server side is runtime glue: whatever accepts the WebSocket upgrade (node-upgrade.ts for
  * Node's http server) hands the socket to `acceptSocket`.
@@ -97,7 +110,7 @@ export class WebSocketZoneTransport implements ZoneTransport {
     if (this.#zones.has(zoneId)) throw new BusyError(`zone ${zoneId} is already served by this transport`);
     const key = importZoneKey(zoneSecret);
     key.catch(() => {}); // Awaited where used; this only keeps a rejection from going unhandled.
-    this.#zones.set(zoneId, { key, nodeKey, peerKeys: new Map(), registration: undefined, addresses: new Map(), peers: new Map() });
+    this.#zones.set(zoneId, { key, nodeKey, peerKeys: new Map(), removedKeys: new Map(), registration: undefined, addresses: new Map(), peers: new Map() });
   }
 
   listen(registration: ZoneTransportRegistration): () => void {
@@ -141,6 +154,26 @@ export class WebSocketZoneTransport implements ZoneTransport {
     }
     zone.addresses.set(nodeId, url);
     zone.peers.get(nodeId)?.setAddress(url);
+  }
+
+  setRemovedPeer(zoneId: string, nodeId: NodeId, publicKey: Uint8Array): void {
+    this.#assertOpen('set a removed peer');
+    assertZoneId(zoneId);
+    assertNodeId(nodeId);
+    assertNodePublicKey(publicKey);
+    const zone = this.#zones.get(zoneId);
+    if (zone === undefined) throw new NotFoundError(`cannot set a removed peer of zone ${zoneId}: its secret was not given to this transport (trustZone)`);
+    if (zone.removedKeys.has(nodeId)) return;
+    const key = importNodePublicKey(publicKey);
+    key.catch(() => {}); // Awaited where used; this only keeps a rejection from going unhandled.
+    zone.removedKeys.set(nodeId, key);
+  }
+
+  connect(zoneId: string, nodeId: NodeId): void {
+    if (this.#closed) return;
+    const zone = this.#zones.get(zoneId);
+    if (zone?.registration === undefined || nodeId === zone.registration.nodeId || !zone.addresses.has(nodeId)) return;
+    this.#channel(zoneId, zone, nodeId).connect();
   }
 
   removePeer(zoneId: string, nodeId: NodeId): void {
@@ -199,7 +232,9 @@ export class WebSocketZoneTransport implements ZoneTransport {
     if (zone === undefined || registration === undefined) throw new NotFoundError(`zone ${hello.zoneId} is not served here`);
     if (hello.to !== registration.nodeId) throw new NotFoundError(`node ${hello.to} of zone ${hello.zoneId} is not here (this is node ${registration.nodeId})`);
     if (hello.from === hello.to) throw new InvalidArgumentError(`node ${hello.from} cannot connect to itself`);
-    const clientKey = zone.peerKeys.get(hello.from);
+    // A removal recorded in the zone's state wins: the member record of that node is gone, or soon.
+    const removedKey = zone.removedKeys.get(hello.from);
+    const clientKey = removedKey ?? zone.peerKeys.get(hello.from);
     if (clientKey === undefined) throw new AccessDeniedError(`node ${hello.from} has no public key recorded in zone ${hello.zoneId} here: it cannot prove its node id`);
     const key = await zone.key;
     const transcript: HandshakeTranscript = {
@@ -223,6 +258,12 @@ export class WebSocketZoneTransport implements ZoneTransport {
       throw new AccessDeniedError(`a peer claiming node ${hello.from} of zone ${hello.zoneId} did not sign with that node's key`);
     }
     if (this.#closed || zone.registration !== registration) throw new NotFoundError(`zone ${hello.zoneId} stopped being served here`);
+    if (removedKey !== undefined) {
+      this.#log(`zone ${hello.zoneId}: told node ${hello.from} that it was removed from the zone`);
+      socket.send({ kind: 'removed', removalProof: await removalProof(key, transcript), removalSignature: await removalSignature(zone.nodeKey, transcript) });
+      socket.close(CLOSE_CODES.policyViolation, 'removed from the zone');
+      return;
+    }
     this.#openConnection(socket, registration, hello.from);
     socket.send({ kind: 'welcome' });
     this.#channel(hello.zoneId, zone, hello.from).acceptIncoming(socket);
@@ -258,6 +299,15 @@ export class WebSocketZoneTransport implements ZoneTransport {
       });
       const answer = await socket.nextFrame(HANDSHAKE_TIMEOUT_MS);
       if (answer.kind === 'refused') throw new Error(`refused: ${answer.code} ${answer.message}`);
+      if (answer.kind === 'removed') {
+        const proven =
+          (await verifyRemovalProof(key, transcript, answer.removalProof)) && (await verifyRemovalSignature(await serverKey, transcript, answer.removalSignature));
+        if (!proven) throw new Error(`the server at ${url} said node ${registration.nodeId} was removed from zone ${zoneId}, without a valid proof: ignored`);
+        const removed = `node ${peer} proved that node ${registration.nodeId} was removed from zone ${zoneId}`;
+        this.#log(removed);
+        if (!this.#closed && zone.registration === registration) registration.removed?.(peer);
+        throw new ClosedError(removed);
+      }
       expectFrame(answer, 'welcome');
       this.#openConnection(socket, registration, peer);
       return socket;

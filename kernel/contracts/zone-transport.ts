@@ -65,6 +65,22 @@ export interface ZoneTransport {
   /** Forgets the address of `(zoneId, nodeId)`; later messages to it are dropped. Idempotent. */
   removePeer(zoneId: string, nodeId: NodeId): void;
 
+  /**
+   * Optional: `(zoneId, nodeId)` was removed from the zone, whose state records its removal with
+   * `publicKey` (raw Ed25519, the key of its last member record). A transport that authenticates
+   * nodes may then answer a connection from that node that proves this key by telling it of its
+   * removal (its registration's `removed`), in a way only a member can; it must never tell a node
+   * so otherwise. Independent of `setPeer` / `removePeer`; idempotent.
+   */
+  setRemovedPeer?(zoneId: string, nodeId: NodeId, publicKey: Uint8Array): void;
+
+  /**
+   * Optional: opens a connection to `(zoneId, nodeId)` if there is none, though nothing waits to
+   * be sent, so that the peer can tell this node what only a connection's handshake carries (its
+   * removal). Best effort: never throws, never waits; unknown peers are ignored.
+   */
+  connect?(zoneId: string, nodeId: NodeId): void;
+
   /** Stops sending and receiving, and releases connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -76,6 +92,11 @@ export interface ZoneTransportRegistration {
   readonly receive: (message: ZoneMessage) => void;
   /** Optional: the transport believes `peer` of this zone cannot be reached now. */
   readonly unreachable?: (peer: NodeId) => void;
+  /**
+   * Optional: member `by` proved that the zone removed this node (a member answers so only when
+   * the zone's state records the removal; see `setRemovedPeer`). Must not throw.
+   */
+  readonly removed?: (by: NodeId) => void;
 }
 
 /** The longest address a transport must accept (a URL with host, port and path). */

@@ -192,3 +192,11 @@ export const REMOVAL_NOTICE_BYTES_MAX = 1024 * 1024;
  * forgets).
  */
 export const REMOVAL_NOTICE_TICKS = 2;
+
+/**
+ * Ticks without a message from any peer after which a replica (not leading) asks its transport to
+ * connect to every member it knows, though it has nothing to send (ZoneTransport.connect): a
+ * learner sends nothing of its own, so one removed while cut off would otherwise never dial a
+ * member and never be told of its removal at the handshake. A voter campaigns, and dials, anyway.
+ */
+export const SILENT_PEERS_PROBE_TICKS = 50;

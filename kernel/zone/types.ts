@@ -234,8 +234,9 @@ export interface ZoneReplicaApi {
    * Removes a member (and its address record) and resolves once the change applied here. The
    * removed node stops once it learns of it (see `removal`): the leader sends it one last append
    * up to the change with the commit index (best effort: a node more than REMOVAL_NOTICE_BYTES_MAX
-   * behind, or one that misses it, is not told and goes on campaigning in vain, as PreVote keeps it
-   * from disrupting). A leader that removes itself leads on until it has handed leadership to a
+   * behind, or one that misses it, is not told then and campaigns in vain, as PreVote keeps it
+   * from disrupting, until a member it reaches through a transport that authenticates nodes tells
+   * it at the handshake: see ZoneTransport.setRemovedPeer). A leader that removes itself leads on until it has handed leadership to a
    * remaining voter (kernel/raft/README.md), then stops.
    */
   removeMember(nodeId: NodeId): Promise<void>;

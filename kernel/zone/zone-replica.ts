@@ -20,6 +20,7 @@ import {
   REMOVAL_NOTICE_BYTES_MAX,
   REMOVAL_NOTICE_TICKS,
   REQUEST_TIMEOUT_TICKS_DEFAULT,
+  SILENT_PEERS_PROBE_TICKS,
   SNAPSHOT_CATCH_UP_BYTES_MAX,
   SNAPSHOT_CATCH_UP_ENTRIES_DEFAULT,
   SNAPSHOT_CATCH_UP_INTERVALS,
@@ -134,6 +135,8 @@ export class ZoneReplica implements ZoneReplicaApi {
    */
   private unpersistedCommit: HardState | undefined;
   private currentTick = 0;
+  /** Ticks since a message from any peer arrived (see SILENT_PEERS_PROBE_TICKS). */
+  private silentTicks = 0;
   private requestSequence = 0;
 
   private inbox: Message[] = [];
@@ -235,11 +238,13 @@ export class ZoneReplica implements ZoneReplicaApi {
     this.metastore = new ZoneMetastore(this, this.consistency, this.stateMachine);
     for (const member of options.peers ?? []) this.setPeer(member.nodeId, member);
     for (const [nodeId, record] of stateMachine.members) this.setPeer(nodeId, record);
+    this.setRemovedPeers();
     this.stopListening = this.transport.listen({
       zoneId: this.zoneId,
       nodeId: this.nodeId,
       receive: (message) => this.receive(message),
       unreachable: (peer) => this.enqueue(() => this.rawNode.reportUnreachable(peer)),
+      removed: (by) => this.onRemovalProven(by),
     });
     this.stopTicker = options.ticker.subscribe(() => this.onTick());
   }
@@ -525,6 +530,7 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   private receive(message: ZoneMessage): void {
     if (this.closed) return;
+    this.silentTicks = 0;
     // Snapshots travel as chunks (snapshot-transfer.ts); Raft's own snapshot message never comes over the wire.
     if (message.type === 'snapshot') return;
     if (message.type === 'snapshot-chunk-response') {
@@ -557,6 +563,25 @@ export class ZoneReplica implements ZoneReplicaApi {
     if (nodeId !== this.nodeId) this.transport.setPeer(this.zoneId, nodeId, record.address, record.publicKey);
   }
 
+  /** Gives the transport the key of every removal the applied state records, so it can tell those nodes (ZoneTransport.setRemovedPeer). */
+  private setRemovedPeers(): void {
+    for (const [nodeId, publicKey] of this.stateMachine.removedNodeKeys) {
+      if (nodeId !== this.nodeId) this.transport.setRemovedPeer?.(this.zoneId, nodeId, publicKey);
+    }
+  }
+
+  /**
+   * A member proved (through the transport) that the zone removed this node: it was cut off when
+   * the removal committed and missed the last append. It stops as on that path, once it no longer
+   * leads (a removed node leads no majority: checkQuorum makes it step down).
+   */
+  private onRemovalProven(by: NodeId): void {
+    if (this.closed || this.removalApplied) return;
+    this.logger?.info(`${this.nodeId} learns of its removal from ${by}, which the zone's state records`);
+    this.removalApplied = true;
+    this.wake();
+  }
+
   // ---- the loop ----
 
   private wake(): void {
@@ -569,12 +594,15 @@ export class ZoneReplica implements ZoneReplicaApi {
     try {
       for (;;) {
         if (this.closed) return;
+        if (this.stopIfRemoved()) return;
         if (this.snapshotReceiver.hasWork) await this.snapshotReceiver.process();
         const inputsStartMs = this.profiler?.now();
         const stepped = this.stepInputs();
         this.record('inputs', inputsStartMs, stepped);
         if (!this.rawNode.hasReady()) {
           if (this.hasInputs()) continue;
+          // A removal proven while the loop awaited (onRemovalProven) found it running.
+          this.stopIfRemoved();
           return;
         }
         const readyStartMs = this.profiler?.now();
@@ -583,11 +611,7 @@ export class ZoneReplica implements ZoneReplicaApi {
         this.rawNode.advance();
         this.record('ready', readyStartMs, ready.entries.length);
         this.settleRequests();
-        // A removed leader leads on until it has handed leadership over (kernel/raft/README.md).
-        if (this.removalApplied && this.role !== 'leader') {
-          this.stopAsRemoved();
-          return;
-        }
+        if (this.stopIfRemoved()) return;
         await this.maybeCreateSnapshot();
       }
     } catch (error) {
@@ -615,6 +639,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     for (; this.ticksPending > 0; this.ticksPending--) {
       this.rawNode.tick();
       this.currentTick++;
+      this.silentTicks++;
     }
     if (ticked) {
       // Every deadline is a tick count ahead of the tick its request arrived in (a positive
@@ -622,6 +647,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       // runs once per tick, not once per loop turn (per Ready, several per write at 64 clients).
       this.expireRequests();
       this.forgetDepartedPeers();
+      this.probeSilentPeers();
       this.retryConditions();
       this.promoteCaughtUpLearner();
     }
@@ -880,6 +906,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     const reached = Math.max(index, this.stateMachine.appliedIndex);
     this.outcomesKnownAfter = Math.max(this.outcomesKnownAfter, reached);
     for (const [nodeId, record] of this.stateMachine.members) this.setPeer(nodeId, record);
+    this.setRemovedPeers();
     for (const [waitedIndex, waiters] of this.tokenWaiters) {
       if (waitedIndex > reached) continue;
       this.tokenWaiters.delete(waitedIndex);
@@ -951,6 +978,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     else this.stateMachine.forgetMembers(entry.index, removed, promoted);
     settlements.push(() => {
       for (const nodeId of removed) if (nodeId !== this.nodeId) this.departedPeers.push({ nodeId, tick: this.currentTick });
+      this.setRemovedPeers();
       this.recordOutcome(entry, undefined);
     });
   }
@@ -988,12 +1016,29 @@ export class ZoneReplica implements ZoneReplicaApi {
     }
   }
 
+  /**
+   * Heard from no peer for SILENT_PEERS_PROBE_TICKS: connects to every member it knows, so that a
+   * member can tell it of a removal it missed (a learner sends nothing that would dial them).
+   */
+  private probeSilentPeers(): void {
+    if (this.silentTicks < SILENT_PEERS_PROBE_TICKS || this.role === 'leader' || this.transport.connect === undefined) return;
+    this.silentTicks = 0;
+    for (const nodeId of this.stateMachine.members.keys()) if (nodeId !== this.nodeId) this.transport.connect(this.zoneId, nodeId);
+  }
+
   private forgetDepartedPeers(): void {
     while (this.departedPeers.length > 0 && this.departedPeers[0]!.tick + REMOVAL_NOTICE_TICKS <= this.currentTick) {
       const { nodeId } = this.departedPeers.shift()!;
       // Unless it came back meanwhile (a new membership record).
       if (!this.isMember(nodeId) && !this.stateMachine.members.has(nodeId)) this.transport.removePeer(this.zoneId, nodeId);
     }
+  }
+
+  /** Stops when removed; a removed leader leads on until it has handed leadership over (kernel/raft/README.md). */
+  private stopIfRemoved(): boolean {
+    if (!this.removalApplied || this.role === 'leader') return false;
+    this.stopAsRemoved();
+    return true;
   }
 
   /** Takes no more part in the zone once removed from it (see `ZoneReplicaApi.removal`). */

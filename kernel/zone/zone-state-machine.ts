@@ -18,6 +18,7 @@ import { RAFT_STORAGE_SNAPSHOT_BYTES_MAX } from '../raft/constants.ts';
 import type { NodeId, Snapshot } from '../raft/types.ts';
 import { ByteReader, ByteWriter, type BatchCommand } from './command-codec.ts';
 import {
+  NODE_PUBLIC_KEY_BYTES,
   SNAPSHOT_CHUNK_ENCODED_BYTES_MAX,
   SNAPSHOT_CHUNK_ENTRIES_MAX,
   SNAPSHOT_CHUNKS_MAX,
@@ -41,7 +42,10 @@ import { CHUNK_ENTRY_OVERHEAD_BYTES, decodeSnapshotChunk, encodeSnapshotChunk, t
  * - Under ZONE_RESERVED_KEY_PREFIX (R), which user keys may not use:
  *   - R `a` -> the last applied raft index, written in the same KvStore commit as every entry that
  *     changes state, so a crash can never apply an entry twice or half.
- *   - R `d` + u32 node id -> empty: the node was removed from the zone. Node ids are never given
+ *   - R `d` + u32 node id -> the node was removed from the zone; the value is the public key of its
+ *     last member record (raw Ed25519), so that members can still authenticate it and tell it of
+ *     its removal when it dials them, or empty (a member without a key, or a removal recorded
+ *     before keys were kept: such a node is refused as unknown, as before). Node ids are never given
  *     again (a join takes one above every member's and every removed node's), so a node applying
  *     entries from before its own addition, or restarting, can tell its own removal from them.
  *   - R `n` + u32 node id -> the member's transport address.
@@ -141,7 +145,7 @@ export class ZoneStateMachine {
   /** The version each staged key will have (null: deleted), by `keyText`. */
   private readonly stagedVersions = new Map<string, number | null>();
   private stagedMembers: [NodeId, MemberRecord | undefined][] = [];
-  private stagedRemoved: NodeId[] = [];
+  private stagedRemoved: [NodeId, Uint8Array | undefined][] = [];
   /** Promotion records staged: true to record, false to drop. */
   private stagedPromotions: [NodeId, boolean][] = [];
   private stagedApplied: number;
@@ -158,6 +162,8 @@ export class ZoneStateMachine {
     readonly promotions: Set<NodeId>,
     /** The nodes removed from the zone (see REMOVED_PREFIX), as applied: their ids are not given again. */
     readonly removedNodes: Set<NodeId>,
+    /** The public keys recorded with those removals that have one, as applied. */
+    readonly removedNodeKeys: Map<NodeId, Uint8Array>,
   ) {
     this.stagedApplied = applied;
   }
@@ -165,7 +171,8 @@ export class ZoneStateMachine {
   static async open(store: KvStore): Promise<ZoneStateMachine> {
     const appliedEntry = await store.get(APPLIED_KEY);
     const applied = appliedEntry === undefined ? 0 : decodeNumber(appliedEntry.value, 'applied index');
-    return new ZoneStateMachine(store, applied, await readMembers(store), await readPromotions(store), await readRemovedNodes(store));
+    const removed = await readRemovedNodes(store);
+    return new ZoneStateMachine(store, applied, await readMembers(store), await readPromotions(store), new Set(removed.keys()), keysOf(removed));
   }
 
   get appliedIndex(): number {
@@ -244,19 +251,30 @@ export class ZoneStateMachine {
   }
 
   /**
-   * A membership change: drops the records of `removed` members, recording that they were removed,
-   * and the promotion records of `promoted` ones.
+   * A membership change: drops the records of `removed` members, recording that they were removed
+   * (with the public key of the record dropped, in the same commit), and the promotion records of
+   * `promoted` ones.
    */
   forgetMembers(index: number, removed: readonly NodeId[], promoted: readonly NodeId[] = []): void {
     this.assertNext(index);
     for (const nodeId of removed) {
-      this.staged.push({ type: 'delete', key: memberKey(nodeId) }, { type: 'put', key: removedKey(nodeId), value: new Uint8Array(0) });
+      const publicKey = this.stagedMember(nodeId)?.publicKey;
+      this.staged.push({ type: 'delete', key: memberKey(nodeId) }, { type: 'put', key: removedKey(nodeId), value: publicKey?.slice() ?? new Uint8Array(0) });
       this.stagedMembers.push([nodeId, undefined]);
-      this.stagedRemoved.push(nodeId);
+      this.stagedRemoved.push([nodeId, publicKey]);
       this.stagePromotion(nodeId, false);
     }
     for (const nodeId of promoted) this.stagePromotion(nodeId, false);
     this.stagedApplied = index;
+  }
+
+  /** The member record of `nodeId` as staged over the applied state. */
+  private stagedMember(nodeId: NodeId): MemberRecord | undefined {
+    for (let position = this.stagedMembers.length - 1; position >= 0; position--) {
+      const [id, record] = this.stagedMembers[position]!;
+      if (id === nodeId) return record;
+    }
+    return this.members.get(nodeId);
   }
 
   private stagePromotion(nodeId: NodeId, promote: boolean): void {
@@ -294,7 +312,10 @@ export class ZoneStateMachine {
       if (promote) this.promotions.add(nodeId);
       else this.promotions.delete(nodeId);
     }
-    for (const nodeId of removedNodes) this.removedNodes.add(nodeId);
+    for (const [nodeId, publicKey] of removedNodes) {
+      this.removedNodes.add(nodeId);
+      if (publicKey !== undefined) this.removedNodeKeys.set(nodeId, publicKey);
+    }
   }
 
   private assertNext(index: number): void {
@@ -513,7 +534,9 @@ export class ZoneStateMachine {
       this.promotions.clear();
       for (const nodeId of promotions) this.promotions.add(nodeId);
       this.removedNodes.clear();
-      for (const nodeId of removedNodes) this.removedNodes.add(nodeId);
+      this.removedNodeKeys.clear();
+      for (const nodeId of removedNodes.keys()) this.removedNodes.add(nodeId);
+      for (const [nodeId, publicKey] of keysOf(removedNodes)) this.removedNodeKeys.set(nodeId, publicKey);
     } finally {
       this.installing = undefined;
       finished();
@@ -584,11 +607,16 @@ function checkChunkOrder(entries: readonly StoredEntry[], lower: Uint8Array | un
 }
 
 /**
- * An entry a replica could have stored: a member record of one node id and a valid address, or a
- * user key within the Metastore's bound with a versioned value. Anything else would fail the
+ * An entry a replica could have stored: a member, promotion or removal record of one node id, or
+ * a user key within the Metastore's bound with a versioned value. Anything else would fail the
  * install's commit, or every later read or open, rather than this one chunk.
  */
 function checkStateEntry(entry: StoredEntry): void {
+  if (hasPrefix(entry.key, REMOVED_PREFIX)) {
+    const valueValid = entry.value.length === 0 || entry.value.length === NODE_PUBLIC_KEY_BYTES;
+    if (entry.key.length !== REMOVED_PREFIX.length + 4 || !valueValid) throw new CorruptionError('zone snapshot: a malformed removal record');
+    return;
+  }
   if (hasPrefix(entry.key, PROMOTION_PREFIX)) {
     if (entry.key.length !== PROMOTION_PREFIX.length + 4 || entry.value.length !== 0) throw new CorruptionError('zone snapshot: a malformed promotion record');
     return;
@@ -898,8 +926,24 @@ async function readPromotions(store: KvStore): Promise<Set<NodeId>> {
   return readNodeIds(store, PROMOTION_PREFIX, 'promotion');
 }
 
-async function readRemovedNodes(store: KvStore): Promise<Set<NodeId>> {
-  return readNodeIds(store, REMOVED_PREFIX, 'removal');
+/** The removal records, by node id: the public key recorded with each, or undefined (none recorded). */
+async function readRemovedNodes(store: KvStore): Promise<Map<NodeId, Uint8Array | undefined>> {
+  const removed = new Map<NodeId, Uint8Array | undefined>();
+  for (const entry of await scanEverything(store, { prefix: REMOVED_PREFIX })) {
+    if (entry.key.length !== REMOVED_PREFIX.length + 4) throw new CorruptionError('zone state: malformed removal key');
+    const nodeId = new DataView(entry.key.buffer, entry.key.byteOffset, entry.key.byteLength).getUint32(REMOVED_PREFIX.length);
+    if (entry.value.byteLength !== 0 && entry.value.byteLength !== NODE_PUBLIC_KEY_BYTES) {
+      throw new CorruptionError(`zone state: the removal record of node ${nodeId} holds ${entry.value.byteLength} bytes, neither empty nor a public key`);
+    }
+    removed.set(nodeId, entry.value.byteLength === 0 ? undefined : entry.value);
+  }
+  return removed;
+}
+
+function keysOf(removed: ReadonlyMap<NodeId, Uint8Array | undefined>): Map<NodeId, Uint8Array> {
+  const keys = new Map<NodeId, Uint8Array>();
+  for (const [nodeId, publicKey] of removed) if (publicKey !== undefined) keys.set(nodeId, publicKey);
+  return keys;
 }
 
 /** The node ids of the `what` records under `prefix` (each `prefix` + u32 node id, its value empty). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ZoneMessage } from '../../kernel/contracts/zone-transport.ts';
 import { KvRaftStorage } from '../../kernel/raft/kv-raft-storage.ts';
 import type { NodeId } from '../../kernel/raft/types.ts';
-import { ZONE_RAFT_KEY_PREFIX } from '../../kernel/zone/constants.ts';
+import { NODE_PUBLIC_KEY_BYTES, ZONE_RAFT_KEY_PREFIX, ZONE_RESERVED_KEY_PREFIX } from '../../kernel/zone/constants.ts';
 import { RemovedError } from '../../kernel/zone/errors.ts';
 import { ZoneTestCluster, valueAt, withCluster } from './zone-cluster.ts';
 
@@ -172,5 +172,38 @@ describe('zone replica: a removed node stops', () => {
       }
     });
   });
+
+  it('a removal records the removed member\'s public key, on every replica, through a snapshot and a restart; a member without one leaves an empty record', async () => {
+    await withCluster({ requestTimeoutTicks: 30, snapshotIntervalEntries: 4, snapshotCatchUpEntries: 0 }, async (cluster) => {
+      const publicKey = new Uint8Array(NODE_PUBLIC_KEY_BYTES).fill(7);
+      const peers = [1, 2, 3].map((nodeId) => ({ nodeId, address: ZoneTestCluster.address(nodeId) }));
+      await cluster.openNode(4, { peers });
+      await cluster.openNode(5, { peers });
+      cluster.network.isolate(ZoneTestCluster.address(3));
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 4, address: ZoneTestCluster.address(4), publicKey }));
+      await cluster.drive(cluster.replica(1).removeMember(4));
+      await cluster.drive(cluster.replica(1).addMember({ nodeId: 5, address: ZoneTestCluster.address(5) }, { role: 'learner' }));
+      await cluster.drive(cluster.replica(1).removeMember(5));
+      for (let write = 0; write < 10; write++) await cluster.drive(cluster.replica(1).metastore.put(utf8(`k${write}`), utf8('v')));
+      // Node 3 was away: it learns both removals from a snapshot.
+      cluster.network.heal();
+      const applied = cluster.replica(1).status().appliedIndex;
+      await cluster.waitUntil(() => cluster.replica(3).status().appliedIndex >= applied, 'node 3 to catch up');
+      expect(cluster.replica(3).status().snapshotIndex).toBeGreaterThan(1);
+      await cluster.crash(3);
+      await cluster.restart(3);
+      for (const nodeId of [1, 3]) {
+        expect(cluster.replica(nodeId).status().removedNodeIds).toEqual([4, 5]);
+        expect((await cluster.nodes.get(nodeId)!.store.get(removalKey(4)))?.value).toEqual(publicKey);
+        expect((await cluster.nodes.get(nodeId)!.store.get(removalKey(5)))?.value).toEqual(new Uint8Array(0));
+      }
+    });
+  });
 });
 
+/** The key of a node's removal record (zone-state-machine.ts: R 'd' + u32 node id). */
+function removalKey(nodeId: NodeId): Uint8Array {
+  const key = Uint8Array.of(...ZONE_RESERVED_KEY_PREFIX, 0x64, 0, 0, 0, 0);
+  new DataView(key.buffer).setUint32(key.length - 4, nodeId);
+  return key;
+}

@@ -135,4 +135,24 @@ describe('zone admin calls across processes', () => {
     expect(restarted.stdout()).toBe('');
     expect((await new ZoneApiClient(node2, zone.token).status()).members.map((member) => member.nodeId)).toEqual([1, 2]);
   }, 90_000);
+
+  it('a node that was down when it was removed is told when it starts again: it says so and exits 0', async () => {
+    const zone = await threeNodeZone('down-removal-zone');
+    const down = zone.nodes[2]!;
+    down.child.kill('SIGKILL');
+    expect(await down.exited).toBe('SIGKILL');
+
+    const removal = await runNexus(['zone', 'remove-node', '3', '--data', zone.dataDirs[0]!]);
+    expect(removal.exit, removal.stderr).toBe(0);
+    expect(await memberIdsAt(zone, zone.addresses[0]!)).toEqual([1, 2]);
+
+    // Its own state does not record the removal, nor even that it became a voter (its commit index
+    // lagged): it starts as a learner, which sends nothing, probes the silent members, and one tells it.
+    const restarted = spawnNexus('node 3 again', ['zone', 'start', '--data', zone.dataDirs[2]!, ...TIMING]);
+    processes.push(restarted);
+    expect(await restarted.exited, restarted.stderr()).toBe(0);
+    expect(restarted.stderr()).toMatch(/node 3 was removed from zone down-removal-zone: stopping/);
+    expect(restarted.stderr()).toMatch(/node 3 stopped/);
+    expect((await new ZoneApiClient(zone.addresses[1]!, zone.token).status()).members.map((member) => member.nodeId)).toEqual([1, 2]);
+  }, 90_000);
 });
