@@ -1,13 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { getRequestListener } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { packValue } from '../../drivers/transport-websocket/frame-codec.ts';
 import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
-import { serveZoneTransport } from '../../drivers/transport-websocket/node-upgrade.ts';
-import { createZoneApi, createZoneApiCore, nodeStatusOf, type ZoneApiCore, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import type { ZoneApiCore } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { decodeApiBody, encodeApiBody, writeTokenPayload } from '../../drivers/transport-websocket/zone-api-codec.ts';
 import {
@@ -22,9 +18,8 @@ import {
   ZoneApiMuxSession,
 } from '../../drivers/transport-websocket/zone-api-mux.ts';
 import { AccessDeniedError, ClosedError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
-import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
+import { startZoneApiTestServer } from '../../test/zone/zone-api-server.ts';
 import { createNodeMuxExchange } from './node-mux-exchange.ts';
-import { zoneApiListener } from './zone-api-listener.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -34,32 +29,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A three-replica zone whose node 1 serves the ZoneApi (POST routes and the mux channel) on 127.0.0.1, as a zone node does. */
+/** A zone whose node 1 serves the ZoneApi as a zone node does, and a client factory on the mux exchange. */
 async function serveZone(): Promise<{ base: string; token: string; upgraded: Duplex[]; core: ZoneApiCore; client: (token?: string) => ZoneApiClient }> {
-  const cluster = await ZoneTestCluster.start();
-  cleanups.push(() => cluster.close());
-  const token = formatJoinToken({ zoneId: cluster.zoneId, zoneSecret: createZoneSecret() });
-  const replica = cluster.replica(1);
-  const status = (): ZoneNodeStatus => ({ ...nodeStatusOf(replica.status()), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
-  const options = { replica, token: parseJoinToken(token), status };
-  const core = createZoneApiCore(options);
-  const server: Server = createServer(zoneApiListener(core, getRequestListener(createZoneApi(options, core).fetch)));
-  const detach = serveZoneTransport(server, undefined, core);
-  // The sockets of the channels (upgraded sockets leave the server's connections), to cut them.
-  const upgraded: Duplex[] = [];
-  server.on('upgrade', (_request, socket: Duplex) => upgraded.push(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        detach();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  const served = await startZoneApiTestServer();
+  cleanups.push(() => served.close());
   const mux = createNodeMuxExchange();
   cleanups.push(() => mux.close());
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { base, token, upgraded, core } = served;
   return { base, token, upgraded, core, client: (override) => new ZoneApiClient(base, override ?? token, { exchange: mux.exchange }) };
 }
 

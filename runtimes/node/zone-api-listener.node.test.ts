@@ -1,16 +1,14 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createZoneSecret, formatJoinToken, parseJoinToken } from '../../drivers/transport-websocket/join-token.ts';
+import { createZoneSecret, formatJoinToken } from '../../drivers/transport-websocket/join-token.ts';
 import { ADMIN_REQUEST_BYTES_MAX, API_REQUEST_BYTES_MAX } from '../../drivers/transport-websocket/limits.ts';
-import { createZoneApi, createZoneApiCore, ZONE_API_PATH, nodeStatusOf, type ZoneNodeStatus } from '../../drivers/transport-websocket/zone-api-app.ts';
+import { ZONE_API_PATH } from '../../drivers/transport-websocket/zone-api-app.ts';
 import { ZoneApiClient } from '../../drivers/transport-websocket/zone-api-client.ts';
 import { decodeApiBody, encodeApiBody, ZONE_API_CONTENT_TYPE } from '../../drivers/transport-websocket/zone-api-codec.ts';
 import { AccessDeniedError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
-import { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
+import { startZoneApiTestServer } from '../../test/zone/zone-api-server.ts';
+import type { ZoneTestCluster } from '../../test/zone/zone-cluster.ts';
 import { createNodeHttpExchange } from './node-http-exchange.ts';
-import { zoneApiListener } from './zone-api-listener.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -20,27 +18,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A three-replica zone whose node 1 serves the ZoneApi through the listener on 127.0.0.1. */
+/** A zone whose node 1 serves the ZoneApi through the listener on 127.0.0.1, and a client factory on node:http. */
 async function serveZone(): Promise<{ cluster: ZoneTestCluster; base: string; token: string; client: (token?: string) => ZoneApiClient }> {
-  const cluster = await ZoneTestCluster.start();
-  cleanups.push(() => cluster.close());
-  const token = formatJoinToken({ zoneId: cluster.zoneId, zoneSecret: createZoneSecret() });
-  const replica = cluster.replica(1);
-  const status = (): ZoneNodeStatus => ({ ...nodeStatusOf(replica.status()), ticks: 0, tickIntervalMs: 1, electionTimeoutTicks: 10, peers: [] });
-  const options = { replica, token: parseJoinToken(token), status };
-  const core = createZoneApiCore(options);
-  const server: Server = createServer(zoneApiListener(core, getRequestListener(createZoneApi(options, core).fetch)));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  const served = await startZoneApiTestServer();
+  cleanups.push(() => served.close());
   const http = createNodeHttpExchange();
   cleanups.push(() => http.close());
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { cluster, base, token } = served;
   return { cluster, base, token, client: (override) => new ZoneApiClient(base, override ?? token, { exchange: http.exchange }) };
 }
 
