@@ -267,8 +267,9 @@ export class ZoneReplica implements ZoneReplicaApi {
     const incarnation = await stateMachine.nextIncarnation();
     const replica = new ZoneReplica(options, stateMachine, incarnation);
     // The applied state records this node's removal: the raft log may not say so (its commit index
-    // is not always persisted), and no member will tell it again.
-    if (wasRemoved(stateMachine, options.nodeId)) replica.stopAsRemoved();
+    // is not always persisted). A recorded removal, not a missing member record: the state a node
+    // applies before its own addition lacks its record as much as a removed node's does.
+    if (stateMachine.removed.has(options.nodeId)) replica.stopAsRemoved();
     else replica.wake();
     return replica;
   }
@@ -349,7 +350,7 @@ export class ZoneReplica implements ZoneReplicaApi {
     assertNodeId(member?.nodeId);
     assertPeerAddress(member.address);
     if (member.publicKey !== undefined) assertNodePublicKey(member.publicKey);
-    if (this.stateMachine.removedNodes.has(member.nodeId)) throw removedIdError(this.zoneId, member.nodeId);
+    if (this.stateMachine.removed.has(member.nodeId)) throw removedIdError(this.zoneId, member.nodeId);
     const recorded = this.stateMachine.members.get(member.nodeId);
     if (recorded?.publicKey !== undefined && !isSamePublicKey(recorded.publicKey, member.publicKey)) {
       throw new AlreadyExistsError(`cannot add node ${member.nodeId} to zone ${this.zoneId}: it is registered with another public key`);
@@ -452,7 +453,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       consistency: this.consistency,
       closed: this.closed,
       removed: this.removedStopped,
-      removedNodeIds: [...this.stateMachine.removedNodes].sort((a, b) => a - b),
+      removedNodeIds: [...this.stateMachine.removed.keys()].sort((a, b) => a - b),
     };
   }
 
@@ -565,8 +566,8 @@ export class ZoneReplica implements ZoneReplicaApi {
 
   /** Gives the transport the key of every removal the applied state records, so it can tell those nodes (ZoneTransport.setRemovedPeer). */
   private setRemovedPeers(): void {
-    for (const [nodeId, publicKey] of this.stateMachine.removedNodeKeys) {
-      if (nodeId !== this.nodeId) this.transport.setRemovedPeer?.(this.zoneId, nodeId, publicKey);
+    for (const [nodeId, publicKey] of this.stateMachine.removed) {
+      if (nodeId !== this.nodeId && publicKey !== undefined) this.transport.setRemovedPeer?.(this.zoneId, nodeId, publicKey);
     }
   }
 
@@ -931,7 +932,7 @@ export class ZoneReplica implements ZoneReplicaApi {
       return;
     }
     const command = decodeCommand(entry.data);
-    if (command.kind === 'member' && this.stateMachine.removedNodes.has(command.nodeId)) {
+    if (command.kind === 'member' && this.stateMachine.removed.has(command.nodeId)) {
       // Removed between the proposal and now: refused alike on every replica (the record is state).
       this.stateMachine.noteApplied(entry.index);
       this.settleProposal(command.proposalId, { conflict: new ConflictError(removedIdError(this.zoneId, command.nodeId).message) });
@@ -962,8 +963,8 @@ export class ZoneReplica implements ZoneReplicaApi {
     const wasMember = this.isMember(this.nodeId);
     if (!alreadyApplied) this.sendRemovalNotices(entry, change.changes.filter((one) => one.type === 'remove-node' && this.isMember(one.nodeId)).map((one) => one.nodeId));
     try {
-      // A removed node's id is never a member again (`removedNodes` is state: every replica refuses alike).
-      const readdsRemoved = change.changes.some((one) => one.type !== 'remove-node' && this.stateMachine.removedNodes.has(one.nodeId));
+      // A removed node's id is never a member again (`removed` is state: every replica refuses alike).
+      const readdsRemoved = change.changes.some((one) => one.type !== 'remove-node' && this.stateMachine.removed.has(one.nodeId));
       if (!readdsRemoved) this.confState = this.rawNode.applyConfChange(change);
     } catch (error) {
       // Every replica refuses the same committed change the same way: it changes nothing.
@@ -1186,16 +1187,6 @@ export class ZoneReplica implements ZoneReplicaApi {
   private isMember(nodeId: NodeId): boolean {
     return this.confState.voters.includes(nodeId) || this.confState.learners.includes(nodeId);
   }
-}
-
-/**
- * Whether the applied state is that of a node removed from its zone: applying the change that
- * removes a node records its removal (zone-state-machine.ts), and node ids are never given again.
- * A recorded removal, not a missing member record: the state a node applies before its own
- * addition lacks its record as much as a removed node's does.
- */
-function wasRemoved(stateMachine: ZoneStateMachine, nodeId: NodeId): boolean {
-  return stateMachine.removedNodes.has(nodeId);
 }
 
 function removedIdError(zoneId: string, nodeId: NodeId): InvalidArgumentError {

@@ -160,10 +160,11 @@ export class ZoneStateMachine {
     readonly members: Map<NodeId, MemberRecord>,
     /** The members that joined as learners to become voters (see PROMOTION_PREFIX), as applied. */
     readonly promotions: Set<NodeId>,
-    /** The nodes removed from the zone (see REMOVED_PREFIX), as applied: their ids are not given again. */
-    readonly removedNodes: Set<NodeId>,
-    /** The public keys recorded with those removals that have one, as applied. */
-    readonly removedNodeKeys: Map<NodeId, Uint8Array>,
+    /**
+     * The nodes removed from the zone (see REMOVED_PREFIX), as applied, with the public key recorded
+     * with each removal (undefined: none): their ids are not given again.
+     */
+    readonly removed: Map<NodeId, Uint8Array | undefined>,
   ) {
     this.stagedApplied = applied;
   }
@@ -171,8 +172,7 @@ export class ZoneStateMachine {
   static async open(store: KvStore): Promise<ZoneStateMachine> {
     const appliedEntry = await store.get(APPLIED_KEY);
     const applied = appliedEntry === undefined ? 0 : decodeNumber(appliedEntry.value, 'applied index');
-    const removed = await readRemovedNodes(store);
-    return new ZoneStateMachine(store, applied, await readMembers(store), await readPromotions(store), new Set(removed.keys()), keysOf(removed));
+    return new ZoneStateMachine(store, applied, await readMembers(store), await readPromotions(store), await readRemovedNodes(store));
   }
 
   get appliedIndex(): number {
@@ -312,10 +312,7 @@ export class ZoneStateMachine {
       if (promote) this.promotions.add(nodeId);
       else this.promotions.delete(nodeId);
     }
-    for (const [nodeId, publicKey] of removedNodes) {
-      this.removedNodes.add(nodeId);
-      if (publicKey !== undefined) this.removedNodeKeys.set(nodeId, publicKey);
-    }
+    for (const [nodeId, publicKey] of removedNodes) this.removed.set(nodeId, publicKey);
   }
 
   private assertNext(index: number): void {
@@ -533,10 +530,8 @@ export class ZoneStateMachine {
       for (const [nodeId, record] of members) this.members.set(nodeId, record);
       this.promotions.clear();
       for (const nodeId of promotions) this.promotions.add(nodeId);
-      this.removedNodes.clear();
-      this.removedNodeKeys.clear();
-      for (const nodeId of removedNodes.keys()) this.removedNodes.add(nodeId);
-      for (const [nodeId, publicKey] of keysOf(removedNodes)) this.removedNodeKeys.set(nodeId, publicKey);
+      this.removed.clear();
+      for (const [nodeId, publicKey] of removedNodes) this.removed.set(nodeId, publicKey);
     } finally {
       this.installing = undefined;
       finished();
@@ -622,7 +617,7 @@ function checkStateEntry(entry: StoredEntry): void {
     return;
   }
   if (hasPrefix(entry.key, MEMBER_PREFIX)) {
-    memberIdOf(entry.key);
+    nodeIdOfKey(entry.key, MEMBER_PREFIX, 'member');
     decodeMemberRecord(entry.value);
     return;
   }
@@ -918,42 +913,27 @@ function removedKey(nodeId: NodeId): Uint8Array {
 /** The member records in the store, by node id. */
 async function readMembers(store: KvStore): Promise<Map<NodeId, MemberRecord>> {
   const members = new Map<NodeId, MemberRecord>();
-  for (const entry of await scanEverything(store, { prefix: MEMBER_PREFIX })) members.set(memberIdOf(entry.key), decodeMemberRecord(entry.value));
+  for (const entry of await scanEverything(store, { prefix: MEMBER_PREFIX })) members.set(nodeIdOfKey(entry.key, MEMBER_PREFIX, 'member'), decodeMemberRecord(entry.value));
   return members;
 }
 
 async function readPromotions(store: KvStore): Promise<Set<NodeId>> {
-  return readNodeIds(store, PROMOTION_PREFIX, 'promotion');
+  const promotions = new Set<NodeId>();
+  for (const entry of await scanEverything(store, { prefix: PROMOTION_PREFIX })) promotions.add(nodeIdOfKey(entry.key, PROMOTION_PREFIX, 'promotion'));
+  return promotions;
 }
 
 /** The removal records, by node id: the public key recorded with each, or undefined (none recorded). */
 async function readRemovedNodes(store: KvStore): Promise<Map<NodeId, Uint8Array | undefined>> {
   const removed = new Map<NodeId, Uint8Array | undefined>();
   for (const entry of await scanEverything(store, { prefix: REMOVED_PREFIX })) {
-    if (entry.key.length !== REMOVED_PREFIX.length + 4) throw new CorruptionError('zone state: malformed removal key');
-    const nodeId = new DataView(entry.key.buffer, entry.key.byteOffset, entry.key.byteLength).getUint32(REMOVED_PREFIX.length);
+    const nodeId = nodeIdOfKey(entry.key, REMOVED_PREFIX, 'removal');
     if (entry.value.byteLength !== 0 && entry.value.byteLength !== NODE_PUBLIC_KEY_BYTES) {
       throw new CorruptionError(`zone state: the removal record of node ${nodeId} holds ${entry.value.byteLength} bytes, neither empty nor a public key`);
     }
     removed.set(nodeId, entry.value.byteLength === 0 ? undefined : entry.value);
   }
   return removed;
-}
-
-function keysOf(removed: ReadonlyMap<NodeId, Uint8Array | undefined>): Map<NodeId, Uint8Array> {
-  const keys = new Map<NodeId, Uint8Array>();
-  for (const [nodeId, publicKey] of removed) if (publicKey !== undefined) keys.set(nodeId, publicKey);
-  return keys;
-}
-
-/** The node ids of the `what` records under `prefix` (each `prefix` + u32 node id, its value empty). */
-async function readNodeIds(store: KvStore, prefix: Uint8Array, what: string): Promise<Set<NodeId>> {
-  const nodeIds = new Set<NodeId>();
-  for (const entry of await scanEverything(store, { prefix })) {
-    if (entry.key.length !== prefix.length + 4) throw new CorruptionError(`zone state: malformed ${what} key`);
-    nodeIds.add(new DataView(entry.key.buffer, entry.key.byteOffset, entry.key.byteLength).getUint32(prefix.length));
-  }
-  return nodeIds;
 }
 
 /** `prefix` followed by `value` as a big-endian uint32, so that keys under a prefix sort by value. */
@@ -964,9 +944,10 @@ function uint32Key(prefix: Uint8Array, value: number): Uint8Array {
   return key;
 }
 
-function memberIdOf(key: Uint8Array): NodeId {
-  if (key.length !== MEMBER_PREFIX.length + 4) throw new CorruptionError('zone state: malformed member key');
-  return new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(MEMBER_PREFIX.length);
+/** The node id of a `what` record's key, `prefix` + u32 (uint32Key's inverse). */
+function nodeIdOfKey(key: Uint8Array, prefix: Uint8Array, what: string): NodeId {
+  if (key.length !== prefix.length + 4) throw new CorruptionError(`zone state: malformed ${what} key`);
+  return new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(prefix.length);
 }
 
 function encodeStoredValue(version: number, value: Uint8Array): Uint8Array {
