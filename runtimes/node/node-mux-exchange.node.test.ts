@@ -82,7 +82,7 @@ describe('ZoneApi mux channel (node:http server, ws client)', () => {
   });
 
   it('carries many concurrent calls on one channel, each answered with its own result', async () => {
-    const { client } = await serveZone();
+    const { client, upgraded } = await serveZone();
     const api = client();
     const versions = await Promise.all(
       Array.from({ length: 300 }, (_, index) => api.commit([{ type: 'put', key: encoder.encode(`key-${index}`), value: encoder.encode(`value-${index}`) }])),
@@ -90,6 +90,8 @@ describe('ZoneApi mux channel (node:http server, ws client)', () => {
     expect(new Set(versions).size).toBe(300);
     const values = await Promise.all(Array.from({ length: 300 }, (_, index) => api.get(encoder.encode(`key-${index}`))));
     expect(values.map((entry) => decoder.decode(entry!.value))).toEqual(Array.from({ length: 300 }, (_, index) => `value-${index}`));
+    // 600 calls, one upgrade: every call went on the one channel.
+    expect(upgraded).toHaveLength(1);
   });
 
   it('refuses the upgrade without the token or with a wrong one (401 EACCES, no socket), and the client reports AccessDeniedError', async () => {
