@@ -358,7 +358,8 @@ describe('checkpoint pauses', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
       expect((await store.stats()).writeTransactionCount).toBeGreaterThan(5);
       expect(pauses()).toBeGreaterThan(100);
       await resumeUntil(store.close(), pending);
-      expect((await checkStoreFile(new CountingStorageFile(tree.image()))).entryCount).toBe(stateAt(history.at(-1)!.version).length);
+      // A close leaves the commits since the last checkpoint in the log; the tree it leaves is whole.
+      await checkStoreFile(new CountingStorageFile(tree.image()));
       const reopened = await reopen();
       expect(await scanAll(reopened)).toEqual(stateAt(history.at(-1)!.version));
       await reopened.close();

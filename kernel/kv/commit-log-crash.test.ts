@@ -53,6 +53,9 @@ class SharedRecordingFile extends CountingStorageFile {
     await super.sync();
     this.#events.push({ kind: 'sync', file: this.#name });
   }
+
+  /** Left open: the workload closes its store and opens another on the same files. */
+  override async close(): Promise<void> {}
 }
 
 /** Microtask turns of each tree write and sync with two logs: a checkpoint spans several commits. */
@@ -101,7 +104,8 @@ async function recordWorkload(
   const tree = new SharedRecordingFile('tree', events, twoLogs ? TREE_LATENCY_TURNS : 0);
   const log = new SharedRecordingFile('log', events);
   const secondLog = twoLogs ? new SharedRecordingFile('log2', events) : undefined;
-  const store = await openKvStore(tree, { cachePages: 16, log, secondLog, writeBufferBytes: shape.writeBufferBytes });
+  const open = (): Promise<KvStore> => openKvStore(tree, { cachePages: 16, log, secondLog, writeBufferBytes: shape.writeBufferBytes });
+  let store = await open();
   const states = [await describeState(store)];
   const commits: MetastoreOperation[][] = [[]];
   events.push({ kind: 'mark', label: 'state 0 durable', file: 'both' });
@@ -121,6 +125,13 @@ async function recordWorkload(
     if (!durable && random.below(8) === 0) {
       await store.sync();
       events.push({ kind: 'mark', label: `state ${commit} durable`, file: 'both' });
+    }
+    if (twoLogs && commit === Math.floor(shape.commits / 2)) {
+      // A clean close leaves the commits since the last checkpoint in a log, and the reopen reads
+      // them back, empties the other log for new commits and checkpoints them at the next commit.
+      await store.close();
+      events.push({ kind: 'mark', label: `state ${commit} durable`, file: 'both' });
+      store = await open();
     }
   }
   await store.close();

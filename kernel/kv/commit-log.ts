@@ -185,6 +185,11 @@ export interface ReadCommitLog {
   versionMax: number;
 }
 
+/** What reading a store's commit logs found: also which logs gave batches, in the order read. */
+export interface ReadCommitLogs extends ReadCommitLog {
+  replayedLogs: number[];
+}
+
 /** The record at `offset` when it is whole (its length and checksum hold), undefined otherwise. */
 async function readWholeRecord(file: StorageFile, offset: number, sizeBytes: number): Promise<{ length: number; batches: LoggedBatch[] } | undefined> {
   if (offset + RECORD_HEADER_BYTES > sizeBytes) return undefined;
@@ -209,9 +214,10 @@ async function readWholeRecord(file: StorageFile, offset: number, sizeBytes: num
  * is CorruptionError: the engine syncs a log before it writes the other, so the other's first
  * record is never there without the commits before it.
  */
-export async function readCommitLogs(files: readonly StorageFile[], afterVersion: number): Promise<ReadCommitLog> {
+export async function readCommitLogs(files: readonly StorageFile[], afterVersion: number): Promise<ReadCommitLogs> {
   assert(files.length >= 1 && files.length <= COMMIT_LOGS_MAX, `a store has 1 to ${COMMIT_LOGS_MAX} commit logs`);
   const batches: LoggedBatch[] = [];
+  const replayedLogs: number[] = [];
   const read = new Set<number>();
   let lastVersion = afterVersion;
   let versionMax = afterVersion;
@@ -223,7 +229,8 @@ export async function readCommitLogs(files: readonly StorageFile[], afterVersion
       versionMax = Math.max(versionMax, logged.versionMax);
       if (logged.batches.length === 0) continue;
       read.add(index);
-      batches.push(...logged.batches);
+      replayedLogs.push(index);
+      for (const batch of logged.batches) batches.push(batch);
       lastVersion = logged.batches.at(-1)!.version;
       progressed = true;
     }
@@ -238,7 +245,7 @@ export async function readCommitLogs(files: readonly StorageFile[], afterVersion
       throw new CorruptionError(`commit log ${index} starts at version ${firstVersion}, but the commits before it end at ${lastVersion}`);
     }
   }
-  return { batches, versionMax };
+  return { batches, versionMax, replayedLogs };
 }
 
 /**

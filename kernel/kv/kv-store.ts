@@ -17,7 +17,7 @@ import {
 import type { StorageFile } from '../contracts/storage-file.ts';
 import { BusyError, ClosedError, ConflictError, CorruptionError, InvalidArgumentError } from '../errors.ts';
 import { type QueuedBatch, type QueuedWork, copyOperations, copyPrecondition, takeGroup } from './commit-queue.ts';
-import { CommitLog, type LoggedBatch, encodeLogRecord, logRecordBytes, readCommitLogs } from './commit-log.ts';
+import { CommitLog, type LoggedBatch, type ReadCommitLogs, encodeLogRecord, logRecordBytes, readCommitLogs } from './commit-log.ts';
 import {
   CACHE_PAGES_DEFAULT,
   CHECKPOINT_PAUSE_WORK_BYTES,
@@ -98,7 +98,7 @@ export async function openKvStore(file: StorageFile, options: KvStoreOptions = {
   const logs: CommitLog[] = [];
   for (const file of files) logs.push(new CommitLog(file, { sizeBytes: await file.size() }));
   const engine = new KvStoreEngine(pages, { ...recovered, versionFloor: Math.max(recovered.versionFloor, logged.versionMax) }, { ...engineOptions, logs });
-  await engine.replayLogs(logged.batches);
+  await engine.replayLogs(logged);
   return engine;
 }
 
@@ -122,7 +122,8 @@ interface CommittedState extends PinnedState {
  * Without a commit log, a group is one WriteTransaction: its pages and meta page are written to
  * the tree. With one, a group goes into the write buffer (write-buffer.ts) and one log record; a
  * checkpoint merges the buffer into the tree in key order once it or the log is large enough, and
- * at close.
+ * (one log) at close; with two, a close leaves the buffer's commits in the log for the next open to
+ * read back (see replayLogs).
  *
  * With two logs a checkpoint runs beside the commit loop (LevelDB's immutable memtable): the loop
  * syncs the log it was writing, freezes that log and the write buffer, and goes on with a fresh
@@ -167,6 +168,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   #activeLogIndex = 0;
   /** The checkpoint running beside the commit loop (two logs only); it never rejects. */
   #checkpointInFlight: Promise<void> | undefined;
+  /** The buffer opening replayed and froze, with its log, until the first commit group checkpoints it. */
+  #replayed: { buffer: WriteBuffer; version: number; log: CommitLog } | undefined;
   /** With a log: a checkpoint once the write buffer holds this many bytes. */
   readonly #writeBufferBytes: number;
   readonly #scheduleGroup: (takeGroup: () => void) => void;
@@ -293,9 +296,14 @@ class KvStoreEngine implements KvStore, SnapshotHost {
         await this.#checkpointInFlight;
         // A checkpoint in flight may have failed meanwhile: then the store is failed, as after a write.
         if ((this.#failure as { error: unknown } | undefined) !== undefined) return;
-        if (this.#logs.length > 0) await this.#checkpoint();
-        // The tree holds everything: the next open finds empty logs, and has none to empty and sync.
-        for (const log of this.#logs) await log.discard({ sync: false });
+        if (this.#logs.length === 1) {
+          await this.#checkpoint();
+          // The tree holds everything: the next open finds an empty log, and has none to empty and sync.
+          await this.#logs[0]!.discard({ sync: false });
+        }
+        // Two logs: the commits since the last checkpoint stay in the active one, synced above, and
+        // the next open reads them back into its write buffer (see replayLogs). Closing costs a sync,
+        // not a merge of the buffer into the tree, as LevelDB leaves its memtable in its log.
         await this.#markClean();
       }
     } catch {
@@ -310,25 +318,54 @@ class KvStoreEngine implements KvStore, SnapshotHost {
 
   /**
    * Puts the batches of the commit logs that the recovered tree lacks (see readCommitLogs) into the
-   * write buffer at the versions they were logged with, and merges them into the tree, which then
-   * also records the version floor (a rejected state's, or one a whole record in the logs held, see
-   * commit-log.ts): later replays continue from it, new commits number themselves above it. Then it
-   * empties the logs, synced, before any commit: a whole record left past where replay stopped
-   * would otherwise wait there for new records to reach it. A crash before that finds the logs as
-   * they were, and the tree with at most what they give again.
+   * write buffer at the versions they were logged with.
+   *
+   * With two logs, when one log alone gave them and nothing above them was seen (the state a clean
+   * close leaves: see #closeOnce), that buffer is frozen with its log, as a checkpoint freezes them,
+   * and the other log is emptied (synced) for the commits to come; the first commit group starts
+   * the frozen buffer's checkpoint, which then empties its log (see #checkpointReplayed). Opening
+   * costs reading the log and filling the buffer, not merging it into the tree. A log is never
+   * written again after the batches replay read from it, so a whole record a crash left past where
+   * replay stopped is never read as following new ones: the frozen log is emptied, not started over.
+   *
+   * Otherwise (one log; batches in both, a crash during a checkpoint; or versions seen above them,
+   * which the tree must record as the version floor) the buffer is merged into the tree now, which
+   * then also records the version floor (a rejected state's, or one a whole record in the logs
+   * held, see commit-log.ts): later replays continue from it, new commits number themselves above
+   * it. Then both logs are emptied, synced, before any commit: a whole record left past where replay
+   * stopped would otherwise wait there for new records to reach it. A crash before that finds the
+   * logs as they were, and the tree with at most what they give again.
    */
-  async replayLogs(batches: readonly LoggedBatch[]): Promise<void> {
+  async replayLogs(logged: ReadCommitLogs): Promise<void> {
     assert(this.#logs.length > 0, 'only a store with a commit log replays one');
+    const { batches, replayedLogs } = logged;
     const buffer = this.#committed.buffer;
-    for (const batch of batches) {
-      // Decoded from the log into fresh buffers: the write buffer may own them.
-      for (const operation of batch.operations) buffer.add(operation.key, batch.version, operation.type === 'put' ? operation.value : null);
-      buffer.publish(batch.version);
-    }
+    // Decoded from the log into fresh buffers: the write buffer may own them.
+    buffer.fill(batches);
     const version = Math.max(this.#committed.version, batches.at(-1)?.version ?? 0, this.#versionFloor);
+    if (this.#logs.length === COMMIT_LOGS_MAX && replayedLogs.length === 1 && version === batches.at(-1)!.version) {
+      const replayedIndex = replayedLogs[0]!;
+      this.#activeLogIndex = 1 - replayedIndex;
+      await this.#logs[this.#activeLogIndex]!.discard({ sync: true });
+      this.#committed = { ...this.#committed, buffer: new WriteBuffer(version), frozenBuffers: [buffer], version };
+      this.#replayed = { buffer, version, log: this.#logs[replayedIndex]! };
+      return;
+    }
     this.#committed = { ...this.#committed, version };
     if (version > this.#committed.meta.lastVersion) await this.#mergeBuffer(buffer, version);
     for (const log of this.#logs) await log.discard({ sync: true });
+  }
+
+  /**
+   * Starts the checkpoint of the buffer opening replayed (see replayLogs), if it waits for one:
+   * before any other tree writer, whose changes are newer. Its log is emptied once the tree holds it.
+   */
+  #checkpointReplayed(): void {
+    const replayed = this.#replayed;
+    if (replayed === undefined) return;
+    this.#replayed = undefined;
+    assert(this.#checkpointInFlight === undefined, 'the replayed buffer is checkpointed first');
+    this.#checkpointInFlight = this.#checkpointFrozen(replayed.buffer, replayed.version, () => replayed.log.discard({ sync: true }));
   }
 
   /**
@@ -363,7 +400,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     assert(this.#logs[1 - this.#activeLogIndex]!.tailBytes === 0, 'the log a checkpoint freezes the other for is empty');
     this.#activeLogIndex = 1 - this.#activeLogIndex;
     this.#committed = { ...base, buffer: new WriteBuffer(base.version), frozenBuffers: [base.buffer] };
-    this.#checkpointInFlight = this.#checkpointFrozen(base.buffer, base.version, frozenLog);
+    this.#checkpointInFlight = this.#checkpointFrozen(base.buffer, base.version, () => frozenLog.restart());
   }
 
   #checkpointDue(): boolean {
@@ -371,11 +408,11 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /** Merges a frozen buffer into the tree beside the commit loop, then starts its log over. */
-  async #checkpointFrozen(frozen: WriteBuffer, version: number, frozenLog: CommitLog): Promise<void> {
+  async #checkpointFrozen(frozen: WriteBuffer, version: number, startLogOver: () => Promise<void>): Promise<void> {
     try {
       if (version > this.#committed.meta.lastVersion) await this.#mergeBuffer(frozen, version);
       else this.#committed = { ...this.#committed, frozenBuffers: [] };
-      await frozenLog.restart();
+      await startLogOver();
     } catch (error) {
       // Whatever the tree file now holds, the logs still hold every commit; a reopen recovers them.
       this.#failure ??= { error };
@@ -631,6 +668,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    */
   async #commitGroupToBuffer(work: { group: QueuedWork[]; batches: QueuedBatch[]; durable: boolean }): Promise<void> {
     const { group, batches, durable } = work;
+    this.#checkpointReplayed();
     // Pinned: a checkpoint in flight may publish a new tree while the preconditions read this one.
     const base = this.#pin();
     const buffer = base.buffer;
