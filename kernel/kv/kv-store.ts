@@ -56,7 +56,8 @@ import { type FreelistChain, type PageWrite, WriteTransaction } from './write-tr
 import { applyBatches } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
 import { readState, readStateCached, scanState } from './state-read.ts';
-import { WriteBuffer } from './write-buffer.ts';
+import { type FrozenEntries, WriteBuffer } from './write-buffer.ts';
+import { ReplayedRun } from './replayed-run.ts';
 
 /**
  * Opens the KV store kept in `file` (creating it when the file is empty), recovering the last
@@ -168,8 +169,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   #activeLogIndex = 0;
   /** The checkpoint running beside the commit loop (two logs only); it never rejects. */
   #checkpointInFlight: Promise<void> | undefined;
-  /** The buffer opening replayed and froze, with its log, until the first commit group checkpoints it. */
-  #replayed: { buffer: WriteBuffer; version: number; log: CommitLog } | undefined;
+  /** The commits opening replayed, frozen with their log until the first commit group checkpoints them. */
+  #replayed: { run: ReplayedRun; version: number; log: CommitLog } | undefined;
   /** With a log: a checkpoint once the write buffer holds this many bytes. */
   readonly #writeBufferBytes: number;
   readonly #scheduleGroup: (takeGroup: () => void) => void;
@@ -317,19 +318,19 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /**
-   * Puts the batches of the commit logs that the recovered tree lacks (see readCommitLogs) into the
-   * write buffer at the versions they were logged with.
+   * Takes the batches of the commit logs that the recovered tree lacks (see readCommitLogs) at the
+   * versions they were logged with, as a ReplayedRun: the log's records, indexed by key.
    *
    * With two logs, when one log alone gave them and nothing above them was seen (the state a clean
-   * close leaves: see #closeOnce), that buffer is frozen with its log, as a checkpoint freezes them,
-   * and the other log is emptied (synced) for the commits to come; the first commit group starts
-   * the frozen buffer's checkpoint, which then empties its log (see #checkpointReplayed). Opening
-   * costs reading the log and filling the buffer, not merging it into the tree. A log is never
+   * close leaves: see #closeOnce), the run is a frozen buffer with its log, as a checkpoint freezes
+   * them, and the commits to come go to the other log, which the first commit group empties before
+   * it starts the run's checkpoint, which then empties the run's log (see #checkpointReplayed). Opening
+   * costs reading the log and sorting its entries, not merging them into the tree. A log is never
    * written again after the batches replay read from it, so a whole record a crash left past where
    * replay stopped is never read as following new ones: the frozen log is emptied, not started over.
    *
    * Otherwise (one log; batches in both, a crash during a checkpoint; or versions seen above them,
-   * which the tree must record as the version floor) the buffer is merged into the tree now, which
+   * which the tree must record as the version floor) the run is merged into the tree now, which
    * then also records the version floor (a rejected state's, or one a whole record in the logs
    * held, see commit-log.ts): later replays continue from it, new commits number themselves above
    * it. Then both logs are emptied, synced, before any commit: a whole record left past where replay
@@ -339,33 +340,35 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   async replayLogs(logged: ReadCommitLogs): Promise<void> {
     assert(this.#logs.length > 0, 'only a store with a commit log replays one');
     const { batches, replayedLogs } = logged;
-    const buffer = this.#committed.buffer;
-    // Decoded from the log into fresh buffers: the write buffer may own them.
-    buffer.fill(batches);
+    const run = ReplayedRun.fromBatches(batches);
     const version = Math.max(this.#committed.version, batches.at(-1)?.version ?? 0, this.#versionFloor);
+    // New commits go to a buffer above every replayed version.
+    this.#committed = { ...this.#committed, buffer: new WriteBuffer(version), version };
     if (this.#logs.length === COMMIT_LOGS_MAX && replayedLogs.length === 1 && version === batches.at(-1)!.version) {
       const replayedIndex = replayedLogs[0]!;
       this.#activeLogIndex = 1 - replayedIndex;
-      await this.#logs[this.#activeLogIndex]!.discard({ sync: true });
-      this.#committed = { ...this.#committed, buffer: new WriteBuffer(version), frozenBuffers: [buffer], version };
-      this.#replayed = { buffer, version, log: this.#logs[replayedIndex]! };
+      this.#committed = { ...this.#committed, frozenBuffers: [run] };
+      this.#replayed = { run, version, log: this.#logs[replayedIndex]! };
       return;
     }
-    this.#committed = { ...this.#committed, version };
-    if (version > this.#committed.meta.lastVersion) await this.#mergeBuffer(buffer, version);
+    if (version > this.#committed.meta.lastVersion) await this.#mergeBuffer(run, version);
     for (const log of this.#logs) await log.discard({ sync: true });
   }
 
   /**
-   * Starts the checkpoint of the buffer opening replayed (see replayLogs), if it waits for one:
-   * before any other tree writer, whose changes are newer. Its log is emptied once the tree holds it.
+   * Before the first commit group after a replay that froze its run (see replayLogs): empties the
+   * other log, synced, so that no record a crash left in it can follow the new ones; then starts
+   * the run's checkpoint, before any other tree writer, whose changes are newer. The checkpoint
+   * empties the run's log once the tree holds it. Here rather than at open: a store opened only to
+   * be read writes nothing.
    */
-  #checkpointReplayed(): void {
+  async #checkpointReplayed(): Promise<void> {
     const replayed = this.#replayed;
     if (replayed === undefined) return;
     this.#replayed = undefined;
-    assert(this.#checkpointInFlight === undefined, 'the replayed buffer is checkpointed first');
-    this.#checkpointInFlight = this.#checkpointFrozen(replayed.buffer, replayed.version, () => replayed.log.discard({ sync: true }));
+    assert(this.#checkpointInFlight === undefined, 'the replayed run is checkpointed first');
+    await this.#logs[this.#activeLogIndex]!.discard({ sync: true });
+    this.#checkpointInFlight = this.#checkpointFrozen(replayed.run, replayed.version, () => replayed.log.discard({ sync: true }));
   }
 
   /**
@@ -408,7 +411,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /** Merges a frozen buffer into the tree beside the commit loop, then starts its log over. */
-  async #checkpointFrozen(frozen: WriteBuffer, version: number, startLogOver: () => Promise<void>): Promise<void> {
+  async #checkpointFrozen(frozen: FrozenEntries, version: number, startLogOver: () => Promise<void>): Promise<void> {
     try {
       if (version > this.#committed.meta.lastVersion) await this.#mergeBuffer(frozen, version);
       else this.#committed = { ...this.#committed, frozenBuffers: [] };
@@ -436,7 +439,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    * tree has no other writer, and the pages of the tree it started from are not reused before the
    * transaction is published (see #reuseThroughTxn).
    */
-  async #mergeBuffer(buffer: WriteBuffer, version: number): Promise<void> {
+  async #mergeBuffer(buffer: FrozenEntries, version: number): Promise<void> {
     // The fresh buffer's fill, when commits go on beside this merge.
     const pressure = (): number => (this.#committed.buffer === buffer ? 0 : this.#committed.buffer.sizeBytes / this.#writeBufferBytes);
     const pacer = new CheckpointPacer({ ...this.#checkpointPause, pressure, hurry: () => this.#closing !== undefined });
@@ -449,7 +452,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /** #mergeBuffer with its pacer, which every call on the store is told of meanwhile. */
-  async #mergeBufferPaced(buffer: WriteBuffer, version: number, pacer: CheckpointPacer): Promise<void> {
+  async #mergeBufferPaced(buffer: FrozenEntries, version: number, pacer: CheckpointPacer): Promise<void> {
     const { transaction, allocator } = await this.#beginTreeTransaction();
     const layoutChanges = buffer.layoutChanges;
     try {
@@ -668,7 +671,14 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    */
   async #commitGroupToBuffer(work: { group: QueuedWork[]; batches: QueuedBatch[]; durable: boolean }): Promise<void> {
     const { group, batches, durable } = work;
-    this.#checkpointReplayed();
+    try {
+      await this.#checkpointReplayed();
+    } catch (error) {
+      // The other log's state is unknown: nothing more is written.
+      this.#failure = { error };
+      for (const item of group) item.reject(error);
+      return;
+    }
     // Pinned: a checkpoint in flight may publish a new tree while the preconditions read this one.
     const base = this.#pin();
     const buffer = base.buffer;
@@ -886,7 +896,7 @@ function settle(group: readonly QueuedWork[], outcomes: Map<QueuedBatch, number 
 }
 
 /** The changes a checkpoint merges: the buffer's newest entries, in key order, collected with pauses. */
-async function bufferedChanges(buffer: WriteBuffer, pacer: CheckpointPacer): Promise<TreeChange[]> {
+async function bufferedChanges(buffer: FrozenEntries, pacer: CheckpointPacer): Promise<TreeChange[]> {
   const changes: TreeChange[] = [];
   for (const entry of buffer.newestEntries()) {
     changes.push(entry);

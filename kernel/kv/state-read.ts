@@ -7,7 +7,7 @@ import { WRITE_BUFFERS_MAX } from './constants.ts';
 import type { PageReference } from './node.ts';
 import type { PageStore } from './page-store.ts';
 import { NEEDS_FILE, readEntry, readEntryCached, scanTree } from './tree-read.ts';
-import type { BufferedEntry, WriteBuffer, WriteBufferCursor } from './write-buffer.ts';
+import type { BufferedEntry, FrozenEntries, WriteBuffer } from './write-buffer.ts';
 
 /**
  * Reads of one committed state: a tree, and write buffers on top of it read at the state's
@@ -20,7 +20,7 @@ export interface ReadableState {
   meta: { readonly root: PageReference | undefined };
   buffer: WriteBuffer;
   /** Buffers older than `buffer` whose entries the tree does not have yet, newest first. */
-  frozenBuffers: readonly WriteBuffer[];
+  frozenBuffers: readonly FrozenEntries[];
   version: number;
 }
 
@@ -89,10 +89,10 @@ export async function scanState(pages: PageStore, state: ReadableState, scan: Re
  */
 class MergedBufferCursor {
   readonly #scan: ResolvedMetastoreScan;
-  readonly #cursors: WriteBufferCursor[];
+  readonly #cursors: { next(): BufferedEntry | undefined }[];
   readonly #heads: (BufferedEntry | undefined)[];
 
-  constructor(buffers: readonly WriteBuffer[], scan: ResolvedMetastoreScan, version: number) {
+  constructor(buffers: readonly FrozenEntries[], scan: ResolvedMetastoreScan, version: number) {
     assert(buffers.length <= WRITE_BUFFERS_MAX, `a state reads at most ${WRITE_BUFFERS_MAX} write buffers`);
     this.#scan = scan;
     this.#cursors = buffers.map((buffer) => buffer.cursor(scan, version));

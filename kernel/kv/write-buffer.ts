@@ -2,7 +2,6 @@ import { assert } from '../assert.ts';
 import { compareBytes } from '../contracts/bytes.ts';
 import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
 import type { BatchTarget } from './commit-group.ts';
-import type { LoggedBatch } from './commit-log.ts';
 import { WRITE_BUFFER_CHUNK_KEYS_MAX, WRITE_BUFFER_ENTRY_OVERHEAD_BYTES } from './constants.ts';
 
 /**
@@ -42,6 +41,24 @@ export interface BufferedEntry {
 }
 
 /**
+ * Entries a state reads below its live WriteBuffer until a checkpoint merges them into the tree: a
+ * frozen WriteBuffer, or the commits opening replayed from a log (ReplayedRun). Never changed.
+ */
+export interface FrozenEntries {
+  readonly entryCount: number;
+  /** Unchanged while a merge reads the entries (a frozen buffer's, a run's never change). */
+  readonly layoutChanges: number;
+  /** The newest entry of `key` at or below `version`; undefined when there is none. */
+  lookup(key: Uint8Array, version: number): BufferedEntry | undefined;
+  /** The entries in `scan`'s range as of `version`, in its direction (deletes included). */
+  cursor(scan: ResolvedMetastoreScan, version: number): { next(): BufferedEntry | undefined };
+  /** Every key's newest entry, in key order. */
+  newestEntries(): Iterable<BufferedEntry>;
+  /** keyPrefix of every key, in key order (as newestEntries yields them). */
+  keyPrefixes(): Float64Array;
+}
+
+/**
  * One entry of a key, linked to the key's older entries since the last checkpoint. The chunks
  * hold each key's newest entry: a new version replaces it there and links to it, one object per
  * entry and no change to the chunk layout.
@@ -50,7 +67,7 @@ interface BufferedKey extends BufferedEntry {
   readonly older: BufferedKey | undefined;
 }
 
-export class WriteBuffer {
+export class WriteBuffer implements FrozenEntries {
   readonly #chunks: BufferedKey[][] = [];
   /** `#prefixes[c][i]`: keyPrefix of `#chunks[c][i].key`. */
   readonly #prefixes: number[][] = [];
@@ -115,63 +132,6 @@ export class WriteBuffer {
     this.#unpublished.push(key);
     this.#sizeBytes += (value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
     this.#entryCount++;
-  }
-
-  /**
-   * Fills an empty buffer with the batches a commit log replays (see KvStore's replayLogs), in
-   * version order, and publishes them: one sort of every entry by key, a key's entries kept in
-   * version order, then full chunks built in key order. Why: an `add` per entry is a search and an
-   * insert at a random place; opening a store replays up to a whole log (16 MiB), and 60,000
-   * entries took 40 ms by `add` against N ms here. The buffer takes ownership of the keys and values.
-   */
-  fill(batches: readonly LoggedBatch[]): void {
-    assert(this.#chunks.length === 0 && this.#unpublished.length === 0, 'only an empty buffer is filled');
-    const keys: Uint8Array[] = [];
-    const values: (Uint8Array | null)[] = [];
-    const versions: number[] = [];
-    let previousVersion = this.#publishedVersion;
-    for (const batch of batches) {
-      assert(batch.version > previousVersion, 'replayed batches come in version order, above the published one');
-      previousVersion = batch.version;
-      for (const operation of batch.operations) {
-        keys.push(operation.key);
-        values.push(operation.type === 'put' ? operation.value : null);
-        versions.push(batch.version);
-      }
-    }
-    const prefixes = new Float64Array(keys.length);
-    for (let index = 0; index < keys.length; index++) prefixes[index] = keyPrefix(keys[index]!);
-    const order = sortedByKey(keys, prefixes);
-    let chunk: BufferedKey[] = [];
-    let chunkPrefixes: number[] = [];
-    let previous = -1;
-    for (const index of order) {
-      const key = keys[index]!;
-      const value = values[index]!;
-      if (previous >= 0 && prefixes[previous] === prefixes[index] && compareBytes(keys[previous]!, key) === 0) {
-        const older = chunk[chunk.length - 1]!;
-        chunk[chunk.length - 1] = { key: older.key, version: versions[index]!, value, older };
-      } else {
-        if (chunk.length === WRITE_BUFFER_CHUNK_KEYS_MAX) {
-          this.#chunks.push(chunk);
-          this.#prefixes.push(chunkPrefixes);
-          chunk = [];
-          chunkPrefixes = [];
-        }
-        chunk.push({ key, version: versions[index]!, value, older: undefined });
-        chunkPrefixes.push(prefixes[index]!);
-        this.#sizeBytes += key.length;
-      }
-      this.#sizeBytes += (value?.length ?? 0) + WRITE_BUFFER_ENTRY_OVERHEAD_BYTES;
-      this.#entryCount++;
-      previous = index;
-    }
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#prefixes.push(chunkPrefixes);
-    }
-    this.#layoutChanges++;
-    this.#publishedVersion = previousVersion;
   }
 
   /**
@@ -469,39 +429,6 @@ function keyIndex(chunk: readonly BufferedKey[], prefixes: readonly number[], so
   return low;
 }
 
-/** Entries `sortedByKey` orders by one numeric sort: their position takes a double's low 21 bits. */
-const SORT_POSITION_BITS = 21;
-const SORT_POSITION_SPAN = 2 ** SORT_POSITION_BITS;
-
-/**
- * The positions of `keys` in key order, equal keys by position (`prefixes[i]`: keyPrefix of
- * `keys[i]`). Each entry is one double, its key's first 4 bytes above its position, sorted by
- * the typed array's own numeric sort (native, no comparator calls: a comparator sort of 60,000
- * keys took 40-50 ms); only runs whose first 4 bytes tie are sorted again by their bytes.
- */
-function sortedByKey(keys: readonly Uint8Array[], prefixes: Float64Array): number[] {
-  const count = keys.length;
-  const byBytes = (left: number, right: number): number => prefixes[left]! - prefixes[right]! || compareBytes(keys[left]!, keys[right]!) || left - right;
-  if (count >= SORT_POSITION_SPAN) return Array.from({ length: count }, (_, index) => index).sort(byBytes);
-  const packed = new Float64Array(count);
-  // The 48-bit prefix's top 32 bits, then the position.
-  for (let index = 0; index < count; index++) packed[index] = Math.floor(prefixes[index]! / 65536) * SORT_POSITION_SPAN + index;
-  packed.sort();
-  const order: number[] = new Array<number>(count);
-  for (let index = 0; index < count; index++) order[index] = packed[index]! % SORT_POSITION_SPAN;
-  for (let start = 0; start < count; ) {
-    const top = Math.floor(packed[start]! / SORT_POSITION_SPAN);
-    let end = start + 1;
-    while (end < count && Math.floor(packed[end]! / SORT_POSITION_SPAN) === top) end++;
-    if (end - start > 1) {
-      const run = order.slice(start, end).sort(byBytes);
-      for (let offset = 0; offset < run.length; offset++) order[start + offset] = run[offset]!;
-    }
-    start = end;
-  }
-  return order;
-}
-
 /** Bytes of a key that `keyPrefix` keeps: 6, the most a double holds exactly (48 bits). */
 const KEY_PREFIX_BYTES = 6;
 
@@ -512,9 +439,14 @@ const KEY_PREFIX_BYTES = 6;
  * length).
  */
 export function keyPrefix(key: Uint8Array): number {
+  return keyPrefixAt(key, 0, key.length);
+}
+
+/** keyPrefix of the key `bytes`[start, +length). */
+export function keyPrefixAt(bytes: Uint8Array, start: number, length: number): number {
   let prefix = 0;
-  const length = Math.min(key.length, KEY_PREFIX_BYTES);
-  for (let index = 0; index < KEY_PREFIX_BYTES; index++) prefix = prefix * 256 + (index < length ? key[index]! : 0);
+  const kept = Math.min(length, KEY_PREFIX_BYTES);
+  for (let index = 0; index < KEY_PREFIX_BYTES; index++) prefix = prefix * 256 + (index < kept ? bytes[start + index]! : 0);
   return prefix;
 }
 
