@@ -18,8 +18,9 @@ export const FILE_KV_LOG_SUFFIX = '-log';
 
 /**
  * The suffix of the second commit log file, which lets checkpoints run while commits go on (see
- * KvStoreOptions.secondLog). A store opened without it (by a version before it) after a crash
- * would miss the commits only there: after a clean close both logs are empty.
+ * KvStoreOptions.secondLog). A store opened without it (by a version before it) would miss the
+ * commits only there, after a crash or a close (which leaves the commits since the last
+ * checkpoint in the log they went to).
  */
 export const FILE_KV_SECOND_LOG_SUFFIX = '-log2';
 

@@ -33,15 +33,18 @@ import { readUint53, writeUint53 } from './page-format.ts';
  * A crash may also leave whole records past the point where replay stops: unsynced records reach
  * the disk in any order, so one may be lost and a later one kept. Such a record holds commits
  * recovery found lost, at versions above the tree's, which the next commits would take again; had
- * it stayed, a later replay could read it as following them once they reached its offset. So
- * opening empties every log (`discard`, synced) once the tree holds what was replayed, and numbers
- * new commits above every version a whole record it read held; a clean close empties them too, so
- * the next open has nothing to sync.
+ * it stayed, a later replay could read it as following them once they reached its offset. So a
+ * log is never written again after the records replay read from it: opening empties every log
+ * (`discard`, synced) once the tree holds what was replayed, and numbers new commits above every
+ * version a whole record it read held; or, with two logs of which one gave every replayed batch,
+ * new commits go to the other, emptied first, and the one replayed is emptied once a checkpoint
+ * has merged its commits into the tree (see KvStore's replayLogs).
  *
  * A store may have two logs of this layout (KvStoreOptions.secondLog): commits go to one while a
  * checkpoint merges the commits of the other, which the engine synced before writing the first
  * record of the next. Recovery reads both in version order (`readCommitLogs`). The record layout is
- * the same; a store of one log opens with two as it was.
+ * the same; a store of one log opens with two as it was. A close of a store with two leaves the
+ * commits since the last checkpoint in one of them for the next open to read back.
  */
 
 /** One committed batch as the log keeps it: the version it got and what it changed. */
