@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bytesSuccessor, compareBytes, concatChunks, copyBytes, describeBytes, hasPrefix, prefixEnd } from './bytes.ts';
+import { POOLED_COPY_BYTES_MAX, bytesSuccessor, compareBytes, concatChunks, copyBytes, copyBytesPooled, describeBytes, hasPrefix, prefixEnd } from './bytes.ts';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
 const hex = (value: Uint8Array): string => Array.from(value, (byte) => byte.toString(16).padStart(2, '0')).join('');
@@ -69,6 +69,33 @@ describe('copyBytes', () => {
     backing.fill(0);
     expect(copy).toEqual(bytes(2, 3));
     expect(copy.buffer.byteLength).toBe(2);
+  });
+});
+
+describe('copyBytesPooled', () => {
+  it('copies small views into one slab, each apart, aligned, and unchanged by the source or the next copies', () => {
+    const sources = Array.from({ length: 300 }, (_, index) => Uint8Array.from({ length: index % 40 }, (_, byte) => (index * 7 + byte) & 0xff));
+    const copies = sources.map((source) => copyBytesPooled(source));
+    const expected = sources.map((source) => [...source]);
+    for (const source of sources) source.fill(0xee);
+    for (const [index, copy] of copies.entries()) {
+      expect([...copy], `copy ${index}`).toEqual(expected[index]);
+      expect(copy.byteOffset % 8).toBe(0);
+    }
+    // 300 copies of at most 39 bytes share a few slabs rather than owning 300 buffers.
+    expect(new Set(copies.map((copy) => copy.buffer)).size).toBeLessThan(10);
+    copies[0]!.fill(1);
+    expect([...copies[1]!]).toEqual(expected[1]);
+  });
+
+  it('gives a copy above POOLED_COPY_BYTES_MAX memory of its own, and pools one of that size', () => {
+    const large = new Uint8Array(POOLED_COPY_BYTES_MAX + 1).fill(5);
+    const pooled = copyBytesPooled(large.subarray(1));
+    const own = copyBytesPooled(large);
+    expect(pooled.buffer.byteLength).toBeGreaterThan(POOLED_COPY_BYTES_MAX);
+    expect(own.buffer.byteLength).toBe(POOLED_COPY_BYTES_MAX + 1);
+    large.fill(0);
+    expect(pooled.every((byte) => byte === 5) && own.every((byte) => byte === 5)).toBe(true);
   });
 });
 

@@ -1,5 +1,5 @@
 import { assert } from '../assert.ts';
-import { bytesSuccessor, compareBytes, copyBytes } from '../contracts/bytes.ts';
+import { bytesSuccessor, compareBytes, copyBytesPooled } from '../contracts/bytes.ts';
 import type { MetastoreEntry, MetastoreScanPage } from '../contracts/metastore.ts';
 import { encodeScanCursor } from '../contracts/metastore-cursor.ts';
 import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
@@ -122,7 +122,7 @@ function scanOrder(scan: ResolvedMetastoreScan, a: Uint8Array, b: Uint8Array): n
 
 function entryOf(buffered: BufferedEntry): MetastoreEntry | undefined {
   if (buffered.value === null) return undefined;
-  return { key: copyBytes(buffered.key), value: copyBytes(buffered.value), version: buffered.version };
+  return { key: copyBytesPooled(buffered.key), value: copyBytesPooled(buffered.value), version: buffered.version };
 }
 
 /** The tree's entries in a scan's range, read a page at a time as the merge consumes them. */

@@ -1,5 +1,5 @@
 import { assert } from '../assert.ts';
-import { copyBytes } from '../contracts/bytes.ts';
+import { copyBytesPooled } from '../contracts/bytes.ts';
 import type { MetastoreEntry, MetastoreScanPage } from '../contracts/metastore.ts';
 import { encodeScanCursor } from '../contracts/metastore-cursor.ts';
 import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
@@ -49,7 +49,7 @@ export function readEntryCached(
   if (!found) return undefined;
   const value = node.values[index]!;
   if (!(value instanceof Uint8Array)) return NEEDS_FILE;
-  return { key: copyBytes(key), value: copyBytes(value), version: node.versions[index]! };
+  return { key: copyBytesPooled(key), value: copyBytesPooled(value), version: node.versions[index]! };
 }
 
 export async function readEntry(
@@ -61,7 +61,7 @@ export async function readEntry(
   const leaf = await findLeaf(pages, root, key);
   const { index, found } = searchLeaf(leaf.keys, key);
   if (!found) return undefined;
-  return { key: copyBytes(key), value: await readValue(pages, leaf.values[index]!), version: leaf.versions[index]! };
+  return { key: copyBytesPooled(key), value: await readValue(pages, leaf.values[index]!), version: leaf.versions[index]! };
 }
 
 /** The version of `key` in the tree at `root`, or null when it holds no such key. */
@@ -73,7 +73,7 @@ export async function readVersion(pages: PageStore, root: PageReference | undefi
 }
 
 export async function readValue(pages: PageStore, value: Uint8Array | OverflowReference): Promise<Uint8Array> {
-  return value instanceof Uint8Array ? copyBytes(value) : pages.readOverflow(value);
+  return value instanceof Uint8Array ? copyBytesPooled(value) : pages.readOverflow(value);
 }
 
 /** An entry found by a scan, before its value is read: a scan reads values only of what it returns. */
@@ -102,8 +102,8 @@ export async function scanTree(
   }
   const entries: MetastoreEntry[] = [];
   for (const hit of hits.slice(0, scan.limit)) {
-    const value = hit.value instanceof Uint8Array ? copyBytes(hit.value) : await pages.readOverflow(hit.value);
-    entries.push({ key: copyBytes(hit.key), value, version: hit.version });
+    const value = hit.value instanceof Uint8Array ? copyBytesPooled(hit.value) : await pages.readOverflow(hit.value);
+    entries.push({ key: copyBytesPooled(hit.key), value, version: hit.version });
   }
   if (hits.length > scan.limit) return { entries, cursor: encodeScanCursor(entries.at(-1)!.key) };
   return { entries };
