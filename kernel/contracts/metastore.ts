@@ -65,6 +65,11 @@ export interface Metastore {
   close(): Promise<void>;
 }
 
+/**
+ * An entry a read returns. Its key and value are the caller's: nothing else writes them. They may
+ * be views of a larger buffer that holds other returned bytes (as Node's small Buffers are; see
+ * copyBytesPooled): read them through byteOffset and byteLength, never transfer their buffer.
+ */
 export interface MetastoreEntry {
   key: Uint8Array;
   value: Uint8Array;
