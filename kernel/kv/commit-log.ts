@@ -205,7 +205,7 @@ export function operationKeyLength(record: Uint8Array, offset: number): number {
 }
 
 /** The first 4 bytes of the key `bytes`[start, +length) as a big-endian number, a shorter key padded with zeros (OperationLocations.keyOrder). */
-export function keyTopAt(bytes: Uint8Array, start: number, length: number): number {
+function keyTopAt(bytes: Uint8Array, start: number, length: number): number {
   let top = 0;
   for (let index = 0; index < 4; index++) top = top * 256 + (index < length ? bytes[start + index]! : 0);
   return top;
