@@ -1,12 +1,13 @@
 import { assert } from '../assert.ts';
-import { copyBytesPooled } from '../contracts/bytes.ts';
+import { compareBytes, copyBytesPooled } from '../contracts/bytes.ts';
 import type { MetastoreEntry, MetastoreScanPage } from '../contracts/metastore.ts';
 import { encodeScanCursor } from '../contracts/metastore-cursor.ts';
 import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts';
 import { TREE_DEPTH_MAX } from './constants.ts';
-import type { LeafNode, OverflowReference, PageReference } from './node.ts';
+import type { BranchNode, LeafNode, OverflowReference, PageReference } from './node.ts';
 import type { PageStore } from './page-store.ts';
-import { childIndexFor, lowerBound, searchLeaf, upperBound } from './tree-search.ts';
+import { abbreviatedKeys, lowerBoundAbbreviated, upperBoundAbbreviated } from './tree-search.ts';
+import { keyPrefix } from './write-buffer.ts';
 
 /**
  * Reads of one committed tree, given its root. The caller keeps that state pinned while a read
@@ -16,13 +17,26 @@ import { childIndexFor, lowerBound, searchLeaf, upperBound } from './tree-search
 /** The leaf whose range holds `key`. */
 export async function findLeaf(pages: PageStore, root: PageReference, key: Uint8Array): Promise<LeafNode> {
   // Cached nodes are taken without an await: a point read of a cached path costs no microtasks.
+  const prefix = keyPrefix(key);
   let node = pages.cachedNode(root) ?? (await pages.readNode(root));
   for (let depth = 0; node.kind === 'branch'; depth++) {
     assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
-    const child = node.children[childIndexFor(node.keys, key)]!;
+    const child = childFor(node, key, prefix);
     node = pages.cachedNode(child) ?? (await pages.readNode(child));
   }
   return node;
+}
+
+/** The child of a published branch whose range holds `key` (`prefix`: keyPrefix(key)). */
+function childFor(branch: BranchNode, key: Uint8Array, prefix: number): PageReference {
+  return branch.children[upperBoundAbbreviated(branch.keys, abbreviatedKeys(branch.keys), key, prefix)]!;
+}
+
+/** Where `key` is or would go in a published leaf, and whether it is there (`prefix`: keyPrefix(key)). */
+function searchLeaf(leaf: LeafNode, key: Uint8Array, prefix: number): { index: number; found: boolean } {
+  const prefixes = abbreviatedKeys(leaf.keys);
+  const index = lowerBoundAbbreviated(leaf.keys, prefixes, key, prefix);
+  return { index, found: index < leaf.keys.length && prefixes[index] === prefix && compareBytes(leaf.keys[index]!, key) === 0 };
 }
 
 /** What `readEntryCached` answers when the read needs the file: a page or an overflow value. */
@@ -39,13 +53,14 @@ export function readEntryCached(
   key: Uint8Array,
 ): MetastoreEntry | undefined | typeof NEEDS_FILE {
   if (root === undefined) return undefined;
+  const prefix = keyPrefix(key);
   let node = pages.cachedNode(root);
   for (let depth = 0; node !== undefined && node.kind === 'branch'; depth++) {
     assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
-    node = pages.cachedNode(node.children[childIndexFor(node.keys, key)]!);
+    node = pages.cachedNode(childFor(node, key, prefix));
   }
   if (node === undefined) return NEEDS_FILE;
-  const { index, found } = searchLeaf(node.keys, key);
+  const { index, found } = searchLeaf(node, key, prefix);
   if (!found) return undefined;
   const value = node.values[index]!;
   if (!(value instanceof Uint8Array)) return NEEDS_FILE;
@@ -59,7 +74,7 @@ export async function readEntry(
 ): Promise<MetastoreEntry | undefined> {
   if (root === undefined) return undefined;
   const leaf = await findLeaf(pages, root, key);
-  const { index, found } = searchLeaf(leaf.keys, key);
+  const { index, found } = searchLeaf(leaf, key, keyPrefix(key));
   if (!found) return undefined;
   return { key: copyBytesPooled(key), value: await readValue(pages, leaf.values[index]!), version: leaf.versions[index]! };
 }
@@ -68,7 +83,7 @@ export async function readEntry(
 export async function readVersion(pages: PageStore, root: PageReference | undefined, key: Uint8Array): Promise<number | null> {
   if (root === undefined) return null;
   const leaf = await findLeaf(pages, root, key);
-  const { index, found } = searchLeaf(leaf.keys, key);
+  const { index, found } = searchLeaf(leaf, key, keyPrefix(key));
   return found ? leaf.versions[index]! : null;
 }
 
@@ -138,8 +153,10 @@ function collectCached(
  * last one whose lower separator is below end.
  */
 function childRange(separators: readonly Uint8Array[], scan: ResolvedMetastoreScan): { first: number; last: number } {
-  const first = scan.start === undefined ? 0 : upperBound(separators, scan.start);
-  const last = scan.end === undefined ? separators.length : lowerBound(separators, scan.end);
+  if (scan.start === undefined && scan.end === undefined) return { first: 0, last: separators.length };
+  const prefixes = abbreviatedKeys(separators);
+  const first = scan.start === undefined ? 0 : upperBoundAbbreviated(separators, prefixes, scan.start, keyPrefix(scan.start));
+  const last = scan.end === undefined ? separators.length : lowerBoundAbbreviated(separators, prefixes, scan.end, keyPrefix(scan.end));
   return { first, last };
 }
 
@@ -166,8 +183,9 @@ async function collect(
 }
 
 function collectFromLeaf(leaf: LeafNode, scan: ResolvedMetastoreScan, hits: ScanHit[], wanted: number): void {
-  const first = scan.start === undefined ? 0 : lowerBound(leaf.keys, scan.start);
-  const end = scan.end === undefined ? leaf.keys.length : lowerBound(leaf.keys, scan.end);
+  const prefixes = scan.start === undefined && scan.end === undefined ? undefined : abbreviatedKeys(leaf.keys);
+  const first = scan.start === undefined ? 0 : lowerBoundAbbreviated(leaf.keys, prefixes!, scan.start, keyPrefix(scan.start));
+  const end = scan.end === undefined ? leaf.keys.length : lowerBoundAbbreviated(leaf.keys, prefixes!, scan.end, keyPrefix(scan.end));
   for (let step = 0; step < end - first && hits.length < wanted; step++) {
     const index = scan.reverse ? end - 1 - step : first + step;
     hits.push({ key: leaf.keys[index]!, version: leaf.versions[index]!, value: leaf.values[index]! });

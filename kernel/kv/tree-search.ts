@@ -1,5 +1,6 @@
 import { assert } from '../assert.ts';
 import { compareBytes } from '../contracts/bytes.ts';
+import { keyPrefix } from './write-buffer.ts';
 
 /** Binary searches over the sorted key arrays of nodes. */
 
@@ -44,4 +45,56 @@ export function shortestSeparator(left: Uint8Array, right: Uint8Array): Uint8Arr
   while (shared < left.length && shared < right.length && left[shared] === right[shared]) shared++;
   assert(shared < right.length, 'the right key sorts after the left key');
   return right.slice(0, shared + 1);
+}
+
+/**
+ * The abbreviated keys (keyPrefix: the first 6 bytes as one number) of a node's keys, made on the
+ * node's first search by a reader and kept beside it for as long as the array lives. For the keys
+ * of published nodes only (the page cache's, a file read's), which never change: a write
+ * transaction copies a node before it changes it (copyNode), and searches its own with the
+ * functions above.
+ *
+ * Why: a search of a node compared keys by bytes, three dependent loads each (the array, the key's
+ * view, its bytes) and in a cache of thousands of nodes most of them misses; one number per key in
+ * one array answers all but ties (keys sharing 6 bytes), as the write buffer's chunks do. Rounds
+ * of 100,000 point reads of a 100,000-key store took 388-452 ms where they took 439-479; a first
+ * round, which makes the abbreviations of every node it meets (bench:kv's one round), about the
+ * same as before.
+ */
+const abbreviations = new WeakMap<readonly Uint8Array[], Float64Array>();
+
+export function abbreviatedKeys(keys: readonly Uint8Array[]): Float64Array {
+  let prefixes = abbreviations.get(keys);
+  if (prefixes === undefined || prefixes.length !== keys.length) {
+    prefixes = new Float64Array(keys.length);
+    for (let index = 0; index < keys.length; index++) prefixes[index] = keyPrefix(keys[index]!);
+    abbreviations.set(keys, prefixes);
+  }
+  return prefixes;
+}
+
+/** lowerBound over keys whose abbreviatedKeys are `prefixes`; `boundPrefix`: keyPrefix(bound). */
+export function lowerBoundAbbreviated(keys: readonly Uint8Array[], prefixes: Float64Array, bound: Uint8Array, boundPrefix: number): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const prefix = prefixes[middle]!;
+    if (prefix < boundPrefix || (prefix === boundPrefix && compareBytes(keys[middle]!, bound) < 0)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** upperBound over keys whose abbreviatedKeys are `prefixes`; `boundPrefix`: keyPrefix(bound). */
+export function upperBoundAbbreviated(keys: readonly Uint8Array[], prefixes: Float64Array, bound: Uint8Array, boundPrefix: number): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const prefix = prefixes[middle]!;
+    if (prefix < boundPrefix || (prefix === boundPrefix && compareBytes(keys[middle]!, bound) <= 0)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
