@@ -6,7 +6,7 @@ import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts
 import { TREE_DEPTH_MAX } from './constants.ts';
 import type { BranchNode, LeafNode, OverflowReference, PageReference } from './node.ts';
 import type { PageStore } from './page-store.ts';
-import { abbreviatedKeys, lowerBoundAbbreviated, upperBoundAbbreviated } from './tree-search.ts';
+import { abbreviatedKeys, searchAbbreviated } from './tree-search.ts';
 import { keyPrefix } from './write-buffer.ts';
 
 /**
@@ -14,10 +14,9 @@ import { keyPrefix } from './write-buffer.ts';
  * runs, so no page of it is reused underneath the read. Every returned buffer is a fresh copy.
  */
 
-/** The leaf whose range holds `key`. */
-export async function findLeaf(pages: PageStore, root: PageReference, key: Uint8Array): Promise<LeafNode> {
+/** The leaf whose range holds `key` (`prefix`: keyPrefix(key)). */
+export async function findLeaf(pages: PageStore, root: PageReference, key: Uint8Array, prefix = keyPrefix(key)): Promise<LeafNode> {
   // Cached nodes are taken without an await: a point read of a cached path costs no microtasks.
-  const prefix = keyPrefix(key);
   let node = pages.cachedNode(root) ?? (await pages.readNode(root));
   for (let depth = 0; node.kind === 'branch'; depth++) {
     assert(depth < TREE_DEPTH_MAX, 'the tree is deeper than TREE_DEPTH_MAX');
@@ -29,13 +28,13 @@ export async function findLeaf(pages: PageStore, root: PageReference, key: Uint8
 
 /** The child of a published branch whose range holds `key` (`prefix`: keyPrefix(key)). */
 function childFor(branch: BranchNode, key: Uint8Array, prefix: number): PageReference {
-  return branch.children[upperBoundAbbreviated(branch.keys, abbreviatedKeys(branch.keys), key, prefix)]!;
+  return branch.children[searchAbbreviated(branch.keys, abbreviatedKeys(branch.keys), key, prefix, true)]!;
 }
 
 /** Where `key` is or would go in a published leaf, and whether it is there (`prefix`: keyPrefix(key)). */
 function searchLeaf(leaf: LeafNode, key: Uint8Array, prefix: number): { index: number; found: boolean } {
   const prefixes = abbreviatedKeys(leaf.keys);
-  const index = lowerBoundAbbreviated(leaf.keys, prefixes, key, prefix);
+  const index = searchAbbreviated(leaf.keys, prefixes, key, prefix, false);
   return { index, found: index < leaf.keys.length && prefixes[index] === prefix && compareBytes(leaf.keys[index]!, key) === 0 };
 }
 
@@ -73,8 +72,9 @@ export async function readEntry(
   key: Uint8Array,
 ): Promise<MetastoreEntry | undefined> {
   if (root === undefined) return undefined;
-  const leaf = await findLeaf(pages, root, key);
-  const { index, found } = searchLeaf(leaf, key, keyPrefix(key));
+  const prefix = keyPrefix(key);
+  const leaf = await findLeaf(pages, root, key, prefix);
+  const { index, found } = searchLeaf(leaf, key, prefix);
   if (!found) return undefined;
   return { key: copyBytesPooled(key), value: await readValue(pages, leaf.values[index]!), version: leaf.versions[index]! };
 }
@@ -82,8 +82,9 @@ export async function readEntry(
 /** The version of `key` in the tree at `root`, or null when it holds no such key. */
 export async function readVersion(pages: PageStore, root: PageReference | undefined, key: Uint8Array): Promise<number | null> {
   if (root === undefined) return null;
-  const leaf = await findLeaf(pages, root, key);
-  const { index, found } = searchLeaf(leaf, key, keyPrefix(key));
+  const prefix = keyPrefix(key);
+  const leaf = await findLeaf(pages, root, key, prefix);
+  const { index, found } = searchLeaf(leaf, key, prefix);
   return found ? leaf.versions[index]! : null;
 }
 
@@ -155,8 +156,8 @@ function collectCached(
 function childRange(separators: readonly Uint8Array[], scan: ResolvedMetastoreScan): { first: number; last: number } {
   if (scan.start === undefined && scan.end === undefined) return { first: 0, last: separators.length };
   const prefixes = abbreviatedKeys(separators);
-  const first = scan.start === undefined ? 0 : upperBoundAbbreviated(separators, prefixes, scan.start, keyPrefix(scan.start));
-  const last = scan.end === undefined ? separators.length : lowerBoundAbbreviated(separators, prefixes, scan.end, keyPrefix(scan.end));
+  const first = scan.start === undefined ? 0 : searchAbbreviated(separators, prefixes, scan.start, keyPrefix(scan.start), true);
+  const last = scan.end === undefined ? separators.length : searchAbbreviated(separators, prefixes, scan.end, keyPrefix(scan.end), false);
   return { first, last };
 }
 
@@ -184,8 +185,8 @@ async function collect(
 
 function collectFromLeaf(leaf: LeafNode, scan: ResolvedMetastoreScan, hits: ScanHit[], wanted: number): void {
   const prefixes = scan.start === undefined && scan.end === undefined ? undefined : abbreviatedKeys(leaf.keys);
-  const first = scan.start === undefined ? 0 : lowerBoundAbbreviated(leaf.keys, prefixes!, scan.start, keyPrefix(scan.start));
-  const end = scan.end === undefined ? leaf.keys.length : lowerBoundAbbreviated(leaf.keys, prefixes!, scan.end, keyPrefix(scan.end));
+  const first = scan.start === undefined ? 0 : searchAbbreviated(leaf.keys, prefixes!, scan.start, keyPrefix(scan.start), false);
+  const end = scan.end === undefined ? leaf.keys.length : searchAbbreviated(leaf.keys, prefixes!, scan.end, keyPrefix(scan.end), false);
   for (let step = 0; step < end - first && hits.length < wanted; step++) {
     const index = scan.reverse ? end - 1 - step : first + step;
     hits.push({ key: leaf.keys[index]!, version: leaf.versions[index]!, value: leaf.values[index]! });

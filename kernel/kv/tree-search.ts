@@ -65,35 +65,27 @@ const abbreviations = new WeakMap<readonly Uint8Array[], Float64Array>();
 
 export function abbreviatedKeys(keys: readonly Uint8Array[]): Float64Array {
   let prefixes = abbreviations.get(keys);
-  if (prefixes === undefined || prefixes.length !== keys.length) {
+  if (prefixes === undefined) {
     prefixes = new Float64Array(keys.length);
     for (let index = 0; index < keys.length; index++) prefixes[index] = keyPrefix(keys[index]!);
     abbreviations.set(keys, prefixes);
   }
+  assert(prefixes.length === keys.length, 'the keys of a published node never change');
   return prefixes;
 }
 
-/** lowerBound over keys whose abbreviatedKeys are `prefixes`; `boundPrefix`: keyPrefix(bound). */
-export function lowerBoundAbbreviated(keys: readonly Uint8Array[], prefixes: Float64Array, bound: Uint8Array, boundPrefix: number): number {
+/**
+ * lowerBound (`after` false) or upperBound (`after` true) over keys whose abbreviatedKeys are
+ * `prefixes`; `boundPrefix`: keyPrefix(bound). As the write buffer's keyIndex searches a chunk.
+ */
+export function searchAbbreviated(keys: readonly Uint8Array[], prefixes: Float64Array, bound: Uint8Array, boundPrefix: number, after: boolean): number {
   let low = 0;
   let high = keys.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
     const prefix = prefixes[middle]!;
-    if (prefix < boundPrefix || (prefix === boundPrefix && compareBytes(keys[middle]!, bound) < 0)) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
-/** upperBound over keys whose abbreviatedKeys are `prefixes`; `boundPrefix`: keyPrefix(bound). */
-export function upperBoundAbbreviated(keys: readonly Uint8Array[], prefixes: Float64Array, bound: Uint8Array, boundPrefix: number): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    const prefix = prefixes[middle]!;
-    if (prefix < boundPrefix || (prefix === boundPrefix && compareBytes(keys[middle]!, bound) <= 0)) low = middle + 1;
+    const comparison = prefix !== boundPrefix ? prefix - boundPrefix : compareBytes(keys[middle]!, bound);
+    if (comparison < 0 || (after && comparison === 0)) low = middle + 1;
     else high = middle;
   }
   return low;
