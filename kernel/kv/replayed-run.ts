@@ -4,7 +4,6 @@ import {
   KEY_ORDER_BASE,
   OPERATION_HEADER_BYTES,
   OPERATION_SLOTS_MAX,
-  OPERATION_SLOT_BITS,
   type OperationLocations,
   type ReadBatch,
   locateOperations,
@@ -25,8 +24,8 @@ import { type BufferedEntry, type FrozenEntries, keyPrefixAt } from './write-buf
  * numeric sort, and the records stay as they were read; entries are made only for what a read or
  * the checkpoint asks for. It is built once per open, by code the JIT has not compiled yet (V8
  * compiles it on its other thread, which bench:kv saw finish after the open had): per entry, one
- * loop of a few stores (locateOperations) and one of two compares (ties), and for keys that share
- * their first 4 bytes a few passes more (#sortRuns), no call per entry.
+ * loop of a few stores (locateOperations) and one that finds ties (pushTies), and for keys that share
+ * their first 4 bytes a few passes more (#sortTies), no call per entry.
  *
  * Layout: entry `e` (in log order) is the operation at offsets[e] in the record of batch
  * batchIndexes[e], written at that batch's version. The index lists the entries in key order, a
@@ -101,7 +100,10 @@ export class ReplayedRun implements FrozenEntries {
       this.#orderStride = 2;
       this.#orderWord = LOW_WORD;
       this.#orderMask = OPERATION_SLOTS_MAX - 1;
-      this.#sortTies(keyOrder);
+      // The numeric sort put the entries of keys that share their first 4 bytes in log order.
+      const ties: number[] = [];
+      pushTies(keyOrder, 0, 4, ties);
+      this.#sortTies(keyOrder, ties);
     }
   }
 
@@ -213,29 +215,8 @@ export class ReplayedRun implements FrozenEntries {
   }
 
   /**
-   * The numeric sort of keyOrder put entries whose keys share their first 4 bytes in log order:
-   * sorts each such run by the keys' bytes (a key's entries keep their log order). Finding them is
-   * the one pass over the index at open: two words of each double compared with the last's, whose
-   * high word and low word's top bits hold the 4 bytes (see OperationLocations.keyOrder).
-   */
-  #sortTies(keyOrder: Float64Array): void {
-    const words = this.#order;
-    const count = this.entryCount;
-    const lowTopShift = OPERATION_SLOT_BITS;
-    const runs: number[] = [];
-    let runStart = 0;
-    for (let position = 1; position <= count; position++) {
-      const word = position * 2;
-      if (position < count && words[word + HIGH_WORD] === words[word - 2 + HIGH_WORD] && (words[word + LOW_WORD]! ^ words[word - 2 + LOW_WORD]!) >>> lowTopShift === 0) continue;
-      if (position - runStart > 1) runs.push(runStart, position, 4);
-      runStart = position;
-    }
-    this.#sortRuns(keyOrder, runs);
-  }
-
-  /**
-   * Sorts each run of positions `runs` lists (start, end, and `skip`: its keys share their first
-   * `skip` bytes, zero-padded) by key, a key's entries in log order. A run's keys are sorted by
+   * Sorts each run of positions `runs` lists (start, end, and `sharedAtLeast`: its keys share their
+   * first that many bytes, zero-padded; see pushTies) by key, a key's entries in log order. A run's keys are sorted by
    * their 4 bytes after all the bytes they share, the way the whole index was by the first 4 (one
    * native numeric sort), and the runs that tie again go on to the 4 after those: keys that share
    * long prefixes, as a file system's paths do ('E\0home\0agent\0...'), would otherwise leave most
@@ -243,7 +224,7 @@ export class ReplayedRun implements FrozenEntries {
    * against 6-39 ms for random ones). Runs of few entries, or whose keys are all used up, take the
    * compare function, which also tells apart keys that differ only by trailing zeros.
    */
-  #sortRuns(keyOrder: Float64Array, runs: number[]): void {
+  #sortTies(keyOrder: Float64Array, runs: number[]): void {
     // Plain loops over typed arrays, no call per entry: like locateOperations, this runs at open,
     // before the JIT has compiled it (a call per entry per pass cost 60-90 ms on 60,000 paths).
     const order = this.#order;
@@ -272,8 +253,6 @@ export class ReplayedRun implements FrozenEntries {
         keyLengths[index] = keyLength;
         if (keyLength > longest) longest = keyLength;
       }
-      // Every double of the run has the same first-4-byte bits: only each one's entry bits change.
-      const base = keyOrder[start]! - entries[0]!;
       // The bytes all the run's keys share (beyond the zeros past a key's end), so no pass sorts by them.
       const firstRecord = runRecords[0]!;
       const firstKeyStart = keyStarts[0]!;
@@ -288,7 +267,8 @@ export class ReplayedRun implements FrozenEntries {
       }
       if (length <= COMPARE_SORT_RUN_MAX || shared >= longest) {
         const run = Array.from(entries).sort((left, right) => this.#compareEntries(left, right) || left - right);
-        for (let index = 0; index < length; index++) keyOrder[start + index] = base + run[index]!;
+        // Only a number's entry bits are read from here on (#entryAt).
+        for (let index = 0; index < length; index++) keyOrder[start + index] = KEY_ORDER_BASE + run[index]!;
         continue;
       }
       // Each key's 4 bytes after `shared` (zeros past its end), above its entry, as keyOrder is made.
@@ -302,26 +282,35 @@ export class ReplayedRun implements FrozenEntries {
         digits[index] = KEY_ORDER_BASE + digit * OPERATION_SLOTS_MAX + entries[index]!;
       }
       new BigUint64Array(digits.buffer).sort();
-      let tieStart = 0;
-      let tieDigit = -1;
-      for (let index = 0; index <= length; index++) {
-        const digit = index < length ? Math.floor(digits[index]! / OPERATION_SLOTS_MAX) : -1;
-        if (index < length) keyOrder[start + index] = base + (digits[index]! - digit * OPERATION_SLOTS_MAX);
-        if (digit === tieDigit) continue;
-        if (index - tieStart > 1) runs.push(start + tieStart, start + index, shared + 4);
-        tieStart = index;
-        tieDigit = digit;
-      }
+      // Each number's low bits are its entry, all #entryAt reads of it.
+      keyOrder.set(digits, start);
+      pushTies(digits, start, shared + 4, runs);
     }
   }
 }
 
-/** Runs of at most this many entries whose keys share their first bytes are sorted by a compare function (see #sortRuns). */
+/**
+ * Pushes onto `runs` the runs of `sorted` (numbers as OperationLocations.keyOrder makes them, of
+ * positions from `start` on) whose digits, the bits above the entry, tie: their keys share
+ * `sharedAtLeast` bytes, zero-padded (see ReplayedRun's #sortTies).
+ */
+function pushTies(sorted: Float64Array, start: number, sharedAtLeast: number, runs: number[]): void {
+  let tieStart = 0;
+  let tieDigit = -1;
+  for (let index = 0; index <= sorted.length; index++) {
+    const digit = index < sorted.length ? Math.floor(sorted[index]! / OPERATION_SLOTS_MAX) : -1;
+    if (digit === tieDigit) continue;
+    if (index - tieStart > 1) runs.push(start + tieStart, start + index, sharedAtLeast);
+    tieStart = index;
+    tieDigit = digit;
+  }
+}
+
+/** Runs of at most this many entries whose keys share their first bytes are sorted by a compare function (see #sortTies). */
 const COMPARE_SORT_RUN_MAX = 8;
 
-/** Which 32-bit word of a double (as its platform stores it) holds its low bits, and which its high. */
+/** Which 32-bit word of a double (as its platform stores it) holds its low bits. */
 const LOW_WORD = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f ? 0 : 1;
-const HIGH_WORD = 1 - LOW_WORD;
 
 /**
  * Walks a run's entries in a scan's range at one version, in its direction: per key, the newest
