@@ -195,13 +195,17 @@ export function operationAt(record: Uint8Array, offset: number): { keyStart: num
   const keyLength = operationKeyLength(record, offset);
   if (record[offset] === OPERATION_TYPE_DELETE) return { keyStart, keyLength, valueStart: -1, valueLength: 0 };
   const keyEnd = keyStart + keyLength;
-  const valueLength = (record[keyEnd]! | (record[keyEnd + 1]! << 8) | (record[keyEnd + 2]! << 16) | (record[keyEnd + 3]! << 24)) >>> 0;
-  return { keyStart, keyLength, valueStart: keyEnd + 4, valueLength };
+  return { keyStart, keyLength, valueStart: keyEnd + 4, valueLength: uint32At(record, keyEnd) };
 }
 
 /** The length of the key of the operation at `offset` in `record` (it starts at offset + OPERATION_HEADER_BYTES). */
 export function operationKeyLength(record: Uint8Array, offset: number): number {
-  return (record[offset + 1]! | (record[offset + 2]! << 8) | (record[offset + 3]! << 16) | (record[offset + 4]! << 24)) >>> 0;
+  return uint32At(record, offset + 1);
+}
+
+/** The little-endian u32 at `at` in `bytes`, read without making a DataView over them. */
+function uint32At(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
 }
 
 /** The first 4 bytes of the key `bytes`[start, +length) as a big-endian number, a shorter key padded with zeros (OperationLocations.keyOrder). */
