@@ -7,15 +7,14 @@
  * durable commits from 64 concurrent committers (group commit), 100 transactions of 1,000 inserts,
  * N random point reads, N/10 range reads of 10 entries, removal of half the keys in one
  * transaction; then the time to close the store and the time to open a store of the resulting
- * size. nexusfs's close
- * leaves the commits since its last checkpoint in its log, as LevelDB's leaves its memtable in its
- * log, and its open reads them back; the merge of them into the tree, which close timed before,
- * now runs as a checkpoint after the first commit that follows, beside the commits (not timed
- * here, as neither are LevelDB's background compactions). Every write is durable on
- * every engine: each engine runs in its fsync-on-commit mode (nexusfs `durability: 'durable'`, lmdb without
- * overlappingSync or noSync, classic-level `sync: true`). One 4 KiB write + fdatasync on the same
- * disk is the floor a durable commit cannot beat, measured in rounds between each engine's rounds
- * of individual commits (see SyncFloor).
+ * size. nexusfs's close leaves the commits since its last checkpoint in its log, as LevelDB's
+ * leaves its memtable in its log, and its open reads them back; the merge of them into the tree,
+ * which close timed before, now runs as a checkpoint after the first commit that follows, beside
+ * the commits (not timed here, as neither are LevelDB's background compactions). Every write is
+ * durable on every engine: each engine runs in its fsync-on-commit mode (nexusfs `durability:
+ * 'durable'`, lmdb without overlappingSync or noSync, classic-level `sync: true`). One 4 KiB write
+ * + fdatasync on the same disk is the floor a durable commit cannot beat, measured in rounds
+ * between each engine's rounds of individual commits (see SyncFloor).
  *
  * `--open-only` builds a store of N keys per engine and measures only opening it (the issue's
  * target: a 1M-key store opens in under 50 ms: `npm run bench:kv -- --open-only --keys 1000000`).
