@@ -43,9 +43,14 @@ export function crc32c(bytes: Uint8Array): number {
   // read often is not, and takes the bytes before the first word boundary one at a time.
   if (!LITTLE_ENDIAN || bytes.length < 64) return crc32cBytes(bytes);
   const head = (4 - (bytes.byteOffset % 4)) % 4;
-  let crc = 0xffffffff;
-  for (let index = 0; index < head; index++) crc = (crc >>> 8) ^ TABLES[(crc ^ bytes[index]!) & 0xff]!;
+  const crc = crc32cStep(0xffffffff, bytes, 0, head);
   return crc32cWords(head === 0 ? bytes : bytes.subarray(head), crc);
+}
+
+/** Continues the CRC `crc` (not finalized) one byte at a time over `bytes`[start, end). */
+function crc32cStep(crc: number, bytes: Uint8Array, start: number, end: number): number {
+  for (let index = start; index < end; index++) crc = (crc >>> 8) ^ TABLES[(crc ^ bytes[index]!) & 0xff]!;
+  return crc;
 }
 
 /** Continues the CRC `crc` (not yet finalized) over `bytes`, which start at a multiple of 4 in their buffer, and finalizes it. */
@@ -76,8 +81,7 @@ function crc32cWords(bytes: Uint8Array, crc: number): number {
       t[1 * 256 + ((fourth >>> 16) & 0xff)]! ^
       t[fourth >>> 24]!;
   }
-  for (let index = wordCount * 4; index < bytes.length; index++) crc = (crc >>> 8) ^ t[(crc ^ bytes[index]!) & 0xff]!;
-  return (crc ^ 0xffffffff) >>> 0;
+  return (crc32cStep(crc, bytes, wordCount * 4, bytes.length) ^ 0xffffffff) >>> 0;
 }
 
 function crc32cBytes(bytes: Uint8Array): number {
@@ -99,9 +103,5 @@ function crc32cBytes(bytes: Uint8Array): number {
       t[bytes[index + 7]!]!;
     index += 8;
   }
-  while (index < length) {
-    crc = (crc >>> 8) ^ t[(crc ^ bytes[index]!) & 0xff]!;
-    index++;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
+  return (crc32cStep(crc, bytes, index, length) ^ 0xffffffff) >>> 0;
 }
