@@ -287,19 +287,18 @@ function makeData(keys: number, seed = DATA_SEED): BenchData {
 
 interface Workload {
   title: string;
+  /** The two rows the lines under the table compare: one committer's commits and 64 committers'. */
+  commits?: 'individual' | 'concurrent';
   /** `floor`: the engine run's floor meter, whose time runEngine takes out of the row's. */
   run(engine: BenchEngine, data: BenchData, floor: SyncFloor): Promise<void>;
 }
-
-/** Where `workloads` puts the individual commits and the concurrent committers' commits. */
-const INDIVIDUAL_ROW = 1;
-const CONCURRENT_ROW = 2;
 
 function workloads(keys: number): Workload[] {
   return [
     { title: `bulk load: ${count(keys)} inserts in one transaction`, run: (engine, data) => engine.putAll(data.pairs) },
     {
       title: `${count(INDIVIDUAL_COMMITS)} individual durable commits`,
+      commits: 'individual',
       // In rounds, each after a round of the floor's syncs on the same disk (see SyncFloor).
       run: async (engine, data, floor) => {
         const perRound = INDIVIDUAL_COMMITS / FLOOR_ROUNDS;
@@ -313,6 +312,7 @@ function workloads(keys: number): Workload[] {
     // table): the same disk moments apart, and the same store but for them.
     {
       title: `${count(CONCURRENT_COMMITS)} durable commits from ${CONCURRENT_COMMITTERS} concurrent committers`,
+      commits: 'concurrent',
       run: async (engine, data) => {
         let next = 0;
         const committer = async (): Promise<void> => {
@@ -572,14 +572,16 @@ async function main(): Promise<void> {
     console.log(`load average (1, 5, 15 min): ${loadBefore} before, ${formatLoad()} after`);
     printTable(['workload', 'nexusfs', 'lmdb', 'classic-level', 'nexusfs/lmdb', 'nexusfs/classic-level', 'size after (nexusfs / lmdb / classic-level)'], rows);
     if (!openOnly) {
-      const perCommit = (run: EngineResults): number => run.rows[INDIVIDUAL_ROW]!.milliseconds / INDIVIDUAL_COMMITS;
+      const individualRow = selected.findIndex((workload) => workload.commits === 'individual');
+      const concurrentRow = selected.findIndex((workload) => workload.commits === 'concurrent');
+      const perCommit = (run: EngineResults): number => run.rows[individualRow]!.milliseconds / INDIVIDUAL_COMMITS;
       const againstFloor = (run: EngineResults): string => {
         const floor = run.floorMilliseconds / run.floorSyncs;
         return `${perCommit(run).toFixed(3)} ms (${(perCommit(run) / floor).toFixed(2)}x its floor, ${floor.toFixed(3)} ms)`;
       };
       console.log(`one durable commit: nexusfs ${againstFloor(runs[0]!)}, lmdb ${againstFloor(runs[1]!)}, classic-level ${againstFloor(runs[2]!)}`);
       const speedup = (run: EngineResults): string =>
-        (perCommit(run) / (run.rows[CONCURRENT_ROW]!.milliseconds / CONCURRENT_COMMITS)).toFixed(1);
+        (perCommit(run) / (run.rows[concurrentRow]!.milliseconds / CONCURRENT_COMMITS)).toFixed(1);
       console.log(
         `throughput of ${CONCURRENT_COMMITTERS} concurrent committers over one: nexusfs ${speedup(runs[0]!)}x, lmdb ${speedup(runs[1]!)}x, classic-level ${speedup(runs[2]!)}x`,
       );
