@@ -98,13 +98,14 @@ export class NodeStorageFile implements StorageFile {
     this.#sizeBytes = sizeBytes;
   }
 
-  async sync(): Promise<void> {
-    this.#assertOpen('sync');
+  /** Not async itself: the callback's promise is handed back as it is, one turn less per commit. */
+  sync(): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError('sync'));
     // The callback form, not FileHandle.datasync: its promise wrapper costs 20-30 us a call here,
     // a tenth of a durable commit (measured: 1,000 x (207-byte append + fdatasync), 188-231 us
     // each through the callback, 207-269 us through the FileHandle, 129-157 us blocking).
     const fd = this.#handle.fd;
-    await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+    return new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
   }
 
   async close(): Promise<void> {
@@ -114,7 +115,11 @@ export class NodeStorageFile implements StorageFile {
   }
 
   #assertOpen(operation: string): void {
-    if (this.#closed) throw new ClosedError(`cannot ${operation}: the storage file ${this.#path} is closed`);
+    if (this.#closed) throw this.#closedError(operation);
+  }
+
+  #closedError(operation: string): ClosedError {
+    return new ClosedError(`cannot ${operation}: the storage file ${this.#path} is closed`);
   }
 }
 

@@ -431,26 +431,37 @@ export class CommitLog {
     return this.#unsynced;
   }
 
-  async append(record: Uint8Array): Promise<void> {
+  /**
+   * Not async itself: the file's write promise is handed back as it is, one promise and one turn
+   * less per commit. The tail moves before the write lands, which is safe because nothing appends
+   * after a failed write: the store stops at its first I/O error.
+   */
+  append(record: Uint8Array): Promise<void> {
     assert(record.length <= COMMIT_LOG_RECORD_BYTES_MAX, 'a log record fits the record limit');
     const end = this.#tailBytes + record.length;
-    if (end > this.#sizeBytes) {
-      // Zeros past the record: a record never ends where a stale one's header could be read as whole.
-      // Extended, not written: a sync then records a new size instead of flushing the zeros (a
-      // MiB of written zeros made the next sync 1.2-1.6 ms instead of 0.2 ms), and appends after
-      // land inside the file, whose syncs cost no more than inside written zeros.
-      const grownBytes = end + COMMIT_LOG_GROWTH_BYTES;
-      await this.file.truncate(grownBytes);
-      this.#sizeBytes = grownBytes;
-    }
-    await this.file.write(this.#tailBytes, record);
+    if (end > this.#sizeBytes) return this.#grow(end).then(() => this.append(record));
+    const writing = this.file.write(this.#tailBytes, record);
     this.#tailBytes = end;
     this.#unsynced = true;
+    return writing;
   }
 
-  async sync(): Promise<void> {
+  /**
+   * Extends the file past `end`, with zeros that are not written: a record never ends where a
+   * stale one's header could be read as whole. Extended, not written: a sync then records a new
+   * size instead of flushing the zeros (a MiB of written zeros made the next sync 1.2-1.6 ms
+   * instead of 0.2 ms), and appends after land inside the file, whose syncs cost no more than
+   * inside written zeros.
+   */
+  async #grow(end: number): Promise<void> {
+    const grownBytes = end + COMMIT_LOG_GROWTH_BYTES;
+    await this.file.truncate(grownBytes);
+    this.#sizeBytes = grownBytes;
+  }
+
+  sync(): Promise<void> {
     this.#unsynced = false;
-    await this.file.sync();
+    return this.file.sync();
   }
 
   /**

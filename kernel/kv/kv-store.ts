@@ -53,7 +53,7 @@ import { writePages } from './write-coalescing.ts';
 import { CheckpointPacer } from './checkpoint-pacer.ts';
 import type { TreeChange } from './tree-merge.ts';
 import { type FreelistChain, type PageWrite, WriteTransaction } from './write-transaction.ts';
-import { applyBatches } from './commit-group.ts';
+import { applyBatches, applyUnconditionalBatches, unconditional } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
 import { readState, readStateCached, scanState } from './state-read.ts';
 import { type FrozenEntries, WriteBuffer } from './write-buffer.ts';
@@ -229,35 +229,52 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     return this.#withPinnedState((state) => scanState(this.#pages, state, scan));
   }
 
-  async put(key: Uint8Array, value: Uint8Array): Promise<number> {
-    this.#assertUsable('put');
-    assertMetastoreKey(key);
-    assertMetastoreValue(value, key);
-    return this.#enqueueBatch([{ type: 'put', key, value }], [], this.#defaultDurability);
+  // The commit calls are not async functions: each hands back the writer's promise as it is, where
+  // an async function would wrap it in one more promise and three more turns of the microtask
+  // queue (a lone durable commit runs its code cold after sleeping through its sync, and each turn
+  // shows there). Bad input and a closed store still reject rather than throw.
+
+  put(key: Uint8Array, value: Uint8Array): Promise<number> {
+    try {
+      this.#assertUsable('put');
+      assertMetastoreKey(key);
+      assertMetastoreValue(value, key);
+      return this.#enqueueBatch([{ type: 'put', key, value }], [], this.#defaultDurability);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  async delete(key: Uint8Array): Promise<number> {
-    this.#assertUsable('delete');
-    assertMetastoreKey(key);
-    return this.#enqueueBatch([{ type: 'delete', key }], [], this.#defaultDurability);
+  delete(key: Uint8Array): Promise<number> {
+    try {
+      this.#assertUsable('delete');
+      assertMetastoreKey(key);
+      return this.#enqueueBatch([{ type: 'delete', key }], [], this.#defaultDurability);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  async batch(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
+  batch(operations: readonly MetastoreOperation[], preconditions: readonly MetastorePrecondition[] = []): Promise<number> {
     return this.commit(operations, preconditions, { durability: this.#defaultDurability });
   }
 
-  async commit(
+  commit(
     operations: readonly MetastoreOperation[],
     preconditions: readonly MetastorePrecondition[] = [],
     options: KvCommitOptions = { durability: this.#defaultDurability },
   ): Promise<number> {
-    this.#assertUsable('commit');
-    assertMetastoreBatch(operations, preconditions);
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(`invalid commit options: expected an object, got ${String(options)}`);
+    try {
+      this.#assertUsable('commit');
+      assertMetastoreBatch(operations, preconditions);
+      if (typeof options !== 'object' || options === null) {
+        throw new InvalidArgumentError(`invalid commit options: expected an object, got ${String(options)}`);
+      }
+      assertDurability(options.durability);
+      return this.#enqueueBatch(operations, preconditions, options.durability);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    assertDurability(options.durability);
-    return this.#enqueueBatch(operations, preconditions, options.durability);
   }
 
   snapshot(): KvSnapshot {
@@ -628,10 +645,17 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     }
   }
 
-  async #commitGroup(group: QueuedWork[]): Promise<void> {
+  /** Not async itself, for the same reason as `commit`: it hands back the promise of the path it takes. */
+  #commitGroup(group: QueuedWork[]): Promise<void> {
     const { batches, durable } = splitGroup(group);
     if (batches.length === 0) return this.#syncGroup(group);
     if (this.#logs.length > 0) return this.#commitGroupToBuffer({ group, batches, durable });
+    return this.#commitGroupToTree({ group, batches, durable });
+  }
+
+  /** A group on a store without a commit log: one write transaction on the tree, synced when durable. */
+  async #commitGroupToTree(work: { group: QueuedWork[]; batches: QueuedBatch[]; durable: boolean }): Promise<void> {
+    const { group, batches, durable } = work;
     const base = this.#committed;
     let tree: { transaction: WriteTransaction; allocator: PageAllocator };
     try {
@@ -671,33 +695,20 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    */
   async #commitGroupToBuffer(work: { group: QueuedWork[]; batches: QueuedBatch[]; durable: boolean }): Promise<void> {
     const { group, batches, durable } = work;
-    try {
-      await this.#checkpointReplayed();
-    } catch (error) {
-      // The other log's state is unknown: nothing more is written.
-      this.#failure = { error };
-      for (const item of group) item.reject(error);
-      return;
+    if (this.#replayed !== undefined) {
+      try {
+        await this.#checkpointReplayed();
+      } catch (error) {
+        // The other log's state is unknown: nothing more is written.
+        this.#failure = { error };
+        for (const item of group) item.reject(error);
+        return;
+      }
     }
-    // Pinned: a checkpoint in flight may publish a new tree while the preconditions read this one.
-    const base = this.#pin();
-    const buffer = base.buffer;
-    let outcomes: Map<QueuedBatch, number | ConflictError>;
-    try {
-      outcomes = await applyBatches(buffer.batchTarget(this.#versionBelowBuffer(base)), batches, {
-        lastVersion: Math.max(base.version, this.#versionFloor),
-        prefetch: this.#prefetchIn(base.meta.root),
-        prefetchWindowKeys: this.#prefetchWindowKeys(),
-        operationsRead: false,
-      });
-    } catch (error) {
-      // Only reads of preconditions failed: the group's entries leave the buffer, the store stays usable.
-      buffer.discardUnpublished();
-      for (const item of group) item.reject(error);
-      return;
-    } finally {
-      this.unpin(base);
-    }
+    const outcomes = unconditional(batches)
+      ? applyUnconditionalBatches(this.#committed.buffer, batches, Math.max(this.#committed.version, this.#versionFloor))
+      : await this.#applyConditionalBatches(group, batches);
+    if (outcomes === undefined) return;
     const logged: LoggedBatch[] = [];
     for (const [batch, outcome] of outcomes) {
       if (typeof outcome === 'number') logged.push({ version: outcome, operations: batch.operations });
@@ -711,11 +722,34 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       return;
     }
     settle(group, outcomes);
+    if (!this.#checkpointDue()) return;
     try {
       await this.#checkpointWhenDue();
     } catch (error) {
       // The group is durable in the log already; the store cannot go on without its tree.
       this.#failure ??= { error };
+    }
+  }
+
+  /** Applies a group with preconditions to the write buffer; undefined when its reads failed (the group was rejected). */
+  async #applyConditionalBatches(group: QueuedWork[], batches: QueuedBatch[]): Promise<Map<QueuedBatch, number | ConflictError> | undefined> {
+    // Pinned: a checkpoint in flight may publish a new tree while the preconditions read this one.
+    const base = this.#pin();
+    const buffer = base.buffer;
+    try {
+      return await applyBatches(buffer.batchTarget(this.#versionBelowBuffer(base)), batches, {
+        lastVersion: Math.max(base.version, this.#versionFloor),
+        prefetch: this.#prefetchIn(base.meta.root),
+        prefetchWindowKeys: this.#prefetchWindowKeys(),
+        operationsRead: false,
+      });
+    } catch (error) {
+      // Only reads of preconditions failed: the group's entries leave the buffer, the store stays usable.
+      buffer.discardUnpublished();
+      for (const item of group) item.reject(error);
+      return undefined;
+    } finally {
+      this.unpin(base);
     }
   }
 
