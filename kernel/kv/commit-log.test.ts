@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeLogRecord, readCommitLog } from './commit-log.ts';
+import { CommitLog, encodeLogRecord, readCommitLog } from './commit-log.ts';
+import { COMMIT_LOG_SCRATCH_BYTES } from './constants.ts';
 import { openKvStore } from './kv-store.ts';
 import { checkStoreFile } from './store-check.ts';
 import { CountingStorageFile } from './test-storage.ts';
@@ -117,5 +118,24 @@ describe('KV store with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS }, () =>
     torn[first.length + 20] = torn[first.length + 20]! ^ 0xff;
     expect(await read(torn, 4)).toEqual([5, 6]);
     expect(await readCommitLog(new CountingStorageFile(new Uint8Array(64)), 0)).toEqual({ batches: [], versionMax: 0 });
+  });
+
+  it('appends records encoded in the log\'s own buffer byte for byte as encoded alone, also one too large for it', async () => {
+    const random = new SeededRandom(7);
+    const batch = (version: number, valueBytes: number) => ({ version, operations: [{ type: 'put' as const, key: numberedKey(version), value: random.bytes(valueBytes) }] });
+    // Small, too large for the buffer, then small again: the buffer is reused after a record that
+    // did not use it, and a shorter record after a longer one leaves none of the longer one behind.
+    const groups = [[batch(1, 300)], [batch(2, 40)], [batch(3, COMMIT_LOG_SCRATCH_BYTES)], [batch(4, 10), batch(5, 2000)], [batch(6, 1)]];
+    const file = new CountingStorageFile();
+    const log = new CommitLog(file, { sizeBytes: 0 });
+    for (const group of groups) await log.appendRecord(group);
+    const expected = groups.map((group) => encodeLogRecord(group));
+    let offset = 0;
+    for (const record of expected) {
+      expect(await file.read(offset, record.length)).toEqual(record);
+      offset += record.length;
+    }
+    expect(log.tailBytes).toBe(offset);
+    expect((await readCommitLog(file, 0)).batches.map((read) => read.version)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });

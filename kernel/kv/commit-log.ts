@@ -2,7 +2,7 @@ import { assert } from '../assert.ts';
 import type { MetastoreOperation } from '../contracts/metastore.ts';
 import type { StorageFile } from '../contracts/storage-file.ts';
 import { CorruptionError } from '../errors.ts';
-import { COMMIT_LOGS_MAX, COMMIT_LOG_GROWTH_BYTES, COMMIT_LOG_RECORD_BYTES_MAX } from './constants.ts';
+import { COMMIT_LOGS_MAX, COMMIT_LOG_GROWTH_BYTES, COMMIT_LOG_RECORD_BYTES_MAX, COMMIT_LOG_SCRATCH_BYTES } from './constants.ts';
 import { crc32c } from './crc32c.ts';
 import { readUint53, writeUint53 } from './page-format.ts';
 
@@ -72,9 +72,14 @@ export function logRecordBytes(batches: readonly LoggedBatch[]): number {
   return bytes;
 }
 
-export function encodeLogRecord(batches: readonly LoggedBatch[]): Uint8Array {
-  const record = new Uint8Array(logRecordBytes(batches));
-  const view = new DataView(record.buffer);
+/**
+ * The record of `batches`: written at the start of `scratch` when it fits there (a view of those
+ * bytes is returned, valid until the next record goes there), else into a new buffer.
+ */
+export function encodeLogRecord(batches: readonly LoggedBatch[], scratch?: Uint8Array): Uint8Array {
+  const length = logRecordBytes(batches);
+  const record = scratch !== undefined && length <= scratch.length ? scratch.subarray(0, length) : new Uint8Array(length);
+  const view = new DataView(record.buffer, record.byteOffset, record.length);
   let offset = RECORD_HEADER_BYTES;
   view.setUint32(0, record.length, true);
   view.setUint32(8, batches.length, true);
@@ -412,6 +417,13 @@ export async function readCommitLogs(files: readonly StorageFile[], afterVersion
  */
 export class CommitLog {
   readonly file: StorageFile;
+  /**
+   * Where `appendRecord` encodes: one buffer for the log's life, not one per commit. Why: a new
+   * buffer per record (memory outside the JavaScript heap, allocated and freed per commit) cost a
+   * lone durable commit about 5 us (measured in 4 interleaved runs: the JavaScript between two
+   * commits' syncs took 33-36 us with a new buffer per record, 28-32 us with this one).
+   */
+  readonly #scratch = new Uint8Array(COMMIT_LOG_SCRATCH_BYTES);
   #tailBytes = 0;
   #sizeBytes: number;
   /** Whether records were appended since the last sync. */
@@ -429,6 +441,15 @@ export class CommitLog {
 
   get unsynced(): boolean {
     return this.#unsynced;
+  }
+
+  /**
+   * Appends the record of `batches`, encoded into the log's own buffer: the file copies or is
+   * done with a write's bytes when it resolves (StorageFile), and the one writer awaits each append
+   * before it encodes the next.
+   */
+  appendRecord(batches: readonly LoggedBatch[]): Promise<void> {
+    return this.append(encodeLogRecord(batches, this.#scratch));
   }
 
   /**

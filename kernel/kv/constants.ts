@@ -119,6 +119,13 @@ export const TXN_GAP_AFTER_CRASH = 2 ** 32;
  */
 export const COMMIT_LOG_RECORD_BYTES_MAX = 4 * 1024 * 1024;
 
+/**
+ * A commit log encodes records up to this size into one buffer it keeps (CommitLog.appendRecord);
+ * a larger group's record gets a buffer of its own. 64 KiB: a group of 64 single-key commits of
+ * small values is about 14 KiB.
+ */
+export const COMMIT_LOG_SCRATCH_BYTES = 64 * 1024;
+
 /** The log file grows ahead of its records in steps of this many bytes, and never shrinks. */
 export const COMMIT_LOG_GROWTH_BYTES = 1024 * 1024;
 

@@ -17,7 +17,7 @@ import {
 import type { StorageFile } from '../contracts/storage-file.ts';
 import { BusyError, ClosedError, ConflictError, CorruptionError, InvalidArgumentError } from '../errors.ts';
 import { type QueuedBatch, type QueuedWork, copyOperations, copyPrecondition, takeGroup } from './commit-queue.ts';
-import { CommitLog, type LoggedBatch, type ReadCommitLogs, encodeLogRecord, logRecordBytes, readCommitLogs } from './commit-log.ts';
+import { CommitLog, type LoggedBatch, type ReadCommitLogs, logRecordBytes, readCommitLogs } from './commit-log.ts';
 import {
   CACHE_PAGES_DEFAULT,
   CHECKPOINT_PAUSE_WORK_BYTES,
@@ -779,7 +779,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       await log.restart();
       return;
     }
-    await log.append(encodeLogRecord(logged));
+    await log.appendRecord(logged);
     if (durable) await log.sync();
     this.#committed.buffer.publish(version);
     this.#committed = { ...this.#committed, version };
