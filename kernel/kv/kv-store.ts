@@ -230,9 +230,9 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   // The commit calls are not async functions: each hands back the writer's promise as it is, where
-  // an async function would wrap it in one more promise and three more turns of the microtask
-  // queue (a lone durable commit runs its code cold after sleeping through its sync, and each turn
-  // shows there). Bad input and a closed store still reject rather than throw.
+  // an async function would wrap it in one more promise and two more turns of the microtask queue
+  // (a lone durable commit runs its code cold after sleeping through its sync, and each turn shows
+  // there). Bad input and a closed store still reject rather than throw.
 
   put(key: Uint8Array, value: Uint8Array): Promise<number> {
     try {
