@@ -403,11 +403,10 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /**
-   * Starts a checkpoint once the write buffer or the active log is large enough: with two logs
-   * beside the commit loop (after waiting for the one in flight), with one in it.
+   * Starts the checkpoint `#checkpointDue` calls for (the write buffer or the active log is large
+   * enough): with two logs beside the commit loop (after waiting for the one in flight), with one in it.
    */
-  async #checkpointWhenDue(): Promise<void> {
-    if (!this.#checkpointDue()) return;
+  async #startCheckpoint(): Promise<void> {
     if (this.#logs.length === 1) return this.#checkpoint();
     // Back-pressure: the buffer filled again before the last checkpoint ended.
     await this.#checkpointInFlight;
@@ -636,8 +635,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
           // A broken invariant inside the writer (an assertion, or a scheduleGroup that threw): its
           // state cannot be trusted, so the store fails like after an I/O error, and every waiting
           // caller hears of it.
-          this.#failure = { error };
-          for (const item of group) item.reject(error);
+          this.#failGroup(group, error);
         }
       }
     } finally {
@@ -681,8 +679,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     try {
       await this.#writeGroup(tree, outcomes, durable);
     } catch (error) {
-      this.#failure = { error };
-      for (const item of group) item.reject(error);
+      this.#failGroup(group, error);
       return;
     }
     settle(group, outcomes);
@@ -700,8 +697,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
         await this.#checkpointReplayed();
       } catch (error) {
         // The other log's state is unknown: nothing more is written.
-        this.#failure = { error };
-        for (const item of group) item.reject(error);
+        this.#failGroup(group, error);
         return;
       }
     }
@@ -717,14 +713,14 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       if (logged.length > 0) await this.#logGroup(logged, durable);
       else if (durable) await this.#syncCommitted();
     } catch (error) {
-      this.#failure = { error };
-      for (const item of group) item.reject(error);
+      this.#failGroup(group, error);
       return;
     }
     settle(group, outcomes);
+    // Checked here, not in #startCheckpoint: most groups start none, and an async call costs them a turn.
     if (!this.#checkpointDue()) return;
     try {
-      await this.#checkpointWhenDue();
+      await this.#startCheckpoint();
     } catch (error) {
       // The group is durable in the log already; the store cannot go on without its tree.
       this.#failure ??= { error };
@@ -819,13 +815,21 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     this.#writeTransactionCount++;
   }
 
+  /**
+   * The store fails with `error` (an I/O error, or a broken invariant of the writer: its state can
+   * no longer be trusted), and every caller of `group` hears of it; later calls reject with it too.
+   */
+  #failGroup(group: readonly QueuedWork[], error: unknown): void {
+    this.#failure = { error };
+    for (const item of group) item.reject(error);
+  }
+
   /** A group of sync requests alone: one sync when something committed is not yet durable. */
   async #syncGroup(group: readonly QueuedWork[]): Promise<void> {
     try {
       await this.#syncCommitted();
     } catch (error) {
-      this.#failure = { error };
-      for (const item of group) item.reject(error);
+      this.#failGroup(group, error);
       return;
     }
     for (const item of group) {
