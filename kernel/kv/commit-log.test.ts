@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommitLog, encodeLogRecord, readCommitLog } from './commit-log.ts';
+import { CommitLog, encodeLogRecord, logRecordBytes, readCommitLog } from './commit-log.ts';
 import { COMMIT_LOG_SCRATCH_BYTES } from './constants.ts';
 import { openKvStore } from './kv-store.ts';
 import { checkStoreFile } from './store-check.ts';
@@ -128,7 +128,7 @@ describe('KV store with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS }, () =>
     const groups = [[batch(1, 300)], [batch(2, 40)], [batch(3, COMMIT_LOG_SCRATCH_BYTES)], [batch(4, 10), batch(5, 2000)], [batch(6, 1)]];
     const file = new CountingStorageFile();
     const log = new CommitLog(file, { sizeBytes: 0 });
-    for (const group of groups) await log.appendRecord(group);
+    for (const group of groups) await log.appendRecord(group, logRecordBytes(group));
     const expected = groups.map((group) => encodeLogRecord(group));
     let offset = 0;
     for (const record of expected) {

@@ -74,10 +74,10 @@ export function logRecordBytes(batches: readonly LoggedBatch[]): number {
 
 /**
  * The record of `batches`: written at the start of `scratch` when it fits there (a view of those
- * bytes is returned, valid until the next record goes there), else into a new buffer.
+ * bytes is returned, valid until the next record goes there), else into a new buffer. `length`:
+ * logRecordBytes(batches), for a caller that counted them already.
  */
-export function encodeLogRecord(batches: readonly LoggedBatch[], scratch?: Uint8Array): Uint8Array {
-  const length = logRecordBytes(batches);
+export function encodeLogRecord(batches: readonly LoggedBatch[], scratch?: Uint8Array, length = logRecordBytes(batches)): Uint8Array {
   const record = scratch !== undefined && length <= scratch.length ? scratch.subarray(0, length) : new Uint8Array(length);
   const view = new DataView(record.buffer, record.byteOffset, record.length);
   let offset = RECORD_HEADER_BYTES;
@@ -446,10 +446,11 @@ export class CommitLog {
   /**
    * Appends the record of `batches`, encoded into the log's own buffer: the file copies or is
    * done with a write's bytes when it resolves (StorageFile), and the one writer awaits each append
-   * before it encodes the next.
+   * before it encodes the next. `recordBytes`: logRecordBytes(batches), which the writer counted to
+   * decide whether the group is logged at all (encoding checks that it fills exactly that many).
    */
-  appendRecord(batches: readonly LoggedBatch[]): Promise<void> {
-    return this.append(encodeLogRecord(batches, this.#scratch));
+  appendRecord(batches: readonly LoggedBatch[], recordBytes: number): Promise<void> {
+    return this.append(encodeLogRecord(batches, this.#scratch, recordBytes));
   }
 
   /**

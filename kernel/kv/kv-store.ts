@@ -767,7 +767,8 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   async #logGroup(logged: LoggedBatch[], durable: boolean): Promise<void> {
     const version = logged.at(-1)!.version;
     const log = this.#logs[this.#activeLogIndex]!;
-    if (logRecordBytes(logged) > COMMIT_LOG_RECORD_BYTES_MAX) {
+    const recordBytes = logRecordBytes(logged);
+    if (recordBytes > COMMIT_LOG_RECORD_BYTES_MAX) {
       // The tree takes it directly: after the checkpoint in flight, whose frozen buffer is older.
       await this.#checkpointInFlight;
       if (this.#failure !== undefined) throw this.#failure.error;
@@ -775,7 +776,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       await log.restart();
       return;
     }
-    await log.appendRecord(logged);
+    await log.appendRecord(logged, recordBytes);
     if (durable) await log.sync();
     this.#committed.buffer.publish(version);
     this.#committed = { ...this.#committed, version };
