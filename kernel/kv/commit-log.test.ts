@@ -127,8 +127,21 @@ describe('KV store with a commit log', { timeout: HEAVY_TEST_TIMEOUT_MS }, () =>
     // did not use it, and a shorter record after a longer one leaves none of the longer one behind.
     const groups = [[batch(1, 300)], [batch(2, 40)], [batch(3, COMMIT_LOG_SCRATCH_BYTES)], [batch(4, 10), batch(5, 2000)], [batch(6, 1)]];
     const file = new CountingStorageFile();
+    const written: Uint8Array[] = [];
+    const write = file.write.bind(file);
+    file.write = (offset, data) => {
+      // Growing the log is a truncate, which this file makes an empty write: not a record.
+      if (data.length > 0) written.push(data);
+      return write(offset, data);
+    };
     const log = new CommitLog(file, { sizeBytes: 0 });
     for (const group of groups) await log.appendRecord(group, logRecordBytes(group));
+    // Every record that fits went out of one buffer, the log's own; the large one out of its own.
+    expect(written).toHaveLength(groups.length);
+    const small = written.filter((_, index) => index !== 2);
+    expect(small.every((data) => data.buffer === small[0]!.buffer && data.byteOffset === 0)).toBe(true);
+    expect(small[0]!.buffer.byteLength).toBe(COMMIT_LOG_SCRATCH_BYTES);
+    expect(written[2]!.buffer).not.toBe(small[0]!.buffer);
     const expected = groups.map((group) => encodeLogRecord(group));
     let offset = 0;
     for (const record of expected) {
