@@ -16,7 +16,7 @@ import {
 } from '../contracts/metastore-validation.ts';
 import type { StorageFile } from '../contracts/storage-file.ts';
 import { BusyError, ClosedError, ConflictError, CorruptionError, InvalidArgumentError } from '../errors.ts';
-import { type QueuedBatch, type QueuedWork, copyOperations, copyPrecondition, takeGroup } from './commit-queue.ts';
+import { type QueuedBatch, type QueuedWork, copyOperations, copyPreconditions, queuedBatch, queuedSync, takeGroup } from './commit-queue.ts';
 import { CommitLog, type LoggedBatch, type ReadCommitLogs, logRecordBytes, readCommitLogs } from './commit-log.ts';
 import {
   CACHE_PAGES_DEFAULT,
@@ -589,9 +589,9 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     this.#assertQueueRoom();
     // Copied now: the caller may reuse its buffers as soon as the call returns.
     const copiedOperations = copyOperations(operations);
-    const copiedPreconditions = preconditions.map(copyPrecondition);
+    const copiedPreconditions = copyPreconditions(preconditions);
     return new Promise<number>((resolve, reject) => {
-      this.#queue.push({ kind: 'batch', operations: copiedOperations, preconditions: copiedPreconditions, durability, resolve, reject });
+      this.#queue.push(queuedBatch(copiedOperations, copiedPreconditions, durability, resolve, reject));
       this.#startWriter();
     });
   }
@@ -599,7 +599,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   #enqueueSync(): Promise<void> {
     this.#assertQueueRoom();
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ kind: 'sync', resolve, reject });
+      this.#queue.push(queuedSync(resolve, reject));
       this.#startWriter();
     });
   }
