@@ -41,7 +41,7 @@ describe('commit queue items', () => {
     expect(copied).toEqual({ key: Uint8Array.of(7), version: 3 });
   });
 
-  it('groups batches and sync requests alike, counting only batches against the group limits', () => {
+  it('takes batches and sync requests that arrived together into one group', () => {
     const queue = [queuedSync(ignore, ignore), queuedBatch([], [], 'relaxed', ignore, ignore), queuedSync(ignore, ignore)];
     expect(takeGroup(queue)).toHaveLength(3);
     expect(queue).toHaveLength(0);

@@ -32,18 +32,19 @@ export type QueuedWork = QueuedBatch | QueuedSync;
  * array each, shared and never written. Made by emptying an array of objects, not by a literal
  * `[]`: V8 gives an array a hidden class by the kind of its elements, an empty literal's (small
  * integers) is not a copied precondition list's (objects), and code compiled for one deoptimized
- * at the other (the writer's reads of `preconditions.length`, at the first commit with none).
+ * at the other (seen: the writer's read of `preconditions.length`, at a store's first commits).
  */
 const NO_OPERATIONS: readonly MetastoreOperation[] = [{ type: 'delete', key: new Uint8Array(0) } as MetastoreOperation].slice(0, 0);
 const NO_PRECONDITIONS: readonly MetastorePrecondition[] = [{ key: new Uint8Array(0), version: null } as MetastorePrecondition].slice(0, 0);
 
 /**
  * The queue's items, batches and syncs, are made here with the same fields in the same order: one
- * hidden class for V8, so the writer's loops compile for one shape. Why: with two, the first sync
- * request (a close's, say) reaching code compiled for batches alone sent the commit path back to
- * the interpreter, and the next commits ran it slowly until V8 had compiled it again, on the
- * machine's other core, beside the thread that waited for their syncs (bench:kv's lone durable
- * commits compiled 60 ms of code while they ran, after the warm-up's last rows).
+ * hidden class for V8, so the writer's loops compile for one shape. Why: code V8 compiled for the
+ * shapes it had seen deoptimizes at the first other one (a close's sync request after commits,
+ * say), and the commit path then runs in the interpreter until V8 has compiled it again, on the
+ * machine's other core, beside the thread pool's fdatasync. A new shape, a deleted key's copy and
+ * an empty precondition list were among what did that to bench:kv's lone durable commits, which
+ * ran while V8 compiled 51-58 ms of their path (--trace-opt, --trace-deopt).
  */
 export function queuedBatch(
   operations: MetastoreOperation[],
