@@ -461,7 +461,7 @@ export class CommitLog {
    * decide whether the group is logged at all (encoding checks that it fills exactly that many).
    */
   appendRecord(batches: readonly LoggedBatch[], recordBytes: number): Promise<void> {
-    return this.append(encodeLogRecord(batches, this.#scratch, recordBytes));
+    return this.#append(encodeLogRecord(batches, this.#scratch, recordBytes));
   }
 
   /**
@@ -469,10 +469,10 @@ export class CommitLog {
    * less per commit. The tail moves before the write lands, which is safe because nothing appends
    * after a failed write: the store stops at its first I/O error.
    */
-  append(record: Uint8Array): Promise<void> {
+  #append(record: Uint8Array): Promise<void> {
     assert(record.length <= COMMIT_LOG_RECORD_BYTES_MAX, 'a log record fits the record limit');
     const end = this.#tailBytes + record.length;
-    if (end > this.#sizeBytes) return this.#grow(end).then(() => this.append(record));
+    if (end > this.#sizeBytes) return this.#grow(end).then(() => this.#append(record));
     const writing = this.file.write(this.#tailBytes, record);
     this.#tailBytes = end;
     this.#unsynced = true;

@@ -377,11 +377,12 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    * other log, synced, so that no record a crash left in it can follow the new ones; then starts
    * the run's checkpoint, before any other tree writer, whose changes are newer. The checkpoint
    * empties the run's log once the tree holds it. Here rather than at open: a store opened only to
-   * be read writes nothing.
+   * be read writes nothing. The caller asks whether there is a run first: most groups come after
+   * it, and an async call costs each a turn.
    */
   async #checkpointReplayed(): Promise<void> {
     const replayed = this.#replayed;
-    if (replayed === undefined) return;
+    assert(replayed !== undefined, 'a replayed run is checkpointed only when there is one');
     this.#replayed = undefined;
     assert(this.#checkpointInFlight === undefined, 'the replayed run is checkpointed first');
     await this.#logs[this.#activeLogIndex]!.discard({ sync: true });
