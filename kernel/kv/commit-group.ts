@@ -2,6 +2,7 @@ import { assert } from '../assert.ts';
 import { describeBytes } from '../contracts/bytes.ts';
 import type { MetastorePrecondition } from '../contracts/metastore.ts';
 import { ConflictError } from '../errors.ts';
+import type { LoggedBatch } from './commit-log.ts';
 import type { QueuedBatch } from './commit-queue.ts';
 
 /**
@@ -118,26 +119,35 @@ export function unconditional(batches: readonly QueuedBatch[]): boolean {
 }
 
 /**
- * `applyBatches` for batches without preconditions on a write buffer, which takes each change at
- * once: the whole group in one synchronous call. Why beside the general one: a lone durable commit
- * is mostly waiting for its sync, and the rest of its time is this path run cold (after the thread
- * slept through the sync); the general one's prefetch window, closures and awaits cost a few
- * microseconds there.
+ * The versions of a group of batches without preconditions, which cannot fail: one each, in queue
+ * order after `lastVersion`. Nothing is applied: the writer logs the group first and puts it into
+ * the write buffer while the log syncs (see `bufferBatches`).
  */
-export function applyUnconditionalBatches(
-  buffer: { add(key: Uint8Array, version: number, value: Uint8Array | null): void },
-  batches: readonly QueuedBatch[],
-  lastVersion: number,
-): Map<QueuedBatch, number> {
+export function numberBatches(batches: readonly QueuedBatch[], lastVersion: number): Map<QueuedBatch, number> {
   const outcomes = new Map<QueuedBatch, number>();
   let version = lastVersion;
   for (const batch of batches) {
     assert(version < Number.MAX_SAFE_INTEGER, 'metastore versions exhausted');
     version++;
-    for (const operation of batch.operations) buffer.add(operation.key, version, operation.type === 'put' ? operation.value : null);
     outcomes.set(batch, version);
   }
   return outcomes;
+}
+
+/**
+ * Puts logged batches into a write buffer, in one synchronous call. Why beside `applyBatches`: a
+ * group without preconditions reads nothing, so the writer puts it into the buffer after its log
+ * record is written and its sync started, while the disk works, rather than before, on the path
+ * from one lone durable commit's sync to the next (see KvStore's #logGroup); and the general
+ * path's prefetch window, closures and awaits cost a few microseconds there.
+ */
+export function bufferBatches(
+  buffer: { add(key: Uint8Array, version: number, value: Uint8Array | null): void },
+  logged: readonly LoggedBatch[],
+): void {
+  for (const { version, operations } of logged) {
+    for (const operation of operations) buffer.add(operation.key, version, operation.type === 'put' ? operation.value : null);
+  }
 }
 
 /** The first failing precondition of `batch` as a ConflictError; on failure its keys are skipped. */

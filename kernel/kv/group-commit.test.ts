@@ -104,6 +104,44 @@ describe('KV group commit', () => {
     await reopened.close();
   });
 
+  it('hides a logged commit from readers until its log sync is done, then reads it and checks preconditions against it', async () => {
+    const log = new HeldSyncFile();
+    const store = await openKvStore(new CountingStorageFile(), { log });
+    await store.put(numberedKey(1), value);
+    log.holdNextSync();
+    const committing = store.batch([{ type: 'put', key: numberedKey(2), value }, { type: 'delete', key: numberedKey(1) }], []);
+    await log.syncStarted;
+    // The record is written and its sync in flight: nothing of the commit is read yet.
+    expect((await store.get(numberedKey(1)))?.value).toEqual(value);
+    expect(await store.get(numberedKey(2))).toBeUndefined();
+    expect((await store.scan({})).entries.map((entry) => entry.key)).toEqual([numberedKey(1)]);
+    log.releaseSync();
+    const version = await committing;
+    expect(await store.get(numberedKey(1))).toBeUndefined();
+    expect(await store.get(numberedKey(2))).toMatchObject({ value, version });
+    // A precondition reads the buffer the commit went into while its sync ran.
+    await expect(store.batch([{ type: 'put', key: numberedKey(2), value }], [{ key: numberedKey(2), version: null }])).rejects.toMatchObject({
+      code: 'ECONFLICT',
+    });
+    expect(await store.batch([{ type: 'put', key: numberedKey(2), value }], [{ key: numberedKey(2), version }])).toBe(version + 1);
+    await store.close();
+  });
+
+  it('refuses every call after a failed log sync, and recovers only what was durable on reopen', async () => {
+    const file = new CountingStorageFile();
+    const log = new CountingStorageFile();
+    const store = await openKvStore(file, { log });
+    await store.put(numberedKey(1), value);
+    log.failNextSync = true;
+    await expect(store.put(numberedKey(2), value)).rejects.toThrow('simulated sync failure');
+    await expect(store.get(numberedKey(2))).rejects.toThrow('simulated sync failure');
+    await store.close();
+    // The failed sync's record may or may not have reached the disk; the durable commit did.
+    const reopened = await openKvStore(new CountingStorageFile(file.image()), { log: new CountingStorageFile(log.image()) });
+    expect((await reopened.get(numberedKey(1)))?.value).toEqual(value);
+    await reopened.close();
+  });
+
   it('rejects bad durability options with EINVAL', async () => {
     const store = await openKvStore(new CountingStorageFile());
     await expect(store.commit([], [], { durability: 'eventually' as 'durable' })).rejects.toMatchObject({ code: 'EINVAL' });
@@ -113,3 +151,30 @@ describe('KV group commit', () => {
     await store.close();
   });
 });
+
+/** A log file whose next sync, once held, waits until the test releases it. */
+class HeldSyncFile extends CountingStorageFile {
+  #held: { started: () => void; release: Promise<void> } | undefined;
+  #release: () => void = () => undefined;
+  syncStarted: Promise<void> = Promise.resolve();
+
+  holdNextSync(): void {
+    let started!: () => void;
+    this.syncStarted = new Promise((resolve) => (started = resolve));
+    this.#held = { started, release: new Promise((resolve) => (this.#release = resolve)) };
+  }
+
+  releaseSync(): void {
+    this.#release();
+  }
+
+  override async sync(): Promise<void> {
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) {
+      held.started();
+      await held.release;
+    }
+    await super.sync();
+  }
+}

@@ -53,7 +53,7 @@ import { writePages } from './write-coalescing.ts';
 import { CheckpointPacer } from './checkpoint-pacer.ts';
 import type { TreeChange } from './tree-merge.ts';
 import { type FreelistChain, type PageWrite, WriteTransaction } from './write-transaction.ts';
-import { applyBatches, applyUnconditionalBatches, unconditional } from './commit-group.ts';
+import { applyBatches, bufferBatches, numberBatches, unconditional } from './commit-group.ts';
 import { PinnedSnapshot, type PinnedState, type SnapshotHost } from './snapshot.ts';
 import { readState, readStateCached, scanState } from './state-read.ts';
 import { type FrozenEntries, WriteBuffer } from './write-buffer.ts';
@@ -702,16 +702,19 @@ class KvStoreEngine implements KvStore, SnapshotHost {
         return;
       }
     }
-    const outcomes = unconditional(batches)
-      ? applyUnconditionalBatches(this.#committed.buffer, batches, Math.max(this.#committed.version, this.#versionFloor))
-      : await this.#applyConditionalBatches(group, batches);
+    // Preconditions read the buffer, so a conditional group is applied to it first; one without
+    // any is numbered now and buffered by #logGroup once its record is written.
+    const buffered = !unconditional(batches);
+    const outcomes = buffered
+      ? await this.#applyConditionalBatches(group, batches)
+      : numberBatches(batches, Math.max(this.#committed.version, this.#versionFloor));
     if (outcomes === undefined) return;
     const logged: LoggedBatch[] = [];
     for (const [batch, outcome] of outcomes) {
       if (typeof outcome === 'number') logged.push({ version: outcome, operations: batch.operations });
     }
     try {
-      if (logged.length > 0) await this.#logGroup(logged, durable);
+      if (logged.length > 0) await this.#logGroup(logged, durable, buffered);
       else if (durable) await this.#syncCommitted();
     } catch (error) {
       this.#failGroup(group, error);
@@ -762,14 +765,21 @@ class KvStoreEngine implements KvStore, SnapshotHost {
   }
 
   /**
-   * Makes the buffered group durable and publishes it: one log record, synced when `durable`; a
-   * record too large to log is made durable by a checkpoint instead, which merges it into the tree.
+   * Makes the group durable and publishes it: one log record, synced when `durable`; a record too
+   * large to log is made durable by a checkpoint instead, which merges it into the tree. `buffered`:
+   * whether the group is in the write buffer already; if not, it goes there while the log syncs.
+   *
+   * Why then: a lone durable commit's time is its sync and the JavaScript from one sync's end to
+   * the next one's start, run cold after the thread slept through the sync. Putting the group into
+   * the buffer after the sync has started takes it off that path: the disk and the buffer work at
+   * once, and nothing reads the new entries before `publish`.
    */
-  async #logGroup(logged: LoggedBatch[], durable: boolean): Promise<void> {
+  async #logGroup(logged: LoggedBatch[], durable: boolean, buffered: boolean): Promise<void> {
     const version = logged.at(-1)!.version;
     const log = this.#logs[this.#activeLogIndex]!;
     const recordBytes = logRecordBytes(logged);
     if (recordBytes > COMMIT_LOG_RECORD_BYTES_MAX) {
+      if (!buffered) bufferBatches(this.#committed.buffer, logged);
       // The tree takes it directly: after the checkpoint in flight, whose frozen buffer is older.
       await this.#checkpointInFlight;
       if (this.#failure !== undefined) throw this.#failure.error;
@@ -778,7 +788,17 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       return;
     }
     await log.appendRecord(logged, recordBytes);
-    if (durable) await log.sync();
+    const syncing = durable ? log.sync() : undefined;
+    if (!buffered) {
+      try {
+        bufferBatches(this.#committed.buffer, logged);
+      } catch (error) {
+        // The store fails on the error thrown (see #runWriter); the sync's own outcome is moot.
+        syncing?.catch(() => undefined);
+        throw error;
+      }
+    }
+    if (syncing !== undefined) await syncing;
     this.#committed.buffer.publish(version);
     this.#committed = { ...this.#committed, version };
   }
