@@ -476,3 +476,22 @@ function encodeLeafEntryWithRuns(
   }
   return writer.offset - offset;
 }
+
+// ---- leaf entries read in place, for point reads of cached leaves (tree-read.ts) ----
+
+/** The version of the leaf entry at `offset`. */
+export function leafEntryVersionAt(page: Uint8Array, offset: number): number {
+  const at = offset + 3;
+  const low = (page[at]! | (page[at + 1]! << 8) | (page[at + 2]! << 16) | (page[at + 3]! << 24)) >>> 0;
+  const high = (page[at + 4]! | (page[at + 5]! << 8) | (page[at + 6]! << 16) | (page[at + 7]! << 24)) >>> 0;
+  return high * 2 ** 32 + low;
+}
+
+/** A view of the inline value of the leaf entry at `offset`; undefined when it is in an overflow run. */
+export function leafEntryInlineValueAt(page: Uint8Array, offset: number): Uint8Array | undefined {
+  const flags = page[offset]!;
+  if (flags & FLAG_VALUE_OVERFLOW) return undefined;
+  const keyBytes = flags & FLAG_KEY_OVERFLOW ? OVERFLOW_REFERENCE_BYTES : page[offset + 1]! | (page[offset + 2]! << 8);
+  const lengthAt = offset + LEAF_ENTRY_HEADER_BYTES + keyBytes;
+  return new Uint8Array(page.buffer, page.byteOffset + lengthAt + 2, page[lengthAt]! | (page[lengthAt + 1]! << 8));
+}

@@ -11,7 +11,14 @@ import {
 } from './freelist.ts';
 import { decodeMeta, encodeMeta, type Meta } from './meta.ts';
 import { type BranchNode, type LeafNode, computeBranchPayloadBytes, computeLeafPayloadBytes } from './node.ts';
-import { decodeNode, encodeNode } from './node-codec.ts';
+import {
+  decodeNode,
+  encodeNode,
+  leafEntryInlineValueAt,
+  leafEntryKeyOverflows,
+  leafEntryOffsets,
+  leafEntryVersionAt,
+} from './node-codec.ts';
 import { decodeOverflowRun, encodeOverflowRun } from './overflow.ts';
 
 const encoder = new TextEncoder();
@@ -48,6 +55,19 @@ describe('KV page encoding', () => {
     expect(decoded.versions).toEqual(original.versions);
     expect(decoded.values).toEqual(original.values);
     expect(decoded.payloadBytes).toBe(original.payloadBytes);
+  });
+
+  it('reads each leaf entry\'s version and inline value in place, as decoding the page gives them', () => {
+    const original = leaf();
+    const page = encodeNode(original);
+    const offsets = leafEntryOffsets(page, original.keys.length, 7).slice(0, -1);
+    expect(offsets.map((offset) => leafEntryVersionAt(page, offset))).toEqual([1, 2 ** 50, 3]);
+    expect(offsets.map((offset) => leafEntryKeyOverflows(page, offset))).toEqual([false, false, true]);
+    // The second value is in an overflow run; the third is empty, after a key in an overflow run.
+    expect(leafEntryInlineValueAt(page, offsets[0]!)).toEqual(encoder.encode('one'));
+    expect(leafEntryInlineValueAt(page, offsets[1]!)).toBeUndefined();
+    expect(leafEntryInlineValueAt(page, offsets[2]!)).toEqual(new Uint8Array(0));
+    expect(leafEntryInlineValueAt(page, offsets[0]!)!.buffer).toBe(page.buffer);
   });
 
   it('re-encodes a decoded leaf by copying its unchanged entries, and never copies a changed one', () => {

@@ -6,7 +6,8 @@ import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts
 import { TREE_DEPTH_MAX } from './constants.ts';
 import type { BranchNode, LeafNode, OverflowReference, PageReference } from './node.ts';
 import type { PageStore } from './page-store.ts';
-import { abbreviatedKeys, searchAbbreviated } from './tree-search.ts';
+import { compareLeafEntryKey, leafEntryInlineValueAt, leafEntryKeyOverflows, leafEntryVersionAt } from './node-codec.ts';
+import { abbreviatedKeys, leafIndex, searchAbbreviated } from './tree-search.ts';
 import { keyPrefix } from './write-buffer.ts';
 
 /**
@@ -33,9 +34,35 @@ function childFor(branch: BranchNode, key: Uint8Array, prefix: number): PageRefe
 
 /** Where `key` is or would go in a published leaf, and whether it is there (`prefix`: keyPrefix(key)). */
 function searchLeaf(leaf: LeafNode, key: Uint8Array, prefix: number): { index: number; found: boolean } {
-  const prefixes = abbreviatedKeys(leaf.keys);
+  const prefixes = leafIndex(leaf);
   const index = searchAbbreviated(leaf.keys, prefixes, key, prefix, false);
   return { index, found: index < leaf.keys.length && prefixes[index] === prefix && compareBytes(leaf.keys[index]!, key) === 0 };
+}
+
+/**
+ * Where in a published leaf's page the entry for `key` starts, or -1 when the leaf has no such
+ * key (`prefix`: keyPrefix(key)). As searchLeaf, through the leaf's index and its page only.
+ */
+function searchLeafPage(leaf: LeafNode, page: Uint8Array, key: Uint8Array, prefix: number): number {
+  const index = leafIndex(leaf);
+  const count = index.length >> 1;
+  let low = 0;
+  let high = count;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const entryPrefix = index[middle]!;
+    const comparison = entryPrefix !== prefix ? entryPrefix - prefix : compareEntryKey(leaf, page, index[count + middle]!, middle, key);
+    if (comparison < 0) low = middle + 1;
+    else high = middle;
+  }
+  if (low === count || index[low] !== prefix) return -1;
+  const offset = index[count + low]!;
+  return compareEntryKey(leaf, page, offset, low, key) === 0 ? offset : -1;
+}
+
+/** compareBytes(the key of entry `entry` at `offset`, key): in the page, or the full key of one in an overflow run. */
+function compareEntryKey(leaf: LeafNode, page: Uint8Array, offset: number, entry: number, key: Uint8Array): number {
+  return leafEntryKeyOverflows(page, offset) ? compareBytes(leaf.keys[entry]!, key) : compareLeafEntryKey(page, offset, key);
 }
 
 /** What `readEntryCached` answers when the read needs the file: a page or an overflow value. */
@@ -59,11 +86,13 @@ export function readEntryCached(
     node = pages.cachedNode(childFor(node, key, prefix));
   }
   if (node === undefined) return NEEDS_FILE;
-  const { index, found } = searchLeaf(node, key, prefix);
-  if (!found) return undefined;
-  const value = node.values[index]!;
-  if (!(value instanceof Uint8Array)) return NEEDS_FILE;
-  return { key: copyBytesPooled(key), value: copyBytesPooled(value), version: node.versions[index]! };
+  // In the leaf's page, not its decoded arrays: see leafIndex.
+  const page = node.page!;
+  const offset = searchLeafPage(node, page, key, prefix);
+  if (offset < 0) return undefined;
+  const value = leafEntryInlineValueAt(page, offset);
+  if (value === undefined) return NEEDS_FILE;
+  return { key: copyBytesPooled(key), value: copyBytesPooled(value), version: leafEntryVersionAt(page, offset) };
 }
 
 export async function readEntry(
@@ -184,7 +213,7 @@ async function collect(
 }
 
 function collectFromLeaf(leaf: LeafNode, scan: ResolvedMetastoreScan, hits: ScanHit[], wanted: number): void {
-  const prefixes = scan.start === undefined && scan.end === undefined ? undefined : abbreviatedKeys(leaf.keys);
+  const prefixes = scan.start === undefined && scan.end === undefined ? undefined : leafIndex(leaf);
   const first = scan.start === undefined ? 0 : searchAbbreviated(leaf.keys, prefixes!, scan.start, keyPrefix(scan.start), false);
   const end = scan.end === undefined ? leaf.keys.length : searchAbbreviated(leaf.keys, prefixes!, scan.end, keyPrefix(scan.end), false);
   for (let step = 0; step < end - first && hits.length < wanted; step++) {

@@ -1,5 +1,9 @@
 import { assert } from '../assert.ts';
 import { compareBytes } from '../contracts/bytes.ts';
+import type { LeafNode } from './node.ts';
+import { leafEntryBytesAt } from './node-codec.ts';
+import { PAGE_BYTES } from './constants.ts';
+import { PAGE_PAYLOAD_OFFSET } from './page-format.ts';
 import { keyPrefix } from './write-buffer.ts';
 
 /** Binary searches over the sorted key arrays of nodes. */
@@ -72,6 +76,40 @@ export function abbreviatedKeys(keys: readonly Uint8Array[]): Float64Array {
   }
   assert(prefixes.length === keys.length, 'the keys of a published node never change');
   return prefixes;
+}
+
+/**
+ * The index of a published leaf: its keys' abbreviations (as abbreviatedKeys), then where each
+ * entry starts in the leaf's page, one number each: `2 * keys.length` numbers, made on the leaf's
+ * first search by a reader and kept beside it, as abbreviatedKeys are. The first half serves as
+ * the leaf's abbreviated keys (searchAbbreviated reads only the first `keys.length`).
+ *
+ * Why: with the offsets a point read finds its key, version and value in the page itself (see
+ * readEntryCached), where the decoded leaf has an array and a view per key and per value and an
+ * array of versions, each a load from another place in a heap of hundreds of thousands of such
+ * objects. Measured in one process, two stores of 100,000 keys read in alternating rounds of
+ * 100,000 point reads: 0.73-0.85 the time through the leaf's views (a control of two identical
+ * stores: 0.95-1.0).
+ */
+const leafIndexes = new WeakMap<readonly Uint8Array[], Float64Array>();
+
+export function leafIndex(leaf: LeafNode): Float64Array {
+  let index = leafIndexes.get(leaf.keys);
+  if (index === undefined) {
+    const page = leaf.page;
+    assert(page !== undefined, 'a published leaf keeps the page it was decoded from or encoded to');
+    const count = leaf.keys.length;
+    index = new Float64Array(2 * count);
+    let offset = PAGE_PAYLOAD_OFFSET;
+    for (let entry = 0; entry < count; entry++) {
+      index[entry] = keyPrefix(leaf.keys[entry]!);
+      index[count + entry] = offset;
+      offset += leafEntryBytesAt(page, offset);
+    }
+    assert(offset <= PAGE_BYTES, 'a published leaf\'s entries lie inside its page');
+    leafIndexes.set(leaf.keys, index);
+  }
+  return index;
 }
 
 /**

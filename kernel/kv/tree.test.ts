@@ -114,6 +114,40 @@ describe('KV tree', { timeout: HEAVY_TEST_TIMEOUT_MS }, () => {
     expect(KEY_INLINE_BYTES_MAX * 4 < PAGE_PAYLOAD_BYTES).toBe(true);
   });
 
+  it('answers point reads from cached leaves as from the file: keys past their abbreviation, in overflow runs, and absent', async () => {
+    const file = new CountingStorageFile();
+    const store = await openKvStore(file);
+    const random = new SeededRandom(11);
+    const model = new Map<string, { key: Uint8Array; value: Uint8Array }>();
+    const put = (key: Uint8Array, value: Uint8Array): void => void model.set(hex(key), { key, value });
+    // Keys that share their first 8 bytes (abbreviations tie), of every length around them.
+    const shared = new TextEncoder().encode('sharedpr');
+    for (let index = 0; index < 600; index++) put(Uint8Array.from([...shared, ...random.bytes(random.below(6))]), random.bytes(random.below(200)));
+    for (let index = 0; index < 300; index++) put(random.bytes(1 + random.below(40)), random.bytes(random.below(3) === 0 ? VALUE_INLINE_BYTES_MAX + 1 : random.below(100)));
+    for (let index = 0; index < 20; index++) put(random.bytes(KEY_INLINE_BYTES_MAX + 1 + random.below(100)), random.bytes(10));
+    const versions = new Map<string, number>();
+    for (const { key, value } of model.values()) versions.set(hex(key), await store.commit([{ type: 'put', key, value }], [], { durability: 'relaxed' }));
+    const keys = [...model.values()].map(({ key }) => key);
+    // Absent: each key with a byte more, a byte less, and its last byte changed.
+    const absent = keys.flatMap((key) => [Uint8Array.from([...key, 0]), key.subarray(0, key.length - 1), Uint8Array.from(key, (byte, index) => (index === key.length - 1 ? byte ^ 1 : byte))]);
+    const readAll = async (reader: KvStore) => {
+      const found = await Promise.all(keys.map(async (key) => reader.get(key)));
+      expect(found.map((entry) => entry && [hex(entry.key), hex(entry.value), entry.version])).toEqual(keys.map((key) => [hex(key), hex(model.get(hex(key))!.value), versions.get(hex(key))]));
+      const missing = absent.filter((key) => key.length > 0 && !model.has(hex(key)));
+      expect(await Promise.all(missing.map(async (key) => reader.get(key)))).toEqual(missing.map(() => undefined));
+    };
+    // Without a commit log every commit went into the tree, whose new pages stay in the cache.
+    const hitsBefore = (await store.stats()).cacheHits;
+    await readAll(store);
+    expect((await store.stats()).cacheHits).toBeGreaterThan(hitsBefore);
+    await store.close();
+    // Reopened: the first reads come from the file, the next from the leaves they cached.
+    const reopened = await openKvStore(new CountingStorageFile(file.image()));
+    await readAll(reopened);
+    await readAll(reopened);
+    await reopened.close();
+  });
+
   it('stores values up to the maximum in overflow runs and frees them on overwrite and delete', async () => {
     const file = new CountingStorageFile();
     const store = await openKvStore(file);
