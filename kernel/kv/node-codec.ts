@@ -1,6 +1,7 @@
 import { assert } from '../assert.ts';
 import { CorruptionError } from '../errors.ts';
 import { METASTORE_KEY_BYTES_MAX } from '../contracts/metastore.ts';
+import { keyPrefixAt } from './write-buffer.ts';
 import { PAGE_BYTES, PAGE_PAYLOAD_BYTES } from './constants.ts';
 import {
   type BranchNode,
@@ -182,6 +183,10 @@ export function decodeSealedNode(page: Uint8Array, expected: PageReference): Tre
 /** The node on a page whose header was checked (or that this process sealed). */
 function decodeOpenedNode(page: Uint8Array, header: PageHeader, pageId: number): TreeNode {
   const kind = header.kind;
+  if (kind === PAGE_KIND.leaf) {
+    const leaf = PageLeaf.of(page, header, pageId);
+    if (leaf !== undefined) return leaf;
+  }
   const reader = new PageReader(page, pageId);
   const node = kind === PAGE_KIND.leaf ? decodeLeaf(reader, header.count) : decodeBranch(reader, header.count);
   node.pageId = header.pageId;
@@ -223,6 +228,100 @@ function decodeLeaf(reader: PageReader, count: number): LeafNode {
     else leaf.values.push(reader.bytes(reader.uint16()));
   }
   return leaf;
+}
+
+/**
+ * A leaf decoded from a sealed page as the page and an index, its arrays made only when something
+ * asks for them: where each entry starts and its key's abbreviation (keyPrefix), `2 * count`
+ * numbers (see leafIndex in tree-search.ts). Readers of the tree find keys, versions and values
+ * in the page through the index (tree-read.ts), a merge copies entries from the page
+ * (tree-merge.ts); a writer that changes the leaf asks for `keys` and the rest to copy them
+ * (copyNode), and they are decoded then, once, as decodeLeaf decodes them.
+ *
+ * Why: a decoded leaf was four arrays and two views (a key's, a value's) per entry, some 45
+ * objects for a leaf of 20 entries of 24-byte keys and 150-byte values; a page cache of 15,000
+ * such leaves (bench:kv after its inserts) held about a million objects, which every full
+ * collection marks. In bench:kv the collector's incremental marking took 127 ms of the 545 ms of
+ * 100,000 point reads (--trace-gc). This is three objects: the node, its index and its page.
+ *
+ * Only for leaves whose keys are all in the page: a key in an overflow run must be read in before
+ * the leaf can be searched (see PageStore.nodeOfPage), and such leaves (keys over
+ * KEY_INLINE_BYTES_MAX bytes) decode as before. Every entry is checked as decodeLeaf checks it when
+ * the leaf is made, so a malformed page is CorruptionError on its first read, as it was.
+ */
+export class PageLeaf implements LeafNode {
+  readonly kind = 'leaf';
+  pageId: number;
+  txn: number;
+  payloadBytes: number;
+  readonly page: Uint8Array;
+  /** keyPrefix of each entry's key, then where each entry starts in the page. */
+  readonly index: Float64Array;
+  #decoded: LeafNode | undefined;
+
+  private constructor(page: Uint8Array, header: PageHeader, index: Float64Array, payloadBytes: number) {
+    this.pageId = header.pageId;
+    this.txn = header.txn;
+    this.payloadBytes = payloadBytes;
+    this.page = page;
+    this.index = index;
+    this.#decoded = undefined;
+  }
+
+  /** The leaf on a checked (or sealed) leaf page; undefined when a key of it is in an overflow run. */
+  static of(page: Uint8Array, header: PageHeader, pageId: number): PageLeaf | undefined {
+    const count = header.count;
+    const reader = new PageReader(page, pageId);
+    const index = new Float64Array(2 * count);
+    for (let entry = 0; entry < count; entry++) {
+      index[count + entry] = reader.offset;
+      const flags = reader.uint8();
+      const keyLength = reader.uint16();
+      if (keyLength === 0 || keyLength > METASTORE_KEY_BYTES_MAX) reader.corrupt(`key length ${keyLength}`);
+      reader.uint53();
+      if (flags & FLAG_KEY_OVERFLOW) return undefined;
+      const keyStart = reader.offset;
+      reader.skip(keyLength);
+      index[entry] = keyPrefixAt(page, keyStart, keyLength);
+      if (flags & FLAG_VALUE_OVERFLOW) reader.overflowReference();
+      else reader.skip(reader.uint16());
+    }
+    return new PageLeaf(page, header, index, reader.offset - PAGE_PAYLOAD_OFFSET);
+  }
+
+  /** Entries in the leaf. */
+  get count(): number {
+    return this.index.length >> 1;
+  }
+
+  /** Where each entry starts in the page, and where the last one ends: `count + 1` offsets. */
+  entryOffsets(): number[] {
+    const count = this.count;
+    const offsets = Array.from(this.index.subarray(count));
+    offsets.push(PAGE_PAYLOAD_OFFSET + this.payloadBytes);
+    return offsets;
+  }
+
+  get keys(): Uint8Array[] {
+    return this.#decode().keys;
+  }
+
+  get keyOverflows(): (OverflowReference | undefined)[] {
+    return this.#decode().keyOverflows;
+  }
+
+  get versions(): number[] {
+    return this.#decode().versions;
+  }
+
+  get values(): (Uint8Array | OverflowReference)[] {
+    return this.#decode().values;
+  }
+
+  #decode(): LeafNode {
+    this.#decoded ??= decodeLeaf(new PageReader(this.page, this.pageId), this.count);
+    return this.#decoded;
+  }
 }
 
 function decodeBranch(reader: PageReader, count: number): BranchNode {
@@ -340,6 +439,12 @@ export class PageReader {
     const value = readUint53(this.#view, this.offset);
     this.offset += 8;
     return value;
+  }
+
+  /** Passes over `length` bytes (that must lie inside the page) without reading them. */
+  skip(length: number): void {
+    this.#need(length);
+    this.offset += length;
   }
 
   /** A view into the page: decoded nodes keep their page's buffer alive and never change it. */

@@ -4,7 +4,7 @@ import type { StorageFile } from '../contracts/storage-file.ts';
 import { META_SLOT_COUNT, PAGE_BYTES } from './constants.ts';
 import { type FreePage, type FreelistChainPage, applyFreelistChain, decodeFreelistChainPage } from './freelist.ts';
 import type { OverflowReference, PageReference, TreeNode } from './node.ts';
-import { decodeNode, openNodePage } from './node-codec.ts';
+import { PageLeaf, decodeNode, openNodePage } from './node-codec.ts';
 import { decodeOverflowRun, overflowPageCount } from './overflow.ts';
 import { PageCache } from './page-cache.ts';
 import { PAGE_KIND, pageOffsetBytes } from './page-format.ts';
@@ -75,7 +75,8 @@ export class PageStore {
   /** The node on `page`, read from the file at `reference` (by readNodePages, say): decoded, its overflowing keys read, cached. */
   async nodeOfPage(page: Uint8Array, reference: PageReference): Promise<TreeNode> {
     const node = decodeNode(page, reference);
-    for (let index = 0; index < node.keys.length; index++) {
+    // A PageLeaf has every key in its page (and asking for its keys would decode them).
+    for (let index = 0; !(node instanceof PageLeaf) && index < node.keys.length; index++) {
       const overflow = node.keyOverflows[index];
       if (overflow !== undefined) node.keys[index] = await this.readOverflow(overflow);
     }

@@ -22,6 +22,7 @@ import {
   valueIsInline,
 } from './node.ts';
 import {
+  PageLeaf,
   compareLeafEntryKey,
   encodeLeafEntry,
   leafEntryKeyAt,
@@ -654,6 +655,8 @@ class TreeMerge {
     const cached = this.#target.cachedNode(reference);
     if (cached?.kind === 'branch') return cached;
     if (cached?.page === undefined) return undefined;
+    // Its entries' offsets are in its index, and every key in its page.
+    if (cached instanceof PageLeaf) return { kind: 'leaf', pageId: reference.pageId, page: cached.page, offsets: cached.entryOffsets(), overflowKeys: undefined };
     let overflowKeys: Map<number, Uint8Array> | undefined;
     const keyOverflows = cached.keyOverflows;
     for (let index = 0; index < keyOverflows.length; index++) {

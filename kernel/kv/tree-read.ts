@@ -6,7 +6,14 @@ import type { ResolvedMetastoreScan } from '../contracts/metastore-validation.ts
 import { TREE_DEPTH_MAX } from './constants.ts';
 import type { BranchNode, LeafNode, OverflowReference, PageReference } from './node.ts';
 import type { PageStore } from './page-store.ts';
-import { compareLeafEntryKey, leafEntryInlineValueAt, leafEntryKeyOverflows, leafEntryVersionAt } from './node-codec.ts';
+import {
+  compareLeafEntryKey,
+  leafEntryInlineValueAt,
+  leafEntryKeyAt,
+  leafEntryKeyOverflows,
+  leafEntryRunsAt,
+  leafEntryVersionAt,
+} from './node-codec.ts';
 import { abbreviatedKeys, leafIndex, searchAbbreviated } from './tree-search.ts';
 import { keyPrefix } from './write-buffer.ts';
 
@@ -32,37 +39,45 @@ function childFor(branch: BranchNode, key: Uint8Array, prefix: number): PageRefe
   return branch.children[searchAbbreviated(branch.keys, abbreviatedKeys(branch.keys), key, prefix, true)]!;
 }
 
-/** Where `key` is or would go in a published leaf, and whether it is there (`prefix`: keyPrefix(key)). */
-function searchLeaf(leaf: LeafNode, key: Uint8Array, prefix: number): { index: number; found: boolean } {
-  const prefixes = leafIndex(leaf);
-  const index = searchAbbreviated(leaf.keys, prefixes, key, prefix, false);
-  return { index, found: index < leaf.keys.length && prefixes[index] === prefix && compareBytes(leaf.keys[index]!, key) === 0 };
-}
-
 /**
- * Where in a published leaf's page the entry for `key` starts, or -1 when the leaf has no such
- * key (`prefix`: keyPrefix(key)). As searchLeaf, through the leaf's index and its page only.
+ * The first entry of a published leaf not below `bound` (`after`: the first above it), as
+ * searchAbbreviated finds it (`boundPrefix`: keyPrefix(bound)), through the leaf's index and its
+ * page only: see leafIndex.
  */
-function searchLeafPage(leaf: LeafNode, page: Uint8Array, key: Uint8Array, prefix: number): number {
-  const index = leafIndex(leaf);
+function searchLeafPage(leaf: LeafNode, index: Float64Array, bound: Uint8Array, boundPrefix: number, after: boolean): number {
+  const page = leaf.page!;
   const count = index.length >> 1;
   let low = 0;
   let high = count;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    const entryPrefix = index[middle]!;
-    const comparison = entryPrefix !== prefix ? entryPrefix - prefix : compareEntryKey(leaf, page, index[count + middle]!, middle, key);
-    if (comparison < 0) low = middle + 1;
+    const prefix = index[middle]!;
+    const comparison = prefix !== boundPrefix ? prefix - boundPrefix : compareEntryKey(leaf, page, index[count + middle]!, middle, bound);
+    if (comparison < 0 || (after && comparison === 0)) low = middle + 1;
     else high = middle;
   }
-  if (low === count || index[low] !== prefix) return -1;
-  const offset = index[count + low]!;
-  return compareEntryKey(leaf, page, offset, low, key) === 0 ? offset : -1;
+  return low;
+}
+
+/** Where in a published leaf's page the entry for `key` starts (`prefix`: keyPrefix(key)), or -1 when it has none. */
+function findInLeaf(leaf: LeafNode, key: Uint8Array, prefix: number): number {
+  const index = leafIndex(leaf);
+  const entry = searchLeafPage(leaf, index, key, prefix, false);
+  if (entry === index.length >> 1 || index[entry] !== prefix) return -1;
+  const offset = index[(index.length >> 1) + entry]!;
+  return compareEntryKey(leaf, leaf.page!, offset, entry, key) === 0 ? offset : -1;
 }
 
 /** compareBytes(the key of entry `entry` at `offset`, key): in the page, or the full key of one in an overflow run. */
 function compareEntryKey(leaf: LeafNode, page: Uint8Array, offset: number, entry: number, key: Uint8Array): number {
   return leafEntryKeyOverflows(page, offset) ? compareBytes(leaf.keys[entry]!, key) : compareLeafEntryKey(page, offset, key);
+}
+
+/** The value of the leaf entry at `offset`: a copy of its bytes, or its overflow run read. */
+async function readEntryValue(pages: PageStore, leaf: LeafNode, offset: number): Promise<Uint8Array> {
+  const page = leaf.page!;
+  const value = leafEntryInlineValueAt(page, offset);
+  return value !== undefined ? copyBytesPooled(value) : pages.readOverflow(leafEntryRunsAt(page, offset, leaf.pageId).value!);
 }
 
 /** What `readEntryCached` answers when the read needs the file: a page or an overflow value. */
@@ -87,9 +102,9 @@ export function readEntryCached(
   }
   if (node === undefined) return NEEDS_FILE;
   // In the leaf's page, not its decoded arrays: see leafIndex.
-  const page = node.page!;
-  const offset = searchLeafPage(node, page, key, prefix);
+  const offset = findInLeaf(node, key, prefix);
   if (offset < 0) return undefined;
+  const page = node.page!;
   const value = leafEntryInlineValueAt(page, offset);
   if (value === undefined) return NEEDS_FILE;
   return { key: copyBytesPooled(key), value: copyBytesPooled(value), version: leafEntryVersionAt(page, offset) };
@@ -103,9 +118,9 @@ export async function readEntry(
   if (root === undefined) return undefined;
   const prefix = keyPrefix(key);
   const leaf = await findLeaf(pages, root, key, prefix);
-  const { index, found } = searchLeaf(leaf, key, prefix);
-  if (!found) return undefined;
-  return { key: copyBytesPooled(key), value: await readValue(pages, leaf.values[index]!), version: leaf.versions[index]! };
+  const offset = findInLeaf(leaf, key, prefix);
+  if (offset < 0) return undefined;
+  return { key: copyBytesPooled(key), value: await readEntryValue(pages, leaf, offset), version: leafEntryVersionAt(leaf.page!, offset) };
 }
 
 /** The version of `key` in the tree at `root`, or null when it holds no such key. */
@@ -113,12 +128,8 @@ export async function readVersion(pages: PageStore, root: PageReference | undefi
   if (root === undefined) return null;
   const prefix = keyPrefix(key);
   const leaf = await findLeaf(pages, root, key, prefix);
-  const { index, found } = searchLeaf(leaf, key, prefix);
-  return found ? leaf.versions[index]! : null;
-}
-
-export async function readValue(pages: PageStore, value: Uint8Array | OverflowReference): Promise<Uint8Array> {
-  return value instanceof Uint8Array ? copyBytesPooled(value) : pages.readOverflow(value);
+  const offset = findInLeaf(leaf, key, prefix);
+  return offset < 0 ? null : leafEntryVersionAt(leaf.page!, offset);
 }
 
 /** An entry found by a scan, before its value is read: a scan reads values only of what it returns. */
@@ -212,12 +223,18 @@ async function collect(
   }
 }
 
+/** In the leaf's page, as a point read: see leafIndex. */
 function collectFromLeaf(leaf: LeafNode, scan: ResolvedMetastoreScan, hits: ScanHit[], wanted: number): void {
-  const prefixes = scan.start === undefined && scan.end === undefined ? undefined : leafIndex(leaf);
-  const first = scan.start === undefined ? 0 : searchAbbreviated(leaf.keys, prefixes!, scan.start, keyPrefix(scan.start), false);
-  const end = scan.end === undefined ? leaf.keys.length : searchAbbreviated(leaf.keys, prefixes!, scan.end, keyPrefix(scan.end), false);
+  const index = leafIndex(leaf);
+  const page = leaf.page!;
+  const count = index.length >> 1;
+  const first = scan.start === undefined ? 0 : searchLeafPage(leaf, index, scan.start, keyPrefix(scan.start), false);
+  const end = scan.end === undefined ? count : searchLeafPage(leaf, index, scan.end, keyPrefix(scan.end), false);
   for (let step = 0; step < end - first && hits.length < wanted; step++) {
-    const index = scan.reverse ? end - 1 - step : first + step;
-    hits.push({ key: leaf.keys[index]!, version: leaf.versions[index]!, value: leaf.values[index]! });
+    const entry = scan.reverse ? end - 1 - step : first + step;
+    const offset = index[count + entry]!;
+    const key = leafEntryKeyOverflows(page, offset) ? leaf.keys[entry]! : leafEntryKeyAt(page, offset);
+    const value = leafEntryInlineValueAt(page, offset) ?? leafEntryRunsAt(page, offset, leaf.pageId).value!;
+    hits.push({ key, version: leafEntryVersionAt(page, offset), value });
   }
 }

@@ -1,7 +1,7 @@
 import { assert } from '../assert.ts';
 import { compareBytes } from '../contracts/bytes.ts';
 import type { LeafNode } from './node.ts';
-import { leafEntryBytesAt } from './node-codec.ts';
+import { PageLeaf, leafEntryBytesAt } from './node-codec.ts';
 import { PAGE_BYTES } from './constants.ts';
 import { PAGE_PAYLOAD_OFFSET } from './page-format.ts';
 import { keyPrefix } from './write-buffer.ts';
@@ -94,6 +94,7 @@ export function abbreviatedKeys(keys: readonly Uint8Array[]): Float64Array {
 const leafIndexes = new WeakMap<readonly Uint8Array[], Float64Array>();
 
 export function leafIndex(leaf: LeafNode): Float64Array {
+  if (leaf instanceof PageLeaf) return leaf.index;
   let index = leafIndexes.get(leaf.keys);
   if (index === undefined) {
     const page = leaf.page;

@@ -16,7 +16,7 @@ import {
   leafEntryBytes,
   valueIsInline,
 } from './node.ts';
-import { decodeSealedNode, encodeNode } from './node-codec.ts';
+import { PageLeaf, decodeSealedNode, encodeNode } from './node-codec.ts';
 import { encodeOverflowRun, overflowPageCount } from './overflow.ts';
 import type { PageAllocator } from './page-allocator.ts';
 import type { PageStore } from './page-store.ts';
@@ -165,7 +165,7 @@ export class WriteTransaction {
       const { pageId, bytes } = pages[index]!;
       // Sealed by this transaction: decoded without checking its checksum again.
       const node = decodeSealedNode(bytes, { pageId, txn: this.txn });
-      if (node.keyOverflows.every((overflow) => overflow === undefined)) yield node;
+      if (node instanceof PageLeaf || node.keyOverflows.every((overflow) => overflow === undefined)) yield node;
     }
   }
 
