@@ -289,6 +289,11 @@ export class PageLeaf implements LeafNode {
     return new PageLeaf(page, header, index, reader.offset - PAGE_PAYLOAD_OFFSET);
   }
 
+  /** Whether something asked for the leaf's arrays, so they were decoded: for tests and diagnostics. */
+  get decoded(): boolean {
+    return this.#decoded !== undefined;
+  }
+
   /** Entries in the leaf. */
   get count(): number {
     return this.index.length >> 1;
