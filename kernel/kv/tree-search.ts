@@ -90,8 +90,7 @@ export function abbreviatedKeys(keys: readonly Uint8Array[]): Float64Array {
  * of versions, each a load from another place in a heap of hundreds of thousands of such objects.
  * Measured in one process, two stores of 100,000 keys read in alternating rounds of 100,000 point
  * reads: 0.73-0.91 the time through the leaf's views (a control of two identical stores:
- * 0.95-1.0); with the cache's leaves as PageLeafs, 0.75-0.82, and bench:kv's point reads went from
- * 1.59-1.82x lmdb's time to 1.01-1.02x.
+ * 0.95-1.0); with the cache's leaves as PageLeafs too, 0.75-0.82 (see PageLeaf for bench:kv).
  */
 const leafIndexes = new WeakMap<readonly Uint8Array[], Float64Array>();
 
