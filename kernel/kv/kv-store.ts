@@ -769,10 +769,12 @@ class KvStoreEngine implements KvStore, SnapshotHost {
    * large to log is made durable by a checkpoint instead, which merges it into the tree. `buffered`:
    * whether the group is in the write buffer already; if not, it goes there while the log syncs.
    *
-   * Why then: a lone durable commit's time is its sync and the JavaScript from one sync's end to
-   * the next one's start, run cold after the thread slept through the sync. Putting the group into
-   * the buffer after the sync has started takes it off that path: the disk and the buffer work at
-   * once, and nothing reads the new entries before `publish`.
+   * Why then: a commit's time is its sync and the JavaScript from one sync's end to the next one's
+   * start. Putting the group into the buffer after the sync has started takes that work off the
+   * path: the disk and the buffer work at once, and nothing reads the new entries before `publish`.
+   * Measured in 8 alternating pairs of runs, before and after: 5,000 commits from 64 committers
+   * took 73-91 ms where they took 91-111 (7 pairs of 8 faster), 100 transactions of 1,000 inserts
+   * 257-390 ms where 298-409 (6 of 8); a lone commit's one insert made no difference measurable.
    */
   async #logGroup(logged: LoggedBatch[], durable: boolean, buffered: boolean): Promise<void> {
     const version = logged.at(-1)!.version;
