@@ -802,7 +802,11 @@ class KvStoreEngine implements KvStore, SnapshotHost {
     }
     if (syncing !== undefined) await syncing;
     this.#committed.buffer.publish(version);
-    this.#committed = { ...this.#committed, version };
+    // Field by field, not `{ ...state, version }`: V8 copies a spread object on a slow path
+    // (CloneObjectIC_Slow), which cost a lone durable commit 4-8 us of its JavaScript between two
+    // syncs (measured: 31-34 us against 36-39 in 4 alternating pairs of 2,000 commits).
+    const { meta, slot, buffer, frozenBuffers } = this.#committed;
+    this.#committed = { meta, slot, buffer, frozenBuffers, version };
   }
 
   /**
