@@ -138,8 +138,8 @@ export function numberBatches(batches: readonly QueuedBatch[], lastVersion: numb
  * Puts logged batches into a write buffer, in one synchronous call. Why beside `applyBatches`: a
  * group without preconditions reads nothing, so the writer puts it into the buffer after its log
  * record is written and its sync started, while the disk works, rather than before, on the path
- * from one lone durable commit's sync to the next (see KvStore's #logGroup); and the general
- * path's prefetch window, closures and awaits cost a few microseconds there.
+ * from one sync to the next (see KvStore's #logGroup); and the general path's prefetch window,
+ * closures and awaits cost a few microseconds a commit.
  */
 export function bufferBatches(
   buffer: { add(key: Uint8Array, version: number, value: Uint8Array | null): void },
