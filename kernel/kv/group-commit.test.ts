@@ -127,7 +127,7 @@ describe('KV group commit', () => {
     await store.close();
   });
 
-  it('refuses every call after a failed log sync, and recovers only what was durable on reopen', async () => {
+  it('refuses every call after a failed log sync, and keeps the durable commits on reopen', async () => {
     const file = new CountingStorageFile();
     const log = new CountingStorageFile();
     const store = await openKvStore(file, { log });

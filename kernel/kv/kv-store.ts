@@ -795,7 +795,7 @@ class KvStoreEngine implements KvStore, SnapshotHost {
       try {
         bufferBatches(this.#committed.buffer, logged);
       } catch (error) {
-        // The store fails on the error thrown (see #runWriter); the sync's own outcome is moot.
+        // The store fails on the error thrown (#commitGroupToBuffer's catch); the sync's own outcome is moot.
         syncing?.catch(() => undefined);
         throw error;
       }

@@ -1,9 +1,7 @@
 import { assert } from '../assert.ts';
 import { compareBytes } from '../contracts/bytes.ts';
 import type { LeafNode } from './node.ts';
-import { PageLeaf, leafEntryBytesAt } from './node-codec.ts';
-import { PAGE_BYTES } from './constants.ts';
-import { PAGE_PAYLOAD_OFFSET } from './page-format.ts';
+import { PageLeaf, leafEntryOffsets } from './node-codec.ts';
 import { keyPrefix } from './write-buffer.ts';
 
 /** Binary searches over the sorted key arrays of nodes. */
@@ -101,14 +99,12 @@ export function leafIndex(leaf: LeafNode): Float64Array {
     const page = leaf.page;
     assert(page !== undefined, 'a published leaf keeps the page it was decoded from or encoded to');
     const count = leaf.keys.length;
+    const offsets = leafEntryOffsets(page, count, leaf.pageId);
     index = new Float64Array(2 * count);
-    let offset = PAGE_PAYLOAD_OFFSET;
     for (let entry = 0; entry < count; entry++) {
       index[entry] = keyPrefix(leaf.keys[entry]!);
-      index[count + entry] = offset;
-      offset += leafEntryBytesAt(page, offset);
+      index[count + entry] = offsets[entry]!;
     }
-    assert(offset <= PAGE_BYTES, 'a published leaf\'s entries lie inside its page');
     leafIndexes.set(leaf.keys, index);
   }
   return index;
