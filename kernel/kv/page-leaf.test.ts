@@ -4,12 +4,16 @@ import { KEY_INLINE_BYTES_MAX, VALUE_INLINE_BYTES_MAX } from './constants.ts';
 import { openKvStore } from './kv-store.ts';
 import { type LeafNode, type PageReference, computeLeafPayloadBytes } from './node.ts';
 import { PageLeaf, decodeNode, decodeSealedNode, encodeNode, leafEntryOffsets } from './node-codec.ts';
+import { CheckpointPacer } from './checkpoint-pacer.ts';
+import { FreeSpace } from './free-space.ts';
+import { PageAllocator } from './page-allocator.ts';
 import { PageStore } from './page-store.ts';
 import { recoverState } from './recovery.ts';
 import { CountingStorageFile } from './test-storage.ts';
 import { HEAVY_TEST_TIMEOUT_MS, SeededRandom, numberedKey } from './test-workload.ts';
 import { NEEDS_FILE, readEntry, readEntryCached, readVersion, scanTree } from './tree-read.ts';
 import { keyPrefix } from './write-buffer.ts';
+import { WriteTransaction } from './write-transaction.ts';
 
 /** A leaf of `count` entries, the third value in an overflow run; `longKey` makes the first key one. */
 function leaf(count: number, longKey = false): LeafNode {
@@ -108,6 +112,33 @@ describe('cached leaves as their page (PageLeaf)', () => {
     },
     HEAVY_TEST_TIMEOUT_MS,
   );
+
+  it('lets a merge copy entries from cached leaves without decoding their arrays', async () => {
+    const tree = new CountingStorageFile();
+    const store = await openKvStore(tree);
+    await store.batch(Array.from({ length: 3000 }, (_, index) => ({ type: 'put' as const, key: numberedKey(index * 2), value: new Uint8Array(40) })));
+    await store.close();
+    const pages = new PageStore(new CountingStorageFile(tree.image()), 4096);
+    const { meta } = await recoverState(pages);
+    const root = meta.root!;
+    // Every leaf into the cache, read as a scan reads them.
+    expect((await scanTree(pages, root, resolveMetastoreScan({ limit: 10_000 }))).entries).toHaveLength(3000);
+    const before = await cachedLeaves(pages, root);
+    expect(before.every((node) => node instanceof PageLeaf && !node.decoded)).toBe(true);
+    // New keys among the old: the merge rewrites each leaf they reach, copying the rest of it.
+    const changes = Array.from({ length: 60 }, (_, index) => ({ key: numberedKey(index * 100 + 1), version: meta.lastVersion + 1, value: new Uint8Array(8) }));
+    const transaction = new WriteTransaction({
+      txn: meta.txn + 1,
+      pages,
+      allocator: new PageAllocator({ txn: meta.txn + 1, pageCount: meta.pageCount, space: new FreeSpace() }),
+      root,
+    });
+    const pacer = new CheckpointPacer({ schedule: (resume) => resume(), workBytes: 1 << 30, pressure: () => 0, hurry: () => false });
+    await transaction.merge(changes, { readsConcurrentMax: 4, pacer });
+    // It wrote dozens of new leaves, their old entries copied from the cached pages.
+    expect([...transaction.mergedLeaves(1000)].length).toBeGreaterThan(20);
+    expect(before.every((node) => !(node as PageLeaf).decoded)).toBe(true);
+  });
 });
 
 /** The cached leaves of the tree at `root`. */
