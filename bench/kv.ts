@@ -1,5 +1,5 @@
 /**
- * `npm run bench:kv -- [--keys N] [--open-only] [--cold] [--warm-up-passes N]`: the KV engine side by side with lmdb (lmdb-js)
+ * `npm run bench:kv -- [--keys N] [--open-only] [--cold] [--warm-up-passes N] [--passes N]`: the KV engine side by side with lmdb (lmdb-js)
  * and classic-level (LevelDB), in one process, on the same disk, with the same data.
  *
  * The workloads are the redb benchmark's (random 24-byte keys, 150-byte values), scaled by --keys:
@@ -665,7 +665,7 @@ async function main(): Promise<void> {
     console.log(
       warmUpPasses === 0
         ? 'cold: no warm-up run'
-        : `each engine warmed up first: ${warmUpPasses} ${warmUpPasses === 1 ? 'pass' : 'passes'} on a scratch store of ${count(warmUpKeys)} keys (unmeasured; --cold skips it)`,
+        : `each engine warmed up before each of its passes: ${warmUpPasses} ${warmUpPasses === 1 ? 'pass' : 'passes'} on a scratch store of ${count(warmUpKeys)} keys (unmeasured; --cold skips it)`,
     );
     console.log(`load average (1, 5, 15 min): ${loadBefore} before, ${formatLoad()} after`);
     printTable(['workload', 'nexusfs', 'lmdb', 'classic-level', 'nexusfs/lmdb', 'nexusfs/classic-level', 'size after (nexusfs / lmdb / classic-level)'], rows);
