@@ -16,6 +16,10 @@
  * + fdatasync on the same disk is the floor a durable commit cannot beat, measured in rounds
  * between each engine's rounds of individual commits (see SyncFloor).
  *
+ * The individual commits are the one row the engines run side by side: all three stores are open,
+ * and the engines take turns round by round (see `runInterleaved`), after 1,000 unmeasured commits
+ * each. Every other row runs whole on one engine, then the next.
+ *
  * `--open-only` builds a store of N keys per engine and measures only opening it (the issue's
  * target: a 1M-key store opens in under 50 ms: `npm run bench:kv -- --open-only --keys 1000000`).
  *
@@ -63,8 +67,22 @@ const CONCURRENT_COMMITTERS = 64;
 const CONCURRENT_COMMITS = 5_000;
 const FLOOR_WRITE_BYTES = 4096;
 const FLOOR_SYNCS = 1_000;
-/** The floor's syncs and an engine's individual commits take turns in this many rounds (see SyncFloor). */
-const FLOOR_ROUNDS = 10;
+/**
+ * The individual commits run in this many rounds, the engines taking turns round by round and each
+ * engine's round after a round of its floor's syncs (see `runInterleaved` and SyncFloor).
+ */
+const COMMIT_ROUNDS = 20;
+/** Unmeasured individual commits each engine makes on its store before the interleaved rounds (see `runInterleaved`). */
+const SETTLE_COMMITS = 1_000;
+/**
+ * Before the engines' interleaved rounds, the process must have used under this share of one core
+ * for IDLE_WINDOWS windows of IDLE_WINDOW_MS in a row (see `processIdle`), for at most
+ * IDLE_WAIT_MAX_MS.
+ */
+const IDLE_CPU_SHARE = 0.05;
+const IDLE_WINDOWS = 3;
+const IDLE_WINDOW_MS = 100;
+const IDLE_WAIT_MAX_MS = 10_000;
 /** lmdb's map must be sized up front; far more than any run here writes. */
 const LMDB_MAP_BYTES = 64 * 1024 ** 3;
 const DATA_SEED = 2026;
@@ -73,12 +91,9 @@ const WARM_UP_KEYS_DIVISOR = 10;
 const WARM_UP_DATA_SEED = 7;
 /**
  * Passes of every engine's workloads unless --passes says otherwise; the table shows each figure's
- * median. Why more than one: engines run one after another, and this disk's sync latency drifts
- * between their runs, so a row that compares absolute times compared disks at other moments as
- * much as engines. In 18 single-pass runs the floor measured beside each engine's individual
- * commits differed between engines by up to 0.07 ms (a quarter of a commit), and nexusfs's
- * individual commits went from 0.74x classic-level's time to 1.14x, while against its own floor
- * it stayed 1.16-1.43x and classic-level 1.20-1.69x. The order rotates (nexusfs, lmdb,
+ * median. Why more than one: all rows but the individual commits run engine after engine, and
+ * this machine's speed drifts between their runs, so a row that compares absolute times compares
+ * the machine at other moments as much as the engines. The order rotates (nexusfs, lmdb,
  * classic-level; then lmdb, classic-level, nexusfs; ...) so that no engine always runs first.
  */
 const PASSES_DEFAULT = 3;
@@ -274,6 +289,8 @@ interface BenchData {
   /** Keys of the bulk load in a random order, for point reads. */
   readOrder: Uint8Array[];
   rangeStarts: Uint8Array[];
+  /** The unmeasured commits each engine makes before the interleaved rounds (see `runInterleaved`). */
+  settle: Pair[];
 }
 
 function randomBytes(random: SeededRandom, length: number): Uint8Array {
@@ -301,15 +318,27 @@ function makeData(keys: number, seed = DATA_SEED): BenchData {
     concurrent: randomPairs(random, CONCURRENT_COMMITS),
     readOrder,
     rangeStarts: Array.from({ length: Math.max(1, Math.floor(keys / KEYS_PER_RANGE_READ)) }, () => randomBytes(random, KEY_BYTES)),
+    settle: randomPairs(random, SETTLE_COMMITS),
   };
 }
 
-interface Workload {
+type Workload = WholeWorkload | InterleavedWorkload;
+
+interface WorkloadBase {
   title: string;
   /** The two rows the lines under the table compare: one committer's commits and 64 committers'. */
   commits?: 'individual' | 'concurrent';
-  /** `floor`: the engine run's floor meter, whose time runEngine takes out of the row's. */
-  run(engine: BenchEngine, data: BenchData, floor: SyncFloor): Promise<void>;
+}
+
+/** Run whole on one engine, then on the next. */
+interface WholeWorkload extends WorkloadBase {
+  run(engine: BenchEngine, data: BenchData): Promise<void>;
+}
+
+/** Run in rounds, the engines taking turns round by round (see `runInterleaved`). */
+interface InterleavedWorkload extends WorkloadBase {
+  rounds: number;
+  runRound(engine: BenchEngine, data: BenchData, round: number): Promise<void>;
 }
 
 function workloads(keys: number): Workload[] {
@@ -318,17 +347,14 @@ function workloads(keys: number): Workload[] {
     {
       title: `${count(INDIVIDUAL_COMMITS)} individual durable commits`,
       commits: 'individual',
-      // In rounds, each after a round of the floor's syncs on the same disk (see SyncFloor).
-      run: async (engine, data, floor) => {
-        const perRound = INDIVIDUAL_COMMITS / FLOOR_ROUNDS;
-        for (let round = 0; round < FLOOR_ROUNDS; round++) {
-          await floor.measure(FLOOR_SYNCS / FLOOR_ROUNDS);
-          for (const pair of data.individual.slice(round * perRound, (round + 1) * perRound)) await engine.putOne(pair);
-        }
+      rounds: COMMIT_ROUNDS,
+      runRound: async (engine, data, round) => {
+        const perRound = INDIVIDUAL_COMMITS / COMMIT_ROUNDS;
+        for (const pair of data.individual.slice(round * perRound, (round + 1) * perRound)) await engine.putOne(pair);
       },
     },
-    // Next to the individual commits, whose throughput it is set against (see the line under the
-    // table): the same disk moments apart, and the same store but for them.
+    // The first row after the individual commits, whose throughput it is set against (see the line
+    // under the table): the same store but for them.
     {
       title: `${count(CONCURRENT_COMMITS)} durable commits from ${CONCURRENT_COMMITTERS} concurrent committers`,
       commits: 'concurrent',
@@ -389,22 +415,187 @@ async function directorySizeBytes(directory: string): Promise<number> {
   return total;
 }
 
-/** Runs every workload on one engine in its own directory; then reopens it, timing the open. */
-interface EngineRun {
-  makeEngine: (directory: string) => BenchEngine;
+/** The engines of one pass, in the order they take turns, on the same data and workloads. */
+interface PassRun {
+  makeEngines: ReadonlyArray<(directory: string) => BenchEngine>;
   data: BenchData;
   workloads: Workload[];
-  /** The temporary directory the engine's own directory goes in. */
+  /** The temporary directory the engines' own directories go in. */
   root: string;
+  /** Run before each engine's store is opened (see `warmUp`). */
+  warmUp?: (makeEngine: (directory: string) => BenchEngine) => Promise<void>;
+}
+
+/** One engine's store in a pass, its floor meter beside it, and its rows so far. */
+interface EngineTurn {
+  directory: string;
+  engine: BenchEngine;
+  floor: SyncFloor;
+  rows: Measurement[];
 }
 
 /**
- * Runs `run`'s workloads once, unmeasured, on a scratch store of WARM_UP_KEYS_DIVISOR times fewer
- * keys (the commit rows keep their counts), closes and reopens it, and deletes it: the JIT warm-up
- * a long-running process has had. Why: nexusfs is JavaScript that V8 compiles while it runs, and
- * the concurrent-commit row, the first to take the group-commit path with many batches, spent most
- * of its 30-40 ms with TurboFan compiling that path on the machine's other core (perf: V8's
- * compiler threads busy for 20 ms of the row's first 38 ms; the same row took 6-10 ms on its
+ * Runs every workload on every engine, each in its own directory, then closes and reopens each,
+ * timing the close and the open. Workloads run whole, engine after engine (with a full garbage
+ * collection before each engine's turn), except an interleaved one (the individual commits): all
+ * the engines' stores are open for it and take turns round by round (see `runInterleaved`).
+ * Consecutive whole workloads run back to back on one engine, and each engine is closed right
+ * after its last ones.
+ */
+async function runPass({ makeEngines, data, workloads: selected, root, warmUp }: PassRun): Promise<EngineResults[]> {
+  const segments = segmentsOf(selected);
+  const turns: EngineTurn[] = [];
+  try {
+    for (const [index, segment] of segments.entries()) {
+      const last = index === segments.length - 1;
+      if (!Array.isArray(segment)) {
+        assert(turns.length === makeEngines.length, 'every engine has opened its store before the first interleaved workload');
+        await runInterleaved(turns, segment, data);
+        continue;
+      }
+      for (let position = 0; position < makeEngines.length; position++) {
+        collectGarbage();
+        const turn = turns[position] ?? (await startTurn(makeEngines[position]!, root, warmUp));
+        turns[position] = turn;
+        for (const workload of segment) await measureRow(turn, () => workload.run(turn.engine, data));
+        if (last) await finishTurn(turn, data);
+      }
+    }
+    if (!Array.isArray(segments.at(-1))) for (const turn of turns) await finishTurn(turn, data);
+  } finally {
+    for (const turn of turns) {
+      await turn.floor.close();
+      await turn.engine.close();
+    }
+  }
+  return turns.map((turn) => ({ rows: turn.rows, floorMilliseconds: turn.floor.totalMilliseconds, floorSyncs: turn.floor.syncs }));
+}
+
+/** The workloads in order, consecutive whole ones together. */
+function segmentsOf(selected: readonly Workload[]): Array<WholeWorkload[] | InterleavedWorkload> {
+  const segments: Array<WholeWorkload[] | InterleavedWorkload> = [];
+  for (const workload of selected) {
+    const previous = segments.at(-1);
+    if ('rounds' in workload) segments.push(workload);
+    else if (Array.isArray(previous)) previous.push(workload);
+    else segments.push([workload]);
+  }
+  return segments;
+}
+
+async function startTurn(
+  makeEngine: (directory: string) => BenchEngine,
+  root: string,
+  warmUp: PassRun['warmUp'],
+): Promise<EngineTurn> {
+  await warmUp?.(makeEngine);
+  const directory = await mkdtemp(join(root, 'engine-'));
+  const engine = makeEngine(directory);
+  // Beside the engine's directory, whose size the table shows: on the same disk.
+  const floor = await SyncFloor.open(join(root, `floor-${basename(directory)}`));
+  try {
+    await engine.open();
+  } catch (error) {
+    await floor.close();
+    throw error;
+  }
+  return { directory, engine, floor, rows: [] };
+}
+
+async function measureRow(turn: EngineTurn, action: () => Promise<void>): Promise<void> {
+  const milliseconds = await measure(action);
+  turn.rows.push({ milliseconds, sizeBytes: await directorySizeBytes(turn.directory) });
+}
+
+/** The close and open rows: closes the engine (timed), reopens it and reads one key (timed), closes it. */
+async function finishTurn(turn: EngineTurn, data: BenchData): Promise<void> {
+  // Timed: nexusfs syncs its log here (waiting for a checkpoint in flight, if one is), lmdb and
+  // LevelDB their files; what nexusfs's commits deferred stays in its log for the next open.
+  await measureRow(turn, () => turn.engine.close());
+  await measureRow(turn, async () => {
+    await turn.engine.open();
+    await turn.engine.get(data.pairs.at(-1)![0]);
+  });
+  await turn.engine.close();
+}
+
+/**
+ * Runs `workload` on every engine's open store in `workload.rounds` rounds. In each round every
+ * engine takes a turn, in an order that rotates from round to round, and each engine's turn is a
+ * round of its floor's syncs (FLOOR_SYNCS in all) and then its round of the workload, which alone
+ * is timed. Why: this disk's sync latency drifts by half and more within a run, so the individual
+ * commits, run engine after engine, compared the disk at three moments as much as three engines.
+ * In 18 runs that way, nexusfs's individual commits went from 0.74x classic-level's time to 1.14x,
+ * while against each engine's own floor nexusfs stayed at 1.16-1.43x and classic-level at
+ * 1.20-1.69x. Taking turns round by round, the engines meet the same disk.
+ *
+ * Before the rounds each engine makes SETTLE_COMMITS unmeasured commits, one engine after another,
+ * and then the rounds wait until the process is idle (`processIdle`). Why the wait: so that no
+ * engine's background work lands in another's rounds. That work is LevelDB's: after the bulk load
+ * its next write flushes the bulk-loaded memtable to a table file on a background thread (nexusfs
+ * wrote its bulk load into its tree in the bulk-load row, and lmdb has no background work). Run
+ * engine after engine, that flush ran beside classic-level's own individual commits.
+ *
+ * Why the commits: nexusfs's commit path is JavaScript that V8 optimizes while it runs, and a new
+ * store starts with it taken back to unoptimized code. With `--trace-opt --trace-deopt`, the
+ * optimized code of the commit path (#commitGroupToBuffer, #logGroup) was thrown out ("weak
+ * objects") whenever a closed store was collected, the measured bulk load deoptimized it again
+ * ("not a Smi", "wrong map"), and V8 optimized it anew only 600-900 commits later: most of the
+ * measured row ran unoptimized, which for a lone durable commit costs 40 us of JavaScript before its
+ * sync instead of 10 (measured with fdatasync instrumented, `node --no-opt` against the default).
+ * The warm-up passes cannot help, since every pass opens new stores. A long-running process keeps
+ * its store open; 1,000 commits first, on every engine alike, measure the commits as it has them.
+ * With one unmeasured commit instead, in five single passes, nexusfs's individual commits took
+ * 1.01-1.53x classic-level's time, and its rounds of 50 in which V8 re-optimized the commit path
+ * took 15-33 ms against 10-12 for the others; with the 1,000, three-pass medians of 0.90x, 0.92x
+ * and 0.93x.
+ */
+async function runInterleaved(turns: readonly EngineTurn[], workload: InterleavedWorkload, data: BenchData): Promise<void> {
+  collectGarbage();
+  for (const turn of turns) for (const pair of data.settle) await turn.engine.putOne(pair);
+  await processIdle();
+  // After the wait the first syncs took far longer (a round of the floor's took 50-74 ms instead of
+  // 9-12 on the first engine in turn): unmeasured, like the floor's first sync (see SyncFloor.open).
+  await turns[0]!.floor.measure(FLOOR_SYNCS / workload.rounds, { counted: false });
+  const milliseconds = turns.map(() => 0);
+  for (let round = 0; round < workload.rounds; round++) {
+    for (let position = 0; position < turns.length; position++) {
+      const index = (round + position) % turns.length;
+      const turn = turns[index]!;
+      await turn.floor.measure(FLOOR_SYNCS / workload.rounds);
+      milliseconds[index]! += await measure(() => workload.runRound(turn.engine, data, round));
+    }
+  }
+  for (const [index, turn] of turns.entries()) {
+    turn.rows.push({ milliseconds: milliseconds[index]!, sizeBytes: await directorySizeBytes(turn.directory) });
+  }
+}
+
+/**
+ * Waits until the process (every thread of it: lmdb's and LevelDB's as well as ours, as
+ * `process.cpuUsage` counts them) has used under IDLE_CPU_SHARE of a core for IDLE_WINDOWS windows
+ * of IDLE_WINDOW_MS in a row. Throws after IDLE_WAIT_MAX_MS: something kept working.
+ */
+async function processIdle(): Promise<void> {
+  const started = performance.now();
+  for (let quiet = 0; quiet < IDLE_WINDOWS; ) {
+    if (performance.now() - started > IDLE_WAIT_MAX_MS) {
+      throw new Error(`bench:kv waits for the engines' background work before the interleaved rounds; the process was still busy after ${IDLE_WAIT_MAX_MS} ms`);
+    }
+    const before = process.cpuUsage();
+    await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
+    const used = process.cpuUsage(before);
+    quiet = (used.user + used.system) / 1000 < IDLE_WINDOW_MS * IDLE_CPU_SHARE ? quiet + 1 : 0;
+  }
+}
+
+/**
+ * Runs the workloads on one engine, unmeasured, on a scratch store of WARM_UP_KEYS_DIVISOR times
+ * fewer keys (the commit rows keep their counts), closes and reopens it, and deletes it: the JIT
+ * warm-up a long-running process has had. Why: nexusfs is JavaScript that V8 compiles while it
+ * runs, and the concurrent-commit row, the first to take the group-commit path with many batches,
+ * spent most of its 30-40 ms with TurboFan compiling that path on the machine's other core (perf:
+ * V8's compiler threads busy for 20 ms of the row's first 38 ms; the same row took 6-10 ms on its
  * third run). Every engine gets the same warm-up (lmdb's and classic-level's JavaScript wrappers
  * are compiled the same way); `--cold` measures without it.
  *
@@ -419,41 +610,13 @@ interface EngineRun {
  * lmdb 2.61/2.43/2.23x against 2.49/2.37/2.32x; classic-level 1.40/1.66/1.84x against
  * 1.53/1.31/1.26x.
  */
-async function warmUp(run: EngineRun): Promise<void> {
-  const root = await mkdtemp(join(run.root, 'warm-up-'));
+async function warmUp(makeEngine: (directory: string) => BenchEngine, data: BenchData, selected: Workload[], root: string): Promise<void> {
+  const scratch = await mkdtemp(join(root, 'warm-up-'));
   try {
-    await runEngine({ ...run, root });
+    await runPass({ makeEngines: [makeEngine], data, workloads: selected, root: scratch });
   } finally {
-    await rm(root, { recursive: true, force: true });
+    await rm(scratch, { recursive: true, force: true });
   }
-}
-
-async function runEngine({ makeEngine, data, workloads: selected, root }: EngineRun): Promise<EngineResults> {
-  const directory = await mkdtemp(join(root, 'engine-'));
-  const engine = makeEngine(directory);
-  // Beside the engine's directory, whose size the table shows: on the same disk.
-  const floor = await SyncFloor.open(join(root, `floor-${basename(directory)}`));
-  await engine.open();
-  const results: Measurement[] = [];
-  try {
-    for (const workload of selected) {
-      const total = await measure(() => workload.run(engine, data, floor));
-      results.push({ milliseconds: total - floor.takeMilliseconds(), sizeBytes: await directorySizeBytes(directory) });
-    }
-  } finally {
-    await floor.close();
-  }
-  // Timed: nexusfs syncs its log here (waiting for a checkpoint in flight, if one is), lmdb and
-  // LevelDB their files; what nexusfs's commits deferred stays in its log for the next open.
-  const closeMilliseconds = await measure(() => engine.close());
-  results.push({ milliseconds: closeMilliseconds, sizeBytes: await directorySizeBytes(directory) });
-  const openMilliseconds = await measure(async () => {
-    await engine.open();
-    await engine.get(data.pairs.at(-1)![0]);
-  });
-  results.push({ milliseconds: openMilliseconds, sizeBytes: await directorySizeBytes(directory) });
-  await engine.close();
-  return { rows: results, floorMilliseconds: floor.totalMilliseconds, floorSyncs: floor.syncs };
 }
 
 /**
@@ -500,8 +663,9 @@ interface EngineResults {
  * the callback fdatasync on the thread pool, as drivers/node-fs/storage-file.ts does
  * (FileHandle.datasync's promise cost 20-30 us more a call, which flattered the ratio).
  *
- * Measured in rounds between each engine's rounds of individual commits, FLOOR_SYNCS syncs in all
- * per engine, and each engine's commits are set against the floor measured alongside them. Why:
+ * Measured in a round before each of an engine's rounds of individual commits (see
+ * runInterleaved), FLOOR_SYNCS syncs in all per engine, and each engine's commits are set against
+ * the floor measured alongside them. Why:
  * this disk's sync latency drifts by half and more within a run (1,000 syncs took 141-252 ms a
  * minute apart in one process), and one floor measured before and after all the engines, the
  * faster kept, set each engine's commits against the disk at another moment.
@@ -509,7 +673,6 @@ interface EngineResults {
 class SyncFloor {
   readonly #file: FileHandle;
   readonly #page = new Uint8Array(FLOOR_WRITE_BYTES).fill(7);
-  #untakenMilliseconds = 0;
   totalMilliseconds = 0;
   syncs = 0;
 
@@ -517,12 +680,16 @@ class SyncFloor {
     this.#file = file;
   }
 
+  /** Creates the file and writes and syncs its page once, unmeasured: a first sync also records the file's new size and block. */
   static async open(path: string): Promise<SyncFloor> {
-    return new SyncFloor(await open(path, 'w+'));
+    const floor = new SyncFloor(await open(path, 'w+'));
+    writeSync(floor.#file.fd, floor.#page, 0, floor.#page.length, 0);
+    await floor.#file.datasync();
+    return floor;
   }
 
-  /** `syncs` writes and fdatasyncs, timed. */
-  async measure(syncs: number): Promise<void> {
+  /** `syncs` writes and fdatasyncs, timed (`counted: false`: not added to the floor's time). */
+  async measure(syncs: number, options: { counted: boolean } = { counted: true }): Promise<void> {
     const fd = this.#file.fd;
     const datasync = (): Promise<void> => new Promise((resolve, reject) => fdatasync(fd, (error) => (error === null ? resolve() : reject(error))));
     const milliseconds = await measure(async () => {
@@ -531,16 +698,9 @@ class SyncFloor {
         await datasync();
       }
     });
-    this.#untakenMilliseconds += milliseconds;
+    if (!options.counted) return;
     this.totalMilliseconds += milliseconds;
     this.syncs += syncs;
-  }
-
-  /** The time measured since the last take: what a workload spent on the floor, not on its engine. */
-  takeMilliseconds(): number {
-    const milliseconds = this.#untakenMilliseconds;
-    this.#untakenMilliseconds = 0;
-    return milliseconds;
   }
 
   async close(): Promise<void> {
@@ -623,18 +783,17 @@ async function main(): Promise<void> {
     const warmUpKeys = Math.max(2, Math.floor(keys / WARM_UP_KEYS_DIVISOR));
     const warmUpData = warmUpPasses === 0 ? undefined : makeData(warmUpKeys, WARM_UP_DATA_SEED);
     // Passes in turn, the engines' order rotating (see PASSES_DEFAULT); each engine warmed up
-    // before each of its passes, as the other engines ran in between.
+    // before it opens its store in each pass, as the other engines ran in between.
     const passResults: EngineResults[][] = engines.map(() => []);
-    for (let pass = 0; pass < passes; pass++) {
-      for (let turn = 0; turn < engines.length; turn++) {
-        const engineIndex = (pass + turn) % engines.length;
-        const makeEngine = engines[engineIndex]!;
-        collectGarbage();
-        for (let warmUpPass = 0; warmUpData !== undefined && warmUpPass < warmUpPasses; warmUpPass++) {
-          await warmUp({ makeEngine, data: warmUpData, workloads: openOnly ? selected : workloads(warmUpKeys), root });
-        }
-        passResults[engineIndex]!.push(await runEngine({ makeEngine, data, workloads: selected, root }));
+    const warmUpEngine = async (makeEngine: (directory: string) => BenchEngine): Promise<void> => {
+      for (let warmUpPass = 0; warmUpData !== undefined && warmUpPass < warmUpPasses; warmUpPass++) {
+        await warmUp(makeEngine, warmUpData, openOnly ? selected : workloads(warmUpKeys), root);
       }
+    };
+    for (let pass = 0; pass < passes; pass++) {
+      const order = engines.map((_, turn) => (pass + turn) % engines.length);
+      const results = await runPass({ makeEngines: order.map((index) => engines[index]!), data, workloads: selected, root, warmUp: warmUpEngine });
+      for (const [turn, engineIndex] of order.entries()) passResults[engineIndex]!.push(results[turn]!);
     }
     const runs = passResults.map(medianResults);
     const [ours, lmdb, level] = runs.map((run) => run.rows) as [Measurement[], Measurement[], Measurement[]];
@@ -662,6 +821,11 @@ async function main(): Promise<void> {
         ? 'one pass per engine, in turn (--passes N for the median of N)'
         : `each figure the median of ${passes} passes per engine, the engines taking turns in an order that rotates each pass (--passes N)`,
     );
+    if (!openOnly) {
+      console.log(
+        `individual commits: the engines side by side, taking turns in ${COMMIT_ROUNDS} rounds of ${INDIVIDUAL_COMMITS / COMMIT_ROUNDS}, after ${count(SETTLE_COMMITS)} unmeasured commits each and a wait until the process is idle`,
+      );
+    }
     console.log(
       warmUpPasses === 0
         ? 'cold: no warm-up run'
