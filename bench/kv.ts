@@ -16,9 +16,10 @@
  * + fdatasync on the same disk is the floor a durable commit cannot beat, measured in rounds
  * between each engine's rounds of individual commits (see SyncFloor).
  *
- * The individual commits are the one row the engines run side by side: all three stores are open,
- * and the engines take turns round by round (see `runInterleaved`), after 1,000 unmeasured commits
- * each. Every other row runs whole on one engine, then the next.
+ * The individual commits and the concurrent commits after them are the rows the engines run side
+ * by side: all three stores are open, and the engines take turns round by round (see
+ * `runInterleaved`), after 1,000 unmeasured commits each. Every other row runs whole on one engine,
+ * then the next.
  *
  * `--open-only` builds a store of N keys per engine and measures only opening it (the issue's
  * target: a 1M-key store opens in under 50 ms: `npm run bench:kv -- --open-only --keys 1000000`).
@@ -65,6 +66,8 @@ const CONCURRENT_COMMITTERS = 64;
  * row, and the throughput it gives swung between 9x and 16x of one committer's.
  */
 const CONCURRENT_COMMITS = 5_000;
+/** The concurrent commits run in this many rounds, the engines taking turns round by round (see `runInterleaved`). */
+const CONCURRENT_ROUNDS = 5;
 const FLOOR_WRITE_BYTES = 4096;
 const FLOOR_SYNCS = 1_000;
 /**
@@ -338,6 +341,11 @@ interface WholeWorkload extends WorkloadBase {
 /** Run in rounds, the engines taking turns round by round (see `runInterleaved`). */
 interface InterleavedWorkload extends WorkloadBase {
   rounds: number;
+  /**
+   * Whether each engine's round comes after a round of its floor's syncs, and the rounds after
+   * SETTLE_COMMITS unmeasured commits on every engine and a wait until the process is idle.
+   */
+  settled: boolean;
   runRound(engine: BenchEngine, data: BenchData, round: number): Promise<void>;
 }
 
@@ -348,20 +356,28 @@ function workloads(keys: number): Workload[] {
       title: `${count(INDIVIDUAL_COMMITS)} individual durable commits`,
       commits: 'individual',
       rounds: COMMIT_ROUNDS,
+      settled: true,
       runRound: async (engine, data, round) => {
         const perRound = INDIVIDUAL_COMMITS / COMMIT_ROUNDS;
         for (const pair of data.individual.slice(round * perRound, (round + 1) * perRound)) await engine.putOne(pair);
       },
     },
-    // The first row after the individual commits, whose throughput it is set against (see the line
-    // under the table): the same store but for them.
+    // Right after the individual commits, whose throughput it is set against (see the line under
+    // the table), and side by side like them. Why: run whole, engine after engine, nexusfs's row
+    // took 41-50 ms when it ran right after the individual commits and 79-129 ms when the other
+    // engines' rows ran in between (with --trace-opt: V8 had thrown out the optimized commit path
+    // at the full collections between, "weak objects", and optimized it again during the row).
     {
       title: `${count(CONCURRENT_COMMITS)} durable commits from ${CONCURRENT_COMMITTERS} concurrent committers`,
       commits: 'concurrent',
-      run: async (engine, data) => {
+      rounds: CONCURRENT_ROUNDS,
+      settled: false,
+      runRound: async (engine, data, round) => {
+        const perRound = CONCURRENT_COMMITS / CONCURRENT_ROUNDS;
+        const pairs = data.concurrent.slice(round * perRound, (round + 1) * perRound);
         let next = 0;
         const committer = async (): Promise<void> => {
-          while (next < data.concurrent.length) await engine.putOne(data.concurrent[next++]!);
+          while (next < pairs.length) await engine.putOne(pairs[next++]!);
         };
         await Promise.all(Array.from({ length: CONCURRENT_COMMITTERS }, committer));
       },
@@ -521,16 +537,16 @@ async function finishTurn(turn: EngineTurn, data: BenchData): Promise<void> {
 
 /**
  * Runs `workload` on every engine's open store in `workload.rounds` rounds. In each round every
- * engine takes a turn, in an order that rotates from round to round, and each engine's turn is a
- * round of its floor's syncs (FLOOR_SYNCS in all) and then its round of the workload, which alone
- * is timed. Why: this disk's sync latency drifts by half and more within a run, so the individual
+ * engine takes a turn, in an order that rotates from round to round, and (`workload.settled`) each
+ * engine's turn is a round of its floor's syncs (FLOOR_SYNCS in all) and then its round of the
+ * workload, which alone is timed. Why: this disk's sync latency drifts by half and more within a run, so the individual
  * commits, run engine after engine, compared the disk at three moments as much as three engines.
  * In 18 runs that way, nexusfs's individual commits went from 0.74x classic-level's time to 1.14x,
  * while against each engine's own floor nexusfs stayed at 1.16-1.43x and classic-level at
  * 1.20-1.69x. Taking turns round by round, the engines meet the same disk.
  *
- * Before the rounds each engine makes SETTLE_COMMITS unmeasured commits, one engine after another,
- * and then the rounds wait until the process is idle (`processIdle`). Why the wait: so that no
+ * Before the rounds of a settled workload (the individual commits, the first run side by side) each
+ * engine makes SETTLE_COMMITS unmeasured commits, one engine after another, and then the rounds wait until the process is idle (`processIdle`). Why the wait: so that no
  * engine's background work lands in another's rounds. That work is LevelDB's: after the bulk load
  * its next write flushes the bulk-loaded memtable to a table file on a background thread (nexusfs
  * wrote its bulk load into its tree in the bulk-load row, and lmdb has no background work). Run
@@ -551,18 +567,20 @@ async function finishTurn(turn: EngineTurn, data: BenchData): Promise<void> {
  * and 0.93x.
  */
 async function runInterleaved(turns: readonly EngineTurn[], workload: InterleavedWorkload, data: BenchData): Promise<void> {
-  collectGarbage();
-  for (const turn of turns) for (const pair of data.settle) await turn.engine.putOne(pair);
-  await processIdle();
-  // After the wait the first syncs took far longer (a round of the floor's took 50-74 ms instead of
-  // 9-12 on the first engine in turn): unmeasured, like the floor's first sync (see SyncFloor.open).
-  await turns[0]!.floor.measure(FLOOR_SYNCS / workload.rounds, { counted: false });
+  if (workload.settled) {
+    collectGarbage();
+    for (const turn of turns) for (const pair of data.settle) await turn.engine.putOne(pair);
+    await processIdle();
+    // After the wait the first syncs took far longer (a round of the floor's took 50-74 ms instead
+    // of 9-12 on the first engine in turn): unmeasured, like the floor's first sync (SyncFloor.open).
+    await turns[0]!.floor.measure(FLOOR_SYNCS / workload.rounds, { counted: false });
+  }
   const milliseconds = turns.map(() => 0);
   for (let round = 0; round < workload.rounds; round++) {
     for (let position = 0; position < turns.length; position++) {
       const index = (round + position) % turns.length;
       const turn = turns[index]!;
-      await turn.floor.measure(FLOOR_SYNCS / workload.rounds);
+      if (workload.settled) await turn.floor.measure(FLOOR_SYNCS / workload.rounds);
       milliseconds[index]! += await measure(() => workload.runRound(turn.engine, data, round));
     }
   }
@@ -823,7 +841,7 @@ async function main(): Promise<void> {
     );
     if (!openOnly) {
       console.log(
-        `individual commits: the engines side by side, taking turns in ${COMMIT_ROUNDS} rounds of ${INDIVIDUAL_COMMITS / COMMIT_ROUNDS}, after ${count(SETTLE_COMMITS)} unmeasured commits each and a wait until the process is idle`,
+        `commit rows side by side: the engines take turns in ${COMMIT_ROUNDS} rounds of ${INDIVIDUAL_COMMITS / COMMIT_ROUNDS} individual commits (after ${count(SETTLE_COMMITS)} unmeasured commits each and a wait until the process is idle), then in ${CONCURRENT_ROUNDS} rounds of ${count(CONCURRENT_COMMITS / CONCURRENT_ROUNDS)} concurrent ones`,
       );
     }
     console.log(
