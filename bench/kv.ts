@@ -537,9 +537,9 @@ async function finishTurn(turn: EngineTurn, data: BenchData): Promise<void> {
 
 /**
  * Runs `workload` on every engine's open store in `workload.rounds` rounds. In each round every
- * engine takes a turn, in an order that rotates from round to round, and (`workload.settled`) each
- * engine's turn is a round of its floor's syncs (FLOOR_SYNCS in all) and then its round of the
- * workload, which alone is timed. Why: this disk's sync latency drifts by half and more within a run, so the individual
+ * engine takes a turn, in an order that changes from round to round (`turnOrder`), and
+ * (`workload.settled`) each engine's turn is a round of its floor's syncs (FLOOR_SYNCS in all) and
+ * then its round of the workload, which alone is timed. Why: this disk's sync latency drifts by half and more within a run, so the individual
  * commits, run engine after engine, compared the disk at three moments as much as three engines.
  * In 18 runs that way, nexusfs's individual commits went from 0.74x classic-level's time to 1.14x,
  * while against each engine's own floor nexusfs stayed at 1.16-1.43x and classic-level at
@@ -561,10 +561,10 @@ async function finishTurn(turn: EngineTurn, data: BenchData): Promise<void> {
  * sync instead of 10 (measured with fdatasync instrumented, `node --no-opt` against the default).
  * The warm-up passes cannot help, since every pass opens new stores. A long-running process keeps
  * its store open; 1,000 commits first, on every engine alike, measure the commits as it has them.
- * With one unmeasured commit instead, in five single passes, nexusfs's individual commits took
- * 1.01-1.53x classic-level's time, and its rounds of 50 in which V8 re-optimized the commit path
- * took 15-33 ms against 10-12 for the others; with the 1,000, three-pass medians of 0.90x, 0.92x
- * and 0.93x.
+ * With one unmeasured commit instead, in five single passes (two with another warm-up), nexusfs's
+ * individual commits took 1.01-1.53x classic-level's time, and its rounds of 50 in which V8
+ * re-optimized the commit path took 15-33 ms against 7-12 for the others; with the 1,000,
+ * three-pass medians of 0.90x, 0.92x and 0.93x.
  */
 async function runInterleaved(turns: readonly EngineTurn[], workload: InterleavedWorkload, data: BenchData): Promise<void> {
   if (workload.settled) {
@@ -578,7 +578,7 @@ async function runInterleaved(turns: readonly EngineTurn[], workload: Interleave
   const milliseconds = turns.map(() => 0);
   for (let round = 0; round < workload.rounds; round++) {
     for (let position = 0; position < turns.length; position++) {
-      const index = (round + position) % turns.length;
+      const index = turnOrder(round, position, turns.length);
       const turn = turns[index]!;
       if (workload.settled) await turn.floor.measure(FLOOR_SYNCS / workload.rounds);
       milliseconds[index]! += await measure(() => workload.runRound(turn.engine, data, round));
@@ -587,6 +587,17 @@ async function runInterleaved(turns: readonly EngineTurn[], workload: Interleave
   for (const [index, turn] of turns.entries()) {
     turn.rows.push({ milliseconds: milliseconds[index]!, sizeBytes: await directorySizeBytes(turn.directory) });
   }
+}
+
+/**
+ * Which engine takes the `position`th turn of round `round`: the order rotates from round to round,
+ * and runs backwards in every other cycle of rotations, so that each engine follows each other
+ * engine as often (a rotation alone put classic-level after lmdb in two rounds of three, and its
+ * floor, after lmdb's commits, measured 217 ms where nexusfs's measured 179).
+ */
+function turnOrder(round: number, position: number, engines: number): number {
+  const rotated = (round + position) % engines;
+  return Math.floor(round / engines) % 2 === 0 ? rotated : engines - 1 - rotated;
 }
 
 /**
