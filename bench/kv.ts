@@ -94,7 +94,7 @@ const WARM_UP_KEYS_DIVISOR = 10;
 const WARM_UP_DATA_SEED = 7;
 /**
  * Passes of every engine's workloads unless --passes says otherwise; the table shows each figure's
- * median. Why more than one: all rows but the individual commits run engine after engine, and
+ * median. Why more than one: all rows but the two commit rows run engine after engine, and
  * this machine's speed drifts between their runs, so a row that compares absolute times compares
  * the machine at other moments as much as the engines. The order rotates (nexusfs, lmdb,
  * classic-level; then lmdb, classic-level, nexusfs; ...) so that no engine always runs first.
@@ -426,9 +426,19 @@ async function directorySizeBytes(directory: string): Promise<number> {
   let total = 0;
   for (const entry of await readdir(directory, { withFileTypes: true })) {
     const path = join(directory, entry.name);
-    total += entry.isDirectory() ? await directorySizeBytes(path) : (await stat(path)).size;
+    total += entry.isDirectory() ? await directorySizeBytes(path) : await fileSizeBytes(path);
   }
   return total;
+}
+
+/** 0 for a file removed since the directory was read: LevelDB's compactions delete tables while other engines' rows run. */
+async function fileSizeBytes(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
 }
 
 /** The engines of one pass, in the order they take turns, on the same data and workloads. */
@@ -453,8 +463,8 @@ interface EngineTurn {
 /**
  * Runs every workload on every engine, each in its own directory, then closes and reopens each,
  * timing the close and the open. Workloads run whole, engine after engine (with a full garbage
- * collection before each engine's turn), except an interleaved one (the individual commits): all
- * the engines' stores are open for it and take turns round by round (see `runInterleaved`).
+ * collection before each engine's turn), except the interleaved ones (the commit rows): all the
+ * engines' stores are open for them and take turns round by round (see `runInterleaved`).
  * Consecutive whole workloads run back to back on one engine, and each engine is closed right
  * after its last ones.
  */
@@ -539,15 +549,17 @@ async function finishTurn(turn: EngineTurn, data: BenchData): Promise<void> {
  * Runs `workload` on every engine's open store in `workload.rounds` rounds. In each round every
  * engine takes a turn, in an order that changes from round to round (`turnOrder`), and
  * (`workload.settled`) each engine's turn is a round of its floor's syncs (FLOOR_SYNCS in all) and
- * then its round of the workload, which alone is timed. Why: this disk's sync latency drifts by half and more within a run, so the individual
- * commits, run engine after engine, compared the disk at three moments as much as three engines.
- * In 18 runs that way, nexusfs's individual commits went from 0.74x classic-level's time to 1.14x,
- * while against each engine's own floor nexusfs stayed at 1.16-1.43x and classic-level at
- * 1.20-1.69x. Taking turns round by round, the engines meet the same disk.
+ * then its round of the workload, which alone is timed. Why: this disk's sync latency drifts by
+ * half and more within a run, so the individual commits, run engine after engine, compared the
+ * disk at three moments as much as three engines. In 18 runs that way, nexusfs's individual
+ * commits went from 0.74x classic-level's time to 1.14x, while against each engine's own floor
+ * nexusfs stayed at 1.16-1.43x and classic-level at 1.20-1.69x. Taking turns round by round, the
+ * engines meet the same disk.
  *
- * Before the rounds of a settled workload (the individual commits, the first run side by side) each
- * engine makes SETTLE_COMMITS unmeasured commits, one engine after another, and then the rounds wait until the process is idle (`processIdle`). Why the wait: so that no
- * engine's background work lands in another's rounds. That work is LevelDB's: after the bulk load
+ * Before the rounds of a settled workload (the individual commits, the first run side by side)
+ * each engine makes SETTLE_COMMITS unmeasured commits, one engine after another, and then the
+ * rounds wait until the process is idle (`processIdle`). Why the wait: so that no engine's
+ * background work lands in another's rounds. That work is LevelDB's: after the bulk load
  * its next write flushes the bulk-loaded memtable to a table file on a background thread (nexusfs
  * wrote its bulk load into its tree in the bulk-load row, and lmdb has no background work). Run
  * engine after engine, that flush ran beside classic-level's own individual commits.
