@@ -575,8 +575,8 @@ async function finishTurn(turn: EngineTurn, data: BenchData): Promise<void> {
  * its store open; 1,000 commits first, on every engine alike, measure the commits as it has them.
  * With one unmeasured commit instead, in five single passes (two with another warm-up), nexusfs's
  * individual commits took 1.01-1.53x classic-level's time, and its rounds of 50 in which V8
- * re-optimized the commit path took 15-33 ms against 7-12 for the others; with the 1,000,
- * three-pass medians of 0.90x, 0.92x and 0.93x.
+ * re-optimized the commit path took 15-33 ms against 7-12 for the others; with the 1,000, in five
+ * three-pass runs, 0.81x, 0.82x, 0.83x, 0.84x and 1.05x.
  */
 async function runInterleaved(turns: readonly EngineTurn[], workload: InterleavedWorkload, data: BenchData): Promise<void> {
   if (workload.settled) {
