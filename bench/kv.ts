@@ -47,6 +47,7 @@ import { METASTORE_BATCH_OPERATIONS_MAX, type MetastoreOperation } from '../kern
 import type { KvStore } from '../kernel/kv/index.ts';
 import { SeededRandom } from '../kernel/raft/random.ts';
 import { openFileKvStore } from '../drivers/node-fs/file-kv-store.ts';
+import { errorCode } from '../drivers/node-fs/file-system-errors.ts';
 
 const KEYS_DEFAULT = 100_000;
 const KEY_BYTES = 24;
@@ -436,7 +437,7 @@ async function fileSizeBytes(path: string): Promise<number> {
   try {
     return (await stat(path)).size;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    if (errorCode(error) === 'ENOENT') return 0;
     throw error;
   }
 }
