@@ -499,11 +499,15 @@ export function leafEntryOffsets(page: Uint8Array, count: number, pageId: number
 
 /** The encoded size of the leaf entry at `offset`. */
 export function leafEntryBytesAt(page: Uint8Array, offset: number): number {
-  const flags = page[offset]!;
-  const keyBytes = flags & FLAG_KEY_OVERFLOW ? OVERFLOW_REFERENCE_BYTES : page[offset + 1]! | (page[offset + 2]! << 8);
-  const valueOffset = offset + LEAF_ENTRY_HEADER_BYTES + keyBytes;
-  const valueBytes = flags & FLAG_VALUE_OVERFLOW ? OVERFLOW_REFERENCE_BYTES : 2 + (page[valueOffset]! | (page[valueOffset + 1]! << 8));
-  return LEAF_ENTRY_HEADER_BYTES + keyBytes + valueBytes;
+  const valueOffset = leafEntryValueOffset(page, offset);
+  const valueBytes = page[offset]! & FLAG_VALUE_OVERFLOW ? OVERFLOW_REFERENCE_BYTES : 2 + (page[valueOffset]! | (page[valueOffset + 1]! << 8));
+  return valueOffset - offset + valueBytes;
+}
+
+/** Where the value field of the leaf entry at `offset` starts: its length, or its overflow reference. */
+function leafEntryValueOffset(page: Uint8Array, offset: number): number {
+  const keyBytes = page[offset]! & FLAG_KEY_OVERFLOW ? OVERFLOW_REFERENCE_BYTES : page[offset + 1]! | (page[offset + 2]! << 8);
+  return offset + LEAF_ENTRY_HEADER_BYTES + keyBytes;
 }
 
 /** Whether the entry at `offset` keeps its key in an overflow run (then its key is not in the page). */
@@ -601,9 +605,7 @@ export function leafEntryVersionAt(page: Uint8Array, offset: number): number {
 
 /** A view of the inline value of the leaf entry at `offset`; undefined when it is in an overflow run. */
 export function leafEntryInlineValueAt(page: Uint8Array, offset: number): Uint8Array | undefined {
-  const flags = page[offset]!;
-  if (flags & FLAG_VALUE_OVERFLOW) return undefined;
-  const keyBytes = flags & FLAG_KEY_OVERFLOW ? OVERFLOW_REFERENCE_BYTES : page[offset + 1]! | (page[offset + 2]! << 8);
-  const lengthAt = offset + LEAF_ENTRY_HEADER_BYTES + keyBytes;
+  if (page[offset]! & FLAG_VALUE_OVERFLOW) return undefined;
+  const lengthAt = leafEntryValueOffset(page, offset);
   return new Uint8Array(page.buffer, page.byteOffset + lengthAt + 2, page[lengthAt]! | (page[lengthAt + 1]! << 8));
 }
