@@ -13,6 +13,13 @@ afterEach(async () => {
   await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
 });
 
+/** The path of a store in a new directory, which the test's end deletes. */
+async function freshStorePath(): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), 'nexusfs-file-kv-'));
+  directories.push(directory);
+  return join(directory, 'store.kv');
+}
+
 /** A full garbage collection (Node and Deno): V8's gc, exposed at run time. */
 function collectGarbage(): void {
   setFlagsFromString('--expose-gc');
@@ -51,9 +58,7 @@ describe('openFileKvStore', () => {
    * own number of awaits (as callers behind different APIs are), all durable.
    */
   async function groupsOfCommitterPool(options: Omit<KvStoreOptions, 'log'> = {}): Promise<number> {
-    const directory = await mkdtemp(join(tmpdir(), 'nexusfs-file-kv-'));
-    directories.push(directory);
-    const path = join(directory, 'store.kv');
+    const path = await freshStorePath();
     const store = await openFileKvStore(path, options);
     const value = new Uint8Array([1, 2, 3]);
     const commitBehindAwaits = async (key: Uint8Array, awaits: number): Promise<void> => {
@@ -83,10 +88,8 @@ describe('openFileKvStore', () => {
    * 1 MiB write buffer (so that checkpoints run while commits go on), counted before the close.
    */
   async function checkpointPausesWhileCommitting(pacedCheckpoints: boolean): Promise<number> {
-    const directory = await mkdtemp(join(tmpdir(), 'nexusfs-file-kv-'));
-    directories.push(directory);
     let pauses = 0;
-    const store = await openFileKvStore(join(directory, 'store.kv'), {
+    const store = await openFileKvStore(await freshStorePath(), {
       pacedCheckpoints,
       writeBufferBytes: 1024 * 1024,
       checkpointPause: (resume) => {
@@ -133,9 +136,7 @@ describe('openFileKvStore', () => {
     }
 
     it('keeps none of its page cache', async () => {
-      const directory = await mkdtemp(join(tmpdir(), 'nexusfs-file-kv-'));
-      directories.push(directory);
-      const path = join(directory, 'store.kv');
+      const path = await freshStorePath();
       // A small write buffer: the entries go into the tree, where reads cache its pages.
       const filled = await openFileKvStore(path, { writeBufferBytes: 1024 * 1024 });
       await fill(filled);
@@ -150,10 +151,8 @@ describe('openFileKvStore', () => {
     });
 
     it('keeps none of its write buffer', async () => {
-      const directory = await mkdtemp(join(tmpdir(), 'nexusfs-file-kv-'));
-      directories.push(directory);
       // The default write buffer holds every entry: closing leaves them in the log, not merged into the tree.
-      const holder: { store?: KvStore } = { store: await openFileKvStore(join(directory, 'store.kv')) };
+      const holder: { store?: KvStore } = { store: await openFileKvStore(await freshStorePath()) };
       await fill(holder.store!);
       expect((await holder.store!.stats()).writeTransactionCount).toBe(0);
       const { heldMiB, beforeCloseMiB } = await heldAfterClose(holder);
@@ -163,9 +162,7 @@ describe('openFileKvStore', () => {
   });
 
   it('refuses a pacedCheckpoints that is not a boolean with EINVAL, before it creates any file', async () => {
-    const directory = await mkdtemp(join(tmpdir(), 'nexusfs-file-kv-'));
-    directories.push(directory);
-    const path = join(directory, 'store.kv');
+    const path = await freshStorePath();
     await expect(openFileKvStore(path, { pacedCheckpoints: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(readFile(path)).rejects.toMatchObject({ code: 'ENOENT' });
   });
