@@ -1,4 +1,4 @@
-export { MemoryMetastore } from './metastore.ts';
+export { MemoryMetastore, type MemoryMetastoreImage } from './metastore.ts';
 export { MEMORY_OBJECT_STREAM_CHUNK_BYTES, MemoryObjectStore } from './object-store.ts';
 export {
   MEMORY_CACHE_ENTRIES_MAX,

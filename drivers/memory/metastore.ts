@@ -18,7 +18,17 @@ import {
   resolveMetastoreScan,
   type ResolvedMetastoreScan,
 } from '../../kernel/contracts/metastore-validation.ts';
-import { ClosedError, ConflictError } from '../../kernel/errors.ts';
+import { ClosedError, ConflictError, InvalidArgumentError } from '../../kernel/errors.ts';
+
+/**
+ * What a MemoryMetastore holds: its entries in key order and the version of its last commit. A
+ * store hands out its image (`image()`, also once closed) and starts from one (the constructor):
+ * that is its close and reopen, as a file-backed store's is its file.
+ */
+export interface MemoryMetastoreImage {
+  readonly entries: readonly MetastoreEntry[];
+  readonly lastVersion: number;
+}
 
 /**
  * The reference Metastore: entries in one array sorted by key, found by binary search. It is the
@@ -32,6 +42,36 @@ export class MemoryMetastore implements Metastore {
   readonly #entries: MetastoreEntry[] = [];
   #lastVersion = 0;
   #closed = false;
+
+  /**
+   * An empty store, or one holding a copy of `image`. Throws InvalidArgumentError (EINVAL) for an
+   * image no store could have handed out: keys out of order or repeated, a value or key the
+   * Metastore contract refuses, or a version that is not a whole number from 1 to `lastVersion`.
+   */
+  constructor(image?: MemoryMetastoreImage) {
+    if (image === undefined) return;
+    const { entries, lastVersion } = image;
+    if (!Number.isSafeInteger(lastVersion) || lastVersion < 0) {
+      throw new InvalidArgumentError(`invalid memory metastore image: lastVersion ${String(lastVersion)} is not a non-negative integer`);
+    }
+    for (const [index, entry] of entries.entries()) {
+      assertMetastoreKey(entry.key);
+      assertMetastoreValue(entry.value, entry.key);
+      if (!Number.isSafeInteger(entry.version) || entry.version < 1 || entry.version > lastVersion) {
+        throw new InvalidArgumentError(`invalid memory metastore image: entry ${index} has version ${String(entry.version)}, not one from 1 to ${lastVersion}`);
+      }
+      if (index > 0 && compareBytes(entries[index - 1]!.key, entry.key) >= 0) {
+        throw new InvalidArgumentError(`invalid memory metastore image: entry ${index} (key ${describeBytes(entry.key)}) is not after the one before it`);
+      }
+      this.#entries.push(copyEntry(entry));
+    }
+    this.#lastVersion = lastVersion;
+  }
+
+  /** A copy of everything the store holds; a new MemoryMetastore of it is this one reopened. */
+  image(): MemoryMetastoreImage {
+    return { entries: this.#entries.map(copyEntry), lastVersion: this.#lastVersion };
+  }
 
   async get(key: Uint8Array): Promise<MetastoreEntry | undefined> {
     this.#assertOpen('get');

@@ -27,6 +27,22 @@ export class MemoryObjectStore implements ObjectStore {
   readonly #sortedIds: string[] = [];
   #closed = false;
 
+  /**
+   * A store holding a copy of each of `blobs`, as `image()` hands them out: that is its close and
+   * reopen, as a file-backed store's is its directory. Each blob's id is computed again, so no
+   * image can put a blob under another's id; one that is not bytes is refused as `put` refuses it.
+   */
+  static async fromImage(blobs: Iterable<Uint8Array>): Promise<MemoryObjectStore> {
+    const store = new MemoryObjectStore();
+    for (const blob of blobs) await store.put(blob);
+    return store;
+  }
+
+  /** A copy of every blob the store holds, in id order, also once it is closed. */
+  image(): Uint8Array[] {
+    return this.#sortedIds.map((id) => copyBytes(this.#blobs.get(id)!));
+  }
+
   async put(data: Uint8Array | ReadableStream<Uint8Array>): Promise<ObjectInfo> {
     this.#assertOpen('put');
     assertObjectData(data);

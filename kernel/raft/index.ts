@@ -7,7 +7,7 @@ export { applyConfChangeTo, decodeConfChange, describeConfChange, encodeConfChan
 export { entrySizeBytes } from './entry-size.ts';
 export { ProposalDroppedError } from './errors.ts';
 export { KvRaftStorage, type KvRaftStorageOptions } from './kv-raft-storage.ts';
-export { MemoryRaftStorage, type MemoryRaftStorageOptions } from './memory-storage.ts';
+export { MemoryRaftStorage, type MemoryRaftStorageImage, type MemoryRaftStorageOptions } from './memory-storage.ts';
 export type * from './message.ts';
 export { isResponseMessage } from './message.ts';
 export type { ProgressState } from './progress.ts';

@@ -14,6 +14,19 @@ export interface MemoryRaftStorageOptions {
 }
 
 /**
+ * What a MemoryRaftStorage holds, as `image()` hands it out and `fromImage` starts from it: that
+ * is its close and reopen, as a file-backed storage's is its files.
+ */
+export interface MemoryRaftStorageImage {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot;
+  /** The compaction point: the index and term of the entry just before the first one kept. */
+  readonly compacted: { readonly index: number; readonly term: number };
+  /** The entries kept, from the one after the compaction point on. */
+  readonly entries: readonly Entry[];
+}
+
+/**
  * `RaftStorage` in memory: the reference implementation, and the durable state of a node in
  * tests and simulations (a simulated crash keeps this object and drops the node).
  *
@@ -40,6 +53,40 @@ export class MemoryRaftStorage implements WritableRaftStorage {
       data: new Uint8Array(0),
     };
     this.log = [placeholder(index, term)];
+  }
+
+  /**
+   * A storage holding a copy of `image`. Throws InvalidArgumentError (EINVAL) for an image no
+   * storage could have handed out: entries not numbered one after another from the compaction
+   * point, or a snapshot before the compaction point or past the last entry.
+   */
+  static fromImage(image: MemoryRaftStorageImage): MemoryRaftStorage {
+    const { index, term } = image.compacted;
+    const snapshotIndex = image.snapshot.metadata.index;
+    const lastIndex = index + image.entries.length;
+    if (!Number.isSafeInteger(index) || index < 0 || !Number.isSafeInteger(term) || term < 0) {
+      throw new InvalidArgumentError(`invalid memory raft storage image: compaction point ${String(index)} at term ${String(term)}`);
+    }
+    image.entries.forEach((entry, position) => {
+      if (entry.index !== index + 1 + position) {
+        throw new InvalidArgumentError(`invalid memory raft storage image: entry ${position} has index ${entry.index}, not ${index + 1 + position}`);
+      }
+    });
+    if (snapshotIndex < index || snapshotIndex > lastIndex) {
+      throw new InvalidArgumentError(`invalid memory raft storage image: the snapshot at ${snapshotIndex} is outside the log's ${index}-${lastIndex}`);
+    }
+    const storage = new MemoryRaftStorage();
+    const copy = structuredClone(image);
+    storage.hardState = copy.hardState;
+    storage.currentSnapshot = copy.snapshot;
+    storage.log = [placeholder(index, term), ...copy.entries];
+    return storage;
+  }
+
+  /** A copy of everything the storage holds, also once it is closed. */
+  image(): MemoryRaftStorageImage {
+    const [compacted, ...entries] = this.log;
+    return structuredClone({ hardState: this.hardState, snapshot: this.currentSnapshot, compacted: { index: compacted!.index, term: compacted!.term }, entries });
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
