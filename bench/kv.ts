@@ -451,6 +451,8 @@ interface PassRun {
   root: string;
   /** Run before each engine's store is opened (see `warmUp`). */
   warmUp?: (makeEngine: (directory: string) => BenchEngine) => Promise<void>;
+  /** False for a warm-up pass (see `warmUp`): its figures are thrown away, so its commit rounds wait for no idle process. */
+  measured: boolean;
 }
 
 /** One engine's store in a pass, its floor meter beside it, and its rows so far. */
@@ -469,7 +471,7 @@ interface EngineTurn {
  * Consecutive whole workloads run back to back on one engine, and each engine is closed right
  * after its last ones.
  */
-async function runPass({ makeEngines, data, workloads: selected, root, warmUp }: PassRun): Promise<EngineResults[]> {
+async function runPass({ makeEngines, data, workloads: selected, root, warmUp, measured }: PassRun): Promise<EngineResults[]> {
   const segments = segmentsOf(selected);
   const turns: EngineTurn[] = [];
   try {
@@ -477,7 +479,7 @@ async function runPass({ makeEngines, data, workloads: selected, root, warmUp }:
       const last = index === segments.length - 1;
       if (!Array.isArray(segment)) {
         assert(turns.length === makeEngines.length, 'every engine has opened its store before the first interleaved workload');
-        await runInterleaved(turns, segment, data);
+        await runInterleaved(turns, segment, data, measured);
         continue;
       }
       for (let position = 0; position < makeEngines.length; position++) {
@@ -530,7 +532,11 @@ async function startTurn(
 }
 
 async function measureRow(turn: EngineTurn, action: () => Promise<void>): Promise<void> {
-  const milliseconds = await measure(action);
+  await pushRow(turn, await measure(action));
+}
+
+/** A row of `turn`'s engine: its time, and the size of its directory now. */
+async function pushRow(turn: EngineTurn, milliseconds: number): Promise<void> {
   turn.rows.push({ milliseconds, sizeBytes: await directorySizeBytes(turn.directory) });
 }
 
@@ -579,11 +585,13 @@ async function finishTurn(turn: EngineTurn, data: BenchData): Promise<void> {
  * re-optimized the commit path took 15-33 ms against 7-12 for the others; with the 1,000, in five
  * three-pass runs, 0.81x, 0.82x, 0.83x, 0.84x and 1.05x.
  */
-async function runInterleaved(turns: readonly EngineTurn[], workload: InterleavedWorkload, data: BenchData): Promise<void> {
+async function runInterleaved(turns: readonly EngineTurn[], workload: InterleavedWorkload, data: BenchData, measured: boolean): Promise<void> {
   if (workload.settled) {
     collectGarbage();
     for (const turn of turns) for (const pair of data.settle) await turn.engine.putOne(pair);
-    await processIdle();
+    // A warm-up pass times nothing: the wait (at least IDLE_WINDOWS x IDLE_WINDOW_MS) would be
+    // spent in each of the 18 warm-up passes of a default run.
+    if (measured) await processIdle();
     // After the wait the first syncs took far longer (a round of the floor's took 50-74 ms instead
     // of 9-12 on the first engine in turn): unmeasured, like the floor's first sync (SyncFloor.open).
     await turns[0]!.floor.measure(FLOOR_SYNCS / workload.rounds, { counted: false });
@@ -597,9 +605,7 @@ async function runInterleaved(turns: readonly EngineTurn[], workload: Interleave
       milliseconds[index]! += await measure(() => workload.runRound(turn.engine, data, round));
     }
   }
-  for (const [index, turn] of turns.entries()) {
-    turn.rows.push({ milliseconds: milliseconds[index]!, sizeBytes: await directorySizeBytes(turn.directory) });
-  }
+  for (const [index, turn] of turns.entries()) await pushRow(turn, milliseconds[index]!);
 }
 
 /**
@@ -655,7 +661,7 @@ async function processIdle(): Promise<void> {
 async function warmUp(makeEngine: (directory: string) => BenchEngine, data: BenchData, selected: Workload[], root: string): Promise<void> {
   const scratch = await mkdtemp(join(root, 'warm-up-'));
   try {
-    await runPass({ makeEngines: [makeEngine], data, workloads: selected, root: scratch });
+    await runPass({ makeEngines: [makeEngine], data, workloads: selected, root: scratch, measured: false });
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -834,7 +840,7 @@ async function main(): Promise<void> {
     };
     for (let pass = 0; pass < passes; pass++) {
       const order = engines.map((_, turn) => (pass + turn) % engines.length);
-      const results = await runPass({ makeEngines: order.map((index) => engines[index]!), data, workloads: selected, root, warmUp: warmUpEngine });
+      const results = await runPass({ makeEngines: order.map((index) => engines[index]!), data, workloads: selected, root, warmUp: warmUpEngine, measured: true });
       for (const [turn, engineIndex] of order.entries()) passResults[engineIndex]!.push(results[turn]!);
     }
     const runs = passResults.map(medianResults);
