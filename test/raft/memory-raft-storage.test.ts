@@ -22,7 +22,7 @@ describe('MemoryRaftStorage beyond the contract', () => {
     expect(reopened.initialState().hardState).toEqual({ term: 1, vote: 1, commit: 2 });
   });
 
-  it('refuses with EINVAL an image whose entries skip an index or whose snapshot is outside the log', () => {
+  it('refuses with EINVAL an image whose entries skip an index or do not follow the compaction point, or whose snapshot is outside the log', () => {
     const storage = new MemoryRaftStorage();
     storage.append(entryRange(1, 3, 1));
     const image = storage.image();
@@ -30,6 +30,8 @@ describe('MemoryRaftStorage beyond the contract', () => {
       { ...image, entries: [entry(1, 1), entry(3, 1)] },
       { ...image, compacted: { index: 1, term: 1 } },
       { ...image, snapshot: { ...image.snapshot, metadata: { ...image.snapshot.metadata, index: 4 } } },
+      // The snapshot (at 0) before the compaction point (1): the entries it would cover are gone.
+      { ...image, compacted: { index: 1, term: 1 }, entries: [entry(2, 1), entry(3, 1)] },
       { ...image, compacted: { index: -1, term: 0 } },
     ];
     for (const bad of refused) expect(() => MemoryRaftStorage.fromImage(bad)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
